@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * The raw shape of the native addon. Only native/lib touches these functions directly; the rest
+ * of the project uses the typed wrappers exported from native/lib/index.ts.
+ *
+ * Every entry says [sync] or [async], and what it throws.
+ */
+
+export interface NativeDescription {
+  backend: 'cpu' | 'cuda';
+  coreVersion: number;
+  hardwareThreads: number;
+  defaultThreads: number;
+}
+
+export interface NativeCpuBinding {
+  /** [sync] What this build is. */
+  describe(): NativeDescription;
+  /** [sync] Threads for parallel kernels; 0 = all cores. Throws TypeError on a non-number. */
+  setThreads(n: number): void;
+}

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Module init: the only place that registers exports. Each binding lives in its own file and
+// adds itself through register_*(env, exports).
+#include <napi.h>
+
+#include <thread>
+
+#include "addon.h"
+#include "spikeshard/threads.h"
+#include "spikeshard/version.h"
+
+namespace spikeshard::addon {
+
+namespace {
+
+// [sync] describe(): {backend, coreVersion, hardwareThreads, defaultThreads}
+Napi::Value Describe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("backend", "cpu");
+  out.Set("coreVersion", kCoreVersion);
+  out.Set("hardwareThreads", static_cast<double>(std::thread::hardware_concurrency()));
+  out.Set("defaultThreads", default_threads());
+  return out;
+}
+
+// [sync] setThreads(n): threads used by parallel kernels; 0 restores hardware concurrency.
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    throw Napi::TypeError::New(env, "setThreads expects one number (threads, 0 = all cores)");
+  }
+  set_default_threads(info[0].As<Napi::Number>().Int32Value());
+  return env.Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("describe", Napi::Function::New(env, Describe));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  register_kernels(env, exports);
+  return exports;
+}
+
+}  // namespace spikeshard::addon
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return spikeshard::addon::Init(env, exports); }
+
+NODE_API_MODULE(spikeshard_cpu, InitModule)
