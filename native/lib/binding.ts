@@ -5,6 +5,10 @@
  *
  * Every entry says [sync] or [async], and what it throws.
  */
+import type { PreprocessBinding } from './binding-preprocess.js';
+import type { DriftBinding } from './binding-drift.js';
+import type { MatchingBinding } from './binding-matching.js';
+import type { SimulateBinding } from './binding-simulate.js';
 
 export interface NativeDescription {
   backend: 'cpu' | 'cuda';
@@ -13,7 +17,7 @@ export interface NativeDescription {
   defaultThreads: number;
 }
 
-export interface NativeCpuBinding {
+export interface NativeCpuBinding extends PreprocessBinding, DriftBinding, MatchingBinding, SimulateBinding {
   /** [sync] What this build is. */
   describe(): NativeDescription;
   /** [sync] Threads for parallel kernels; 0 = all cores. Throws TypeError on a non-number. */

@@ -39,7 +39,10 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("describe", Napi::Function::New(env, Describe));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
-  register_kernels(env, exports);
+  register_preprocess(env, exports);
+  register_drift(env, exports);
+  register_matching(env, exports);
+  register_simulate(env, exports);
   return exports;
 }
 

@@ -6,8 +6,11 @@
 
 namespace spikeshard::addon {
 
-// Registers the per-batch kernels (kernels.cc).
-void register_kernels(Napi::Env env, Napi::Object exports);
+// Each area of the core registers its bindings from its own file (<area>.cc).
+void register_preprocess(Napi::Env env, Napi::Object exports);
+void register_drift(Napi::Env env, Napi::Object exports);
+void register_matching(Napi::Env env, Napi::Object exports);
+void register_simulate(Napi::Env env, Napi::Object exports);
 
 }  // namespace spikeshard::addon
 

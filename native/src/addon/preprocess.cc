@@ -3,6 +3,6 @@
 
 namespace spikeshard::addon {
 
-void register_kernels(Napi::Env /*env*/, Napi::Object /*exports*/) {}
+void register_preprocess(Napi::Env /*env*/, Napi::Object /*exports*/) {}
 
 }  // namespace spikeshard::addon

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "addon.h"
+
+namespace spikeshard::addon {
+
+void register_drift(Napi::Env /*env*/, Napi::Object /*exports*/) {}
+
+}  // namespace spikeshard::addon
