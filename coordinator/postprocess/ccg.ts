@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Refractory-period metrics from cross- and auto-correlograms (Kilosort 2.5's ccg_metrics, with
+ * its normalisation fixed: each central window is divided by its own expected count, so every
+ * window size counts, as MATLAB Kilosort intended; ks25-algorithm.md §5.1 and §11 item 3).
+ */
+
+/** Correlogram of t2 − t1 in 1 ms bins over ±halfWidthBins; index halfWidthBins is lag 0. */
+export function correlogram(
+  t1: Float64Array,
+  t2: Float64Array,
+  sampleRateHz: number,
+  isAuto: boolean,
+  halfWidthBins = 500,
+): Float64Array {
+  const binSamples = sampleRateHz / 1000;
+  const maxLag = (halfWidthBins + 0.5) * binSamples;
+  const counts = new Float64Array(2 * halfWidthBins + 1);
+  let lo = 0;
+  for (let i = 0; i < t1.length; i++) {
+    const ti = t1[i]!;
+    while (lo < t2.length && t2[lo]! < ti - maxLag) lo++;
+    for (let j = lo; j < t2.length; j++) {
+      const d = t2[j]! - ti;
+      if (d > maxLag) break;
+      if (isAuto && j === i) continue;
+      const bin = Math.round(d / binSamples) + halfWidthBins;
+      if (bin >= 0 && bin < counts.length) counts[bin]! += 1;
+    }
+  }
+  return counts;
+}
+
+export interface RefractoryMetrics {
+  /** Coincidence rate in the refractory window relative to the baseline (0 = clean dip, 1 = none). */
+  contamination: number;
+  /** Probability of so few coincidences by chance at the baseline rate (small = significant dip). */
+  pValue: number;
+  /** Baseline coincidence rate per 1 ms bin. */
+  baselinePerBin: number;
+}
+
+function mean(k: Float64Array, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i <= to; i++) s += k[i]!;
+  return s / (to - from + 1);
+}
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26 on erf; |error| < 1.5e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const erf = 1 - poly * Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+/**
+ * Metrics of a correlogram from `correlogram` (halfWidthBins = 500). Baseline R is the largest of
+ * the mean rates over |lag| ≥ 250 ms, −50…−11 ms and 11…50 ms; for windows |lag| ≤ i ms
+ * (i = 1…10) contamination = count / (R · bins) and p = Φ((count − R·bins)/√(R·bins)); the
+ * minimum over i of each is returned.
+ */
+export function refractoryMetrics(k: Float64Array, isAuto: boolean): RefractoryMetrics {
+  const c = (k.length - 1) / 2;
+  const tails = (mean(k, 0, c - 250) + mean(k, c + 250, k.length - 1)) / 2;
+  const r = Math.max(tails, mean(k, c - 50, c - 11), mean(k, c + 11, c + 50));
+  let total = 0;
+  for (const v of k) total += v;
+  if (total === 0) return { contamination: 0, pValue: 1, baselinePerBin: 0 };
+  let contamination = Infinity;
+  let pValue = Infinity;
+  for (let i = 1; i <= 10; i++) {
+    let count = 0;
+    for (let l = -i; l <= i; l++) count += k[c + l]!;
+    const bins = isAuto ? 2 * i : 2 * i + 1;
+    const expectedCount = r * bins;
+    if (expectedCount === 0) {
+      contamination = Math.min(contamination, count > 0 ? 1 : 0);
+      pValue = Math.min(pValue, 1);
+      continue;
+    }
+    contamination = Math.min(contamination, count / expectedCount);
+    pValue = Math.min(pValue, normalCdf((count - expectedCount) / Math.sqrt(expectedCount)));
+  }
+  return { contamination, pValue, baselinePerBin: r };
+}
+
+export function ccgMetrics(
+  t1: Float64Array,
+  t2: Float64Array,
+  sampleRateHz: number,
+  isAuto: boolean,
+): RefractoryMetrics {
+  return refractoryMetrics(correlogram(t1, t2, sampleRateHz, isAuto), isAuto);
+}
