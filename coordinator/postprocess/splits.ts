@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Cluster splits by "bimodal pursuit" (Kilosort 2.5 splitAllClusters, ks25-algorithm.md §5.3):
+ * find the direction in PC-feature space along which a cluster's spikes are most bimodal, fit two
+ * Gaussians along it, and split when both halves are confidently separated, are not one neuron
+ * (no refractory dip between them) and do not look alike. Two deliberate differences from the
+ * reference: the slow-drift detrend is not circular, and each half keeps its own mean waveform
+ * (Kilosort crosses them; §11 item 10).
+ */
+import { ccgMetrics } from './ccg.js';
+import { groupByCluster, pick } from './clusters.js';
+
+export interface SplitOptions {
+  sampleRateHz: number;
+  /** Minimum confidence of both halves (AUCsplit). @default 0.9 */
+  minConfidence: number;
+  /** Minimum spikes in a cluster and in each half. @default 300 */
+  minSpikes: number;
+  /** Minimum fraction of spikes in the smaller half. @default 0.05 */
+  minFraction: number;
+  /** Width of the running-mean detrend over spike order. @default 250 */
+  detrendSigmaSpikes: number;
+}
+
+export interface SplitInput {
+  /** (S,) spike times, ascending. */
+  samples: Float64Array;
+  /** (S,) cluster of each spike (after merges). */
+  clusters: Uint32Array;
+  nClusters: number;
+  /** (S,) template that found each spike (its PC-feature channels are that template's). */
+  spikeTemplates: Uint32Array;
+  /** (S, nPc, K) PC features. */
+  pcFeatures: Float32Array;
+  /** (T, K) channels of each template's PC features. */
+  pcFeatureInd: Uint32Array;
+  nPc: number;
+  nFeatures: number;
+}
+
+export interface SplitResult {
+  clusters: Uint32Array;
+  nClusters: number;
+  /** One record per new cluster, in creation order: new id = nClustersBefore + index. */
+  splits: Array<{ parent: number; child: number; reference: number }>;
+}
+
+/** Mean along spike order over a Gaussian-like window (three box passes), edges renormalised. */
+export function runningMean(x: Float64Array, n: number, dims: number, sigma: number): Float64Array {
+  const width = Math.max(1, Math.round(Math.sqrt(4 * sigma * sigma + 1)));
+  let cur = x;
+  let weight = new Float64Array(n).fill(1);
+  for (let pass = 0; pass < 3; pass++) {
+    const next = new Float64Array(n * dims);
+    const nextW = new Float64Array(n);
+    const half = Math.floor(width / 2);
+    for (let d = -1; d < dims; d++) {
+      let acc = 0;
+      const get = (i: number): number => (d < 0 ? weight[i]! : cur[i * dims + d]!);
+      for (let i = 0; i < Math.min(n, half + 1); i++) acc += get(i);
+      for (let i = 0; i < n; i++) {
+        if (d < 0) nextW[i] = acc;
+        else next[i * dims + d] = acc;
+        const add = i + half + 1;
+        const drop = i - half;
+        if (add < n) acc += get(add);
+        if (drop >= 0) acc -= get(drop);
+      }
+    }
+    cur = next;
+    weight = nextW;
+  }
+  const out = new Float64Array(n * dims);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dims; d++) out[i * dims + d] = cur[i * dims + d]! / weight[i]!;
+  return out;
+}
+
+/** Solves A·x = b (n × n, row-major) by Gaussian elimination with partial pivoting. */
+export function solveLinear(a: Float64Array, b: Float64Array, n: number): Float64Array {
+  const m = Float64Array.from(a);
+  const x = Float64Array.from(b);
+  for (let col = 0; col < n; col++) {
+    let piv = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(m[r * n + col]!) > Math.abs(m[piv * n + col]!)) piv = r;
+    if (Math.abs(m[piv * n + col]!) < 1e-300) throw new RangeError('solveLinear: singular matrix');
+    if (piv !== col) {
+      for (let k = 0; k < n; k++) [m[col * n + k], m[piv * n + k]] = [m[piv * n + k]!, m[col * n + k]!];
+      [x[col], x[piv]] = [x[piv]!, x[col]!];
+    }
+    for (let r = col + 1; r < n; r++) {
+      const f = m[r * n + col]! / m[col * n + col]!;
+      if (f === 0) continue;
+      for (let k = col; k < n; k++) m[r * n + k]! -= f * m[col * n + k]!;
+      x[r]! -= f * x[col]!;
+    }
+  }
+  for (let r = n - 1; r >= 0; r--) {
+    let s = x[r]!;
+    for (let k = r + 1; k < n; k++) s -= m[r * n + k]! * x[k]!;
+    x[r] = s / m[r * n + r]!;
+  }
+  return x;
+}
+
+function topDirection(x: Float64Array, n: number, dims: number): Float64Array {
+  const cov = new Float64Array(dims * dims);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < dims; a++) {
+      const xa = x[i * dims + a]!;
+      if (xa === 0) continue;
+      for (let b = 0; b < dims; b++) cov[a * dims + b]! += xa * x[i * dims + b]!;
+    }
+  }
+  let w = new Float64Array(dims).fill(1 / Math.sqrt(dims));
+  for (let it = 0; it < 200; it++) {
+    const next = new Float64Array(dims);
+    for (let a = 0; a < dims; a++) for (let b = 0; b < dims; b++) next[a]! += cov[a * dims + b]! * w[b]!;
+    const norm = Math.hypot(...next);
+    if (norm === 0) break;
+    for (let a = 0; a < dims; a++) next[a]! /= norm;
+    w = next;
+  }
+  return w;
+}
+
+function project(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let d = 0; d < dims; d++) s += x[i * dims + d]! * w[d]!;
+    out[i] = s;
+  }
+  return out;
+}
+
+interface Bimodal {
+  inFirst: Uint8Array;
+  confidenceFirst: number;
+  confidenceSecond: number;
+}
+
+/** Two-Gaussian EM along a direction that is itself refined (ks25-algorithm.md §5.3 step 4). */
+export function bimodalPursuit(x: Float64Array, n: number, dims: number): Bimodal {
+  let w = topDirection(x, n, dims);
+  let proj = project(x, n, dims, w);
+  let mean = 0;
+  for (const v of proj) mean += v;
+  mean /= n;
+  const r1 = new Float64Array(n);
+  for (let i = 0; i < n; i++) r1[i] = proj[i]! > mean ? 1 : 0;
+  let mu1 = 0;
+  let mu2 = 0;
+  let s1 = 1;
+  let s2 = 1;
+  let p1 = 0.5;
+  for (let iter = 0; iter < 50; iter++) {
+    // M-step
+    let n1 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    for (let i = 0; i < n; i++) {
+      n1 += r1[i]!;
+      a1 += r1[i]! * proj[i]!;
+      a2 += (1 - r1[i]!) * proj[i]!;
+    }
+    const n2 = n - n1;
+    if (n1 < 1 || n2 < 1) break;
+    mu1 = a1 / n1;
+    mu2 = a2 / n2;
+    let v1 = 0;
+    let v2 = 0;
+    for (let i = 0; i < n; i++) {
+      v1 += r1[i]! * (proj[i]! - mu1) ** 2;
+      v2 += (1 - r1[i]!) * (proj[i]! - mu2) ** 2;
+    }
+    s1 = Math.sqrt(v1 / n1) + 1e-12;
+    s2 = Math.sqrt(v2 / n2) + 1e-12;
+    p1 = n1 / n;
+    // E-step
+    for (let i = 0; i < n; i++) {
+      const l1 = Math.log(p1) - Math.log(s1) - (proj[i]! - mu1) ** 2 / (2 * s1 * s1);
+      const l2 = Math.log(1 - p1) - Math.log(s2) - (proj[i]! - mu2) ** 2 / (2 * s2 * s2);
+      const m = Math.max(l1, l2);
+      const e1 = Math.exp(l1 - m);
+      const e2 = Math.exp(l2 - m);
+      r1[i] = e1 / (e1 + e2);
+    }
+    if (iter >= 10 && iter % 2 === 0) {
+      const a = new Float64Array(dims * dims);
+      const b = new Float64Array(dims);
+      for (let i = 0; i < n; i++) {
+        const q = r1[i]! / (s1 * s1) + (1 - r1[i]!) / (s2 * s2);
+        const t = (r1[i]! * mu1) / (s1 * s1) + ((1 - r1[i]!) * mu2) / (s2 * s2);
+        for (let c = 0; c < dims; c++) {
+          const xc = x[i * dims + c]!;
+          if (xc === 0) continue;
+          b[c]! += xc * t;
+          for (let d = 0; d < dims; d++) a[c * dims + d]! += xc * x[i * dims + d]! * q;
+        }
+      }
+      for (let c = 0; c < dims; c++) a[c * dims + c]! += 1e-9 * (a[c * dims + c]! + 1);
+      const next = solveLinear(a, b, dims);
+      const norm = Math.hypot(...next);
+      if (norm > 0) {
+        w = next.map((v) => v / norm);
+        proj = project(x, n, dims, w);
+      }
+    }
+  }
+  const inFirst = new Uint8Array(n);
+  let c1 = 0;
+  let sum1 = 0;
+  let sum2 = 0;
+  for (let i = 0; i < n; i++) {
+    if (r1[i]! > 0.5) {
+      inFirst[i] = 1;
+      c1++;
+      sum1 += r1[i]!;
+    } else {
+      sum2 += 1 - r1[i]!;
+    }
+  }
+  return { inFirst, confidenceFirst: c1 > 0 ? sum1 / c1 : 0, confidenceSecond: n - c1 > 0 ? sum2 / (n - c1) : 0 };
+}
+
+/** Features of a cluster's spikes on the channels of its reference template (0 where absent). */
+function clusterFeatures(input: SplitInput, spikes: Int32Array, reference: number): Float64Array {
+  const { nPc, nFeatures: k } = input;
+  const refChannels = input.pcFeatureInd.subarray(reference * k, reference * k + k);
+  const slot = new Map<number, number>();
+  refChannels.forEach((ch, i) => slot.set(ch, i));
+  const dims = nPc * k;
+  const out = new Float64Array(spikes.length * dims);
+  spikes.forEach((s, row) => {
+    const t = input.spikeTemplates[s]!;
+    for (let j = 0; j < k; j++) {
+      const target = slot.get(input.pcFeatureInd[t * k + j]!);
+      if (target === undefined) continue;
+      for (let p = 0; p < nPc; p++) out[row * dims + p * k + target] = input.pcFeatures[s * dims + p * k + j]!;
+    }
+  });
+  return out;
+}
+
+function mostCommonTemplate(input: SplitInput, spikes: Int32Array): number {
+  const counts = new Map<number, number>();
+  for (const s of spikes) counts.set(input.spikeTemplates[s]!, (counts.get(input.spikeTemplates[s]!) ?? 0) + 1);
+  let best = -1;
+  let bestCount = -1;
+  for (const [t, c] of counts) if (c > bestCount || (c === bestCount && t < best)) [best, bestCount] = [t, c];
+  return best;
+}
+
+function meanRow(x: Float64Array, dims: number, rows: number[]): Float64Array {
+  const out = new Float64Array(dims);
+  for (const r of rows) for (let d = 0; d < dims; d++) out[d]! += x[r * dims + d]!;
+  return out.map((v) => v / Math.max(1, rows.length));
+}
+
+export function splitClusters(input: SplitInput, options: SplitOptions): SplitResult {
+  const clusters = Uint32Array.from(input.clusters);
+  const groups = groupByCluster(clusters, input.nClusters).map((g) => Array.from(g));
+  const splits: SplitResult['splits'] = [];
+  const dims = input.nPc * input.nFeatures;
+  for (let c = 0; c < groups.length; c++) {
+    const spikes = Int32Array.from(groups[c]!);
+    if (spikes.length < options.minSpikes) continue;
+    const reference = mostCommonTemplate(input, spikes);
+    const raw = clusterFeatures(input, spikes, reference);
+    const n = spikes.length;
+    const centred = new Float64Array(raw.length);
+    const trend = runningMean(raw, n, dims, options.detrendSigmaSpikes);
+    for (let i = 0; i < raw.length; i++) centred[i] = raw[i]! - trend[i]!;
+    const fit = bimodalPursuit(centred, n, dims);
+    const first: number[] = [];
+    const second: number[] = [];
+    for (let i = 0; i < n; i++) (fit.inFirst[i] ? first : second).push(i);
+    const fraction = Math.min(first.length, second.length) / n;
+    if (fraction <= options.minFraction) continue;
+    if (Math.min(fit.confidenceFirst, fit.confidenceSecond) <= options.minConfidence) continue;
+    if (first.length < options.minSpikes || second.length < options.minSpikes) continue;
+    const t1 = pick(
+      input.samples,
+      Int32Array.from(first, (i) => spikes[i]!),
+    );
+    const t2 = pick(
+      input.samples,
+      Int32Array.from(second, (i) => spikes[i]!),
+    );
+    const cross = ccgMetrics(t1, t2, options.sampleRateHz, false);
+    if (cross.contamination < 0.25 && cross.pValue < 0.05) continue; // one neuron seen two ways
+    const m1 = meanRow(raw, dims, first);
+    const m2 = meanRow(raw, dims, second);
+    const n1 = Math.hypot(...m1);
+    const n2 = Math.hypot(...m2);
+    let dot = 0;
+    for (let d = 0; d < dims; d++) dot += m1[d]! * m2[d]!;
+    const corr = n1 > 0 && n2 > 0 ? dot / (n1 * n2) : 0;
+    if (corr > 0.9 && (2 * Math.abs(n1 - n2)) / (n1 + n2) < 0.2) continue; // same shape and size
+    const child = groups.length;
+    const moved = first.map((i) => spikes[i]!);
+    for (const s of moved) clusters[s] = child;
+    groups[c] = second.map((i) => spikes[i]!);
+    groups.push(moved);
+    splits.push({ parent: c, child, reference });
+    c--; // look at the parent again: it may split further
+  }
+  return { clusters, nClusters: groups.length, splits };
+}

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  bimodalPursuit,
+  runningMean,
+  solveLinear,
+  splitClusters,
+  type SplitInput,
+} from '../../../coordinator/postprocess/splits.js';
+import { SeededRandom } from '../../../coordinator/plan/random.js';
+
+const FS = 30_000;
+const OPTIONS = { sampleRateHz: FS, minConfidence: 0.9, minSpikes: 300, minFraction: 0.05, detrendSigmaSpikes: 250 };
+
+function gauss(rng: SeededRandom): number {
+  return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** One cluster of spikes drawn from feature blobs; `sameNeuron` makes one refractory train. */
+function cluster(rng: SeededRandom, blobs: number[][], counts: number[], sameNeuron: boolean): SplitInput {
+  const nPc = 3;
+  const k = 4;
+  const total = counts.reduce((a, b) => a + b, 0);
+  const labels: number[] = [];
+  counts.forEach((c, b) => labels.push(...new Array<number>(c).fill(b)));
+  rng.shuffle(labels);
+  const samples = new Float64Array(total);
+  let t = 0;
+  for (let i = 0; i < total; i++) {
+    // refractory train when one neuron; otherwise two independent trains interleave, with no gap
+    t += sameNeuron ? 100 + Math.floor(-Math.log(1 - rng.next()) * 3000) : Math.floor(-Math.log(1 - rng.next()) * 1500);
+    samples[i] = t;
+  }
+  const pcFeatures = new Float32Array(total * nPc * k);
+  labels.forEach((b, i) => {
+    for (let d = 0; d < nPc * k; d++) pcFeatures[i * nPc * k + d] = blobs[b]![d % blobs[b]!.length]! + gauss(rng);
+  });
+  return {
+    samples,
+    clusters: new Uint32Array(total),
+    nClusters: 1,
+    spikeTemplates: new Uint32Array(total),
+    pcFeatures,
+    pcFeatureInd: Uint32Array.from([0, 1, 2, 3]),
+    nPc,
+    nFeatures: k,
+  };
+}
+
+test('solveLinear solves a small system', () => {
+  const x = solveLinear(Float64Array.from([2, 1, 1, 3]), Float64Array.from([3, 5]), 2);
+  assert.ok(Math.abs(x[0]! - 0.8) < 1e-12 && Math.abs(x[1]! - 1.4) < 1e-12);
+});
+
+test('runningMean of a constant is that constant, edges included', () => {
+  const x = new Float64Array(1000).fill(3);
+  const m = runningMean(x, 1000, 1, 50);
+  assert.ok(m.every((v) => Math.abs(v - 3) < 1e-12));
+});
+
+test('bimodal pursuit separates two blobs', () => {
+  const rng = new SeededRandom(1);
+  const n = 600;
+  const dims = 2;
+  const x = new Float64Array(n * dims);
+  for (let i = 0; i < n; i++) {
+    x[i * dims] = (i < 200 ? 6 : -3) + gauss(rng);
+    x[i * dims + 1] = gauss(rng);
+  }
+  const fit = bimodalPursuit(x, n, dims);
+  const firstIsLow = fit.inFirst[0] === 1;
+  for (let i = 0; i < n; i++) assert.equal(fit.inFirst[i] === 1, i < 200 === firstIsLow);
+  assert.ok(Math.min(fit.confidenceFirst, fit.confidenceSecond) > 0.95);
+});
+
+test('two neurons in one cluster are split; the halves are the two neurons', () => {
+  const rng = new SeededRandom(2);
+  const input = cluster(
+    rng,
+    [
+      [8, 0, 0],
+      [-4, 0, 0],
+    ],
+    [500, 700],
+    false,
+  );
+  const r = splitClusters(input, OPTIONS);
+  assert.equal(r.nClusters, 2);
+  assert.equal(r.splits.length, 1);
+  const sizes = [0, 1].map((c) => r.clusters.filter((x) => x === c).length).sort((a, b) => a - b);
+  assert.deepEqual(sizes, [500, 700]);
+});
+
+test('a unimodal cluster is not split', () => {
+  const input = cluster(new SeededRandom(3), [[0, 0, 0]], [1200], false);
+  assert.equal(splitClusters(input, OPTIONS).nClusters, 1);
+});
+
+test('a bimodal cluster whose halves share a refractory period stays whole', () => {
+  const input = cluster(
+    new SeededRandom(4),
+    [
+      [8, 0, 0],
+      [-4, 0, 0],
+    ],
+    [500, 700],
+    true,
+  );
+  assert.equal(splitClusters(input, OPTIONS).nClusters, 1);
+});
+
+test('clusters below the spike minimum are left alone', () => {
+  const input = cluster(
+    new SeededRandom(5),
+    [
+      [8, 0, 0],
+      [-4, 0, 0],
+    ],
+    [100, 150],
+    false,
+  );
+  assert.equal(splitClusters(input, OPTIONS).nClusters, 1);
+});
