@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../../native/lib/index.js';
 
@@ -15,6 +15,7 @@ const root = packageRoot();
 function tsFiles(dir: string): string[] {
   const abs = path.join(root, dir);
   const out: string[] = [];
+  if (!existsSync(abs)) return out;
   for (const name of readdirSync(abs)) {
     const p = path.join(abs, name);
     if (statSync(p).isDirectory()) out.push(...tsFiles(path.join(dir, name)));
