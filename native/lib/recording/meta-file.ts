@@ -48,7 +48,7 @@ export function parseSpikeGlxMeta(text: string, metaPath: string): SpikeGlxMeta 
   if (text.includes('\0')) throw new InputError(metaPath, 'is a binary file, expected SpikeGLX .meta text');
   const values = new Map<string, string>();
   const tableTexts = new Map<string, string>();
-  const lines = text.split('\n');
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.replace(/\r$/, '');
     if (line.trim() === '') continue;

@@ -220,10 +220,12 @@ export class Recording {
   /**
    * Neural channels of samples [startSample, endSample), sample-major:
    * `data[t * nChannels + c]` is channel c at sample startSample + t, in counts.
+   * `into`, if given, receives the data (it must hold at least that many values) and the
+   * returned array is a view of its start; workers pass the same array batch after batch.
    */
-  async read(startSample: number, endSample: number): Promise<Int16Array> {
+  async read(startSample: number, endSample: number, into?: Int16Array): Promise<Int16Array> {
     this.checkRange('read', startSample, endSample);
-    return this.readColumns(startSample, endSample, this.info.neuralColumns, this.neuralBlock);
+    return this.readColumns(startSample, endSample, this.info.neuralColumns, this.neuralBlock, into);
   }
 
   /** The sync channel (16 digital lines in one int16) of samples [startSample, endSample). */
@@ -231,21 +233,26 @@ export class Recording {
     this.checkRange('readSync', startSample, endSample);
     const column = this.info.syncColumn;
     if (column === null) throw new InputError(this.info.binPath, 'has no sync channel');
-    return this.readColumns(startSample, endSample, Int32Array.of(column), [column, 1]);
+    return this.readColumns(startSample, endSample, Int32Array.of(column), [column, 1], undefined);
   }
 
   /**
    * Samples [startSample − haloSamples, endSample + haloSamples) clipped to the file, for a batch
-   * whose filters need context on both sides.
+   * whose filters need context on both sides. `into` as for {@link Recording.read}.
    */
-  async readWithHalo(startSample: number, endSample: number, haloSamples: number): Promise<HaloRead> {
+  async readWithHalo(
+    startSample: number,
+    endSample: number,
+    haloSamples: number,
+    into?: Int16Array,
+  ): Promise<HaloRead> {
     this.checkRange('readWithHalo', startSample, endSample);
     if (!Number.isSafeInteger(haloSamples) || haloSamples < 0) {
       throw new RangeError(`readWithHalo: haloSamples ${expected('an integer >= 0', haloSamples)}`);
     }
     const firstSample = Math.max(0, startSample - haloSamples);
     const last = Math.min(this.info.nSamples, endSample + haloSamples);
-    return { data: await this.read(firstSample, last), firstSample, endSample: last };
+    return { data: await this.read(firstSample, last, into), firstSample, endSample: last };
   }
 
   /** Releases the file. Reads after this throw. */
@@ -276,26 +283,50 @@ export class Recording {
     endSample: number,
     columns: Int32Array,
     block: [number, number] | null,
+    into: Int16Array | undefined,
   ): Promise<Int16Array> {
     const handle = this.handle;
     if (handle === null) throw new Error(`${this.info.binPath}: the recording is closed`);
     const nSamples = endSample - startSample;
     const nOut = columns.length;
-    if (nSamples * nOut * 2 > bufferConstants.MAX_LENGTH) {
-      throw new RangeError(
-        `read of ${nSamples} samples × ${nOut} channels is too large for one array; read in batches`,
-      );
+    let out: Int16Array;
+    if (into !== undefined) {
+      if (into.length < nSamples * nOut) {
+        throw new RangeError(
+          `into holds ${into.length} values; ${nSamples} samples × ${nOut} channels need ${nSamples * nOut}`,
+        );
+      }
+      out = into.subarray(0, nSamples * nOut);
+    } else {
+      if (nSamples * nOut * 2 > bufferConstants.MAX_LENGTH) {
+        throw new RangeError(
+          `read of ${nSamples} samples × ${nOut} channels is too large for one array; read in batches`,
+        );
+      }
+      out = new Int16Array(nSamples * nOut);
     }
-    const out = new Int16Array(nSamples * nOut);
     if (nSamples === 0) return out;
     const nSaved = this.info.nSavedChannels;
-    const chunkSamples = Math.min(nSamples, Math.max(1, Math.floor(this.readChunkBytes / this.bytesPerSample)));
-    // allocUnsafeSlow: a buffer of its own, at offset 0, so the Int16Array view below is aligned.
-    const buffer = Buffer.allocUnsafeSlow(chunkSamples * this.bytesPerSample);
-    const rows = new Int16Array(buffer.buffer, buffer.byteOffset, chunkSamples * nSaved);
-    for (let s = startSample; s < endSample; s += chunkSamples) {
+    const bytesPerSample = this.bytesPerSample;
+    const chunkSamples = Math.min(nSamples, Math.max(1, Math.floor(this.readChunkBytes / bytesPerSample)));
+    // Two chunk buffers: the next chunk is read while the current one is copied out. Each is a
+    // buffer of its own at offset 0 (allocUnsafeSlow), so the Int16Array views are aligned.
+    const nBuffers = nSamples > chunkSamples ? 2 : 1;
+    const buffers = Array.from({ length: nBuffers }, () => Buffer.allocUnsafeSlow(chunkSamples * bytesPerSample));
+    const readChunk = (k: number): Promise<void> => {
+      const s = startSample + k * chunkSamples;
       const n = Math.min(chunkSamples, endSample - s);
-      await this.readFully(handle, buffer, n * this.bytesPerSample, s);
+      return this.readFully(handle, buffers[k % nBuffers]!, n * bytesPerSample, s);
+    };
+    const nChunks = Math.ceil(nSamples / chunkSamples);
+    let pending = readChunk(0);
+    for (let k = 0; k < nChunks; k++) {
+      await pending;
+      if (k + 1 < nChunks) pending = readChunk(k + 1);
+      const buffer = buffers[k % nBuffers]!;
+      const rows = new Int16Array(buffer.buffer, buffer.byteOffset, chunkSamples * nSaved);
+      const s = startSample + k * chunkSamples;
+      const n = Math.min(chunkSamples, endSample - s);
       const outBase = (s - startSample) * nOut;
       if (block !== null) {
         const [first, count] = block;

@@ -169,6 +169,8 @@ export async function discoverSession(target: string, options: Partial<DiscoverO
       const meta = stem(f, '.bin') + '.meta';
       if (present.has(json)) found.push({ ...labelOf(f), format: 'raw', binPath: f, metaPath: json });
       else if (!present.has(meta)) problems.push(`${rel(f)} has neither a .meta nor a .json beside it; skipped`);
+      else
+        problems.push(`${rel(f)} is not named like an AP stream (.ap.bin); skipped (give the file itself to read it)`);
     }
   }
   if (found.length === 0) {

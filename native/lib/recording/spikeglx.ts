@@ -382,6 +382,12 @@ export function spikeGlxLayout(meta: SpikeGlxMeta): RecordingLayout {
     if (missing !== undefined) {
       throw new InputError(meta.path, `~imroTbl has ${imro.length} entries but the file saves AP channel ${missing}`);
     }
+    if (subset === null && nAcquiredAp === undefined && imro.length !== nAp) {
+      throw new InputError(
+        meta.path,
+        `~imroTbl has ${imro.length} entries but snsApLfSy says the file holds ${nAp} AP channels (all saved)`,
+      );
+    }
   }
 
   const geomMap = metaTable(meta, 'snsGeomMap');

@@ -24,6 +24,7 @@ test('key=value lines and ~ tables are split into fields', () => {
   });
   assert.deepEqual(metaTable(meta, 'imroTbl')!.entries[1], ['1', '1', '0', '250', '250', '1']);
   assert.equal(metaTable(meta, 'snsGeomMap'), undefined);
+  assert.equal(parseSpikeGlxMeta('\uFEFFnSavedChans=3\n', 'x.meta').values.get('nSavedChans'), '3');
 });
 
 function rejects(text: string, pattern: RegExp): void {

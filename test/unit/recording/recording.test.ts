@@ -82,6 +82,16 @@ test('read and readWithHalo return the bytes written, across several chunks, syn
       assert.deepEqual(end.data, expectedBlock(N - 84, N, neural));
 
       assert.deepEqual(await rec.readSync(0, N), expectedBlock(0, N, [384]));
+
+      // A caller-owned array is filled and a view of its start returned.
+      const into = new Int16Array(400 * 384).fill(1);
+      const view = await rec.read(300, 310, into);
+      assert.equal(view.buffer, into.buffer);
+      assert.deepEqual(view, expectedBlock(300, 310, neural));
+      assert.equal(into[10 * 384], 1, 'values past the read are left alone');
+      const haloInto = await rec.readWithHalo(N - 20, N, 64, into);
+      assert.deepEqual(haloInto.data, expectedBlock(N - 84, N, neural));
+      await assert.rejects(rec.read(0, 401, into), /into holds 153600 values; 401 samples × 384 channels need 153984/);
     } finally {
       await rec.close();
     }

@@ -24,6 +24,8 @@ test('a SpikeGLX run folder: probes found in their sub-folders, sorted by probe 
     writeFileSync(path.join(dir, 'orphan.imec7.ap.meta'), metaText(np1Meta(10)));
     writeBin(path.join(dir, 'lonely.bin'), 1, 4);
     writeFileSync(path.join(dir, 'notes.json'), '{}');
+    writeBin(path.join(dir, 'renamed.bin'), 1, 385);
+    writeFileSync(path.join(dir, 'renamed.meta'), metaText(np1Meta(1)));
 
     const s = await discoverSession(dir);
     assert.equal(s.root, dir);
@@ -36,7 +38,8 @@ test('a SpikeGLX run folder: probes found in their sub-folders, sorted by probe 
     );
     assert.equal(s.probes[0]!.binPath, path.join(dir, 'run_g0', 'run_g0_imec0', 'run_g0_t0.imec0.ap.bin'));
     assert.equal(s.probes[0]!.metaPath, path.join(dir, 'run_g0', 'run_g0_imec0', 'run_g0_t0.imec0.ap.meta'));
-    assert.equal(s.problems.length, 2);
+    assert.equal(s.problems.length, 3);
+    assert.ok(s.problems.some((p) => /renamed\.bin is not named like an AP stream/.test(p)));
     assert.ok(s.problems.some((p) => /orphan\.imec7\.ap\.meta has no orphan\.imec7\.ap\.bin/.test(p)));
     assert.ok(s.problems.some((p) => /lonely\.bin has neither a \.meta nor a \.json/.test(p)));
   } finally {

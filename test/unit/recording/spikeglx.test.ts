@@ -190,6 +190,11 @@ test('channel counts that disagree name both numbers', () => {
   const chanMap = np1Meta(100);
   chanMap['~snsChanMap'] = chanMap['~snsChanMap']!.replace('(SY0;768:768)', '');
   rejects(chanMap, /~snsChanMap has 384 entries but nSavedChans=385/);
+  const all = np1Meta(100);
+  delete all['acqApLfSy'];
+  all['snsSaveChanSubset'] = 'all';
+  all['~imroTbl'] = all['~imroTbl']!.replace('(0,384)', '(0,385)') + '(384 0 0 500 250 1)';
+  rejects(all, /~imroTbl has 385 entries but snsApLfSy says the file holds 384 AP channels/);
   rejects({ ...np1Meta(100), snsSaveChanSubset: '0:382,768' }, /snsSaveChanSubset=0:382,768 lists 384 channels/);
 });
 
