@@ -43,6 +43,8 @@ export async function readSpikeGlxMeta(metaPath: string): Promise<SpikeGlxMeta> 
   return parseSpikeGlxMeta(text, metaPath);
 }
 
+const TABLE_NAMES = ['imroTbl', 'snsChanMap', 'snsShankMap', 'snsGeomMap', 'muxTbl'];
+
 /** Splits the text of a `.meta` file; `metaPath` is only used in messages. */
 export function parseSpikeGlxMeta(text: string, metaPath: string): SpikeGlxMeta {
   if (text.includes('\0')) throw new InputError(metaPath, 'is a binary file, expected SpikeGLX .meta text');
@@ -66,6 +68,14 @@ export function parseSpikeGlxMeta(text: string, metaPath: string): SpikeGlxMeta 
     const target = isTable ? tableTexts : values;
     if (target.has(name)) throw new InputError(metaPath, `key ${key} appears twice (again on line ${i + 1})`);
     target.set(name, value);
+  }
+  // Metas rewritten by IBL's tools carry the tables without their `~`.
+  for (const name of TABLE_NAMES) {
+    const v = values.get(name);
+    if (v !== undefined && v.startsWith('(') && !tableTexts.has(name)) {
+      tableTexts.set(name, v);
+      values.delete(name);
+    }
   }
   if (values.size === 0 && tableTexts.size === 0) {
     throw new InputError(metaPath, 'holds no key=value lines, expected SpikeGLX .meta text');

@@ -7,7 +7,7 @@ import { ParameterError, expected } from '../../../proto/errors.js';
 import {
   defaultProbeModel,
   electrodePositionUm,
-  isRecordingElectrode,
+  referenceChannels,
   type ProbeModel,
   type ProbeType,
 } from './probe-table.js';
@@ -125,22 +125,23 @@ export function spikeGlxMeta(options: SpikeGlxMetaOptions): string {
   const chanMapHeader = isNp1 ? `(${ACQUIRED_AP},${ACQUIRED_AP},1)` : `(${ACQUIRED_AP},0,1)`;
   const snsChanMap =
     chanMapHeader + saved.map((_, c) => `(AP${c};${c}:${c})`).join('') + `(SY0;${syncAcquired}:${syncAcquired})`;
-  const used = (s: Site): number => (isRecordingElectrode(model, s.electrode) ? 1 : 0);
+  const references = referenceChannels(model, false);
+  const used = (channel: number): number => (references.includes(channel) ? 0 : 1);
   const snsShankMap =
     `(${model.nShanks},${model.columnsPerShank},${model.rowsPerShank})` +
     saved
-      .map((s) => {
+      .map((s, c) => {
         const col = s.electrode % model.columnsPerShank;
         const row = Math.floor(s.electrode / model.columnsPerShank);
-        return `(${s.shank}:${col}:${row}:${used(s)})`;
+        return `(${s.shank}:${col}:${row}:${used(c)})`;
       })
       .join('');
   const snsGeomMap =
     `(${model.partNumber},${model.nShanks},${model.shankPitchUm},${model.shankWidthUm})` +
     saved
-      .map((s) => {
+      .map((s, c) => {
         const p = electrodePositionUm(model, s.electrode);
-        return `(${s.shank}:${p.xUm}:${p.yUm}:${used(s)})`;
+        return `(${s.shank}:${p.xUm}:${p.yUm}:${used(c)})`;
       })
       .join('');
 

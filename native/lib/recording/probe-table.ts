@@ -178,9 +178,12 @@ export function electrodesPerShank(model: ProbeModel): number {
 }
 
 /**
- * Whether an electrode records signal. On NP1.0 electrodes 191, 575 and 959 (one per bank of
- * 384) are internal reference sites, which SpikeGLX marks unused and Kilosort leaves out.
+ * Acquisition channels wired to a reference site, which SpikeGLX marks unused (and Kilosort
+ * leaves out): channel 191 on NP1.0, channel 127 on the NP2.0 prototypes, ten channels on
+ * phase 3A. Commercial NP2.0 probes have none. (Read from SpikeGLX-written shank maps.)
  */
-export function isRecordingElectrode(model: ProbeModel, electrode: number): boolean {
-  return !(model.type === 'np1' && electrode % 384 === 191);
+export function referenceChannels(model: ProbeModel, phase3A: boolean): readonly number[] {
+  if (phase3A) return [36, 75, 112, 151, 188, 227, 264, 303, 340, 379];
+  if (model.type === 'np1') return [191];
+  return model.prototype ? [127] : [];
 }

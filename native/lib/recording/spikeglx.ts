@@ -21,9 +21,9 @@ import {
 import {
   electrodePositionUm,
   electrodesPerShank,
-  isRecordingElectrode,
   KNOWN_TYPE_CODES,
   probeModelOfTypeCode,
+  referenceChannels,
   sitePositionUm,
   typeCodeOfImroHeader,
   type ProbeModel,
@@ -232,13 +232,14 @@ function geometryFromImro(
 ): ProbeGeometry {
   const { model } = probe;
   const g = newGeometry(apAcquired.length, model.nShanks, model.shankPitchUm, 'imroTbl');
+  const references = referenceChannels(model, probe.phase3A);
   for (const [i, acq] of apAcquired.entries()) {
     const e = imro[acq]!;
     const p = electrodePositionUm(model, e.electrode);
     g.xUm[i] = p.xUm;
     g.yUm[i] = p.yUm;
     g.shank[i] = e.shank;
-    g.used[i] = probe.phase3A || isRecordingElectrode(model, e.electrode) ? 1 : 0;
+    g.used[i] = references.includes(acq) ? 0 : 1;
   }
   problems.push('the meta has neither ~snsGeomMap nor ~snsShankMap; site positions were derived from ~imroTbl');
   if (probe.phase3A)

@@ -89,6 +89,9 @@ export function np1ImroOnlyMeta(nSamples: number): MetaLines {
   return m;
 }
 
+/** The channels a phase 3A shank map marks unused (reference sites), as in real 3A metas. */
+const PHASE_3A_REFERENCES = [36, 75, 112, 151, 188, 227, 264, 303, 340, 379];
+
 /** A phase 3A meta: 3-field imro header with serial number, no imDatPrb_type, no imMaxInt. */
 export function np3aMeta(nSamples: number): MetaLines {
   return {
@@ -119,7 +122,7 @@ export function np3aMeta(nSamples: number): MetaLines {
     '~snsShankMap':
       '(1,2,480)' +
       range(384)
-        .map((c) => `(0:${c % 2}:${Math.floor(c / 2)}:${c === 36 ? 0 : 1})`)
+        .map((c) => `(0:${c % 2}:${Math.floor(c / 2)}:${PHASE_3A_REFERENCES.includes(c) ? 0 : 1})`)
         .join(''),
   };
 }

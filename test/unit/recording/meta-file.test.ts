@@ -25,6 +25,10 @@ test('key=value lines and ~ tables are split into fields', () => {
   assert.deepEqual(metaTable(meta, 'imroTbl')!.entries[1], ['1', '1', '0', '250', '250', '1']);
   assert.equal(metaTable(meta, 'snsGeomMap'), undefined);
   assert.equal(parseSpikeGlxMeta('\uFEFFnSavedChans=3\n', 'x.meta').values.get('nSavedChans'), '3');
+  // IBL's rewritten metas drop the `~` of the tables.
+  const ibl = parseSpikeGlxMeta('snsShankMap=(1,2,480)(0:0:0:1)\nimroFile=\n', 'x.meta');
+  assert.deepEqual(metaTable(ibl, 'snsShankMap')!.entries, [['0', '0', '0', '1']]);
+  assert.equal(ibl.values.has('snsShankMap'), false);
 });
 
 function rejects(text: string, pattern: RegExp): void {

@@ -93,6 +93,13 @@ test('phase 3A: 3-field imro header, no imDatPrb_type, no imMaxInt, reads as NP1
   assert.equal(l.uvPerCount[0], 2.34375);
   assert.deepEqual(Array.from(l.geometry.xUm.subarray(0, 4)), [27, 59, 11, 43]);
   assert.equal(l.geometry.used[36], 0);
+  assert.equal(l.geometry.used[379], 0);
+  const imroOnly = np3aMeta(100);
+  delete imroOnly['~snsShankMap'];
+  const derived = layoutOf(imroOnly).geometry;
+  assert.deepEqual(derived.xUm, l.geometry.xUm);
+  assert.deepEqual(derived.yUm, l.geometry.yUm);
+  assert.deepEqual(derived.used, l.geometry.used);
 });
 
 test('NP2.0 single-shank (2003): 3.0273 µV/count, unstaggered 15 µm rows, calibrated sample rate', () => {
@@ -118,8 +125,12 @@ test('NP2.0 gains: fixed 100 without imChan0apGain; prototype 21 uses 0.5 V / 81
   prototype['imDatPrb_type'] = '21';
   prototype['imAiRangeMax'] = '0.5';
   prototype['~imroTbl'] = prototype['~imroTbl']!.replace('(2003,384)', '(21,384)');
+  delete prototype['~snsGeomMap'];
   const l = layoutOf(prototype);
   assert.ok(Math.abs(l.uvPerCount[0]! - 0.7629) < 1e-4);
+  // The prototypes wire channel 127 to a reference site.
+  assert.equal(l.geometry.used[127], 0);
+  assert.equal(l.geometry.used[126], 1);
   assert.ok(l.problems.some((p) => /imMaxInt is missing; assumed 8192/.test(p)));
 });
 
