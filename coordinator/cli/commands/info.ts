@@ -67,7 +67,12 @@ export function infoText(info: RecordingInfo): string {
   const extent = geometryExtent(g);
   let used = 0;
   for (const u of g.used) used += u;
-  const type = info.probeTypeCode === null ? info.probeType : `${info.probeType}, imDatPrb_type ${info.probeTypeCode}`;
+  const type =
+    info.probeTypeCode !== null
+      ? ` (${info.probeType}, imDatPrb_type ${info.probeTypeCode})`
+      : info.probeType === 'custom'
+        ? ''
+        : ` (${info.probeType})`;
   const shanks = g.nShanks === 1 ? '1 shank' : `${g.nShanks} shanks ${number(g.shankPitchUm)} µm apart`;
   const sync = info.syncColumn === null ? 'no sync' : '1 sync';
   const syncAt = info.syncColumn === null ? '' : `; sync is column ${info.syncColumn}`;
@@ -76,7 +81,7 @@ export function infoText(info: RecordingInfo): string {
       ? `${info.durationS.toFixed(3)} s = ${formatDuration(info.durationS)}`
       : `${info.durationS.toFixed(3)} s`;
   const lines = [
-    `${info.probeLabel}: ${info.probeName} (${type})`,
+    `${info.probeLabel}: ${info.probeName}${type}`,
     `  data         ${info.binPath}`,
     `  described by ${info.metaPath} (${info.format})`,
     `  channels     ${info.nChannels} neural + ${sync} (${info.nSavedChannels} saved${syncAt})`,

@@ -165,7 +165,10 @@ export function plainLayout(value: unknown, jsonPath: string): RecordingLayout {
   const problems: string[] = [];
   const ignored = nSavedChannels - n - (syncColumn === null ? 0 : 1);
   if (ignored > 0)
-    problems.push(`${ignored} of the ${nSavedChannels} columns are neither channels nor syncColumn and are ignored`);
+    problems.push(
+      `${ignored} of the ${nSavedChannels} columns ${ignored === 1 ? 'is' : 'are'} neither a channel nor syncColumn and ` +
+        `${ignored === 1 ? 'is' : 'are'} ignored`,
+    );
 
   const probeGeometry: ProbeGeometry = { ...geometry, nShanks, shankPitchUm, source: 'json' };
   return {
