@@ -33,6 +33,19 @@ export function pseudoInverse(a: Float64Array, rows: number, cols: number, rcond
   if (a.length !== rows * cols) {
     throw new RangeError(`pseudoInverse: a (${rows}, ${cols}) matrix has ${rows * cols} elements, got ${a.length}`);
   }
+  if (rows >= cols) return tallPseudoInverse(a, rows, cols, rcond);
+  // More columns than rows cannot all become orthogonal; pinv(A) = pinv(Aᵀ)ᵀ.
+  const tall = tallPseudoInverse(transpose(a, rows, cols), cols, rows, rcond);
+  return { ...tall, inverse: transpose(tall.inverse, rows, cols) };
+}
+
+function transpose(a: Float64Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
+  return out;
+}
+
+function tallPseudoInverse(a: Float64Array, rows: number, cols: number, rcond: number | undefined): PseudoInverse {
   // Columns of A (the vectors being orthogonalised) and of V, each stored contiguously.
   const u = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) u[c * rows + r] = a[r * cols + c]!;
@@ -47,12 +60,15 @@ export function pseudoInverse(a: Float64Array, rows: number, cols: number, rcond
   for (let sweep = 0; sweep < MAX_SWEEPS && !converged; sweep++) {
     // Recomputed every sweep: updating them through rotations alone would let rounding drift in.
     for (let c = 0; c < cols; c++) norms[c] = dot(u, c * rows, c * rows, rows);
+    // A column below rounding level of the largest one is numerically zero (far under the final
+    // tolerance); its direction is noise that further rotations could never settle.
+    const negligible = (EPS * EPS * norms.reduce((m, x) => Math.max(m, x), 0)) / 4;
     converged = true;
     for (let p = 0; p < cols - 1; p++) {
       for (let q = p + 1; q < cols; q++) {
         const alpha = norms[p]!;
         const beta = norms[q]!;
-        if (alpha === 0 || beta === 0) continue;
+        if (alpha <= negligible || beta <= negligible) continue;
         const gamma = dot(u, p * rows, q * rows, rows);
         if (Math.abs(gamma) <= orthogonal * Math.sqrt(alpha * beta)) continue;
         converged = false;

@@ -88,6 +88,14 @@ test('a whitening matrix with an out-of-brain channel near zero: W·W⁺ ≈ I o
   }
 });
 
+test('a wide matrix: A·A⁺ = I on its row space', () => {
+  const a = randomMatrix(3, 7, 11);
+  const { inverse, rank } = pseudoInverse(a, 3, 7);
+  assert.equal(rank, 3);
+  const eye = Float64Array.from({ length: 9 }, (_, k) => (k % 4 === 0 ? 1 : 0));
+  assert.ok(maxAbsDiff(matmul(a, inverse, 3, 7, 3), eye) < 1e-13);
+});
+
 test('a wrong length is refused', () => {
   assert.throws(() => pseudoInverse(new Float64Array(5), 2, 3), RangeError);
 });
