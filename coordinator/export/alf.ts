@@ -22,7 +22,7 @@ import {
 } from './derived.js';
 import { writeFolderStaged, type StagedFolderOptions } from './staged-folder.js';
 import { clusterTsv, clusterUuids, paramsPy } from './text-files.js';
-import { as } from './typed.js';
+import { as, int64From, uint64From } from './typed.js';
 import { validateSortingResult } from './validate.js';
 
 export interface AlfOptions extends StagedFolderOptions {
@@ -81,20 +81,14 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
       file('spikes.times.npy'),
       Float64Array.from(spikes.samples, (v) => v / result.sampleRateHz),
     );
-    writeNpy(
-      file('spikes.samples.npy'),
-      BigUint64Array.from(spikes.samples, (v) => BigInt(v)),
-    );
+    writeNpy(file('spikes.samples.npy'), uint64From(spikes.samples));
     writeNpy(file('spikes.clusters.npy'), compactIds(spikes.templates, T));
     writeNpy(file('spikes.templates.npy'), compactIds(spikes.templates, T));
     writeNpy(file('spikes.amps.npy'), Float32Array.from(ampsV));
     writeNpy(file('spikes.depths.npy'), Float32Array.from(depthsUm));
 
     // Clusters are the templates (no curation yet), so both objects hold the same rows.
-    writeNpy(
-      file('clusters.channels.npy'),
-      BigInt64Array.from(derived.peakChannels, (c) => BigInt(c)),
-    );
+    writeNpy(file('clusters.channels.npy'), int64From(derived.peakChannels));
     writeNpy(file('clusters.depths.npy'), derived.peakDepthsUm);
     writeNpy(file('clusters.amps.npy'), templateAmpsV);
     writeNpy(file('clusters.peakToTrough.npy'), peakToTroughMs(result, dims, derived.peakChannels));
@@ -106,10 +100,7 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     writeNpy(file('templates.amps.npy'), templateAmpsV);
 
     writeNpy(file('channels.localCoordinates.npy'), as(Float64Array, probe.localPositionsUm), [C, 2]);
-    writeNpy(
-      file('channels.rawInd.npy'),
-      BigInt64Array.from(probe.channelMap, (c) => BigInt(c)),
-    );
+    writeNpy(file('channels.rawInd.npy'), int64From(probe.channelMap));
     writeNpy(file('channels.labels.npy'), as(Int8Array, probe.channelLabels));
 
     writeNpy(file('drift.um.npy'), as(Float64Array, drift.um), [B, nBlocks]);

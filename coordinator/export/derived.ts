@@ -48,24 +48,13 @@ export interface TemplateDerived {
 export function deriveTemplates(result: SortingResult, dims: SortingDims, winv: Float64Array): TemplateDerived {
   const { nTemplates: T, nt0, nChannels: C } = dims;
   const wf = result.templates.waveforms;
-  const unwhitenedCounts = new Float64Array(T * nt0 * C);
+  const unwhitenedCounts = multiplyRows(wf, winv, T * nt0, C);
   const p2pCounts = new Float64Array(T);
   const p2pVolts = new Float64Array(T);
   const peakChannels = new Int32Array(T);
   const peakDepthsUm = new Float64Array(T);
-  const row = new Float64Array(C);
   for (let t = 0; t < T; t++) {
     const base = t * nt0 * C;
-    for (let i = 0; i < nt0; i++) {
-      row.fill(0);
-      for (let k = 0; k < C; k++) {
-        const x = wf[base + i * C + k]!;
-        if (x === 0) continue;
-        const wrow = k * C;
-        for (let c = 0; c < C; c++) row[c]! += x * winv[wrow + c]!;
-      }
-      unwhitenedCounts.set(row, base + i * C);
-    }
     let bestWhitened = -1;
     for (let c = 0; c < C; c++) {
       const whitened = peakToPeak(wf, base + c, C, nt0);
@@ -80,6 +69,45 @@ export function deriveTemplates(result: SortingResult, dims: SortingDims, winv: 
     peakDepthsUm[t] = result.probe.localPositionsUm[2 * peakChannels[t]! + 1]!;
   }
   return { unwhitenedCounts, p2pCounts, p2pVolts, peakChannels, peakDepthsUm };
+}
+
+/**
+ * (rows, n) = a (rows, n) · b (n, n). Four rows at a time, so each row of b is loaded once per
+ * four output rows: about twice as fast as row by row for 400 templates × 61 samples × 384
+ * channels (3.6e9 multiply-adds).
+ */
+function multiplyRows(a: Float32Array, b: Float64Array, rows: number, n: number): Float64Array {
+  const out = new Float64Array(rows * n);
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const o0 = r * n;
+    const o1 = o0 + n;
+    const o2 = o1 + n;
+    const o3 = o2 + n;
+    for (let k = 0; k < n; k++) {
+      const x0 = a[o0 + k]!;
+      const x1 = a[o1 + k]!;
+      const x2 = a[o2 + k]!;
+      const x3 = a[o3 + k]!;
+      const bk = k * n;
+      for (let c = 0; c < n; c++) {
+        const w = b[bk + c]!;
+        out[o0 + c]! += x0 * w;
+        out[o1 + c]! += x1 * w;
+        out[o2 + c]! += x2 * w;
+        out[o3 + c]! += x3 * w;
+      }
+    }
+  }
+  for (; r < rows; r++) {
+    const o = r * n;
+    for (let k = 0; k < n; k++) {
+      const x = a[o + k]!;
+      const bk = k * n;
+      for (let c = 0; c < n; c++) out[o + c]! += x * b[bk + c]!;
+    }
+  }
+  return out;
 }
 
 function peakToPeak(x: ArrayLike<number>, start: number, stride: number, n: number): number {

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { writeFileAtomic } from '../formats/atomic.js';
 import { writeNpy } from '../formats/npy.js';
-import { as } from './typed.js';
+import { as, int64From, uint64From } from './typed.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import {
   PHY_LEADING_ZEROS,
@@ -61,17 +61,13 @@ function writePhyFiles(
   const { spikes, templates, probe, drift } = result;
   const file = (name: string): string => path.join(dir, name);
 
-  writeNpy(
-    file('spike_times.npy'),
-    BigUint64Array.from(spikes.samples, (v) => BigInt(v)),
-  );
+  writeNpy(file('spike_times.npy'), uint64From(spikes.samples));
   writeNpy(file('spike_templates.npy'), as(Uint32Array, spikes.templates));
   writeNpy(file('spike_clusters.npy'), as(Uint32Array, spikes.templates));
   writeNpy(file('amplitudes.npy'), as(Float64Array, spikes.amplitudes));
 
   writeNpy(file('templates.npy'), paddedTemplates(result, dims), [T, PHY_LEADING_ZEROS + nt0, C]);
-  const templatesInd = new BigInt64Array(T * C);
-  for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) templatesInd[t * C + c] = BigInt(c);
+  const templatesInd = int64From(Array.from({ length: T * C }, (_, k) => k % C));
   writeNpy(file('templates_ind.npy'), templatesInd, [T, C]);
 
   writeNpy(file('template_features.npy'), as(Float32Array, spikes.templateFeatures), [S, K]);
