@@ -69,15 +69,8 @@ function shapeLiteral(shape: readonly number[]): string {
   return `(${shape.join(', ')})`;
 }
 
-/** Serialises an array; the header is padded so the data starts on a 64-byte boundary. */
-export function encodeNpy(data: NpyData, shape: readonly number[], dtype: NpyDtype = dtypeOf(data)): Buffer {
-  const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) {
-    throw new RangeError(`encodeNpy: shape ${shapeLiteral(shape)} holds ${count} elements, data has ${data.length}`);
-  }
-  if (DTYPES[dtype].size !== data.BYTES_PER_ELEMENT) {
-    throw new RangeError(`encodeNpy: dtype ${dtype} does not match a ${data.constructor.name}`);
-  }
+/** The header of an `.npy` file, padded so the data that follows starts on a 64-byte boundary. */
+export function encodeNpyHeader(shape: readonly number[], dtype: NpyDtype): Buffer {
   const dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeLiteral(shape)}, }`;
   let version = 1;
   let prefix = 10;
@@ -95,13 +88,28 @@ export function encodeNpy(data: NpyData, shape: readonly number[], dtype: NpyDty
   else header.writeUInt32LE(headerLen, 8);
   header.write(dict, prefix, 'latin1');
   header[header.length - 1] = 0x0a;
-  const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.concat([header, body]);
+  return header;
 }
 
-/** Writes an `.npy` file atomically (temporary name, then rename). */
+function checkedParts(data: NpyData, shape: readonly number[], dtype: NpyDtype): [Buffer, Buffer] {
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count !== data.length) {
+    throw new RangeError(`encodeNpy: shape ${shapeLiteral(shape)} holds ${count} elements, data has ${data.length}`);
+  }
+  if (DTYPES[dtype].size !== data.BYTES_PER_ELEMENT) {
+    throw new RangeError(`encodeNpy: dtype ${dtype} does not match a ${data.constructor.name}`);
+  }
+  return [encodeNpyHeader(shape, dtype), Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
+}
+
+/** Serialises an array; the header is padded so the data starts on a 64-byte boundary. */
+export function encodeNpy(data: NpyData, shape: readonly number[], dtype: NpyDtype = dtypeOf(data)): Buffer {
+  return Buffer.concat(checkedParts(data, shape, dtype));
+}
+
+/** Writes an `.npy` file atomically (temporary name, then rename), without copying the data. */
 export function writeNpy(file: string, data: NpyData, shape: readonly number[] = [data.length]): void {
-  writeFileAtomic(file, encodeNpy(data, shape));
+  writeFileAtomic(file, checkedParts(data, shape, dtypeOf(data)));
 }
 
 function parseHeader(file: string, text: string): { dtype: NpyDtype; fortran: boolean; shape: number[] } {

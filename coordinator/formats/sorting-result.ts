@@ -33,7 +33,10 @@ export interface SortingProbe {
 
 export interface SortingResult {
   sampleRateHz: number;
-  /** Path of the raw recording (.bin / .cbin), as params.py's dat_path should hold it. */
+  /**
+   * Path of the raw recording (.bin / .cbin); a relative path is taken from the working directory.
+   * The phy and ALF writers store it in params.py's dat_path relative to their own folder.
+   */
   datPath: string;
   /** Columns of the raw file, sync channel included (params.py n_channels_dat). */
   nChannelsDat: number;
