@@ -42,6 +42,8 @@ std::vector<std::size_t> good_channels(const char* what, const std::int32_t* lab
 // Rows of one time chunk are converted to double once and reused by all the rows a thread owns.
 constexpr std::size_t kCovarianceChunk = 64;
 
+constexpr std::size_t kWhitenTile = 8;
+
 }  // namespace
 
 std::vector<double> channel_covariance(const float* x, std::size_t n_samples, std::size_t n_channels) {
@@ -285,17 +287,27 @@ void apply_whitening(const float* in, std::size_t n_samples, std::size_t n_chann
     }
   }
   std::vector<double> w(weights, weights + nc * k);
-  parallel_for(n_samples, [&](std::size_t t_begin, std::size_t t_end) {
-    std::vector<double> row(nc);
-    for (std::size_t t = t_begin; t < t_end; ++t) {
-      for (std::size_t c = 0; c < nc; ++c) row[c] = in[t * nc + c];
-      float* dst = out + t * nc;
+  // Tiles of kWhitenTile samples stored channel-major, so each (j, k) term is one contiguous
+  // multiply-add over the tile's samples. Each output is still Σ_k in k order from 0, in double.
+  const std::size_t n_tiles = (n_samples + kWhitenTile - 1) / kWhitenTile;
+  parallel_for(n_tiles, [&](std::size_t tile_begin, std::size_t tile_end) {
+    std::vector<double> tile(nc * kWhitenTile);
+    for (std::size_t tile_index = tile_begin; tile_index < tile_end; ++tile_index) {
+      const std::size_t t0 = tile_index * kWhitenTile;
+      const std::size_t count = std::min(kWhitenTile, n_samples - t0);
+      for (std::size_t s = 0; s < kWhitenTile; ++s) {
+        for (std::size_t c = 0; c < nc; ++c) tile[c * kWhitenTile + s] = s < count ? in[(t0 + s) * nc + c] : 0.0f;
+      }
       for (std::size_t j = 0; j < nc; ++j) {
         const std::int32_t* idx = indices + j * k;
         const double* wj = w.data() + j * k;
-        double sum = 0;
-        for (std::size_t m = 0; m < k; ++m) sum += wj[m] * row[static_cast<std::size_t>(idx[m])];
-        dst[j] = static_cast<float>(scale * sum);
+        double sum[kWhitenTile] = {};
+        for (std::size_t m = 0; m < k; ++m) {
+          const double weight = wj[m];
+          const double* src = tile.data() + static_cast<std::size_t>(idx[m]) * kWhitenTile;
+          for (std::size_t s = 0; s < kWhitenTile; ++s) sum[s] += weight * src[s];
+        }
+        for (std::size_t s = 0; s < count; ++s) out[(t0 + s) * nc + j] = static_cast<float>(scale * sum[s]);
       }
     }
   });
