@@ -190,9 +190,12 @@ struct LocalWhitening {
 };
 
 // For each channel j: C_j = cov restricted to its K = min(n_nearest, n_channels) nearest
-// channels (self first), C_j = E·diag(λ)·Eᵀ, ZCA W_j = E·diag(1/√(λ + ε))·Eᵀ, and j's weights are
-// the column of W_j for j itself. ε = epsilon_fraction · mean(diag(cov) over label-0 channels).
-// The weights are computed in double and rounded to float; dense keeps the double values.
+// channels (self first), C_j = E·diag(λ)·Eᵀ, ZCA W_j = E·diag(1/√(|λ| + ε))·Eᵀ, and j's weights
+// are the column of W_j for j itself. |λ| are the singular values the reference's SVD uses; they
+// differ from λ only when the element-wise median of covariances is slightly indefinite.
+// ε = epsilon_fraction · mean(diag(cov) over label-0 channels). The weights are computed in
+// double and rounded to float; dense keeps the double values. Throws std::invalid_argument if no
+// channel is good.
 LocalWhitening local_whitening(const double* cov, std::size_t n_channels, const double* x_um, const double* y_um,
                                const std::int32_t* labels, std::size_t n_nearest = 32,
                                double epsilon_fraction = 1e-3);
