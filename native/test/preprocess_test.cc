@@ -563,6 +563,18 @@ TEST(local_whitening_of_diagonal_covariance_is_inverse_std) {
   }
 }
 
+TEST(local_whitening_uses_singular_values_of_an_indefinite_covariance) {
+  // [[1, 2], [2, 1]]: eigenvalues 3 (vector (1, 1)/√2) and −1 (vector (1, −1)/√2). With ε = 0 the
+  // weights are Σ v·vᵀ/√|λ|: column 0 = (0.5/√3 + 0.5, 0.5/√3 − 0.5).
+  const std::vector<double> cov = {1, 2, 2, 1};
+  const std::vector<double> x = {0, 0}, y = {0, 20};
+  const std::vector<std::int32_t> labels = {0, 0};
+  const auto w = local_whitening(cov.data(), 2, x.data(), y.data(), labels.data(), 32, 0.0);
+  CHECK_NEAR(w.dense[0 * 2 + 0], 0.5 / std::sqrt(3.0) + 0.5, 1e-14);
+  CHECK_NEAR(w.dense[1 * 2 + 0], 0.5 / std::sqrt(3.0) - 0.5, 1e-14);
+  CHECK_NEAR(w.dense[1 * 2 + 1], 0.5 / std::sqrt(3.0) + 0.5, 1e-14);
+}
+
 namespace {
 
 // (n × nc) samples with covariance C_ij = s_i·s_j·ρ^|i−j| (Cholesky of C times white noise).
