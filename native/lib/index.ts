@@ -17,3 +17,30 @@ export { spikeGlxLayout } from './recording/spikeglx.js';
 export { plainLayout } from './recording/plain-format.js';
 export type { PlainRecordingDescription } from './recording/plain-format.js';
 export type { RecordingLayout } from './recording/layout.js';
+export {
+  ChannelLabel,
+  applyWhitening,
+  badChannelFeatures,
+  butterworthHighpassSos,
+  channelCovariance,
+  channelLabelMode,
+  commonMedianReference,
+  goodChannelMask,
+  highpass,
+  labelBadChannels,
+  localWhitening,
+  preprocessBatch,
+  whiteningCovariance,
+  whiteningInverse,
+} from './preprocess.js';
+export type {
+  BadChannelFeatures,
+  BadChannelOptions,
+  BadChannelThresholds,
+  FloatBlock,
+  HighpassOptions,
+  LocalWhitening,
+  LocalWhiteningOptions,
+  PreprocessBatchOptions,
+  SampleBlock,
+} from './preprocess.js';

@@ -1,8 +1,425 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+// Bindings of the preprocessing kernels (spikeshard/preprocess.h). Every function is [sync] and
+// takes one options object whose fields are checked here: a missing field or a wrong type gives a
+// TypeError, a wrong size or value a RangeError, each naming the function and the field. Errors
+// raised by the core (shapes it cannot use) become RangeError, other failures Error.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
 #include "addon.h"
+#include "spikeshard/preprocess.h"
 
 namespace spikeshard::addon {
 
-void register_preprocess(Napi::Env /*env*/, Napi::Object /*exports*/) {}
+namespace {
+
+// Largest integer a JS number holds exactly.
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+const char* typed_array_name(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+      return "Int8Array";
+    case napi_uint8_array:
+      return "Uint8Array";
+    case napi_uint8_clamped_array:
+      return "Uint8ClampedArray";
+    case napi_int16_array:
+      return "Int16Array";
+    case napi_uint16_array:
+      return "Uint16Array";
+    case napi_int32_array:
+      return "Int32Array";
+    case napi_uint32_array:
+      return "Uint32Array";
+    case napi_float32_array:
+      return "Float32Array";
+    case napi_float64_array:
+      return "Float64Array";
+    case napi_bigint64_array:
+      return "BigInt64Array";
+    case napi_biguint64_array:
+      return "BigUint64Array";
+    default:
+      return "TypedArray";
+  }
+}
+
+std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsTypedArray()) return typed_array_name(v.As<Napi::TypedArray>().TypedArrayType());
+  if (v.IsArray()) return "an Array";
+  if (v.IsNumber()) return "the number " + v.ToString().Utf8Value();
+  if (v.IsString()) return "a string";
+  if (v.IsBoolean()) return "a boolean";
+  if (v.IsFunction()) return "a function";
+  return "an object";
+}
+
+// The single options argument of a binding and typed accessors for its fields.
+class Options {
+ public:
+  Options(const Napi::CallbackInfo& info, const char* function) : env_(info.Env()), function_(function) {
+    if (info.Length() != 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
+      throw Napi::TypeError::New(env_, std::string(function) + ": expected one options object");
+    }
+    object_ = info[0].As<Napi::Object>();
+  }
+
+  Napi::Env env() const { return env_; }
+
+  [[noreturn]] void type_error(const char* key, const std::string& what, const Napi::Value& got) const {
+    throw Napi::TypeError::New(env_, std::string(function_) + ": options." + key + " must be " + what + ", got " +
+                                         describe(got));
+  }
+  [[noreturn]] void range_error(const char* key, const std::string& problem) const {
+    throw Napi::RangeError::New(env_, std::string(function_) + ": options." + key + " " + problem);
+  }
+
+  double number(const char* key) const {
+    Napi::Value v = object_.Get(key);
+    if (!v.IsNumber()) type_error(key, "a number", v);
+    double x = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(x)) range_error(key, "must be finite, got " + std::to_string(x));
+    return x;
+  }
+
+  // A non-negative integer count ≥ min.
+  std::size_t count(const char* key, std::size_t min = 0) const {
+    Napi::Value v = object_.Get(key);
+    if (!v.IsNumber()) type_error(key, "an integer", v);
+    double x = v.As<Napi::Number>().DoubleValue();
+    if (!(x == std::floor(x)) || x < static_cast<double>(min) || x > kMaxSafeInteger) {
+      range_error(key, "must be an integer ≥ " + std::to_string(min) + ", got " + v.ToString().Utf8Value());
+    }
+    return static_cast<std::size_t>(x);
+  }
+
+  int integer(const char* key) const {
+    Napi::Value v = object_.Get(key);
+    if (!v.IsNumber()) type_error(key, "an integer", v);
+    double x = v.As<Napi::Number>().DoubleValue();
+    if (!(x == std::floor(x)) || std::fabs(x) > 1e9) {
+      range_error(key, "must be an integer, got " + v.ToString().Utf8Value());
+    }
+    return static_cast<int>(x);
+  }
+
+  bool is_null(const char* key) const { return object_.Get(key).IsNull(); }
+
+  bool has_type(const char* key, napi_typedarray_type type) const {
+    Napi::Value v = object_.Get(key);
+    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
+  }
+
+  // A typed array of element type T (napi type `type`), any length.
+  template <typename T>
+  Napi::TypedArrayOf<T> array(const char* key, napi_typedarray_type type) const {
+    Napi::Value v = object_.Get(key);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+      const std::string name = typed_array_name(type);
+      type_error(key, (std::string("AEIOU").find(name[0]) != std::string::npos ? "an " : "a ") + name, v);
+    }
+    return v.As<Napi::TypedArrayOf<T>>();
+  }
+
+  // The same with exactly `length` elements.
+  template <typename T>
+  Napi::TypedArrayOf<T> array(const char* key, napi_typedarray_type type, std::size_t length) const {
+    auto a = array<T>(key, type);
+    if (a.ElementLength() != length) {
+      range_error(key, "must hold " + std::to_string(length) + " elements, got " + std::to_string(a.ElementLength()));
+    }
+    return a;
+  }
+
+  // The same, or nullptr when the field is null.
+  template <typename T>
+  const T* optional_array(const char* key, napi_typedarray_type type, std::size_t length) const {
+    if (is_null(key)) return nullptr;
+    return array<T>(key, type, length).Data();
+  }
+
+ private:
+  Napi::Env env_;
+  const char* function_;
+  Napi::Object object_;
+};
+
+// Core errors → JS errors; Napi errors pass through.
+template <typename Body>
+Napi::Value guarded(const Napi::CallbackInfo& info, Body body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(info.Env(), e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+template <typename T, typename Vector>
+Napi::TypedArrayOf<T> to_typed(Napi::Env env, const Vector& v) {
+  auto out = Napi::TypedArrayOf<T>::New(env, v.size());
+  if (!v.empty()) std::memcpy(out.Data(), v.data(), v.size() * sizeof(T));
+  return out;
+}
+
+std::size_t checked_product(const Options& o, const char* key, std::size_t a, std::size_t b) {
+  if (b != 0 && a > static_cast<std::size_t>(kMaxSafeInteger) / b) o.range_error(key, "makes the block too large");
+  return a * b;
+}
+
+HighpassOptions highpass_options(const Options& o) {
+  HighpassOptions h;
+  h.order = o.integer("order");
+  h.cutoff_hz = o.number("cutoffHz");
+  h.sample_rate_hz = o.number("sampleRateHz");
+  return h;
+}
+
+// [sync] butterworthHighpassSos({order, cutoffHz, sampleRateHz}) → Float64Array (sections × 6,
+// rows [b0 b1 b2 1 a1 a2] as scipy's sos). RangeError on an impossible design.
+Napi::Value ButterworthHighpassSos(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "butterworthHighpassSos");
+    const HighpassOptions h = highpass_options(o);
+    const auto sos = butterworth_highpass_sos(h.order, h.cutoff_hz, h.sample_rate_hz);
+    auto out = Napi::Float64Array::New(o.env(), sos.size() * 6);
+    for (std::size_t s = 0; s < sos.size(); ++s) {
+      const double row[6] = {sos[s].b0, sos[s].b1, sos[s].b2, 1.0, sos[s].a1, sos[s].a2};
+      std::memcpy(out.Data() + s * 6, row, sizeof row);
+    }
+    return out;
+  });
+}
+
+// [sync] highpassBlock({data: Int16Array | Float32Array, nSamples, nChannels, rowStride,
+// gains: Float64Array | null, order, cutoffHz, sampleRateHz}) → Float32Array (nSamples × nChannels).
+Napi::Value HighpassBlock(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "highpassBlock");
+    const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1), stride = o.count("rowStride", 1);
+    if (stride < nc) o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(nc) + ")");
+    const std::size_t length = checked_product(o, "nSamples", n, stride);
+    const double* gains = o.optional_array<double>("gains", napi_float64_array, nc);
+    const HighpassOptions h = highpass_options(o);
+    auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", n, nc));
+    if (o.has_type("data", napi_int16_array)) {
+      highpass_block(o.array<std::int16_t>("data", napi_int16_array, length).Data(), stride, gains, n, nc, h,
+                     out.Data());
+    } else {
+      highpass_block(o.array<float>("data", napi_float32_array, length).Data(), stride, gains, n, nc, h, out.Data());
+    }
+    return out;
+  });
+}
+
+// [sync] commonMedianReference({data: Float32Array, nSamples, nChannels, good: Uint8Array})
+// → a new Float32Array; data is not modified.
+Napi::Value CommonMedianReference(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "commonMedianReference");
+    const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1);
+    auto data = o.array<float>("data", napi_float32_array, checked_product(o, "nSamples", n, nc));
+    auto good = o.array<std::uint8_t>("good", napi_uint8_array, nc);
+    auto out = Napi::Float32Array::New(o.env(), n * nc);
+    std::memcpy(out.Data(), data.Data(), n * nc * sizeof(float));
+    common_median_reference(out.Data(), n, nc, good.Data());
+    return out;
+  });
+}
+
+// [sync] badChannelFeatures({data: Int16Array | Float32Array, nSamples, nChannels, rowStride,
+// gains: Float64Array | null, sampleRateHz, order, cutoffHz, medianWindowChannels,
+// welchSegmentSamples, psdBandFraction}) → {xcor, xcorHf, xcorLf, psdHf} (Float64Array each).
+Napi::Value BadChannelFeaturesBinding(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "badChannelFeatures");
+    const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1), stride = o.count("rowStride", 1);
+    if (stride < nc) o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(nc) + ")");
+    const std::size_t length = checked_product(o, "nSamples", n, stride);
+    const double* gains = o.optional_array<double>("gains", napi_float64_array, nc);
+    BadChannelOptions options;
+    options.sample_rate_hz = o.number("sampleRateHz");
+    options.highpass.order = o.integer("order");
+    options.highpass.cutoff_hz = o.number("cutoffHz");
+    options.median_window_channels = o.count("medianWindowChannels", 1);
+    options.welch_segment_samples = o.count("welchSegmentSamples", 2);
+    options.psd_band_fraction = o.number("psdBandFraction");
+    BadChannelFeatures f;
+    if (o.has_type("data", napi_int16_array)) {
+      f = bad_channel_features(o.array<std::int16_t>("data", napi_int16_array, length).Data(), stride, gains, n, nc,
+                               options);
+    } else {
+      f = bad_channel_features(o.array<float>("data", napi_float32_array, length).Data(), stride, gains, n, nc,
+                               options);
+    }
+    Napi::Object out = Napi::Object::New(o.env());
+    out.Set("xcor", to_typed<double>(o.env(), f.xcor));
+    out.Set("xcorHf", to_typed<double>(o.env(), f.xcor_hf));
+    out.Set("xcorLf", to_typed<double>(o.env(), f.xcor_lf));
+    out.Set("psdHf", to_typed<double>(o.env(), f.psd_hf));
+    return out;
+  });
+}
+
+// [sync] labelBadChannels({xcorHf, xcorLf, psdHf: Float64Array (nChannels each),
+// deadSimilarityBelow, noisySimilarityAbove, noisyPsdAboveUv2PerHz, outsideSimilarityBelow})
+// → Int32Array of labels 0..3.
+Napi::Value LabelBadChannels(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "labelBadChannels");
+    auto xcor_hf = o.array<double>("xcorHf", napi_float64_array);
+    const std::size_t nc = xcor_hf.ElementLength();
+    auto xcor_lf = o.array<double>("xcorLf", napi_float64_array, nc);
+    auto psd_hf = o.array<double>("psdHf", napi_float64_array, nc);
+    BadChannelThresholds t;
+    t.dead_similarity_below = o.number("deadSimilarityBelow");
+    t.noisy_similarity_above = o.number("noisySimilarityAbove");
+    t.noisy_psd_above_uv2_per_hz = o.number("noisyPsdAboveUv2PerHz");
+    t.outside_similarity_below = o.number("outsideSimilarityBelow");
+    return to_typed<std::int32_t>(o.env(), label_bad_channels(xcor_hf.Data(), xcor_lf.Data(), psd_hf.Data(), nc, t));
+  });
+}
+
+// [sync] channelLabelMode({labels: Int32Array (nWindows × nChannels), nWindows, nChannels})
+// → Int32Array (nChannels): per channel the most frequent label, ties to the smaller.
+Napi::Value ChannelLabelMode(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "channelLabelMode");
+    const std::size_t nw = o.count("nWindows", 1), nc = o.count("nChannels", 1);
+    auto labels = o.array<std::int32_t>("labels", napi_int32_array, checked_product(o, "nWindows", nw, nc));
+    return to_typed<std::int32_t>(o.env(), channel_label_mode(labels.Data(), nw, nc));
+  });
+}
+
+// [sync] channelCovariance({data: Float32Array, nSamples, nChannels}) → Float64Array
+// (nChannels², XᵀX / nSamples).
+Napi::Value ChannelCovariance(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "channelCovariance");
+    const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1);
+    auto data = o.array<float>("data", napi_float32_array, checked_product(o, "nSamples", n, nc));
+    return to_typed<double>(o.env(), channel_covariance(data.Data(), n, nc));
+  });
+}
+
+// [sync] whiteningCovariance({covariances: Float64Array (nWindows × nChannels²), nWindows,
+// nChannels, labels: Int32Array (nChannels)}) → Float64Array (nChannels²): each window stabilised,
+// then the element-wise median.
+Napi::Value WhiteningCovariance(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "whiteningCovariance");
+    const std::size_t nw = o.count("nWindows", 1), nc = o.count("nChannels", 1);
+    const std::size_t size = checked_product(o, "nChannels", nc, nc);
+    auto covs = o.array<double>("covariances", napi_float64_array, checked_product(o, "nWindows", nw, size));
+    auto labels = o.array<std::int32_t>("labels", napi_int32_array, nc);
+    return to_typed<double>(o.env(), whitening_covariance(covs.Data(), nw, nc, labels.Data()));
+  });
+}
+
+// [sync] localWhitening({covariance: Float64Array (nChannels²), nChannels, xUm, yUm: Float64Array
+// (nChannels), labels: Int32Array (nChannels), nNearest, epsilonFraction}) → {nNearest, epsilon,
+// indices: Int32Array, weights: Float32Array (nChannels × nNearest), dense: Float64Array (nChannels²)}.
+Napi::Value LocalWhiteningBinding(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "localWhitening");
+    const std::size_t nc = o.count("nChannels", 1);
+    auto cov = o.array<double>("covariance", napi_float64_array, checked_product(o, "nChannels", nc, nc));
+    auto x = o.array<double>("xUm", napi_float64_array, nc);
+    auto y = o.array<double>("yUm", napi_float64_array, nc);
+    auto labels = o.array<std::int32_t>("labels", napi_int32_array, nc);
+    const std::size_t k = o.count("nNearest", 1);
+    const double epsilon_fraction = o.number("epsilonFraction");
+    const LocalWhitening w = local_whitening(cov.Data(), nc, x.Data(), y.Data(), labels.Data(), k, epsilon_fraction);
+    Napi::Object out = Napi::Object::New(o.env());
+    out.Set("nNearest", static_cast<double>(w.n_nearest));
+    out.Set("epsilon", w.epsilon);
+    out.Set("indices", to_typed<std::int32_t>(o.env(), w.indices));
+    out.Set("weights", to_typed<float>(o.env(), w.weights));
+    out.Set("dense", to_typed<double>(o.env(), w.dense));
+    return out;
+  });
+}
+
+// [sync] invertMatrix({matrix: Float64Array (n²), n}) → Float64Array (n²). Error if singular.
+Napi::Value InvertMatrix(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "invertMatrix");
+    const std::size_t n = o.count("n", 1);
+    auto m = o.array<double>("matrix", napi_float64_array, checked_product(o, "n", n, n));
+    return to_typed<double>(o.env(), invert_matrix(m.Data(), n));
+  });
+}
+
+// [sync] applyWhitening({data: Float32Array, nSamples, nChannels, indices: Int32Array,
+// weights: Float32Array (nChannels × nNearest), nNearest, scale}) → Float32Array.
+Napi::Value ApplyWhitening(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "applyWhitening");
+    const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1), k = o.count("nNearest", 1);
+    auto data = o.array<float>("data", napi_float32_array, checked_product(o, "nSamples", n, nc));
+    auto indices = o.array<std::int32_t>("indices", napi_int32_array, checked_product(o, "nChannels", nc, k));
+    auto weights = o.array<float>("weights", napi_float32_array, nc * k);
+    const double scale = o.number("scale");
+    auto out = Napi::Float32Array::New(o.env(), n * nc);
+    apply_whitening(data.Data(), n, nc, indices.Data(), weights.Data(), k, scale, out.Data());
+    return out;
+  });
+}
+
+// [sync] preprocessBatch({raw: Int16Array (nSamples × rowStride), nSamples, nChannels, rowStride,
+// gains: Float64Array | null, good: Uint8Array, indices, weights, nNearest, order, cutoffHz,
+// sampleRateHz, scale}) → Float32Array (nSamples × nChannels), whitened.
+Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "preprocessBatch");
+    PreprocessBatchInput in;
+    in.n_samples = o.count("nSamples", 1);
+    in.n_channels = o.count("nChannels", 1);
+    in.raw_stride = o.count("rowStride", 1);
+    if (in.raw_stride < in.n_channels) {
+      o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(in.n_channels) + ")");
+    }
+    in.raw = o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride))
+                 .Data();
+    in.gains = o.optional_array<double>("gains", napi_float64_array, in.n_channels);
+    in.good = o.array<std::uint8_t>("good", napi_uint8_array, in.n_channels).Data();
+    in.n_nearest = o.count("nNearest", 1);
+    const std::size_t nk = checked_product(o, "nChannels", in.n_channels, in.n_nearest);
+    in.whitening_indices = o.array<std::int32_t>("indices", napi_int32_array, nk).Data();
+    in.whitening_weights = o.array<float>("weights", napi_float32_array, nk).Data();
+    in.highpass = highpass_options(o);
+    in.scale = o.number("scale");
+    auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
+    preprocess_batch(in, out.Data());
+    return out;
+  });
+}
+
+}  // namespace
+
+void register_preprocess(Napi::Env env, Napi::Object exports) {
+  exports.Set("butterworthHighpassSos", Napi::Function::New(env, ButterworthHighpassSos));
+  exports.Set("highpassBlock", Napi::Function::New(env, HighpassBlock));
+  exports.Set("commonMedianReference", Napi::Function::New(env, CommonMedianReference));
+  exports.Set("badChannelFeatures", Napi::Function::New(env, BadChannelFeaturesBinding));
+  exports.Set("labelBadChannels", Napi::Function::New(env, LabelBadChannels));
+  exports.Set("channelLabelMode", Napi::Function::New(env, ChannelLabelMode));
+  exports.Set("channelCovariance", Napi::Function::New(env, ChannelCovariance));
+  exports.Set("whiteningCovariance", Napi::Function::New(env, WhiteningCovariance));
+  exports.Set("localWhitening", Napi::Function::New(env, LocalWhiteningBinding));
+  exports.Set("invertMatrix", Napi::Function::New(env, InvertMatrix));
+  exports.Set("applyWhitening", Napi::Function::New(env, ApplyWhitening));
+  exports.Set("preprocessBatch", Napi::Function::New(env, PreprocessBatch));
+}
 
 }  // namespace spikeshard::addon

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Butterworth high-pass design and zero-phase (forward–backward) filtering.
+//
+// Channels are filtered kLanes at a time: the recursion is sequential in time but independent
+// across channels, so a (time × kLanes) double buffer lets the compiler vectorise across
+// channels while each channel sees exactly the same arithmetic as when filtered alone.
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+
+#include "preprocess_internal.h"
+#include "spikeshard/preprocess.h"
+#include "spikeshard/threads.h"
+
+namespace spikeshard {
+
+namespace {
+
+constexpr std::size_t kLanes = 8;
+constexpr int kMaxOrder = 16;
+constexpr std::size_t kMaxSections = (kMaxOrder + 1) / 2;
+
+void check_design(int order, double cutoff_hz, double sample_rate_hz) {
+  if (order < 1 || order > kMaxOrder) {
+    throw std::invalid_argument("butterworth: order must be in 1.." + std::to_string(kMaxOrder) + ", got " +
+                                std::to_string(order));
+  }
+  if (!(sample_rate_hz > 0) || !std::isfinite(sample_rate_hz)) {
+    throw std::invalid_argument("butterworth: sample rate must be a positive number of Hz, got " +
+                                std::to_string(sample_rate_hz));
+  }
+  if (!(cutoff_hz > 0 && cutoff_hz < sample_rate_hz / 2)) {
+    throw std::invalid_argument("butterworth: cutoff must be in (0, " + std::to_string(sample_rate_hz / 2) +
+                                ") Hz (Nyquist), got " + std::to_string(cutoff_hz));
+  }
+}
+
+// Step-response steady state of each section in direct form II transposed (scipy's
+// sosfilt_zi): with input level u and DC gain g = Σb/Σa, the output settles at g·u and the two
+// delay registers at z1 = (b2 − a2·g)·u and z0 = (b1 − a1·g)·u + z1; the next section sees g·u.
+struct SteadyState {
+  double z0[kMaxSections];
+  double z1[kMaxSections];
+};
+
+SteadyState steady_state(const std::vector<SosSection>& sos) {
+  SteadyState zi{};
+  double level = 1.0;
+  for (std::size_t s = 0; s < sos.size(); ++s) {
+    const SosSection& q = sos[s];
+    double gain = (q.b0 + q.b1 + q.b2) / (1.0 + q.a1 + q.a2);
+    zi.z1[s] = (q.b2 - q.a2 * gain) * level;
+    zi.z0[s] = (q.b1 - q.a1 * gain) * level + zi.z1[s];
+    level *= gain;
+  }
+  return zi;
+}
+
+// One pass of the cascade over rows [0, total) of a (total × kLanes) buffer, forwards or
+// backwards, starting from the steady state scaled by the first row met.
+void cascade_pass(const std::vector<SosSection>& sos, const SteadyState& zi, double* buf, std::size_t total,
+                  bool backwards) {
+  const std::size_t n_sections = sos.size();
+  double s0[kMaxSections][kLanes];
+  double s1[kMaxSections][kLanes];
+  const double* first = buf + (backwards ? total - 1 : 0) * kLanes;
+  for (std::size_t s = 0; s < n_sections; ++s) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      s0[s][l] = zi.z0[s] * first[l];
+      s1[s][l] = zi.z1[s] * first[l];
+    }
+  }
+  for (std::size_t i = 0; i < total; ++i) {
+    double* row = buf + (backwards ? total - 1 - i : i) * kLanes;
+    double v[kLanes];
+    for (std::size_t l = 0; l < kLanes; ++l) v[l] = row[l];
+    for (std::size_t s = 0; s < n_sections; ++s) {
+      const SosSection& q = sos[s];
+      for (std::size_t l = 0; l < kLanes; ++l) {
+        double y = q.b0 * v[l] + s0[s][l];
+        s0[s][l] = q.b1 * v[l] - q.a1 * y + s1[s][l];
+        s1[s][l] = q.b2 * v[l] - q.a2 * y;
+        v[l] = y;
+      }
+    }
+    for (std::size_t l = 0; l < kLanes; ++l) row[l] = v[l];
+  }
+}
+
+// buf holds (n + 2·pad) rows; rows [pad, pad + n) are the signal. Fills the odd extensions,
+// runs both passes; the result is left in rows [pad, pad + n).
+void filtfilt_lanes(const std::vector<SosSection>& sos, const SteadyState& zi, std::size_t pad, double* buf,
+                    std::size_t n) {
+  double* x = buf + pad * kLanes;
+  for (std::size_t i = 1; i <= pad; ++i) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      x[-static_cast<std::ptrdiff_t>(i * kLanes) + static_cast<std::ptrdiff_t>(l)] =
+          2.0 * x[l] - x[i * kLanes + l];
+      x[(n - 1 + i) * kLanes + l] = 2.0 * x[(n - 1) * kLanes + l] - x[(n - 1 - i) * kLanes + l];
+    }
+  }
+  const std::size_t total = n + 2 * pad;
+  cascade_pass(sos, zi, buf, total, false);
+  cascade_pass(sos, zi, buf, total, true);
+}
+
+void check_filter_length(std::size_t n, std::size_t pad) {
+  if (n <= pad) {
+    throw std::invalid_argument("sosfiltfilt: the signal must be longer than the edge padding (" +
+                                std::to_string(pad) + " samples), got " + std::to_string(n) + " samples");
+  }
+}
+
+}  // namespace
+
+std::vector<SosSection> butterworth_highpass_sos(int order, double cutoff_hz, double sample_rate_hz) {
+  check_design(order, cutoff_hz, sample_rate_hz);
+  // Pre-warping: the bilinear map s = 2·(z − 1)/(z + 1) sends frequency f to the analogue
+  // 2·tan(π·f/fs), so the analogue cutoff is placed where the digital one must land.
+  const double warped = 2.0 * std::tan(std::numbers::pi * cutoff_hz / sample_rate_hz);
+  auto to_digital = [](std::complex<double> s) { return (2.0 + s) / (2.0 - s); };
+  std::vector<SosSection> sos;
+  std::vector<std::complex<double>> pairs;
+  for (int k = 0; 2 * k + 1 <= order; ++k) {
+    // Low-pass prototype pole on the unit circle (left half plane); high-pass: s → warped / s.
+    std::complex<double> prototype =
+        std::polar(1.0, std::numbers::pi * static_cast<double>(2 * k + order + 1) / static_cast<double>(2 * order));
+    std::complex<double> pole = to_digital(warped / prototype);
+    if (2 * k + 1 == order) {
+      sos.push_back({1.0, -1.0, 0.0, -pole.real(), 0.0});  // the real pole of an odd order
+    } else {
+      pairs.push_back(pole);  // with its conjugate (pole index order − 1 − k)
+    }
+  }
+  std::stable_sort(pairs.begin(), pairs.end(),
+                   [](const std::complex<double>& a, const std::complex<double>& b) { return std::abs(a) < std::abs(b); });
+  for (const auto& q : pairs) sos.push_back({1.0, -2.0, 1.0, -2.0 * q.real(), std::norm(q)});
+  // Unit gain at Nyquist (z = −1), put in the first section as scipy does.
+  double nyquist_gain = 1.0;
+  for (const SosSection& q : sos) nyquist_gain *= (q.b0 - q.b1 + q.b2) / (1.0 - q.a1 + q.a2);
+  const double k = 1.0 / nyquist_gain;
+  sos[0].b0 *= k;
+  sos[0].b1 *= k;
+  sos[0].b2 *= k;
+  return sos;
+}
+
+double butterworth_highpass_gain(int order, double cutoff_hz, double sample_rate_hz, double frequency_hz) {
+  check_design(order, cutoff_hz, sample_rate_hz);
+  if (!(frequency_hz >= 0 && frequency_hz <= sample_rate_hz / 2)) {
+    throw std::invalid_argument("butterworth_highpass_gain: frequency must be in [0, Nyquist], got " +
+                                std::to_string(frequency_hz));
+  }
+  if (frequency_hz == 0) return 0.0;
+  const double ratio = std::tan(std::numbers::pi * cutoff_hz / sample_rate_hz) /
+                       std::tan(std::numbers::pi * frequency_hz / sample_rate_hz);
+  return 1.0 / std::sqrt(1.0 + std::pow(ratio, 2 * order));
+}
+
+std::size_t filtfilt_pad_samples(const std::vector<SosSection>& sos) {
+  std::size_t b2_zero = 0, a2_zero = 0;
+  for (const SosSection& q : sos) {
+    b2_zero += q.b2 == 0.0 ? 1 : 0;
+    a2_zero += q.a2 == 0.0 ? 1 : 0;
+  }
+  return 3 * (2 * sos.size() + 1 - std::min(b2_zero, a2_zero));
+}
+
+void sosfiltfilt(const std::vector<SosSection>& sos, double* x, std::size_t n) {
+  if (sos.empty() || sos.size() > kMaxSections) {
+    throw std::invalid_argument("sosfiltfilt: expected 1.." + std::to_string(kMaxSections) + " sections, got " +
+                                std::to_string(sos.size()));
+  }
+  const std::size_t pad = filtfilt_pad_samples(sos);
+  check_filter_length(n, pad);
+  std::vector<double> buf((n + 2 * pad) * kLanes, 0.0);
+  for (std::size_t t = 0; t < n; ++t) buf[(pad + t) * kLanes] = x[t];
+  filtfilt_lanes(sos, steady_state(sos), pad, buf.data(), n);
+  for (std::size_t t = 0; t < n; ++t) x[t] = buf[(pad + t) * kLanes];
+}
+
+namespace detail {
+
+void require_block(const char* what, const void* data, std::size_t stride, std::size_t n_samples,
+                   std::size_t n_channels) {
+  if (data == nullptr) throw std::invalid_argument(std::string(what) + ": data pointer is null");
+  if (n_channels == 0) throw std::invalid_argument(std::string(what) + ": need at least one channel");
+  if (n_samples == 0) throw std::invalid_argument(std::string(what) + ": need at least one sample");
+  if (stride < n_channels) {
+    throw std::invalid_argument(std::string(what) + ": row stride (" + std::to_string(stride) +
+                                ") is smaller than the channel count (" + std::to_string(n_channels) + ")");
+  }
+}
+
+template <typename In, typename Out>
+void highpass_block_impl(const In* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
+                         std::size_t n_channels, const HighpassOptions& options, Out* out) {
+  require_block("highpass_block", in, in_stride, n_samples, n_channels);
+  if (out == nullptr) throw std::invalid_argument("highpass_block: output pointer is null");
+  const std::vector<SosSection> sos = butterworth_highpass_sos(options.order, options.cutoff_hz, options.sample_rate_hz);
+  const std::size_t pad = filtfilt_pad_samples(sos);
+  check_filter_length(n_samples, pad);
+  const SteadyState zi = steady_state(sos);
+  const std::size_t n_groups = (n_channels + kLanes - 1) / kLanes;
+  const std::size_t n = n_samples;
+  parallel_for(n_groups, [&](std::size_t g_begin, std::size_t g_end) {
+    std::vector<double> buf((n + 2 * pad) * kLanes);
+    for (std::size_t g = g_begin; g < g_end; ++g) {
+      const std::size_t c0 = g * kLanes;
+      const std::size_t lanes = std::min(kLanes, n_channels - c0);
+      double gain[kLanes] = {};
+      double sum[kLanes] = {};
+      for (std::size_t l = 0; l < lanes; ++l) gain[l] = gains != nullptr ? gains[c0 + l] : 1.0;
+      double* x = buf.data() + pad * kLanes;
+      for (std::size_t t = 0; t < n; ++t) {
+        const In* row = in + t * in_stride + c0;
+        double* dst = x + t * kLanes;
+        for (std::size_t l = 0; l < lanes; ++l) {
+          dst[l] = static_cast<double>(row[l]) * gain[l];
+          sum[l] += dst[l];
+        }
+        for (std::size_t l = lanes; l < kLanes; ++l) dst[l] = 0.0;
+      }
+      double mean[kLanes];
+      for (std::size_t l = 0; l < kLanes; ++l) mean[l] = sum[l] / static_cast<double>(n);
+      for (std::size_t t = 0; t < n; ++t) {
+        for (std::size_t l = 0; l < kLanes; ++l) x[t * kLanes + l] -= mean[l];
+      }
+      filtfilt_lanes(sos, zi, pad, buf.data(), n);
+      for (std::size_t t = 0; t < n; ++t) {
+        Out* row = out + t * n_channels + c0;
+        for (std::size_t l = 0; l < lanes; ++l) row[l] = static_cast<Out>(x[t * kLanes + l]);
+      }
+    }
+  });
+}
+
+template void highpass_block_impl<std::int16_t, float>(const std::int16_t*, std::size_t, const double*, std::size_t,
+                                                       std::size_t, const HighpassOptions&, float*);
+template void highpass_block_impl<float, float>(const float*, std::size_t, const double*, std::size_t, std::size_t,
+                                                const HighpassOptions&, float*);
+template void highpass_block_impl<std::int16_t, double>(const std::int16_t*, std::size_t, const double*, std::size_t,
+                                                        std::size_t, const HighpassOptions&, double*);
+template void highpass_block_impl<float, double>(const float*, std::size_t, const double*, std::size_t, std::size_t,
+                                                 const HighpassOptions&, double*);
+
+}  // namespace detail
+
+void highpass_block(const std::int16_t* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
+                    std::size_t n_channels, const HighpassOptions& options, float* out) {
+  detail::highpass_block_impl(in, in_stride, gains, n_samples, n_channels, options, out);
+}
+
+void highpass_block(const float* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
+                    std::size_t n_channels, const HighpassOptions& options, float* out) {
+  detail::highpass_block_impl(in, in_stride, gains, n_samples, n_channels, options, out);
+}
+
+}  // namespace spikeshard
