@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "drift_simd.h"
 #include "spikeshard/drift.h"
 #include "spikeshard/threads.h"
 
@@ -26,7 +27,6 @@ namespace spikeshard {
 namespace {
 
 constexpr std::size_t kTile = 512;  // window starts per tile
-constexpr std::size_t kLanes = 16;  // inner block of the temporal filter (kept in registers)
 constexpr std::size_t kMaxNear = 64;  // channels per centre (stack buffer of the score loop)
 constexpr std::size_t kMaxPrototypes = 255;  // best prototype index is stored in a byte
 
@@ -158,12 +158,18 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
   std::vector<std::vector<DriftSpike>> per_tile(n_tiles);
   parallel_for(n_tiles, [&](std::size_t tb, std::size_t te) {
     const std::size_t max_len = kTile + wl + wr;
-    const std::size_t stride_x = max_len + nt0 + kLanes;  // padded so the filter may over-read
+    const std::size_t stride_x = max_len + nt0 + drift_simd::kFilterLanes;  // the filter may over-read
     std::vector<float> xt(nc * stride_x), conv(np * nc * max_len), pmax(nc * max_len);
-    std::vector<float> score(ng * max_len), wmax(ng * kTile), bound(max_len);
-    std::vector<unsigned char> rbest(ng * max_len);
+    std::vector<float> wmax(ng * kTile), bound(max_len);
     std::vector<unsigned char> row_active(ng);
-    std::vector<std::pair<std::size_t, std::uint32_t>> candidates;
+    struct Hit {  // a score above threshold²: everything else is 0
+      std::uint32_t u;
+      std::uint32_t r;
+      float score;
+    };
+    std::vector<Hit> hits;
+    std::vector<std::size_t> hit_offsets(ng + 1);
+    std::vector<std::pair<std::size_t, std::size_t>> candidates;  // (start, index into hits)
     for (std::size_t tile = tb; tile < te; ++tile) {
       const std::size_t a = s_lo + tile * kTile, b = std::min(s_hi, a + kTile);  // output starts
       const std::size_t sa = a > wl ? a - wl : 0, sb = std::min(n_starts, b + wr - 1);  // scored starts
@@ -179,18 +185,7 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
       for (std::size_t c = 0; c < nc; ++c) {
         const float* xr = xt.data() + c * stride_x;
         for (std::size_t r = 0; r < np; ++r) {
-          const float* wr_ = w.data() + r * nt0;
-          float* out = conv.data() + (r * nc + c) * max_len;
-          for (std::size_t u0 = 0; u0 < len; u0 += kLanes) {
-            float acc[kLanes] = {};
-            for (std::size_t t = 0; t < nt0; ++t) {
-              const float wv = wr_[t];
-              const float* src = xr + u0 + t;
-              for (std::size_t l = 0; l < kLanes; ++l) acc[l] += wv * src[l];
-            }
-            const std::size_t m = std::min(kLanes, len - u0);
-            for (std::size_t l = 0; l < m; ++l) out[u0 + l] = acc[l];
-          }
+          drift_simd::filter(xr, len, w.data() + r * nt0, nt0, conv.data() + (r * nc + c) * max_len);
         }
         float* pm = pmax.data() + c * max_len;
         for (std::size_t u = 0; u < len; ++u) {
@@ -199,23 +194,20 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
           pm[u] = v * v;
         }
       }
-      // Scores (exact wherever they can exceed threshold², 0 elsewhere).
+      // Scores above threshold² (exact; the bound only skips scores that cannot get there).
+      hits.clear();
       for (std::size_t g = 0; g < ng; ++g) {
+        hit_offsets[g] = hits.size();
         const std::uint32_t* ch = geo.near_channels.data() + g * nn;
-        float* sc = score.data() + g * max_len;
-        unsigned char* rb = rbest.data() + g * max_len;
         std::fill(bound.begin(), bound.begin() + static_cast<std::ptrdiff_t>(len), 0.0f);
         for (std::size_t j = 0; j < nn; ++j) {
           const float* pm = pmax.data() + ch[j] * max_len;
           for (std::size_t u = 0; u < len; ++u) bound[u] += pm[u];
         }
-        bool active = false;
         for (std::size_t u = 0; u < len; ++u) {
-          sc[u] = 0.0f;
-          rb[u] = 0;
           if (bound[u] < bound_cut) continue;
           float best = 0.0f;
-          unsigned char best_r = 0;
+          std::uint32_t best_r = 0;
           for (std::size_t r = 0; r < np; ++r) {
             float cv[kMaxNear];
             for (std::size_t j = 0; j < nn; ++j) cv[j] = conv[(r * nc + ch[j]) * max_len + u];
@@ -224,51 +216,49 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
               float acc = 0.0f;
               for (std::size_t j = 0; j < nn; ++j) acc += wk[j] * cv[j];
               if (!(acc > 0.0f)) continue;
-              const float s = acc * acc / geo.sq_norms[g * nk + k];
-              if (s > best) {
-                best = s;
-                best_r = static_cast<unsigned char>(r);
+              const float sc = acc * acc / geo.sq_norms[g * nk + k];
+              if (sc > best) {
+                best = sc;
+                best_r = static_cast<std::uint32_t>(r);
               }
             }
           }
-          if (best > thr2) {
-            sc[u] = best;
-            rb[u] = best_r;
-            active = true;
-          }
+          if (best > thr2) hits.push_back({static_cast<std::uint32_t>(u), best_r, best});
         }
-        row_active[g] = active ? 1 : 0;
       }
-      // Windowed maxima at the output starts, scattered from the (few) non-zero scores.
+      hit_offsets[ng] = hits.size();
+      // Windowed maxima at the output starts, scattered from the hits (0 on rows without any).
       const std::size_t out_len = b - a;
       candidates.clear();
       for (std::size_t g = 0; g < ng; ++g) {
+        row_active[g] = hit_offsets[g + 1] > hit_offsets[g] ? 1 : 0;
+        if (!row_active[g]) continue;
         float* wm = wmax.data() + g * kTile;
         std::fill(wm, wm + out_len, 0.0f);
-        if (!row_active[g]) continue;
-        const float* sc = score.data() + g * max_len;
-        for (std::size_t u = 0; u < len; ++u) {
-          if (sc[u] == 0.0f) continue;
-          // score at u enters the windows of the output starts o with o - wl <= u < o + wr.
-          const std::size_t s_abs = sa + u;
+        for (std::size_t q = hit_offsets[g]; q < hit_offsets[g + 1]; ++q) {
+          // score at s enters the windows of the output starts o with o - wl <= s < o + wr.
+          const std::size_t s_abs = sa + hits[q].u;
           const std::size_t o_lo = std::max(a, s_abs + 1 > wr ? s_abs + 1 - wr : 0);
           const std::size_t o_hi = std::min(b, s_abs + wl + 1);
-          for (std::size_t o = o_lo; o < o_hi; ++o) wm[o - a] = std::max(wm[o - a], sc[u]);
-          if (s_abs >= a && s_abs < b) candidates.emplace_back(s_abs, static_cast<std::uint32_t>(g));
+          for (std::size_t o = o_lo; o < o_hi; ++o) wm[o - a] = std::max(wm[o - a], hits[q].score);
+          if (s_abs >= a && s_abs < b) candidates.emplace_back(s_abs, q);
         }
       }
-      std::sort(candidates.begin(), candidates.end());
+      std::sort(candidates.begin(), candidates.end());  // by start, then centre (hits are centre-major)
       std::vector<DriftSpike>& spikes = per_tile[tile];
-      for (const auto& [s_abs, g] : candidates) {
-        const std::size_t u = s_abs - sa, o = s_abs - a;
-        const float sc = score[g * max_len + u];
+      for (const auto& [s_abs, q] : candidates) {
+        const std::size_t g = static_cast<std::size_t>(
+            std::upper_bound(hit_offsets.begin(), hit_offsets.end(), q) - hit_offsets.begin() - 1);
+        const std::size_t u = hits[q].u, o = s_abs - a;
+        const float sc = hits[q].score;
         if (sc != wmax[g * kTile + o]) continue;
         bool is_max = true;
-        for (std::uint32_t q = geo.neighbour_offsets[g]; q < geo.neighbour_offsets[g + 1] && is_max; ++q) {
-          if (wmax[geo.neighbours[q] * kTile + o] > sc) is_max = false;
+        for (std::uint32_t e = geo.neighbour_offsets[g]; e < geo.neighbour_offsets[g + 1] && is_max; ++e) {
+          const std::uint32_t h = geo.neighbours[e];
+          if (row_active[h] && wmax[h * kTile + o] > sc) is_max = false;
         }
         if (!is_max) continue;
-        const std::size_t r = rbest[g * max_len + u];
+        const std::size_t r = hits[q].r;
         const std::uint32_t* ch = geo.near_channels.data() + g * nn;
         double wsum = 0, ysum = 0;
         for (std::size_t j = 0; j < nn; ++j) {
@@ -277,7 +267,7 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
           ysum += v * geo.channel_y_um[ch[j]];
         }
         const double depth = wsum > 0 ? ysum / wsum : geo.centre_y_um[g];
-        spikes.push_back({s_abs + trough, g, static_cast<float>(depth), std::sqrt(sc)});
+        spikes.push_back({s_abs + trough, static_cast<std::uint32_t>(g), static_cast<float>(depth), std::sqrt(sc)});
       }
     }
   }, threads);

@@ -23,6 +23,8 @@ namespace spikeshard {
 
 namespace {
 
+constexpr std::size_t kMaxAmpBins = 64;
+
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
 }
@@ -56,7 +58,8 @@ std::size_t wrap(std::ptrdiff_t i, std::size_t n) {
 DriftHistogramGrid make_drift_histogram_grid(const double* y_um, std::size_t n_channels,
                                              const DriftHistogramParams& p) {
   require(n_channels > 0, "make_drift_histogram_grid: n_channels must be > 0");
-  require(p.bin_um > 0 && p.n_amp_bins > 0, "make_drift_histogram_grid: need bin_um > 0 and n_amp_bins > 0");
+  require(p.bin_um > 0 && p.n_amp_bins > 0 && p.n_amp_bins <= kMaxAmpBins,
+          "make_drift_histogram_grid: need bin_um > 0 and 1 <= n_amp_bins <= 64");
   require(p.amp_min > 0 && p.amp_max > p.amp_min && p.amp_clip > 0,
           "make_drift_histogram_grid: need 0 < amp_min < amp_max and amp_clip > 0");
   double ymin = std::numeric_limits<double>::infinity(), ymax = -ymin;
@@ -107,7 +110,7 @@ DriftRegistration register_drift(const float* histograms, std::size_t n_batches,
                                  const DriftRegistrationParams& p, int threads) {
   const std::size_t ny = grid.n_depth_bins, na = grid.params.n_amp_bins, cell = ny * na;
   require(n_batches > 0, "register_drift: need at least one batch");
-  require(ny > 0 && na > 0, "register_drift: empty histogram grid");
+  require(ny > 0 && na > 0 && na <= kMaxAmpBins, "register_drift: need 1..64 amplitude bins and a non-empty grid");
   require(p.rigid_iterations >= 1 && p.rigid_max_shift >= 0 && p.block_max_shift >= 0,
           "register_drift: need rigid_iterations >= 1 and non-negative maximum shifts");
   require(p.n_blocks >= 1 && ny / p.n_blocks >= 1,
@@ -136,15 +139,24 @@ DriftRegistration register_drift(const float* histograms, std::size_t n_batches,
     }
   }, threads);
 
-  // Σ_{y in [y0, y0+len), a} f_k[(y - s) mod ny, a] · target[y, a]
+  // Σ_{y in [y0, y0+len), a} f_k[(y - s) mod ny, a] · target[y, a]. One accumulator per
+  // amplitude bin (vectorisable, fixed order), summed in bin order at the end.
   auto correlate = [&](const double* fk, const double* target, std::ptrdiff_t s, std::size_t y0, std::size_t len) {
-    double acc = 0;
-    for (std::size_t y = y0; y < y0 + len; ++y) {
-      const double* src = fk + wrap(static_cast<std::ptrdiff_t>(y) - s, ny) * na;
+    double acc[kMaxAmpBins] = {};
+    std::size_t y = y0;
+    while (y < y0 + len) {
+      const std::size_t src_y = wrap(static_cast<std::ptrdiff_t>(y) - s, ny);
+      const std::size_t run = std::min(y0 + len - y, ny - src_y);  // rows until the source wraps
+      const double* src = fk + src_y * na;
       const double* t = target + y * na;
-      for (std::size_t a = 0; a < na; ++a) acc += src[a] * t[a];
+      for (std::size_t q = 0; q < run * na; q += na) {
+        for (std::size_t a = 0; a < na; ++a) acc[a] += src[q + a] * t[q + a];
+      }
+      y += run;
     }
-    return acc;
+    double total = 0;
+    for (std::size_t a = 0; a < na; ++a) total += acc[a];
+    return total;
   };
 
   // Rigid: integer shifts, target refined as the mean of the aligned histograms.

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "drift_simd.h"
 #include "spikeshard/drift.h"
 #include "spikeshard/threads.h"
 
@@ -16,8 +17,6 @@ namespace spikeshard {
 namespace {
 
 constexpr std::size_t kRowTile = 64;  // samples per work item of apply_kriging
-constexpr std::size_t kRows = 4;      // samples sharing each load of a matrix row (micro-kernel)
-constexpr std::size_t kCols = 8;      // output channels held in registers (micro-kernel)
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
@@ -143,32 +142,20 @@ std::vector<float> kriging_matrix(const double* x_um, const double* y_um, std::s
 
 void apply_kriging(const float* x, std::size_t n_samples, std::size_t n, const float* m, float* out, int threads) {
   require(n > 0, "apply_kriging: n_channels must be > 0");
-  // mt[j * np + i] = M[i, j], columns padded to a multiple of kCols with zeros.
-  const std::size_t np = (n + kCols - 1) / kCols * kCols;
+  // mt[j * np + i] = M[i, j], columns padded with zeros to the micro-kernel's width.
+  const std::size_t np = (n + drift_simd::kKrigeColumns - 1) / drift_simd::kKrigeColumns * drift_simd::kKrigeColumns;
   std::vector<float> mt(n * np, 0.0f);
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < n; ++j) mt[j * np + i] = m[i * n + j];
   }
   const std::size_t n_tiles = (n_samples + kRowTile - 1) / kRowTile;
+  constexpr auto kRows = static_cast<std::size_t>(drift_simd::kKrigeRows);
   parallel_for(n_tiles, [&](std::size_t tb, std::size_t te) {
     std::vector<float> buf(kRowTile * np);
     for (std::size_t tile = tb; tile < te; ++tile) {
       const std::size_t t0 = tile * kRowTile, rows = std::min(kRowTile, n_samples - t0);
       for (std::size_t r0 = 0; r0 < rows; r0 += kRows) {
-        const std::size_t nr = std::min(kRows, rows - r0);
-        const float* xr[kRows];
-        for (std::size_t r = 0; r < kRows; ++r) xr[r] = x + (t0 + r0 + std::min(r, nr - 1)) * n;
-        for (std::size_t i0 = 0; i0 < np; i0 += kCols) {
-          float acc[kRows][kCols] = {};
-          for (std::size_t j = 0; j < n; ++j) {
-            const float* col = mt.data() + j * np + i0;
-            for (std::size_t r = 0; r < kRows; ++r) {
-              const float xv = xr[r][j];
-              for (std::size_t c = 0; c < kCols; ++c) acc[r][c] += xv * col[c];
-            }
-          }
-          for (std::size_t r = 0; r < nr; ++r) std::memcpy(buf.data() + (r0 + r) * np + i0, acc[r], sizeof acc[r]);
-        }
+        drift_simd::krige_rows(x + (t0 + r0) * n, std::min(kRows, rows - r0), n, mt.data(), np, buf.data() + r0 * np);
       }
       // Written only after the whole tile is read, so out may alias x.
       for (std::size_t r = 0; r < rows; ++r) std::memcpy(out + (t0 + r) * n, buf.data() + r * np, n * sizeof(float));
