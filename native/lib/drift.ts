@@ -270,7 +270,7 @@ export interface DriftRegistration {
 
 /**
  * Registers all batches' histograms (`nBatches` consecutive `driftHistogram` outputs, same grid).
- * Runs on the coordinator: ≈ 0.5 s for 274 batches on one core.
+ * Runs on the coordinator: ≈ 0.5–1 s for 274 batches on one core.
  */
 export function registerDrift(
   histograms: Float32Array,

@@ -108,7 +108,8 @@ TEST(detector_finds_planted_spikes_at_their_depth) {
   const std::size_t nc = 96, nt = 3000;
   std::vector<Planted> planted;
   for (std::size_t i = 0; i < 12; ++i) {
-    planted.push_back({150 + 220 * i, 11.0 + 4.0 * static_cast<double>(i % 12), 200.0 + 53.0 * static_cast<double>(i) / 1.3});
+    const auto fi = static_cast<double>(i);
+    planted.push_back({150 + 220 * i, 11.0 + 4.0 * fi, 200.0 + 53.0 * fi / 1.3});
   }
   const auto x = synthetic_block(p, nt, planted, 25.0, 5);
   const auto w = prototypes();
@@ -133,7 +134,7 @@ TEST(detector_own_ranges_partition_the_spikes) {
   const Probe p = np1(64);
   const std::size_t nc = 64, nt = 4000;
   std::vector<Planted> planted;
-  for (std::size_t i = 0; i < 30; ++i) planted.push_back({100 + 127 * i, 27.0, 150.0 + 13.0 * static_cast<double>(i % 30)});
+  for (std::size_t i = 0; i < 30; ++i) planted.push_back({100 + 127 * i, 27.0, 150.0 + 13.0 * static_cast<double>(i)});
   const auto x = synthetic_block(p, nt, planted, 22.0, 9);
   const auto w = prototypes();
   const DriftDetectorParams params;
@@ -342,7 +343,8 @@ TEST(kriging_zero_shift_is_nearly_identity_and_one_pitch_moves_the_pattern) {
     for (std::size_t j = 0; j < nc; ++j) {
       double s = 0;
       for (std::size_t q = 0; q < nc; ++q) {
-        const double kjq = std::exp(-std::fabs(p.x[j] - p.x[q]) / 20 - std::fabs(p.y[j] - p.y[q]) / 30) + (j == q ? 0.01 : 0);
+        const double kjq =
+            std::exp(-std::fabs(p.x[j] - p.x[q]) / 20 - std::fabs(p.y[j] - p.y[q]) / 30) + (j == q ? 0.01 : 0);
         s += kjq * m1[i * nc + q];
       }
       const double kyx = std::exp(-std::fabs(p.x[i] - p.x[j]) / 20 - std::fabs(p.y[i] - 20 - p.y[j]) / 30);

@@ -105,7 +105,8 @@ TEST(isolated_peaks_finds_planted_spikes_in_noise) {
   struct Spike {
     std::size_t t, c;
   };
-  std::vector<Spike> planted = {{300, 4}, {900, 20}, {1500, 9}, {2100, 28}, {2700, 0}, {3300, 15}, {4500, 31}, {5200, 11}};
+  std::vector<Spike> planted = {{300, 4},   {900, 20},  {1500, 9},  {2100, 28},
+                                {2700, 0},  {3300, 15}, {4500, 31}, {5200, 11}};
   for (const Spike& s : planted) {
     for (std::size_t k = 0; k < 61; ++k) {
       for (std::size_t c = 0; c < nc; ++c) {

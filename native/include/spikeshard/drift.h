@@ -23,7 +23,8 @@ namespace spikeshard {
 
 struct DriftDetectorParams {
   int nt0 = 61;                    // prototype length (samples)
-  int nt0min = 20;                 // a spike is reported at window start + nt0min - 1 (its trough)
+  int nt0min = 20;                 // a spike is reported at window start + nt0min - 1, its trough
+                                   // (pykilosort reports start + nt0min, one sample later)
   double threshold = 8.0;          // genericSpkTh: a spike needs score > threshold²
   std::size_t n_nearest_channels = 10;
   std::size_t n_sizes = 5;         // spatial Gaussians exp(-d² / (size_step_um · (k+1))²), k < n_sizes
@@ -133,7 +134,9 @@ struct DriftRegistrationParams {
 struct DriftRegistration {
   std::size_t n_batches = 0;
   std::size_t n_blocks = 0;             // 2·params.n_blocks - 1
-  std::size_t target_batch = 0;         // 0-based min(300, floor(N/2)) - 1, at least 0
+  // First target: MATLAB's batch, 0-based min(300, floor(N/2)) - 1, at least 0 (pykilosort's
+  // min(299, floor(N/2)) - 1 is one batch earlier from N = 600 on: §11 item 11, fixed here).
+  std::size_t target_batch = 0;
   std::vector<int> rigid_shift_bins;    // per batch
   std::vector<double> dshift_um;        // n_batches × n_blocks
   std::vector<double> yblk_um;          // block centre depths
@@ -142,9 +145,15 @@ struct DriftRegistration {
 };
 
 // histograms: n_batches × n_depth_bins × n_amp_bins (each batch as drift_histogram wrote it).
-// Sign: dshift is minus the displacement of the batch relative to the target; a batch whose
-// content sits D µm deeper (larger y) than the target gets dshift ≈ -D. apply_kriging with this
-// row samples the batch at y - dshift = y + D, undoing the displacement.
+// Steps: remove each (batch, amplitude bin)'s mean over depth; rigid: correlate every batch with
+// the target for integer shifts, shift each batch by its best one and replace the target by the
+// mean of the aligned batches (rigid_iterations passes, no shift in the last); non-rigid: per
+// block and batch, correlation with the final target for ±block_max_shift bins, Gaussian
+// smoothing over batches, blocks and shifts, kernel upsampling to upsample_step, argmax.
+// Sign and reference: dshift is minus the displacement of the batch relative to the final target
+// (the mean of the rigidly aligned batches, itself aligned to target_batch): a batch whose content
+// sits D µm further from the tip (larger y) gets dshift ≈ -D. kriging_matrix with this row samples
+// the batch at y - dshift = y + D, which undoes the displacement.
 DriftRegistration register_drift(const float* histograms, std::size_t n_batches, const DriftHistogramGrid& grid,
                                  const DriftRegistrationParams& params, int threads = 0);
 
@@ -170,8 +179,10 @@ std::vector<double> channel_shifts(const double* dshift_row_um, const double* yb
 
 // M = Kyx (Kxx + ridge·I)⁻¹ (n_channels × n_channels, row-major, float32) with the Laplacian
 // kernel K(p, q) = exp(-|Δx|/σx - |Δy|/σy), Kyx between the shifted sites (x, y - shift) and the
-// original sites. Solved in double by Cholesky (Kxx + ridge·I is symmetric positive definite with
-// eigenvalues >= ridge; relative residual ~1e-14 at 384 channels), then rounded to float.
+// original sites. Kxx + ridge·I is symmetric positive definite (eigenvalues ≥ ridge), so we solve
+// by Cholesky in double instead of KS's pinv: on a 384-channel NP1 probe its condition number is
+// 6.6, pinv and solve agree to 2e-15, and our float M equals numpy's float64 solve rounded to
+// float32 (checked while developing; the test checks the residual).
 std::vector<float> kriging_matrix(const double* x_um, const double* y_um, std::size_t n_channels,
                                   const double* shift_um, const KrigingParams& params, int threads = 0);
 

@@ -21,6 +21,8 @@ namespace spikeshard::addon {
 
 namespace {
 
+constexpr double kMaxSafe = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
+
 std::string number_text(double d) {
   if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<long long>(d));
   return std::to_string(d);
@@ -58,7 +60,8 @@ class Args {
   }
 
   [[noreturn]] void type_error(const std::string& name, const std::string& expected, const Napi::Value& got) const {
-    throw Napi::TypeError::New(env_, std::string(fn_) + ": " + name + ": expected " + expected + ", got " + describe(got));
+    throw Napi::TypeError::New(env_,
+                               std::string(fn_) + ": " + name + ": expected " + expected + ", got " + describe(got));
   }
   [[noreturn]] void range_error(const std::string& name, const std::string& expected, const std::string& got) const {
     throw Napi::RangeError::New(env_, std::string(fn_) + ": " + name + ": expected " + expected + ", got " + got);
@@ -84,7 +87,7 @@ class Args {
     return d;
   }
   // An integer in [lo, hi] (doubles represent integers exactly up to 2^53).
-  std::uint64_t integer(const Napi::Value& v, const std::string& name, double lo, double hi = 9007199254740992.0) const {
+  std::uint64_t integer(const Napi::Value& v, const std::string& name, double lo, double hi = kMaxSafe) const {
     const double d = number(v, name);
     if (d != std::floor(d) || d < lo || d > hi) {
       range_error(name, "an integer in [" + number_text(lo) + ", " + number_text(hi) + "]", describe(v));
@@ -110,7 +113,7 @@ class Args {
   std::string key(const char* k) const { return std::string("params.") + k; }
   double num(const Napi::Object& o, const char* k) const { return number(field(o, k), key(k)); }
   double pos(const Napi::Object& o, const char* k) const { return positive(field(o, k), key(k)); }
-  std::uint64_t intg(const Napi::Object& o, const char* k, double lo, double hi = 9007199254740992.0) const {
+  std::uint64_t intg(const Napi::Object& o, const char* k, double lo, double hi = kMaxSafe) const {
     return integer(field(o, k), key(k), lo, hi);
   }
 
@@ -288,7 +291,8 @@ Napi::Value DetectSpikes(const Napi::CallbackInfo& info) {
     }
     const DetectorGeometry geo = make_detector_geometry(xs.Data(), ys.Data(), nc, dp);
     const DriftDetection d =
-        detect_drift_spikes(data.Data(), nt, nc, geo, w.Data(), w.ElementLength() / nt0, own_begin, own_end, capacity, dp);
+        detect_drift_spikes(data.Data(), nt, nc, geo, w.Data(), w.ElementLength() / nt0, own_begin, own_end,
+                            capacity, dp);
     Napi::Env env = a.env();
     const std::size_t n = d.spikes.size();
     Napi::Int32Array samples = Napi::Int32Array::New(env, n);
@@ -322,7 +326,8 @@ Napi::Value Histogram(const Napi::CallbackInfo& info) {
     a.same_length(amps.ElementLength(), depths.ElementLength(), "amplitudes", "one per spike, as depthsUm");
     const Napi::Float64Array ys = a.f64(2, "yUm");
     if (ys.ElementLength() == 0) a.range_error("yUm", "at least one channel", "length 0");
-    const DriftHistogramGrid g = make_drift_histogram_grid(ys.Data(), ys.ElementLength(), histogram_params(a, a.params(3)));
+    const DriftHistogramParams hp = histogram_params(a, a.params(3));
+    const DriftHistogramGrid g = make_drift_histogram_grid(ys.Data(), ys.ElementLength(), hp);
     std::vector<float> h(g.n_depth_bins * g.params.n_amp_bins);
     const std::size_t counted = drift_histogram(depths.Data(), amps.Data(), depths.ElementLength(), g, h.data());
     Napi::Env env = a.env();

@@ -232,10 +232,14 @@ DriftRegistration register_drift(const float* histograms, std::size_t n_batches,
   {
     std::vector<double> scratch;
     for (std::size_t j = 0; j < nb; ++j) {  // across batches
-      for (std::size_t si = 0; si < ns; ++si) smooth_line(xc.data() + j * ns + si, n_batches, nb * ns, p.smooth_sigma, scratch);
+      for (std::size_t si = 0; si < ns; ++si) {
+        smooth_line(xc.data() + j * ns + si, n_batches, nb * ns, p.smooth_sigma, scratch);
+      }
     }
     for (std::size_t k = 0; k < n_batches; ++k) {  // across blocks
-      for (std::size_t si = 0; si < ns; ++si) smooth_line(xc.data() + k * nb * ns + si, nb, ns, p.smooth_sigma, scratch);
+      for (std::size_t si = 0; si < ns; ++si) {
+        smooth_line(xc.data() + k * nb * ns + si, nb, ns, p.smooth_sigma, scratch);
+      }
     }
     for (std::size_t q = 0; q < n_batches * nb; ++q) smooth_line(xc.data() + q * ns, ns, 1, p.smooth_sigma, scratch);
   }
