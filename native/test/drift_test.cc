@@ -241,7 +241,9 @@ TEST(registration_recovers_a_rigid_shift_exactly_in_bins) {
     CHECK(r.rigid_shift_bins[k] == t - planted[k]);
     for (std::size_t j = 0; j < 9; ++j) CHECK_NEAR(r.dshift_um[k * 9 + j], 5.0 * (t - planted[k]), 1.0);
   }
-  const DriftRegistration again = register_drift(h.data(), nb, g, DriftRegistrationParams{}, 1);
+  const DriftRegistration one = register_drift(h.data(), nb, g, DriftRegistrationParams{}, 1);
+  const DriftRegistration again = register_drift(h.data(), nb, g, DriftRegistrationParams{}, 2);
+  CHECK(one.dshift_um == r.dshift_um);
   CHECK(again.dshift_um == r.dshift_um && again.rigid_shift_bins == r.rigid_shift_bins);
 }
 
