@@ -44,3 +44,28 @@ export type {
   PreprocessBatchOptions,
   SampleBlock,
 } from './preprocess.js';
+export {
+  findIsolatedSnippets,
+  learnPrototypes,
+  detectDriftSpikes,
+  driftHistogram,
+  registerDrift,
+  dshiftRow,
+  krigingMatrix,
+  applyKriging,
+} from './drift.js';
+export type {
+  DriftProbe,
+  IsolatedSnippetOptions,
+  IsolatedSnippets,
+  PrototypeOptions,
+  Prototypes,
+  DriftDetectorOptions,
+  DriftSpikes,
+  DriftHistogramOptions,
+  DriftHistogram,
+  DriftRegistrationOptions,
+  DriftRegistration,
+  KrigingOptions,
+  KrigingMatrix,
+} from './drift.js';
