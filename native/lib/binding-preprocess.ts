@@ -122,6 +122,7 @@ export interface PreprocessBinding {
       weights: Float32Array;
       nNearest: number;
       scale: number;
+      commonReference: boolean;
     },
   ): Float32Array;
 }

@@ -316,6 +316,8 @@ export interface PreprocessBatchOptions extends HighpassOptions {
   readonly whitening: LocalWhitening;
   /** Output scale; 1 gives unit-noise float data. [1] */
   readonly scale?: number;
+  /** Subtract the common median of the good channels. [true] */
+  readonly commonReference?: boolean;
 }
 
 /**
@@ -336,6 +338,7 @@ export function preprocessBatch(raw: SampleBlock<Int16Array>, options: Preproces
     ...whiteningArgs('preprocessBatch', options.whitening, args.nChannels),
     ...highpassArgs(options),
     scale: options.scale ?? 1,
+    commonReference: options.commonReference ?? true,
   });
   return { data, nSamples: args.nSamples, nChannels: args.nChannels };
 }

@@ -224,6 +224,7 @@ struct PreprocessBatchInput {
   std::size_t n_nearest = 0;
   HighpassOptions highpass;
   double scale = 1.0;  // output scale (1: unit-noise float)
+  bool common_reference = true;  // false: skip the common median reference (the 'none' choice)
 };
 
 // raw → ×gains → per-channel mean removal → zero-phase high-pass → common median reference →

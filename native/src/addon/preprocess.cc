@@ -110,6 +110,12 @@ class Options {
     return static_cast<int>(x);
   }
 
+  bool boolean(const char* key) const {
+    Napi::Value v = object_.Get(key);
+    if (!v.IsBoolean()) type_error(key, "a boolean", v);
+    return v.As<Napi::Boolean>().Value();
+  }
+
   bool is_null(const char* key) const { return object_.Get(key).IsNull(); }
 
   bool has_type(const char* key, napi_typedarray_type type) const {
@@ -399,6 +405,7 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
     in.whitening_weights = o.array<float>("weights", napi_float32_array, nk).Data();
     in.highpass = highpass_options(o);
     in.scale = o.number("scale");
+    in.common_reference = o.boolean("commonReference");
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
     preprocess_batch(in, out.Data());
     return out;

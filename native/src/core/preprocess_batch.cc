@@ -104,7 +104,9 @@ void preprocess_batch(const PreprocessBatchInput& input, float* out) {
   std::vector<float> filtered(input.n_samples * input.n_channels);
   highpass_block(input.raw, input.raw_stride, input.gains, input.n_samples, input.n_channels, input.highpass,
                  filtered.data());
-  common_median_reference(filtered.data(), input.n_samples, input.n_channels, input.good);
+  if (input.common_reference) {
+    common_median_reference(filtered.data(), input.n_samples, input.n_channels, input.good);
+  }
   apply_whitening(filtered.data(), input.n_samples, input.n_channels, input.whitening_indices,
                   input.whitening_weights, input.n_nearest, input.scale, out);
 }

@@ -192,6 +192,13 @@ function chainInputs(): { raw: Int16Array; nChannels: number; good: Uint8Array; 
   return { raw, nChannels, good, whitening };
 }
 
+test('preprocessBatch without the common reference equals highpass then applyWhitening', () => {
+  const { raw, nChannels, good, whitening } = chainInputs();
+  const fused = preprocessBatch({ data: raw, nChannels }, { ...filter, good, whitening, commonReference: false });
+  const stepwise = applyWhitening(highpass({ data: raw, nChannels }, filter), whitening);
+  assert.deepEqual(fused.data, stepwise.data);
+});
+
 test('preprocessBatch equals highpass, commonMedianReference and applyWhitening in turn, bit for bit', () => {
   const { raw, nChannels, good, whitening } = chainInputs();
   const fused = preprocessBatch({ data: raw, nChannels }, { ...filter, good, whitening, scale: 200 });
@@ -219,6 +226,7 @@ test('the raw bindings reject wrong types with TypeError and wrong sizes with Ra
     nNearest: whitening.nNearest,
     ...filter,
     scale: 1,
+    commonReference: true,
   };
   const preprocess = binding['preprocessBatch']!;
   assert.ok(preprocess(args) instanceof Float32Array);

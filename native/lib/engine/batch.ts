@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Turning a raw batch into the data every later round matches on: high-pass, common median
+ * reference and whitening (preprocessBatch), then the drift shift. Halo samples are shifted with
+ * the shift of the batch that owns them, so the samples a batch sees in its halo are exactly those
+ * its neighbour sees in its own range and a spike near a boundary is matched the same way by both.
+ */
+import { applyKriging, krigingMatrix } from '../drift.js';
+import { preprocessBatch, type FloatBlock } from '../preprocess.js';
+import type { ChannelState, DriftState, ProbeSetup, RawBlock } from './types.js';
+
+export interface PreprocessParams {
+  highpassHz: number;
+  highpassOrder: number;
+  commonReference: 'median' | 'none';
+}
+
+/** Whitened float block (unit noise) of a raw block; bad channels are zero. */
+export function whitenBlock(
+  raw: RawBlock,
+  setup: ProbeSetup,
+  channels: ChannelState,
+  params: PreprocessParams,
+): FloatBlock {
+  return preprocessBatch(
+    { data: raw.data, nChannels: setup.nChannels },
+    {
+      sampleRateHz: setup.sampleRateHz,
+      cutoffHz: params.highpassHz,
+      order: params.highpassOrder,
+      gains: channels.gains,
+      good: channels.good,
+      commonReference: params.commonReference === 'median',
+      whitening: channels.whitening,
+    },
+  );
+}
+
+export interface ShiftParams {
+  krigingSigmaUm: number;
+}
+
+/**
+ * Applies the drift shift in place. `segments` lists the owner batch of each stretch of the
+ * block (absolute, half-open sample ranges); consecutive stretches of one owner share a matrix.
+ */
+export function shiftBlock(
+  block: FloatBlock,
+  firstSample: number,
+  segments: ReadonlyArray<{ batch: number; start: number; end: number }>,
+  drift: DriftState,
+  setup: ProbeSetup,
+  params: ShiftParams,
+): void {
+  const c = setup.nChannels;
+  for (const seg of segments) {
+    const row = drift.dshiftUm.subarray(seg.batch * drift.nBlocks, (seg.batch + 1) * drift.nBlocks);
+    if (row.every((v) => v === 0)) continue;
+    const { matrix } = krigingMatrix({ xUm: setup.xUm, yUm: setup.yUm }, Float64Array.from(row), drift.yBlockUm, {
+      sigmaXUm: params.krigingSigmaUm,
+      sigmaYUm: 1.5 * params.krigingSigmaUm,
+    });
+    const from = Math.max(0, seg.start - firstSample);
+    const to = Math.min(block.nSamples, seg.end - firstSample);
+    if (to <= from) continue;
+    const view = block.data.subarray(from * c, to * c);
+    applyKriging(view, c, matrix, view);
+  }
+}
