@@ -8,17 +8,103 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 
+#include "matching_simd.h"
 #include "spikeshard/threads.h"
 
 namespace spikeshard {
 
 namespace {
 
-constexpr std::size_t kTile = 1024;  // window starts per work item of the full-batch passes
+constexpr std::size_t kTile = 512;            // window starts per work item of the full-batch passes
+constexpr std::size_t kTransposeBlock = 16;  // samples per step of the channel-major copy
+using simd::kLanes;
+using simd::Lanes;
+
+// p[k*span + q] = Σ_i u[i*rank + k]·g[i][q], summed over i = 0, 1, … (from 0.0f).
+SPIKESHARD_CLONES void spatial_filter(const float* const* g, std::size_t span, int n_near, int rank, const float* u,
+                                      float* p) {
+  std::size_t q0 = 0;
+  if (rank == 3) {
+    for (; q0 + 2 * kLanes <= span; q0 += 2 * kLanes) {
+      Lanes a00 = {}, a01 = {}, a10 = {}, a11 = {}, a20 = {}, a21 = {};
+      for (int i = 0; i < n_near; ++i) {
+        Lanes g0, g1;
+        std::memcpy(&g0, g[i] + q0, sizeof g0);
+        std::memcpy(&g1, g[i] + q0 + kLanes, sizeof g1);
+        const float u0 = u[i * 3], u1 = u[i * 3 + 1], u2 = u[i * 3 + 2];
+        a00 += u0 * g0;
+        a01 += u0 * g1;
+        a10 += u1 * g0;
+        a11 += u1 * g1;
+        a20 += u2 * g0;
+        a21 += u2 * g1;
+      }
+      std::memcpy(p + q0, &a00, sizeof a00);
+      std::memcpy(p + q0 + kLanes, &a01, sizeof a01);
+      std::memcpy(p + span + q0, &a10, sizeof a10);
+      std::memcpy(p + span + q0 + kLanes, &a11, sizeof a11);
+      std::memcpy(p + 2 * span + q0, &a20, sizeof a20);
+      std::memcpy(p + 2 * span + q0 + kLanes, &a21, sizeof a21);
+    }
+  }
+  for (int k = 0; k < rank; ++k) {
+    for (std::size_t q = q0; q < span; ++q) p[k * span + q] = 0.0f;
+  }
+  for (int i = 0; i < n_near; ++i) {
+    for (int k = 0; k < rank; ++k) {
+      const float uk = u[i * rank + k];
+      for (std::size_t q = q0; q < span; ++q) p[k * span + q] += uk * g[i][q];
+    }
+  }
+}
+
+// out[q] = Σ_tau Σ_k w[tau*rank + k]·p[k*span + q + tau], tau outer and k inner (from 0.0f).
+// Eight independent accumulators hide the latency of the additions.
+SPIKESHARD_CLONES void temporal_filter(const float* p, std::size_t span, std::size_t len, int nt0, int rank,
+                                       const float* w, float* out) {
+  constexpr std::size_t kAcc = 8;
+  std::size_t q0 = 0;
+  for (; q0 + kAcc * kLanes <= len; q0 += kAcc * kLanes) {
+    Lanes a[kAcc] = {};
+    for (int t = 0; t < nt0; ++t) {
+      for (int k = 0; k < rank; ++k) {
+        const float wk = w[t * rank + k];
+        const float* pk = p + k * span + q0 + t;
+        for (std::size_t v = 0; v < kAcc; ++v) {
+          Lanes x;
+          std::memcpy(&x, pk + v * kLanes, sizeof x);
+          a[v] += wk * x;
+        }
+      }
+    }
+    std::memcpy(out + q0, a, sizeof a);
+  }
+  for (std::size_t q = q0; q < len; ++q) out[q] = 0.0f;
+  for (int t = 0; t < nt0; ++t) {
+    for (int k = 0; k < rank; ++k) {
+      const float wk = w[t * rank + k];
+      for (std::size_t q = q0; q < len; ++q) out[q] += wk * p[k * span + q + t];
+    }
+  }
+}
+
+// For t in [0, len): e = (max(c[t], 0) + lmu)²·inv1pl − lmu2; err[t], best[t] ← e, j when e > err[t].
+SPIKESHARD_CLONES void best_update(const float* c, std::size_t len, float lmu, float lmu2, float inv1pl,
+                                   std::int32_t j, float* err, std::int32_t* best) {
+  for (std::size_t t = 0; t < len; ++t) {
+    float v = c[t] > 0.0f ? c[t] : 0.0f;
+    float q = v + lmu;
+    float e = q * q * inv1pl - lmu2;
+    bool better = e > err[t];
+    err[t] = better ? e : err[t];
+    best[t] = better ? j : best[t];
+  }
+}
 
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("match_batch: " + what); }
 
@@ -44,6 +130,7 @@ class Pursuit {
         rank_(m.rank),
         near_(m.n_neighbours),
         L_(static_cast<std::size_t>(m.nt0) - 1),
+        nT_(n_samples),
         nValid_(n_samples - m.nt0 + 1),
         residual_(data, data + n_samples * n_channels) {
     prepare();
@@ -53,25 +140,25 @@ class Pursuit {
 
  private:
   void prepare();
-  void project(std::size_t j, std::size_t a, std::size_t b, std::vector<float>& g, std::vector<float>& p,
-               std::vector<float>& acc);
+  struct Scratch {
+    std::vector<float> p;
+    std::vector<const float*> rows;
+  };
+  void project(std::size_t j, std::size_t a, std::size_t b, Scratch& s);
   void project_all();
   void best_over(std::size_t lo, std::size_t hi);
   std::vector<Found> pick();
   void subtract(const std::vector<Found>& spikes);
   void update_scores(const std::vector<Found>& spikes);
-  float energy(std::size_t j, float c) const {
-    float p = std::max(c, 0.0f) + lmu_[j];
-    return p * p * inv1pl_ - lmu2_[j];
-  }
   void outputs(std::vector<Found>& all, MatchResult& r);
 
   const TemplateSet& m_;
   const MatchOptions& o_;
   std::size_t F_, nC_;
   int nt0_, rank_, near_;
-  std::size_t L_, nValid_;
-  std::vector<float> residual_;
+  std::size_t L_, nT_, nValid_;
+  std::vector<float> residual_;  // sample-major, as returned
+  std::vector<float> columns_;   // the same residual channel-major (nC × nT), read by the filters
   std::vector<float> uc_;     // F × near × rank: U compacted onto each neighbourhood
   std::vector<float> tdense_;  // F × nt0 × near: T_j on its neighbourhood
   std::vector<std::uint8_t> overlap_;  // F × F: neighbourhoods share a channel
@@ -105,6 +192,18 @@ void Pursuit::prepare() {
     lmu_[j] = o_.lambda * m_.mu[j];
     lmu2_[j] = o_.lambda * m_.mu[j] * m_.mu[j];
   }
+  columns_.resize(nC_ * nT_);
+  parallel_for(
+      (nT_ + kTransposeBlock - 1) / kTransposeBlock,
+      [&](std::size_t begin, std::size_t end) {
+        for (std::size_t blk = begin; blk < end; ++blk) {
+          const std::size_t t0 = blk * kTransposeBlock, nt = std::min(kTransposeBlock, nT_ - t0);
+          for (std::size_t c = 0; c < nC_; ++c) {
+            for (std::size_t t = 0; t < nt; ++t) columns_[c * nT_ + t0 + t] = residual_[(t0 + t) * nC_ + c];
+          }
+        }
+      },
+      o_.threads);
   overlap_.assign(F_ * F_, 0);
   for (std::size_t a = 0; a < F_; ++a) {
     for (std::size_t b = 0; b < F_; ++b) {
@@ -115,50 +214,34 @@ void Pursuit::prepare() {
   }
 }
 
-// c[j, t] for t ∈ [a, b]: gather the neighbourhood (sample-major rows → channel planes), spatial
-// filter per component, then the temporal filter; every c value sums in the same order whatever
-// the range.
-void Pursuit::project(std::size_t j, std::size_t a, std::size_t b, std::vector<float>& g, std::vector<float>& p,
-                      std::vector<float>& acc) {
+// c[j, t] for t ∈ [a, b]: spatial filter per component on the channel-major residual, then the
+// temporal filter. Every c value sums in the same order whatever the range, so recomputed windows
+// and the full pass agree bitwise.
+void Pursuit::project(std::size_t j, std::size_t a, std::size_t b, Scratch& s) {
   const std::size_t len = b - a + 1, span = len + L_;
-  g.resize(near_ * span);
-  p.assign(rank_ * span, 0.0f);
-  acc.assign(len, 0.0f);
+  s.p.resize(rank_ * span);
+  s.rows.resize(near_);
   const std::int32_t* ch = m_.channels_of(j);
-  for (std::size_t q = 0; q < span; ++q) {
-    const float* row = &residual_[(a + q) * nC_];
-    for (int i = 0; i < near_; ++i) g[i * span + q] = row[ch[i]];
-  }
-  for (int i = 0; i < near_; ++i) {
-    const float* gi = &g[i * span];
-    for (int k = 0; k < rank_; ++k) {
-      const float u = uc_[(j * near_ + i) * rank_ + k];
-      float* pk = &p[k * span];
-      for (std::size_t q = 0; q < span; ++q) pk[q] += u * gi[q];
-    }
-  }
-  for (int t = 0; t < nt0_; ++t) {
-    for (int k = 0; k < rank_; ++k) {
-      const float w = m_.W[(j * nt0_ + t) * rank_ + k];
-      const float* pk = &p[k * span + t];
-      float* out = acc.data();
-      for (std::size_t q = 0; q < len; ++q) out[q] += w * pk[q];
-    }
-  }
-  std::copy(acc.begin(), acc.end(), &c_[j * nValid_ + a]);
+  for (int i = 0; i < near_; ++i) s.rows[i] = &columns_[ch[i] * nT_ + a];
+  spatial_filter(s.rows.data(), span, near_, rank_, &uc_[j * near_ * rank_], s.p.data());
+  temporal_filter(s.p.data(), span, len, nt0_, rank_, m_.W + j * nt0_ * rank_, &c_[j * nValid_ + a]);
 }
 
+// Tile-major items, templates in peak-channel order: neighbouring items read the same channels
+// over the same stretch of the batch, which then stays in cache.
 void Pursuit::project_all() {
   const std::size_t tiles = (nValid_ + kTile - 1) / kTile;
-  // Tile-major items: neighbouring items read the same rows of the batch.
+  std::vector<std::size_t> order(F_);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return m_.iW[a] < m_.iW[b]; });
   parallel_for(
       tiles * F_,
       [&](std::size_t begin, std::size_t end) {
-        std::vector<float> g, p, acc;
+        Scratch s;
         for (std::size_t item = begin; item < end; ++item) {
-          std::size_t tile = item / F_, j = item % F_;
+          std::size_t tile = item / F_, j = order[item % F_];
           std::size_t lo = tile * kTile, hi = std::min(nValid_, lo + kTile) - 1;
-          project(j, lo, hi, g, p, acc);
+          project(j, lo, hi, s);
         }
       },
       o_.threads);
@@ -170,14 +253,8 @@ void Pursuit::best_over(std::size_t lo, std::size_t hi) {
     best_[t] = 0;
   }
   for (std::size_t j = 0; j < F_; ++j) {
-    const float* cj = &c_[j * nValid_];
-    for (std::size_t t = lo; t <= hi; ++t) {
-      float e = energy(j, cj[t]);
-      if (e > err_[t]) {
-        err_[t] = e;
-        best_[t] = static_cast<std::int32_t>(j);
-      }
-    }
+    best_update(&c_[j * nValid_ + lo], hi - lo + 1, lmu_[j], lmu2_[j], inv1pl_, static_cast<std::int32_t>(j),
+                &err_[lo], &best_[lo]);
   }
 }
 
@@ -222,7 +299,11 @@ void Pursuit::subtract(const std::vector<Found>& spikes) {
           const float* T = &tdense_[static_cast<std::size_t>(f.id) * nt0_ * near_];
           for (int t = 0; t < nt0_; ++t) {
             float* row = &residual_[(f.st + t) * nC_];
-            for (int i = 0; i < near_; ++i) row[ch[i]] -= f.y * T[t * near_ + i];
+            for (int i = 0; i < near_; ++i) {
+              const float v = row[ch[i]] - f.y * T[t * near_ + i];
+              row[ch[i]] = v;
+              columns_[ch[i] * nT_ + f.st + t] = v;
+            }
           }
         }
       },
@@ -250,12 +331,12 @@ void Pursuit::update_scores(const std::vector<Found>& spikes) {
   parallel_for(
       F_,
       [&](std::size_t begin, std::size_t end) {
-        std::vector<float> g, p, acc;
+        Scratch scratch;
         for (std::size_t b = begin; b < end; ++b) {
           if (wtw == nullptr) {
             // overlap_ is symmetric: row b lists the templates whose spikes can change c[b, ·].
             for (const Interval& w : merged_windows(spikes, L_, nValid_, &overlap_[b * F_])) {
-              project(b, w.lo, w.hi, g, p, acc);
+              project(b, w.lo, w.hi, scratch);
             }
             continue;
           }

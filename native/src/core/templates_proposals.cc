@@ -2,10 +2,12 @@
 // New-template proposals on a residual (algorithm: include/spikeshard/templates.h, propose_templates).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "spikeshard/templates.h"
+#include "matching_simd.h"
 #include "spikeshard/threads.h"
 
 namespace spikeshard {
@@ -17,6 +19,32 @@ namespace {
 // Window starts per work item: the per-item filter outputs (prototypes × channels × tile floats)
 // stay cache-sized for 384 channels.
 constexpr std::size_t kTile = 128;
+
+using simd::kLanes;
+using simd::Lanes;
+
+// out[q] = Σ_tau w[tau*stride]·x[q + tau] for q < len, tau ascending (from 0.0f).
+SPIKESHARD_CLONES void fir(const float* x, std::size_t len, const float* w, std::size_t stride, int nt0, float* out) {
+  constexpr std::size_t kAcc = 8;
+  std::size_t q0 = 0;
+  for (; q0 + kAcc * kLanes <= len; q0 += kAcc * kLanes) {
+    Lanes a[kAcc] = {};
+    for (int t = 0; t < nt0; ++t) {
+      const float wt = w[t * stride];
+      for (std::size_t v = 0; v < kAcc; ++v) {
+        Lanes xv;
+        std::memcpy(&xv, x + q0 + t + v * kLanes, sizeof xv);
+        a[v] += wt * xv;
+      }
+    }
+    std::memcpy(out + q0, a, sizeof a);
+  }
+  for (std::size_t q = q0; q < len; ++q) out[q] = 0.0f;
+  for (int t = 0; t < nt0; ++t) {
+    const float wt = w[t * stride];
+    for (std::size_t q = q0; q < len; ++q) out[q] += wt * x[q + t];
+  }
+}
 
 }  // namespace
 
@@ -65,15 +93,10 @@ Proposals propose_templates(const float* data, std::size_t n_samples, std::size_
             for (std::size_t c = 0; c < n_channels; ++c) x[c * span + q] = row[c];
           }
           // conv[(r*nC + c)*len + q] = Σ_tau wTEMP[tau, r]·x[c, q + tau]
-          conv.assign(static_cast<std::size_t>(n_prototypes) * n_channels * len, 0.0f);
+          conv.resize(static_cast<std::size_t>(n_prototypes) * n_channels * len);
           for (int r = 0; r < n_prototypes; ++r) {
             for (std::size_t c = 0; c < n_channels; ++c) {
-              float* out = &conv[(r * n_channels + c) * len];
-              const float* xc = &x[c * span];
-              for (int t = 0; t < nt0; ++t) {
-                const float w = prototypes[t * n_prototypes + r];
-                for (std::size_t q = 0; q < len; ++q) out[q] += w * xc[q + t];
-              }
+              fir(&x[c * span], len, prototypes + r, n_prototypes, nt0, &conv[(r * n_channels + c) * len]);
             }
           }
           score.assign(len, -INFINITY);
