@@ -329,8 +329,26 @@ TEST(template_correlations_independent_of_threads) {
   CHECK(one.n_similar == 9);
   CHECK(std::memcmp(one.WtW.data(), two.WtW.data(), one.WtW.size() * sizeof(float)) == 0);
   CHECK(one.similar == two.similar);
-  TemplateModel m1 = random_model(9, 40, 12, 5);
-  CHECK(std::memcmp(m1.W.data(), m.W.data(), m.W.size() * sizeof(float)) == 0);
+}
+
+TEST(factorization_independent_of_threads) {
+  const std::size_t F = 9, nC = 40;
+  const int nNear = 12;
+  auto iC = linear_neighbourhoods(nC, nNear);
+  std::mt19937 rng(9);
+  std::normal_distribution<double> g;
+  std::vector<double> d(F * kNt0 * nC);
+  for (double& v : d) v = g(rng);
+  std::vector<std::int32_t> iW = peak_channels(d.data(), F, kNt0, nC, kNt0min);
+  FactorizeOptions one, two;
+  one.threads = 1;
+  two.threads = 2;
+  TemplateModel a = factorize_templates(d.data(), F, nC, iC.data(), nNear, iW.data(), nullptr, one);
+  TemplateModel b = factorize_templates(d.data(), F, nC, iC.data(), nNear, iW.data(), nullptr, two);
+  CHECK(std::memcmp(a.W.data(), b.W.data(), a.W.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(a.U.data(), b.U.data(), a.U.size() * sizeof(float)) == 0);
+  CHECK(a.mu == b.mu);
+  a.view().validate();
 }
 
 namespace {
