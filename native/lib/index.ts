@@ -69,3 +69,33 @@ export type {
   KrigingOptions,
   KrigingMatrix,
 } from './drift.js';
+export {
+  nearestChannels,
+  peakChannels,
+  factorizeTemplates,
+  templateCorrelations,
+  zeroLagSimilarity,
+  matchBatch,
+  proposeTemplates,
+  DEFAULT_FACTORIZE_OPTIONS,
+  DEFAULT_CORRELATION_OPTIONS,
+  DEFAULT_MATCH_OPTIONS,
+  DEFAULT_PROPOSAL_OPTIONS,
+} from './matching.js';
+export type {
+  Option,
+  TemplateModel,
+  ChannelNeighbourhoods,
+  MeanWaveforms,
+  FactorizeOptions,
+  SimilarTemplates,
+  TemplateCorrelations,
+  CorrelationOptions,
+  Batch,
+  TemporalPcs,
+  MatchOptions,
+  MatchResult,
+  Prototypes,
+  ProposalOptions,
+  Proposals,
+} from './matching.js';

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Template matching of Kilosort 2.5 (learnAndSolve8b's per-batch kernels), typed: channel
+ * neighbourhoods, low-rank template factorisation, template cross-correlations, matching pursuit of
+ * one batch and new-template proposals. All calls are synchronous (see binding-matching.ts),
+ * deterministic, and give bitwise the same result for any thread count.
+ *
+ * Units: samples are whitened (unit noise), so thresholds and amplitudes are in noise standard
+ * deviations (σ). Arrays are row-major; a batch is sample-major (`samples[t * nChannels + c]`).
+ * Glossary of Kilosort's symbols: nt0 = templateSamples, nt0min = troughSample, W = temporal,
+ * U = spatial, mu = meanAmplitude, iW = peakChannel, iC = neighbours, dWU = mean waveforms,
+ * WtW = crossCorrelation, simScore = similarity, iList = similar, wPCA = pcs, wTEMP = prototypes.
+ */
+import { loadCpuBinding } from './load.js';
+import type { MatchingBinding } from './binding-matching.js';
+
+/** A value that may be absent. Option fields are always present: absent means `null`. */
+export type Option<T> = T | null;
+
+/**
+ * Templates of one probe. Template j is `T_j[tau, c] = Σ_k temporal[j, tau, k]·spatial[j, c, k]`,
+ * of unit Frobenius norm; `meanAmplitude[j]·T_j` approximates its mean spike waveform (whitened).
+ */
+export interface TemplateModel {
+  nTemplates: number;
+  nChannels: number;
+  /** Samples per template window (nt0). @default 61 */
+  templateSamples: number;
+  /** Index of the trough inside the window (nt0min); a spike's time is its window start + this. @default 20 */
+  troughSample: number;
+  /** Temporal components per template. @default 3 */
+  rank: number;
+  /** Channels per neighbourhood. @default 32 */
+  nNeighbours: number;
+  /** W, nTemplates × templateSamples × rank; the columns of each template are orthonormal. */
+  temporal: Float32Array;
+  /** U, nTemplates × nChannels × rank; zero outside the neighbourhood of the template's peak channel. */
+  spatial: Float32Array;
+  /** mu, nTemplates, in σ. */
+  meanAmplitude: Float32Array;
+  /** iW, nTemplates: the template lives on the channels `neighbours[peakChannel[j] * nNeighbours + i]`. */
+  peakChannel: Int32Array;
+  /** iC, nChannels × nNeighbours: nearest channels of each channel, self first. */
+  neighbours: Int32Array;
+}
+
+/** iC: for each channel its nNeighbours nearest channels (by position), self first. */
+export interface ChannelNeighbourhoods {
+  nChannels: number;
+  nNeighbours: number;
+  /** nChannels × nNeighbours channel indices. */
+  channels: Int32Array;
+}
+
+/** dWU: running mean waveforms, nTemplates × templateSamples × nChannels (float64, sample-major). */
+export interface MeanWaveforms {
+  nTemplates: number;
+  templateSamples: number;
+  nChannels: number;
+  values: Float64Array;
+}
+
+export interface FactorizeOptions {
+  /** nt0min: the trough of component 0 is aligned to this sample. @default 20 */
+  troughSample: number;
+  /** @default 3 */
+  rank: number;
+  /** Power iterations per component. @default 100 */
+  powerIterations: number;
+  /** Sub-sample alignment resolution (positions per sample; 0 = integer alignment only). @default 10 */
+  upsampleFactor: number;
+  /** Width of the interpolation kernel, in samples. @default 1 */
+  kernelSigmaSamples: number;
+  /** The previous model's temporal components (warm start; keeps component signs stable), or null. */
+  previousTemporal: Option<Float32Array>;
+  /** Threads; 0 = the default (all cores or setThreads). @default 0 */
+  threads: number;
+}
+
+export const DEFAULT_FACTORIZE_OPTIONS: Readonly<FactorizeOptions> = Object.freeze({
+  troughSample: 20,
+  rank: 3,
+  powerIterations: 100,
+  upsampleFactor: 10,
+  kernelSigmaSamples: 1,
+  previousTemporal: null,
+  threads: 0,
+});
+
+/** iList: for each template the nSimilar most similar ones (itself first). */
+export interface SimilarTemplates {
+  nSimilar: number;
+  /** nTemplates × nSimilar template indices. */
+  similar: Int32Array;
+}
+
+export interface TemplateCorrelations extends SimilarTemplates {
+  nTemplates: number;
+  /** 2·templateSamples − 1. */
+  nLags: number;
+  /**
+   * WtW, nTemplates × nTemplates × nLags: `Σ_tau Σ_c T_a[tau, c]·T_b[tau + ℓ, c]` at index
+   * `ℓ + templateSamples − 1`, ℓ = −(templateSamples − 1) … templateSamples − 1.
+   */
+  crossCorrelation: Float32Array;
+  /** simScore, nTemplates × nTemplates: the maximum over lags (1 on the diagonal). */
+  similarity: Float32Array;
+}
+
+export interface CorrelationOptions {
+  /** Length of the most-similar lists (capped at nTemplates). @default 32 */
+  nSimilarMax: number;
+  /** @default 0 */
+  threads: number;
+}
+
+export const DEFAULT_CORRELATION_OPTIONS: Readonly<CorrelationOptions> = Object.freeze({ nSimilarMax: 32, threads: 0 });
+
+/**
+ * One batch of whitened samples: `ownSamples` samples that belong to it, preceded by `haloSamples`
+ * and followed by whatever remains of `nSamples` (the halos, read from the neighbouring batches).
+ */
+export interface Batch {
+  /** nSamples × nChannels, sample-major, float32, whitened. */
+  samples: Float32Array;
+  nSamples: number;
+  nChannels: number;
+  haloSamples: number;
+  ownSamples: number;
+}
+
+/** wPCA: temporal principal components, templateSamples × nPcs. */
+export interface TemporalPcs {
+  nPcs: number;
+  values: Float32Array;
+}
+
+export interface MatchOptions {
+  /** Th: a spike needs a score above this, in σ (learning 6, extraction 3). */
+  threshold: number;
+  /** lam: weight of the amplitude prior. @default 10 */
+  amplitudePrior: number;
+  /** Spikes scoring above this enter the snippet sums (Kilosort Th[0]). @default 6 */
+  learnThreshold: number;
+  /** @default 60 */
+  innerIterations: number;
+  /** Cap on spikes found in the buffer, halos included; `capped` reports hitting it. @default 100000 */
+  maxSpikes: number;
+  /** Return snippetSums / snippetCounts (the template-update statistics). @default true */
+  snippetSums: boolean;
+  /** iList: return template features on these templates, or null. */
+  similarTemplates: Option<SimilarTemplates>;
+  /** wPCA: return PC features, or null. */
+  pcs: Option<TemporalPcs>;
+  /** WtW of this model: update scores exactly from it instead of re-filtering the residual, or null. */
+  crossCorrelation: Option<Float32Array>;
+  /** @default 0 */
+  threads: number;
+}
+
+export const DEFAULT_MATCH_OPTIONS: Readonly<MatchOptions> = Object.freeze({
+  threshold: 6,
+  amplitudePrior: 10,
+  learnThreshold: 6,
+  innerIterations: 60,
+  maxSpikes: 100_000,
+  snippetSums: true,
+  similarTemplates: null,
+  pcs: null,
+  crossCorrelation: null,
+  threads: 0,
+});
+
+/** Spikes owned by the batch (trough in its own samples), sorted by (sample, template, amplitude). */
+export interface MatchResult {
+  /** Trough sample relative to the batch's first own sample, in [0, ownSamples). */
+  sample: Int32Array;
+  templateId: Int32Array;
+  /** y: projection of the data on the unit-norm template, in σ. */
+  amplitude: Float32Array;
+  /** x = sqrt(E): the prior-weighted score compared with the threshold. */
+  score: Float32Array;
+  /** The batch with every found spike (halos included) subtracted, nSamples × nChannels. */
+  residual: Float32Array;
+  /**
+   * Per template, the sum over owned spikes scoring above learnThreshold of `residual snippet +
+   * y·T` (nTemplates × templateSamples × nChannels, float64); null unless requested.
+   */
+  snippetSums: Option<Float64Array>;
+  /** Spikes in each template's snippet sum; null unless requested. */
+  snippetCounts: Option<Int32Array>;
+  /** Per spike, projections of the spike alone on its similar templates (spikes × nSimilar). */
+  templateFeatures: Option<Float32Array>;
+  /** Per spike, PC projections on its template's channels (spikes × nPcs × nNeighbours). */
+  pcFeatures: Option<Float32Array>;
+  /** Spikes found in the whole buffer, halos included. */
+  spikesFound: number;
+  /** Inner iterations that found spikes. */
+  iterations: number;
+  capped: boolean;
+}
+
+/** wTEMP: temporal prototypes used to propose templates, templateSamples × nPrototypes. */
+export interface Prototypes {
+  templateSamples: number;
+  nPrototypes: number;
+  values: Float32Array;
+}
+
+export interface ProposalOptions {
+  /** nt0min. @default 20 */
+  troughSample: number;
+  /** Nearest channels summed in the score (Kilosort Nsum). @default 7 */
+  neighboursSummed: number;
+  /** Spatial suppression radius, in channel indices. @default 4 */
+  channelRadius: number;
+  /** In σ (Kilosort Th[0]). @default 6 */
+  threshold: number;
+  /** @default 5000 */
+  maxProposals: number;
+  /** @default 0 */
+  threads: number;
+}
+
+export const DEFAULT_PROPOSAL_OPTIONS: Readonly<ProposalOptions> = Object.freeze({
+  troughSample: 20,
+  neighboursSummed: 7,
+  channelRadius: 4,
+  threshold: 6,
+  maxProposals: 5000,
+  threads: 0,
+});
+
+/** Peaks of the residual that no template explains, sorted by (sample, channel). */
+export interface Proposals {
+  /** Trough sample relative to the batch's first own sample. */
+  sample: Int32Array;
+  channel: Int32Array;
+  /** Square root of the best prototype score, in σ. */
+  score: Float32Array;
+  /** Full-channel snippets, proposals × templateSamples × nChannels. */
+  snippets: Float32Array;
+  capped: boolean;
+}
+
+function binding(): MatchingBinding {
+  return loadCpuBinding();
+}
+
+/** iC from channel positions (µm): nearest by Euclidean distance, self first, ties by index. */
+export function nearestChannels(xUm: Float32Array, yUm: Float32Array, nNeighbours: number): ChannelNeighbourhoods {
+  const channels = binding().nearestChannels(xUm, yUm, nNeighbours);
+  return { nChannels: xUm.length, nNeighbours, channels };
+}
+
+/** iW: the channel of largest |dWU| at the trough sample, per template. */
+export function peakChannels(meanWaveforms: MeanWaveforms, troughSample: number, threads = 0): Int32Array {
+  const { values, nTemplates, templateSamples, nChannels } = meanWaveforms;
+  return binding().peakChannels(values, nTemplates, templateSamples, nChannels, troughSample, threads);
+}
+
+/**
+ * Factorises mean waveforms into a template model (Kilosort's mexSVDsmall2, with its sub-sample
+ * alignment fixed and no sign inversion of W against U): blank outside the peak channel's
+ * neighbourhood, `rank` components by power iteration, joint unit-norm normalisation into
+ * meanAmplitude, trough alignment to `troughSample` (integer, then sub-sample).
+ */
+export function factorizeTemplates(
+  meanWaveforms: MeanWaveforms,
+  neighbourhoods: ChannelNeighbourhoods,
+  peakChannel: Int32Array,
+  options: FactorizeOptions,
+): TemplateModel {
+  if (neighbourhoods.nChannels !== meanWaveforms.nChannels) {
+    throw new RangeError(
+      `factorizeTemplates: neighbourhoods.nChannels: expected ${meanWaveforms.nChannels} (meanWaveforms.nChannels), got ${neighbourhoods.nChannels}`,
+    );
+  }
+  return binding().factorizeTemplates(
+    meanWaveforms.values,
+    meanWaveforms.nTemplates,
+    meanWaveforms.nChannels,
+    neighbourhoods.channels,
+    neighbourhoods.nNeighbours,
+    peakChannel,
+    options.previousTemporal,
+    {
+      templateSamples: meanWaveforms.templateSamples,
+      troughSample: options.troughSample,
+      rank: options.rank,
+      powerIterations: options.powerIterations,
+      upsampleFactor: options.upsampleFactor,
+      kernelSigmaSamples: options.kernelSigmaSamples,
+      threads: options.threads,
+    },
+  );
+}
+
+/** WtW, simScore and iList of a model (Kilosort's getMeWtW); symmetric: WtW[a, b, ℓ] = WtW[b, a, −ℓ]. */
+export function templateCorrelations(model: TemplateModel, options: CorrelationOptions): TemplateCorrelations {
+  return binding().templateCorrelations(model, options.nSimilarMax, options.threads);
+}
+
+/** ⟨T_a, T_b⟩ at zero lag, nTemplates × nTemplates (the triage similarity). */
+export function zeroLagSimilarity(model: TemplateModel, threads = 0): Float32Array {
+  return binding().zeroLagSimilarity(model, threads);
+}
+
+/**
+ * Matching pursuit of one batch (Kilosort's mexMPnu8): finds spikes as scaled templates, subtracts
+ * them, and reports those whose trough lies in the batch's own samples, so adjacent batches whose
+ * halos overlap report every spike exactly once.
+ */
+export function matchBatch(batch: Batch, model: TemplateModel, options: MatchOptions): MatchResult {
+  return binding().matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, {
+    threshold: options.threshold,
+    amplitudePrior: options.amplitudePrior,
+    learnThreshold: options.learnThreshold,
+    innerIterations: options.innerIterations,
+    haloSamples: batch.haloSamples,
+    ownSamples: batch.ownSamples,
+    maxSpikes: options.maxSpikes,
+    snippetSums: options.snippetSums,
+    similarTemplates: options.similarTemplates
+      ? { nSimilar: options.similarTemplates.nSimilar, similar: options.similarTemplates.similar }
+      : null,
+    pcs: options.pcs ? { nPcs: options.pcs.nPcs, values: options.pcs.values } : null,
+    crossCorrelation: options.crossCorrelation,
+    threads: options.threads,
+  });
+}
+
+/**
+ * New-template proposals on a residual (Kilosort's mexGetSpikes2): prototype-filtered neighbour
+ * sums, temporal and spatial peak suppression, full-channel snippets of the surviving peaks whose
+ * trough lies in the batch's own samples.
+ */
+export function proposeTemplates(
+  batch: Batch,
+  prototypes: Prototypes,
+  neighbourhoods: ChannelNeighbourhoods,
+  options: ProposalOptions,
+): Proposals {
+  if (neighbourhoods.nChannels !== batch.nChannels) {
+    throw new RangeError(
+      `proposeTemplates: neighbourhoods.nChannels: expected ${batch.nChannels} (batch.nChannels), got ${neighbourhoods.nChannels}`,
+    );
+  }
+  return binding().proposeTemplates(
+    batch.samples,
+    batch.nSamples,
+    batch.nChannels,
+    prototypes.values,
+    prototypes.nPrototypes,
+    neighbourhoods.channels,
+    neighbourhoods.nNeighbours,
+    {
+      templateSamples: prototypes.templateSamples,
+      troughSample: options.troughSample,
+      neighboursSummed: options.neighboursSummed,
+      channelRadius: options.channelRadius,
+      threshold: options.threshold,
+      haloSamples: batch.haloSamples,
+      ownSamples: batch.ownSamples,
+      maxProposals: options.maxProposals,
+      threads: options.threads,
+    },
+  );
+}

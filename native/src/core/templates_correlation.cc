@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Template cross-correlations (WtW, simScore, iList) and zero-lag similarity.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "spikeshard/templates.h"
+#include "spikeshard/threads.h"
+
+namespace spikeshard {
+
+namespace {
+
+// Per-template data in float64, component-major: w[(j*rank + k)*nt0 + tau], and each template's
+// spatial components compacted onto its own neighbourhood.
+struct Factors {
+  std::size_t F;
+  int nt0, rank, n_near;
+  std::vector<double> w;
+  std::vector<double> u;                    // u[(j*n_near + i)*rank + k] on channel iC[iW[j], i]
+  std::vector<std::vector<std::uint64_t>> support;  // channel bitmask of each neighbourhood
+
+  explicit Factors(const TemplateSet& m)
+      : F(m.n_templates), nt0(m.nt0), rank(m.rank), n_near(m.n_neighbours) {
+    w.resize(F * rank * nt0);
+    u.resize(F * n_near * rank);
+    support.assign(F, std::vector<std::uint64_t>((m.n_channels + 63) / 64, 0));
+    for (std::size_t j = 0; j < F; ++j) {
+      for (int t = 0; t < nt0; ++t) {
+        for (int k = 0; k < rank; ++k) w[(j * rank + k) * nt0 + t] = m.W[(j * nt0 + t) * rank + k];
+      }
+      const std::int32_t* ch = m.channels_of(j);
+      for (int i = 0; i < n_near; ++i) {
+        support[j][ch[i] / 64] |= std::uint64_t{1} << (ch[i] % 64);
+        for (int k = 0; k < rank; ++k) u[(j * n_near + i) * rank + k] = m.U[(j * m.n_channels + ch[i]) * rank + k];
+      }
+    }
+  }
+
+  bool overlap(std::size_t a, std::size_t b) const {
+    for (std::size_t i = 0; i < support[a].size(); ++i) {
+      if (support[a][i] & support[b][i]) return true;
+    }
+    return false;
+  }
+
+  // uu[k*rank + l] = Σ_c U[a, c, k]·U[b, c, l]; U_b vanishes off its neighbourhood, so summing
+  // over a's channels is exact.
+  void spatial_products(const TemplateSet& m, std::size_t a, std::size_t b, double* uu) const {
+    std::fill(uu, uu + rank * rank, 0.0);
+    const std::int32_t* ch = m.channels_of(a);
+    for (int i = 0; i < n_near; ++i) {
+      const float* ub = m.U + (b * m.n_channels + ch[i]) * rank;
+      for (int k = 0; k < rank; ++k) {
+        double ua = u[(a * n_near + i) * rank + k];
+        for (int l = 0; l < rank; ++l) uu[k * rank + l] += ua * ub[l];
+      }
+    }
+  }
+
+  // v[k*nt0 + tau] = Σ_l uu[k, l]·W[b, tau, l], so that
+  // ⟨T_a(·), T_b(· + ℓ)⟩ = Σ_k Σ_tau W_ak[tau]·v_k[tau + ℓ].
+  void mix(std::size_t b, const double* uu, double* v) const {
+    for (int k = 0; k < rank; ++k) {
+      for (int t = 0; t < nt0; ++t) {
+        double acc = 0.0;
+        for (int l = 0; l < rank; ++l) acc += uu[k * rank + l] * w[(b * rank + l) * nt0 + t];
+        v[k * nt0 + t] = acc;
+      }
+    }
+  }
+
+  double lagged(std::size_t a, const double* v, int lag) const {
+    double acc = 0.0;
+    int t0 = std::max(0, -lag), t1 = std::min(nt0, nt0 - lag);
+    for (int k = 0; k < rank; ++k) {
+      const double* wa = &w[(a * rank + k) * nt0];
+      const double* vk = v + k * nt0;
+      for (int t = t0; t < t1; ++t) acc += wa[t] * vk[t + lag];
+    }
+    return acc;
+  }
+};
+
+}  // namespace
+
+TemplateCorrelations template_correlations(const TemplateSet& m, int n_similar_max, int threads) {
+  m.validate();
+  if (n_similar_max < 1) throw std::invalid_argument("template_correlations: n_similar_max must be ≥ 1");
+  const std::size_t F = m.n_templates;
+  const int nt0 = m.nt0, n_lags = 2 * nt0 - 1;
+  TemplateCorrelations out;
+  out.n_templates = F;
+  out.n_lags = n_lags;
+  out.n_similar = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(n_similar_max), F));
+  out.WtW.assign(F * F * n_lags, 0.0f);
+  out.similarity.assign(F * F, 0.0f);
+  out.similar.assign(F * out.n_similar, 0);
+  if (F == 0) return out;
+  Factors f(m);
+  // Each a computes the pairs (a, b ≥ a) and writes both (a, b) and (b, a), so the two halves are
+  // bitwise mirror images and every element has exactly one writer.
+  parallel_for(
+      F,
+      [&](std::size_t begin, std::size_t end) {
+        std::vector<double> uu(m.rank * m.rank), v(static_cast<std::size_t>(m.rank) * nt0);
+        for (std::size_t a = begin; a < end; ++a) {
+          for (std::size_t b = a; b < F; ++b) {
+            if (!f.overlap(a, b)) continue;
+            f.spatial_products(m, a, b, uu.data());
+            f.mix(b, uu.data(), v.data());
+            float best = -INFINITY;
+            for (int lag = -(nt0 - 1); lag <= nt0 - 1; ++lag) {
+              float x = static_cast<float>(f.lagged(a, v.data(), lag));
+              out.WtW[(a * F + b) * n_lags + lag + nt0 - 1] = x;
+              out.WtW[(b * F + a) * n_lags - lag + nt0 - 1] = x;
+              best = std::max(best, x);
+            }
+            out.similarity[a * F + b] = best;
+            out.similarity[b * F + a] = best;
+          }
+        }
+      },
+      threads);
+  parallel_for(
+      F,
+      [&](std::size_t begin, std::size_t end) {
+        std::vector<std::size_t> order(F);
+        for (std::size_t a = begin; a < end; ++a) {
+          std::iota(order.begin(), order.end(), 0);
+          const float* s = &out.similarity[a * F];
+          auto before = [&](std::size_t x, std::size_t y) {
+            if ((x == a) != (y == a)) return x == a;
+            if (s[x] != s[y]) return s[x] > s[y];
+            return x < y;
+          };
+          std::partial_sort(order.begin(), order.begin() + out.n_similar, order.end(), before);
+          for (int i = 0; i < out.n_similar; ++i) {
+            out.similar[a * out.n_similar + i] = static_cast<std::int32_t>(order[i]);
+          }
+        }
+      },
+      threads);
+  return out;
+}
+
+std::vector<float> zero_lag_similarity(const TemplateSet& m, int threads) {
+  m.validate();
+  const std::size_t F = m.n_templates;
+  std::vector<float> cc(F * F, 0.0f);
+  if (F == 0) return cc;
+  Factors f(m);
+  parallel_for(
+      F,
+      [&](std::size_t begin, std::size_t end) {
+        std::vector<double> uu(m.rank * m.rank), v(static_cast<std::size_t>(m.rank) * m.nt0);
+        for (std::size_t a = begin; a < end; ++a) {
+          for (std::size_t b = a; b < F; ++b) {
+            if (!f.overlap(a, b)) continue;
+            f.spatial_products(m, a, b, uu.data());
+            f.mix(b, uu.data(), v.data());
+            float x = static_cast<float>(f.lagged(a, v.data(), 0));
+            cc[a * F + b] = x;
+            cc[b * F + a] = x;
+          }
+        }
+      },
+      threads);
+  return cc;
+}
+
+}  // namespace spikeshard
