@@ -95,7 +95,7 @@ export type {
   TemporalPcs,
   MatchOptions,
   MatchResult,
-  Prototypes,
+  ProposalPrototypes,
   ProposalOptions,
   Proposals,
 } from './matching.js';

@@ -201,7 +201,7 @@ export interface MatchResult {
 }
 
 /** wTEMP: temporal prototypes used to propose templates, templateSamples × nPrototypes. */
-export interface Prototypes {
+export interface ProposalPrototypes {
   templateSamples: number;
   nPrototypes: number;
   values: Float32Array;
@@ -337,7 +337,7 @@ export function matchBatch(batch: Batch, model: TemplateModel, options: MatchOpt
  */
 export function proposeTemplates(
   batch: Batch,
-  prototypes: Prototypes,
+  prototypes: ProposalPrototypes,
   neighbourhoods: ChannelNeighbourhoods,
   options: ProposalOptions,
 ): Proposals {
