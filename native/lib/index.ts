@@ -99,3 +99,4 @@ export type {
   ProposalOptions,
   Proposals,
 } from './matching.js';
+export * from './engine/index.js';

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/** `spikeshard sort REC --out DIR`: every parameter of proto/params.ts is an option. */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { PARAMS, cliFlag, paramHelp, resolveParams, type ParamName, type ParamSpec } from '../../../proto/params.js';
+import { runSort } from '../../sort/run-sort.js';
+import type { CliContext } from '../main.js';
+
+function numberParser(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+    return n;
+  };
+}
+
+export function registerSort(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('sort')
+    .description('sort a recording or every probe of a session folder; writes a phy folder and an ALF collection per probe')
+    .argument('<recording>', 'a .ap.bin / .ap.meta / plain .json recording, or a session folder')
+    .requiredOption('-o, --out <dir>', 'output folder')
+    .option('--threads <n>', 'CPU threads (0 = all cores)', numberParser('--threads'), 0)
+    .option('--probe <labels>', 'only these probes, comma-separated (e.g. imec0,imec1)')
+    .option('--overwrite', 'replace the outputs in a non-empty output folder', false)
+    .option('--allow-partial-sample', 'sort the whole samples of a .bin whose size is not a whole number of samples', false);
+  for (const name of Object.keys(PARAMS) as ParamName[]) {
+    const spec: ParamSpec = PARAMS[name];
+    const flag = cliFlag(name);
+    if (spec.kind === 'boolean') {
+      cmd.addOption(new Option(spec.default ? `--no-${flag.slice(2)}` : flag, paramHelp(name)));
+    } else if (spec.kind === 'choice') {
+      cmd.addOption(new Option(`${flag} <value>`, paramHelp(name)).choices(spec.choices));
+    } else {
+      cmd.addOption(new Option(`${flag} <value>`, paramHelp(name)).argParser(numberParser(flag)));
+    }
+  }
+  cmd.action(async (recording: string, opts: Record<string, unknown>) => {
+    const given: Record<string, unknown> = {};
+    for (const name of Object.keys(PARAMS)) if (opts[name] !== undefined) given[name] = opts[name];
+    const params = resolveParams(given);
+    const results = await runSort(
+      {
+        recording,
+        outDir: opts['out'] as string,
+        params,
+        threads: opts['threads'] as number,
+        overwrite: opts['overwrite'] as boolean,
+        allowPartialSample: opts['allowPartialSample'] as boolean,
+        probes: typeof opts['probe'] === 'string' ? opts['probe'].split(',').filter((s) => s !== '') : [],
+      },
+      ctx.log(),
+    );
+    for (const r of results) {
+      ctx.stdout(`${r.probe}: ${r.clusters} clusters (${r.good} good), ${r.spikes} spikes → ${r.phy}${r.alf ? `, ${r.alf}` : ''}`);
+    }
+  });
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * From the engine's spikes to a finished sorting: merges, splits, the score cut-off with good/mua
+ * labels, renumbering, and the arrays the phy and ALF writers need.
+ */
+import type { RecordingInfo } from '../../native/lib/index.js';
+import type { Logger } from '../../proto/log.js';
+import type { SortParams } from '../../proto/params.js';
+import type { SortingResult } from '../formats/sorting-result.js';
+import { amplitudeCutoff } from '../postprocess/cutoff.js';
+import { findMerges } from '../postprocess/merges.js';
+import { splitClusters } from '../postprocess/splits.js';
+import { NT0, NT0MIN, RANK } from './learning.js';
+import type { EngineOutput } from './pipeline.js';
+
+const N_PC = 3;
+
+export function assembleSorting(
+  out: EngineOutput,
+  info: RecordingInfo,
+  params: SortParams,
+  log: Logger,
+  provenance: Record<string, unknown>,
+): SortingResult {
+  const { model, spikes, setup } = out;
+  const fs = setup.sampleRateHz;
+  const nC = setup.nChannels;
+  const nT = model.nTemplates;
+  const nN = model.nNeighbours;
+  const nS = spikes.samples.length;
+  const spikeTemplates = Uint32Array.from(spikes.templates);
+  const pcFeatureInd = new Uint32Array(nT * nN);
+  for (let j = 0; j < nT; j++) {
+    const peak = model.peakChannel[j]!;
+    for (let i = 0; i < nN; i++) pcFeatureInd[j * nN + i] = model.neighbours[peak * nN + i]!;
+  }
+
+  // Merges and splits.
+  const merged = findMerges(spikes.samples, spikeTemplates, nT, out.correlations.similarity, {
+    sampleRateHz: fs,
+    similarityThreshold: params.mergeSimilarity,
+    maxContamination: 0.2,
+    maxPValue: 0.05,
+  });
+  const split = splitClusters(
+    {
+      samples: spikes.samples,
+      clusters: merged.clusters,
+      nClusters: nT,
+      spikeTemplates,
+      pcFeatures: spikes.pcFeatures,
+      pcFeatureInd,
+      nPc: N_PC,
+      nFeatures: nN,
+    },
+    { sampleRateHz: fs, minConfidence: params.splitConfidence, minSpikes: 300, minFraction: 0.05, detrendSigmaSpikes: 250 },
+  );
+  log.info({ merges: merged.merges.length, splits: split.splits.length }, `post-processing: ${merged.merges.length} merges, ${split.splits.length} splits`);
+
+  // Cut-off and labels.
+  const cut = amplitudeCutoff(spikes.samples, split.clusters, spikes.scores, split.nClusters, {
+    sampleRateHz: fs,
+    startThreshold: params.learnThreshold,
+    endThreshold: params.extractThreshold,
+    step: 0.5,
+    tolerance: params.contaminationGood,
+    maxPValue: 0.05,
+  });
+
+  // Every cluster's origin: the template whose waveform, neighbours and features it keeps.
+  const origin = new Int32Array(split.nClusters);
+  for (let j = 0; j < nT; j++) origin[j] = j;
+  for (const s of split.splits) origin[s.child] = s.reference;
+  const splitPairs = new Set(split.splits.map((s) => `${s.parent},${s.child}`));
+
+  // Keep clusters that still own spikes, renumbered in order.
+  const kept = new Int32Array(split.nClusters).fill(-1);
+  const counts = new Int32Array(split.nClusters);
+  for (let i = 0; i < nS; i++) if (cut.keep[i]) counts[split.clusters[i]!]!++;
+  let nK = 0;
+  for (let c = 0; c < split.nClusters; c++) if (counts[c]! > 0) kept[c] = nK++;
+  const oldOf = new Int32Array(nK);
+  for (let c = 0; c < split.nClusters; c++) if (kept[c]! >= 0) oldOf[kept[c]!] = c;
+  const nKeptSpikes = counts.reduce((a, b) => a + b, 0);
+  log.info({ clusters: nK, good: oldOf.filter((c) => cut.good[c]).length, spikes: nKeptSpikes }, `${nK} clusters (${oldOf.filter((c) => cut.good[c]).length} good), ${nKeptSpikes} spikes`);
+
+  const nSim = out.correlations.nSimilar;
+  const K = nN;
+  const sel = { samples: new Float64Array(nKeptSpikes), templates: new Uint32Array(nKeptSpikes), amplitudes: new Float64Array(nKeptSpikes), scores: new Float32Array(nKeptSpikes), templateFeatures: new Float32Array(nKeptSpikes * K), pcFeatures: new Float32Array(nKeptSpikes * N_PC * K) };
+  let at = 0;
+  for (let i = 0; i < nS; i++) {
+    if (!cut.keep[i]) continue;
+    sel.samples[at] = spikes.samples[i]!;
+    sel.templates[at] = kept[split.clusters[i]!]!;
+    sel.amplitudes[at] = spikes.amplitudes[i]!;
+    sel.scores[at] = spikes.scores[i]!;
+    for (let k = 0; k < nSim; k++) sel.templateFeatures[at * K + k] = spikes.templateFeatures[i * nSim + k]!;
+    sel.pcFeatures.set(spikes.pcFeatures.subarray(i * N_PC * nN, (i + 1) * N_PC * nN), at * N_PC * K);
+    at++;
+  }
+
+  // Per-cluster arrays.
+  const waveforms = new Float32Array(nK * NT0 * nC);
+  const featureInd = new Uint32Array(nK * K);
+  const pcInd = new Uint32Array(nK * K);
+  const similarity = new Float32Array(nK * nK);
+  const thresholds = new Float64Array(nK);
+  const contamPct = new Float64Array(nK);
+  const labels: Array<'good' | 'mua'> = [];
+  for (let k = 0; k < nK; k++) {
+    const c = oldOf[k]!;
+    const j = origin[c]!;
+    for (let t = 0; t < NT0; t++) {
+      for (let ch = 0; ch < nC; ch++) {
+        let v = 0;
+        for (let r = 0; r < RANK; r++) v += model.temporal[(j * NT0 + t) * RANK + r]! * model.spatial[(j * nC + ch) * RANK + r]!;
+        waveforms[(k * NT0 + t) * nC + ch] = v;
+      }
+    }
+    for (let i = 0; i < K; i++) {
+      featureInd[k * K + i] = i < nSim ? out.correlations.similar[j * nSim + i]! : j;
+      pcInd[k * K + i] = pcFeatureInd[j * nN + i]!;
+    }
+    thresholds[k] = cut.thresholds[c]!;
+    contamPct[k] = 100 * cut.contamination[c]!;
+    labels.push(cut.good[c] ? 'good' : 'mua');
+  }
+  // template features refer to template ids of the frozen model; map them to cluster ids where a cluster keeps that template
+  const clusterOfTemplate = new Int32Array(nT).fill(-1);
+  for (let k = 0; k < nK; k++) if (oldOf[k]! < nT && clusterOfTemplate[oldOf[k]!] === -1) clusterOfTemplate[oldOf[k]!] = k;
+  for (let i = 0; i < featureInd.length; i++) {
+    const mapped = clusterOfTemplate[featureInd[i]!]!;
+    featureInd[i] = mapped >= 0 ? mapped : Math.floor(i / K);
+  }
+  for (let a = 0; a < nK; a++) {
+    for (let b = 0; b < nK; b++) {
+      const ca = oldOf[a]!;
+      const cb = oldOf[b]!;
+      const pair = splitPairs.has(`${ca},${cb}`) || splitPairs.has(`${cb},${ca}`);
+      similarity[a * nK + b] = a === b || pair ? 1 : out.correlations.similarity[origin[ca]! * nT + origin[cb]!]!;
+    }
+  }
+
+  const whitening = new Float64Array(nC * nC);
+  for (let i = 0; i < nC; i++) {
+    for (let j = 0; j < nC; j++) whitening[i * nC + j] = out.channels.gains[i]! * out.channels.whitening.dense[i * nC + j]!;
+  }
+  const nB = out.batches.length;
+  const nBlocks = out.drift?.nBlocks ?? 1;
+  const timesS = Float64Array.from(out.batches, (b) => (b.ownStart + b.ownEnd) / 2 / fs);
+  const localPositions = new Float64Array(nC * 2);
+  const sortingPositions = new Float64Array(nC * 2);
+  for (let ch = 0; ch < nC; ch++) {
+    localPositions[2 * ch] = info.geometry.xUm[ch]!;
+    localPositions[2 * ch + 1] = info.geometry.yUm[ch]!;
+    sortingPositions[2 * ch] = setup.xUm[ch]!;
+    sortingPositions[2 * ch + 1] = setup.yUm[ch]!;
+  }
+  return {
+    sampleRateHz: fs,
+    datPath: info.binPath,
+    nChannelsDat: info.nSavedChannels,
+    nSamples: info.nSamples,
+    probe: {
+      label: info.probeLabel,
+      type: info.probeType,
+      channelMap: Int32Array.from(info.neuralColumns),
+      localPositionsUm: localPositions,
+      sortingPositionsUm: sortingPositions,
+      shanks: Int32Array.from(info.geometry.shank),
+      channelLabels: Int8Array.from(out.channels.labels),
+      uvPerCount: Float64Array.from(info.uvPerCount),
+    },
+    nt0: NT0,
+    nt0min: NT0MIN,
+    spikes: sel,
+    templates: { count: nK, waveforms, featureInd, pcFeatureInd: pcInd, similarity, thresholds, labels, contamPct },
+    pcBasis: out.pcs,
+    nPc: N_PC,
+    nFeatures: K,
+    whitening,
+    drift: {
+      um: out.drift ? Float64Array.from(out.drift.dshiftUm) : new Float64Array(nB * nBlocks),
+      depthsUm: out.drift ? Float64Array.from(out.drift.yBlockUm) : Float64Array.of((Math.min(...setup.yUm) + Math.max(...setup.yUm)) / 2),
+      timesS,
+    },
+    provenance,
+  };
+}

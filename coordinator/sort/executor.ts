@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Who runs a round's per-batch work. The pipeline sees only this interface: the in-process
+ * executor (local-executor.ts) calls the engine directly; the gRPC executor (issue 4) sends the
+ * same requests to workers. Every method is a pure function of (recording bytes, state), so a
+ * request may be retried or sent elsewhere without changing the result.
+ */
+import type {
+  ChannelState,
+  DriftBatchResult,
+  DriftState,
+  ExtractBatchResult,
+  LearnBatchResult,
+  MatchModel,
+  ProbeSetup,
+  WindowStatistics,
+} from '../../native/lib/index.js';
+import type { SortParams } from '../../proto/params.js';
+import type { Batch } from '../plan/batch-plan.js';
+
+/** What identifies one probe's sort to an executor. */
+export interface ProbeTask {
+  /** e.g. 'imec0'. */
+  probe: string;
+  /** The recording (.bin, .meta or plain .json): executors open it themselves. */
+  recordingPath: string;
+  allowPartialSample: boolean;
+  setup: ProbeSetup;
+  params: SortParams;
+  /** Every batch of the probe (the drift shift of a halo is its owner's). */
+  batches: readonly Batch[];
+}
+
+export interface StatisticsWindow {
+  readStart: number;
+  readEnd: number;
+  marginSamples: number;
+}
+
+export interface BatchExecutor {
+  /** Requests a caller should keep in flight (1 for the in-process executor). */
+  readonly concurrency: number;
+  statistics(task: ProbeTask, window: StatisticsWindow): Promise<WindowStatistics>;
+  snippets(task: ProbeTask, batch: Batch, channels: ChannelState): Promise<Float32Array>;
+  driftDetect(task: ProbeTask, batch: Batch, channels: ChannelState, wTemp: Float32Array): Promise<DriftBatchResult>;
+  learn(task: ProbeTask, batch: Batch, channels: ChannelState, drift: DriftState | null, model: MatchModel): Promise<LearnBatchResult>;
+  extract(
+    task: ProbeTask,
+    batch: Batch,
+    channels: ChannelState,
+    drift: DriftState | null,
+    model: MatchModel,
+  ): Promise<ExtractBatchResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Global template tracking during learning (ks25-algorithm.md §4.2 steps 3–10, pooled as in
+ * design.md §3): the running mean waveform of each template (dWU) is updated from each batch's
+ * sufficient statistics in batch order with the annealed momentum, new templates are born from
+ * de-duplicated proposals, and triage drops rare and duplicate templates. Nothing here depends
+ * on which worker matched which batch.
+ */
+import {
+  factorizeTemplates,
+  peakChannels,
+  zeroLagSimilarity,
+  type LearnBatchResult,
+  type TemplateModel,
+} from '../../native/lib/index.js';
+
+export const NT0 = 61;
+export const NT0MIN = 20;
+export const RANK = 3;
+
+export interface TemplateState {
+  nChannels: number;
+  /** Running mean waveform of each template, nt0 × nChannels (float64). */
+  dWU: Float64Array[];
+  /** Running spike count per batch (Kilosort nsp). */
+  nsp: number[];
+  /** Temporal components of each template from the last factorisation (nt0 × rank), or null for a newborn. */
+  temporal: Array<Float32Array | null>;
+}
+
+export function emptyTemplates(nChannels: number): TemplateState {
+  return { nChannels, dWU: [], nsp: [], temporal: [] };
+}
+
+/** Momentum of learning batch i of n: pm = exp(−1/m), m linear from `start` to `end` spikes. */
+export function momentum(i: number, n: number, start: number, end: number): number {
+  const m = n <= 1 ? end : start + ((end - start) * i) / (n - 1);
+  return Math.exp(-1 / m);
+}
+
+/** Folds one batch's statistics into the running means (its templates are the state's, in order). */
+export function applyBatchStatistics(state: TemplateState, result: LearnBatchResult, pm: number): void {
+  const size = NT0 * state.nChannels;
+  if (result.nTemplates !== state.dWU.length) {
+    throw new RangeError(`learning statistics for ${result.nTemplates} templates, the state has ${state.dWU.length}`);
+  }
+  for (let j = 0; j < result.nTemplates; j++) {
+    const n = result.counts[j]!;
+    if (n > 0) {
+      const f = Math.pow(pm, n);
+      const d = state.dWU[j]!;
+      const sums = result.sums.subarray(j * size, (j + 1) * size);
+      for (let i = 0; i < size; i++) d[i] = f * d[i]! + ((1 - f) * sums[i]!) / n;
+    }
+    state.nsp[j] = 0.95 * state.nsp[j]! + 0.05 * n;
+  }
+}
+
+/** Projects each channel's trace on the temporal PCs and back (denoises a single snippet). */
+export function smoothWithPcs(snippet: Float32Array | Float64Array, nChannels: number, pcs: Float32Array, nPcs: number): Float64Array {
+  const out = new Float64Array(NT0 * nChannels);
+  for (let c = 0; c < nChannels; c++) {
+    for (let p = 0; p < nPcs; p++) {
+      let dot = 0;
+      for (let t = 0; t < NT0; t++) dot += snippet[t * nChannels + c]! * pcs[t * nPcs + p]!;
+      if (dot === 0) continue;
+      for (let t = 0; t < NT0; t++) out[t * nChannels + c]! += dot * pcs[t * nPcs + p]!;
+    }
+  }
+  return out;
+}
+
+/** Correlation and norm ratio of two waveforms over the given channels. */
+function similarity(a: Float64Array, b: Float64Array, nChannels: number, channels: Int32Array): { cc: number; ratio: number } {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let t = 0; t < NT0; t++) {
+    for (const c of channels) {
+      const x = a[t * nChannels + c]!;
+      const y = b[t * nChannels + c]!;
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+  }
+  if (aa === 0 || bb === 0) return { cc: 0, ratio: 0 };
+  return { cc: ab / Math.sqrt(aa * bb), ratio: Math.sqrt(Math.min(aa, bb) / Math.max(aa, bb)) };
+}
+
+export interface BirthOptions {
+  /** Temporal PCs (nt0 × nPcs) used to denoise proposals. */
+  pcs: Float32Array;
+  nPcs: number;
+  /** Channel neighbourhoods (iC), nChannels × nNeighbours. */
+  neighbourhoods: Int32Array;
+  nNeighbours: number;
+  /** nsp given to a newborn (m0 = minFR · NT / fs). */
+  initialNsp: number;
+  maxTemplates: number;
+}
+
+/**
+ * Adds the proposals of a round (in batch order) as new templates, skipping those that repeat an
+ * earlier proposal or an existing template: the same neuron proposed by several batches of one
+ * round (correlation > 0.9 and amplitudes within a factor 1.25) is born once.
+ */
+export function addBirths(state: TemplateState, results: readonly LearnBatchResult[], options: BirthOptions): number {
+  const { nChannels } = state;
+  const peaks = peakChannels(
+    { nTemplates: state.dWU.length, templateSamples: NT0, nChannels, values: concat(state.dWU, NT0 * nChannels) },
+    NT0MIN,
+  );
+  const existing = state.dWU.map((d, j) => ({ wave: d, peak: peaks[j]! }));
+  let born = 0;
+  for (const r of results) {
+    const n = r.proposalChannels.length;
+    for (let i = 0; i < n; i++) {
+      if (state.dWU.length >= options.maxTemplates) return born;
+      const snippet = r.proposals.subarray(i * NT0 * nChannels, (i + 1) * NT0 * nChannels);
+      const wave = smoothWithPcs(snippet, nChannels, options.pcs, options.nPcs);
+      const peak = r.proposalChannels[i]!;
+      const hood = options.neighbourhoods.subarray(peak * options.nNeighbours, (peak + 1) * options.nNeighbours);
+      const near = new Set(hood);
+      const duplicate = existing.some((e) => {
+        if (!near.has(e.peak)) return false;
+        const s = similarity(wave, e.wave, nChannels, hood);
+        return s.cc > 0.9 && s.ratio > 0.8;
+      });
+      if (duplicate) continue;
+      state.dWU.push(wave);
+      state.nsp.push(options.initialNsp);
+      state.temporal.push(null);
+      existing.push({ wave, peak });
+      born++;
+    }
+  }
+  return born;
+}
+
+function concat(parts: readonly Float64Array[], size: number): Float64Array {
+  const out = new Float64Array(parts.length * size);
+  parts.forEach((p, j) => out.set(p, j * size));
+  return out;
+}
+
+/** Low-rank factorisation of the current running means (warm-started from the last one). */
+export function factorize(
+  state: TemplateState,
+  neighbourhoods: Int32Array,
+  nNeighbours: number,
+  initialTemporal: Float32Array,
+): TemplateModel {
+  const nChannels = state.nChannels;
+  const f = state.dWU.length;
+  const mean = { nTemplates: f, templateSamples: NT0, nChannels, values: concat(state.dWU, NT0 * nChannels) };
+  const previous = new Float32Array(f * NT0 * RANK);
+  state.temporal.forEach((w, j) => previous.set(w ?? initialTemporal, j * NT0 * RANK));
+  const model = factorizeTemplates(mean, { nChannels, nNeighbours, channels: neighbourhoods }, peakChannels(mean, NT0MIN), {
+    troughSample: NT0MIN,
+    rank: RANK,
+    powerIterations: 100,
+    upsampleFactor: 10,
+    kernelSigmaSamples: 1,
+    previousTemporal: f > 0 ? previous : null,
+    threads: 0,
+  });
+  for (let j = 0; j < f; j++) state.temporal[j] = model.temporal.slice(j * NT0 * RANK, (j + 1) * NT0 * RANK);
+  return model;
+}
+
+export interface TriageOptions {
+  /** Templates with nsp below this are dropped (m0). */
+  minNsp: number;
+  /** Zero-lag similarity above which the rarer of two templates is dropped... */
+  maxSimilarity: number;
+  /** ...when their mean amplitudes differ by less than this (σ). */
+  amplitudeGap: number;
+}
+
+/** Indices of the templates that survive triage (ks25-algorithm.md §4.6), ascending. */
+export function triage(state: TemplateState, model: TemplateModel, options: TriageOptions): number[] {
+  const f = state.dWU.length;
+  if (f === 0) return [];
+  const cc = zeroLagSimilarity(model);
+  const keep: number[] = [];
+  for (let a = 0; a < f; a++) {
+    if (state.nsp[a]! < options.minNsp) continue;
+    let duplicate = false;
+    for (let b = 0; b < f && !duplicate; b++) {
+      if (b === a) continue;
+      if (
+        cc[a * f + b]! > options.maxSimilarity &&
+        Math.abs(model.meanAmplitude[a]! - model.meanAmplitude[b]!) < options.amplitudeGap &&
+        (state.nsp[a]! < state.nsp[b]! || (state.nsp[a] === state.nsp[b] && a > b))
+      ) {
+        duplicate = true;
+      }
+    }
+    if (!duplicate) keep.push(a);
+  }
+  return keep;
+}
+
+export function selectTemplates(state: TemplateState, keep: readonly number[]): void {
+  state.dWU = keep.map((j) => state.dWU[j]!);
+  state.nsp = keep.map((j) => state.nsp[j]!);
+  state.temporal = keep.map((j) => state.temporal[j]!);
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * One probe's sort as a sequence of rounds (design.md §3): statistics → whitening; drift
+ * detection → registration; learning rounds → templates; extraction → spikes; post-processing.
+ * Per-batch work goes through a BatchExecutor; every reduction happens here, in batch order, so
+ * the result does not depend on how many executors ran the batches or in which order they
+ * finished.
+ */
+import {
+  learnPrototypes,
+  nearestChannels,
+  reduceStatistics,
+  registerDrift,
+  templateCorrelations,
+  type ChannelState,
+  type DriftState,
+  type ExtractBatchResult,
+  type MatchModel,
+  type ProbeSetup,
+  type RecordingInfo,
+  type TemplateModel,
+} from '../../native/lib/index.js';
+import { InputError } from '../../proto/errors.js';
+import type { Logger } from '../../proto/log.js';
+import type { SortParams } from '../../proto/params.js';
+import { learningRounds, planBatches, statisticsWindows, type Batch } from '../plan/batch-plan.js';
+import type { BatchExecutor, ProbeTask } from './executor.js';
+import {
+  NT0,
+  RANK,
+  addBirths,
+  applyBatchStatistics,
+  emptyTemplates,
+  factorize,
+  momentum,
+  selectTemplates,
+  triage,
+} from './learning.js';
+import { runRound } from './rounds.js';
+
+/** Everything the engine found, before post-processing and export. */
+export interface EngineOutput {
+  setup: ProbeSetup;
+  batches: Batch[];
+  channels: ChannelState;
+  drift: DriftState | null;
+  model: TemplateModel;
+  correlations: { similarity: Float32Array; similar: Int32Array; nSimilar: number };
+  /** wPCA used for PC features, nt0 × 3. */
+  pcs: Float32Array;
+  spikes: ExtractBatchResult;
+  timings: Record<string, number>;
+}
+
+export function probeSetup(info: RecordingInfo): ProbeSetup {
+  const { geometry } = info;
+  const xUm = new Float64Array(info.nChannels);
+  for (let c = 0; c < info.nChannels; c++) xUm[c] = geometry.xUm[c]! + geometry.shank[c]! * geometry.shankPitchUm;
+  return {
+    nChannels: info.nChannels,
+    sampleRateHz: info.sampleRateHz,
+    xUm,
+    yUm: Float64Array.from(geometry.yUm),
+    uvPerCount: Float64Array.from(info.uvPerCount),
+    used: Uint8Array.from(geometry.used),
+  };
+}
+
+function firstColumns(values: Float32Array, rows: number, cols: number, keep: number): Float32Array {
+  const out = new Float32Array(rows * keep);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < keep; k++) out[r * keep + k] = values[r * cols + k]!;
+  return out;
+}
+
+function concatExtraction(parts: readonly ExtractBatchResult[]): ExtractBatchResult {
+  const total = parts.reduce((n, p) => n + p.samples.length, 0);
+  const fw = total > 0 ? parts.find((p) => p.samples.length > 0)!.templateFeatures.length / parts.find((p) => p.samples.length > 0)!.samples.length : 0;
+  const fp = total > 0 ? parts.find((p) => p.samples.length > 0)!.pcFeatures.length / parts.find((p) => p.samples.length > 0)!.samples.length : 0;
+  const out: ExtractBatchResult = {
+    samples: new Float64Array(total),
+    templates: new Int32Array(total),
+    amplitudes: new Float32Array(total),
+    scores: new Float32Array(total),
+    templateFeatures: new Float32Array(total * fw),
+    pcFeatures: new Float32Array(total * fp),
+    capped: parts.some((p) => p.capped),
+  };
+  let at = 0;
+  for (const p of parts) {
+    out.samples.set(p.samples, at);
+    out.templates.set(p.templates, at);
+    out.amplitudes.set(p.amplitudes, at);
+    out.scores.set(p.scores, at);
+    out.templateFeatures.set(p.templateFeatures, at * fw);
+    out.pcFeatures.set(p.pcFeatures, at * fp);
+    at += p.samples.length;
+  }
+  return out;
+}
+
+export async function runEngine(
+  info: RecordingInfo,
+  recordingPath: string,
+  params: SortParams,
+  executor: BatchExecutor,
+  log: Logger,
+  allowPartialSample = false,
+): Promise<EngineOutput> {
+  const timings: Record<string, number> = {};
+  const timed = async <T>(stage: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await f();
+    timings[stage] = (performance.now() - t0) / 1000;
+    log.info({ stage, seconds: timings[stage] }, `${stage} done in ${timings[stage]!.toFixed(1)} s`);
+    return r;
+  };
+  const setup = probeSetup(info);
+  const batches = planBatches(info.nSamples, params.batchSamples, params.haloSamples);
+  const task: ProbeTask = { probe: info.probeLabel, recordingPath, allowPartialSample, setup, params, batches };
+  const fs = info.sampleRateHz;
+
+  // Round 1: channel statistics and whitening.
+  const channels = await timed('statistics', async () => {
+    const windowSamples = Math.round(params.statWindowS * fs);
+    const margin = Math.min(params.haloSamples, Math.floor(windowSamples / 2));
+    const starts = statisticsWindows(info.nSamples, params.statWindows, windowSamples);
+    const windows = starts.map((s) => ({
+      readStart: Math.max(0, s - margin),
+      readEnd: Math.min(info.nSamples, s + windowSamples + margin),
+      marginSamples: margin,
+    }));
+    const stats = await runRound(log, 'channel statistics', windows, executor.concurrency, (w) => executor.statistics(task, w));
+    return reduceStatistics(stats, setup, params);
+  });
+  const nGood = channels.good.reduce((a, b) => a + b, 0);
+  const counts = [0, 0, 0, 0];
+  channels.labels.forEach((l) => counts[l]!++);
+  log.info({ good: counts[0], dead: counts[1], noisy: counts[2], outside: counts[3] }, `channels: ${counts[0]} good, ${counts[1]} dead or unused, ${counts[2]} noisy, ${counts[3]} outside the brain`);
+  if (nGood === 0) {
+    throw new InputError(info.binPath, `every one of the ${setup.nChannels} channels was labelled bad (dead, noisy or outside the brain); nothing to sort`);
+  }
+
+  // Round 2: prototype waveforms from isolated peaks (every 5th batch), then drift.
+  const { prototypes } = await timed('prototypes', async () => {
+    const every = batches.filter((_, i) => i % 5 === 0);
+    const parts = await runRound(log, 'isolated snippets', every, executor.concurrency, (b) => executor.snippets(task, b, channels));
+    const maxSnippets = 100_000;
+    const total = Math.min(maxSnippets, parts.reduce((n, p) => n + p.length / NT0, 0));
+    if (total < 12) {
+      throw new InputError(info.binPath, `only ${total} isolated spikes above ${params.snippetThreshold}σ were found; the recording holds too few spikes to sort`);
+    }
+    const pool = new Float32Array(total * NT0);
+    let at = 0;
+    for (const p of parts) {
+      const take = Math.min(p.length, pool.length - at);
+      pool.set(p.subarray(0, take), at);
+      at += take;
+      if (at >= pool.length) break;
+    }
+    return { prototypes: learnPrototypes(pool, { nPrototypes: 6, seed: params.seed }) };
+  });
+  const wTemp = prototypes.wTemp;
+  const pcs = firstColumns(prototypes.wPca, NT0, prototypes.nPrototypes, 3);
+
+  let drift: DriftState | null = null;
+  if (params.driftCorrection) {
+    drift = await timed('drift', async () => {
+      const parts = await runRound(log, 'drift detection', batches, executor.concurrency, (b) =>
+        executor.driftDetect(task, b, channels, wTemp),
+      );
+      const per = parts[0]!.histogram.length;
+      const all = new Float32Array(per * parts.length);
+      parts.forEach((p, i) => all.set(p.histogram, i * per));
+      const reg = registerDrift(all, parts.length, { yUm: setup.yUm }, { nBlocks: params.driftBlocks });
+      let maxShift = 0;
+      for (const v of reg.dshiftUm) maxShift = Math.max(maxShift, Math.abs(v));
+      log.info({ maxShiftUm: maxShift }, `drift: largest correction ${maxShift.toFixed(1)} µm`);
+      return { nBatches: reg.nBatches, nBlocks: reg.nBlocks, dshiftUm: reg.dshiftUm, yBlockUm: reg.yBlockUm };
+    });
+  }
+
+  // Round 3: learning.
+  const nNeighbours = Math.min(32, setup.nChannels);
+  const neighbourhoods = nearestChannels(Float32Array.from(setup.xUm), Float32Array.from(setup.yUm), nNeighbours).channels;
+  const m0 = (params.minFiringRateHz * params.batchSamples) / fs;
+  const maxTemplates = params.maxTemplatesPerChannel * setup.nChannels;
+  const state = emptyTemplates(setup.nChannels);
+  const proposalPrototypes = { templateSamples: NT0, nPrototypes: prototypes.nPrototypes, values: wTemp };
+  const initialTemporal = firstColumns(prototypes.wPca, NT0, prototypes.nPrototypes, RANK);
+  const triageOptions = { minNsp: m0, maxSimilarity: 0.9, amplitudeGap: 4 * Math.sqrt(10) };
+  let model: TemplateModel = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
+  await timed('learning', async () => {
+    const rounds = learningRounds(batches.length, params.learningBatches, params.learningRoundBatches, params.seed);
+    const nLearn = rounds.reduce((n, r) => n + r.length, 0);
+    let visited = 0;
+    let r = 0;
+    for (const round of rounds) {
+      model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
+      if (r > 0) {
+        const keep = triage(state, model, triageOptions);
+        if (keep.length < state.dWU.length) {
+          selectTemplates(state, keep);
+          model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
+        }
+      }
+      const match: MatchModel = {
+        model,
+        crossCorrelation: model.nTemplates > 0 ? templateCorrelations(model, { nSimilarMax: 1, threads: 0 }).crossCorrelation : null,
+        similar: null,
+        pcs: null,
+        prototypes: proposalPrototypes,
+        neighbourhoods,
+        nNeighbours,
+      };
+      const results = await runRound(log, `learning round ${r + 1}/${rounds.length}`, round, executor.concurrency, (bi) =>
+        executor.learn(task, batches[bi]!, channels, drift, match),
+      );
+      for (const res of results) applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
+      const born = addBirths(state, results, {
+        pcs,
+        nPcs: 3,
+        neighbourhoods: match.neighbourhoods,
+        nNeighbours,
+        initialNsp: m0,
+        maxTemplates,
+      });
+      log.debug({ round: r, templates: state.dWU.length, born }, 'learning round');
+      r++;
+    }
+    model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
+    const keep = triage(state, model, triageOptions);
+    selectTemplates(state, keep);
+    model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
+    log.info({ templates: model.nTemplates }, `learning: ${model.nTemplates} templates`);
+  });
+
+  // Round 4: extraction with frozen templates.
+  const correlations = templateCorrelations(model, { nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)), threads: 0 });
+  const spikes = await timed('extraction', async () => {
+    if (model.nTemplates === 0) return concatExtraction([]);
+    const match: MatchModel = {
+      model,
+      crossCorrelation: correlations.crossCorrelation,
+      similar: { nSimilar: correlations.nSimilar, similar: correlations.similar },
+      pcs: { nPcs: 3, values: pcs },
+      prototypes: proposalPrototypes,
+      neighbourhoods,
+      nNeighbours,
+    };
+    const parts = await runRound(log, 'extraction', batches, executor.concurrency, (b) => executor.extract(task, b, channels, drift, match));
+    return concatExtraction(parts);
+  });
+  log.info({ spikes: spikes.samples.length }, `extraction: ${spikes.samples.length} spikes`);
+  return {
+    setup,
+    batches,
+    channels,
+    drift,
+    model,
+    correlations: { similarity: correlations.similarity, similar: correlations.similar, nSimilar: correlations.nSimilar },
+    pcs,
+    spikes,
+    timings,
+  };
+}
