@@ -2,6 +2,21 @@
 /** The engine's public face: everything outside native/ imports from here. */
 export { loadCpuBinding, packageRoot, NativeLoadError } from './load.js';
 export type { NativeDescription } from './binding.js';
+export { spikeGlxMeta } from './recording/meta-writer.js';
+export type { SpikeGlxMetaOptions } from './recording/meta-writer.js';
+export type { ProbeType } from './recording/probe-table.js';
+export { openRecording, inspectRecording, Recording } from './recording/recording.js';
+export type { RecordingInfo, OpenRecordingOptions, HaloRead } from './recording/recording.js';
+export { discoverSession, recordingFiles } from './recording/session.js';
+export type { Session, SessionProbe, DiscoverOptions } from './recording/session.js';
+export { sortingPositions, geometryExtent } from './recording/geometry.js';
+export type { ProbeGeometry, GeometrySource, GeometryExtent } from './recording/geometry.js';
+export { readSpikeGlxMeta, parseSpikeGlxMeta, metaTable } from './recording/meta-file.js';
+export type { SpikeGlxMeta, MetaTable } from './recording/meta-file.js';
+export { spikeGlxLayout } from './recording/spikeglx.js';
+export { plainLayout } from './recording/plain-format.js';
+export type { PlainRecordingDescription } from './recording/plain-format.js';
+export type { RecordingLayout } from './recording/layout.js';
 export {
   SIM_CHANNEL,
   SIM_LFP_FIELDS,

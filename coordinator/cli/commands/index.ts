@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import type { Command } from 'commander';
 import type { CliContext } from '../main.js';
+import { registerInfo } from './info.js';
 
 /** Every command registers itself here; order is the order in `--help`. */
-export const commands: Array<(program: Command, ctx: CliContext) => void> = [];
+export const commands: Array<(program: Command, ctx: CliContext) => void> = [registerInfo];

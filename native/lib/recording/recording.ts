@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * One probe's recording: its description and streaming reads of sample ranges from the `.bin`.
+ * Reads are positioned reads through one file handle in bounded chunks, so a worker holds only
+ * the batch it asked for, never the file.
+ */
+import { constants as bufferConstants } from 'node:buffer';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import { InputError, ParameterError, expected } from '../../../proto/errors.js';
+import type { ProbeGeometry } from './geometry.js';
+import type { RecordingLayout } from './layout.js';
+import { readSpikeGlxMeta } from './meta-file.js';
+import { readPlainLayout } from './plain-format.js';
+import type { ProbeType } from './probe-table.js';
+import { recordingFiles, type SessionProbe } from './session.js';
+import { spikeGlxLayout } from './spikeglx.js';
+
+/** Everything known about a recording before reading its samples. */
+export interface RecordingInfo {
+  readonly format: 'spikeglx' | 'raw';
+  readonly binPath: string;
+  /** The `.meta` (SpikeGLX) or `.json` (plain format). */
+  readonly metaPath: string;
+  /** e.g. `imec0`; unique within a session. */
+  readonly probeLabel: string;
+  /** `custom` for a plain-format recording that names no Neuropixels type. */
+  readonly probeType: ProbeType | 'custom';
+  /** `imDatPrb_type` (0 for NP1.0 and 3A); `null` for plain-format recordings. */
+  readonly probeTypeCode: number | null;
+  /** e.g. 'Neuropixels 1.0'. */
+  readonly probeName: string;
+  /** int16 columns per sample in the `.bin`, sync included. */
+  readonly nSavedChannels: number;
+  /** Neural channels: the columns {@link Recording.read} returns. */
+  readonly nChannels: number;
+  /** The `.bin` column of each neural channel, in channel order. */
+  readonly neuralColumns: Int32Array;
+  /** The column of the sync channel, kept out of the neural data; `null` if there is none. */
+  readonly syncColumn: number | null;
+  readonly sampleRateHz: number;
+  /** Whole samples in the `.bin`. */
+  readonly nSamples: number;
+  readonly durationS: number;
+  /** Size of the `.bin` in bytes, as found on disk. */
+  readonly fileBytes: number;
+  /** µV per int16 count, per neural channel. */
+  readonly uvPerCount: Float64Array;
+  readonly geometry: ProbeGeometry;
+  /** Non-fatal findings, each a sentence for the user. */
+  readonly problems: readonly string[];
+}
+
+export interface OpenRecordingOptions {
+  /**
+   * Accept a `.bin` whose size is not a whole number of samples (a copy cut short): the whole
+   * samples are used and a problem is recorded. @default false
+   */
+  allowPartialSample: boolean;
+  /** Largest single read from the file, in bytes; bounds the memory of a read beyond its result. @default 8 MiB */
+  readChunkBytes: number;
+}
+
+/** A read of a range plus halo, clipped at the ends of the file; the caller pads. */
+export interface HaloRead {
+  /** Samples [firstSample, endSample) of the neural channels, sample-major. */
+  readonly data: Int16Array;
+  readonly firstSample: number;
+  readonly endSample: number;
+}
+
+const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+
+function checkOptions(options: Partial<OpenRecordingOptions>): OpenRecordingOptions {
+  const readChunkBytes = options.readChunkBytes ?? DEFAULT_CHUNK_BYTES;
+  if (!Number.isSafeInteger(readChunkBytes) || readChunkBytes < 1) {
+    throw new ParameterError(`readChunkBytes: ${expected('a positive integer', readChunkBytes)}`);
+  }
+  return { allowPartialSample: options.allowPartialSample ?? false, readChunkBytes };
+}
+
+async function layoutOf(files: SessionProbe): Promise<RecordingLayout> {
+  return files.format === 'spikeglx'
+    ? spikeGlxLayout(await readSpikeGlxMeta(files.metaPath))
+    : await readPlainLayout(files.metaPath);
+}
+
+function buildInfo(
+  files: SessionProbe,
+  layout: RecordingLayout,
+  fileBytes: number,
+  options: OpenRecordingOptions,
+): RecordingInfo {
+  const { binPath } = files;
+  const problems = [...layout.problems];
+  const bytesPerSample = 2 * layout.nSavedChannels;
+  const nSamples = Math.floor(fileBytes / bytesPerSample);
+  const leftoverBytes = fileBytes - nSamples * bytesPerSample;
+  if (leftoverBytes !== 0) {
+    const sizes =
+      `holds ${fileBytes} bytes, not a whole number of samples: ${layout.nSavedChannels} channels × 2 bytes = ` +
+      `${bytesPerSample} bytes per sample leaves ${leftoverBytes} bytes over`;
+    if (!options.allowPartialSample) {
+      throw new InputError(
+        binPath,
+        `${sizes} (a truncated copy?). Pass allowPartialSample: true (CLI --allow-partial-sample) to sort the ` +
+          `${nSamples} whole samples.`,
+      );
+    }
+    problems.push(`${sizes}; the ${nSamples} whole samples are used (allowPartialSample)`);
+  }
+  if (nSamples === 0)
+    throw new InputError(binPath, `holds ${fileBytes} bytes: not one whole sample of ${bytesPerSample} bytes`);
+  const declared = layout.declaredFileBytes;
+  if (declared !== undefined && declared !== fileBytes) {
+    problems.push(
+      `the meta says fileSizeBytes=${declared} but the file holds ${fileBytes} bytes; the file is trusted ` +
+        `(${nSamples} samples, ${(nSamples / layout.sampleRateHz).toFixed(3)} s), as IBL does`,
+    );
+  }
+  return {
+    format: files.format,
+    binPath,
+    metaPath: files.metaPath,
+    probeLabel: files.label,
+    probeType: layout.probeType,
+    probeTypeCode: layout.probeTypeCode,
+    probeName: layout.probeName,
+    nSavedChannels: layout.nSavedChannels,
+    nChannels: layout.neuralColumns.length,
+    neuralColumns: layout.neuralColumns,
+    syncColumn: layout.syncColumn,
+    sampleRateHz: layout.sampleRateHz,
+    nSamples,
+    durationS: nSamples / layout.sampleRateHz,
+    fileBytes,
+    uvPerCount: layout.uvPerCount,
+    geometry: layout.geometry,
+    problems,
+  };
+}
+
+function binMissing(files: SessionProbe, err: unknown): InputError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    return new InputError(files.binPath, `no such file (the recording described by ${files.metaPath} is missing)`);
+  }
+  return new InputError(files.binPath, `cannot be opened: ${(err as Error).message}`, { cause: err });
+}
+
+/** Describes a recording without keeping it open (the `info` command). */
+export async function inspectRecording(
+  target: string | SessionProbe,
+  options: Partial<OpenRecordingOptions> = {},
+): Promise<RecordingInfo> {
+  const opts = checkOptions(options);
+  const files = typeof target === 'string' ? await recordingFiles(target) : target;
+  const layout = await layoutOf(files);
+  let fileBytes: number;
+  try {
+    const s = await stat(files.binPath);
+    if (!s.isFile()) throw new InputError(files.binPath, 'is not a regular file');
+    fileBytes = s.size;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw binMissing(files, err);
+  }
+  return buildInfo(files, layout, fileBytes, opts);
+}
+
+/**
+ * Opens a recording: `X.ap.bin` or `X.ap.meta` (SpikeGLX), `X.bin` or `X.json` (plain format),
+ * or a probe found by {@link discoverSession}. Bad input is an {@link InputError} naming the file.
+ */
+export async function openRecording(
+  target: string | SessionProbe,
+  options: Partial<OpenRecordingOptions> = {},
+): Promise<Recording> {
+  if (os.endianness() !== 'LE')
+    throw new Error('spikeshard reads little-endian int16 files and needs a little-endian CPU');
+  const opts = checkOptions(options);
+  const files = typeof target === 'string' ? await recordingFiles(target) : target;
+  const layout = await layoutOf(files);
+  let handle: FileHandle;
+  try {
+    handle = await open(files.binPath, 'r');
+  } catch (err) {
+    throw binMissing(files, err);
+  }
+  try {
+    const s = await handle.stat();
+    if (!s.isFile()) throw new InputError(files.binPath, 'is not a regular file');
+    return new Recording(buildInfo(files, layout, s.size, opts), handle, opts.readChunkBytes);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** An open recording. Call {@link Recording.close} when done. Sample indices are exact up to 2^53. */
+export class Recording {
+  private handle: FileHandle | null;
+  private readonly bytesPerSample: number;
+  /** `[first, count]` when the neural columns are one contiguous block (the usual case), else `null`. */
+  private readonly neuralBlock: [number, number] | null;
+
+  /** @internal use {@link openRecording}. */
+  constructor(
+    readonly info: RecordingInfo,
+    handle: FileHandle,
+    private readonly readChunkBytes: number,
+  ) {
+    this.handle = handle;
+    this.bytesPerSample = 2 * info.nSavedChannels;
+    const cols = info.neuralColumns;
+    const first = cols[0]!;
+    this.neuralBlock = cols.every((c, i) => c === first + i) ? [first, cols.length] : null;
+  }
+
+  /**
+   * Neural channels of samples [startSample, endSample), sample-major:
+   * `data[t * nChannels + c]` is channel c at sample startSample + t, in counts.
+   * `into`, if given, receives the data (it must hold at least that many values) and the
+   * returned array is a view of its start; workers pass the same array batch after batch.
+   */
+  async read(startSample: number, endSample: number, into?: Int16Array): Promise<Int16Array> {
+    this.checkRange('read', startSample, endSample);
+    return this.readColumns(startSample, endSample, this.info.neuralColumns, this.neuralBlock, into);
+  }
+
+  /** The sync channel (16 digital lines in one int16) of samples [startSample, endSample). */
+  async readSync(startSample: number, endSample: number): Promise<Int16Array> {
+    this.checkRange('readSync', startSample, endSample);
+    const column = this.info.syncColumn;
+    if (column === null) throw new InputError(this.info.binPath, 'has no sync channel');
+    return this.readColumns(startSample, endSample, Int32Array.of(column), [column, 1], undefined);
+  }
+
+  /**
+   * Samples [startSample − haloSamples, endSample + haloSamples) clipped to the file, for a batch
+   * whose filters need context on both sides. `into` as for {@link Recording.read}.
+   */
+  async readWithHalo(
+    startSample: number,
+    endSample: number,
+    haloSamples: number,
+    into?: Int16Array,
+  ): Promise<HaloRead> {
+    this.checkRange('readWithHalo', startSample, endSample);
+    if (!Number.isSafeInteger(haloSamples) || haloSamples < 0) {
+      throw new RangeError(`readWithHalo: haloSamples ${expected('an integer >= 0', haloSamples)}`);
+    }
+    const firstSample = Math.max(0, startSample - haloSamples);
+    const last = Math.min(this.info.nSamples, endSample + haloSamples);
+    return { data: await this.read(firstSample, last, into), firstSample, endSample: last };
+  }
+
+  /** Releases the file. Reads after this throw. */
+  async close(): Promise<void> {
+    const h = this.handle;
+    this.handle = null;
+    await h?.close();
+  }
+
+  private checkRange(method: string, startSample: number, endSample: number): void {
+    const n = this.info.nSamples;
+    const ok =
+      Number.isSafeInteger(startSample) &&
+      Number.isSafeInteger(endSample) &&
+      startSample >= 0 &&
+      startSample <= endSample &&
+      endSample <= n;
+    if (!ok) {
+      throw new RangeError(
+        `${method}(${startSample}, ${endSample}): expected integers with 0 <= startSample <= endSample <= ` +
+          `nSamples = ${n} of ${this.info.binPath}`,
+      );
+    }
+  }
+
+  private async readColumns(
+    startSample: number,
+    endSample: number,
+    columns: Int32Array,
+    block: [number, number] | null,
+    into: Int16Array | undefined,
+  ): Promise<Int16Array> {
+    const handle = this.handle;
+    if (handle === null) throw new Error(`${this.info.binPath}: the recording is closed`);
+    const nSamples = endSample - startSample;
+    const nOut = columns.length;
+    let out: Int16Array;
+    if (into !== undefined) {
+      if (into.length < nSamples * nOut) {
+        throw new RangeError(
+          `into holds ${into.length} values; ${nSamples} samples × ${nOut} channels need ${nSamples * nOut}`,
+        );
+      }
+      out = into.subarray(0, nSamples * nOut);
+    } else {
+      if (nSamples * nOut * 2 > bufferConstants.MAX_LENGTH) {
+        throw new RangeError(
+          `read of ${nSamples} samples × ${nOut} channels is too large for one array; read in batches`,
+        );
+      }
+      out = new Int16Array(nSamples * nOut);
+    }
+    if (nSamples === 0) return out;
+    const nSaved = this.info.nSavedChannels;
+    const bytesPerSample = this.bytesPerSample;
+    const chunkSamples = Math.min(nSamples, Math.max(1, Math.floor(this.readChunkBytes / bytesPerSample)));
+    // Two chunk buffers: the next chunk is read while the current one is copied out. Each is a
+    // buffer of its own at offset 0 (allocUnsafeSlow), so the Int16Array views are aligned.
+    const nBuffers = nSamples > chunkSamples ? 2 : 1;
+    const buffers = Array.from({ length: nBuffers }, () => Buffer.allocUnsafeSlow(chunkSamples * bytesPerSample));
+    const readChunk = (k: number): Promise<void> => {
+      const s = startSample + k * chunkSamples;
+      const n = Math.min(chunkSamples, endSample - s);
+      return this.readFully(handle, buffers[k % nBuffers]!, n * bytesPerSample, s);
+    };
+    const nChunks = Math.ceil(nSamples / chunkSamples);
+    let pending = readChunk(0);
+    for (let k = 0; k < nChunks; k++) {
+      await pending;
+      if (k + 1 < nChunks) pending = readChunk(k + 1);
+      const buffer = buffers[k % nBuffers]!;
+      const rows = new Int16Array(buffer.buffer, buffer.byteOffset, chunkSamples * nSaved);
+      const s = startSample + k * chunkSamples;
+      const n = Math.min(chunkSamples, endSample - s);
+      const outBase = (s - startSample) * nOut;
+      if (block !== null) {
+        const [first, count] = block;
+        for (let t = 0; t < n; t++) {
+          out.set(rows.subarray(t * nSaved + first, t * nSaved + first + count), outBase + t * nOut);
+        }
+      } else {
+        for (let t = 0; t < n; t++) {
+          const r = t * nSaved;
+          const o = outBase + t * nOut;
+          for (let c = 0; c < nOut; c++) out[o + c] = rows[r + columns[c]!]!;
+        }
+      }
+    }
+    return out;
+  }
+
+  private async readFully(handle: FileHandle, buffer: Buffer, length: number, sample: number): Promise<void> {
+    const position = sample * this.bytesPerSample;
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+      if (bytesRead === 0) {
+        throw new InputError(
+          this.info.binPath,
+          `ended at byte ${position + done} while ${this.info.fileBytes} bytes were expected (did it shrink while open?)`,
+        );
+      }
+      done += bytesRead;
+    }
+  }
+}
