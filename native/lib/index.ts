@@ -31,5 +31,6 @@ export {
   simSpikeBandRms,
   simSynthesizeChunk,
   simTableFloats,
+  simTableRowFloats,
 } from './simulate.js';
 export type { SimChunkSetup, SimTableGrid } from './simulate.js';

@@ -26,8 +26,11 @@ export const SIM_SHAPE = {
   fields: 33,
 } as const;
 
-/** Fields of one spike to render: soma time (samples, relative to the buffer), table, gain, α, x, y, z. */
-export const SIM_SPIKE = { time: 0, table: 1, gain: 2, alpha: 3, x: 4, y: 5, z: 6, fields: 7 } as const;
+/**
+ * Fields of one spike to render: soma time (samples, relative to the buffer), table, gain (µV per
+ * table unit), α, soma x, y, z (µm) and the radius beyond which it is not rendered (µm).
+ */
+export const SIM_SPIKE = { time: 0, table: 1, gain: 2, alpha: 3, x: 4, y: 5, z: 6, radiusUm: 7, fields: 8 } as const;
 
 /** Fields of one channel of the chunk setup. */
 export const SIM_CHANNEL = { x: 0, y: 1, whiteUv: 2, pinkUv: 3, commonGain: 4, dcUv: 5, dead: 6, fields: 7 } as const;
@@ -62,9 +65,14 @@ function binding(): ReturnType<typeof loadCpuBinding> {
   return b;
 }
 
-/** Floats of one table (A and B terms over radii × upsampled times) for a grid. */
+/** Floats of one table row: `upsample` phases of preSamples + postSamples + 2 samples. */
+export function simTableRowFloats(grid: RawTableGrid): number {
+  return grid.upsample * (grid.preSamples + grid.postSamples + 2);
+}
+
+/** Floats of one table: A and B terms × radii × rows (layout [A|B][radius][phase][sample]). */
 export function simTableFloats(grid: RawTableGrid): number {
-  return 2 * grid.nRadii * ((grid.preSamples + grid.postSamples) * grid.upsample + 1);
+  return 2 * grid.nRadii * simTableRowFloats(grid);
 }
 
 /** Waveform tables for `shapes` (n × SIM_SHAPE.fields), float32, unit gain. */

@@ -149,21 +149,22 @@ TEST(sim_table_values_follow_the_component_formula) {
   auto soma = one_component_shape(-1.0, 0.0, 0.1, 0);
   std::vector<float> t(g.floats_per_table());
   build_waveform_tables(g, soma.data(), 1, t.data(), 1);
-  const std::size_t n_taus = g.n_taus();
-  const std::size_t j0 = g.pre_samples * g.upsample;  // tau = 0
-  CHECK_NEAR(t[j0], -1.0, 1e-6);
+  // Value of term `term`, radius row ir, at τ = j − pre + p/upsample samples.
+  const auto at = [&](std::size_t term, std::size_t ir, std::size_t j, std::size_t p) {
+    return t[(term * g.n_radii + ir) * g.floats_per_row() + p * g.n_j() + j];
+  };
+  CHECK_NEAR(at(0, 0, g.pre_samples, 0), -1.0, 1e-6);
   // At r = 40 µm: amplitude (1 + 16)^-1, width √(0.1² + 0.04²), delay 0.1 ms = 3 samples.
   const std::size_t ir = 20;
   const double s = std::sqrt(0.01 + 0.04 * 0.04);
   const double expect_peak = -(1.0 / 17.0) * (0.1 / s);
-  CHECK_NEAR(t[ir * n_taus + j0 + 3 * g.upsample], expect_peak, 1e-6);
-  const double tau = 0.1 + 0.05;  // 0.05 ms after the delayed trough
-  CHECK_NEAR(t[ir * n_taus + j0 + static_cast<std::size_t>(std::lround(tau * 30 * 4))],
-             expect_peak * std::exp(-0.5 * 0.05 * 0.05 / (s * s)), 1e-6);
+  CHECK_NEAR(at(0, ir, g.pre_samples + 3, 0), expect_peak, 1e-6);
+  // 1.5 samples (0.05 ms) after the delayed trough: j + 1, phase 2 of 4.
+  CHECK_NEAR(at(0, ir, g.pre_samples + 4, 2), expect_peak * std::exp(-0.5 * 0.05 * 0.05 / (s * s)), 1e-6);
   // The dendritic table is empty for a purely somatic shape, and the last radius is tapered to 0.
-  for (std::size_t j = 0; j < n_taus; ++j) {
-    CHECK(t[g.n_radii * n_taus + j] == 0.0f);
-    CHECK(t[(g.n_radii - 1) * n_taus + j] == 0.0f);
+  for (std::size_t i = 0; i < g.floats_per_row(); ++i) {
+    CHECK(t[g.n_radii * g.floats_per_row() + i] == 0.0f);
+    CHECK(t[(g.n_radii - 1) * g.floats_per_row() + i] == 0.0f);
   }
 }
 
@@ -173,7 +174,7 @@ TEST(sim_render_places_spikes_at_sub_sample_times) {
   std::vector<float> t(g.floats_per_table());
   build_waveform_tables(g, soma.data(), 1, t.data(), 1);
   // A spike 20 µm from the site (on the grid), at time 100.25 samples, gain 50.
-  std::vector<double> spike = {100.25, 0, 50.0, 0.0, 0.0, 0.0, 20.0};
+  std::vector<double> spike = {100.25, 0, 50.0, 0.0, 0.0, 0.0, 20.0, 1e9};
   std::vector<float> buf(300, 0.0f);
   render_site(g, t.data(), 1, spike.data(), 1, 0.0, 0.0, buf.data(), buf.size());
   // Closed form at r = 20: amplitude 1/5, width √(0.01 + 0.0004), delay 0.05 ms.
@@ -186,10 +187,55 @@ TEST(sim_render_places_spikes_at_sub_sample_times) {
   }
   CHECK(worst < 1e-3 * 10.0);  // 10 µV peak; bilinear interpolation error well under 0.1 %
   // Spikes far away or outside the buffer add nothing.
-  std::vector<double> far = {100.0, 0, 50.0, 0.0, 0.0, 500.0, 20.0, -500.0, 0, 50.0, 0.0, 0.0, 0.0, 20.0};
+  std::vector<double> far = {100.0, 0, 50.0, 0.0, 0.0, 500.0, 20.0, 1e9,  // too far
+                             -500.0, 0, 50.0, 0.0, 0.0, 0.0, 20.0, 1e9,  // before the buffer
+                             100.0, 0, 50.0, 0.0, 0.0, 0.0, 20.0, 19.9};  // beyond its own radius
   std::vector<float> quiet(300, 0.0f);
-  render_site(g, t.data(), 1, far.data(), 2, 0.0, 0.0, quiet.data(), quiet.size());
+  render_site(g, t.data(), 1, far.data(), 3, 0.0, 0.0, quiet.data(), quiet.size());
   for (float v : quiet) CHECK(v == 0.0f);
+}
+
+TEST(sim_render_is_exact_at_every_phase_and_at_buffer_edges) {
+  TableGrid g;
+  auto soma = one_component_shape(-1.0, 0.0, 0.1, 0);
+  std::vector<float> t(g.floats_per_table());
+  build_waveform_tables(g, soma.data(), 1, t.data(), 1);
+  const double s = std::sqrt(0.01 + 0.02 * 0.02);
+  double worst = 0;
+  // Offsets that hit every phase and the wrap to the next sample, and spikes cut by both buffer ends.
+  for (double t0 : {50.0, 50.1, 50.37, 50.74, 50.99, 10.6, 3.3, 295.2, 320.5}) {
+    std::vector<double> spike = {t0, 0, 50.0, 0.0, 0.0, 0.0, 20.0, 1e9};
+    std::vector<float> buf(300, 0.0f);
+    render_site(g, t.data(), 1, spike.data(), 1, 0.0, 0.0, buf.data(), buf.size());
+    for (std::size_t i = 0; i < buf.size(); ++i) {
+      const double tau = static_cast<double>(i) - t0;
+      double expect = 0;
+      if (tau >= -25 && tau <= 60) {  // inside the untapered part of the window
+        const double tau_ms = tau / 30.0 - 0.05;
+        expect = 50.0 * -(0.2) * (0.1 / s) * std::exp(-0.5 * tau_ms * tau_ms / (s * s));
+      } else if (tau < -30 || tau > 81) {
+        expect = 0;
+      } else {
+        continue;
+      }
+      worst = std::max(worst, std::fabs(buf[i] - expect));
+    }
+  }
+  CHECK(worst < 0.01);
+}
+
+TEST(sim_spikes_near_selects_by_depth) {
+  std::vector<double> spikes;
+  for (double y : {300.0, 10.0, 150.0, 149.0, 0.0, 500.0}) {
+    std::vector<double> s = {1.0, 0, 1.0, 0.0, 0.0, y, 10.0, 1e9};
+    spikes.insert(spikes.end(), s.begin(), s.end());
+  }
+  auto sorted = sort_spikes_by_y(spikes.data(), 6);
+  CHECK(sorted[kSpikeY] == 0.0);
+  CHECK(sorted[5 * kSpikeFields + kSpikeY] == 500.0);
+  auto [first, last] = spikes_near(sorted, 100.0, 50.0);  // y in [50, 150]
+  CHECK(first == 2);
+  CHECK(last == 4);
 }
 
 TEST(sim_render_dendritic_term_is_asymmetric_along_y) {
@@ -197,7 +243,7 @@ TEST(sim_render_dendritic_term_is_asymmetric_along_y) {
   auto dend = one_component_shape(0.5, 0.2, 0.3, 1);
   std::vector<float> t(g.floats_per_table());
   build_waveform_tables(g, dend.data(), 1, t.data(), 1);
-  std::vector<double> spike = {100.0, 0, 10.0, 0.8, 0.0, 0.0, 10.0};
+  std::vector<double> spike = {100.0, 0, 10.0, 0.8, 0.0, 0.0, 10.0, 1e9};
   std::vector<float> above(300, 0.0f), below(300, 0.0f);
   render_site(g, t.data(), 1, spike.data(), 1, 0.0, 30.0, above.data(), 300);
   render_site(g, t.data(), 1, spike.data(), 1, 0.0, -30.0, below.data(), 300);
@@ -274,7 +320,7 @@ double channel_rms(const std::vector<std::int16_t>& d, std::size_t n_saved, std:
 
 TEST(sim_chunks_identical_for_any_thread_count_and_seeded) {
   TinySetup a(37);  // not a multiple of the channel block
-  std::vector<double> spikes = {500.3, 0, 80.0, 0.0, 16.0, 100.0, 20.0};
+  std::vector<double> spikes = {500.3, 0, 80.0, 0.0, 16.0, 100.0, 20.0, 1e9};
   auto one = a.run(1, 3, 5000, spikes);
   auto two = a.run(2, 3, 5000, spikes);
   auto three = a.run(3, 3, 5000, spikes);
@@ -316,7 +362,7 @@ TEST(sim_chunk_clips_to_adc_range_and_adds_spikes) {
   a.setup.adc_min = -512;
   a.setup.adc_max = 511;
   // A huge spike right at channel 0 (at (0, 0)), trough ≈ -gain·(1+4)^-1 µV.
-  std::vector<double> spikes = {1000.0, 0, 20000.0, 0.0, 0.0, 0.0, 20.0};
+  std::vector<double> spikes = {1000.0, 0, 20000.0, 0.0, 0.0, 0.0, 20.0, 1e9};
   auto d = a.run(1, 1, 3000, spikes);
   int lo = 0;
   for (std::size_t i = 990; i < 1010; ++i) lo = std::min<int>(lo, d[i * 5 + 0]);

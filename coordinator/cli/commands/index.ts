@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../main.js';
 import { registerInfo } from './info.js';
+import { registerSimulate } from './simulate.js';
 
 /** Every command registers itself here; order is the order in `--help`. */
-export const commands: Array<(program: Command, ctx: CliContext) => void> = [registerInfo];
+export const commands: Array<(program: Command, ctx: CliContext) => void> = [registerInfo, registerSimulate];

@@ -141,6 +141,7 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
   const std::size_t n_ch = setup.n_channels;
   const std::size_t n_saved = n_ch + 1;
   const std::size_t n_shared = 1 + setup.n_lfp;
+  const std::vector<double> sorted = sort_spikes_by_y(spikes, n_spikes);
 
   // Shared sources first: the common mode (row 0) and the LFP sources (rows 1..n_lfp).
   std::vector<float> shared(n_shared * n_samples);
@@ -183,6 +184,7 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
         // Time-major block: x[i * kBlock + lane]. The filters run over the lanes in lock-step
         // (which the compiler vectorises) and each output row gets one contiguous run.
         std::vector<float> x(n_samples * kBlock);
+        std::vector<float> row(n_samples);
         for (std::size_t b = block_begin; b < block_end; ++b) {
           const std::size_t c0 = b * kBlock;
           const std::size_t lanes = std::min(n_ch, c0 + kBlock) - c0;
@@ -233,8 +235,12 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
             const double* ch = setup.channels + (c0 + l) * kChannelFields;
             if (ch[kChannelDead] != 0.0) continue;
             for (std::size_t k = 0; k < kNoiseState; ++k) state[(c0 + l) * kNoiseState + k] = st[k][l];
-            render_site(setup.grid, setup.tables, setup.n_tables, spikes, n_spikes, ch[kChannelX], ch[kChannelY],
-                        x.data() + l, n_samples, kBlock);
+            const auto [first, last] = spikes_near(sorted, ch[kChannelY], setup.grid.r_max_um());
+            if (first == last) continue;
+            std::fill(row.begin(), row.end(), 0.0f);
+            render_site(setup.grid, setup.tables, setup.n_tables, sorted.data() + first * kSpikeFields, last - first,
+                        ch[kChannelX], ch[kChannelY], row.data(), n_samples);
+            for (std::size_t i = 0; i < n_samples; ++i) x[i * kBlock + l] += row[i];
           }
           // Quantise (round half up, clip to the ADC range) and interleave. The offset makes the
           // truncating conversion a floor without needing SSE4.1's roundps.

@@ -90,6 +90,8 @@ void highpass_zero_phase(float* data, std::size_t n_channels, std::size_t n_samp
         std::vector<double> buf(n_samples);
         for (std::size_t c = begin; c < end; ++c) {
           float* row = data + c * n_samples;
+          // A silent row stays silent (templates are zero far from their unit).
+          if (std::all_of(row, row + n_samples, [](float v) { return v == 0.0f; })) continue;
           std::copy(row, row + n_samples, buf.begin());
           filtfilt(sections, buf.data(), n_samples);
           for (std::size_t i = 0; i < n_samples; ++i) row[i] = static_cast<float>(buf[i]);

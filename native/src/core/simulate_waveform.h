@@ -7,13 +7,17 @@
 // where A is the somatic term and B the broader dendritic return current. Each term is a sum of
 // Gaussian components (amp, μ, σ) whose width grows and whose delay grows with r:
 //     σ(r) = √(σ² + (w·r/100 µm)²)  (area kept: amplitude × σ/σ(r)),  μ(r) = μ + r / speed,
-// and whose amplitude falls as (1 + (r/r0)²)^(-q/2). A is tabulated for unit gain on a grid of r
-// (step dr) and τ (upsampled), so a spike at any displaced position is rendered by bilinear
-// interpolation, at sub-sample precision.
+// and whose amplitude falls as (1 + (r/r0)²)^(-q/2). A and B are tabulated for unit gain on a
+// grid of r (step dr) and τ (upsampled), so a spike at any displaced position is rendered by
+// bilinear interpolation, at sub-sample precision. Each row is stored phase-major
+// (row[p·n_j + j] = value at τ = j − pre + p/upsample), so that for one spike every tap it
+// reads walks memory contiguously.
 #ifndef SPIKESHARD_CORE_SIMULATE_WAVEFORM_H_
 #define SPIKESHARD_CORE_SIMULATE_WAVEFORM_H_
 
 #include <cstddef>
+#include <utility>
+#include <vector>
 
 namespace spikeshard::sim {
 
@@ -43,6 +47,7 @@ enum SpikeField : std::size_t {
   kSpikeX,         // soma position, µm (x across, y along the probe, z off its plane)
   kSpikeY,
   kSpikeZ,
+  kSpikeRadiusUm,  // not rendered on sites at or beyond this distance (capped at the table's r_max)
   kSpikeFields,
 };
 
@@ -54,8 +59,10 @@ struct TableGrid {
   double dr_um = 2.0;             // distance step
   std::size_t n_radii = 81;       // rows; the last one (r_max) is zero
 
-  std::size_t n_taus() const { return (pre_samples + post_samples) * upsample + 1; }
-  std::size_t floats_per_table() const { return 2 * n_radii * n_taus(); }
+  // Samples per phase: the window plus one, so the tap after the last sample stays in the row.
+  std::size_t n_j() const { return pre_samples + post_samples + 2; }
+  std::size_t floats_per_row() const { return upsample * n_j(); }
+  std::size_t floats_per_table() const { return 2 * n_radii * floats_per_row(); }
   double r_max_um() const { return dr_um * static_cast<double>(n_radii - 1); }
   void validate() const;
 };
@@ -66,14 +73,18 @@ inline constexpr double kRadialTaperStart = 0.7;
 inline constexpr double kTaperPreMs = 0.25;
 inline constexpr double kTaperPostMs = 0.5;
 
-// Writes n_tables tables (layout [table][A|B][radius][tau], float32) for the given shapes.
+// Writes n_tables tables (layout [table][A|B][radius][phase][j], float32) for the given shapes.
 void build_waveform_tables(const TableGrid& grid, const double* shapes, std::size_t n_tables, float* out,
                            int threads);
 
-// Adds the spikes to one site's samples buf[i·stride], i < n (site at (cx, cy), on the probe
-// plane z = 0).
+// Adds the spikes to one site's samples buf[0..n) (site at (cx, cy), on the probe plane z = 0).
 void render_site(const TableGrid& grid, const float* tables, std::size_t n_tables, const double* spikes,
-                 std::size_t n_spikes, double cx, double cy, float* buf, std::size_t n, std::size_t stride = 1);
+                 std::size_t n_spikes, double cx, double cy, float* buf, std::size_t n);
+
+// The spikes sorted by y, so that a site only visits those within reach (see spikes_near).
+std::vector<double> sort_spikes_by_y(const double* spikes, std::size_t n_spikes);
+// [first, last) of the y-sorted spikes whose y lies within r_max of cy.
+std::pair<std::size_t, std::size_t> spikes_near(const std::vector<double>& sorted, double cy, double r_max);
 
 // Renders spikes into zeroed channel-major out (n_channels × n); sites as (x, y) pairs.
 void render_spikes(const TableGrid& grid, const float* tables, std::size_t n_tables, const double* spikes,
