@@ -175,7 +175,12 @@ export function planChannels(
 }
 
 /** The channel array of the native setup. */
-export function packChannels(plan: ChannelPlan, xUm: Float64Array, yUm: Float64Array): Float64Array {
+export function packChannels(
+  plan: ChannelPlan,
+  xUm: Float64Array,
+  yUm: Float64Array,
+  delaySamples: Float64Array,
+): Float64Array {
   const n = plan.state.length;
   const out = new Float64Array(n * SIM_CHANNEL.fields);
   for (let c = 0; c < n; c++) {
@@ -187,6 +192,7 @@ export function packChannels(plan: ChannelPlan, xUm: Float64Array, yUm: Float64A
     out[o + SIM_CHANNEL.commonGain] = plan.commonGain[c]!;
     out[o + SIM_CHANNEL.dcUv] = plan.dcUv[c]!;
     out[o + SIM_CHANNEL.dead] = plan.state[c] === 'dead' ? 1 : 0;
+    out[o + SIM_CHANNEL.delaySamples] = delaySamples[c]!;
   }
   return out;
 }

@@ -34,6 +34,8 @@ export interface SimulateOptions {
   /** Range of the true units' SNRs (spike-band trough / noise RMS). */
   snrMin: number;
   snrMax: number;
+  /** Sample each channel at its ADC's staggered time within the sample period, as real probes do. */
+  adcDelays: boolean;
   /** Threads of the native synthesis; 0 = all cores. */
   threads: number;
   /** Overwrite a non-empty output folder. */
@@ -56,6 +58,7 @@ export const SIMULATE_DEFAULTS = {
   lfpUv: 60,
   snrMin: 3,
   snrMax: 25,
+  adcDelays: true,
   threads: 0,
   force: false,
 } as const;
@@ -117,6 +120,8 @@ export function resolveSimulateOptions(req: SimulateRequest): SimulateOptions {
   check(isNum(snrMax, snrMin, 1000), '--snr-max', `an SNR from --snr-min (${snrMin}) to 1000`, snrMax);
   const threads = req.threads ?? SIMULATE_DEFAULTS.threads;
   check(isInt(threads, 0, 1024), '--threads', 'an integer from 0 (all cores) to 1024', threads);
+  const adcDelays = req.adcDelays ?? SIMULATE_DEFAULTS.adcDelays;
+  check(typeof adcDelays === 'boolean', '--adc-delay', 'true or false', adcDelays);
   const force = req.force ?? SIMULATE_DEFAULTS.force;
   check(typeof force === 'boolean', '--force', 'true or false', force);
   return {
@@ -136,6 +141,7 @@ export function resolveSimulateOptions(req: SimulateRequest): SimulateOptions {
     nNoisyChannels,
     snrMin,
     snrMax,
+    adcDelays,
     threads,
     force,
   };

@@ -14,6 +14,7 @@ import {
   sortingPositions,
   spikeGlxLayout,
   spikeGlxMeta,
+  type ProbeType,
   type RecordingLayout,
   type SimChunkSetup,
   type SimTableGrid,
@@ -78,6 +79,17 @@ export interface ProbePlan {
   setup: SimChunkSetup;
   /** 32-bit seed of the native noise streams. */
   nativeSeed: number;
+}
+
+/**
+ * When each channel is digitised within a sample period, in samples (formats.md §1.4): the
+ * channels of one ADC are converted one after the other. NP1.0: 32 ADCs of 12 channels in 13
+ * cycles, ADC = ⌊c/24⌋·2 + c mod 2, delay = (position on its ADC)/13; NP2.0: 24 ADCs of 16
+ * channels in 16 cycles, ADC = ⌊c/32⌋·2 + c mod 2, delay = position/16.
+ */
+export function adcDelaySamples(probeType: ProbeType, nChannels: number): Float64Array {
+  const [perAdcPair, cycles] = probeType === 'np1' ? [24, 13] : [32, 16];
+  return Float64Array.from({ length: nChannels }, (_, c) => Math.floor((c % perAdcPair) / 2) / cycles);
 }
 
 export function probeLabel(index: number): string {
@@ -183,7 +195,12 @@ export function planProbe(options: SimulateOptions, index: number): ProbePlan {
     seed: nativeSeed,
     nChannels: options.nChannels,
     sampleRateHz: fs,
-    channels: packChannels(channels, sites.xUm, sites.yUm),
+    channels: packChannels(
+      channels,
+      sites.xUm,
+      sites.yUm,
+      options.adcDelays ? adcDelaySamples(options.probeType, options.nChannels) : new Float64Array(options.nChannels),
+    ),
     pinkPoles: pink.poles,
     pinkWeights: pink.weights,
     antialiasPole: antialiasPole(fs),

@@ -28,7 +28,7 @@ export interface RawChunkSetup {
   seed: number;
   nChannels: number;
   sampleRateHz: number;
-  /** nChannels × channelFields: x, y, whiteUv, pinkUv, commonGain, dcUv, dead. */
+  /** nChannels × channelFields: x, y, whiteUv, pinkUv, commonGain, dcUv, dead, delaySamples. */
   channels: Float64Array;
   pinkPoles: Float64Array;
   pinkWeights: Float64Array;

@@ -33,7 +33,18 @@ export const SIM_SHAPE = {
 export const SIM_SPIKE = { time: 0, table: 1, gain: 2, alpha: 3, x: 4, y: 5, z: 6, radiusUm: 7, fields: 8 } as const;
 
 /** Fields of one channel of the chunk setup. */
-export const SIM_CHANNEL = { x: 0, y: 1, whiteUv: 2, pinkUv: 3, commonGain: 4, dcUv: 5, dead: 6, fields: 7 } as const;
+export const SIM_CHANNEL = {
+  x: 0,
+  y: 1,
+  whiteUv: 2,
+  pinkUv: 3,
+  commonGain: 4,
+  dcUv: 5,
+  dead: 6,
+  /** ADC sampling delay in [0, 1) samples: sample i holds the signal at time i + delay. */
+  delaySamples: 7,
+  fields: 8,
+} as const;
 
 export const SIM_PINK_POLES = 8;
 export const SIM_LFP_FIELDS = 3;

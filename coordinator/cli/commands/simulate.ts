@@ -22,6 +22,7 @@ interface SimulateFlags {
   noisyChannels?: number;
   snrMin?: number;
   snrMax?: number;
+  adcDelay?: boolean;
   threads?: number;
   force?: boolean;
 }
@@ -69,6 +70,7 @@ export function registerSimulate(program: Command, ctx: CliContext): void {
     .option('--noisy-channels <n>', 'channels with 3–5× the white noise (default channels / 192)', int)
     .option('--snr-min <snr>', 'lowest true-unit SNR (default 3)', num)
     .option('--snr-max <snr>', 'highest true-unit SNR (default 25)', num)
+    .option('--no-adc-delay', 'sample all channels at the same time (real probes stagger them within a sample)')
     .option('--threads <n>', 'threads for the synthesis; 0 = all cores (default 0)', int)
     .option('--force', 'replace an earlier simulation in OUT (other files there are kept)')
     .action((out: string, flags: SimulateFlags) => {
@@ -88,6 +90,7 @@ export function registerSimulate(program: Command, ctx: CliContext): void {
       if (flags.noisyChannels !== undefined) request.nNoisyChannels = flags.noisyChannels;
       if (flags.snrMin !== undefined) request.snrMin = flags.snrMin;
       if (flags.snrMax !== undefined) request.snrMax = flags.snrMax;
+      if (flags.adcDelay !== undefined) request.adcDelays = flags.adcDelay;
       if (flags.threads !== undefined) request.threads = flags.threads;
       if (flags.force !== undefined) request.force = flags.force;
       const options = resolveSimulateOptions(request);

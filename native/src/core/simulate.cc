@@ -83,6 +83,13 @@ void ChunkSetup::validate() const {
   if (channels == nullptr || !finite_all(channels, n_channels * kChannelFields)) {
     throw std::invalid_argument("simulate: channel parameters missing or not finite");
   }
+  for (std::size_t c = 0; c < n_channels; ++c) {
+    const double delay = channels[c * kChannelFields + kChannelDelay];
+    if (!(delay >= 0.0 && delay < 1.0)) {
+      throw std::invalid_argument("simulate: channel " + std::to_string(c) + " has ADC delay " + std::to_string(delay) +
+                                  ", expected [0, 1) samples");
+    }
+  }
   for (std::size_t k = 0; k < kPinkPoles; ++k) {
     if (!(noise.pink_poles[k] >= 0.0 && noise.pink_poles[k] < 1.0) || !std::isfinite(noise.pink_weights[k])) {
       throw std::invalid_argument("simulate: pink poles must lie in [0, 1) and weights be finite");
@@ -143,25 +150,32 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
   const std::size_t n_shared = 1 + setup.n_lfp;
   const std::vector<double> sorted = sort_spikes_by_y(spikes, n_spikes);
 
-  // Shared sources first: the common mode (row 0) and the LFP sources (rows 1..n_lfp).
-  std::vector<float> shared(n_shared * n_samples);
+  // Shared sources first: the common mode (row 0) and the LFP sources (rows 1..n_lfp). Each row
+  // has one sample more than the chunk, the next chunk's first (drawn from its stream on a copy
+  // of the state), so that channels sampled late can interpolate up to the chunk's end.
+  const std::size_t n_row = n_samples + 1;
+  std::vector<float> shared(n_shared * n_row);
   parallel_for(
       n_shared,
       [&](std::size_t begin, std::size_t end) {
         for (std::size_t s = begin; s < end; ++s) {
-          float* row = shared.data() + s * n_samples;
+          float* row = shared.data() + s * n_row;
           if (s == 0) {
-            Rng rng(stream_seed(setup.seed, chunk_index, 0, Stream::common));
             double* st = state + n_ch * kNoiseState;
             const NoiseStep step{setup.noise, setup.noise.common_white_uv, setup.noise.common_pink_uv};
+            Rng rng(stream_seed(setup.seed, chunk_index, 0, Stream::common));
             for (std::size_t i = 0; i < n_samples; ++i) row[i] = static_cast<float>(step(rng.normal(), st));
+            double peek[kNoiseState];
+            std::copy(st, st + kNoiseState, peek);
+            Rng next(stream_seed(setup.seed, chunk_index + 1, 0, Stream::common));
+            row[n_samples] = static_cast<float>(step(next.normal(), peek));
           } else {
             const std::size_t j = s - 1;
             const double* src = setup.lfp_sources + j * kLfpFields;
             const Resonator res = make_resonator(src[0], src[1], src[2], setup.sample_rate_hz);
-            Rng rng(stream_seed(setup.seed, chunk_index, j, Stream::lfp));
             double* st = state + (n_ch + 1) * kNoiseState + j * kLfpState;
             double y1 = st[0], y2 = st[1];
+            Rng rng(stream_seed(setup.seed, chunk_index, j, Stream::lfp));
             for (std::size_t i = 0; i < n_samples; ++i) {
               const double y = res.a1 * y1 + res.a2 * y2 + res.gain * rng.normal();
               y2 = y1;
@@ -170,6 +184,8 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
             }
             st[0] = y1;
             st[1] = y2;
+            Rng next(stream_seed(setup.seed, chunk_index + 1, j, Stream::lfp));
+            row[n_samples] = static_cast<float>(res.a1 * y1 + res.a2 * y2 + res.gain * next.normal());
           }
         }
       },
@@ -196,6 +212,7 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
           }
           // Per-lane constants; lanes past the last channel or dead have zero gains.
           alignas(64) float white[kBlock] = {}, pink_gain[kBlock] = {}, common[kBlock] = {};
+          alignas(64) float now[kBlock] = {}, later[kBlock] = {};  // interpolation weights of the ADC delay
           alignas(64) float st[kNoiseState][kBlock] = {};
           alignas(64) float prof[kMaxLfpSources][kBlock] = {};
           float a[kNoiseState], one_minus_a[kNoiseState], weight[kPinkPoles];
@@ -211,6 +228,8 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
             white[l] = static_cast<float>(ch[kChannelWhiteUv]);
             pink_gain[l] = static_cast<float>(ch[kChannelPinkUv]);
             common[l] = static_cast<float>(ch[kChannelCommonGain]);
+            later[l] = static_cast<float>(ch[kChannelDelay]);
+            now[l] = 1.0f - later[l];
             for (std::size_t k = 0; k < kNoiseState; ++k) st[k][l] = static_cast<float>(state[(c0 + l) * kNoiseState + k]);
             for (std::size_t j = 0; j < setup.n_lfp; ++j) prof[j][l] = setup.lfp_profiles[j * n_ch + c0 + l];
           }
@@ -224,11 +243,14 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
                 pink[l] += weight[k - 1] * st[k][l];
               }
             }
-            const float cm = shared[i];
-            for (std::size_t l = 0; l < kBlock; ++l) xi[l] = white[l] * st[0][l] + pink_gain[l] * pink[l] + common[l] * cm;
+            // Shared signals at time i + delay, by linear interpolation.
+            const float cm = shared[i], cm_next = shared[i + 1];
+            for (std::size_t l = 0; l < kBlock; ++l) {
+              xi[l] = white[l] * st[0][l] + pink_gain[l] * pink[l] + common[l] * (now[l] * cm + later[l] * cm_next);
+            }
             for (std::size_t j = 0; j < setup.n_lfp; ++j) {
-              const float v = shared[(1 + j) * n_samples + i];
-              for (std::size_t l = 0; l < kBlock; ++l) xi[l] += prof[j][l] * v;
+              const float v = shared[(1 + j) * n_row + i], v_next = shared[(1 + j) * n_row + i + 1];
+              for (std::size_t l = 0; l < kBlock; ++l) xi[l] += prof[j][l] * (now[l] * v + later[l] * v_next);
             }
           }
           for (std::size_t l = 0; l < lanes; ++l) {
@@ -239,7 +261,7 @@ void synthesize_chunk(const ChunkSetup& setup, std::uint64_t chunk_index, std::u
             if (first == last) continue;
             std::fill(row.begin(), row.end(), 0.0f);
             render_site(setup.grid, setup.tables, setup.n_tables, sorted.data() + first * kSpikeFields, last - first,
-                        ch[kChannelX], ch[kChannelY], row.data(), n_samples);
+                        ch[kChannelX], ch[kChannelY], row.data(), n_samples, ch[kChannelDelay]);
             for (std::size_t i = 0; i < n_samples; ++i) x[i * kBlock + l] += row[i];
           }
           // Quantise (round half up, clip to the ADC range) and interleave. The offset makes the

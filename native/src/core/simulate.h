@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Per-chunk synthesis of a simulated Neuropixels AP stream: coloured per-channel noise, common
 // mode, LFP-like sources, spikes (from waveform tables, at sub-sample precision), DC offsets,
-// dead channels, ADC quantisation and a sync channel, written as interleaved int16.
+// dead channels, the ADCs' staggered sampling times, quantisation and a sync channel, written as
+// interleaved int16.
 //
 // Every random number comes from a stream keyed by (seed, chunk, channel|source, purpose), and
 // filter states are carried from one chunk to the next in a caller-owned state array, so the
@@ -25,6 +26,7 @@ enum ChannelField : std::size_t {
   kChannelCommonGain,  // gain of the common-mode signal on this channel
   kChannelDcUv,        // DC offset
   kChannelDead,        // 1: the channel only carries its DC offset
+  kChannelDelay,       // ADC sampling delay in [0, 1) samples: sample i is the signal at time i + delay
   kChannelFields,
 };
 

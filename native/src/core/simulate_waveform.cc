@@ -101,7 +101,7 @@ void validate_spikes(const double* spikes, std::size_t n_spikes, std::size_t n_t
 }
 
 void render_site(const TableGrid& grid, const float* tables, std::size_t /*n_tables*/, const double* spikes,
-                 std::size_t n_spikes, double cx, double cy, float* buf, std::size_t n) {
+                 std::size_t n_spikes, double cx, double cy, float* buf, std::size_t n, double delay) {
   const std::size_t n_j = grid.n_j();
   const std::size_t per_row = grid.floats_per_row();
   const std::size_t per_table = grid.floats_per_table();
@@ -115,7 +115,7 @@ void render_site(const TableGrid& grid, const float* tables, std::size_t /*n_tab
     const double r2 = dx * dx + dy * dy + dz * dz;
     const double r_cut = std::min(r_max, s[kSpikeRadiusUm]);
     if (r2 >= r_cut * r_cut) continue;
-    const double t = s[kSpikeTime];
+    const double t = s[kSpikeTime] - delay;
     // Sample `start` is the first with τ = start − t ≥ −pre; it reads phase p0 (and the next
     // phase, or phase 0 one sample on) at j = 0.
     const double start = std::ceil(t - pre);

@@ -78,8 +78,9 @@ void build_waveform_tables(const TableGrid& grid, const double* shapes, std::siz
                            int threads);
 
 // Adds the spikes to one site's samples buf[0..n) (site at (cx, cy), on the probe plane z = 0).
+// A site sampled `delay` samples late sees each spike `delay` samples early in its sample index.
 void render_site(const TableGrid& grid, const float* tables, std::size_t n_tables, const double* spikes,
-                 std::size_t n_spikes, double cx, double cy, float* buf, std::size_t n);
+                 std::size_t n_spikes, double cx, double cy, float* buf, std::size_t n, double delay = 0.0);
 
 // The spikes sorted by y, so that a site only visits those within reach (see spikes_near).
 std::vector<double> sort_spikes_by_y(const double* spikes, std::size_t n_spikes);

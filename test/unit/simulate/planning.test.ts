@@ -7,6 +7,7 @@ import { drawSpikeTrain, type FiringParams } from '../../../coordinator/simulate
 import { planChannels, planCommonMode, spikeBandVariances } from '../../../coordinator/simulate/noise-model.js';
 import { planTrueUnits } from '../../../coordinator/simulate/population.js';
 import { resolveSimulateOptions } from '../../../coordinator/simulate/options.js';
+import { adcDelaySamples } from '../../../coordinator/simulate/probe-plan.js';
 import { ParameterError } from '../../../proto/errors.js';
 
 test('Random: a stream is fixed by its key, and keys differ by every label', () => {
@@ -182,4 +183,17 @@ test('options: defaults, and each bad value names its option', () => {
       (e: unknown) => e instanceof ParameterError && re.test(e.message),
     );
   }
+});
+
+test('ADC delays follow the multiplexing of formats.md §1.4', () => {
+  const np1 = adcDelaySamples('np1', 384);
+  assert.deepEqual(Array.from(np1.subarray(0, 4)), [0, 0, 1 / 13, 1 / 13]);
+  assert.equal(np1[22], 11 / 13);
+  assert.equal(np1[23], 11 / 13);
+  assert.equal(np1[24], 0);
+  assert.equal(Math.max(...np1), 11 / 13);
+  const np2 = adcDelaySamples('np2-4shank', 384);
+  assert.equal(np2[30], 15 / 16);
+  assert.equal(np2[32], 0);
+  assert.equal(Math.max(...np2), 15 / 16);
 });

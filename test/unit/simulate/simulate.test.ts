@@ -276,6 +276,23 @@ test("drift moves a unit's footprint along the probe as the trace says", () => {
   assert.ok(checked >= 2, `only ${checked} units checked`);
 });
 
+test('ADC delays change the samples but not the truth (spike times are true times)', () => {
+  run('no-delay', { ...base, adcDelays: false, threads: 2 });
+  const a = folderHashes(baseDir);
+  const b = folderHashes(path.join(tmp.dir, 'no-delay'));
+  assert.notEqual(a['sim_g0_t0.imec0.ap.bin'], b['sim_g0_t0.imec0.ap.bin']);
+  for (const f of ['spikes.samples.npy', 'spikes.units.npy']) {
+    assert.equal(a[`ground_truth/imec0/${f}`], b[`ground_truth/imec0/${f}`], f);
+  }
+  // Amplitudes follow the measured noise, which the interpolated common mode changes a little.
+  const ta = readGroundTruth(path.join(baseDir, 'ground_truth', 'imec0'));
+  const tb = readGroundTruth(path.join(tmp.dir, 'no-delay', 'ground_truth', 'imec0'));
+  ta.units.forEach((u, i) => {
+    assert.equal(u.peakChannel, tb.units[i]!.peakChannel);
+    assert.ok(Math.abs(u.amplitudeUv / tb.units[i]!.amplitudeUv - 1) < 0.05);
+  });
+});
+
 test('a multi-probe NP2 session: one recording and truth per probe, NP2 gains, independent content', () => {
   const summary = run('np2', { probeType: 'np2', nChannels: 16, durationS: 1, nUnits: 3, nProbes: 2, seed: 5 });
   assert.equal(summary.probes.length, 2);
