@@ -120,7 +120,7 @@ export function planCommonMode(noiseUv: number, sampleRateHz: number): CommonMod
 
 /**
  * Channel noise: target spike-band RMS uniform in ±25 % of noiseUv (common mode included), of
- * which 15–35 % of the variance is 1/f; noisy channels get 3–5× the white part; dead channels
+ * which 15–35 % of the variance is 1/f; noisy channels get 5–10× the white part; dead channels
  * and reference sites carry only their DC offset, drawn N(0, 25 µV) within ±100 µV.
  */
 export function planChannels(
@@ -168,7 +168,7 @@ export function planChannels(
     targetUv[c] = target;
     commonGain[c] = gain;
     [whiteUv[c], pinkUv[c]] = splitGains(v, budget, pinkFraction);
-    if (state[c] === 'noisy') whiteUv[c] = whiteUv[c]! * rng.between(3, 5);
+    if (state[c] === 'noisy') whiteUv[c] = whiteUv[c]! * rng.between(5, 10);
     dcUv[c] = Math.max(-100, Math.min(100, 25 * rng.normal()));
   }
   return { state, deadReason, targetUv, whiteUv, pinkUv, commonGain, dcUv };
@@ -207,8 +207,10 @@ export interface LfpPlan {
 
 /**
  * LFP-like sources, each a resonator (AR(2) driven by white noise) with a depth profile made of a
- * uniform part and two Gaussian bumps of opposite sign (a polarity reversal along the probe):
- * slow waves (1.5 Hz), theta (6–9 Hz), beta (15–25 Hz) and gamma (40–70 Hz).
+ * uniform part (what the reference electrode picks up, the same on every channel: 0.6–1.0) and two
+ * local Gaussian bumps of opposite sign (±0.2–0.6, 150–600 µm wide: a polarity reversal of the
+ * local field, visible once the common part is removed): slow waves (1.5 Hz), theta (6–9 Hz),
+ * beta (15–25 Hz) and gamma (40–70 Hz).
  */
 export function planLfp(rng: Random, lfpUv: number, yUm: Float64Array): LfpPlan {
   const bands: Array<[string, number, number, number]> = [
@@ -230,9 +232,9 @@ export function planLfp(rng: Random, lfpUv: number, yUm: Float64Array): LfpPlan 
     sources[j * SIM_LFP_FIELDS] = centre;
     sources[j * SIM_LFP_FIELDS + 1] = width;
     sources[j * SIM_LFP_FIELDS + 2] = lfpUv * share * rng.between(0.6, 1.4);
-    const base = rng.between(0.3, 0.7);
+    const base = rng.between(0.6, 1.0);
     const bumps = [1, -1].map((s) => ({
-      amp: s * rng.between(0.4, 1),
+      amp: s * rng.between(0.2, 0.6),
       centre: rng.between(yMin - 200, yMax + 200),
       width: rng.between(150, 600),
     }));

@@ -67,7 +67,7 @@ export function registerSimulate(program: Command, ctx: CliContext): void {
     .option('--lfp-uv <uv>', 'typical RMS of the LFP-like signals, µV (default 60)', num)
     .option('--hash-units <n>', 'small background units not in the truth (default 8 × channels)', int)
     .option('--dead-channels <n>', 'flat channels besides the reference site (default channels / 192)', int)
-    .option('--noisy-channels <n>', 'channels with 3–5× the white noise (default channels / 192)', int)
+    .option('--noisy-channels <n>', 'channels with 5–10× the white noise (default channels / 192)', int)
     .option('--snr-min <snr>', 'lowest true-unit SNR (default 3)', num)
     .option('--snr-max <snr>', 'highest true-unit SNR (default 25)', num)
     .option('--no-adc-delay', 'sample all channels at the same time (real probes stagger them within a sample)')
