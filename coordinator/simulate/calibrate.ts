@@ -8,6 +8,7 @@
  * template rendered at its position at t = 0.
  */
 import {
+  SIM_SPIKE,
   simHighpass,
   simRenderSpikes,
   simSpikeBandRms,
@@ -92,7 +93,7 @@ export function calibrateUnits(plan: ProbePlan, noiseRmsUv: Float32Array): Calib
   }
   const live = plan.channels.state.map((s) => s !== 'dead');
   const goodMedian = median(plan.channels.state.flatMap((s, c) => (s === 'good' ? [noiseRmsUv[c]!] : [])));
-  const one = new Float64Array(8);
+  const one = new Float64Array(SIM_SPIKE.fields);
   const units = plan.units.map((u, i): UnitCalibration => {
     putSpike(one, 0, {
       time: soma,

@@ -18,6 +18,7 @@ export interface TrueSpikes {
   scale: Float32Array;
 }
 
+/** Merges per-unit trains (unit = index in `trains`) into one time-ordered list. */
 export function mergeTrains(trains: readonly SpikeTrain[], sampleRateHz: number): TrueSpikes {
   let total = 0;
   for (const t of trains) total += t.timesS.length;
@@ -51,6 +52,7 @@ interface HashChunk {
 /** σ of the log of a hash spike's amplitude factor. */
 const HASH_JITTER = 0.1;
 
+/** Assembles, chunk after chunk, the spike records the native synthesiser renders. */
 export class ChunkSpikes {
   private trueStart = 0;
   private readonly hashCache = new Map<number, HashChunk>();

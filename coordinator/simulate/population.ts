@@ -3,6 +3,7 @@
  * Who fires near the probe: the true units (positions, waveform shapes, firing, target SNRs) and
  * the background units of the multi-unit hash.
  */
+import { ParameterError } from '../../proto/errors.js';
 import type { Random } from './random.js';
 import { drawFiring, type FiringParams } from './spike-trains.js';
 import { FAMILY_WEIGHTS, drawShape, type WaveformFamily, type WaveformShape } from './waveforms.js';
@@ -52,7 +53,7 @@ function nearestSiteUm(sites: Sites, x: number, y: number): number {
 }
 
 /**
- * True units: uniform over the probe's box widened by 30 µm sideways (but within 40 µm of a site
+ * True units: uniform over the probe's box widened by 30 µm sideways and 10 µm in depth (but within 40 µm of a site
  * in the probe plane, which keeps them near the shanks of multi-shank probes), 10–70 µm off the
  * plane, at least 15 µm apart. SNR targets are stratified log-uniform over [snrMin, snrMax] and
  * go preferentially to the units closest to the probe.
@@ -66,16 +67,22 @@ export function planTrueUnits(
   const box = extent(sites);
   const placed: Array<{ x: number; y: number; z: number }> = [];
   for (let u = 0; u < nUnits; u++) {
-    let pos = { x: 0, y: 0, z: 0 };
-    for (let attempt = 0; attempt < 500; attempt++) {
-      pos = {
+    let pos: { x: number; y: number; z: number } | undefined;
+    for (let attempt = 0; attempt < 1000 && pos === undefined; attempt++) {
+      const p = {
         x: rng.between(box.xMin - 30, box.xMax + 30),
-        y: rng.between(box.yMin, box.yMax),
+        y: rng.between(box.yMin - 10, box.yMax + 10),
         z: rng.between(TRUE_Z_RANGE_UM[0], TRUE_Z_RANGE_UM[1]),
       };
-      if (nearestSiteUm(sites, pos.x, pos.y) > 40) continue;
-      const crowded = placed.some((p) => Math.hypot(p.x - pos.x, p.y - pos.y, p.z - pos.z) < MIN_UNIT_DISTANCE_UM);
-      if (!crowded) break;
+      if (nearestSiteUm(sites, p.x, p.y) > 40) continue;
+      if (placed.some((q) => Math.hypot(q.x - p.x, q.y - p.y, q.z - p.z) < MIN_UNIT_DISTANCE_UM)) continue;
+      pos = p;
+    }
+    if (pos === undefined) {
+      throw new ParameterError(
+        `simulate --units: no room for unit ${u + 1} of ${nUnits} at least ${MIN_UNIT_DISTANCE_UM} µm from the others ` +
+          `near ${sites.xUm.length} channels; use fewer units or more channels`,
+      );
     }
     placed.push(pos);
   }

@@ -148,7 +148,7 @@ test('units: SNR targets cover every bin, positions stay near the sites and apar
     bins[u.snrTarget < 5 ? 0 : u.snrTarget < 8 ? 1 : 2]!++;
     assert.ok(u.snrTarget >= 3 && u.snrTarget <= 25);
     assert.ok(u.zUm >= 10 && u.zUm <= 70);
-    assert.ok(u.yUm >= 0 && u.yUm <= 620);
+    assert.ok(u.yUm >= -10 && u.yUm <= 630);
   }
   assert.ok(
     bins.every((b) => b >= 5),
@@ -161,6 +161,15 @@ test('units: SNR targets cover every bin, positions stay near the sites and apar
       assert.ok(Math.hypot(a.xUm - b.xUm, a.yUm - b.yUm, a.zUm - b.zUm) >= 15);
     }
   }
+});
+
+test('units: too many for the probe is a clear error, not crowded units', () => {
+  const xUm = Float64Array.from([27, 59]);
+  const yUm = Float64Array.from([0, 0]);
+  assert.throws(
+    () => planTrueUnits(new Random(1, 'units'), 2000, { xUm, yUm }, [3, 25]),
+    (e: unknown) => e instanceof ParameterError && /--units: no room for unit \d+ of 2000/.test(e.message),
+  );
 });
 
 test('options: defaults, and each bad value names its option', () => {
