@@ -53,9 +53,18 @@ export function assembleSorting(
       nPc: N_PC,
       nFeatures: nN,
     },
-    { sampleRateHz: fs, minConfidence: params.splitConfidence, minSpikes: 300, minFraction: 0.05, detrendSigmaSpikes: 250 },
+    {
+      sampleRateHz: fs,
+      minConfidence: params.splitConfidence,
+      minSpikes: 300,
+      minFraction: 0.05,
+      detrendSigmaSpikes: 250,
+    },
   );
-  log.info({ merges: merged.merges.length, splits: split.splits.length }, `post-processing: ${merged.merges.length} merges, ${split.splits.length} splits`);
+  log.info(
+    { merges: merged.merges.length, splits: split.splits.length },
+    `post-processing: ${merged.merges.length} merges, ${split.splits.length} splits`,
+  );
 
   // Cut-off and labels.
   const cut = amplitudeCutoff(spikes.samples, split.clusters, spikes.scores, split.nClusters, {
@@ -82,11 +91,21 @@ export function assembleSorting(
   const oldOf = new Int32Array(nK);
   for (let c = 0; c < split.nClusters; c++) if (kept[c]! >= 0) oldOf[kept[c]!] = c;
   const nKeptSpikes = counts.reduce((a, b) => a + b, 0);
-  log.info({ clusters: nK, good: oldOf.filter((c) => cut.good[c]).length, spikes: nKeptSpikes }, `${nK} clusters (${oldOf.filter((c) => cut.good[c]).length} good), ${nKeptSpikes} spikes`);
+  log.info(
+    { clusters: nK, good: oldOf.filter((c) => cut.good[c]).length, spikes: nKeptSpikes },
+    `${nK} clusters (${oldOf.filter((c) => cut.good[c]).length} good), ${nKeptSpikes} spikes`,
+  );
 
   const nSim = out.correlations.nSimilar;
   const K = nN;
-  const sel = { samples: new Float64Array(nKeptSpikes), templates: new Uint32Array(nKeptSpikes), amplitudes: new Float64Array(nKeptSpikes), scores: new Float32Array(nKeptSpikes), templateFeatures: new Float32Array(nKeptSpikes * K), pcFeatures: new Float32Array(nKeptSpikes * N_PC * K) };
+  const sel = {
+    samples: new Float64Array(nKeptSpikes),
+    templates: new Uint32Array(nKeptSpikes),
+    amplitudes: new Float64Array(nKeptSpikes),
+    scores: new Float32Array(nKeptSpikes),
+    templateFeatures: new Float32Array(nKeptSpikes * K),
+    pcFeatures: new Float32Array(nKeptSpikes * N_PC * K),
+  };
   let at = 0;
   for (let i = 0; i < nS; i++) {
     if (!cut.keep[i]) continue;
@@ -113,7 +132,8 @@ export function assembleSorting(
     for (let t = 0; t < NT0; t++) {
       for (let ch = 0; ch < nC; ch++) {
         let v = 0;
-        for (let r = 0; r < RANK; r++) v += model.temporal[(j * NT0 + t) * RANK + r]! * model.spatial[(j * nC + ch) * RANK + r]!;
+        for (let r = 0; r < RANK; r++)
+          v += model.temporal[(j * NT0 + t) * RANK + r]! * model.spatial[(j * nC + ch) * RANK + r]!;
         waveforms[(k * NT0 + t) * nC + ch] = v;
       }
     }
@@ -127,7 +147,8 @@ export function assembleSorting(
   }
   // template features refer to template ids of the frozen model; map them to cluster ids where a cluster keeps that template
   const clusterOfTemplate = new Int32Array(nT).fill(-1);
-  for (let k = 0; k < nK; k++) if (oldOf[k]! < nT && clusterOfTemplate[oldOf[k]!] === -1) clusterOfTemplate[oldOf[k]!] = k;
+  for (let k = 0; k < nK; k++)
+    if (oldOf[k]! < nT && clusterOfTemplate[oldOf[k]!] === -1) clusterOfTemplate[oldOf[k]!] = k;
   for (let i = 0; i < featureInd.length; i++) {
     const mapped = clusterOfTemplate[featureInd[i]!]!;
     featureInd[i] = mapped >= 0 ? mapped : Math.floor(i / K);
@@ -143,7 +164,8 @@ export function assembleSorting(
 
   const whitening = new Float64Array(nC * nC);
   for (let i = 0; i < nC; i++) {
-    for (let j = 0; j < nC; j++) whitening[i * nC + j] = out.channels.gains[i]! * out.channels.whitening.dense[i * nC + j]!;
+    for (let j = 0; j < nC; j++)
+      whitening[i * nC + j] = out.channels.gains[i]! * out.channels.whitening.dense[i * nC + j]!;
   }
   const nB = out.batches.length;
   const nBlocks = out.drift?.nBlocks ?? 1;
@@ -181,7 +203,9 @@ export function assembleSorting(
     whitening,
     drift: {
       um: out.drift ? Float64Array.from(out.drift.dshiftUm) : new Float64Array(nB * nBlocks),
-      depthsUm: out.drift ? Float64Array.from(out.drift.yBlockUm) : Float64Array.of((Math.min(...setup.yUm) + Math.max(...setup.yUm)) / 2),
+      depthsUm: out.drift
+        ? Float64Array.from(out.drift.yBlockUm)
+        : Float64Array.of((Math.min(...setup.yUm) + Math.max(...setup.yUm)) / 2),
       timesS,
     },
     provenance,

@@ -43,7 +43,13 @@ export interface BatchExecutor {
   statistics(task: ProbeTask, window: StatisticsWindow): Promise<WindowStatistics>;
   snippets(task: ProbeTask, batch: Batch, channels: ChannelState): Promise<Float32Array>;
   driftDetect(task: ProbeTask, batch: Batch, channels: ChannelState, wTemp: Float32Array): Promise<DriftBatchResult>;
-  learn(task: ProbeTask, batch: Batch, channels: ChannelState, drift: DriftState | null, model: MatchModel): Promise<LearnBatchResult>;
+  learn(
+    task: ProbeTask,
+    batch: Batch,
+    channels: ChannelState,
+    drift: DriftState | null,
+    model: MatchModel,
+  ): Promise<LearnBatchResult>;
   extract(
     task: ProbeTask,
     batch: Batch,

@@ -57,7 +57,12 @@ export function applyBatchStatistics(state: TemplateState, result: LearnBatchRes
 }
 
 /** Projects each channel's trace on the temporal PCs and back (denoises a single snippet). */
-export function smoothWithPcs(snippet: Float32Array | Float64Array, nChannels: number, pcs: Float32Array, nPcs: number): Float64Array {
+export function smoothWithPcs(
+  snippet: Float32Array | Float64Array,
+  nChannels: number,
+  pcs: Float32Array,
+  nPcs: number,
+): Float64Array {
   const out = new Float64Array(NT0 * nChannels);
   for (let c = 0; c < nChannels; c++) {
     for (let p = 0; p < nPcs; p++) {
@@ -71,7 +76,12 @@ export function smoothWithPcs(snippet: Float32Array | Float64Array, nChannels: n
 }
 
 /** Correlation and norm ratio of two waveforms over the given channels. */
-function similarity(a: Float64Array, b: Float64Array, nChannels: number, channels: Int32Array): { cc: number; ratio: number } {
+function similarity(
+  a: Float64Array,
+  b: Float64Array,
+  nChannels: number,
+  channels: Int32Array,
+): { cc: number; ratio: number } {
   let ab = 0;
   let aa = 0;
   let bb = 0;
@@ -156,15 +166,20 @@ export function factorize(
   const mean = { nTemplates: f, templateSamples: NT0, nChannels, values: concat(state.dWU, NT0 * nChannels) };
   const previous = new Float32Array(f * NT0 * RANK);
   state.temporal.forEach((w, j) => previous.set(w ?? initialTemporal, j * NT0 * RANK));
-  const model = factorizeTemplates(mean, { nChannels, nNeighbours, channels: neighbourhoods }, peakChannels(mean, NT0MIN), {
-    troughSample: NT0MIN,
-    rank: RANK,
-    powerIterations: 100,
-    upsampleFactor: 10,
-    kernelSigmaSamples: 1,
-    previousTemporal: f > 0 ? previous : null,
-    threads: 0,
-  });
+  const model = factorizeTemplates(
+    mean,
+    { nChannels, nNeighbours, channels: neighbourhoods },
+    peakChannels(mean, NT0MIN),
+    {
+      troughSample: NT0MIN,
+      rank: RANK,
+      powerIterations: 100,
+      upsampleFactor: 10,
+      kernelSigmaSamples: 1,
+      previousTemporal: f > 0 ? previous : null,
+      threads: 0,
+    },
+  );
   for (let j = 0; j < f; j++) state.temporal[j] = model.temporal.slice(j * NT0 * RANK, (j + 1) * NT0 * RANK);
   return model;
 }

@@ -11,6 +11,11 @@ import {
   whitenBlock,
   windowStatistics,
   type ChannelState,
+  type DriftBatchResult,
+  type ExtractBatchResult,
+  type LearnBatchResult,
+  type MatchModel,
+  type WindowStatistics,
   type DriftState,
   type FloatBlock,
   type Recording,
@@ -46,7 +51,12 @@ export class LocalExecutor implements BatchExecutor {
     );
   }
 
-  private async shifted(task: ProbeTask, batch: Batch, channels: ChannelState, drift: DriftState | null): Promise<FloatBlock> {
+  private async shifted(
+    task: ProbeTask,
+    batch: Batch,
+    channels: ChannelState,
+    drift: DriftState | null,
+  ): Promise<FloatBlock> {
     const block = await this.whitened(task, batch, channels);
     if (drift !== null) {
       const segments = task.batches
@@ -57,7 +67,7 @@ export class LocalExecutor implements BatchExecutor {
     return block;
   }
 
-  async statistics(task: ProbeTask, window: StatisticsWindow) {
+  async statistics(task: ProbeTask, window: StatisticsWindow): Promise<WindowStatistics> {
     const rec = await this.recording(task);
     const data = await rec.read(window.readStart, window.readEnd);
     return windowStatistics(
@@ -68,13 +78,18 @@ export class LocalExecutor implements BatchExecutor {
     );
   }
 
-  async snippets(task: ProbeTask, batch: Batch, channels: ChannelState) {
+  async snippets(task: ProbeTask, batch: Batch, channels: ChannelState): Promise<Float32Array> {
     const block = await this.whitened(task, batch, channels);
     const own = batch.ownStart - batch.readStart;
     return prototypeSnippets(block, own, own + (batch.ownEnd - batch.ownStart), task.params.snippetThreshold);
   }
 
-  async driftDetect(task: ProbeTask, batch: Batch, channels: ChannelState, wTemp: Float32Array) {
+  async driftDetect(
+    task: ProbeTask,
+    batch: Batch,
+    channels: ChannelState,
+    wTemp: Float32Array,
+  ): Promise<DriftBatchResult> {
     const block = await this.whitened(task, batch, channels);
     const own = batch.ownStart - batch.readStart;
     return driftBatch(
@@ -88,12 +103,24 @@ export class LocalExecutor implements BatchExecutor {
     );
   }
 
-  async learn(task: ProbeTask, batch: Batch, channels: ChannelState, drift: DriftState | null, model: Parameters<BatchExecutor['learn']>[4]) {
+  async learn(
+    task: ProbeTask,
+    batch: Batch,
+    channels: ChannelState,
+    drift: DriftState | null,
+    model: MatchModel,
+  ): Promise<LearnBatchResult> {
     const block = await this.shifted(task, batch, channels, drift);
     return learnBatch(block, batch.ownStart - batch.readStart, batch.ownEnd - batch.ownStart, model, task.params);
   }
 
-  async extract(task: ProbeTask, batch: Batch, channels: ChannelState, drift: DriftState | null, model: Parameters<BatchExecutor['extract']>[4]) {
+  async extract(
+    task: ProbeTask,
+    batch: Batch,
+    channels: ChannelState,
+    drift: DriftState | null,
+    model: MatchModel,
+  ): Promise<ExtractBatchResult> {
     const block = await this.shifted(task, batch, channels, drift);
     return extractBatch(
       block,

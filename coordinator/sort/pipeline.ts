@@ -74,8 +74,16 @@ function firstColumns(values: Float32Array, rows: number, cols: number, keep: nu
 
 function concatExtraction(parts: readonly ExtractBatchResult[]): ExtractBatchResult {
   const total = parts.reduce((n, p) => n + p.samples.length, 0);
-  const fw = total > 0 ? parts.find((p) => p.samples.length > 0)!.templateFeatures.length / parts.find((p) => p.samples.length > 0)!.samples.length : 0;
-  const fp = total > 0 ? parts.find((p) => p.samples.length > 0)!.pcFeatures.length / parts.find((p) => p.samples.length > 0)!.samples.length : 0;
+  const fw =
+    total > 0
+      ? parts.find((p) => p.samples.length > 0)!.templateFeatures.length /
+        parts.find((p) => p.samples.length > 0)!.samples.length
+      : 0;
+  const fp =
+    total > 0
+      ? parts.find((p) => p.samples.length > 0)!.pcFeatures.length /
+        parts.find((p) => p.samples.length > 0)!.samples.length
+      : 0;
   const out: ExtractBatchResult = {
     samples: new Float64Array(total),
     templates: new Int32Array(total),
@@ -111,7 +119,7 @@ export async function runEngine(
     const t0 = performance.now();
     const r = await f();
     timings[stage] = (performance.now() - t0) / 1000;
-    log.info({ stage, seconds: timings[stage] }, `${stage} done in ${timings[stage]!.toFixed(1)} s`);
+    log.info({ stage, seconds: timings[stage] }, `${stage} done in ${(timings[stage] ?? 0).toFixed(1)} s`);
     return r;
   };
   const setup = probeSetup(info);
@@ -129,25 +137,41 @@ export async function runEngine(
       readEnd: Math.min(info.nSamples, s + windowSamples + margin),
       marginSamples: margin,
     }));
-    const stats = await runRound(log, 'channel statistics', windows, executor.concurrency, (w) => executor.statistics(task, w));
+    const stats = await runRound(log, 'channel statistics', windows, executor.concurrency, (w) =>
+      executor.statistics(task, w),
+    );
     return reduceStatistics(stats, setup, params);
   });
   const nGood = channels.good.reduce((a, b) => a + b, 0);
   const counts = [0, 0, 0, 0];
   channels.labels.forEach((l) => counts[l]!++);
-  log.info({ good: counts[0], dead: counts[1], noisy: counts[2], outside: counts[3] }, `channels: ${counts[0]} good, ${counts[1]} dead or unused, ${counts[2]} noisy, ${counts[3]} outside the brain`);
+  log.info(
+    { good: counts[0], dead: counts[1], noisy: counts[2], outside: counts[3] },
+    `channels: ${counts[0]} good, ${counts[1]} dead or unused, ${counts[2]} noisy, ${counts[3]} outside the brain`,
+  );
   if (nGood === 0) {
-    throw new InputError(info.binPath, `every one of the ${setup.nChannels} channels was labelled bad (dead, noisy or outside the brain); nothing to sort`);
+    throw new InputError(
+      info.binPath,
+      `every one of the ${setup.nChannels} channels was labelled bad (dead, noisy or outside the brain); nothing to sort`,
+    );
   }
 
   // Round 2: prototype waveforms from isolated peaks (every 5th batch), then drift.
   const { prototypes } = await timed('prototypes', async () => {
     const every = batches.filter((_, i) => i % 5 === 0);
-    const parts = await runRound(log, 'isolated snippets', every, executor.concurrency, (b) => executor.snippets(task, b, channels));
+    const parts = await runRound(log, 'isolated snippets', every, executor.concurrency, (b) =>
+      executor.snippets(task, b, channels),
+    );
     const maxSnippets = 100_000;
-    const total = Math.min(maxSnippets, parts.reduce((n, p) => n + p.length / NT0, 0));
+    const total = Math.min(
+      maxSnippets,
+      parts.reduce((n, p) => n + p.length / NT0, 0),
+    );
     if (total < 12) {
-      throw new InputError(info.binPath, `only ${total} isolated spikes above ${params.snippetThreshold}σ were found; the recording holds too few spikes to sort`);
+      throw new InputError(
+        info.binPath,
+        `only ${total} isolated spikes above ${params.snippetThreshold}σ were found; the recording holds too few spikes to sort`,
+      );
     }
     const pool = new Float32Array(total * NT0);
     let at = 0;
@@ -181,7 +205,11 @@ export async function runEngine(
 
   // Round 3: learning.
   const nNeighbours = Math.min(32, setup.nChannels);
-  const neighbourhoods = nearestChannels(Float32Array.from(setup.xUm), Float32Array.from(setup.yUm), nNeighbours).channels;
+  const neighbourhoods = nearestChannels(
+    Float32Array.from(setup.xUm),
+    Float32Array.from(setup.yUm),
+    nNeighbours,
+  ).channels;
   const m0 = (params.minFiringRateHz * params.batchSamples) / fs;
   const maxTemplates = params.maxTemplatesPerChannel * setup.nChannels;
   const state = emptyTemplates(setup.nChannels);
@@ -205,17 +233,23 @@ export async function runEngine(
       }
       const match: MatchModel = {
         model,
-        crossCorrelation: model.nTemplates > 0 ? templateCorrelations(model, { nSimilarMax: 1, threads: 0 }).crossCorrelation : null,
+        crossCorrelation:
+          model.nTemplates > 0 ? templateCorrelations(model, { nSimilarMax: 1, threads: 0 }).crossCorrelation : null,
         similar: null,
         pcs: null,
         prototypes: proposalPrototypes,
         neighbourhoods,
         nNeighbours,
       };
-      const results = await runRound(log, `learning round ${r + 1}/${rounds.length}`, round, executor.concurrency, (bi) =>
-        executor.learn(task, batches[bi]!, channels, drift, match),
+      const results = await runRound(
+        log,
+        `learning round ${r + 1}/${rounds.length}`,
+        round,
+        executor.concurrency,
+        (bi) => executor.learn(task, batches[bi]!, channels, drift, match),
       );
-      for (const res of results) applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
+      for (const res of results)
+        applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
       const born = addBirths(state, results, {
         pcs,
         nPcs: 3,
@@ -235,7 +269,10 @@ export async function runEngine(
   });
 
   // Round 4: extraction with frozen templates.
-  const correlations = templateCorrelations(model, { nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)), threads: 0 });
+  const correlations = templateCorrelations(model, {
+    nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)),
+    threads: 0,
+  });
   const spikes = await timed('extraction', async () => {
     if (model.nTemplates === 0) return concatExtraction([]);
     const match: MatchModel = {
@@ -247,7 +284,9 @@ export async function runEngine(
       neighbourhoods,
       nNeighbours,
     };
-    const parts = await runRound(log, 'extraction', batches, executor.concurrency, (b) => executor.extract(task, b, channels, drift, match));
+    const parts = await runRound(log, 'extraction', batches, executor.concurrency, (b) =>
+      executor.extract(task, b, channels, drift, match),
+    );
     return concatExtraction(parts);
   });
   log.info({ spikes: spikes.samples.length }, `extraction: ${spikes.samples.length} spikes`);
@@ -257,7 +296,11 @@ export async function runEngine(
     channels,
     drift,
     model,
-    correlations: { similarity: correlations.similarity, similar: correlations.similar, nSimilar: correlations.nSimilar },
+    correlations: {
+      similarity: correlations.similarity,
+      similar: correlations.similar,
+      nSimilar: correlations.nSimilar,
+    },
     pcs,
     spikes,
     timings,

@@ -54,13 +54,18 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
   if (options.probes.length > 0) {
     probes = probes.filter((p) => options.probes.includes(p.label));
     if (probes.length === 0) {
-      throw new ParameterError(`--probe ${options.probes.join(',')}: no such probe; found ${session.probes.map((p) => p.label).join(', ')}`);
+      throw new ParameterError(
+        `--probe ${options.probes.join(',')}: no such probe; found ${session.probes.map((p) => p.label).join(', ')}`,
+      );
     }
   }
   const infos = [];
-  for (const probe of probes) infos.push(await inspectRecording(probe, { allowPartialSample: options.allowPartialSample }));
+  for (const probe of probes)
+    infos.push(await inspectRecording(probe, { allowPartialSample: options.allowPartialSample }));
   if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0 && !options.overwrite) {
-    throw new ParameterError(`output folder ${options.outDir} exists and is not empty; choose another or pass --overwrite`);
+    throw new ParameterError(
+      `output folder ${options.outDir} exists and is not empty; choose another or pass --overwrite`,
+    );
   }
   mkdirSync(options.outDir, { recursive: true });
   const runId = randomUUID();
@@ -70,7 +75,13 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
     runId,
     startedAt: new Date().toISOString(),
     recording: path.resolve(options.recording),
-    probes: infos.map((i) => ({ label: i.probeLabel, bin: i.binPath, type: i.probeType, channels: i.nChannels, samples: i.nSamples })),
+    probes: infos.map((i) => ({
+      label: i.probeLabel,
+      bin: i.binPath,
+      type: i.probeType,
+      channels: i.nChannels,
+      samples: i.nSamples,
+    })),
     params: options.params,
     results: [] as ProbeSummary[],
   };
@@ -82,7 +93,11 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       plog.info(`sorting ${info.probeLabel}: ${info.nChannels} channels, ${info.durationS.toFixed(1)} s`);
       const engine = await runEngine(info, info.binPath, options.params, exec, plog, options.allowPartialSample);
       const t0 = performance.now();
-      const result = assembleSorting(engine, info, options.params, plog, { spikeshard: VERSION, runId, params: options.params });
+      const result = assembleSorting(engine, info, options.params, plog, {
+        spikeshard: VERSION,
+        runId,
+        params: options.params,
+      });
       engine.timings['postprocess'] = (performance.now() - t0) / 1000;
       const phyDir = path.join(options.outDir, info.probeLabel, 'phy');
       mkdirSync(path.dirname(phyDir), { recursive: true });
@@ -93,7 +108,9 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         writePhy(phyDir, result, { overwrite: options.overwrite });
       }
       const alfDir =
-        result.templates.count === 0 ? '' : writeAlf(path.join(options.outDir, 'alf'), result, { runId, overwrite: options.overwrite });
+        result.templates.count === 0
+          ? ''
+          : writeAlf(path.join(options.outDir, 'alf'), result, { runId, overwrite: options.overwrite });
       engine.timings['export'] = (performance.now() - t1) / 1000;
       const summary: ProbeSummary = {
         probe: info.probeLabel,
@@ -106,7 +123,10 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       };
       run.results.push(summary);
       writeFileAtomic(path.join(options.outDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
-      plog.info({ ...summary }, `${info.probeLabel}: ${summary.clusters} clusters (${summary.good} good), ${summary.spikes} spikes`);
+      plog.info(
+        { ...summary },
+        `${info.probeLabel}: ${summary.clusters} clusters (${summary.good} good), ${summary.spikes} spikes`,
+      );
     }
   } finally {
     await exec.close();

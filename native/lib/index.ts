@@ -100,3 +100,20 @@ export type {
   Proposals,
 } from './matching.js';
 export * from './engine/index.js';
+export {
+  SIM_CHANNEL,
+  SIM_LFP_FIELDS,
+  SIM_MAX_LFP_SOURCES,
+  SIM_PINK_POLES,
+  SIM_SHAPE,
+  SIM_SPIKE,
+  simBuildTables,
+  simHighpass,
+  simInitState,
+  simRenderSpikes,
+  simSpikeBandRms,
+  simSynthesizeChunk,
+  simTableFloats,
+  simTableRowFloats,
+} from './simulate.js';
+export type { SimChunkSetup, SimTableGrid } from './simulate.js';

@@ -8,7 +8,8 @@ import type { CliContext } from '../main.js';
 function numberParser(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
     return n;
   };
 }
@@ -16,13 +17,19 @@ function numberParser(name: string) {
 export function registerSort(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('sort')
-    .description('sort a recording or every probe of a session folder; writes a phy folder and an ALF collection per probe')
+    .description(
+      'sort a recording or every probe of a session folder; writes a phy folder and an ALF collection per probe',
+    )
     .argument('<recording>', 'a .ap.bin / .ap.meta / plain .json recording, or a session folder')
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--threads <n>', 'CPU threads (0 = all cores)', numberParser('--threads'), 0)
     .option('--probe <labels>', 'only these probes, comma-separated (e.g. imec0,imec1)')
     .option('--overwrite', 'replace the outputs in a non-empty output folder', false)
-    .option('--allow-partial-sample', 'sort the whole samples of a .bin whose size is not a whole number of samples', false);
+    .option(
+      '--allow-partial-sample',
+      'sort the whole samples of a .bin whose size is not a whole number of samples',
+      false,
+    );
   for (const name of Object.keys(PARAMS) as ParamName[]) {
     const spec: ParamSpec = PARAMS[name];
     const flag = cliFlag(name);
@@ -51,7 +58,9 @@ export function registerSort(program: Command, ctx: CliContext): void {
       ctx.log(),
     );
     for (const r of results) {
-      ctx.stdout(`${r.probe}: ${r.clusters} clusters (${r.good} good), ${r.spikes} spikes → ${r.phy}${r.alf ? `, ${r.alf}` : ''}`);
+      ctx.stdout(
+        `${r.probe}: ${r.clusters} clusters (${r.good} good), ${r.spikes} spikes → ${r.phy}${r.alf ? `, ${r.alf}` : ''}`,
+      );
     }
   });
 }
