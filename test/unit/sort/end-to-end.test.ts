@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * The whole path a user takes, on a small drifting recording: simulate → sort → compare, through
+ * the built CLI. Accuracy floors are deliberately below what the sorter reaches on this recording
+ * (see docs/accuracy.md), so that the test fails on a real regression, not on noise.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { runCli } from '../../helpers/cli.js';
+import { tmpDir } from '../../helpers/tmp.js';
+
+interface Bin {
+  label: string;
+  minSnr: number | null;
+  nGtUnits: number;
+  nWellDetected: number;
+}
+
+test('a simulated 48-channel recording sorts to phy and ALF outputs with accuracy floors', { timeout: 300_000 }, () => {
+  const { dir, cleanup } = tmpDir('spikeshard-e2e-');
+  try {
+    const sim = path.join(dir, 'sim');
+    const out = path.join(dir, 'out');
+    const s = runCli([
+      'simulate',
+      sim,
+      '--probe',
+      'np1',
+      '--channels',
+      '48',
+      '--seconds',
+      '40',
+      '--units',
+      '14',
+      '--drift',
+      '10',
+      '--seed',
+      '7',
+    ]);
+    assert.equal(s.status, 0, s.stderr);
+    const r = runCli(['sort', sim, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /imec0: \d+ clusters \(\d+ good\), \d+ spikes/);
+    for (const f of [
+      'spike_times.npy',
+      'spike_clusters.npy',
+      'templates.npy',
+      'pc_features.npy',
+      'params.py',
+      'cluster_KSLabel.tsv',
+    ]) {
+      assert.ok(existsSync(path.join(out, 'imec0', 'phy', f)), `phy file ${f}`);
+    }
+    for (const f of ['spikes.times.npy', 'spikes.clusters.npy', 'clusters.channels.npy', 'drift.um.npy']) {
+      assert.ok(existsSync(path.join(out, 'alf', 'probe00', f)), `ALF file ${f}`);
+    }
+    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
+      results: Array<{ timings: Record<string, number> }>;
+    };
+    assert.equal(run.results.length, 1);
+    for (const stage of ['statistics', 'prototypes', 'drift', 'learning', 'extraction']) {
+      assert.ok(run.results[0]!.timings[stage]! >= 0, `timing of ${stage}`);
+    }
+    const c = runCli(['compare', sim, path.join(out, 'imec0', 'phy'), '--json']);
+    assert.equal(c.status, 0, c.stderr);
+    const report = JSON.parse(c.stdout) as { summary: { all: Bin; bySnr: Bin[] } };
+    const high = report.summary.bySnr.find((b) => b.minSnr === 8);
+    assert.ok(high && high.nGtUnits > 0, `an SNR ≥ 8 bin in ${JSON.stringify(report.summary.bySnr)}`);
+    assert.ok(
+      high.nWellDetected / high.nGtUnits >= 0.5,
+      `SNR ≥ 8 well detected ${high.nWellDetected}/${high.nGtUnits}`,
+    );
+    const all = report.summary.all;
+    assert.ok(all.nWellDetected >= 0.4 * all.nGtUnits, JSON.stringify(all));
+  } finally {
+    cleanup();
+  }
+});
