@@ -3,6 +3,13 @@
 import { ExitCode } from '../../proto/errors.js';
 import { main } from './main.js';
 
+// Benchmarks read the peak memory of a command from this line (npm run bench).
+if (process.env['SPIKESHARD_REPORT_RSS'] === '1') {
+  process.on('exit', () => {
+    process.stderr.write(`${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })}\n`);
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
