@@ -72,6 +72,7 @@ export function assembleSorting(
       minSpikes: 300,
       minFraction: 0.05,
       detrendSigmaSpikes: 250,
+      maxTimeSegregation: 0.3,
     },
   );
   log.info(
