@@ -3,6 +3,12 @@
  * Template merges (Kilosort 2.5 find_merges, ks25-algorithm.md §5.2): clusters are visited from
  * the smallest; each may join the most similar larger cluster whose cross-correlogram shows a
  * refractory dip, i.e. whose spikes never fire within a millisecond of its own: one neuron.
+ *
+ * A dip alone is weak evidence when the pair is small (a few expected coincidences) and matching
+ * pursuit itself rarely reports two similar templates within a millisecond, so distinct neurons
+ * were merged often. When template features are given, a pair must also look like one
+ * population: the spikes of both, projected on the difference of the two templates, must not
+ * form two modes (the check Kilosort 4 added to its merges).
  */
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster, pick } from './clusters.js';
@@ -15,6 +21,19 @@ export interface MergeOptions {
   maxContamination: number;
   /** Significance of the dip. @default 0.05 */
   maxPValue: number;
+  /** Pairs whose projections are more bimodal than this (0 = one mode … 1 = empty gap) stay apart. @default 0.5 */
+  maxBimodality?: number;
+}
+
+/** Per-spike projections on similar templates (the extraction's template features). */
+export interface MergeFeatures {
+  /** (S × nSimilar) projection of each spike's waveform on template similar[t_s][k]. */
+  values: Float32Array;
+  /** (T × nSimilar) the similar templates of each template. */
+  similar: Int32Array;
+  nSimilar: number;
+  /** (S,) template that found each spike. */
+  spikeTemplates: ArrayLike<number>;
 }
 
 export interface MergeResult {
@@ -35,12 +54,15 @@ export function findMerges(
   nClusters: number,
   similarity: Float32Array,
   options: MergeOptions,
+  features: MergeFeatures | null = null,
 ): MergeResult {
   if (similarity.length !== nClusters * nClusters) {
     throw new RangeError(`similarity has ${similarity.length} values, expected ${nClusters}×${nClusters}`);
   }
   const groups = groupByCluster(clusters, nClusters);
+  const members = groups.map((g) => Array.from(g));
   const trains = groups.map((g) => pick(samples, g));
+  const maxBimodality = options.maxBimodality ?? 0.5;
   const counts = groups.map((g) => g.length);
   const owner = Array.from({ length: nClusters }, (_, c) => c);
   const order = owner.slice().sort((a, b) => counts[a]! - counts[b]! || a - b);
@@ -56,6 +78,13 @@ export function findMerges(
     for (const b of candidates) {
       const m = ccgMetrics(trains[a]!, trains[b]!, options.sampleRateHz, false);
       if (m.contamination < options.maxContamination && m.pValue < options.maxPValue) {
+        if (features !== null) {
+          const d = differenceProjections(features, members[a]!, members[b]!, a, b);
+          const bm = d === null ? -1 : bimodality(d.values, d.fromA);
+          if (d !== null && bm > maxBimodality) continue;
+        }
+        members[b] = members[b]!.concat(members[a]!);
+        members[a] = [];
         trains[b] = mergeSorted(trains[b]!, trains[a]!);
         trains[a] = new Float64Array(0);
         counts[b]! += counts[a]!;
@@ -84,4 +113,80 @@ function mergeSorted(x: Float64Array, y: Float64Array): Float64Array {
   while (i < x.length) out[k++] = x[i++]!;
   while (j < y.length) out[k++] = y[j++]!;
   return out;
+}
+
+/**
+ * Projection of every spike of clusters a and b on T_a − T_b (unnormalised), from the template
+ * features; spikes whose template lacks a or b among its similar templates are skipped. Null
+ * when either side keeps fewer than 20 spikes: too few to see two modes.
+ */
+export function differenceProjections(
+  f: MergeFeatures,
+  spikesA: readonly number[],
+  spikesB: readonly number[],
+  a: number,
+  b: number,
+): { values: Float64Array; fromA: Uint8Array } | null {
+  const values: number[] = [];
+  const fromA: number[] = [];
+  let nA = 0;
+  let nB = 0;
+  for (const [list, isA] of [
+    [spikesA, 1],
+    [spikesB, 0],
+  ] as const) {
+    for (const s of list) {
+      const t = f.spikeTemplates[s]!;
+      let ia = -1;
+      let ib = -1;
+      for (let k = 0; k < f.nSimilar; k++) {
+        const n = f.similar[t * f.nSimilar + k]!;
+        if (n === a && ia < 0) ia = k;
+        if (n === b && ib < 0) ib = k;
+      }
+      if (ia < 0 || ib < 0) continue;
+      values.push(f.values[s * f.nSimilar + ia]! - f.values[s * f.nSimilar + ib]!);
+      fromA.push(isA);
+      if (isA) nA++;
+      else nB++;
+    }
+  }
+  if (nA < 20 || nB < 20) return null;
+  return { values: Float64Array.from(values), fromA: Uint8Array.from(fromA) };
+}
+
+/**
+ * How clearly a 1-D sample has two modes, one around each group's median: 1 − (lowest smoothed
+ * histogram count between the medians) / (the smaller of the highest counts on either side of
+ * it). 0 when the medians share a bin (one mode), near 1 for an empty gap.
+ */
+export function bimodality(values: Float64Array, fromA: Uint8Array): number {
+  const n = values.length;
+  const sorted = Float64Array.from(values).sort();
+  const lo = sorted[Math.floor(0.01 * (n - 1))]!;
+  const hi = sorted[Math.ceil(0.99 * (n - 1))]!;
+  if (!(hi > lo)) return 0;
+  const nBins = Math.max(10, Math.min(40, Math.round(Math.sqrt(n))));
+  const width = (hi - lo) / nBins;
+  const raw = new Float64Array(nBins);
+  const binOf = (v: number): number => Math.min(nBins - 1, Math.max(0, Math.floor((v - lo) / width)));
+  for (const v of values) if (v >= lo && v <= hi) raw[binOf(v)]! += 1;
+  const h = new Float64Array(nBins);
+  for (let i = 0; i < nBins; i++) h[i] = (2 * raw[i]! + (raw[i - 1] ?? raw[i]!) + (raw[i + 1] ?? raw[i]!)) / 4;
+  const median = (wantA: number): number => {
+    const v = Array.from(values.filter((_, i) => fromA[i] === wantA)).sort((x, y) => x - y);
+    return v[Math.floor((v.length - 1) / 2)]!;
+  };
+  let i0 = binOf(median(0));
+  let i1 = binOf(median(1));
+  if (i0 > i1) [i0, i1] = [i1, i0];
+  if (i1 - i0 < 2) return 0;
+  let dip = i0;
+  for (let i = i0; i <= i1; i++) if (h[i]! < h[dip]!) dip = i;
+  let left = 0;
+  let right = 0;
+  for (let i = 0; i <= dip; i++) left = Math.max(left, h[i]!);
+  for (let i = dip; i < nBins; i++) right = Math.max(right, h[i]!);
+  const peak = Math.min(left, right);
+  return peak > 0 ? 1 - h[dip]! / peak : 0;
 }

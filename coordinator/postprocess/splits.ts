@@ -20,6 +20,39 @@ export interface SplitOptions {
   minFraction: number;
   /** Width of the running-mean detrend over spike order. @default 250 */
   detrendSigmaSpikes: number;
+  /** Splits whose halves are separated in time more than this (0–1, see timeSegregation) are vetoed. @default 0.3 */
+  maxTimeSegregation?: number;
+}
+
+/**
+ * How much of a two-way assignment time explains: the recording span of the spikes is cut in
+ * `nBins` equal bins and the between-bin variance of the assignment is divided by its total
+ * variance (η²). Two neurons firing throughout give ≈ nBins/n; one neuron whose waveform changes
+ * with drift, split into its drift states, gives a value near 1.
+ */
+export function timeSegregation(times: Float64Array, inFirst: Uint8Array, nBins: number): number {
+  const n = times.length;
+  if (n === 0) return 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    lo = Math.min(lo, times[i]!);
+    hi = Math.max(hi, times[i]!);
+    k += inFirst[i]!;
+  }
+  const p = k / n;
+  if (p === 0 || p === 1 || !(hi > lo)) return 0;
+  const count = new Float64Array(nBins);
+  const first = new Float64Array(nBins);
+  for (let i = 0; i < n; i++) {
+    const b = Math.min(nBins - 1, Math.floor(((times[i]! - lo) / (hi - lo)) * nBins));
+    count[b]! += 1;
+    first[b]! += inFirst[i]!;
+  }
+  let between = 0;
+  for (let b = 0; b < nBins; b++) if (count[b]! > 0) between += count[b]! * (first[b]! / count[b]! - p) ** 2;
+  return between / (n * p * (1 - p));
 }
 
 export interface SplitInput {
@@ -287,6 +320,10 @@ export function splitClusters(input: SplitInput, options: SplitOptions): SplitRe
       input.samples,
       Int32Array.from(second, (i) => spikes[i]!),
     );
+    // A split along time is drift the detrend missed (its halves never fire together, so the
+    // cross-correlogram below has no counts and cannot veto it).
+    const times = pick(input.samples, spikes);
+    if (timeSegregation(times, fit.inFirst, 20) > (options.maxTimeSegregation ?? 0.3)) continue;
     const cross = ccgMetrics(t1, t2, options.sampleRateHz, false);
     if (cross.contamination < 0.25 && cross.pValue < 0.05) continue; // one neuron seen two ways
     const m1 = meanRow(raw, dims, first);

@@ -36,12 +36,25 @@ export function assembleSorting(
   }
 
   // Merges and splits.
-  const merged = findMerges(spikes.samples, spikeTemplates, nT, out.correlations.similarity, {
-    sampleRateHz: fs,
-    similarityThreshold: params.mergeSimilarity,
-    maxContamination: 0.2,
-    maxPValue: 0.05,
-  });
+  const merged = findMerges(
+    spikes.samples,
+    spikeTemplates,
+    nT,
+    out.correlations.similarity,
+    {
+      sampleRateHz: fs,
+      similarityThreshold: params.mergeSimilarity,
+      maxContamination: 0.2,
+      maxPValue: 0.05,
+      maxBimodality: 0.5,
+    },
+    {
+      values: spikes.templateFeatures,
+      similar: out.correlations.similar,
+      nSimilar: out.correlations.nSimilar,
+      spikeTemplates,
+    },
+  );
   const split = splitClusters(
     {
       samples: spikes.samples,
@@ -59,6 +72,7 @@ export function assembleSorting(
       minSpikes: 300,
       minFraction: 0.05,
       detrendSigmaSpikes: 250,
+      maxTimeSegregation: 0.3,
     },
   );
   log.info(

@@ -6,6 +6,7 @@ import {
   runningMean,
   solveLinear,
   splitClusters,
+  timeSegregation,
   type SplitInput,
 } from '../../../coordinator/postprocess/splits.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
@@ -121,4 +122,29 @@ test('clusters below the spike minimum are left alone', () => {
     false,
   );
   assert.equal(splitClusters(input, OPTIONS).nClusters, 1);
+});
+
+test('timeSegregation is near 0 for interleaved halves and near 1 for halves in different epochs', () => {
+  const rng = new SeededRandom(6);
+  const times = Float64Array.from({ length: 2000 }, (_, i) => i * 10);
+  const mixed = Uint8Array.from(times, () => (rng.next() < 0.4 ? 1 : 0));
+  assert.ok(timeSegregation(times, mixed, 20) < 0.05);
+  const epochs = Uint8Array.from(times, (_, i) => (Math.floor(i / 500) % 2 === 0 ? 1 : 0));
+  assert.ok(timeSegregation(times, epochs, 20) > 0.9);
+});
+
+test('a cluster whose waveform alternates between two states over long epochs (drift) is not split', () => {
+  const rng = new SeededRandom(7);
+  const input = cluster(rng, [[0, 0, 0]], [4000], false);
+  // epochs of 300 spikes, most spikes of an epoch in one of two feature states (a unit drifting
+  // up and down), so the halves overlap in time and their cross-correlogram cannot veto
+  for (let i = 0; i < 4000; i++) {
+    const state = (Math.floor(i / 300) % 2 === 0) !== rng.next() < 0.1;
+    const shift = state ? 8 : -4;
+    for (let d = 0; d < 12; d += 4) input.pcFeatures[i * 12 + d]! += shift;
+  }
+  // as when the running-mean detrend misses the drift (here: a window far longer than the epochs)
+  const missed = { ...OPTIONS, detrendSigmaSpikes: 100_000 };
+  assert.ok(splitClusters(input, { ...missed, maxTimeSegregation: Infinity }).nClusters > 1, 'the pursuit splits it');
+  assert.equal(splitClusters(input, missed).nClusters, 1);
 });
