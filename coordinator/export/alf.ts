@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../formats/atomic.js';
 import { writeNpy } from '../formats/npy.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import {
+  ALF_WAVEFORM_CHANNELS,
   PHY_LEADING_ZEROS,
   deriveTemplates,
   meanPerTemplate,
@@ -70,7 +71,7 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
   const meanY = meanPerTemplate(spikes.amplitudes, spikes.templates, T);
   const depthsUm = spikeDepthsUm(result, dims, derived.peakDepthsUm);
   const channels = nearestChannels(result, dims, derived.peakChannels);
-  const nWf = channels.length / T;
+  const nWf = Math.min(C, ALF_WAVEFORM_CHANNELS);
   const waveforms = templateWaveformsVolts(result, dims, derived.unwhitenedCounts, meanY, channels);
   const waveformShape = [T, PHY_LEADING_ZEROS + dims.nt0, nWf];
   const uuids = clusterUuids(options.runId, probeCollection, T);

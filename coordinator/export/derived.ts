@@ -221,7 +221,7 @@ export function templateWaveformsVolts(
   channels: Int32Array,
 ): Float32Array {
   const { nTemplates: T, nt0, nChannels: C } = dims;
-  const n = channels.length / T;
+  const n = Math.min(C, ALF_WAVEFORM_CHANNELS);
   const nSamples = PHY_LEADING_ZEROS + nt0;
   const out = new Float32Array(T * nSamples * n);
   for (let t = 0; t < T; t++) {

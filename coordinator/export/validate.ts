@@ -90,7 +90,7 @@ export function validateSortingResult(result: SortingResult): SortingDims {
   const { nt0, nPc, nFeatures: K } = result;
 
   const T = templates.count;
-  checkCount('templates.count', T, 1);
+  checkCount('templates.count', T, 0);
   checkLength('templates.waveforms', templates.waveforms, T * nt0 * C, 'T·nt0·C');
   checkFinite('templates.waveforms', templates.waveforms);
   checkLength('templates.featureInd', templates.featureInd, T * K, 'T·K');

@@ -157,7 +157,8 @@ export async function runEngine(
   }
 
   // Round 2: prototype waveforms from isolated peaks (every 5th batch), then drift.
-  const { prototypes } = await timed('prototypes', async () => {
+  const minSnippets = 12;
+  const prototypes = await timed('prototypes', async () => {
     const every = batches.filter((_, i) => i % 5 === 0);
     const parts = await runRound(log, 'isolated snippets', every, executor.concurrency, (b) =>
       executor.snippets(task, b, channels),
@@ -167,11 +168,11 @@ export async function runEngine(
       maxSnippets,
       parts.reduce((n, p) => n + p.length / NT0, 0),
     );
-    if (total < 12) {
-      throw new InputError(
-        info.binPath,
-        `only ${total} isolated spikes above ${params.snippetThreshold}σ were found; the recording holds too few spikes to sort`,
+    if (total < minSnippets) {
+      log.warn(
+        `only ${total} isolated spikes above ${params.snippetThreshold}σ: too few to learn waveforms, so no unit can be sorted`,
       );
+      return null;
     }
     const pool = new Float32Array(total * NT0);
     let at = 0;
@@ -181,8 +182,28 @@ export async function runEngine(
       at += take;
       if (at >= pool.length) break;
     }
-    return { prototypes: learnPrototypes(pool, { nPrototypes: 6, seed: params.seed }) };
+    return learnPrototypes(pool, { nPrototypes: 6, seed: params.seed });
   });
+  if (prototypes === null) {
+    const nNeighbours = Math.min(32, setup.nChannels);
+    const neighbourhoods = nearestChannels(
+      Float32Array.from(setup.xUm),
+      Float32Array.from(setup.yUm),
+      nNeighbours,
+    ).channels;
+    const model = factorize(emptyTemplates(setup.nChannels), neighbourhoods, nNeighbours, new Float32Array(NT0 * RANK));
+    return {
+      setup,
+      batches,
+      channels,
+      drift: null,
+      model,
+      correlations: { similarity: new Float32Array(0), similar: new Int32Array(0), nSimilar: 0 },
+      pcs: new Float32Array(NT0 * 3),
+      spikes: concatExtraction([]),
+      timings,
+    };
+  }
   const wTemp = prototypes.wTemp;
   const pcs = firstColumns(prototypes.wPca, NT0, prototypes.nPrototypes, 3);
 

@@ -18,6 +18,7 @@ import type { SortParams } from '../../proto/params.js';
 import { writeAlf } from '../export/alf.js';
 import { writePhy } from '../export/phy.js';
 import { writeFileAtomic } from '../formats/atomic.js';
+import { planBatches } from '../plan/batch-plan.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
@@ -62,6 +63,8 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
   const infos = [];
   for (const probe of probes)
     infos.push(await inspectRecording(probe, { allowPartialSample: options.allowPartialSample }));
+  // Checks that need only the metadata come before anything is written.
+  for (const info of infos) planBatches(info.nSamples, options.params.batchSamples, options.params.haloSamples);
   if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0 && !options.overwrite) {
     throw new ParameterError(
       `output folder ${options.outDir} exists and is not empty; choose another or pass --overwrite`,
@@ -103,14 +106,10 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       mkdirSync(path.dirname(phyDir), { recursive: true });
       const t1 = performance.now();
       if (result.templates.count === 0) {
-        plog.warn('no units found: nothing to export for this probe');
-      } else {
-        writePhy(phyDir, result, { overwrite: options.overwrite });
+        plog.warn(`no units found on ${info.probeLabel}: its phy folder and ALF collection are written empty`);
       }
-      const alfDir =
-        result.templates.count === 0
-          ? ''
-          : writeAlf(path.join(options.outDir, 'alf'), result, { runId, overwrite: options.overwrite });
+      writePhy(phyDir, result, { overwrite: options.overwrite });
+      const alfDir = writeAlf(path.join(options.outDir, 'alf'), result, { runId, overwrite: options.overwrite });
       engine.timings['export'] = (performance.now() - t1) / 1000;
       const summary: ProbeSummary = {
         probe: info.probeLabel,

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/** A sorting that found no units is still exported as valid, empty phy and ALF outputs. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { writeAlf } from '../../../coordinator/export/alf.js';
+import { writePhy } from '../../../coordinator/export/phy.js';
+import { readNpy } from '../../../coordinator/formats/npy.js';
+import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
+import { makeSortingFixture } from '../../helpers/sorting-fixture.js';
+import { tmpDir } from '../../helpers/tmp.js';
+
+function empty(): SortingResult {
+  const r = makeSortingFixture();
+  return {
+    ...r,
+    spikes: {
+      samples: new Float64Array(0),
+      templates: new Uint32Array(0),
+      amplitudes: new Float64Array(0),
+      scores: new Float32Array(0),
+      templateFeatures: new Float32Array(0),
+      pcFeatures: new Float32Array(0),
+    },
+    templates: {
+      count: 0,
+      waveforms: new Float32Array(0),
+      featureInd: new Uint32Array(0),
+      pcFeatureInd: new Uint32Array(0),
+      similarity: new Float32Array(0),
+      thresholds: new Float64Array(0),
+      labels: [],
+      contamPct: new Float64Array(0),
+    },
+  };
+}
+
+test('no units: phy and ALF files exist with zero rows', () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const r = empty();
+    writePhy(path.join(dir, 'phy'), r);
+    const times = readNpy(path.join(dir, 'phy', 'spike_times.npy'));
+    assert.deepEqual(times.shape, [0]);
+    const templates = readNpy(path.join(dir, 'phy', 'templates.npy'));
+    assert.equal(templates.shape[0], 0);
+    const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'empty' });
+    assert.deepEqual(readNpy(path.join(alf, 'spikes.times.npy')).shape, [0]);
+    assert.deepEqual(readNpy(path.join(alf, 'clusters.channels.npy')).shape, [0]);
+  } finally {
+    cleanup();
+  }
+});
