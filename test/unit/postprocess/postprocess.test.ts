@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ccgMetrics, correlogram, normalCdf } from '../../../coordinator/postprocess/ccg.js';
+import { ccgMetrics, correlogram, normalCdf, refractoryMetrics } from '../../../coordinator/postprocess/ccg.js';
 import { findMerges } from '../../../coordinator/postprocess/merges.js';
 import { amplitudeCutoff } from '../../../coordinator/postprocess/cutoff.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
@@ -124,4 +124,12 @@ test('a contaminated cluster is mua and keeps only spikes above the first thresh
   assert.equal(r.good[0], false);
   assert.equal(r.thresholds[0], 6.5);
   for (let i = 0; i < noise.length; i++) assert.equal(r.keep[i], scores[i]! > 6.5 ? 1 : 0);
+});
+
+test('quirk 3 fixed: a flat correlogram has contamination 1 whatever the window (each window normalised by its own expected count)', () => {
+  const flat = new Float64Array(1001).fill(10);
+  const auto = refractoryMetrics(flat, false);
+  // pykilosort's (sum / 2) · i would give 1.5 at i = 1 and more for wider windows
+  assert.ok(Math.abs(auto.contamination - 1) < 1e-12, `contamination ${auto.contamination}`);
+  assert.ok(auto.pValue > 0.4);
 });
