@@ -56,14 +56,54 @@ export function shiftBlock(
   for (const seg of segments) {
     const row = drift.dshiftUm.subarray(seg.batch * drift.nBlocks, (seg.batch + 1) * drift.nBlocks);
     if (row.every((v) => v === 0)) continue;
-    const { matrix } = krigingMatrix({ xUm: setup.xUm, yUm: setup.yUm }, Float64Array.from(row), drift.yBlockUm, {
-      sigmaXUm: params.krigingSigmaUm,
-      sigmaYUm: 1.5 * params.krigingSigmaUm,
-    });
+    const matrix = cachedKrigingMatrix(setup, row, drift.yBlockUm, params.krigingSigmaUm);
     const from = Math.max(0, seg.start - firstSample);
     const to = Math.min(block.nSamples, seg.end - firstSample);
     if (to <= from) continue;
     const view = block.data.subarray(from * c, to * c);
     applyKriging(view, c, matrix, view);
   }
+}
+
+interface CachedKriging {
+  xUm: Float64Array;
+  yUm: Float64Array;
+  yBlockUm: Float64Array;
+  sigmaUm: number;
+  row: Float64Array;
+  matrix: Float32Array;
+}
+
+/**
+ * Each batch's block spans its neighbours' halos, so consecutive batches ask for the same matrices
+ * (nChannels² solve each); a few recent ones are kept. Hits need identical inputs, so the matrix
+ * is the one krigingMatrix would compute.
+ */
+const KRIGING_CACHE_SIZE = 4;
+const krigingCache: CachedKriging[] = [];
+
+function cachedKrigingMatrix(
+  setup: ProbeSetup,
+  row: Float64Array,
+  yBlockUm: Float64Array,
+  sigmaUm: number,
+): Float32Array {
+  const hit = krigingCache.find(
+    (e) =>
+      e.xUm === setup.xUm &&
+      e.yUm === setup.yUm &&
+      e.yBlockUm === yBlockUm &&
+      e.sigmaUm === sigmaUm &&
+      e.row.length === row.length &&
+      e.row.every((v, i) => Object.is(v, row[i])),
+  );
+  if (hit) return hit.matrix;
+  const copy = Float64Array.from(row);
+  const { matrix } = krigingMatrix({ xUm: setup.xUm, yUm: setup.yUm }, copy, yBlockUm, {
+    sigmaXUm: sigmaUm,
+    sigmaYUm: 1.5 * sigmaUm,
+  });
+  krigingCache.push({ xUm: setup.xUm, yUm: setup.yUm, yBlockUm, sigmaUm, row: copy, matrix });
+  if (krigingCache.length > KRIGING_CACHE_SIZE) krigingCache.shift();
+  return matrix;
 }

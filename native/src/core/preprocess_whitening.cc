@@ -41,6 +41,7 @@ std::vector<std::size_t> good_channels(const char* what, const std::int32_t* lab
 
 // Rows of one time chunk are converted to double once and reused by all the rows a thread owns.
 constexpr std::size_t kCovarianceChunk = 64;
+constexpr std::size_t kCovarianceStrip = 16;
 
 constexpr std::size_t kWhitenTile = 8;
 
@@ -64,10 +65,23 @@ std::vector<double> channel_covariance(const float* x, std::size_t n_samples, st
         for (std::size_t r = 0; r < n_rows; ++r) {
           const std::size_t i = rows[r];
           double* acc = cov.data() + i * nc;
+          // A strip of kCovarianceStrip entries stays in registers across the chunk's samples;
+          // each entry still sums its samples in ascending t, so the result does not change.
+          std::size_t j0 = i;
+          for (; j0 + kCovarianceStrip <= nc; j0 += kCovarianceStrip) {
+            double a[kCovarianceStrip];
+            for (std::size_t k = 0; k < kCovarianceStrip; ++k) a[k] = acc[j0 + k];
+            for (std::size_t t = 0; t < tn; ++t) {
+              const double* row = block.data() + t * nc;
+              const double xi = row[i];
+              for (std::size_t k = 0; k < kCovarianceStrip; ++k) a[k] += xi * row[j0 + k];
+            }
+            for (std::size_t k = 0; k < kCovarianceStrip; ++k) acc[j0 + k] = a[k];
+          }
           for (std::size_t t = 0; t < tn; ++t) {
             const double* row = block.data() + t * nc;
             const double xi = row[i];
-            for (std::size_t j = i; j < nc; ++j) acc[j] += xi * row[j];
+            for (std::size_t j = j0; j < nc; ++j) acc[j] += xi * row[j];
           }
         }
       }
