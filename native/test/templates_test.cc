@@ -206,6 +206,65 @@ TEST(factorization_never_inverts_W_against_U_for_positive_templates) {
   CHECK(reconstruct(m, 0, kNt0min, peak) > 0.0);                       // the template stays positive
 }
 
+TEST(factorization_aligns_on_the_trough_not_a_larger_positive_after_peak) {
+  // Trough 3 samples after nt0min, then a positive after-peak 1.5× deeper than the trough: the
+  // largest |·| is the after-peak, yet the trough must land on nt0min (aligning on |·| made such
+  // units grow time-shifted copies of their template).
+  const std::size_t nC = 40;
+  const int nNear = 16, peak = 20, trough = kNt0min + 3, after = trough + 7;
+  auto iC = linear_neighbourhoods(nC, nNear);
+  std::vector<std::vector<double>> a(3, std::vector<double>(kNt0, 0.0));
+  for (int t = 0; t < kNt0; ++t) {
+    a[0][t] = -std::exp(-0.5 * std::pow((t - trough) / 1.5, 2)) +
+              1.5 * std::exp(-0.5 * std::pow((t - after) / 2.0, 2));
+  }
+  const double s[3] = {10.0, 0.0, 0.0};
+  auto d = rank3_waveform(a, nC, peak, s, 0.0);
+  std::vector<std::int32_t> iW = {peak};
+  FactorizeOptions o;
+  o.upsample = 0;  // integer alignment only: the planted trough sits exactly on a sample
+  TemplateModel m = factorize_templates(d.data(), 1, nC, iC.data(), nNear, iW.data(), nullptr, o);
+  int lowest = 0;
+  for (int t = 1; t < kNt0; ++t) {
+    if (reconstruct(m, 0, t, peak) < reconstruct(m, 0, lowest, peak)) lowest = t;
+  }
+  CHECK(lowest == kNt0min);
+  CHECK(reconstruct(m, 0, kNt0min, peak) < 0.0);
+  CHECK(m.W[kNt0min * kRank] < 0.0f);
+  // The whole template is the input advanced by 3 samples.
+  double worst = 0, scale = 0;
+  for (int t = 0; t + 3 < kNt0; ++t) {
+    for (std::size_t c = 0; c < nC; ++c) {
+      double want = in_neighbourhood(m, 0, c) ? d[(t + 3) * nC + c] : 0.0;
+      scale = std::max(scale, std::fabs(want));
+      worst = std::max(worst, std::fabs(reconstruct(m, 0, t, c) - want));
+    }
+  }
+  CHECK(worst < 1e-4 * scale);
+}
+
+TEST(factorization_subsample_keeps_the_trough_when_the_after_peak_is_larger) {
+  // Same shape, trough 0.3 sample after a sample: the sub-sample step must centre the trough,
+  // not move toward the larger positive lobe.
+  const std::size_t nC = 40;
+  const int nNear = 16, peak = 20;
+  const double trough = kNt0min + 0.3, after = trough + 7;
+  auto iC = linear_neighbourhoods(nC, nNear);
+  std::vector<std::vector<double>> a(3, std::vector<double>(kNt0, 0.0));
+  for (int t = 0; t < kNt0; ++t) {
+    a[0][t] = -std::exp(-0.5 * std::pow((t - trough) / 1.5, 2)) +
+              1.5 * std::exp(-0.5 * std::pow((t - after) / 2.0, 2));
+  }
+  const double s[3] = {10.0, 0.0, 0.0};
+  auto d = rank3_waveform(a, nC, peak, s, 0.0);
+  std::vector<std::int32_t> iW = {peak};
+  TemplateModel m = factorize_templates(d.data(), 1, nC, iC.data(), nNear, iW.data(), nullptr, FactorizeOptions{});
+  CHECK(reconstruct(m, 0, kNt0min, peak) < 0.0);  // the trough, not the after-peak, sits at nt0min
+  CHECK(m.W[kNt0min * kRank] < m.W[(kNt0min - 1) * kRank]);
+  CHECK(m.W[kNt0min * kRank] < m.W[(kNt0min + 1) * kRank]);
+  CHECK(std::fabs(m.W[(kNt0min - 1) * kRank] - m.W[(kNt0min + 1) * kRank]) < 0.02f * std::fabs(m.W[kNt0min * kRank]));
+}
+
 TEST(factorization_subsample_alignment_centres_the_trough) {
   const std::size_t nC = 40;
   const int nNear = 16, peak = 20;

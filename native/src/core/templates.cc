@@ -309,12 +309,28 @@ void factorize_one(std::size_t j, const double* dWU, std::size_t n_channels, con
     for (double& v : s.U) v /= mu;
   }
 
-  // Integer alignment of component 0's largest deflection to nt0min (circular, so W stays
-  // orthonormal; the wrapped samples are the far tails of the window).
-  int peak = 0;
-  for (int t = 1; t < nt0; ++t) {
-    if (std::fabs(s.w[t]) > std::fabs(s.w[peak])) peak = t;
+  // Integer alignment of component 0 on the trough (circular, so W stays orthonormal; the wrapped
+  // samples are the far tails of the window). W_0 is read with the polarity of the dominant channel
+  // (largest |U_0|), where it is the spike waveform itself. Aligning on the largest |·| instead put a
+  // large positive after-peak at nt0min: such a unit then drew extra templates that were time-shifted
+  // copies of itself ("echo" templates). Only a template without a real trough (positive-only,
+  // |min| < kTroughFraction·max on the dominant channel) is aligned on its positive peak.
+  constexpr double kTroughFraction = 0.25;
+  double polarity = 1.0;
+  {
+    int dominant = 0;
+    for (int i = 1; i < n_near; ++i) {
+      if (std::fabs(s.U[i]) > std::fabs(s.U[dominant])) dominant = i;
+    }
+    if (s.U[dominant] < 0.0) polarity = -1.0;
   }
+  int trough = 0, crest = 0;
+  for (int t = 1; t < nt0; ++t) {
+    if (polarity * s.w[t] < polarity * s.w[trough]) trough = t;
+    if (polarity * s.w[t] > polarity * s.w[crest]) crest = t;
+  }
+  const bool has_trough = -polarity * s.w[trough] >= kTroughFraction * polarity * s.w[crest];
+  const int peak = has_trough ? trough : crest;
   int shift = ((o.nt0min - peak) % nt0 + nt0) % nt0;
   if (shift != 0) {
     s.shifted.resize(nt0);
@@ -330,11 +346,13 @@ void factorize_one(std::size_t j, const double* dWU, std::size_t n_channels, con
   if (o.upsample >= 2 && mu > 0.0) {
     s.a.resize(static_cast<std::size_t>(rank) * nt0);
     interp.fit(s.w.data(), s.a.data());
+    // The extreme of the aligned sample's own sign: |·| could pick the opposite-signed lobe.
+    const double sign = s.w[o.nt0min] < 0.0 ? -1.0 : 1.0;
     int best_m = 0;
-    double best = std::fabs(interp.eval(s.a.data(), o.nt0min));
+    double best = sign * interp.eval(s.a.data(), o.nt0min);
     for (int d = 1; d <= o.upsample / 2; ++d) {
       for (int m : {-d, d}) {
-        double v = std::fabs(interp.eval(s.a.data(), o.nt0min + static_cast<double>(m) / o.upsample));
+        double v = sign * interp.eval(s.a.data(), o.nt0min + static_cast<double>(m) / o.upsample);
         if (v > best) {
           best = v;
           best_m = m;
