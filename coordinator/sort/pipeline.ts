@@ -11,6 +11,7 @@ import {
   nearestChannels,
   reduceStatistics,
   registerDrift,
+  sortingPositions,
   templateCorrelations,
   type ChannelState,
   type DriftState,
@@ -53,16 +54,14 @@ export interface EngineOutput {
 }
 
 export function probeSetup(info: RecordingInfo): ProbeSetup {
-  const { geometry } = info;
-  const xUm = new Float64Array(info.nChannels);
-  for (let c = 0; c < info.nChannels; c++) xUm[c] = geometry.xUm[c]! + geometry.shank[c]! * geometry.shankPitchUm;
+  const { xUm, yUm } = sortingPositions(info.geometry);
   return {
     nChannels: info.nChannels,
     sampleRateHz: info.sampleRateHz,
     xUm,
-    yUm: Float64Array.from(geometry.yUm),
+    yUm,
     uvPerCount: Float64Array.from(info.uvPerCount),
-    used: Uint8Array.from(geometry.used),
+    used: Uint8Array.from(info.geometry.used),
   };
 }
 
@@ -74,16 +73,9 @@ function firstColumns(values: Float32Array, rows: number, cols: number, keep: nu
 
 function concatExtraction(parts: readonly ExtractBatchResult[]): ExtractBatchResult {
   const total = parts.reduce((n, p) => n + p.samples.length, 0);
-  const fw =
-    total > 0
-      ? parts.find((p) => p.samples.length > 0)!.templateFeatures.length /
-        parts.find((p) => p.samples.length > 0)!.samples.length
-      : 0;
-  const fp =
-    total > 0
-      ? parts.find((p) => p.samples.length > 0)!.pcFeatures.length /
-        parts.find((p) => p.samples.length > 0)!.samples.length
-      : 0;
+  const first = parts.find((p) => p.samples.length > 0);
+  const fw = first ? first.templateFeatures.length / first.samples.length : 0;
+  const fp = first ? first.pcFeatures.length / first.samples.length : 0;
   const out: ExtractBatchResult = {
     samples: new Float64Array(total),
     templates: new Int32Array(total),
@@ -126,6 +118,14 @@ export async function runEngine(
   const batches = planBatches(info.nSamples, params.batchSamples, params.haloSamples);
   const task: ProbeTask = { probe: info.probeLabel, recordingPath, allowPartialSample, setup, params, batches };
   const fs = info.sampleRateHz;
+
+  // Channel neighbourhoods (iC) of templates, proposals and features.
+  const nNeighbours = Math.min(32, setup.nChannels);
+  const neighbourhoods = nearestChannels(
+    Float32Array.from(setup.xUm),
+    Float32Array.from(setup.yUm),
+    nNeighbours,
+  ).channels;
 
   // Round 1: channel statistics and whitening.
   const channels = await timed('statistics', async () => {
@@ -185,12 +185,6 @@ export async function runEngine(
     return learnPrototypes(pool, { nPrototypes: 6, seed: params.seed });
   });
   if (prototypes === null) {
-    const nNeighbours = Math.min(32, setup.nChannels);
-    const neighbourhoods = nearestChannels(
-      Float32Array.from(setup.xUm),
-      Float32Array.from(setup.yUm),
-      nNeighbours,
-    ).channels;
     const model = factorize(emptyTemplates(setup.nChannels), neighbourhoods, nNeighbours, new Float32Array(NT0 * RANK));
     return {
       setup,
@@ -225,12 +219,6 @@ export async function runEngine(
   }
 
   // Round 3: learning.
-  const nNeighbours = Math.min(32, setup.nChannels);
-  const neighbourhoods = nearestChannels(
-    Float32Array.from(setup.xUm),
-    Float32Array.from(setup.yUm),
-    nNeighbours,
-  ).channels;
   const m0 = (params.minFiringRateHz * params.batchSamples) / fs;
   const maxTemplates = params.maxTemplatesPerChannel * setup.nChannels;
   const state = emptyTemplates(setup.nChannels);

@@ -77,8 +77,8 @@ export function reduceStatistics(
   setup: ProbeSetup,
   params: StatisticsParams,
 ): ChannelState {
+  // Unused sites are labelled dead in every window, so the mode keeps them dead.
   const labels = channelLabelMode(windows.map((w) => w.labels));
-  for (let c = 0; c < setup.nChannels; c++) if (!setup.used[c]) labels[c] = 1;
   const good = Uint8Array.from(labels, (l) => (l === 0 ? 1 : 0));
   const covariance = whiteningCovariance(
     windows.map((w) => w.covariance),
