@@ -11,18 +11,23 @@ import { writeFileAtomic } from './atomic.js';
 /** A column of a table: its name, its Parquet type and one value per row. */
 export type ParquetColumn =
   | { name: string; type: 'double'; values: ArrayLike<number> }
+  /** 32-bit float (values rounded to float32). */
+  | { name: string; type: 'float'; values: ArrayLike<number> }
   | { name: string; type: 'int32'; values: ArrayLike<number> }
   /** INT32 annotated as an unsigned 8-bit integer (pandas' uint8). */
   | { name: string; type: 'uint8'; values: ArrayLike<number> }
+  /** INT32 annotated as an unsigned 16-bit integer (pandas' uint16). */
+  | { name: string; type: 'uint16'; values: ArrayLike<number> }
   | { name: string; type: 'int64'; values: ArrayLike<number> | BigInt64Array }
   | { name: string; type: 'boolean'; values: ArrayLike<boolean> }
   | { name: string; type: 'string'; values: readonly string[] };
 
 // parquet.thrift enums.
-const TYPE = { BOOLEAN: 0, INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
+const TYPE = { BOOLEAN: 0, INT32: 1, INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
 const REQUIRED = 0;
 const CONVERTED_UTF8 = 0;
 const CONVERTED_UINT_8 = 11;
+const CONVERTED_UINT_16 = 12;
 const ENCODING_PLAIN = 0;
 const ENCODING_RLE = 3;
 const CODEC_UNCOMPRESSED = 0;
@@ -160,8 +165,11 @@ function physicalType(column: ParquetColumn): number {
   switch (column.type) {
     case 'double':
       return TYPE.DOUBLE;
+    case 'float':
+      return TYPE.FLOAT;
     case 'int32':
     case 'uint8':
+    case 'uint16':
       return TYPE.INT32;
     case 'int64':
       return TYPE.INT64;
@@ -189,9 +197,16 @@ function plainValues(column: ParquetColumn): Buffer {
       for (let i = 0; i < n; i++) out.writeDoubleLE(column.values[i]!, 8 * i);
       return out;
     }
+    case 'float': {
+      const out = Buffer.alloc(4 * n);
+      for (let i = 0; i < n; i++) out.writeFloatLE(column.values[i]!, 4 * i);
+      return out;
+    }
     case 'int32':
-    case 'uint8': {
-      const [lo, hi] = column.type === 'uint8' ? [0, 255] : [-0x80000000, 0x7fffffff];
+    case 'uint8':
+    case 'uint16': {
+      const [lo, hi] =
+        column.type === 'uint8' ? [0, 0xff] : column.type === 'uint16' ? [0, 0xffff] : [-0x80000000, 0x7fffffff];
       const out = Buffer.alloc(4 * n);
       for (let i = 0; i < n; i++) {
         checkInteger(column, column.values[i]!, lo, hi, i);
@@ -282,8 +297,9 @@ export function encodeParquet(columns: readonly ParquetColumn[], keyValue: Recor
       s.i32(1, physicalType(column)).i32(3, REQUIRED).string(4, column.name);
       if (column.type === 'string') {
         s.i32(6, CONVERTED_UTF8).struct(10, (l) => l.struct(1, () => {}));
-      } else if (column.type === 'uint8') {
-        s.i32(6, CONVERTED_UINT_8).struct(10, (l) => l.struct(10, (i) => i.i8(1, 8).bool(2, false)));
+      } else if (column.type === 'uint8' || column.type === 'uint16') {
+        const [converted, bits] = column.type === 'uint8' ? [CONVERTED_UINT_8, 8] : [CONVERTED_UINT_16, 16];
+        s.i32(6, converted).struct(10, (l) => l.struct(10, (i) => i.i8(1, bits).bool(2, false)));
       }
     });
     w.i64(3, nRows);

@@ -20,6 +20,8 @@ const COLUMNS: ParquetColumn[] = [
   { name: 'amp', type: 'double', values: [1.5e-5, NaN, -0.25, Infinity, 0] },
   { name: 'n', type: 'int32', values: [0, -1, 2147483647, -2147483648, 7] },
   { name: 'bitwise_fail', type: 'uint8', values: [0, 1, 7, 255, 4] },
+  { name: 'clusters', type: 'uint16', values: [0, 65535, 3, 40000, 1] },
+  { name: 'amps', type: 'float', values: [0.5, -2, 1e-5, NaN, 3] },
   { name: 'ok', type: 'boolean', values: [true, false, false, true, true] },
   { name: 'ks2_label', type: 'string', values: ['good', 'mua', '', 'µV ünïcode', 'good'] },
 ];
@@ -34,7 +36,7 @@ test('hyparquet reads back every column type, values and names exactly', async (
   for (const column of COLUMNS) {
     const got = rows.map((r) => r[column.name]);
     const want = Array.from(column.values as ArrayLike<unknown>, (v) =>
-      column.type === 'int64' ? BigInt(v as number) : v,
+      column.type === 'int64' ? BigInt(v as number) : column.type === 'float' ? Math.fround(v as number) : v,
     );
     assert.deepEqual(got, want, column.name);
   }
@@ -54,12 +56,15 @@ test('the footer declares one row group, REQUIRED columns, PLAIN pages and the l
       ['amp', 'DOUBLE', 'REQUIRED'],
       ['n', 'INT32', 'REQUIRED'],
       ['bitwise_fail', 'INT32', 'REQUIRED'],
+      ['clusters', 'INT32', 'REQUIRED'],
+      ['amps', 'FLOAT', 'REQUIRED'],
       ['ok', 'BOOLEAN', 'REQUIRED'],
       ['ks2_label', 'BYTE_ARRAY', 'REQUIRED'],
     ],
   );
   assert.equal(meta.schema[4]!.converted_type, 'UINT_8');
-  assert.equal(meta.schema[6]!.converted_type, 'UTF8');
+  assert.equal(meta.schema[5]!.converted_type, 'UINT_16');
+  assert.equal(meta.schema[8]!.converted_type, 'UTF8');
   assert.deepEqual(meta.key_value_metadata, [{ key: 'source', value: 'test' }]);
   for (const chunk of meta.row_groups[0]!.columns) {
     assert.equal(chunk.meta_data!.codec, 'UNCOMPRESSED');
