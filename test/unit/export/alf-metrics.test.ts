@@ -14,7 +14,7 @@ import { tmpDir } from '../../helpers/tmp.js';
 
 async function readTable(file: string): Promise<Record<string, unknown>[]> {
   const bytes = readFileSync(file);
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   return (await parquetReadObjects({ file: buffer })) as Record<string, unknown>[];
 }
 
@@ -24,7 +24,7 @@ function numbers(file: string): number[] {
 
 async function withAlf(
   change: (r: SortingResult) => void,
-  fn: (alf: string, r: SortingResult) => Promise<void>,
+  fn: (alf: string, r: SortingResult) => Promise<void> | void,
   size: { nTemplates: number; nSpikes: number } = { nTemplates: 4, nSpikes: 600 },
 ): Promise<void> {
   const { dir, cleanup } = tmpDir();
@@ -114,7 +114,7 @@ test('channel noise from the whitening: a diagonal whitening 1/σ gives σ × V 
       r.whitening.fill(0);
       for (let c = 0; c < C; c++) r.whitening[c * C + c] = 1 / sigmaCounts[c]!;
     },
-    async (alf) => {
+    (alf) => {
       const noise = numbers(path.join(alf, '_spikeshard_channels.noiseRms.npy'));
       sigmaCounts.forEach((s, c) => {
         const want = s * FIXTURE_UV_PER_COUNT * 1e-6;
