@@ -23,6 +23,7 @@ import {
   templateWaveformsVolts,
   whiteningInverse,
 } from './derived.js';
+import { SUBSET_SAMPLES, extractSpikeSubset, selectSubsetSpikes } from './spike-subset.js';
 import { writeFolderStaged, type StagedFolderOptions } from './staged-folder.js';
 import { clusterTsv, clusterUuids, paramsPy } from './text-files.js';
 import { as, int64From, uint64From } from './typed.js';
@@ -33,6 +34,11 @@ export interface AlfOptions extends StagedFolderOptions {
   runId: string;
   /** Optional sorter sub-collection, e.g. 'spikeshard' for `alf/probe00/spikeshard/`. */
   sorter?: string;
+  /**
+   * Raw waveforms of up to this many spikes per template (`_phy_spikes_subset.*`, read from
+   * `result.datPath`); 0 or absent: not written. phy and IBL use 500 (≈ 5 MB per template).
+   */
+  spikeSubsetPerTemplate?: number;
 }
 
 /** ALF collection name of a probe label: 'imec0' → 'probe00', 'imec1a' → 'probe01a' (split shanks); 'probe00' is kept. */
@@ -87,6 +93,12 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     ks2Labels: result.templates.labels,
   });
   const noiseV = channelNoiseVolts(result, winv, C);
+  // Read before anything is written, so that a missing or short raw file leaves no collection.
+  const perTemplate = options.spikeSubsetPerTemplate ?? 0;
+  const subset =
+    perTemplate > 0
+      ? extractSpikeSubset(result, selectSubsetSpikes(spikes.templates, T, perTemplate), channels, nWf)
+      : null;
 
   writeFolderStaged(target, options, (dir) => {
     const file = (name: string): string => path.join(dir, name);
@@ -121,6 +133,12 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     writeNpy(file('drift_depths.um.npy'), as(Float64Array, drift.depthsUm), [1, nBlocks]);
     writeNpy(file('_kilosort_whitening.matrix.npy'), as(Float64Array, result.whitening), [C, C]);
 
+    if (subset !== null) {
+      const n = subset.spikes.length;
+      writeNpy(file('_phy_spikes_subset.spikes.npy'), int64From(subset.spikes));
+      writeNpy(file('_phy_spikes_subset.channels.npy'), subset.channels, [n, nWf]);
+      writeNpy(file('_phy_spikes_subset.waveforms.npy'), subset.waveformsV, [n, SUBSET_SAMPLES, nWf]);
+    }
     writeFileAtomic(file('cluster_KSLabel.tsv'), clusterTsv('KSLabel', result.templates.labels));
     writeFileAtomic(file('params.py'), paramsPy(result, target));
   });
