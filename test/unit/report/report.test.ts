@@ -9,6 +9,7 @@ import { readProbeReport, readRunReport, writeRunReport, type RunReport } from '
 import { InputError } from '../../../proto/errors.js';
 import { decodePng, dumpDom, findChromium, screenshot } from '../../helpers/chromium.js';
 import { runCli } from '../../helpers/cli.js';
+import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
 import { makeSortingFixture } from '../../helpers/sorting-fixture.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
@@ -195,6 +196,45 @@ test(
       const variance = sumSq / n - mean * mean;
       assert.ok(variance > 200, `luminance variance ${variance.toFixed(1)} (a blank page has ~0)`);
       assert.ok(colours.size > 100, `${colours.size} distinct colours`);
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'a run that found no units still gets a report, and its script runs to the end',
+  { skip: chromium === null && 'chromium not installed (apt-get install chromium; CI runs .ci/setup-chromium.sh)' },
+  () => {
+    const { dir, cleanup } = tmpDir();
+    try {
+      const r = makeSortingFixture();
+      const empty: SortingResult = {
+        ...r,
+        spikes: {
+          samples: new Float64Array(0),
+          templates: new Uint32Array(0),
+          amplitudes: new Float64Array(0),
+          scores: new Float32Array(0),
+          templateFeatures: new Float32Array(0),
+          pcFeatures: new Float32Array(0),
+        },
+        templates: {
+          count: 0,
+          waveforms: new Float32Array(0),
+          featureInd: new Uint32Array(0),
+          pcFeatureInd: new Uint32Array(0),
+          similarity: new Float32Array(0),
+          thresholds: new Float64Array(0),
+          labels: [],
+          contamPct: new Float64Array(0),
+        },
+      };
+      writeAlf(path.join(dir, 'alf'), empty, { runId: 'empty' });
+      const html = writeRunReport(dir);
+      const data = embeddedData(readFileSync(html, 'utf8'));
+      assert.equal(data.probes[0]!.nSpikes, 0);
+      assert.match(dumpDom(chromium!, html), /data-rendered="yes"/);
     } finally {
       cleanup();
     }
