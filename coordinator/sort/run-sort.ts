@@ -131,6 +131,17 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
   } finally {
     await exec.close();
   }
-  if (run.results.length > 0) log.info(`report: ${writeRunReport(options.outDir)}`);
+  if (run.results.length > 0) {
+    // The sorting outputs are complete at this point; a report that cannot be drawn must not
+    // turn a finished sort into a failed one, and `spikeshard report` can redo it.
+    try {
+      log.info(`report: ${writeRunReport(options.outDir)}`);
+    } catch (err) {
+      log.warn(
+        { err },
+        `the QC report could not be written (${String(err)}); retry with: spikeshard report ${options.outDir}`,
+      );
+    }
+  }
   return run.results;
 }
