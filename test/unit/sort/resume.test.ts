@@ -35,7 +35,7 @@ function outputs(out: string, probe: string, collection: string): Record<string,
   return { ...Object.fromEntries(Object.entries(phy).map(([k, v]) => [`phy/${k}`, v])), ...alf };
 }
 
-const SORT = ['--threads', '1', '--batch-samples', '32768'];
+const SORT = ['--threads', '1', '--batch-samples', '32768', '--learning-round-batches', '3'];
 
 function simulate(dir: string, probes: number): string {
   const sim = path.join(dir, 'sim');
@@ -45,8 +45,12 @@ function simulate(dir: string, probes: number): string {
   return sim;
 }
 
-/** Starts `sort` and SIGKILLs it once `minRecords` extraction batches are in the run folder. */
-function sortAndKill(sim: string, out: string, minRecords: number): Promise<{ killed: boolean; stderr: string }> {
+function records(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.rec')) : [];
+}
+
+/** Starts `sort` and SIGKILLs it as soon as `when` holds. */
+function sortAndKill(sim: string, out: string, when: () => boolean): Promise<{ killed: boolean; stderr: string }> {
   const bin = path.join(packageRoot(), 'dist', 'coordinator', 'cli', 'bin.js');
   const child = spawn(process.execPath, [bin, 'sort', sim, '--out', out, ...SORT], {
     env: { ...process.env, SPIKESHARD_LOG_LEVEL: 'info' },
@@ -54,12 +58,10 @@ function sortAndKill(sim: string, out: string, minRecords: number): Promise<{ ki
   });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const records = path.join(out, '.run', 'imec0', 'extraction');
   return new Promise((resolve, reject) => {
     let killed = false;
     const poll = setInterval(() => {
-      const n = existsSync(records) ? readdirSync(records).filter((f) => f.endsWith('.rec')).length : 0;
-      if (n >= minRecords && !killed) {
+      if (!killed && when()) {
         killed = child.kill('SIGKILL');
         clearInterval(poll);
       }
@@ -73,7 +75,7 @@ function sortAndKill(sim: string, out: string, minRecords: number): Promise<{ ki
 }
 
 test(
-  'a sort killed during extraction resumes, redoes nothing finished and writes identical outputs',
+  'a sort killed during learning or extraction resumes, redoes nothing finished and writes identical outputs',
   { timeout: 180_000 },
   async () => {
     const { dir, cleanup } = tmpDir('spikeshard-resume-');
@@ -84,17 +86,44 @@ test(
       assert.equal(a.status, 0, a.stderr);
       const reference = outputs(whole, 'imec0', 'probe00');
 
+      // Killed in the middle of learning round 2 (of 4): round 1 is loaded, round 2's finished
+      // batches are not sent again.
+      const learning = path.join(dir, 'learning');
+      const round2 = path.join(learning, '.run', 'imec0', 'learning', 'round-00001');
+      const k = await sortAndKill(sim, learning, () => records(round2).length >= 1);
+      assert.ok(k.killed, `the sort ended before it could be killed:\n${k.stderr.slice(-2000)}`);
+      const inRound = records(round2).length;
+      const l = runCli(['sort', sim, '--out', learning, ...SORT]);
+      assert.equal(l.status, 0, l.stderr);
+      const loaded = /"msg":"learning: (\d) of 4 rounds loaded from the run folder"/.exec(l.stderr);
+      assert.ok(loaded && Number(loaded[1]) >= 1, l.stderr.slice(-3000));
+      // The usual case; a kill that lands just as round 2 ends finds no record of it left.
+      if (loaded[1] === '1' && inRound < 3) {
+        assert.match(
+          l.stderr,
+          new RegExp(
+            `"msg":"learning round 2/4: done, 3 batches \\(${inRound} from the run folder, ${3 - inRound} computed\\)`,
+          ),
+        );
+      }
+      assert.deepEqual(outputs(learning, 'imec0', 'probe00'), reference);
+
       const out = path.join(dir, 'killed');
-      const first = await sortAndKill(sim, out, 3);
+      const first = await sortAndKill(
+        sim,
+        out,
+        () => records(path.join(out, '.run', 'imec0', 'extraction')).length >= 3,
+      );
       assert.ok(first.killed, `the sort ended before it could be killed:\n${first.stderr.slice(-2000)}`);
       assert.ok(!existsSync(path.join(out, 'imec0', 'phy')), 'no phy folder after a kill during extraction');
-      const records = path.join(out, '.run', 'imec0', 'extraction');
-      const kept = readdirSync(records).filter((f) => f.endsWith('.rec'));
+      const extraction = path.join(out, '.run', 'imec0', 'extraction');
+      const kept = records(extraction);
+
       const nBatches = 11;
       assert.ok(kept.length >= 3 && kept.length < nBatches, `extraction records at the kill: ${kept.length}`);
-      const mtimes = new Map(kept.map((f) => [f, statSync(path.join(records, f)).mtimeMs]));
+      const mtimes = new Map(kept.map((f) => [f, statSync(path.join(extraction, f)).mtimeMs]));
       // What a kill during a write leaves: a torn temporary file, which must never be read.
-      writeFileSync(path.join(records, `.batch-00010.rec.99999.0.tmp`), 'SSREC\0\0\x01 torn');
+      writeFileSync(path.join(extraction, `.batch-00010.rec.99999.0.tmp`), 'SSREC\0\0\x01 torn');
 
       const b = runCli(['sort', sim, '--out', out, ...SORT]);
       assert.equal(b.status, 0, b.stderr);
@@ -109,8 +138,8 @@ test(
         [Number(done[1]), Number(done[2]), Number(done[3])],
         [nBatches, kept.length, nBatches - kept.length],
       );
-      for (const [f, t] of mtimes) assert.equal(statSync(path.join(records, f)).mtimeMs, t, `${f} was rewritten`);
-      assert.ok(!readdirSync(records).some((f) => f.endsWith('.tmp')), 'the torn temporary file is swept away');
+      for (const [f, t] of mtimes) assert.equal(statSync(path.join(extraction, f)).mtimeMs, t, `${f} was rewritten`);
+      assert.ok(!readdirSync(extraction).some((f) => f.endsWith('.tmp')), 'the torn temporary file is swept away');
       assert.deepEqual(outputs(out, 'imec0', 'probe00'), reference);
 
       // Sorted again with nothing changed: complete, nothing rewritten.
