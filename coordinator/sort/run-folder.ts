@@ -21,10 +21,12 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  writeSync,
 } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { RecordingInfo } from '../../native/lib/index.js';
-import { InputError } from '../../proto/errors.js';
+import { InputError, ParameterError } from '../../proto/errors.js';
 import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import { writeFileAtomic } from '../formats/atomic.js';
@@ -241,6 +243,73 @@ export function removeEarlierRun(outDir: string, probeLabels: readonly string[],
   const entries = runEntries(outDir, labels);
   for (const name of entries) rmSync(path.join(outDir, name), { recursive: true, force: true });
   if (entries.length > 0) log.info({ removed: entries }, `--fresh: removed the earlier run (${entries.join(', ')})`);
+}
+
+/** Names the process that holds a run folder, so that two sorts never write the same folder. */
+export const LOCK_FILE = '.run.lock';
+
+interface LockHolder {
+  pid: number;
+  host: string;
+  startedAt: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the run folder for this process; returns the function that gives it back. A lock left by
+ * a process that is gone (killed, pre-empted) is taken over; one held by a live process on this
+ * host is refused. A holder on another host cannot be checked: under SLURM a requeued job's
+ * earlier incarnation is dead, so it is taken over with a warning.
+ */
+export function lockRunFolder(outDir: string, log: Logger): () => void {
+  mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, LOCK_FILE);
+  const me: LockHolder = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
+  try {
+    const fd = openSync(file, 'wx');
+    try {
+      writeSync(fd, JSON.stringify(me) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    let holder: Partial<LockHolder> = {};
+    try {
+      holder = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockHolder>;
+    } catch {
+      // A lock torn by a crash while it was written: nobody holds it.
+    }
+    const who = `pid ${String(holder.pid)} on ${String(holder.host)}, since ${String(holder.startedAt)}`;
+    if (holder.host === me.host && typeof holder.pid === 'number' && holder.pid !== me.pid && alive(holder.pid)) {
+      throw new ParameterError(
+        `${outDir} is in use by another spikeshard sort (${who}); wait for it to end or choose another output folder`,
+      );
+    }
+    if (holder.host !== undefined && holder.host !== me.host) {
+      log.warn({ holder }, `taking over ${outDir} from a sort on another host (${who}); it must not be running`);
+    } else {
+      log.info({ holder }, `taking over ${outDir} from a sort that is no longer running (${who})`);
+    }
+    writeFileAtomic(file, JSON.stringify(me) + '\n');
+  }
+  return () => {
+    try {
+      const holder = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockHolder>;
+      if (holder.pid === me.pid && holder.host === me.host) rmSync(file, { force: true });
+    } catch {
+      // Already gone: nothing to give back.
+    }
+  };
 }
 
 /** Removes temporary files and staged folders a killed process left behind (they are never read). */

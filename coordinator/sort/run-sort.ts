@@ -31,6 +31,7 @@ import {
   RUN_FOLDER_VERSION,
   describeDifferences,
   fingerprint,
+  lockRunFolder,
   readManifest,
   removeEarlierRun,
   runDigest,
@@ -87,115 +88,122 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
   const inputs = infos.map(fingerprint);
   const digest = runDigest(inputs, options.params, versions);
 
-  let earlier = readManifest(outDir);
-  if (options.fresh) {
-    removeEarlierRun(outDir, labels, log);
-    earlier = null;
-  } else if (earlier !== null) {
-    if (earlier.digest !== digest) {
-      const diffs = describeDifferences(earlier, { inputs, params: options.params, versions });
-      throw new ParameterError(
-        `${outDir} holds a run of another recording or other parameters (${diffs.join('; ') || 'run.json differs'}); ` +
-          'pass --fresh to delete it and start over, or choose another output folder',
-      );
-    }
-  } else {
-    const leftovers = runEntries(outDir, labels);
-    if (leftovers.length > 0) {
-      throw new ParameterError(
-        `${outDir} holds ${leftovers.join(', ')} but no run.json, so it cannot be resumed; ` +
-          'pass --fresh to delete them and start over, or choose another output folder',
-      );
-    }
-  }
-
-  if (earlier !== null && labels.every((l) => isComplete(earlier, l) !== undefined)) {
-    log.info({ outDir }, `the run in ${outDir} is complete; nothing to do (pass --fresh to sort again)`);
-    return labels.map((l) => isComplete(earlier, l)!);
-  }
-
-  mkdirSync(outDir, { recursive: true });
-  // A killed run may have left temporary files and half-written output folders: never read, removed.
-  const swept = [CHECKPOINT_DIR, 'alf', ...labels].reduce((n, d) => n + sweepTemporaries(path.join(outDir, d)), 0);
-  if (swept > 0) log.info({ swept }, `removed ${swept} temporary files left by an interrupted run`);
-  const now = new Date().toISOString();
-  const run: RunManifest =
-    earlier !== null
-      ? ({ ...earlier, resumedAt: [...(earlier.resumedAt ?? []), now] } as RunManifest)
-      : {
-          runFolder: RUN_FOLDER_VERSION,
-          digest,
-          runId: randomUUID(),
-          startedAt: now,
-          resumedAt: [],
-          recording: path.resolve(options.recording),
-          versions,
-          inputs,
-          params: options.params,
-          results: [],
-        };
-  if (earlier !== null) log.info({ outDir, startedAt: run.startedAt }, `resuming the run started at ${run.startedAt}`);
-  writeManifest(outDir, run);
-
-  const exec = executor ?? new LocalExecutor(options.threads);
-  const slots = new Slots(() => exec.concurrency);
-  const sortProbe = async (info: RecordingInfo): Promise<ProbeSummary> => {
-    const plog = log.child({ probe: info.probeLabel });
-    const done = isComplete(run, info.probeLabel);
-    if (done !== undefined) {
-      plog.info(`${info.probeLabel}: complete in the run folder`);
-      return done;
-    }
-    plog.info(`sorting ${info.probeLabel}: ${info.nChannels} channels, ${info.durationS.toFixed(1)} s`);
-    const checkpoints = new Checkpoints(path.join(outDir, CHECKPOINT_DIR, info.probeLabel), plog);
-    const engine = await runEngine(info, info.binPath, options.params, exec, plog, options.allowPartialSample, {
-      checkpoints,
-      slots,
-    });
-    const t0 = performance.now();
-    const result = assembleSorting(engine, info, options.params, plog, {
-      spikeshard: VERSION,
-      runId: run.runId,
-      params: options.params,
-    });
-    engine.timings['postprocess'] = (performance.now() - t0) / 1000;
-    const phyDir = path.join(outDir, info.probeLabel, 'phy');
-    mkdirSync(path.dirname(phyDir), { recursive: true });
-    const t1 = performance.now();
-    if (result.templates.count === 0) {
-      plog.warn(`no units found on ${info.probeLabel}: its phy folder and ALF collection are written empty`);
-    }
-    // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
-    writePhy(phyDir, result, { overwrite: true });
-    const alfDir = writeAlf(path.join(outDir, 'alf'), result, { runId: run.runId, overwrite: true });
-    engine.timings['export'] = (performance.now() - t1) / 1000;
-    const summary: ProbeSummary = {
-      probe: info.probeLabel,
-      clusters: result.templates.count,
-      good: result.templates.labels.filter((l) => l === 'good').length,
-      spikes: result.spikes.samples.length,
-      phy: phyDir,
-      alf: alfDir,
-      timings: engine.timings,
-    };
-    run.results = [...run.results.filter((r) => r.probe !== summary.probe), summary].sort(
-      (a, b) => labels.indexOf(a.probe) - labels.indexOf(b.probe),
-    );
-    writeManifest(outDir, run);
-    plog.info(
-      { ...summary },
-      `${info.probeLabel}: ${summary.clusters} clusters (${summary.good} good), ${summary.spikes} spikes`,
-    );
-    return summary;
-  };
+  // Held from the first look at the folder to the last write, so two sorts never share a folder.
+  const unlock = lockRunFolder(outDir, log);
   try {
-    // Probes run side by side and share the executor through `slots`; each probe's result is
-    // its own deterministic function, so sorting it alone gives the same bytes.
-    const settled = await Promise.allSettled(infos.map(sortProbe));
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
-    return settled.map((s) => (s as PromiseFulfilledResult<ProbeSummary>).value);
+    let earlier = readManifest(outDir);
+    if (options.fresh) {
+      removeEarlierRun(outDir, labels, log);
+      earlier = null;
+    } else if (earlier !== null) {
+      if (earlier.digest !== digest) {
+        const diffs = describeDifferences(earlier, { inputs, params: options.params, versions });
+        throw new ParameterError(
+          `${outDir} holds a run of another recording or other parameters (${diffs.join('; ') || 'run.json differs'}); ` +
+            'pass --fresh to delete it and start over, or choose another output folder',
+        );
+      }
+    } else {
+      const leftovers = runEntries(outDir, labels);
+      if (leftovers.length > 0) {
+        throw new ParameterError(
+          `${outDir} holds ${leftovers.join(', ')} but no run.json, so it cannot be resumed; ` +
+            'pass --fresh to delete them and start over, or choose another output folder',
+        );
+      }
+    }
+
+    if (earlier !== null && labels.every((l) => isComplete(earlier, l) !== undefined)) {
+      log.info({ outDir }, `the run in ${outDir} is complete; nothing to do (pass --fresh to sort again)`);
+      return labels.map((l) => isComplete(earlier, l)!);
+    }
+
+    mkdirSync(outDir, { recursive: true });
+    // A killed run may have left temporary files and half-written output folders: never read, removed.
+    const swept = [CHECKPOINT_DIR, 'alf', ...labels].reduce((n, d) => n + sweepTemporaries(path.join(outDir, d)), 0);
+    if (swept > 0) log.info({ swept }, `removed ${swept} temporary files left by an interrupted run`);
+    const now = new Date().toISOString();
+    const run: RunManifest =
+      earlier !== null
+        ? ({ ...earlier, resumedAt: [...(earlier.resumedAt ?? []), now] } as RunManifest)
+        : {
+            runFolder: RUN_FOLDER_VERSION,
+            digest,
+            runId: randomUUID(),
+            startedAt: now,
+            resumedAt: [],
+            recording: path.resolve(options.recording),
+            versions,
+            inputs,
+            params: options.params,
+            results: [],
+          };
+    if (earlier !== null)
+      log.info({ outDir, startedAt: run.startedAt }, `resuming the run started at ${run.startedAt}`);
+    writeManifest(outDir, run);
+
+    const exec = executor ?? new LocalExecutor(options.threads);
+    const slots = new Slots(() => exec.concurrency);
+    const sortProbe = async (info: RecordingInfo): Promise<ProbeSummary> => {
+      const plog = log.child({ probe: info.probeLabel });
+      const done = isComplete(run, info.probeLabel);
+      if (done !== undefined) {
+        plog.info(`${info.probeLabel}: complete in the run folder`);
+        return done;
+      }
+      plog.info(`sorting ${info.probeLabel}: ${info.nChannels} channels, ${info.durationS.toFixed(1)} s`);
+      const checkpoints = new Checkpoints(path.join(outDir, CHECKPOINT_DIR, info.probeLabel), plog);
+      const engine = await runEngine(info, info.binPath, options.params, exec, plog, options.allowPartialSample, {
+        checkpoints,
+        slots,
+      });
+      const t0 = performance.now();
+      const result = assembleSorting(engine, info, options.params, plog, {
+        spikeshard: VERSION,
+        runId: run.runId,
+        params: options.params,
+      });
+      engine.timings['postprocess'] = (performance.now() - t0) / 1000;
+      const phyDir = path.join(outDir, info.probeLabel, 'phy');
+      mkdirSync(path.dirname(phyDir), { recursive: true });
+      const t1 = performance.now();
+      if (result.templates.count === 0) {
+        plog.warn(`no units found on ${info.probeLabel}: its phy folder and ALF collection are written empty`);
+      }
+      // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
+      writePhy(phyDir, result, { overwrite: true });
+      const alfDir = writeAlf(path.join(outDir, 'alf'), result, { runId: run.runId, overwrite: true });
+      engine.timings['export'] = (performance.now() - t1) / 1000;
+      const summary: ProbeSummary = {
+        probe: info.probeLabel,
+        clusters: result.templates.count,
+        good: result.templates.labels.filter((l) => l === 'good').length,
+        spikes: result.spikes.samples.length,
+        phy: phyDir,
+        alf: alfDir,
+        timings: engine.timings,
+      };
+      run.results = [...run.results.filter((r) => r.probe !== summary.probe), summary].sort(
+        (a, b) => labels.indexOf(a.probe) - labels.indexOf(b.probe),
+      );
+      writeManifest(outDir, run);
+      plog.info(
+        { ...summary },
+        `${info.probeLabel}: ${summary.clusters} clusters (${summary.good} good), ${summary.spikes} spikes`,
+      );
+      return summary;
+    };
+    try {
+      // Probes run side by side and share the executor through `slots`; each probe's result is
+      // its own deterministic function, so sorting it alone gives the same bytes.
+      const settled = await Promise.allSettled(infos.map(sortProbe));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      return settled.map((s) => (s as PromiseFulfilledResult<ProbeSummary>).value);
+    } finally {
+      await exec.close();
+    }
   } finally {
-    await exec.close();
+    unlock();
   }
 }

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Progress } from '../../../coordinator/progress.js';
 import {
   Checkpoints,
   RUN_FOLDER_VERSION,
+  LOCK_FILE,
   describeDifferences,
+  lockRunFolder,
   runDigest,
   runEntries,
   sweepTemporaries,
@@ -179,4 +183,28 @@ test('progress: loaded items count as done but not in the rate; bars of concurre
   c.advance(4);
   assert.match(drawn.at(-1)!, /^\rimec1 \[#{30}\] 100% 4\/4 batches, 4\.00\/s, 0s left/);
   c.finish();
+});
+
+test('a run folder is held by one sort: a live holder is refused, a dead one taken over', () => {
+  const { dir, cleanup } = tmpDir('spikeshard-lock-');
+  try {
+    const lock = path.join(dir, LOCK_FILE);
+    const release = lockRunFolder(dir, silentLogger());
+    assert.equal((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid, process.pid);
+    release();
+    assert.ok(!existsSync(lock));
+    // The test runner's parent is alive on this host.
+    writeFileSync(lock, JSON.stringify({ pid: process.ppid, host: os.hostname(), startedAt: 'x' }));
+    assert.throws(() => lockRunFolder(dir, silentLogger()), /is in use by another spikeshard sort \(pid \d+/);
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(lock, JSON.stringify({ pid: Number(gone.stdout), host: os.hostname(), startedAt: 'x' }));
+    const again = lockRunFolder(dir, silentLogger());
+    assert.equal((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid, process.pid);
+    again();
+    writeFileSync(lock, '{"pid": 1');
+    lockRunFolder(dir, silentLogger())();
+    assert.ok(!existsSync(lock));
+  } finally {
+    cleanup();
+  }
 });
