@@ -101,7 +101,8 @@ export class Progress {
   }
 
   private draw(now: number): void {
-    const parts = active.length > 1 ? active.map((p) => p.compact(now)) : [this.prefix + this.line(now)];
+    const parts =
+      active.length > 1 ? active.map((p) => p.compact(now)) : [`${this.prefix}${this.label} ${this.line(now)}`];
     let text = parts.join(' | ');
     const width = Math.max(20, this.options.columns() - 1);
     if (text.length > width) text = text.slice(0, width - 1) + '…';

@@ -181,7 +181,7 @@ test('progress: loaded items count as done but not in the rate; bars of concurre
   const c = new Progress(log, 'drift detection', 4, opts);
   t = 4000;
   c.advance(4);
-  assert.match(drawn.at(-1)!, /^\rimec1 \[#{30}\] 100% 4\/4 batches, 4\.00\/s, 0s left/);
+  assert.match(drawn.at(-1)!, /^\rimec1 drift detection \[#{30}\] 100% 4\/4 batches, 4\.00\/s, 0s left/);
   c.finish();
 });
 
