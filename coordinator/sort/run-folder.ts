@@ -270,8 +270,14 @@ function alive(pid: number): boolean {
  * earlier incarnation is dead, so it is taken over with a warning.
  */
 export function lockRunFolder(outDir: string, log: Logger): () => void {
-  mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, LOCK_FILE);
+  const unwritable = (err: unknown): ParameterError =>
+    new ParameterError(`output folder ${outDir} cannot be written: ${(err as Error).message}`, { cause: err });
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (err) {
+    throw unwritable(err);
+  }
   const me: LockHolder = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
   try {
     const fd = openSync(file, 'wx');
@@ -282,7 +288,7 @@ export function lockRunFolder(outDir: string, log: Logger): () => void {
       closeSync(fd);
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritable(err);
     let holder: Partial<LockHolder> = {};
     try {
       holder = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockHolder>;

@@ -204,6 +204,11 @@ test('a run folder is held by one sort: a live holder is refused, a dead one tak
     writeFileSync(lock, '{"pid": 1');
     lockRunFolder(dir, silentLogger())();
     assert.ok(!existsSync(lock));
+    writeFileSync(lock, 'a file');
+    assert.throws(
+      () => lockRunFolder(path.join(lock, 'x'), silentLogger()),
+      /output folder .* cannot be written: ENOTDIR/,
+    );
   } finally {
     cleanup();
   }
