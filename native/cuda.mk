@@ -26,3 +26,13 @@ clean:
 	rm -rf $(OUT)
 
 .PHONY: clean
+
+# Standalone parity check and micro-benchmark (no Node.js): CPU core + CUDA kernels, cudart static.
+CXX ?= g++
+CHECK := $(OUT)/spikeshard-cuda-check
+check-binary: $(CHECK)
+$(CHECK): test/cuda/cuda_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h)
+	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
+	  test/cuda/cuda_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -o $@
+
+.PHONY: check-binary

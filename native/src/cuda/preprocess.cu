@@ -63,11 +63,31 @@ FilterPlan make_plan(const HighpassOptions& options, std::size_t n_samples) {
   return plan;
 }
 
+// One step of the section cascade (direct form II transposed) for one sample, in the CPU's
+// operation order. kSections > 0 fixes the count at compile time so that the states live in
+// registers; 0 reads it from the plan (any order up to 16, states in local memory).
+template <int kSections>
+__device__ __forceinline__ double cascade_step(const FilterPlan& plan, double* s0, double* s1, double v) {
+  const int ns = kSections > 0 ? kSections : plan.n_sections;
+#pragma unroll
+  for (int s = 0; s < ns; ++s) {
+    const double y = __dadd_rn(__dmul_rn(plan.b0[s], v), s0[s]);
+    s0[s] = __dadd_rn(__dsub_rn(__dmul_rn(plan.b1[s], v), __dmul_rn(plan.a1[s], y)), s1[s]);
+    s1[s] = __dsub_rn(__dmul_rn(plan.b2[s], v), __dmul_rn(plan.a2[s], y));
+    v = y;
+  }
+  return v;
+}
+
+// Rows are loaded kFilterChunk at a time before the recursion runs over them: with one warp per
+// multiprocessor nothing else hides memory latency, so the loads must be in flight together.
+constexpr int kFilterChunk = 32;
+
 // One thread per channel: the recursion is sequential in time, independent across channels, and
 // adjacent threads touch adjacent channels of a row, so every access is coalesced.
 // scratch: (n + 2·pad) × n_channels doubles.
-template <typename In>
-__global__ void highpass_kernel(const In* __restrict__ in, std::size_t in_stride, const double* __restrict__ gains,
+template <typename In, int kSections>
+__global__ void __launch_bounds__(32) highpass_kernel(const In* __restrict__ in, std::size_t in_stride, const double* __restrict__ gains,
                                 std::size_t n, std::size_t n_channels, FilterPlan plan, double* __restrict__ scratch,
                                 float* __restrict__ out) {
   const std::size_t c = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -76,9 +96,11 @@ __global__ void highpass_kernel(const In* __restrict__ in, std::size_t in_stride
   const std::size_t pad = static_cast<std::size_t>(plan.pad);
   const std::size_t total = n + 2 * pad;
   double sum = 0.0;
+#pragma unroll 16
   for (std::size_t t = 0; t < n; ++t) sum = __dadd_rn(sum, __dmul_rn(static_cast<double>(in[t * in_stride + c]), gain));
   const double mean = __ddiv_rn(sum, static_cast<double>(n));
   double* x = scratch + pad * n_channels + c;  // x[t * n_channels] is sample t of this channel
+#pragma unroll 16
   for (std::size_t t = 0; t < n; ++t) {
     x[t * n_channels] = __dsub_rn(__dmul_rn(static_cast<double>(in[t * in_stride + c]), gain), mean);
   }
@@ -89,43 +111,57 @@ __global__ void highpass_kernel(const In* __restrict__ in, std::size_t in_stride
     x[(n - 1 + i) * n_channels] = __dsub_rn(__dmul_rn(2.0, last), x[(n - 1 - i) * n_channels]);
   }
   double* col = scratch + c;
-  double s0[kMaxSections], s1[kMaxSections];
-  const int ns = plan.n_sections;
-  // Forward pass, in place.
+  double s0[kSections > 0 ? kSections : kMaxSections], s1[kSections > 0 ? kSections : kMaxSections];
+  // Forward pass, in place, from the steady state scaled by the first extended sample.
   {
     const double v0 = col[0];
-    for (int s = 0; s < ns; ++s) {
+#pragma unroll
+    for (int s = 0; s < (kSections > 0 ? kSections : plan.n_sections); ++s) {
       s0[s] = __dmul_rn(plan.z0[s], v0);
       s1[s] = __dmul_rn(plan.z1[s], v0);
     }
-    for (std::size_t r = 0; r < total; ++r) {
-      double v = col[r * n_channels];
-      for (int s = 0; s < ns; ++s) {
-        const double y = __dadd_rn(__dmul_rn(plan.b0[s], v), s0[s]);
-        s0[s] = __dadd_rn(__dsub_rn(__dmul_rn(plan.b1[s], v), __dmul_rn(plan.a1[s], y)), s1[s]);
-        s1[s] = __dsub_rn(__dmul_rn(plan.b2[s], v), __dmul_rn(plan.a2[s], y));
-        v = y;
+    for (std::size_t r0 = 0; r0 < total; r0 += kFilterChunk) {
+      const int m = static_cast<int>(min(static_cast<std::size_t>(kFilterChunk), total - r0));
+      double v[kFilterChunk];
+#pragma unroll
+      for (int i = 0; i < kFilterChunk; ++i) {
+        if (i < m) v[i] = col[(r0 + i) * n_channels];
       }
-      col[r * n_channels] = v;
+#pragma unroll
+      for (int i = 0; i < kFilterChunk; ++i) {
+        if (i < m) v[i] = cascade_step<kSections>(plan, s0, s1, v[i]);
+      }
+#pragma unroll
+      for (int i = 0; i < kFilterChunk; ++i) {
+        if (i < m) col[(r0 + i) * n_channels] = v[i];
+      }
     }
   }
-  // Backward pass; only the central n samples are written out.
+  // Backward pass from the last forward output; only the central n samples are written out.
   {
     const double v0 = col[(total - 1) * n_channels];
-    for (int s = 0; s < ns; ++s) {
+#pragma unroll
+    for (int s = 0; s < (kSections > 0 ? kSections : plan.n_sections); ++s) {
       s0[s] = __dmul_rn(plan.z0[s], v0);
       s1[s] = __dmul_rn(plan.z1[s], v0);
     }
-    for (std::size_t i = 0; i < total; ++i) {
-      const std::size_t r = total - 1 - i;
-      double v = col[r * n_channels];
-      for (int s = 0; s < ns; ++s) {
-        const double y = __dadd_rn(__dmul_rn(plan.b0[s], v), s0[s]);
-        s0[s] = __dadd_rn(__dsub_rn(__dmul_rn(plan.b1[s], v), __dmul_rn(plan.a1[s], y)), s1[s]);
-        s1[s] = __dsub_rn(__dmul_rn(plan.b2[s], v), __dmul_rn(plan.a2[s], y));
-        v = y;
+    for (std::size_t done = 0; done < total; done += kFilterChunk) {
+      const int m = static_cast<int>(min(static_cast<std::size_t>(kFilterChunk), total - done));
+      const std::size_t top = total - 1 - done;  // row of v[0]; v[i] is row top − i
+      double v[kFilterChunk];
+#pragma unroll
+      for (int i = 0; i < kFilterChunk; ++i) {
+        if (i < m) v[i] = col[(top - i) * n_channels];
       }
-      if (r >= pad && r < pad + n) out[(r - pad) * n_channels + c] = __double2float_rn(v);
+#pragma unroll
+      for (int i = 0; i < kFilterChunk; ++i) {
+        if (i < m) v[i] = cascade_step<kSections>(plan, s0, s1, v[i]);
+      }
+#pragma unroll
+      for (int i = 0; i < kFilterChunk; ++i) {
+        const std::size_t r = top - i;
+        if (i < m && r >= pad && r < pad + n) out[(r - pad) * n_channels + c] = __double2float_rn(v[i]);
+      }
     }
   }
 }
@@ -204,8 +240,21 @@ void run_highpass(Context& ctx, const In* d_in, std::size_t in_stride, const dou
                   std::size_t n_channels, const FilterPlan& plan, float* d_out) {
   double* scratch = ctx.buffer_of<double>(kSlotScratch, (n + 2 * static_cast<std::size_t>(plan.pad)) * n_channels);
   // 32 threads per block: the 12 warps of a 384-channel probe land on 12 multiprocessors.
-  highpass_kernel<In><<<blocks_for(n_channels, 32), 32, 0, ctx.stream()>>>(d_in, in_stride, d_gains, n, n_channels,
-                                                                           plan, scratch, d_out);
+  const dim3 grid(blocks_for(n_channels, 32)), block(32);
+  switch (plan.n_sections) {
+    case 1:
+      highpass_kernel<In, 1><<<grid, block, 0, ctx.stream()>>>(d_in, in_stride, d_gains, n, n_channels, plan, scratch, d_out);
+      break;
+    case 2:  // order 3 and 4
+      highpass_kernel<In, 2><<<grid, block, 0, ctx.stream()>>>(d_in, in_stride, d_gains, n, n_channels, plan, scratch, d_out);
+      break;
+    case 3:
+      highpass_kernel<In, 3><<<grid, block, 0, ctx.stream()>>>(d_in, in_stride, d_gains, n, n_channels, plan, scratch, d_out);
+      break;
+    default:
+      highpass_kernel<In, 0><<<grid, block, 0, ctx.stream()>>>(d_in, in_stride, d_gains, n, n_channels, plan, scratch, d_out);
+      break;
+  }
   SPIKESHARD_CUDA_LAUNCHED();
 }
 
