@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseBackend, loadCudaBinding } from '../../../native/lib/index.js';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chooseBackend, loadCudaBinding, packageRoot } from '../../../native/lib/index.js';
 import { ParameterError, RunError } from '../../../proto/errors.js';
 
 test('cpu is always honoured', () => {
@@ -46,4 +50,22 @@ test('choices are logged with their reason', () => {
   const logger = { info: (_fields: unknown, message: string) => lines.push(message) };
   chooseBackend('cpu', logger as unknown as Parameters<typeof chooseBackend>[1]);
   assert.deepEqual(lines, ['backend: cpu (cpu requested)']);
+});
+
+test('the build finds no CUDA toolkit when none is reachable, so the cuda target is skipped', () => {
+  const script = path.join(packageRoot(), 'native', 'scripts', 'cuda-home.cjs');
+  const run = (env: Record<string, string>): string =>
+    execFileSync(process.execPath, [script], { env: { PATH: '', ...env }, encoding: 'utf8' });
+  assert.equal(run({ SPIKESHARD_NO_CUDA: '1' }), '');
+  assert.equal(run({ CUDA_HOME: '/nonexistent-cuda' }), '');
+  // A toolkit named by CUDA_HOME is found (a fake one: bin/nvcc is all the script looks for).
+  const root = mkdtempSync(path.join(os.tmpdir(), 'fake-cuda-'));
+  try {
+    mkdirSync(path.join(root, 'bin'));
+    writeFileSync(path.join(root, 'bin', 'nvcc'), '');
+    assert.equal(run({ CUDA_HOME: root }), root);
+    assert.equal(run({ CUDA_HOME: root, SPIKESHARD_NO_CUDA: '1' }), '');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
