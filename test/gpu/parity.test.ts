@@ -51,6 +51,16 @@ function check(name: string, cpuOut: Float32Array, cudaOut: Float32Array, maxRel
   return d;
 }
 
+// device-run.sh sets SPIKESHARD_REQUIRE_CUDA=1 on a machine with a GPU, where a skip would hide a
+// broken addon (e.g. one built against other system libraries).
+test(
+  'the CUDA backend is usable (when SPIKESHARD_REQUIRE_CUDA=1)',
+  { skip: process.env['SPIKESHARD_REQUIRE_CUDA'] === '1' ? false : 'SPIKESHARD_REQUIRE_CUDA is not set' },
+  () => {
+    assert.ok(loaded.ok, loaded.ok ? '' : loaded.reason);
+  },
+);
+
 test('describe() names the device, its memory and compute capability', { skip }, () => {
   const d = gpu().describe();
   assert.equal(d.backend, 'cuda');
