@@ -81,14 +81,22 @@ export function assembleSorting(
   );
 
   // Cut-off and labels.
-  const cut = amplitudeCutoff(spikes.samples, split.clusters, spikes.scores, split.nClusters, {
-    sampleRateHz: fs,
-    startThreshold: params.learnThreshold,
-    endThreshold: params.extractThreshold,
-    step: 0.5,
-    tolerance: params.contaminationGood,
-    maxPValue: 0.05,
-  });
+  const cut = amplitudeCutoff(
+    spikes.samples,
+    split.clusters,
+    spikes.scores,
+    split.nClusters,
+    {
+      sampleRateHz: fs,
+      startThreshold: params.learnThreshold,
+      endThreshold: params.extractThreshold,
+      step: 0.5,
+      tolerance: params.contaminationGood,
+      maxPValue: 0.05,
+      maxMissingFraction: params.maxMissingGood,
+    },
+    spikes.amplitudes,
+  );
 
   // Every cluster's origin: the template whose waveform, neighbours and features it keeps.
   const origin = new Int32Array(split.nClusters);
