@@ -145,7 +145,8 @@ test('compare --explain names what the unmatched good unit is', () => {
     );
     const text = runCli(['compare', sim, phy, '--explain']);
     assert.match(text.stdout, /good units without a match, explained:\n.*\n\s+20\s+4\s+unexplained/);
-    assert.equal(JSON.parse(runCli(['compare', sim, phy, '--json']).stdout).explanations, undefined);
+    const plain = JSON.parse(runCli(['compare', sim, phy, '--json']).stdout) as CompareReport;
+    assert.equal(plain.explanations, undefined);
   } finally {
     cleanup();
   }
