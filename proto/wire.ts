@@ -130,7 +130,7 @@ interface Schema {
   frame: protobuf.Type;
   envelope: protobuf.Type;
   arrayRef: protobuf.Type;
-  type(name: string): protobuf.Type;
+  type: (name: string) => protobuf.Type;
 }
 
 let schema: Schema | undefined;
@@ -273,7 +273,7 @@ export function encodeFrames(kind: BodyKind, body: object, chunkBytes = CHUNK_BY
   const env = envelope.fromObject({ apiVersion: API_VERSION, payloadBytes: out.bytes, [kind]: msg });
   const frames: FrameMessage[] = [{ envelope: env }];
   const payload = new Uint8Array(out.bytes);
-  out.arrays.forEach((a, i) => payload.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), out.offsets[i]!));
+  out.arrays.forEach((a, i) => payload.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), out.offsets[i]));
   for (let at = 0; at < payload.byteLength; at += chunkBytes) {
     frames.push({ chunk: payload.subarray(at, Math.min(payload.byteLength, at + chunkBytes)) });
   }
@@ -337,8 +337,15 @@ export class FrameAssembler {
   }
 }
 
+export interface UnaryCodec {
+  serialize: (value: object) => Buffer;
+  deserialize: (bytes: Buffer) => Record<string, unknown>;
+}
+
 /** Unary messages (health, describe) as plain objects. */
-export function unaryCodec(typeName: 'HealthRequest' | 'HealthResponse' | 'DescribeRequest' | 'DescribeResponse') {
+export function unaryCodec(
+  typeName: 'HealthRequest' | 'HealthResponse' | 'DescribeRequest' | 'DescribeResponse',
+): UnaryCodec {
   return {
     serialize: (value: object): Buffer => {
       const t = wireSchema().type(typeName);

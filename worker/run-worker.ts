@@ -5,10 +5,11 @@
  * written file), and runs until SIGTERM/SIGINT (or, for workers a coordinator started, until
  * their stdin closes: a coordinator that dies takes its workers with it).
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { InputError, ParameterError } from '../proto/errors.js';
+import { ParameterError } from '../proto/errors.js';
+import { readSecret } from '../proto/secret.js';
 import type { Logger } from '../proto/log.js';
 import { startWorker } from './server.js';
 
@@ -23,24 +24,6 @@ export interface WorkerCommandOptions {
   version: string;
   /** Where the ready line goes. */
   stdout: (line: string) => void;
-}
-
-/** The run secret from a file (first line) or SPIKESHARD_SECRET; refuses to go on without one. */
-export function readSecret(secretFile: string | undefined): string {
-  if (secretFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(secretFile, 'utf8');
-    } catch (err) {
-      throw new InputError(secretFile, `cannot be read: ${(err as Error).message}`);
-    }
-    const secret = text.split('\n')[0]!.trim();
-    if (secret === '') throw new InputError(secretFile, 'is empty; expected the run secret on its first line');
-    return secret;
-  }
-  const env = process.env['SPIKESHARD_SECRET']?.trim();
-  if (env) return env;
-  throw new ParameterError('no run secret: pass --secret-file FILE or set SPIKESHARD_SECRET');
 }
 
 /** The address others should dial: a wildcard listen address is replaced by this host's name. */

@@ -103,7 +103,7 @@ export function workerServiceDefinition(): grpc.ServiceDefinition {
     DriftDetect: frameMethod(METHODS.driftDetect.path),
     Learn: frameMethod(METHODS.learn.path),
     Extract: frameMethod(METHODS.extract.path),
-  } as unknown as grpc.ServiceDefinition;
+  };
 }
 
 async function writeAll(call: grpc.ServerDuplexStream<FrameMessage, FrameMessage>, frames: FrameMessage[]) {

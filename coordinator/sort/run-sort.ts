@@ -22,7 +22,7 @@ import { planBatches } from '../plan/batch-plan.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
-import { LocalExecutor } from './local-executor.js';
+import { chooseExecutor, type DistributedOptions } from './choose-executor.js';
 import { runEngine } from './pipeline.js';
 
 export interface SortOptions {
@@ -36,6 +36,8 @@ export interface SortOptions {
   allowPartialSample: boolean;
   /** Only these probes (labels); all when empty. */
   probes: string[];
+  /** Worker options; absent = the in-process executor. */
+  distributed?: DistributedOptions;
 }
 
 export interface ProbeSummary {
@@ -89,7 +91,8 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
     results: [] as ProbeSummary[],
   };
   writeFileAtomic(path.join(options.outDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
-  const exec = executor ?? new LocalExecutor(options.threads);
+  const exec =
+    executor ?? (await chooseExecutor(options.distributed, options.recording, options.outDir, options.threads, log));
   try {
     for (const info of infos) {
       const plog = log.child({ probe: info.probeLabel });
