@@ -119,7 +119,7 @@ export async function startLocalWorkers(options: LocalWorkersOptions, log: Logge
     for (const c of children) {
       c.once('exit', (code, signal) => log.debug({ pid: c.pid, code, signal }, `local worker ${c.pid} exited`));
     }
-    log.info({ addresses }, `started ${options.count} local worker(s)`);
+    log.info({ addresses, pids: children.map((c) => c.pid) }, `started ${options.count} local worker(s)`);
     return { addresses, pids: children.map((c) => c.pid!), stop };
   } catch (err) {
     await stop(1_000);
