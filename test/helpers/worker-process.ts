@@ -18,11 +18,11 @@ export async function startWorkerProcess(args: string[]): Promise<WorkerProcess>
     env: { ...process.env, SPIKESHARD_LOG_LEVEL: 'warn' },
   });
   let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const address = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (b: Buffer) => {
+    child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /^listening (\S+)$/m.exec(out);
       if (m) resolve(m[1]!);

@@ -59,7 +59,7 @@ test('1, 2 and 4 local workers write the in-process sort’s bytes, and stop', {
         .find((l) => l.msg?.startsWith('started '));
       assert.equal(started?.pids?.length, n, 'the coordinator logs the pids of the workers it started');
       assert.deepEqual(
-        started!.pids!.filter((pid) => alive(pid)),
+        started.pids.filter((pid) => alive(pid)),
         [],
         'no local worker outlives the sort',
       );

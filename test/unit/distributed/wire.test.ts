@@ -47,8 +47,8 @@ test('arrays larger than the chunk size round-trip bitwise (NaN payloads, −0, 
   assert.equal(kind, 'windowStatistics');
   assert.ok(value['labels'] instanceof Int32Array);
   assert.ok(value['covariance'] instanceof Float64Array);
-  assert.ok(bytesOf(value['labels'] as Int32Array).equals(bytesOf(labels)));
-  assert.ok(bytesOf(value['covariance'] as Float64Array).equals(bytesOf(covariance)));
+  assert.ok(bytesOf(value['labels']).equals(bytesOf(labels)));
+  assert.ok(bytesOf(value['covariance']).equals(bytesOf(covariance)));
 });
 
 test('every element type, nested messages, repeated fields, nulls and 64-bit sample indices survive', () => {
