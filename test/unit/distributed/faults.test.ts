@@ -51,7 +51,8 @@ test(
         workers.push(w);
         return w;
       };
-      const [victim] = [await start(), await start()];
+      const victim = await start();
+      await start();
       const exec = await GrpcExecutor.connect(
         { secret, addresses: [], workerDir, probeIntervalS: 0.2, requestTimeoutS: 60, noWorkerTimeoutS: 30 },
         silentLogger(),
@@ -69,12 +70,13 @@ test(
         snippets: (...a) => exec.snippets(...a),
         driftDetect: (...a) => exec.driftDetect(...a),
         learn: (...a) => {
-          if (learnCalls++ === 0) joiner = start();
+          if (learnCalls++ === 0) injected.joiner = start();
           return exec.learn(...a);
         },
         extract: (...a) => {
           // Every lane is busy once the second request is out: the victim is working on a batch.
-          if (extractCalls++ === 1) killed = new Promise((r) => setTimeout(r, 30)).then(() => victim!.kill('SIGKILL'));
+          if (extractCalls++ === 1)
+            injected.killed = new Promise((r) => setTimeout(r, 30)).then(() => victim.kill('SIGKILL'));
           return exec.extract(...a);
         },
         close: () => exec.close(),
