@@ -59,8 +59,10 @@ test(
       );
       let learnCalls = 0;
       let extractCalls = 0;
-      let joiner: Promise<WorkerProcess> | null = null;
-      let killed: Promise<void> | null = null;
+      const injected: { joiner: Promise<WorkerProcess> | null; killed: Promise<void> | null } = {
+        joiner: null,
+        killed: null,
+      };
       // Faults are injected from inside the pipeline's calls, so they land mid-round.
       const faulty: BatchExecutor = {
         get concurrency() {
@@ -82,8 +84,8 @@ test(
         close: () => exec.close(),
       };
       await runSort(options(path.join(dir, 'distributed')), silentLogger(), faulty);
-      await killed;
-      await joiner;
+      await injected.killed;
+      await injected.joiner;
       const stats = exec.stats();
       assert.ok(stats.workersLost >= 1, JSON.stringify(stats));
       assert.ok(stats.retries >= 1, `the killed worker's batch was re-sent: ${JSON.stringify(stats)}`);
