@@ -89,6 +89,8 @@ export interface GrpcExecutorStats {
   bytesReceived: number;
   workersJoined: number;
   workersLost: number;
+  /** Wall time with at least one request in flight (the rounds), s; the rest of a sort is global steps. */
+  roundSeconds: number;
 }
 
 interface WorkerHandle {
@@ -136,7 +138,10 @@ export class GrpcExecutor implements BatchExecutor {
     bytesReceived: 0,
     workersJoined: 0,
     workersLost: 0,
+    roundSeconds: 0,
   };
+  private inFlight = 0;
+  private busySince = 0;
   private readonly serialize = (f: FrameMessage): Buffer => {
     const b = serializeFrame(f);
     this.counters.bytesSent += b.length;
@@ -424,9 +429,23 @@ export class GrpcExecutor implements BatchExecutor {
     validate: (value: Record<string, unknown>) => R,
   ): Promise<R> {
     const frames = encodeFrames(METHODS[method].request, body, this.options.chunkBytes);
+    this.counters.requests++;
+    if (this.inFlight++ === 0) this.busySince = performance.now();
+    try {
+      return await this.attempts(method, what, frames, validate);
+    } finally {
+      if (--this.inFlight === 0) this.counters.roundSeconds += (performance.now() - this.busySince) / 1000;
+    }
+  }
+
+  private async attempts<R>(
+    method: MethodName,
+    what: string,
+    frames: readonly FrameMessage[],
+    validate: (value: Record<string, unknown>) => R,
+  ): Promise<R> {
     const failedOn = new Set<string>();
     let last = '';
-    this.counters.requests++;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       if (attempt > 1) {
         this.counters.retries++;
