@@ -9,6 +9,7 @@
  * This module checks framing and array types only; what a value means (shapes, ranges) is checked
  * by the side that uses it (worker/ for requests, coordinator/ for results).
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -240,6 +241,19 @@ function arrayOf(ref: ArrayRefObject, payload: Uint8Array, type: protobuf.Type, 
     );
   }
   return new dtype.ctor(payload.buffer as ArrayBuffer, payload.byteOffset + offset, length);
+}
+
+/**
+ * Content digest of a state message (hex SHA-256 of its encoding and its arrays' bytes): equal
+ * digests mean equal state, bit for bit, so a worker may reuse a state it decoded before.
+ */
+export function stateDigest(typeName: 'ChannelState' | 'MatchModel', value: object): string {
+  const type = wireSchema().type(typeName);
+  const out = new PayloadWriter();
+  const msg = toWire(type, value as Record<string, unknown>, out, typeName);
+  const hash = createHash('sha256').update(type.encode(type.fromObject(msg)).finish());
+  for (const a of out.arrays) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return hash.digest('hex');
 }
 
 /** A decoded Frame: either the envelope (first) or a payload chunk. */

@@ -14,6 +14,7 @@ import type {
 } from '../native/lib/index.js';
 import { ParameterError, expected } from '../proto/errors.js';
 import { resolveParams } from '../proto/params.js';
+import type { StateCache } from './state-cache.js';
 
 type Body = Record<string, unknown>;
 
@@ -74,7 +75,10 @@ function batch(body: Body): BatchSpan {
 }
 
 function channels(body: Body, n: number): SnippetsRequest['channels'] {
-  const c = body['channels'] as Body | null;
+  return channelState(body['channels'] as Body | null, n);
+}
+
+function channelState(c: Body | null, n: number): SnippetsRequest['channels'] {
   need(c !== null && typeof c === 'object', 'channels', c);
   for (const k of ['labels', 'good', 'gains']) {
     const a = (c as Body)[k] as ArrayLike<number> | null;
@@ -112,18 +116,23 @@ export function driftDetectRequest(body: Body): DriftDetectRequest {
   return { work: wk, batch: batch(body), channels: channels(body, wk.setup.nChannels), wTemp: wTemp as Float32Array };
 }
 
-export function matchRequest(body: Body): MatchRequest {
+export function matchRequest(body: Body, cache: StateCache): MatchRequest {
   const wk = work(body);
+  const channelsState = cache.resolve(
+    'ChannelState',
+    body['channels'] as Body | null,
+    body['channelsDigest'] as string,
+  );
+  const model = cache.resolve('MatchModel', body['model'] as Body | null, body['modelDigest'] as string);
   const segments = (body['segments'] as Body[]).map((s) => ({
     batch: sampleIndex(s['batch'], 'segments.batch'),
     start: sampleIndex(s['start'], 'segments.start'),
     end: sampleIndex(s['end'], 'segments.end'),
   }));
-  const model = body['model'] as Body | null;
   need(
     model !== null && model['model'] !== null && model['prototypes'] !== null,
     'model with templates and prototypes',
-    model,
+    model === null ? 'none' : 'an incomplete model',
   );
   const drift = body['drift'] as Body | null;
   if (drift !== null) {
@@ -136,7 +145,7 @@ export function matchRequest(body: Body): MatchRequest {
     work: wk,
     batch: batch(body),
     segments,
-    channels: channels(body, wk.setup.nChannels),
+    channels: channelState(channelsState, wk.setup.nChannels),
     drift: drift as unknown as MatchRequest['drift'],
     model: model as unknown as MatchRequest['model'],
   };

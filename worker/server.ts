@@ -26,6 +26,7 @@ import {
 } from '../proto/wire.js';
 import { PathRefusedError, checkFiles, resolveRoots, secretMatches } from './access.js';
 import { driftDetectRequest, matchRequest, snippetsRequest, statisticsRequest } from './requests.js';
+import { StateCache, StateMissError } from './state-cache.js';
 
 export interface WorkerOptions {
   /** HOST:PORT; port 0 picks a free one. */
@@ -51,6 +52,7 @@ export interface RunningWorker {
 /** Maps an error to the gRPC status the coordinator acts on (docs/distributed.md, Faults). */
 export function statusFor(err: unknown): grpc.status {
   if (err instanceof PathRefusedError) return grpc.status.PERMISSION_DENIED;
+  if (err instanceof StateMissError) return grpc.status.NOT_FOUND;
   if (
     err instanceof WireError ||
     err instanceof ParameterError ||
@@ -119,6 +121,7 @@ export async function startWorker(options: WorkerOptions, log: Logger): Promise<
   const engine = new BatchEngine({ threads: options.threads, authorize: (files) => checkFiles(files, roots) });
   const native = loadCpuBinding().describe();
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
+  const states = new StateCache();
 
   const authorized = (metadata: grpc.Metadata): boolean => {
     const v = metadata.get(SECRET_METADATA_KEY)[0];
@@ -135,9 +138,9 @@ export async function startWorker(options: WorkerOptions, log: Logger): Promise<
       case 'driftDetect':
         return engine.driftDetect(driftDetectRequest(body));
       case 'learn':
-        return engine.learn(matchRequest(body));
+        return engine.learn(matchRequest(body, states));
       case 'extract':
-        return engine.extract(matchRequest(body));
+        return engine.extract(matchRequest(body, states));
     }
   };
 
@@ -155,6 +158,7 @@ export async function startWorker(options: WorkerOptions, log: Logger): Promise<
       const code = statusFor(err);
       const details = err instanceof Error ? err.message : String(err);
       if (code === grpc.status.INTERNAL) log.error({ err, method }, `${method} failed: ${details}`);
+      else if (code === grpc.status.NOT_FOUND) log.debug({ method }, details);
       else log.warn({ method, code }, `${method} refused: ${details}`);
       call.emit('error', { code, details });
     };

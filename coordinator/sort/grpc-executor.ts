@@ -33,6 +33,7 @@ import {
   deserializeFrame,
   encodeFrames,
   serializeFrame,
+  stateDigest,
   unaryCodec,
   type FrameMessage,
   type MethodName,
@@ -102,7 +103,19 @@ interface WorkerHandle {
   description: WorkerDescription | null;
   lastError: string;
   probing: boolean;
+  /** Digests of the states this worker was last sent (oldest first). */
+  states: string[];
 }
+
+/** A request: whole, and (learning, extraction) without the states named by `digests`. */
+interface Outgoing {
+  full: object;
+  lean?: object;
+  digests: string[];
+}
+
+/** States remembered per worker; the worker keeps a few more (worker/state-cache.ts). */
+const STATES_PER_WORKER = 4;
 
 /** An error the worker says is the request's own (the same on every worker): not the worker's fault. */
 function isRequestError(err: unknown): boolean {
@@ -212,6 +225,7 @@ export class GrpcExecutor implements BatchExecutor {
         description: null,
         lastError: 'not probed yet',
         probing: false,
+        states: [],
       };
       this.workers.set(address, w);
     }
@@ -281,6 +295,7 @@ export class GrpcExecutor implements BatchExecutor {
 
   private markDead(w: WorkerHandle, why: string): void {
     w.lastError = why;
+    w.states = [];
     if (!w.alive) return;
     w.alive = false;
     this.counters.workersLost++;
@@ -425,26 +440,65 @@ export class GrpcExecutor implements BatchExecutor {
   private async request<R>(
     method: MethodName,
     what: string,
-    body: object,
+    message: Outgoing,
     validate: (value: Record<string, unknown>) => R,
   ): Promise<R> {
-    const frames = encodeFrames(METHODS[method].request, body, this.options.chunkBytes);
     this.counters.requests++;
     if (this.inFlight++ === 0) this.busySince = performance.now();
     try {
-      return await this.attempts(method, what, frames, validate);
+      return await this.attempts(method, what, message, validate);
     } finally {
       if (--this.inFlight === 0) this.counters.roundSeconds += (performance.now() - this.busySince) / 1000;
     }
   }
 
+  /** The request's frames for one worker: without the states it holds (by digest), else whole. */
+  private framesFor(
+    method: MethodName,
+    message: Outgoing,
+    w: WorkerHandle,
+    cache: Partial<Record<'full' | 'lean', FrameMessage[]>>,
+  ) {
+    const kind = METHODS[method].request;
+    if (message.lean && message.digests.every((d) => w.states.includes(d))) {
+      return { lean: true, frames: (cache.lean ??= encodeFrames(kind, message.lean, this.options.chunkBytes)) };
+    }
+    return { lean: false, frames: (cache.full ??= encodeFrames(kind, message.full, this.options.chunkBytes)) };
+  }
+
+  /** One worker's answer; a worker that lost a state it was thought to hold gets the request again with it. */
+  private async send(
+    method: MethodName,
+    message: Outgoing,
+    w: WorkerHandle,
+    cache: Partial<Record<'full' | 'lean', FrameMessage[]>>,
+  ) {
+    let sent = this.framesFor(method, message, w, cache);
+    let answer;
+    try {
+      answer = await this.invoke(w, method, sent.frames);
+    } catch (err) {
+      if (!sent.lean || (err as { code?: unknown }).code !== grpc.status.NOT_FOUND) throw err;
+      w.states = w.states.filter((d) => !message.digests.includes(d));
+      sent = this.framesFor(method, message, w, cache);
+      answer = await this.invoke(w, method, sent.frames);
+    }
+    if (!sent.lean && message.digests.length > 0) {
+      w.states = [...w.states.filter((d) => !message.digests.includes(d)), ...message.digests].slice(
+        -STATES_PER_WORKER,
+      );
+    }
+    return answer;
+  }
+
   private async attempts<R>(
     method: MethodName,
     what: string,
-    frames: readonly FrameMessage[],
+    message: Outgoing,
     validate: (value: Record<string, unknown>) => R,
   ): Promise<R> {
     const failedOn = new Set<string>();
+    const cache: Partial<Record<'full' | 'lean', FrameMessage[]>> = {};
     let last = '';
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       if (attempt > 1) {
@@ -453,7 +507,7 @@ export class GrpcExecutor implements BatchExecutor {
       }
       const w = await this.acquire(failedOn);
       try {
-        const { kind, value } = await this.invoke(w, method, frames);
+        const { kind, value } = await this.send(method, message, w, cache);
         if (kind !== METHODS[method].result) throw new WireError(`expected a ${METHODS[method].result}, got a ${kind}`);
         return validate(value);
       } catch (err) {
@@ -475,6 +529,24 @@ export class GrpcExecutor implements BatchExecutor {
     throw new RunError(`${what} failed ${this.maxAttempts} times; last: ${last}`);
   }
 
+  /** Learning and extraction requests: channels and model by digest when the worker holds them. */
+  private matchMessage(
+    task: ProbeTask,
+    batch: Batch,
+    channels: ChannelState,
+    drift: DriftState | null,
+    model: MatchModel,
+  ): Outgoing {
+    const base = { work: this.work(task), batch, segments: ownerSegments(task.batches, batch), drift };
+    const channelsDigest = stateDigest('ChannelState', channels);
+    const modelDigest = stateDigest('MatchModel', model);
+    return {
+      full: { ...base, channels, model, channelsDigest, modelDigest },
+      lean: { ...base, channels: null, model: null, channelsDigest, modelDigest },
+      digests: [channelsDigest, modelDigest],
+    };
+  }
+
   private work(task: ProbeTask): ProbeWork & { paramsJson: string } {
     return {
       probe: task.probe,
@@ -490,7 +562,7 @@ export class GrpcExecutor implements BatchExecutor {
     return this.request(
       'statistics',
       `${task.probe} statistics window at ${window.readStart}`,
-      { work: this.work(task), window },
+      { full: { work: this.work(task), window }, digests: [] },
       (v) => validateWindowStatistics(v, task.setup.nChannels),
     );
   }
@@ -499,7 +571,7 @@ export class GrpcExecutor implements BatchExecutor {
     return this.request(
       'snippets',
       `${task.probe} batch ${batch.index} (snippets)`,
-      { work: this.work(task), batch, channels },
+      { full: { work: this.work(task), batch, channels }, digests: [] },
       (v) => validateSnippets(v, NT0),
     );
   }
@@ -516,7 +588,7 @@ export class GrpcExecutor implements BatchExecutor {
     const r = await this.request(
       'driftDetect',
       `${task.probe} batch ${batch.index} (drift)`,
-      { work: this.work(task), batch, channels, wTemp },
+      { full: { work: this.work(task), batch, channels, wTemp }, digests: [] },
       (v) => validateDriftResult(v, batch, this.driftShape.get(task.probe)),
     );
     if (!this.driftShape.has(task.probe)) this.driftShape.set(task.probe, r);
@@ -530,8 +602,8 @@ export class GrpcExecutor implements BatchExecutor {
     drift: DriftState | null,
     model: MatchModel,
   ): Promise<LearnBatchResult> {
-    const body = { work: this.work(task), batch, segments: ownerSegments(task.batches, batch), channels, drift, model };
-    return this.request('learn', `${task.probe} batch ${batch.index} (learning)`, body, (v) =>
+    const message = this.matchMessage(task, batch, channels, drift, model);
+    return this.request('learn', `${task.probe} batch ${batch.index} (learning)`, message, (v) =>
       validateLearnResult(v, model),
     );
   }
@@ -543,8 +615,8 @@ export class GrpcExecutor implements BatchExecutor {
     drift: DriftState | null,
     model: MatchModel,
   ): Promise<ExtractBatchResult> {
-    const body = { work: this.work(task), batch, segments: ownerSegments(task.batches, batch), channels, drift, model };
-    return this.request('extract', `${task.probe} batch ${batch.index} (extraction)`, body, (v) =>
+    const message = this.matchMessage(task, batch, channels, drift, model);
+    return this.request('extract', `${task.probe} batch ${batch.index} (extraction)`, message, (v) =>
       validateExtractResult(v, batch, model),
     );
   }
