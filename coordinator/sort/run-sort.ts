@@ -19,6 +19,7 @@ import { writeAlf } from '../export/alf.js';
 import { writePhy } from '../export/phy.js';
 import { writeFileAtomic } from '../formats/atomic.js';
 import { planBatches } from '../plan/batch-plan.js';
+import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
@@ -132,6 +133,18 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
     }
   } finally {
     await exec.close();
+  }
+  if (run.results.length > 0) {
+    // The sorting outputs are complete at this point; a report that cannot be drawn must not
+    // turn a finished sort into a failed one, and `spikeshard report` can redo it.
+    try {
+      log.info(`report: ${writeRunReport(options.outDir)}`);
+    } catch (err) {
+      log.warn(
+        { err },
+        `the QC report could not be written (${String(err)}); retry with: spikeshard report ${options.outDir}`,
+      );
+    }
   }
   return run.results;
 }
