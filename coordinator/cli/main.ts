@@ -16,13 +16,16 @@ export interface CliContext {
   stdout: (text: string) => void;
 }
 
-export function buildProgram(ctx: CliContext): Command {
+/** A command's registration; the top-level cli/ adds `worker` this way. */
+export type RegisterCommand = (program: Command, ctx: CliContext) => void;
+
+export function buildProgram(ctx: CliContext, extra: readonly RegisterCommand[] = []): Command {
   const program = new Command('spikeshard')
     .description('Kilosort 2.5 spike sorting for Neuropixels recordings, on one machine or across a cluster')
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const register of commands) register(program, ctx);
+  for (const register of [...commands, ...extra]) register(program, ctx);
   return program;
 }
 
@@ -32,13 +35,13 @@ export function exitCodeFor(err: unknown): ExitCode {
   return ExitCode.internal;
 }
 
-export async function main(argv: string[]): Promise<ExitCode> {
+export async function main(argv: string[], extra: readonly RegisterCommand[] = []): Promise<ExitCode> {
   let logger: Logger | undefined;
   const ctx: CliContext = {
     log: () => (logger ??= createLogger()),
     stdout: (text) => process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
   };
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, extra);
   program.commands.forEach((c) => c.exitOverride());
   try {
     await program.parseAsync(argv, { from: 'user' });

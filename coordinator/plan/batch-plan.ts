@@ -5,20 +5,12 @@
  * each side (clipped at the file ends), and a spike belongs to the batch that owns its trough
  * sample, so none is lost or counted twice at a boundary.
  */
+import type { BatchSpan } from '../../native/lib/index.js';
 import { ParameterError } from '../../proto/errors.js';
 import { SeededRandom } from './random.js';
 
-export interface Batch {
-  index: number;
-  /** First sample owned by this batch. */
-  ownStart: number;
-  /** One past the last owned sample. */
-  ownEnd: number;
-  /** First sample read (ownStart − halo, clipped at 0). */
-  readStart: number;
-  /** One past the last sample read (ownEnd + halo, clipped at the end). */
-  readEnd: number;
-}
+/** A planned batch (the engine's BatchSpan). */
+export type Batch = BatchSpan;
 
 export function planBatches(nSamples: number, batchSamples: number, haloSamples: number): Batch[] {
   if (!Number.isSafeInteger(nSamples) || nSamples <= 0) {

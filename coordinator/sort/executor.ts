@@ -12,30 +12,19 @@ import type {
   ExtractBatchResult,
   LearnBatchResult,
   MatchModel,
-  ProbeSetup,
+  ProbeWork,
+  StatisticsWindow,
   WindowStatistics,
 } from '../../native/lib/index.js';
-import type { SortParams } from '../../proto/params.js';
 import type { Batch } from '../plan/batch-plan.js';
 
-/** What identifies one probe's sort to an executor. */
-export interface ProbeTask {
-  /** e.g. 'imec0'. */
-  probe: string;
-  /** The recording (.bin, .meta or plain .json): executors open it themselves. */
-  recordingPath: string;
-  allowPartialSample: boolean;
-  setup: ProbeSetup;
-  params: SortParams;
+/** One probe's sort as an executor sees it: the per-batch work plus the whole batch plan. */
+export interface ProbeTask extends ProbeWork {
   /** Every batch of the probe (the drift shift of a halo is its owner's). */
   batches: readonly Batch[];
 }
 
-export interface StatisticsWindow {
-  readStart: number;
-  readEnd: number;
-  marginSamples: number;
-}
+export type { StatisticsWindow };
 
 export interface BatchExecutor {
   /** Requests a caller should keep in flight (1 for the in-process executor). */

@@ -24,7 +24,7 @@ import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
-import { LocalExecutor } from './local-executor.js';
+import { chooseExecutor, type DistributedOptions } from './choose-executor.js';
 import { runEngine } from './pipeline.js';
 import {
   CHECKPOINT_DIR,
@@ -58,6 +58,8 @@ export interface SortOptions {
   allowPartialSample: boolean;
   /** Only these probes (labels); all when empty. */
   probes: string[];
+  /** Worker options; absent = the in-process executor. */
+  distributed?: DistributedOptions;
 }
 
 /** A probe is complete when run.json lists its result and both its output folders exist. */
@@ -143,7 +145,8 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       log.info({ outDir, startedAt: run.startedAt }, `resuming the run started at ${run.startedAt}`);
     writeManifest(outDir, run);
 
-    const exec = executor ?? new LocalExecutor(options.threads);
+    const exec =
+      executor ?? (await chooseExecutor(options.distributed, options.recording, outDir, options.threads, log));
     const slots = new Slots(() => exec.concurrency);
     const sortProbe = async (info: RecordingInfo): Promise<ProbeSummary> => {
       const plog = log.child({ probe: info.probeLabel });

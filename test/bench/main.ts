@@ -6,6 +6,12 @@
  *
  *   npm run bench -- --channels 384 --seconds 600 --units 100 --drift 15 [--probe np1] [--seed 1]
  *                    [--threads 0] [--work DIR] [--keep] [--json FILE] [--no-drift-correction]
+ *                    [--workers 1,2,4]
+ *
+ * With --workers, the recording is also sorted through that many local gRPC workers (each count
+ * in turn, `--threads` split between them): wall time, × real time, per-batch requests per second
+ * of round time, time in rounds vs. global steps, and bytes moved over gRPC per request (the
+ * executor's own counters), and whether the outputs are the in-process sort's bytes.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +34,7 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     'no-drift-correction': { type: 'boolean', default: false },
     backend: { type: 'string', default: 'cpu' },
+    workers: { type: 'string', default: '' },
   },
 });
 
@@ -36,16 +43,16 @@ if (values.backend !== 'cpu') {
   process.exit(2);
 }
 
-const bin = path.join(packageRoot(), 'dist', 'coordinator', 'cli', 'bin.js');
+const bin = path.join(packageRoot(), 'dist', 'cli', 'bin.js');
 const work = values.work || mkdtempSync(path.join(os.tmpdir(), 'spikeshard-bench-'));
 const sim = path.join(work, 'sim');
 const out = path.join(work, 'out');
 
-function run(args: string[]): { seconds: number; maxRssKb: number; stdout: string } {
+function run(args: string[], logLevel = 'warn'): { seconds: number; maxRssKb: number; stdout: string; stderr: string } {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, SPIKESHARD_REPORT_RSS: '1', SPIKESHARD_LOG_LEVEL: 'warn' },
+    env: { ...process.env, SPIKESHARD_REPORT_RSS: '1', SPIKESHARD_LOG_LEVEL: logLevel },
     maxBuffer: 1 << 28,
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -54,7 +61,7 @@ function run(args: string[]): { seconds: number; maxRssKb: number; stdout: strin
     throw new Error(`spikeshard ${args[0]} exited with ${r.status}`);
   }
   const rss = /\{"maxRssKb":(\d+)\}/.exec(r.stderr);
-  return { seconds, maxRssKb: rss ? Number(rss[1]) : NaN, stdout: r.stdout };
+  return { seconds, maxRssKb: rss ? Number(rss[1]) : NaN, stdout: r.stdout, stderr: r.stderr };
 }
 
 const durationS = Number(values.seconds);
@@ -136,5 +143,70 @@ for (const b of [report.summary.all, ...report.summary.bySnr]) {
   );
 }
 console.log(`  false-positive units labelled good: ${result.accuracy.falsePositiveGood}`);
-if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
+
+interface DistributedRow {
+  workers: number;
+  wallSeconds: number;
+  realTime: number;
+  requests: number;
+  retries: number;
+  roundSeconds: number;
+  globalSeconds: number;
+  requestsPerSecond: number;
+  bytesPerRequest: number;
+  bytesSentPerRequest: number;
+  bytesReceivedPerRequest: number;
+  identical: boolean;
+}
+const distributed: DistributedRow[] = [];
+function digests(dir: string): string {
+  const r = spawnSync('sh', ['-c', `cd "${dir}" && find . -name '*.npy' -o -name '*.tsv' | sort | xargs sha1sum`], {
+    encoding: 'utf8',
+  });
+  return r.stdout;
+}
+if (values.workers) {
+  const reference = digests(path.join(out, runJson.results[0]!.probe, 'phy'));
+  for (const n of values.workers.split(',').map(Number)) {
+    const wout = path.join(work, `out-w${n}`);
+    const r = run(
+      ['sort', sim, '--out', wout, '--fresh', '--threads', values.threads, '--workers', String(n)],
+      'info',
+    );
+    const summary = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('distributed mode: ') && 'requests' in l) as
+      { requests: number; retries: number; roundSeconds: number; bytesSent: number; bytesReceived: number } | undefined;
+    if (!summary) throw new Error(`no distributed-mode summary in the log of --workers ${n}`);
+    const wrun = JSON.parse(readFileSync(path.join(wout, 'run.json'), 'utf8')) as typeof runJson;
+    const engineSeconds = Object.entries(wrun.results[0]!.timings)
+      .filter(([k]) => k !== 'postprocess' && k !== 'export')
+      .reduce((a, [, v]) => a + v, 0);
+    const bytes = summary.bytesSent + summary.bytesReceived;
+    distributed.push({
+      workers: n,
+      wallSeconds: r.seconds,
+      realTime: durationS / r.seconds,
+      requests: summary.requests,
+      retries: summary.retries,
+      roundSeconds: summary.roundSeconds,
+      globalSeconds: engineSeconds - summary.roundSeconds + (wrun.results[0]!.timings['postprocess'] ?? 0),
+      requestsPerSecond: summary.requests / summary.roundSeconds,
+      bytesPerRequest: bytes / summary.requests,
+      bytesSentPerRequest: summary.bytesSent / summary.requests,
+      bytesReceivedPerRequest: summary.bytesReceived / summary.requests,
+      identical: digests(path.join(wout, wrun.results[0]!.probe, 'phy')) === reference,
+    });
+  }
+  console.log('distributed (local gRPC workers; batch requests of every round)');
+  console.log('  workers   wall s  ×RT   rounds s  global s  batches/s  kB/batch (sent+recv)  identical');
+  for (const d of distributed) {
+    console.log(
+      `  ${String(d.workers).padStart(7)} ${d.wallSeconds.toFixed(1).padStart(8)} ${d.realTime.toFixed(2).padStart(5)} ${d.roundSeconds.toFixed(1).padStart(9)} ${d.globalSeconds.toFixed(1).padStart(9)} ${d.requestsPerSecond.toFixed(2).padStart(10)}   ${(d.bytesPerRequest / 1024).toFixed(0).padStart(6)} (${(d.bytesSentPerRequest / 1024).toFixed(0)}+${(d.bytesReceivedPerRequest / 1024).toFixed(0)})   ${d.identical ? 'yes' : 'NO'}`,
+    );
+  }
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ ...result, distributed }, null, 2) + '\n');
 if (!values.keep && !values.work) rmSync(work, { recursive: true, force: true });

@@ -9,9 +9,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI (dist/coordinator/cli/bin.js) in a child process, as a user would. */
+/** Runs the built CLI (dist/cli/bin.js) in a child process, as a user would. */
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
-  const bin = path.join(packageRoot(), 'dist', 'coordinator', 'cli', 'bin.js');
+  const bin = path.join(packageRoot(), 'dist', 'cli', 'bin.js');
   const result = spawnSync(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? packageRoot(),
     env: { ...process.env, SPIKESHARD_LOG_LEVEL: 'info', ...options.env },

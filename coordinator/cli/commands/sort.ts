@@ -34,7 +34,13 @@ export function registerSort(program: Command, ctx: CliContext): void {
       '--allow-partial-sample',
       'sort the whole samples of a .bin whose size is not a whole number of samples',
       false,
-    );
+    )
+    .option('--workers <n>', 'start N local worker processes and send them the batches', numberParser('--workers'))
+    .option('--worker-addresses <list>', 'use running workers, HOST:PORT,... (docs/distributed.md)')
+    .option('--worker-dir <dir>', 'use every worker that registers in this folder, also during the run')
+    .option('--secret-file <file>', 'the run secret of running workers (else env SPIKESHARD_SECRET)')
+    .option('--worker-timeout <s>', 'deadline of one request to a worker, s', numberParser('--worker-timeout'))
+    .option('--worker-wait <s>', 'fail after this long without a live worker, s', numberParser('--worker-wait'));
   for (const name of Object.keys(PARAMS) as ParamName[]) {
     const spec: ParamSpec = PARAMS[name];
     const flag = cliFlag(name);
@@ -60,6 +66,17 @@ export function registerSort(program: Command, ctx: CliContext): void {
         fresh: (opts['fresh'] as boolean) || (opts['overwrite'] as boolean),
         allowPartialSample: opts['allowPartialSample'] as boolean,
         probes: typeof opts['probe'] === 'string' ? opts['probe'].split(',').filter((s) => s !== '') : [],
+        distributed: {
+          workers: opts['workers'] as number | undefined,
+          workerAddresses:
+            typeof opts['workerAddresses'] === 'string'
+              ? opts['workerAddresses'].split(',').filter((s) => s !== '')
+              : undefined,
+          workerDir: opts['workerDir'] as string | undefined,
+          secretFile: opts['secretFile'] as string | undefined,
+          requestTimeoutS: opts['workerTimeout'] as number | undefined,
+          noWorkerTimeoutS: opts['workerWait'] as number | undefined,
+        },
       },
       ctx.log(),
     );

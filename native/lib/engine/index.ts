@@ -1,5 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-export type { ProbeSetup, ChannelState, DriftState, RawBlock, BatchRange } from './types.js';
+export type {
+  ProbeSetup,
+  ChannelState,
+  DriftState,
+  RawBlock,
+  BatchRange,
+  BatchSpan,
+  StatisticsWindow,
+  OwnerSegment,
+} from './types.js';
+export { BatchEngine } from './batch-engine.js';
+export type { BatchEngineOptions } from './batch-engine.js';
+export { ownerSegments } from './requests.js';
+export type { ProbeWork, StatisticsRequest, SnippetsRequest, DriftDetectRequest, MatchRequest } from './requests.js';
 export { windowStatistics, reduceStatistics } from './statistics.js';
 export type { StatisticsParams, WindowStatistics } from './statistics.js';
 export { whitenBlock, shiftBlock } from './batch.js';

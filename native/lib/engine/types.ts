@@ -53,3 +53,30 @@ export interface BatchRange {
   ownStart: number;
   ownEnd: number;
 }
+
+/** A planned batch: the half-open sample range it owns and the range it reads (own plus halo, clipped). */
+export interface BatchSpan {
+  index: number;
+  /** First sample owned by this batch. */
+  ownStart: number;
+  /** One past the last owned sample. */
+  ownEnd: number;
+  /** First sample read (ownStart − halo, clipped at 0). */
+  readStart: number;
+  /** One past the last sample read (ownEnd + halo, clipped at the end). */
+  readEnd: number;
+}
+
+/** One window of the statistics round, in samples: the window plus a margin on each side. */
+export interface StatisticsWindow {
+  readStart: number;
+  readEnd: number;
+  marginSamples: number;
+}
+
+/** The stretch of a block owned by one batch (absolute, half-open samples): shifted with that batch's drift. */
+export interface OwnerSegment {
+  batch: number;
+  start: number;
+  end: number;
+}

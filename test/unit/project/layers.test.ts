@@ -2,7 +2,8 @@
 /**
  * The one-way layers of docs/architecture.md, checked on the sources:
  *   proto/ imports nothing of the project; native/lib/ only proto/; worker/ and coordinator/
- *   only proto/ and native/lib/ (through native/lib/index.ts); nothing imports test/.
+ *   only proto/ and native/lib/ (through native/lib/index.ts), never each other; cli/ (the
+ *   command-line entry) may import all of them; nothing imports cli/ or test/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +35,7 @@ const allowed: Record<string, string[]> = {
   'native/lib': ['native/lib', 'proto'],
   worker: ['worker', 'proto', 'native/lib'],
   coordinator: ['coordinator', 'proto', 'native/lib'],
+  cli: ['cli', 'coordinator', 'worker', 'proto', 'native/lib'],
 };
 
 test('imports follow the one-way layers', () => {

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/** Which executor a sort uses: in-process (the default), local workers, or running workers. */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ParameterError } from '../../proto/errors.js';
+import type { Logger } from '../../proto/log.js';
+import { readSecret } from '../../proto/secret.js';
+import type { BatchExecutor } from './executor.js';
+import { GrpcExecutor } from './grpc-executor.js';
+import { LocalExecutor } from './local-executor.js';
+import { startLocalWorkers } from './local-workers.js';
+
+/** The worker options of `sort` (CONTRACT.md); all absent = in-process. */
+export interface DistributedOptions {
+  /** Start this many local workers on 127.0.0.1. */
+  workers?: number | undefined;
+  /** Running workers, HOST:PORT. */
+  workerAddresses?: string[] | undefined;
+  /** Use every worker that registers here, also during the run. */
+  workerDir?: string | undefined;
+  /** The run secret for running workers; else SPIKESHARD_SECRET. */
+  secretFile?: string | undefined;
+  /** Deadline of one request, s. */
+  requestTimeoutS?: number | undefined;
+  /** The run fails after this long without a live worker, s. */
+  noWorkerTimeoutS?: number | undefined;
+}
+
+export function isDistributed(d: DistributedOptions | undefined): boolean {
+  return (
+    d !== undefined && (d.workers !== undefined || (d.workerAddresses?.length ?? 0) > 0 || d.workerDir !== undefined)
+  );
+}
+
+/**
+ * @param recording the recording or session folder (local workers may read under its folder)
+ * @param outDir the run folder (local mode writes its secret there, mode 0600)
+ * @param threads CPU threads in all (split between local workers); 0 = all cores
+ */
+export async function chooseExecutor(
+  d: DistributedOptions | undefined,
+  recording: string,
+  outDir: string,
+  threads: number,
+  log: Logger,
+): Promise<BatchExecutor> {
+  if (d === undefined || !isDistributed(d)) return new LocalExecutor(threads);
+  const timeouts = {
+    ...(d.requestTimeoutS !== undefined ? { requestTimeoutS: d.requestTimeoutS } : {}),
+    ...(d.noWorkerTimeoutS !== undefined ? { noWorkerTimeoutS: d.noWorkerTimeoutS } : {}),
+  };
+  if (d.workers !== undefined) {
+    if ((d.workerAddresses?.length ?? 0) > 0 || d.workerDir !== undefined) {
+      throw new ParameterError(
+        '--workers starts local workers; it cannot be combined with --worker-addresses or --worker-dir',
+      );
+    }
+    if (!Number.isInteger(d.workers) || d.workers < 1 || d.workers > 256) {
+      throw new ParameterError(`--workers: expected a whole number in 1..256, got ${d.workers}`);
+    }
+    const secret = randomBytes(32).toString('hex');
+    const secretFile = path.join(outDir, '.secret');
+    writeFileSync(secretFile, secret + '\n', { mode: 0o600 });
+    chmodSync(secretFile, 0o600);
+    const abs = path.resolve(recording);
+    const dataRoot = statSync(abs).isDirectory() ? abs : path.dirname(abs);
+    const cores = os.availableParallelism();
+    const threadsPerWorker = Math.max(1, Math.floor((threads > 0 ? threads : cores) / d.workers));
+    const pool = await startLocalWorkers({ count: d.workers, dataRoot, secretFile, threadsPerWorker }, log);
+    try {
+      return await GrpcExecutor.connect(
+        { secret, addresses: pool.addresses, ...timeouts, onClose: () => pool.stop() },
+        log,
+      );
+    } catch (err) {
+      await pool.stop();
+      throw err;
+    }
+  }
+  const secret = readSecret(d.secretFile);
+  return GrpcExecutor.connect({ secret, addresses: d.workerAddresses ?? [], workerDir: d.workerDir, ...timeouts }, log);
+}
