@@ -169,10 +169,7 @@ if (values.workers) {
   const reference = digests(path.join(out, runJson.results[0]!.probe, 'phy'));
   for (const n of values.workers.split(',').map(Number)) {
     const wout = path.join(work, `out-w${n}`);
-    const r = run(
-      ['sort', sim, '--out', wout, '--fresh', '--threads', values.threads, '--workers', String(n)],
-      'info',
-    );
+    const r = run(['sort', sim, '--out', wout, '--fresh', '--threads', values.threads, '--workers', String(n)], 'info');
     const summary = r.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))
