@@ -8,6 +8,8 @@ export type { ProbeType } from './recording/probe-table.js';
 export { openRecording, inspectRecording, Recording } from './recording/recording.js';
 export type { RecordingInfo, OpenRecordingOptions, HaloRead } from './recording/recording.js';
 export { discoverSession, recordingFiles } from './recording/session.js';
+export { CbinReader, compressBin, readMtscompHeader, verifyCbin, chPathOf } from './recording/mtscomp.js';
+export type { MtscompHeader, CompressOptions, CbinVerification, CbinReaderOptions } from './recording/mtscomp.js';
 export type { Session, SessionProbe, DiscoverOptions } from './recording/session.js';
 export { sortingPositions, geometryExtent } from './recording/geometry.js';
 export type { ProbeGeometry, GeometrySource, GeometryExtent } from './recording/geometry.js';

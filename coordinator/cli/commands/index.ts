@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../main.js';
 import { registerCompare } from './compare.js';
+import { registerCompress } from './compress.js';
 import { registerInfo } from './info.js';
 import { registerSimulate } from './simulate.js';
 import { registerSort } from './sort.js';
@@ -12,4 +13,5 @@ export const commands: Array<(program: Command, ctx: CliContext) => void> = [
   registerInfo,
   registerSort,
   registerCompare,
+  registerCompress,
 ];
