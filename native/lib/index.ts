@@ -119,3 +119,5 @@ export {
   simTableRowFloats,
 } from './simulate.js';
 export type { SimChunkSetup, SimTableGrid } from './simulate.js';
+export { destripeBatch, adcSampleShift, adcFullScaleCounts, agcWindowSamples } from './destripe.js';
+export type { DestripeOptions, DestripedBlock } from './destripe.js';
