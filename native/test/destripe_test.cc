@@ -207,3 +207,39 @@ TEST(destripe_block_is_independent_of_the_thread_count) {
   set_default_threads(0);
   CHECK(std::memcmp(one.data(), four.data(), one.size() * sizeof(float)) == 0);
 }
+
+TEST(destripe_kfilter_equals_sosfiltfilt_along_channels) {
+  // Without AGC the k-filter at each sample is sosfiltfilt of the mirrored channel line.
+  const std::size_t n = 37, nc = 30;  // n not a multiple of the tile width
+  std::mt19937 rng(5);
+  std::normal_distribution<float> noise(0.f, 10.f);
+  std::vector<float> x(n * nc);
+  for (auto& v : x) v = noise(rng);
+  std::vector<std::int32_t> labels(nc, 0);
+  KFilterOptions k;
+  k.agc_window_samples = 0;
+  k.pad_channels = 8;
+  std::vector<float> y = x;
+  kfilter(y.data(), n, nc, nullptr, labels.data(), k);
+  const auto sos = butterworth_highpass_sos(3, 0.01, 2.0);
+  for (std::size_t t = 0; t < n; ++t) {
+    std::vector<double> line(nc + 16);
+    for (std::size_t c = 0; c < nc; ++c) line[8 + c] = x[t * nc + c];
+    for (std::size_t i = 0; i < 8; ++i) {
+      line[7 - i] = line[8 + i];
+      line[8 + nc + i] = line[8 + nc - 1 - i];
+    }
+    sosfiltfilt(sos, line.data(), line.size());
+    for (std::size_t c = 0; c < nc; ++c) CHECK_NEAR(y[t * nc + c], line[8 + c], 1e-4);
+  }
+}
+
+TEST(destripe_fractional_delay_taps) {
+  const auto zero = fractional_delay_taps(0.0, 4, 8.0);
+  for (std::size_t i = 0; i < zero.size(); ++i) CHECK_NEAR(zero[i], i == 4 ? 1.0 : 0.0, 1e-15);
+  const auto half = fractional_delay_taps(0.5, 16, 8.0);
+  double sum = 0;
+  for (double v : half) sum += v;
+  CHECK_NEAR(sum, 1.0, 1e-12);
+  CHECK_NEAR(half[16], half[17], 1e-15);  // a half-sample delay is symmetric about t − ½
+}

@@ -18,13 +18,22 @@
 
 namespace spikeshard {
 
-// In place: delays channel c by shift_samples[c] samples (fractional), x_c(t) ← x_c(t − s_c), by
-// a linear phase ramp X(f)·exp(−2πi·f·s_c) on the real FFT of the channel. The channel is first
-// zero-padded to the next length ≥ n + 2·64 whose only prime factors are 2 and 3, so the circular
-// wrap touches only the padding (edge samples are as good as the zero padding lets them be: a
-// batch's halo absorbs it). The Nyquist bin (even lengths) keeps the real part of the shifted
-// value. Channels whose shift is 0 are untouched. Computed in double, channels in parallel.
-void adc_shift(float* x, std::size_t n_samples, std::size_t n_channels, const double* shift_samples);
+struct FractionalDelayOptions {
+  std::size_t half_width = 16;  // taps −K..K (33 taps)
+  double kaiser_beta = 8.0;     // |error| ≤ 2.2e-4 of the ideal delay up to 0.3·fs
+};
+
+// Taps h[0..2K] of a delay by shift_samples: h[i] = sinc(i − K − s)·kaiser(i − K − s), the Kaiser
+// window reaching zero at ±(K + 1), normalised to unit sum. y[t] = Σ_i h[i]·x[t − i + K].
+std::vector<double> fractional_delay_taps(double shift_samples, std::size_t half_width, double kaiser_beta);
+
+// In place: delays channel c by shift_samples[c] samples (fractional), x_c(t) ← x_c(t − s_c), the
+// correction of ADC sampling offsets (IBL does it by a phase ramp in the Fourier domain; a
+// windowed-sinc FIR is the same operation in the spike band at a fraction of the cost). Samples
+// beyond the block count as zero, so the first and last K samples are approximate: a batch's halo
+// absorbs them. Channels whose shift is 0 are copied exactly. Parallel over time.
+void adc_shift(float* x, std::size_t n_samples, std::size_t n_channels, const double* shift_samples,
+               const FractionalDelayOptions& options = {});
 
 // NP1.0 / NP2.0 ADC sampling offsets of the first n_channels channels, in samples: channels are
 // multiplexed onto ADCs in pairs of groups, adc(c) = ⌊c / (2·per_adc)⌋·2 + c mod 2, and the

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // IBL destriping kernels (spikeshard/destripe.h).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <complex>
 #include <cstddef>
@@ -11,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "preprocess_fft.h"
 #include "preprocess_internal.h"
 #include "spikeshard/destripe.h"
 #include "spikeshard/threads.h"
@@ -19,18 +19,6 @@
 namespace spikeshard {
 
 namespace {
-
-// Smallest 2^a·3^b ≥ n: the FFT has dedicated butterflies for these factors.
-std::size_t smooth_length(std::size_t n) {
-  std::size_t best = 1;
-  while (best < n) best *= 2;
-  for (std::size_t p3 = 1; p3 < best; p3 *= 3) {
-    std::size_t m = p3;
-    while (m < n) m *= 2;
-    best = std::min(best, m);
-  }
-  return best;
-}
 
 bool is_bad(std::int32_t label) { return label == kChannelDead || label == kChannelNoisy; }
 
@@ -43,34 +31,126 @@ void check_labels(const std::int32_t* labels, std::size_t n_channels) {
   }
 }
 
+
+// sosfilt_zi: each section's state for a unit step in steady state (direct form II transposed:
+// z1 = H − b0, z2 = b2 − a2·H with H the section's DC gain), scaled by the DC gain of the sections
+// before it.
+std::vector<std::array<double, 2>> step_states(const std::vector<SosSection>& sos) {
+  std::vector<std::array<double, 2>> zi(sos.size());
+  double scale = 1.0;
+  for (std::size_t k = 0; k < sos.size(); ++k) {
+    const SosSection& q = sos[k];
+    const double h = (q.b0 + q.b1 + q.b2) / (1.0 + q.a1 + q.a2);
+    zi[k] = {scale * (h - q.b0), scale * (q.b2 - q.a2 * h)};
+    scale *= h;
+  }
+  return zi;
+}
+
+// One pass of the cascade along the rows of a (rows × width) block, each column its own signal,
+// backwards when `reverse`. As in scipy's sosfilt(sos, x, zi=zi·x0), every section starts from
+// its zi times x0, the first value of the pass's *input* (the cumulative gain is in zi); the
+// sections run one after the other over the whole block.
+void sos_cascade_columns(const std::vector<SosSection>& sos, const std::vector<std::array<double, 2>>& zi, double* data,
+                         std::size_t rows, std::size_t width, bool reverse, double* x0, double* z1, double* z2) {
+  const double* first = data + (reverse ? (rows - 1) * width : 0);
+  std::copy(first, first + width, x0);
+  for (std::size_t k = 0; k < sos.size(); ++k) {
+    const SosSection q = sos[k];
+    for (std::size_t j = 0; j < width; ++j) {
+      z1[j] = zi[k][0] * x0[j];
+      z2[j] = zi[k][1] * x0[j];
+    }
+    for (std::size_t r = 0; r < rows; ++r) {
+      double* row = data + (reverse ? rows - 1 - r : r) * width;
+      for (std::size_t j = 0; j < width; ++j) {
+        const double in = row[j];
+        const double out = q.b0 * in + z1[j];
+        z1[j] = q.b1 * in - q.a1 * out + z2[j];
+        z2[j] = q.b2 * in - q.a2 * out;
+        row[j] = out;
+      }
+    }
+  }
+}
+
+// sosfiltfilt semantics (see spikeshard/preprocess.h) on every column of a (rows × width) block:
+// odd extension by `edge` rows at both ends (`ext` holds (rows + 2·edge) × width), forward pass,
+// backward pass, centre copied back.
+void filtfilt_columns(const std::vector<SosSection>& sos, const std::vector<std::array<double, 2>>& zi,
+                      std::size_t edge, double* data, std::size_t rows, std::size_t width, double* ext, double* x0,
+                      double* z1, double* z2) {
+  const std::size_t total = rows + 2 * edge;
+  for (std::size_t r = 0; r < rows; ++r) std::copy(data + r * width, data + (r + 1) * width, ext + (edge + r) * width);
+  for (std::size_t i = 1; i <= edge; ++i) {
+    for (std::size_t j = 0; j < width; ++j) {
+      ext[(edge - i) * width + j] = 2.0 * data[j] - data[i * width + j];
+      ext[(edge + rows - 1 + i) * width + j] = 2.0 * data[(rows - 1) * width + j] - data[(rows - 1 - i) * width + j];
+    }
+  }
+  sos_cascade_columns(sos, zi, ext, total, width, false, x0, z1, z2);
+  sos_cascade_columns(sos, zi, ext, total, width, true, x0, z1, z2);
+  for (std::size_t r = 0; r < rows; ++r) std::copy(ext + (edge + r) * width, ext + (edge + r + 1) * width, data + r * width);
+}
+
 }  // namespace
 
-void adc_shift(float* x, std::size_t n_samples, std::size_t n_channels, const double* shift_samples) {
+std::vector<double> fractional_delay_taps(double shift_samples, std::size_t half_width, double kaiser_beta) {
+  if (!std::isfinite(shift_samples) || half_width == 0 || !(kaiser_beta >= 0.0)) {
+    throw std::invalid_argument("fractional_delay_taps: need a finite shift, half_width ≥ 1 and beta ≥ 0");
+  }
+  const std::size_t n = 2 * half_width + 1;
+  std::vector<double> h(n);
+  const double edge = static_cast<double>(half_width + 1);
+  const double norm = std::cyl_bessel_i(0.0, kaiser_beta);
+  double sum = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double u = static_cast<double>(i) - static_cast<double>(half_width) - shift_samples;
+    const double sinc = u == 0.0 ? 1.0 : std::sin(std::numbers::pi * u) / (std::numbers::pi * u);
+    const double r = u / edge;
+    const double window = r * r < 1.0 ? std::cyl_bessel_i(0.0, kaiser_beta * std::sqrt(1.0 - r * r)) / norm : 0.0;
+    h[i] = sinc * window;
+    sum += h[i];
+  }
+  for (double& v : h) v /= sum;  // unit gain at DC
+  return h;
+}
+
+void adc_shift(float* x, std::size_t n_samples, std::size_t n_channels, const double* shift_samples,
+               const FractionalDelayOptions& options) {
   if (x == nullptr || shift_samples == nullptr || n_samples == 0 || n_channels == 0) {
     throw std::invalid_argument("adc_shift: empty block or no shifts");
   }
+  const std::size_t k_half = options.half_width;
+  const std::size_t n_taps = 2 * k_half + 1;
+  // taps[i·C + c]: tap i of channel c, so the inner loop runs over contiguous channels.
+  std::vector<float> taps(n_taps * n_channels, 0.0f);
+  bool any = false;
   for (std::size_t c = 0; c < n_channels; ++c) {
-    if (!std::isfinite(shift_samples[c])) throw std::invalid_argument("adc_shift: shifts must be finite");
+    if (shift_samples[c] == 0.0) {
+      taps[k_half * n_channels + c] = 1.0f;
+      continue;
+    }
+    any = true;
+    const auto h = fractional_delay_taps(shift_samples[c], k_half, options.kaiser_beta);
+    for (std::size_t i = 0; i < n_taps; ++i) taps[i * n_channels + c] = static_cast<float>(h[i]);
   }
-  const std::size_t m = smooth_length(n_samples + 128);
-  const RealFftPlan plan(m);
-  const std::size_t bins = m / 2 + 1;
-  parallel_for(n_channels, [&](std::size_t c_begin, std::size_t c_end) {
-    std::vector<double> signal(m);
-    std::vector<std::complex<double>> spectrum(bins);
-    for (std::size_t c = c_begin; c < c_end; ++c) {
-      const double s = shift_samples[c];
-      if (s == 0.0) continue;
-      for (std::size_t t = 0; t < n_samples; ++t) signal[t] = x[t * n_channels + c];
-      std::fill(signal.begin() + static_cast<std::ptrdiff_t>(n_samples), signal.end(), 0.0);
-      plan.forward(signal.data(), spectrum.data());
-      for (std::size_t k = 0; k < bins; ++k) {
-        // The phase is reduced modulo one turn before the trigonometry, so it stays exact for long blocks.
-        const double turns = std::fmod(static_cast<double>(k) * s, static_cast<double>(m)) / static_cast<double>(m);
-        spectrum[k] *= std::polar(1.0, -2.0 * std::numbers::pi * turns);
+  if (!any) return;
+  const std::vector<float> in(x, x + n_samples * n_channels);
+  parallel_for(n_samples, [&](std::size_t t_begin, std::size_t t_end) {
+    std::vector<float> acc(n_channels);
+    for (std::size_t t = t_begin; t < t_end; ++t) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      // y[t] = Σ_i h[i]·x[t − (i − K)]: samples beyond the block count as zero.
+      for (std::size_t i = 0; i < n_taps; ++i) {
+        const std::ptrdiff_t u = static_cast<std::ptrdiff_t>(t) + static_cast<std::ptrdiff_t>(k_half) -
+                                 static_cast<std::ptrdiff_t>(i);
+        if (u < 0 || u >= static_cast<std::ptrdiff_t>(n_samples)) continue;
+        const float* src = in.data() + static_cast<std::size_t>(u) * n_channels;
+        const float* h = taps.data() + i * n_channels;
+        for (std::size_t c = 0; c < n_channels; ++c) acc[c] += h[c] * src[c];
       }
-      plan.inverse(spectrum.data(), signal.data());
-      for (std::size_t t = 0; t < n_samples; ++t) x[t * n_channels + c] = static_cast<float>(signal[t]);
+      std::copy(acc.begin(), acc.end(), x + t * n_channels);
     }
   });
 }
@@ -147,12 +227,14 @@ std::vector<double> hann_smoothed_abs(const float* x, std::size_t stride, std::s
   const double theta = 2.0 * std::numbers::pi / static_cast<double>(period);
   // w[k] = ½ − ½·cos(θk), k = 0..window−1; so Σ_k w[k]·a[t + k − half] = ½·S0 − ½·Re(e^{−iθ(t−half)}·S1)
   // with S0 = Σ a[j] and S1 = Σ a[j]·e^{iθj} over the window, read off prefix sums.
+  std::vector<std::complex<double>> turn(period);
+  for (std::size_t j = 0; j < period; ++j) turn[j] = std::polar(1.0, theta * static_cast<double>(j));
   std::vector<double> p0(n + 1, 0.0);
   std::vector<std::complex<double>> p1(n + 1);
-  for (std::size_t j = 0; j < n; ++j) {
+  for (std::size_t j = 0, phase = 0; j < n; ++j, phase = phase + 1 == period ? 0 : phase + 1) {
     const double a = std::fabs(static_cast<double>(x[j * stride]));
     p0[j + 1] = p0[j] + a;
-    p1[j + 1] = p1[j] + a * std::polar(1.0, theta * static_cast<double>(j % period));
+    p1[j + 1] = p1[j] + a * turn[phase];
   }
   const double norm = 0.5 * static_cast<double>(period);
   std::vector<double> out(n);
@@ -162,7 +244,7 @@ std::vector<double> hann_smoothed_abs(const float* x, std::size_t stride, std::s
     const double s0 = p0[hi] - p0[lo];
     const std::complex<double> s1 = p1[hi] - p1[lo];
     const std::size_t phase = (t + period - half % period) % period;  // (t − half) mod period
-    const double v = 0.5 * s0 - 0.5 * (s1 * std::polar(1.0, -theta * static_cast<double>(phase))).real();
+    const double v = 0.5 * s0 - 0.5 * (s1 * std::conj(turn[phase])).real();
     out[t] = std::max(0.0, v / norm);
   }
   return out;
@@ -213,26 +295,44 @@ void kfilter(float* x, std::size_t n_samples, std::size_t n_channels, const std:
     }
   }
 
-  parallel_for(n_samples, [&](std::size_t t_begin, std::size_t t_end) {
-    std::vector<double> line;
-    for (std::size_t t = t_begin; t < t_end; ++t) {
-      float* row = x + t * n_channels;
+  const auto zi = step_states(sos);
+  // Tiles of kTile time samples: the filter runs along the channel axis with the tile's samples as
+  // independent columns (vectorised); tiles are fixed, so the split by threads changes nothing.
+  constexpr std::size_t kTile = 16;
+  const std::size_t n_tiles = (n_samples + kTile - 1) / kTile;
+  std::size_t longest = 0;
+  for (const auto& g : groups) longest = std::max(longest, g.size() + 2 * std::min(options.pad_channels, g.size()));
+  parallel_for(n_tiles, [&](std::size_t tile_begin, std::size_t tile_end) {
+    std::vector<double> line(longest * kTile), ext((longest + 2 * edge) * kTile);
+    double x0[kTile], z1[kTile], z2[kTile];
+    for (std::size_t tile = tile_begin; tile < tile_end; ++tile) {
+      const std::size_t t0 = tile * kTile;
+      const std::size_t width = std::min(kTile, n_samples - t0);
       for (const auto& g : groups) {
         const std::size_t ng = g.size();
         const std::size_t pad = std::min(options.pad_channels, ng);
-        line.assign(ng + 2 * pad, 0.0);
+        const std::size_t rows = ng + 2 * pad;
         for (std::size_t i = 0; i < ng; ++i) {
           const std::size_t c = g[i];
-          line[pad + i] = gain[c].empty() ? row[c] : row[c] / gain[c][t];
+          double* dst = line.data() + (pad + i) * width;
+          for (std::size_t j = 0; j < width; ++j) {
+            const double v = x[(t0 + j) * n_channels + c];
+            dst[j] = gain[c].empty() ? v : v / gain[c][t0 + j];
+          }
         }
+        // Mirror the edge channels (each edge channel repeated once).
         for (std::size_t i = 0; i < pad; ++i) {
-          line[pad - 1 - i] = line[pad + i];
-          line[pad + ng + i] = line[pad + ng - 1 - i];
+          std::copy_n(line.data() + (pad + i) * width, width, line.data() + (pad - 1 - i) * width);
+          std::copy_n(line.data() + (pad + ng - 1 - i) * width, width, line.data() + (pad + ng + i) * width);
         }
-        sosfiltfilt(sos, line.data(), line.size());
+        filtfilt_columns(sos, zi, edge, line.data(), rows, width, ext.data(), x0, z1, z2);
         for (std::size_t i = 0; i < ng; ++i) {
           const std::size_t c = g[i];
-          row[c] = static_cast<float>(gain[c].empty() ? line[pad + i] : line[pad + i] * gain[c][t]);
+          const double* src = line.data() + (pad + i) * width;
+          for (std::size_t j = 0; j < width; ++j) {
+            const double v = gain[c].empty() ? src[j] : src[j] * gain[c][t0 + j];
+            x[(t0 + j) * n_channels + c] = static_cast<float>(v);
+          }
         }
       }
     }
