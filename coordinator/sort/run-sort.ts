@@ -19,6 +19,7 @@ import { writeAlf } from '../export/alf.js';
 import { writePhy } from '../export/phy.js';
 import { writeFileAtomic } from '../formats/atomic.js';
 import { planBatches } from '../plan/batch-plan.js';
+import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
@@ -130,5 +131,6 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
   } finally {
     await exec.close();
   }
+  if (run.results.length > 0) log.info(`report: ${writeRunReport(options.outDir)}`);
   return run.results;
 }

@@ -4,6 +4,7 @@ import type { CliContext } from '../main.js';
 import { registerCompare } from './compare.js';
 import { registerCompress } from './compress.js';
 import { registerInfo } from './info.js';
+import { registerReport } from './report.js';
 import { registerSimulate } from './simulate.js';
 import { registerSort } from './sort.js';
 
@@ -13,5 +14,6 @@ export const commands: Array<(program: Command, ctx: CliContext) => void> = [
   registerInfo,
   registerSort,
   registerCompare,
+  registerReport,
   registerCompress,
 ];
