@@ -11,7 +11,7 @@ import { InputError, ParameterError, expected } from '../../../proto/errors.js';
 import type { ProbeGeometry } from './geometry.js';
 import type { RecordingLayout } from './layout.js';
 import { readSpikeGlxMeta } from './meta-file.js';
-import { CbinReader, chPathOf, readMtscompHeader, type MtscompHeader } from './mtscomp.js';
+import { CbinReader, chPathOf, type MtscompHeader } from './mtscomp.js';
 import { readPlainLayout } from './plain-format.js';
 import type { ProbeType } from './probe-table.js';
 import { recordingFiles, type SessionProbe } from './session.js';
@@ -200,7 +200,7 @@ export async function inspectRecording(
     // Opening checks the .cbin's size against the .ch (a truncated copy names its chunk).
     const reader = await CbinReader.open(files.binPath, files.chPath ?? chPathOf(files.binPath), { cacheBytes: 0 });
     await reader.close();
-    const header = await readMtscompHeader(files.chPath ?? chPathOf(files.binPath));
+    const { header } = reader;
     return buildInfo(files, layout, uncompressedBytes(header), opts, { header, cbinBytes: fileBytes });
   }
   return buildInfo(files, layout, fileBytes, opts);
