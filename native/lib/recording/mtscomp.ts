@@ -331,12 +331,22 @@ export function decodeChunk(
   const aligned = raw.byteOffset % 2 === 0 ? raw : Buffer.from(raw);
   const diff = new Int16Array(aligned.buffer, aligned.byteOffset, nSamples * nChannels);
   const rows = new Int16Array(nSamples * nChannels);
-  for (let c = 0; c < nChannels; c++) {
-    const base = c * nSamples;
-    let acc = 0;
-    for (let t = 0; t < nSamples; t++) {
-      acc = ((acc + diff[base + t]!) << 16) >> 16;
-      rows[t * nChannels + c] = acc;
+  // Cumulative sum per channel, in tiles of samples so that both the channel-major reads and the
+  // sample-major writes stay in cache. The running sums are exact integers (|sum| < 2^31 over a
+  // chunk of < 2^16 samples); storing into the Int16Array reduces them modulo 2^16, which is
+  // mtscomp's wrapping int16 sum.
+  const acc = new Float64Array(nChannels);
+  const tile = 256;
+  for (let t0 = 0; t0 < nSamples; t0 += tile) {
+    const t1 = Math.min(nSamples, t0 + tile);
+    for (let c = 0; c < nChannels; c++) {
+      const base = c * nSamples;
+      let a = acc[c]!;
+      for (let t = t0; t < t1; t++) {
+        a += diff[base + t]!;
+        rows[t * nChannels + c] = a;
+      }
+      acc[c] = ((a % 65536) + 65536) % 65536;
     }
   }
   return rows;

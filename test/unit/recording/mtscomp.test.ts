@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { decodeChunk, encodeChunk } from '../../../native/lib/recording/mtscomp.js';
 import {
   CbinReader,
   compressBin,
@@ -72,6 +73,18 @@ test('a hand-made chunk decodes by the formats.md rule (wrapping cumulative sum,
   } finally {
     cleanup();
   }
+});
+
+test('full-range int16 samples survive encode and decode (wrapping across many tiles)', () => {
+  const nSamples = 3001;
+  const nChannels = 3;
+  let seed = 99;
+  const rows = Int16Array.from({ length: nSamples * nChannels }, () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return (seed % 65536) - 32768;
+  });
+  const decoded = decodeChunk('x.cbin', 0, encodeChunk(rows, nSamples, nChannels), nSamples, nChannels);
+  assert.deepEqual(decoded, rows);
 });
 
 test('a .cbin made from a simulated .bin reads byte-identically, whole and across chunk boundaries', async () => {
