@@ -243,3 +243,40 @@ TEST(destripe_fractional_delay_taps) {
   CHECK_NEAR(sum, 1.0, 1e-12);
   CHECK_NEAR(half[16], half[17], 1e-15);  // a half-sample delay is symmetric about t − ½
 }
+
+TEST(destripe_kfilter_agc_equals_the_reference_chain) {
+  // With AGC: divide by hann_smoothed_abs + 1e-8·mean|x|, mirror, sosfiltfilt, multiply back.
+  const std::size_t n = 9000, nc = 20, window = 301;  // several 4096-sample stretches
+  std::mt19937 rng(13);
+  std::normal_distribution<float> noise(0.f, 10.f);
+  std::vector<float> x(n * nc);
+  for (std::size_t t = 0; t < n; ++t)
+    for (std::size_t c = 0; c < nc; ++c)
+      x[t * nc + c] = noise(rng) * (1.0f + 0.1f * c) + static_cast<float>(30 * std::sin(0.01 * t));
+  for (std::size_t t = 0; t < n; ++t) x[t * nc + 7] = 0.0f;  // an all-zero channel keeps gain 1
+  std::vector<std::int32_t> labels(nc, 0);
+  KFilterOptions k;
+  k.agc_window_samples = window;
+  k.pad_channels = 6;
+  std::vector<float> y = x;
+  kfilter(y.data(), n, nc, nullptr, labels.data(), k);
+  double mean_abs = 0;
+  for (float v : x) mean_abs += std::fabs(v);
+  mean_abs /= static_cast<double>(n * nc);
+  std::vector<std::vector<double>> gain(nc);
+  for (std::size_t c = 0; c < nc; ++c) gain[c] = hann_smoothed_abs(x.data() + c, nc, n, window);
+  const auto sos = butterworth_highpass_sos(3, 0.01, 2.0);
+  double worst = 0;
+  for (std::size_t t = 0; t < n; t += 7) {
+    std::vector<double> line(nc + 12);
+    auto g = [&](std::size_t c) { return c == 7 ? 1.0 : gain[c][t] + 1e-8 * mean_abs; };
+    for (std::size_t c = 0; c < nc; ++c) line[6 + c] = x[t * nc + c] / g(c);
+    for (std::size_t i = 0; i < 6; ++i) {
+      line[5 - i] = line[6 + i];
+      line[6 + nc + i] = line[6 + nc - 1 - i];
+    }
+    sosfiltfilt(sos, line.data(), line.size());
+    for (std::size_t c = 0; c < nc; ++c) worst = std::max(worst, std::fabs(y[t * nc + c] - line[6 + c] * g(c)));
+  }
+  CHECK(worst < 1e-3);
+}

@@ -66,12 +66,12 @@ struct KFilterOptions {
 };
 
 // In place, the spatial high-pass: for each shank, the channels with label ≠ 3 (in channel order)
-// form a line; each channel is divided by its gain (|x| smoothed by a normalised Hann window along
-// time, plus 1e-8 of the mean gain; channels whose gain is all zero are left as they are), the line
-// is mirrored by pad_channels at each end (edge channel repeated), filtered at every time sample
-// by a zero-phase Butterworth high-pass along the channels (sosfiltfilt semantics) and multiplied
-// back by the gain. Outside-brain channels (label 3) are left untouched. shank may be nullptr
-// (one shank).
+// form a line; each channel is divided by its gain (hann_smoothed_abs of the channel, plus 1e-8 of
+// the shank's mean |x|; channels that are all zero are left as they are), the line is mirrored by
+// pad_channels at each end (edge channel repeated), filtered at every time sample by a zero-phase
+// Butterworth high-pass along the channels (sosfiltfilt semantics) and multiplied back by the gain.
+// Outside-brain channels (label 3) are left untouched. shank may be nullptr (one shank). The gains
+// are computed by sliding window sums restarted every 4096 samples (fixed, so thread-independent).
 void kfilter(float* x, std::size_t n_samples, std::size_t n_channels, const std::int32_t* shank,
              const std::int32_t* labels, const KFilterOptions& options);
 

@@ -256,6 +256,9 @@ void kfilter(float* x, std::size_t n_samples, std::size_t n_channels, const std:
     throw std::invalid_argument("kfilter: empty block or no labels");
   }
   check_labels(labels, n_channels);
+  const std::size_t window = options.agc_window_samples;
+  const bool agc = window > 0;
+  if (agc && (window < 3 || window % 2 == 0)) throw std::invalid_argument("kfilter: the AGC window must be odd and ≥ 3");
   const std::vector<SosSection> sos = butterworth_highpass_sos(options.order, options.cutoff, 2.0);
   const std::size_t edge = filtfilt_pad_samples(sos);
   std::map<std::int32_t, std::vector<std::size_t>> by_shank;
@@ -269,69 +272,117 @@ void kfilter(float* x, std::size_t n_samples, std::size_t n_channels, const std:
   }
   if (groups.empty()) return;
 
-  // Gain of each filtered channel along time (1 without AGC, or where a channel is all zero).
-  std::vector<std::vector<double>> gain(n_channels);
-  if (options.agc_window_samples > 0) {
-    std::vector<std::size_t> members;
-    for (const auto& g : groups) members.insert(members.end(), g.begin(), g.end());
-    parallel_for(members.size(), [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) {
-        const std::size_t c = members[i];
-        gain[c] = hann_smoothed_abs(x + c, n_channels, n_samples, options.agc_window_samples);
-      }
-    });
+  // AGC set-up: which channels have a gain (not all zero), and each channel's floor, 1e-8 of its
+  // group's mean |x| (the mean of the smoothed |x| up to edge effects).
+  std::vector<std::uint8_t> has_gain(n_channels, 0);
+  std::vector<double> floor(n_channels, 0.0);
+  if (agc) {
+    std::vector<double> sum_abs(n_channels, 0.0);
+    for (std::size_t t = 0; t < n_samples; ++t) {
+      const float* row = x + t * n_channels;
+      for (std::size_t c = 0; c < n_channels; ++c) sum_abs[c] += std::fabs(static_cast<double>(row[c]));
+    }
     for (const auto& g : groups) {
       double total = 0.0;
-      for (std::size_t c : g)
-        for (double v : gain[c]) total += v;
-      const double floor = 1e-8 * total / static_cast<double>(g.size() * n_samples);
+      for (std::size_t c : g) total += sum_abs[c];
       for (std::size_t c : g) {
-        if (std::all_of(gain[c].begin(), gain[c].end(), [](double v) { return v == 0.0; })) {
-          gain[c].clear();
-          continue;
-        }
-        for (double& v : gain[c]) v += floor;
+        has_gain[c] = sum_abs[c] > 0.0;
+        floor[c] = 1e-8 * total / static_cast<double>(g.size() * n_samples);
       }
     }
   }
+  const std::size_t period = agc ? window - 1 : 1;
+  const std::size_t half = period / 2;
+  const double norm = 0.5 * static_cast<double>(period);
+  std::vector<double> cos_turn(period), sin_turn(period);
+  for (std::size_t j = 0; j < period; ++j) {
+    const double angle = 2.0 * std::numbers::pi * static_cast<double>(j) / static_cast<double>(period);
+    cos_turn[j] = std::cos(angle);
+    sin_turn[j] = std::sin(angle);
+  }
 
   const auto zi = step_states(sos);
-  // Tiles of kTile time samples: the filter runs along the channel axis with the tile's samples as
-  // independent columns (vectorised); tiles are fixed, so the split by threads changes nothing.
+  // The AGC's windows reach into neighbouring stretches, which other threads overwrite: with AGC
+  // every read goes to a copy of the input.
+  std::vector<float> input_copy;
+  if (agc) input_copy.assign(x, x + n_samples * n_channels);
+  const float* in = agc ? input_copy.data() : x;
+  // Work runs over fixed stretches of kStretch samples (thread-independent). In each, the AGC's
+  // windowed sums Σ|x[j]| and Σ|x[j]|·e^{iθj} (θ = 2π/period, j over the Hann window around t)
+  // are computed directly at the stretch's start and then slid one sample at a time, so the gain
+  // (½·S0 − ½·Re(S1·e^{−iθ(t−half)}))/norm is the Hann-smoothed |x| of hann_smoothed_abs. Within a
+  // stretch, tiles of kTile samples are filtered along the channel axis with the tile's samples as
+  // independent columns (vectorised).
+  constexpr std::size_t kStretch = 4096;
   constexpr std::size_t kTile = 16;
-  const std::size_t n_tiles = (n_samples + kTile - 1) / kTile;
+  const std::size_t n_stretches = (n_samples + kStretch - 1) / kStretch;
   std::size_t longest = 0;
   for (const auto& g : groups) longest = std::max(longest, g.size() + 2 * std::min(options.pad_channels, g.size()));
-  parallel_for(n_tiles, [&](std::size_t tile_begin, std::size_t tile_end) {
+  parallel_for(n_stretches, [&](std::size_t s_begin, std::size_t s_end) {
     std::vector<double> line(longest * kTile), ext((longest + 2 * edge) * kTile);
+    std::vector<double> s0(n_channels), s1re(n_channels), s1im(n_channels), tile_gain(kTile * n_channels, 1.0);
     double x0[kTile], z1[kTile], z2[kTile];
-    for (std::size_t tile = tile_begin; tile < tile_end; ++tile) {
-      const std::size_t t0 = tile * kTile;
-      const std::size_t width = std::min(kTile, n_samples - t0);
-      for (const auto& g : groups) {
-        const std::size_t ng = g.size();
-        const std::size_t pad = std::min(options.pad_channels, ng);
-        const std::size_t rows = ng + 2 * pad;
-        for (std::size_t i = 0; i < ng; ++i) {
-          const std::size_t c = g[i];
-          double* dst = line.data() + (pad + i) * width;
+    auto add = [&](std::size_t j, double sign) {
+      const float* row = in + j * n_channels;
+      const double cj = sign * cos_turn[j % period], sj = sign * sin_turn[j % period];
+      for (std::size_t c = 0; c < n_channels; ++c) {
+        const double a = std::fabs(static_cast<double>(row[c]));
+        s0[c] += sign * a;
+        s1re[c] += a * cj;
+        s1im[c] += a * sj;
+      }
+    };
+    for (std::size_t stretch = s_begin; stretch < s_end; ++stretch) {
+      const std::size_t first = stretch * kStretch;
+      const std::size_t last = std::min(n_samples, first + kStretch);
+      if (agc) {
+        std::fill(s0.begin(), s0.end(), 0.0);
+        std::fill(s1re.begin(), s1re.end(), 0.0);
+        std::fill(s1im.begin(), s1im.end(), 0.0);
+        for (std::size_t j = first >= half ? first - half : 0; j < std::min(n_samples, first + half + 1); ++j) add(j, 1.0);
+      }
+      for (std::size_t t0 = first; t0 < last; t0 += kTile) {
+        const std::size_t width = std::min(kTile, last - t0);
+        if (agc) {
           for (std::size_t j = 0; j < width; ++j) {
-            const double v = x[(t0 + j) * n_channels + c];
-            dst[j] = gain[c].empty() ? v : v / gain[c][t0 + j];
+            const std::size_t t = t0 + j;
+            if (t > first) {  // slide the window from t − 1 to t
+              if (t + half < n_samples) add(t + half, 1.0);
+              if (t >= half + 1) add(t - half - 1, -1.0);
+            }
+            const std::size_t phase = (t + period - half) % period;  // (t − half) mod period
+            const double c = cos_turn[phase], sn = sin_turn[phase];
+            double* g = tile_gain.data() + j * n_channels;
+            for (std::size_t ch = 0; ch < n_channels; ++ch) {
+              // Re(S1·e^{−iφ}) = S1re·cos φ + S1im·sin φ
+              const double v = (0.5 * s0[ch] - 0.5 * (s1re[ch] * c + s1im[ch] * sn)) / norm;
+              g[ch] = has_gain[ch] ? std::max(0.0, v) + floor[ch] : 1.0;
+            }
           }
         }
-        // Mirror the edge channels (each edge channel repeated once).
-        for (std::size_t i = 0; i < pad; ++i) {
-          std::copy_n(line.data() + (pad + i) * width, width, line.data() + (pad - 1 - i) * width);
-          std::copy_n(line.data() + (pad + ng - 1 - i) * width, width, line.data() + (pad + ng + i) * width);
-        }
-        filtfilt_columns(sos, zi, edge, line.data(), rows, width, ext.data(), x0, z1, z2);
-        for (std::size_t i = 0; i < ng; ++i) {
-          const std::size_t c = g[i];
-          const double* src = line.data() + (pad + i) * width;
-          for (std::size_t j = 0; j < width; ++j) {
-            const double v = gain[c].empty() ? src[j] : src[j] * gain[c][t0 + j];
-            x[(t0 + j) * n_channels + c] = static_cast<float>(v);
+        for (const auto& grp : groups) {
+          const std::size_t ng = grp.size();
+          const std::size_t pad = std::min(options.pad_channels, ng);
+          const std::size_t rows = ng + 2 * pad;
+          for (std::size_t i = 0; i < ng; ++i) {
+            const std::size_t c = grp[i];
+            double* dst = line.data() + (pad + i) * width;
+            for (std::size_t j = 0; j < width; ++j) {
+              dst[j] = in[(t0 + j) * n_channels + c] / tile_gain[j * n_channels + c];
+            }
+          }
+          // Mirror the edge channels (each edge channel repeated once).
+          for (std::size_t i = 0; i < pad; ++i) {
+            std::copy_n(line.data() + (pad + i) * width, width, line.data() + (pad - 1 - i) * width);
+            std::copy_n(line.data() + (pad + ng - 1 - i) * width, width, line.data() + (pad + ng + i) * width);
+          }
+          filtfilt_columns(sos, zi, edge, line.data(), rows, width, ext.data(), x0, z1, z2);
+          for (std::size_t i = 0; i < ng; ++i) {
+            const std::size_t c = grp[i];
+            const double* src = line.data() + (pad + i) * width;
+            for (std::size_t j = 0; j < width; ++j) {
+              x[(t0 + j) * n_channels + c] = static_cast<float>(src[j] * tile_gain[j * n_channels + c]);
+            }
           }
         }
       }
