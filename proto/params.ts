@@ -77,6 +77,13 @@ export const PARAMS = {
     'preprocess',
     'common reference subtracted across good channels',
   ),
+  preprocessing: choice(
+    'ks25',
+    ['ks25', 'ibl'] as const,
+    'preprocess',
+    'ks25: high-pass + common reference; ibl: IBL destriping (high-pass, ADC sample-shift correction, bad-channel ' +
+      'interpolation, spatial high-pass per shank, saturation mute; docs/preprocessing.md)',
+  ),
   detectBadChannels: bool(true, 'preprocess', 'label dead, noisy and outside-the-brain channels and leave them out'),
   whiteningChannels: int(32, 1, 384, 'channels', 'preprocess', 'channels in each local whitening neighbourhood'),
   statWindows: int(25, 3, 200, 'windows', 'preprocess', 'windows sampled for channel statistics and whitening'),

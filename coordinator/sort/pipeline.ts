@@ -68,6 +68,8 @@ export function probeSetup(info: RecordingInfo): ProbeSetup {
     yUm,
     uvPerCount: Float64Array.from(info.uvPerCount),
     used: Uint8Array.from(info.geometry.used),
+    probeType: info.probeType,
+    shank: Int32Array.from(info.geometry.shank),
   };
 }
 

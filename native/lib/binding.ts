@@ -6,6 +6,7 @@
  * Every entry says [sync] or [async], and what it throws.
  */
 import type { PreprocessBinding } from './binding-preprocess.js';
+import type { DestripeBinding } from './binding-destripe.js';
 import type { DriftBinding } from './binding-drift.js';
 import type { MatchingBinding } from './binding-matching.js';
 import type { SimulateBinding } from './binding-simulate.js';
@@ -17,7 +18,8 @@ export interface NativeDescription {
   defaultThreads: number;
 }
 
-export interface NativeCpuBinding extends PreprocessBinding, DriftBinding, MatchingBinding, SimulateBinding {
+export interface NativeCpuBinding
+  extends PreprocessBinding, DestripeBinding, DriftBinding, MatchingBinding, SimulateBinding {
   /** [sync] What this build is. */
   describe(): NativeDescription;
   /** [sync] Threads for parallel kernels; 0 = all cores. Throws TypeError on a non-number. */

@@ -18,6 +18,8 @@ export type { ProbeType } from './recording/probe-table.js';
 export { openRecording, inspectRecording, Recording } from './recording/recording.js';
 export type { RecordingInfo, OpenRecordingOptions, HaloRead } from './recording/recording.js';
 export { discoverSession, recordingFiles } from './recording/session.js';
+export { CbinReader, compressBin, readMtscompHeader, verifyCbin, chPathOf } from './recording/mtscomp.js';
+export type { MtscompHeader, CompressOptions, CbinVerification, CbinReaderOptions } from './recording/mtscomp.js';
 export type { Session, SessionProbe, DiscoverOptions } from './recording/session.js';
 export { sortingPositions, geometryExtent } from './recording/geometry.js';
 export type { ProbeGeometry, GeometrySource, GeometryExtent } from './recording/geometry.js';
@@ -127,3 +129,5 @@ export {
   simTableRowFloats,
 } from './simulate.js';
 export type { SimChunkSetup, SimTableGrid } from './simulate.js';
+export { destripeBatch, adcSampleShift, adcFullScaleCounts, agcWindowSamples } from './destripe.js';
+export type { DestripeOptions, DestripedBlock } from './destripe.js';

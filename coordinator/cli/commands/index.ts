@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../main.js';
 import { registerCompare } from './compare.js';
+import { registerCompress } from './compress.js';
 import { registerInfo } from './info.js';
 import { registerReport } from './report.js';
 import { registerSimulate } from './simulate.js';
@@ -14,4 +15,5 @@ export const commands: Array<(program: Command, ctx: CliContext) => void> = [
   registerSort,
   registerCompare,
   registerReport,
+  registerCompress,
 ];

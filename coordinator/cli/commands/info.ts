@@ -87,7 +87,10 @@ export function infoText(info: RecordingInfo): string {
     `  channels     ${info.nChannels} neural + ${sync} (${info.nSavedChannels} saved${syncAt})`,
     `  sample rate  ${number(info.sampleRateHz, 10)} Hz`,
     `  duration     ${duration} (${info.nSamples} samples)`,
-    `  file size    ${bytes(info.fileBytes)}`,
+    info.compressed === undefined
+      ? `  file size    ${bytes(info.fileBytes)}`
+      : `  file size    ${bytes(info.compressed.cbinBytes)} mtscomp (${info.compressed.nChunks} chunks, ` +
+        `${bytes(info.fileBytes)} decompressed; ${info.compressed.chPath})`,
     `  µV/count     ${gainText(info.uvPerCount)}`,
     `  geometry     ${shanks}; x ${number(extent.xMinUm)} to ${number(extent.xMaxUm)} µm, ` +
       `y ${number(extent.yMinUm)} to ${number(extent.yMaxUm)} µm; ${used} of ${info.nChannels} sites used ` +
@@ -106,6 +109,7 @@ export function infoJson(info: RecordingInfo): Record<string, unknown> {
     format: info.format,
     binPath: info.binPath,
     metaPath: info.metaPath,
+    compressed: info.compressed ?? null,
     probeType: info.probeType,
     probeTypeCode: info.probeTypeCode,
     probeName: info.probeName,

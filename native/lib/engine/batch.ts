@@ -7,12 +7,15 @@
  */
 import { applyKriging, krigingMatrix } from '../drift.js';
 import { preprocessBatch, type FloatBlock } from '../preprocess.js';
+import { iblWhitenBlock } from './destripe-batch.js';
 import type { ChannelState, DriftState, ProbeSetup, RawBlock } from './types.js';
 
 export interface PreprocessParams {
   highpassHz: number;
   highpassOrder: number;
   commonReference: 'median' | 'none';
+  /** 'ibl': IBL destriping instead of high-pass + common reference (native/lib/engine/destripe-batch.ts). */
+  preprocessing?: 'ks25' | 'ibl';
 }
 
 /** Whitened float block (unit noise) of a raw block; bad channels are zero. */
@@ -22,6 +25,7 @@ export function whitenBlock(
   channels: ChannelState,
   params: PreprocessParams,
 ): FloatBlock {
+  if (params.preprocessing === 'ibl') return iblWhitenBlock(raw, setup, channels, params);
   return preprocessBatch(
     { data: raw.data, nChannels: setup.nChannels },
     {

@@ -14,6 +14,7 @@ import {
   localWhitening,
   whiteningCovariance,
 } from '../preprocess.js';
+import { iblWindowCovariance } from './destripe-batch.js';
 import type { ChannelState, ProbeSetup, RawBlock } from './types.js';
 
 export interface StatisticsParams {
@@ -22,6 +23,8 @@ export interface StatisticsParams {
   commonReference: 'median' | 'none';
   detectBadChannels: boolean;
   whiteningChannels: number;
+  /** 'ibl': the covariance is taken of the destriped window (native/lib/engine/destripe-batch.ts). */
+  preprocessing?: 'ks25' | 'ibl';
 }
 
 export interface WindowStatistics {
@@ -51,6 +54,8 @@ export function windowStatistics(
     labels = new Int32Array(nChannels);
   }
   for (let c = 0; c < nChannels; c++) if (!setup.used[c]) labels[c] = 1;
+  if (params.preprocessing === 'ibl')
+    return { labels, covariance: iblWindowCovariance(raw, marginSamples, setup, labels, params) };
   const filtered = highpass(block, {
     sampleRateHz: setup.sampleRateHz,
     cutoffHz: params.highpassHz,

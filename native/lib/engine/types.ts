@@ -5,6 +5,7 @@
  * pure function of (raw samples of the batch plus halo, this state).
  */
 import type { LocalWhitening } from '../preprocess.js';
+import type { ProbeType } from '../recording/probe-table.js';
 
 /** Fixed per probe, from the recording. Positions are the sorter's (shanks side by side). */
 export interface ProbeSetup {
@@ -16,6 +17,10 @@ export interface ProbeSetup {
   uvPerCount: Float64Array;
   /** 0 for reference sites that carry no signal (SpikeGLX "used" flag). */
   used: Uint8Array;
+  /** The probe family (ADC sample shifts and full scale of `preprocessing: 'ibl'`); default custom. */
+  probeType?: ProbeType | 'custom';
+  /** Shank of each channel (the ibl k-filter runs per shank); default one shank. */
+  shank?: Int32Array;
 }
 
 /** After the statistics round. */

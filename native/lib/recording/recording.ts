@@ -11,6 +11,7 @@ import { InputError, ParameterError, expected } from '../../../proto/errors.js';
 import type { ProbeGeometry } from './geometry.js';
 import type { RecordingLayout } from './layout.js';
 import { readSpikeGlxMeta } from './meta-file.js';
+import { CbinReader, chPathOf, type MtscompHeader } from './mtscomp.js';
 import { readPlainLayout } from './plain-format.js';
 import type { ProbeType } from './probe-table.js';
 import { recordingFiles, type SessionProbe } from './session.js';
@@ -42,8 +43,10 @@ export interface RecordingInfo {
   /** Whole samples in the `.bin`. */
   readonly nSamples: number;
   readonly durationS: number;
-  /** Size of the `.bin` in bytes, as found on disk. */
+  /** Size of the `.bin` in bytes, as found on disk (of a `.cbin`: the size decompressed). */
   readonly fileBytes: number;
+  /** Set for an mtscomp-compressed recording (binPath is the `.cbin`). */
+  readonly compressed?: { readonly chPath: string; readonly cbinBytes: number; readonly nChunks: number };
   /** µV per int16 count, per neural channel. */
   readonly uvPerCount: Float64Array;
   readonly geometry: ProbeGeometry;
@@ -59,6 +62,8 @@ export interface OpenRecordingOptions {
   allowPartialSample: boolean;
   /** Largest single read from the file, in bytes; bounds the memory of a read beyond its result. @default 8 MiB */
   readChunkBytes: number;
+  /** `.cbin` only: most bytes of decoded chunks kept between reads. @default 128 MiB */
+  cbinCacheBytes: number;
 }
 
 /** A read of a range plus halo, clipped at the ends of the file; the caller pads. */
@@ -76,7 +81,8 @@ function checkOptions(options: Partial<OpenRecordingOptions>): OpenRecordingOpti
   if (!Number.isSafeInteger(readChunkBytes) || readChunkBytes < 1) {
     throw new ParameterError(`readChunkBytes: ${expected('a positive integer', readChunkBytes)}`);
   }
-  return { allowPartialSample: options.allowPartialSample ?? false, readChunkBytes };
+  const cbinCacheBytes = options.cbinCacheBytes ?? 128 * 1024 * 1024;
+  return { allowPartialSample: options.allowPartialSample ?? false, readChunkBytes, cbinCacheBytes };
 }
 
 async function layoutOf(files: SessionProbe): Promise<RecordingLayout> {
@@ -90,8 +96,15 @@ function buildInfo(
   layout: RecordingLayout,
   fileBytes: number,
   options: OpenRecordingOptions,
+  mtscomp?: { header: MtscompHeader; cbinBytes: number },
 ): RecordingInfo {
   const { binPath } = files;
+  if (mtscomp !== undefined && mtscomp.header.nChannels !== layout.nSavedChannels) {
+    throw new InputError(
+      mtscomp.header.chPath,
+      `n_channels is ${mtscomp.header.nChannels} but ${files.metaPath} describes ${layout.nSavedChannels} saved channels`,
+    );
+  }
   const problems = [...layout.problems];
   const bytesPerSample = 2 * layout.nSavedChannels;
   const nSamples = Math.floor(fileBytes / bytesPerSample);
@@ -134,10 +147,28 @@ function buildInfo(
     nSamples,
     durationS: nSamples / layout.sampleRateHz,
     fileBytes,
+    ...(mtscomp === undefined
+      ? {}
+      : {
+          compressed: {
+            chPath: mtscomp.header.chPath,
+            cbinBytes: mtscomp.cbinBytes,
+            nChunks: mtscomp.header.chunkBounds.length - 1,
+          },
+        }),
     uvPerCount: layout.uvPerCount,
     geometry: layout.geometry,
     problems,
   };
+}
+
+function isCompressed(files: SessionProbe): boolean {
+  return files.binPath.endsWith('.cbin');
+}
+
+/** The samples a `.cbin` holds, as bytes of the uncompressed `.bin`. */
+function uncompressedBytes(header: MtscompHeader): number {
+  return header.nSamples * header.nChannels * 2;
 }
 
 function binMissing(files: SessionProbe, err: unknown): InputError {
@@ -165,11 +196,18 @@ export async function inspectRecording(
     if (err instanceof InputError) throw err;
     throw binMissing(files, err);
   }
+  if (isCompressed(files)) {
+    // Opening checks the .cbin's size against the .ch (a truncated copy names its chunk).
+    const reader = await CbinReader.open(files.binPath, files.chPath ?? chPathOf(files.binPath), { cacheBytes: 0 });
+    await reader.close();
+    const { header } = reader;
+    return buildInfo(files, layout, uncompressedBytes(header), opts, { header, cbinBytes: fileBytes });
+  }
   return buildInfo(files, layout, fileBytes, opts);
 }
 
 /**
- * Opens a recording: `X.ap.bin` or `X.ap.meta` (SpikeGLX), `X.bin` or `X.json` (plain format),
+ * Opens a recording: `X.ap.bin`, `X.ap.cbin` (mtscomp, with `X.ap.ch`) or `X.ap.meta` (SpikeGLX), `X.bin` or `X.json` (plain format),
  * or a probe found by {@link discoverSession}. Bad input is an {@link InputError} naming the file.
  */
 export async function openRecording(
@@ -181,6 +219,22 @@ export async function openRecording(
   const opts = checkOptions(options);
   const files = typeof target === 'string' ? await recordingFiles(target) : target;
   const layout = await layoutOf(files);
+  if (isCompressed(files)) {
+    const reader = await CbinReader.open(files.binPath, files.chPath ?? chPathOf(files.binPath), {
+      cacheBytes: opts.cbinCacheBytes,
+    });
+    try {
+      const cbinBytes = reader.header.chunkOffsets[reader.header.chunkOffsets.length - 1]!;
+      const info = buildInfo(files, layout, uncompressedBytes(reader.header), opts, {
+        header: reader.header,
+        cbinBytes,
+      });
+      return new Recording(info, reader, opts.readChunkBytes);
+    } catch (err) {
+      await reader.close();
+      throw err;
+    }
+  }
   let handle: FileHandle;
   try {
     handle = await open(files.binPath, 'r');
@@ -199,7 +253,7 @@ export async function openRecording(
 
 /** An open recording. Call {@link Recording.close} when done. Sample indices are exact up to 2^53. */
 export class Recording {
-  private handle: FileHandle | null;
+  private handle: FileHandle | CbinReader | null;
   private readonly bytesPerSample: number;
   /** `[first, count]` when the neural columns are one contiguous block (the usual case), else `null`. */
   private readonly neuralBlock: [number, number] | null;
@@ -207,7 +261,7 @@ export class Recording {
   /** @internal use {@link openRecording}. */
   constructor(
     readonly info: RecordingInfo,
-    handle: FileHandle,
+    handle: FileHandle | CbinReader,
     private readonly readChunkBytes: number,
   ) {
     this.handle = handle;
@@ -316,7 +370,11 @@ export class Recording {
     const readChunk = (k: number): Promise<void> => {
       const s = startSample + k * chunkSamples;
       const n = Math.min(chunkSamples, endSample - s);
-      return this.readFully(handle, buffers[k % nBuffers]!, n * bytesPerSample, s);
+      const buffer = buffers[k % nBuffers]!;
+      if (handle instanceof CbinReader) {
+        return handle.readRows(s, s + n, new Int16Array(buffer.buffer, buffer.byteOffset, n * nSaved));
+      }
+      return this.readFully(handle, buffer, n * bytesPerSample, s);
     };
     const nChunks = Math.ceil(nSamples / chunkSamples);
     let pending = readChunk(0);

@@ -17,6 +17,8 @@ export interface SessionProbe {
   readonly binPath: string;
   /** The `.meta` (SpikeGLX) or `.json` (plain format). */
   readonly metaPath: string;
+  /** The `.ch` of an mtscomp-compressed recording (binPath is then the `.cbin`). */
+  readonly chPath?: string;
 }
 
 /** The probes of a session, sorted by probe index, and what else was found on the way. */
@@ -32,13 +34,13 @@ export interface DiscoverOptions {
   maxDepth: number;
 }
 
-const IMEC_NAME = /\.(imec(\d*))\.(?:ap\.)?(?:bin|meta|json)$/;
+const IMEC_NAME = /\.(imec(\d*))\.(?:ap\.)?(?:bin|cbin|ch|meta|json)$/;
 
 function labelOf(file: string): { label: string; probeIndex: number | null } {
   const base = path.basename(file);
   const m = IMEC_NAME.exec(base);
   if (m) return { label: m[1]!, probeIndex: m[2] === '' ? 0 : Number(m[2]) };
-  return { label: base.replace(/(\.ap)?\.(bin|meta|json)$/, ''), probeIndex: null };
+  return { label: base.replace(/(\.ap)?\.(bin|cbin|ch|meta|json)$/, ''), probeIndex: null };
 }
 
 async function isFile(p: string): Promise<boolean> {
@@ -64,12 +66,7 @@ export async function recordingFiles(file: string): Promise<SessionProbe> {
     throw new InputError(p, 'is the LF stream; spikeshard sorts the AP stream (the .ap.bin next to it)');
   }
   if (/\.nidq\.(bin|meta)$/.test(p)) throw new InputError(p, 'is the NI-DAQ stream, not a probe (give an .ap.bin)');
-  if (/\.(cbin|ch)$/.test(p)) {
-    throw new InputError(
-      p,
-      'is mtscomp-compressed; spikeshard reads uncompressed .ap.bin files (decompress it with mtscomp: mtsdecomp)',
-    );
-  }
+  if (p.endsWith('.ch')) return recordingFiles(stem(p, '.ch') + '.cbin');
   let info;
   try {
     info = await stat(p);
@@ -87,7 +84,23 @@ export async function recordingFiles(file: string): Promise<SessionProbe> {
     metaPath,
   });
   if (p.endsWith('.ap.bin')) return spikeglx(p, stem(p, '.bin') + '.meta');
-  if (p.endsWith('.meta')) return spikeglx(stem(p, '.meta') + '.bin', p);
+  if (p.endsWith('.meta')) {
+    const bin = stem(p, '.meta') + '.bin';
+    const cbin = stem(p, '.meta') + '.cbin';
+    if (!(await isFile(bin)) && (await isFile(cbin))) return { ...spikeglx(cbin, p), chPath: stem(p, '.meta') + '.ch' };
+    return spikeglx(bin, p);
+  }
+  if (p.endsWith('.cbin')) {
+    const chPath = stem(p, '.cbin') + '.ch';
+    const json = stem(p, '.cbin') + '.json';
+    const meta = stem(p, '.cbin') + '.meta';
+    if (await isFile(meta)) return { ...spikeglx(p, meta), chPath };
+    if (await isFile(json)) return { label, probeIndex, format: 'raw', binPath: p, metaPath: json, chPath };
+    throw new InputError(
+      p,
+      `has no description beside it: expected ${path.basename(meta)} (SpikeGLX) or ${path.basename(json)} (plain format)`,
+    );
+  }
   if (p.endsWith('.json')) return { label, probeIndex, format: 'raw', binPath: stem(p, '.json') + '.bin', metaPath: p };
   if (p.endsWith('.bin')) {
     const json = stem(p, '.bin') + '.json';
@@ -99,7 +112,10 @@ export async function recordingFiles(file: string): Promise<SessionProbe> {
       `has no description beside it: expected ${path.basename(meta)} (SpikeGLX) or ${path.basename(json)} (plain format, docs/recording-formats.md)`,
     );
   }
-  throw new InputError(p, 'is not a recording file: expected .ap.bin, .ap.meta, or a plain-format .bin/.json');
+  throw new InputError(
+    p,
+    'is not a recording file: expected .ap.bin, .ap.meta, .ap.cbin (mtscomp, with its .ch), or a plain-format .bin/.json',
+  );
 }
 
 async function walk(dir: string, depth: number, maxDepth: number, files: string[]): Promise<void> {
@@ -155,15 +171,26 @@ export async function discoverSession(target: string, options: Partial<DiscoverO
       const meta = stem(f, '.bin') + '.meta';
       if (present.has(meta)) found.push({ ...labelOf(f), format: 'spikeglx', binPath: f, metaPath: meta });
       else problems.push(`${rel(f)} has no ${path.basename(meta)} beside it; skipped`);
+    } else if (f.endsWith('.ap.cbin')) {
+      const meta = stem(f, '.cbin') + '.meta';
+      const ch = stem(f, '.cbin') + '.ch';
+      const bin = stem(f, '.cbin') + '.bin';
+      if (present.has(bin)) problems.push(`${rel(f)} sits beside ${path.basename(bin)}; the .bin is read`);
+      else if (!present.has(ch)) problems.push(`${rel(f)} has no ${path.basename(ch)} beside it; skipped`);
+      else if (!present.has(meta)) problems.push(`${rel(f)} has no ${path.basename(meta)} beside it; skipped`);
+      else found.push({ ...labelOf(f), format: 'spikeglx', binPath: f, metaPath: meta, chPath: ch });
     } else if (f.endsWith('.ap.meta')) {
       const bin = stem(f, '.meta') + '.bin';
-      if (present.has(bin)) continue;
-      const cbin = stem(f, '.meta') + '.cbin';
-      problems.push(
-        present.has(cbin)
-          ? `${rel(cbin)} is mtscomp-compressed and not read yet (decompress it with mtsdecomp); skipped`
-          : `${rel(f)} has no ${path.basename(bin)} beside it; skipped`,
-      );
+      if (present.has(bin) || present.has(stem(f, '.meta') + '.cbin')) continue;
+      problems.push(`${rel(f)} has no ${path.basename(bin)} (or .cbin) beside it; skipped`);
+    } else if (f.endsWith('.cbin') && !/\.(lf|nidq|obx)\.cbin$/.test(f)) {
+      const json = stem(f, '.cbin') + '.json';
+      const ch = stem(f, '.cbin') + '.ch';
+      if (present.has(json) && present.has(ch) && !present.has(stem(f, '.cbin') + '.bin')) {
+        found.push({ ...labelOf(f), format: 'raw', binPath: f, metaPath: json, chPath: ch });
+      } else if (!present.has(stem(f, '.cbin') + '.bin')) {
+        problems.push(`${rel(f)} needs a .ch and a .json (or an .ap. name with a .meta) beside it; skipped`);
+      }
     } else if (f.endsWith('.bin') && !/\.(lf|nidq|obx)\.bin$/.test(f)) {
       const json = stem(f, '.bin') + '.json';
       const meta = stem(f, '.bin') + '.meta';
@@ -177,7 +204,7 @@ export async function discoverSession(target: string, options: Partial<DiscoverO
     const seen = problems.length > 0 ? ` Found instead: ${problems.join('; ')}.` : '';
     throw new InputError(
       root,
-      `no probe recording found (searched ${maxDepth} folder levels down for *.ap.bin + *.ap.meta, or .bin + .json pairs).${seen}`,
+      `no probe recording found (searched ${maxDepth} folder levels down for *.ap.bin or *.ap.cbin + *.ap.meta, or .bin + .json pairs).${seen}`,
     );
   }
   const probes = uniqueLabels(found, root, problems);
@@ -210,7 +237,7 @@ function uniqueLabels(found: SessionProbe[], root: string, problems: string[]): 
     const folder = folderName(p);
     const relative = path
       .relative(root, p.binPath)
-      .replace(/(\.ap)?\.bin$/, '')
+      .replace(/(\.ap)?\.c?bin$/, '')
       .replaceAll(path.sep, '_');
     const label = byFolder.get(folder) === 1 && !byLabel.has(folder) ? folder : relative;
     problems.push(`${path.relative(root, p.binPath)} is labelled ${label} (the name ${p.label} is taken twice)`);

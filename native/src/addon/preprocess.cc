@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "spikeshard/destripe.h"
 #include "spikeshard/preprocess.h"
 
 namespace spikeshard::addon {
@@ -412,9 +413,67 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] destripeBatch({raw: Int16Array, nSamples, nChannels, rowStride, gains: Float64Array | null,
+// shiftSamples: Float64Array | null, xUm, yUm: Float64Array, shank: Int32Array | null, labels:
+// Int32Array, order, cutoffHz, sampleRateHz, interpLengthUm, interpPower, interpMinWeight,
+// kfilter: boolean, kOrder, kCutoff, kPadChannels, agcWindowSamples, mute: boolean,
+// saturationMaxCount, saturationLevelFraction, saturationStepUv, saturationChannelFraction})
+// → {data: Float32Array (nSamples × nChannels, µV), nSaturated}. See spikeshard/destripe.h.
+Napi::Value DestripeBatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "destripeBatch");
+    DestripeInput in;
+    in.n_samples = o.count("nSamples", 1);
+    in.n_channels = o.count("nChannels", 1);
+    in.raw_stride = o.count("rowStride", 1);
+    const std::size_t nc = in.n_channels;
+    if (in.raw_stride < nc) o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(nc) + ")");
+    in.raw = o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride))
+                 .Data();
+    in.gains = o.optional_array<double>("gains", napi_float64_array, nc);
+    in.shift_samples = o.optional_array<double>("shiftSamples", napi_float64_array, nc);
+    in.x_um = o.array<double>("xUm", napi_float64_array, nc).Data();
+    in.y_um = o.array<double>("yUm", napi_float64_array, nc).Data();
+    in.shank = o.optional_array<std::int32_t>("shank", napi_int32_array, nc);
+    in.labels = o.array<std::int32_t>("labels", napi_int32_array, nc).Data();
+    in.highpass = highpass_options(o);
+    in.interpolation.length_um = o.number("interpLengthUm");
+    in.interpolation.power = o.number("interpPower");
+    in.interpolation.min_weight = o.number("interpMinWeight");
+    in.kfilter = o.boolean("kfilter");
+    in.k.order = o.integer("kOrder");
+    in.k.cutoff = o.number("kCutoff");
+    in.k.pad_channels = o.count("kPadChannels");
+    in.k.agc_window_samples = o.count("agcWindowSamples");
+    in.mute = o.boolean("mute");
+    in.saturation.max_count = o.number("saturationMaxCount");
+    in.saturation.level_fraction = o.number("saturationLevelFraction");
+    in.saturation.step_uv = o.number("saturationStepUv");
+    in.saturation.channel_fraction = o.number("saturationChannelFraction");
+    auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", in.n_samples, nc));
+    std::size_t n_saturated = 0;
+    destripe_block(in, out.Data(), &n_saturated);
+    Napi::Object result = Napi::Object::New(o.env());
+    result.Set("data", out);
+    result.Set("nSaturated", static_cast<double>(n_saturated));
+    return result;
+  });
+}
+
+// [sync] adcSampleShift({nChannels, perAdc, cycles}) → Float64Array of per-channel shifts (samples).
+Napi::Value AdcSampleShift(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "adcSampleShift");
+    const auto shift = adc_sample_shift(o.count("nChannels", 1), o.count("perAdc", 1), o.count("cycles", 1));
+    return to_typed<double>(o.env(), shift);
+  });
+}
+
 }  // namespace
 
 void register_preprocess(Napi::Env env, Napi::Object exports) {
+  exports.Set("destripeBatch", Napi::Function::New(env, DestripeBatch));
+  exports.Set("adcSampleShift", Napi::Function::New(env, AdcSampleShift));
   exports.Set("butterworthHighpassSos", Napi::Function::New(env, ButterworthHighpassSos));
   exports.Set("highpassBlock", Napi::Function::New(env, HighpassBlock));
   exports.Set("commonMedianReference", Napi::Function::New(env, CommonMedianReference));

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * IBL destriping of a batch (ks25-algorithm.md §2.3), the `preprocessing: 'ibl'` alternative to
+ * Kilosort 2.5's high-pass + common median reference: saturation mute, zero-phase high-pass, ADC
+ * sample-shift correction, bad-channel interpolation, spatial high-pass across each shank's
+ * channels (k-filter with automatic gain control). Synchronous and bitwise independent of the
+ * thread count, like every preprocessing kernel.
+ */
+import { ParameterError, expected } from '../../proto/errors.js';
+import { loadCpuBinding } from './load.js';
+import type { FloatBlock, HighpassOptions, SampleBlock } from './preprocess.js';
+import { defaultProbeModel, type ProbeType } from './recording/probe-table.js';
+
+/** Options of {@link destripeBatch}; IBL's values are the defaults (in brackets). */
+export interface DestripeOptions extends HighpassOptions {
+  /** µV per count of each channel (all channels, bad ones included); default 1. */
+  readonly gains?: Float64Array;
+  /** 0 good, 1 dead, 2 noisy (both interpolated), 3 outside the brain (left out of the k-filter). */
+  readonly labels: Int32Array;
+  /** Site positions for the interpolation distances, µm. */
+  readonly xUm: Float64Array;
+  readonly yUm: Float64Array;
+  /** Shank of each channel; the k-filter runs per shank. Default: one shank. */
+  readonly shank?: Int32Array;
+  /** ADC sampling offset of each channel in samples ({@link adcSampleShift}); null: no correction. [null] */
+  readonly sampleShift?: Float64Array | null;
+  /** Interpolation weights exp(−(d/length)^power), smaller than minWeight dropped. [20 µm, 1.3, 0.005] */
+  readonly interpolationLengthUm?: number;
+  readonly interpolationPower?: number;
+  readonly interpolationMinWeight?: number;
+  /** Apply the spatial high-pass. [true] */
+  readonly kfilter?: boolean;
+  /** Butterworth order and cut-off (fraction of the spatial Nyquist) of the k-filter. [3, 0.01] */
+  readonly kfilterOrder?: number;
+  readonly kfilterCutoff?: number;
+  /** Mirrored channels at each end of a shank. [60] */
+  readonly kfilterPadChannels?: number;
+  /** Hann window of the gain control, samples (odd), 0 for none. [fs/10 rounded to odd: 3001 at 30 kHz] */
+  readonly agcWindowSamples?: number;
+  /** Mute saturated samples. [true] */
+  readonly mute?: boolean;
+  /** ADC full scale, counts ({@link adcFullScaleCounts}). [32768] */
+  readonly saturationMaxCount?: number;
+  /** A channel at ≥ this fraction of full scale is at the rail. [0.98] */
+  readonly saturationLevelFraction?: number;
+  /** A step of at least this many µV between samples is a saturation step. [300] */
+  readonly saturationStepUv?: number;
+  /** A sample is saturated if more than this fraction of channels is at the rail or steps. [0.2] */
+  readonly saturationChannelFraction?: number;
+}
+
+/** A destriped batch, µV, and how many of its samples were found saturated (and muted). */
+export interface DestripedBlock extends FloatBlock {
+  readonly nSaturated: number;
+}
+
+function check(name: string, array: ArrayLike<number> | undefined | null, n: number): void {
+  if (array !== undefined && array !== null && array.length !== n) {
+    throw new ParameterError(`destripeBatch: ${name} length: ${expected(String(n), array.length)}`);
+  }
+}
+
+/** The Hann window of the gain control at a sample rate: fs/10 samples, made odd. */
+export function agcWindowSamples(sampleRateHz: number): number {
+  const n = Math.round(sampleRateHz / 10);
+  return n % 2 === 1 ? n : n + 1;
+}
+
+/** Destripes raw int16 samples (batch plus halo) into a (samples × channels) µV block. */
+export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOptions): DestripedBlock {
+  const nChannels = raw.nChannels;
+  const rowStride = raw.rowStride ?? nChannels;
+  if (!Number.isSafeInteger(nChannels) || nChannels < 1 || rowStride < nChannels) {
+    throw new ParameterError(`destripeBatch: nChannels: ${expected(`1..rowStride (${rowStride})`, nChannels)}`);
+  }
+  if (raw.data.length === 0 || raw.data.length % rowStride !== 0) {
+    throw new ParameterError(
+      `destripeBatch: data length: ${expected(`a positive multiple of ${rowStride}`, raw.data.length)}`,
+    );
+  }
+  check('gains', options.gains, nChannels);
+  check('labels', options.labels, nChannels);
+  check('xUm', options.xUm, nChannels);
+  check('yUm', options.yUm, nChannels);
+  check('shank', options.shank, nChannels);
+  check('sampleShift', options.sampleShift, nChannels);
+  const nSamples = raw.data.length / rowStride;
+  const { data, nSaturated } = loadCpuBinding().destripeBatch({
+    raw: raw.data,
+    nSamples,
+    nChannels,
+    rowStride,
+    gains: options.gains ?? null,
+    shiftSamples: options.sampleShift ?? null,
+    xUm: options.xUm,
+    yUm: options.yUm,
+    shank: options.shank ?? null,
+    labels: options.labels,
+    order: options.order,
+    cutoffHz: options.cutoffHz,
+    sampleRateHz: options.sampleRateHz,
+    interpLengthUm: options.interpolationLengthUm ?? 20,
+    interpPower: options.interpolationPower ?? 1.3,
+    interpMinWeight: options.interpolationMinWeight ?? 0.005,
+    kfilter: options.kfilter ?? true,
+    kOrder: options.kfilterOrder ?? 3,
+    kCutoff: options.kfilterCutoff ?? 0.01,
+    kPadChannels: options.kfilterPadChannels ?? 60,
+    agcWindowSamples: options.agcWindowSamples ?? agcWindowSamples(options.sampleRateHz),
+    mute: options.mute ?? true,
+    saturationMaxCount: options.saturationMaxCount ?? 32768,
+    saturationLevelFraction: options.saturationLevelFraction ?? 0.98,
+    saturationStepUv: options.saturationStepUv ?? 300,
+    saturationChannelFraction: options.saturationChannelFraction ?? 0.2,
+  });
+  return { data, nSamples, nChannels, nSaturated };
+}
+
+/**
+ * When each channel is sampled within a sample period, in samples (ks25-algorithm.md §2.3):
+ * NP1.0 has 32 ADCs of 12 channels converted in 13 cycles, NP2.0 24 ADCs of 16 in 16 cycles.
+ * Channel c is taken as acquisition channel c. Other probes: no offsets (zeros).
+ */
+export function adcSampleShift(probeType: ProbeType | 'custom', nChannels: number): Float64Array {
+  if (probeType === 'custom') return new Float64Array(nChannels);
+  const [perAdc, cycles] = probeType === 'np1' ? [12, 13] : [16, 16];
+  return loadCpuBinding().adcSampleShift({ nChannels, perAdc, cycles });
+}
+
+/** ADC full scale in counts (the family's default model: 512 for NP1.0); int16 range for other probes. */
+export function adcFullScaleCounts(probeType: ProbeType | 'custom'): number {
+  return probeType === 'custom' ? 32768 : defaultProbeModel(probeType).maxInt;
+}

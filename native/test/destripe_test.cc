@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Tests of the IBL destriping kernels: ADC shift, bad-channel interpolation, k-filter (AGC and the
+// spatial high-pass), saturation mute, and the chain's thread independence.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <numbers>
+#include <random>
+#include <vector>
+
+#include "check.h"
+#include "spikeshard/destripe.h"
+#include "spikeshard/threads.h"
+
+using namespace spikeshard;
+
+namespace {
+
+constexpr double kPi = std::numbers::pi;
+
+// A smooth test signal: a few sinusoids well below Nyquist.
+double tone(double t) { return std::sin(2 * kPi * 0.013 * t) + 0.5 * std::cos(2 * kPi * 0.071 * t + 0.4); }
+
+}  // namespace
+
+TEST(destripe_adc_sample_shift_np1_np2) {
+  const auto np1 = adc_sample_shift(48, 12, 13);
+  CHECK(np1[0] == 0.0 && np1[1] == 0.0);
+  CHECK_NEAR(np1[2], 1.0 / 13, 1e-15);
+  CHECK_NEAR(np1[3], 1.0 / 13, 1e-15);
+  CHECK_NEAR(np1[23], 11.0 / 13, 1e-15);
+  CHECK(np1[24] == 0.0 && np1[25] == 0.0);
+  const auto np2 = adc_sample_shift(40, 16, 16);
+  CHECK_NEAR(np2[31], 15.0 / 16, 1e-15);
+  CHECK(np2[32] == 0.0);
+}
+
+TEST(destripe_adc_shift_delays_by_a_fraction_of_a_sample) {
+  const std::size_t n = 2000, nc = 3;
+  const double shift[nc] = {0.0, 0.25, 11.0 / 13};
+  std::vector<float> x(n * nc);
+  for (std::size_t t = 0; t < n; ++t)
+    for (std::size_t c = 0; c < nc; ++c) x[t * nc + c] = static_cast<float>(tone(static_cast<double>(t)));
+  const std::vector<float> original = x;
+  adc_shift(x.data(), n, nc, shift);
+  double worst = 0;
+  for (std::size_t t = 200; t < n - 200; ++t) {
+    CHECK(x[t * nc] == original[t * nc]);  // shift 0: untouched
+    for (std::size_t c = 1; c < nc; ++c) {
+      worst = std::max(worst, std::fabs(x[t * nc + c] - tone(static_cast<double>(t) - shift[c])));
+    }
+  }
+  CHECK(worst < 2e-3);
+}
+
+TEST(destripe_hann_smoothing_equals_direct_convolution) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.f, 5.f);
+  const std::size_t n = 700, window = 101;
+  std::vector<float> x(n);
+  for (auto& v : x) v = noise(rng);
+  const auto fast = hann_smoothed_abs(x.data(), 1, n, window);
+  const std::size_t half = window / 2;
+  double norm = 0;
+  for (std::size_t k = 0; k < window; ++k) norm += 0.5 - 0.5 * std::cos(2 * kPi * k / (window - 1));
+  for (std::size_t t = 0; t < n; ++t) {
+    double direct = 0;
+    for (std::size_t k = 0; k < window; ++k) {
+      const std::ptrdiff_t j = static_cast<std::ptrdiff_t>(t + k) - static_cast<std::ptrdiff_t>(half);
+      if (j < 0 || j >= static_cast<std::ptrdiff_t>(n)) continue;
+      direct += std::fabs(x[j]) * (0.5 - 0.5 * std::cos(2 * kPi * k / (window - 1)));
+    }
+    CHECK_NEAR(fast[t], direct / norm, 1e-9);
+  }
+}
+
+TEST(destripe_interpolation_restores_a_bad_channel_on_a_smooth_field) {
+  // Two columns, 20 µm rows; a field linear in x and y is reproduced exactly by symmetric weights
+  // and closely by the others.
+  const std::size_t nc = 40, n = 5;
+  std::vector<double> x(nc), y(nc);
+  for (std::size_t c = 0; c < nc; ++c) {
+    x[c] = (c % 2) * 32.0;
+    y[c] = (c / 2) * 20.0;
+  }
+  std::vector<std::int32_t> labels(nc, 0);
+  labels[20] = kChannelDead;
+  labels[27] = kChannelNoisy;
+  labels[39] = kChannelOutside;
+  std::vector<float> data(n * nc);
+  auto field = [&](std::size_t t, std::size_t c) { return 3.0 * t + 0.05 * y[c] + 0.01 * x[c]; };
+  for (std::size_t t = 0; t < n; ++t)
+    for (std::size_t c = 0; c < nc; ++c) data[t * nc + c] = static_cast<float>(field(t, c));
+  for (std::size_t t = 0; t < n; ++t) data[t * nc + 20] = data[t * nc + 27] = 1000.f;  // garbage
+  const auto w = bad_channel_interpolation(x.data(), y.data(), labels.data(), nc, {});
+  double sum = 0;
+  for (std::size_t j = 0; j < nc; ++j) sum += w[20 * nc + j];
+  CHECK_NEAR(sum, 1.0, 1e-12);
+  CHECK(w[20 * nc + 27] == 0.0 && w[20 * nc + 39] == 0.0 && w[5 * nc + 4] == 0.0);
+  interpolate_bad_channels(data.data(), n, nc, x.data(), y.data(), labels.data(), {});
+  for (std::size_t t = 0; t < n; ++t) {
+    CHECK_NEAR(data[t * nc + 20], field(t, 20), 0.15);  // a row (20 µm) changes the field by 1
+    CHECK_NEAR(data[t * nc + 27], field(t, 27), 0.15);
+    CHECK(data[t * nc + 19] == static_cast<float>(field(t, 19)));
+  }
+}
+
+TEST(destripe_kfilter_removes_a_common_stripe_per_shank) {
+  // Two shanks of 48 channels each with its own stripe (constant across the shank's channels)
+  // over independent noise; the outside-brain channel at the top is left alone.
+  const std::size_t n = 4000, nc = 96;
+  std::vector<std::int32_t> shank(nc), labels(nc, 0);
+  for (std::size_t c = 0; c < nc; ++c) shank[c] = c < 48 ? 0 : 1;
+  labels[95] = kChannelOutside;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.f, 10.f);
+  std::vector<float> clean(n * nc), x(n * nc);
+  for (std::size_t t = 0; t < n; ++t) {
+    const double s0 = 80 * std::sin(2 * kPi * 0.002 * t), s1 = 60 * std::cos(2 * kPi * 0.005 * t);
+    for (std::size_t c = 0; c < nc; ++c) {
+      clean[t * nc + c] = noise(rng);
+      x[t * nc + c] = clean[t * nc + c] + static_cast<float>(shank[c] == 0 ? s0 : s1);
+    }
+  }
+  const float outside = x[1234 * nc + 95];
+  for (std::size_t agc : {std::size_t{0}, std::size_t{301}}) {
+    std::vector<float> y = x;
+    KFilterOptions k;
+    k.agc_window_samples = agc;
+    kfilter(y.data(), n, nc, shank.data(), labels.data(), k);
+    double stripe_before = 0, stripe_after = 0, noise_err = 0, noise_power = 0;
+    for (std::size_t t = 0; t < n; ++t) {
+      for (std::size_t s = 0; s < 2; ++s) {
+        double mean_x = 0, mean_y = 0;
+        for (std::size_t c = s * 48; c < s * 48 + 47; ++c) {
+          mean_x += x[t * nc + c] / 47.0;
+          mean_y += y[t * nc + c] / 47.0;
+        }
+        stripe_before += mean_x * mean_x;
+        stripe_after += mean_y * mean_y;
+      }
+      for (std::size_t c = 0; c < 95; ++c) {
+        noise_err += std::pow(y[t * nc + c] - clean[t * nc + c], 2);
+        noise_power += std::pow(clean[t * nc + c], 2);
+      }
+    }
+    CHECK(stripe_after < 0.01 * stripe_before);  // the stripe is gone...
+    CHECK(noise_err < 0.2 * noise_power);  // ...and the channels keep their own signals (IBL: ≈ 11 % here)
+    CHECK(y[1234 * nc + 95] == outside);
+  }
+}
+
+TEST(destripe_saturation_mute_zeroes_planted_saturation) {
+  const std::size_t n = 200, nc = 10, stride = 11;
+  std::vector<std::int16_t> raw(n * stride, 3);
+  for (std::size_t t = 100; t < 105; ++t)
+    for (std::size_t c = 0; c < 3; ++c) raw[t * stride + c] = 511;  // 3 of 10 channels at the rail
+  for (std::size_t c = 0; c < 2; ++c) raw[150 * stride + c] = 511;  // 2 of 10: not more than 20 %
+  std::size_t count = 0;
+  SaturationOptions options;
+  options.step_uv = 1e9;
+  auto mute = saturation_mute(raw.data(), stride, nullptr, n, nc, options, &count);
+  CHECK(count == 5);
+  for (std::size_t t = 100; t < 105; ++t) CHECK(mute[t] == 0.0f);
+  CHECK(mute[98] > 0.0f && mute[98] < 1.0f);
+  CHECK(mute[96] == 1.0f && mute[108] == 1.0f && mute[150] == 1.0f);
+  // The step rule: a jump of ≥ 300 µV on 3 channels at sample 40.
+  std::vector<std::int16_t> steps(n * stride, 0);
+  for (std::size_t c = 0; c < 3; ++c) steps[40 * stride + c] = 100;
+  std::vector<double> gains(nc, 3.0);
+  mute = saturation_mute(steps.data(), stride, gains.data(), n, nc, {}, &count);
+  CHECK(count == 2);  // into and out of the step
+  CHECK(mute[40] == 0.0f && mute[41] == 0.0f && mute[30] == 1.0f);
+}
+
+TEST(destripe_block_is_independent_of_the_thread_count) {
+  const std::size_t n = 3000, nc = 24;
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> counts(-200, 200);
+  std::vector<std::int16_t> raw(n * nc);
+  for (auto& v : raw) v = static_cast<std::int16_t>(counts(rng));
+  std::vector<double> x(nc), y(nc), gains(nc, 2.34);
+  std::vector<std::int32_t> labels(nc, 0), shank(nc, 0);
+  for (std::size_t c = 0; c < nc; ++c) {
+    x[c] = (c % 2) * 32.0;
+    y[c] = (c / 2) * 20.0;
+  }
+  labels[5] = kChannelDead;
+  const auto shift = adc_sample_shift(nc, 12, 13);
+  DestripeInput in;
+  in.raw = raw.data();
+  in.raw_stride = nc;
+  in.n_samples = n;
+  in.n_channels = nc;
+  in.gains = gains.data();
+  in.shift_samples = shift.data();
+  in.x_um = x.data();
+  in.y_um = y.data();
+  in.shank = shank.data();
+  in.labels = labels.data();
+  in.k.agc_window_samples = 301;
+  std::vector<float> one(n * nc), four(n * nc);
+  set_default_threads(1);
+  destripe_block(in, one.data());
+  set_default_threads(4);
+  destripe_block(in, four.data());
+  set_default_threads(0);
+  CHECK(std::memcmp(one.data(), four.data(), one.size() * sizeof(float)) == 0);
+}
+
+TEST(destripe_kfilter_equals_sosfiltfilt_along_channels) {
+  // Without AGC the k-filter at each sample is sosfiltfilt of the mirrored channel line.
+  const std::size_t n = 37, nc = 30;  // n not a multiple of the tile width
+  std::mt19937 rng(5);
+  std::normal_distribution<float> noise(0.f, 10.f);
+  std::vector<float> x(n * nc);
+  for (auto& v : x) v = noise(rng);
+  std::vector<std::int32_t> labels(nc, 0);
+  KFilterOptions k;
+  k.agc_window_samples = 0;
+  k.pad_channels = 8;
+  std::vector<float> y = x;
+  kfilter(y.data(), n, nc, nullptr, labels.data(), k);
+  const auto sos = butterworth_highpass_sos(3, 0.01, 2.0);
+  for (std::size_t t = 0; t < n; ++t) {
+    std::vector<double> line(nc + 16);
+    for (std::size_t c = 0; c < nc; ++c) line[8 + c] = x[t * nc + c];
+    for (std::size_t i = 0; i < 8; ++i) {
+      line[7 - i] = line[8 + i];
+      line[8 + nc + i] = line[8 + nc - 1 - i];
+    }
+    sosfiltfilt(sos, line.data(), line.size());
+    for (std::size_t c = 0; c < nc; ++c) CHECK_NEAR(y[t * nc + c], line[8 + c], 1e-4);
+  }
+}
+
+TEST(destripe_fractional_delay_taps) {
+  const auto zero = fractional_delay_taps(0.0, 4, 8.0);
+  for (std::size_t i = 0; i < zero.size(); ++i) CHECK_NEAR(zero[i], i == 4 ? 1.0 : 0.0, 1e-15);
+  const auto half = fractional_delay_taps(0.5, 16, 8.0);
+  double sum = 0;
+  for (double v : half) sum += v;
+  CHECK_NEAR(sum, 1.0, 1e-12);
+  CHECK_NEAR(half[16], half[17], 1e-15);  // a half-sample delay is symmetric about t − ½
+}
+
+TEST(destripe_kfilter_agc_equals_the_reference_chain) {
+  // With AGC: divide by hann_smoothed_abs + 1e-8·mean|x|, mirror, sosfiltfilt, multiply back.
+  const std::size_t n = 9000, nc = 20, window = 301;  // several 4096-sample stretches
+  std::mt19937 rng(13);
+  std::normal_distribution<float> noise(0.f, 10.f);
+  std::vector<float> x(n * nc);
+  for (std::size_t t = 0; t < n; ++t)
+    for (std::size_t c = 0; c < nc; ++c)
+      x[t * nc + c] = noise(rng) * (1.0f + 0.1f * c) + static_cast<float>(30 * std::sin(0.01 * t));
+  for (std::size_t t = 0; t < n; ++t) x[t * nc + 7] = 0.0f;  // an all-zero channel keeps gain 1
+  std::vector<std::int32_t> labels(nc, 0);
+  KFilterOptions k;
+  k.agc_window_samples = window;
+  k.pad_channels = 6;
+  std::vector<float> y = x;
+  kfilter(y.data(), n, nc, nullptr, labels.data(), k);
+  double mean_abs = 0;
+  for (float v : x) mean_abs += std::fabs(v);
+  mean_abs /= static_cast<double>(n * nc);
+  std::vector<std::vector<double>> gain(nc);
+  for (std::size_t c = 0; c < nc; ++c) gain[c] = hann_smoothed_abs(x.data() + c, nc, n, window);
+  const auto sos = butterworth_highpass_sos(3, 0.01, 2.0);
+  double worst = 0;
+  for (std::size_t t = 0; t < n; t += 7) {
+    std::vector<double> line(nc + 12);
+    auto g = [&](std::size_t c) { return c == 7 ? 1.0 : gain[c][t] + 1e-8 * mean_abs; };
+    for (std::size_t c = 0; c < nc; ++c) line[6 + c] = x[t * nc + c] / g(c);
+    for (std::size_t i = 0; i < 6; ++i) {
+      line[5 - i] = line[6 + i];
+      line[6 + nc + i] = line[6 + nc - 1 - i];
+    }
+    sosfiltfilt(sos, line.data(), line.size());
+    for (std::size_t c = 0; c < nc; ++c) worst = std::max(worst, std::fabs(y[t * nc + c] - line[6 + c] * g(c)));
+  }
+  CHECK(worst < 1e-3);
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/** mtscomp `.cbin` + `.ch`: the writer and reader round-trip, random access, damage is reported by chunk. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { decodeChunk, encodeChunk } from '../../../native/lib/recording/mtscomp.js';
+import {
+  CbinReader,
+  compressBin,
+  discoverSession,
+  inspectRecording,
+  openRecording,
+  readMtscompHeader,
+  recordingFiles,
+  verifyCbin,
+} from '../../../native/lib/index.js';
+import { InputError } from '../../../proto/errors.js';
+import { runCli } from '../../helpers/cli.js';
+import { tmpDir } from '../../helpers/tmp.js';
+
+/** A small simulated SpikeGLX recording (32 channels + sync, 3 s) and its compressed copy in another folder. */
+function simulated(dir: string): { bin: string; cbin: string } {
+  const sim = path.join(dir, 'sim');
+  const r = runCli(['simulate', sim, '--channels', '32', '--seconds', '3', '--units', '4', '--seed', '5']);
+  assert.equal(r.status, 0, r.stderr);
+  const bin = path.join(sim, 'sim_g0_t0.imec0.ap.bin');
+  return { bin, cbin: bin.replace(/\.bin$/, '.cbin') };
+}
+
+test('a hand-made chunk decodes by the formats.md rule (wrapping cumulative sum, F order)', async () => {
+  // 4 samples × 2 channels; channel 1 crosses the int16 range so the diff wraps.
+  const rows = Int16Array.from([100, 32767, 101, -32768, 99, -32767, -5, 0]);
+  const diff = Int16Array.from([100, 1, -2, -104, 32767, 1, 1, 32767]); // channel-major, wrapped
+  const compressed = zlib.deflateSync(new Uint8Array(diff.buffer));
+  assert.deepEqual(compressed.subarray(0, 2), Buffer.from([0x78, 0x9c]));
+  const { dir, cleanup } = tmpDir('spikeshard-cbin-');
+  try {
+    const cbin = path.join(dir, 'x.cbin');
+    writeFileSync(cbin, compressed);
+    writeFileSync(
+      path.join(dir, 'x.ch'),
+      JSON.stringify({
+        algorithm: 'zlib',
+        chunk_bounds: [0, 4],
+        chunk_offsets: [0, compressed.length],
+        chunk_order: 'F',
+        dtype: 'int16',
+        n_channels: 2,
+        sample_rate: 30000.0,
+        shape: [4, 2],
+        version: '1.0',
+      }),
+    );
+    {
+      const reader = await CbinReader.open(cbin);
+      const out = new Int16Array(8);
+      await reader.readRows(0, 4, out);
+      assert.deepEqual(out, rows);
+      await reader.close();
+      // The writer produces the same stream for the same samples.
+      const binPath = path.join(dir, 'y.bin');
+      writeFileSync(binPath, new Uint8Array(rows.buffer));
+      const written = await compressBin(binPath, { nChannels: 2, sampleRateHz: 30000 });
+      assert.deepEqual(readFileSync(written.cbinPath), compressed);
+      assert.equal(
+        written.header.sha1Uncompressed,
+        createHash('sha1').update(new Uint8Array(rows.buffer)).digest('hex'),
+      );
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('full-range int16 samples survive encode and decode (wrapping across many tiles)', () => {
+  const nSamples = 3001;
+  const nChannels = 3;
+  let seed = 99;
+  const rows = Int16Array.from({ length: nSamples * nChannels }, () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return (seed % 65536) - 32768;
+  });
+  const decoded = decodeChunk('x.cbin', 0, encodeChunk(rows, nSamples, nChannels), nSamples, nChannels);
+  assert.deepEqual(decoded, rows);
+});
+
+test('a .cbin made from a simulated .bin reads byte-identically, whole and across chunk boundaries', async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-cbin-');
+  try {
+    const { bin } = simulated(dir);
+    const { cbinPath, header } = await compressBin(bin, { nChannels: 33, sampleRateHz: 30000, chunkDurationS: 0.25 });
+    assert.equal(header.chunkBounds.length - 1, 12);
+    assert.deepEqual(await verifyCbin(cbinPath, { decode: true }), {
+      compressedChecked: true,
+      uncompressedChecked: true,
+    });
+    // The raw columns, sync included, equal the .bin's bytes.
+    const reader = await CbinReader.open(cbinPath);
+    const all = new Int16Array(header.nSamples * 33);
+    await reader.readRows(0, header.nSamples, all);
+    assert.deepEqual(Buffer.from(all.buffer), readFileSync(bin));
+    await reader.close();
+
+    const plain = await openRecording(bin);
+    const compressed = await openRecording(cbinPath);
+    assert.equal(compressed.info.nSamples, plain.info.nSamples);
+    assert.equal(compressed.info.fileBytes, plain.info.fileBytes);
+    assert.equal(compressed.info.compressed?.nChunks, 12);
+    assert.deepEqual(await compressed.read(0, plain.info.nSamples), await plain.read(0, plain.info.nSamples));
+    assert.deepEqual(await compressed.readSync(7000, 9000), await plain.readSync(7000, 9000));
+    let seed = 17;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let k = 0; k < 20; k++) {
+      const a = next(plain.info.nSamples);
+      const b = Math.min(plain.info.nSamples, a + next(20_000));
+      assert.deepEqual(await compressed.read(a, b), await plain.read(a, b), `samples ${a}..${b}`);
+    }
+    await plain.close();
+    await compressed.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('consecutive batch reads with halos decode each chunk about once', async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-cbin-');
+  try {
+    const { bin } = simulated(dir);
+    const { cbinPath, header } = await compressBin(bin, { nChannels: 33, sampleRateHz: 30000, chunkDurationS: 0.1 });
+    const reader = await CbinReader.open(cbinPath, undefined, { cacheBytes: 4 * 3000 * 33 * 2 });
+    const batch = 9000;
+    const halo = 500;
+    const out = new Int16Array((batch + 2 * halo) * 33);
+    for (let s = 0; s < header.nSamples; s += batch) {
+      const a = Math.max(0, s - halo);
+      const b = Math.min(header.nSamples, s + batch + halo);
+      await reader.readRows(a, b, out);
+    }
+    assert.equal(reader.decodedChunks, header.chunkBounds.length - 1);
+    await reader.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a corrupt chunk and a truncated .cbin are InputErrors naming the file and the chunk', async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-cbin-');
+  try {
+    const { bin } = simulated(dir);
+    const { cbinPath, header } = await compressBin(bin, { nChannels: 33, sampleRateHz: 30000, chunkDurationS: 0.5 });
+    const good = readFileSync(cbinPath);
+    const damaged = Buffer.from(good);
+    const at = header.chunkOffsets[3]! + 40;
+    for (let i = 0; i < 64; i++) damaged[at + i] = damaged[at + i]! ^ 0x5a;
+    writeFileSync(cbinPath, damaged);
+    const rec = await openRecording(cbinPath);
+    await rec.read(0, header.chunkBounds[3]!); // chunks before the damage still read
+    await assert.rejects(rec.read(header.chunkBounds[3]!, header.chunkBounds[3]! + 10), (err: unknown) => {
+      assert.ok(err instanceof InputError);
+      assert.match(err.message, /sim_g0_t0\.imec0\.ap\.cbin/);
+      assert.match(err.message, /chunk 3 /);
+      return true;
+    });
+    await rec.close();
+    await assert.rejects(verifyCbin(cbinPath), /differs from sha1_compressed/);
+
+    writeFileSync(cbinPath, good);
+    truncateSync(cbinPath, header.chunkOffsets[4]! + 10);
+    for (const open of [openRecording, inspectRecording]) {
+      await assert.rejects(open(cbinPath), (err: unknown) => {
+        assert.ok(err instanceof InputError);
+        assert.match(err.message, /sim_g0_t0\.imec0\.ap\.cbin/);
+        assert.match(err.message, /chunk 4 of 6 .*truncated/);
+        return true;
+      });
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('session discovery finds .ap.cbin + .ch + .meta like .ap.bin, and a .ch names its .cbin', async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-cbin-');
+  try {
+    const { bin } = simulated(dir);
+    const other = path.join(dir, 'compressed', 'run_g0_t0.imec1.ap.bin');
+    mkdirSync(path.dirname(other));
+    copyFileSync(bin, other);
+    copyFileSync(bin.replace(/\.bin$/, '.meta'), other.replace(/\.bin$/, '.meta'));
+    const { cbinPath, chPath } = await compressBin(other, { nChannels: 33, sampleRateHz: 30000 });
+    unlinkSync(other);
+    const session = await discoverSession(dir);
+    assert.deepEqual(
+      session.probes.map((p) => [p.label, path.basename(p.binPath), p.chPath && path.basename(p.chPath)]),
+      [
+        ['imec0', 'sim_g0_t0.imec0.ap.bin', undefined],
+        ['imec1', 'run_g0_t0.imec1.ap.cbin', 'run_g0_t0.imec1.ap.ch'],
+      ],
+    );
+    assert.equal((await recordingFiles(chPath)).binPath, cbinPath);
+    assert.equal((await recordingFiles(other.replace(/\.bin$/, '.meta'))).binPath, cbinPath);
+    const info = await inspectRecording(session.probes[1]!);
+    assert.equal(info.nSamples, 90_000);
+    assert.equal(info.compressed?.chPath, chPath);
+    assert.equal((await readMtscompHeader(chPath)).nChannels, 33);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a .ch that disagrees with the .meta is an InputError', async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-cbin-');
+  try {
+    const { bin, cbin } = simulated(dir);
+    const { chPath } = await compressBin(bin, { nChannels: 33, sampleRateHz: 30000 });
+    const ch = JSON.parse(readFileSync(chPath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(chPath, JSON.stringify({ ...ch, dtype: 'float32' }));
+    await assert.rejects(openRecording(cbin), /dtype: expected "int16"/);
+    writeFileSync(chPath, JSON.stringify({ ...ch, n_channels: 11, shape: [90_000, 11] }));
+    await assert.rejects(openRecording(cbin), /n_channels is 11 but .* 33 saved channels/);
+  } finally {
+    cleanup();
+  }
+});
