@@ -15,7 +15,8 @@
 #          glibc >= 2.28, libstdc++ and libgcc, all in the bookworm base.
 #
 # Usage: containers/build-base.sh [--force]     (must run as root: debootstrap and chroot)
-# Env: BASE_TAG (default spikeshard-base), DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# Env: BASE_TAG (default spikeshard-base), DEBIAN_MIRROR (default http://deb.debian.org/debian),
+#      HOST_CA_CERTS=0 (do not copy this machine's /usr/local/share/ca-certificates into the build image).
 # Idempotent: existing images are kept unless --force.
 set -euo pipefail
 
@@ -95,21 +96,32 @@ major=$(chroot "$rootfs" node --version | sed -E 's/^v([0-9]+).*/\1/')
 [ "$major" -ge 20 ] || die "Node in the image is major version $major; expected >= 20"
 
 # Flattens the root filesystem into an image; the kernel file systems are mounted at run time.
-import_rootfs() {
+import_rootfs() { # image name, extra docker import options
+  local image=$1
+  shift
   chroot "$rootfs" apt-get clean
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/tmp/*
   tar -C "$rootfs" --numeric-owner --exclude=./proc/* --exclude=./sys/* --exclude=./dev/* -c . |
     docker import \
       --change 'ENV LANG=C.UTF-8' \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      --change 'CMD ["/bin/bash"]' \
+      --change 'CMD ["/bin/bash"]' "$@" \
       --message "debootstrap $suite minbase + Node.js from $node_from" \
-      - "$1" >/dev/null
-  log "imported $1 ($(docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'))"
+      - "$image" >/dev/null
+  log "imported $image ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 import_rootfs "$runtime_image"
 
 log "adding the build toolchain (g++, make, python3 for node-gyp)"
 chroot "$rootfs" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -qq --no-install-recommends g++ make python3 >/dev/null
-import_rootfs "$build_image"
+# The build stage fetches npm packages. Where this machine reaches the registry through a
+# TLS-inspecting proxy, it trusts the proxy's CA from /usr/local/share/ca-certificates: the build
+# image trusts the same CAs (HOST_CA_CERTS=0 leaves them out). The runtime image needs no network.
+if [ "${HOST_CA_CERTS:-1}" = 1 ] && compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  log "adding this machine's local CA certificates: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+  cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+  chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
+fi
+import_rootfs "$build_image" --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt'
+
