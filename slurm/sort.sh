@@ -160,13 +160,14 @@ main() {
   [ -e "$1" ] || die "session folder $1: no such file or folder" 3
   [ -d "$1" ] || die "session folder $1: not a folder" 3
   SPIKESHARD_SESSION=$(cd "$1" && pwd -P)
-  mkdir -p "$2" 2>/dev/null || die "output folder $2: cannot be created" 3
-  [ -w "$2" ] || die "output folder $2: not writable" 3
-  SPIKESHARD_OUT=$(cd "$2" && pwd -P)
-  export SPIKESHARD_SESSION SPIKESHARD_OUT
+  export SPIKESHARD_SESSION
   if ! spikeshard_cmd coordinator info "$SPIKESHARD_SESSION" >/dev/null; then
     die "session folder $SPIKESHARD_SESSION: no usable probe recording (see the message above)" 3
   fi
+  mkdir -p "$2" 2>/dev/null || die "output folder $2: cannot be created" 3
+  [ -w "$2" ] || die "output folder $2: not writable" 3
+  SPIKESHARD_OUT=$(cd "$2" && pwd -P)
+  export SPIKESHARD_OUT
 
   local tasks=${SLURM_NTASKS:-1}
   log "session $SPIKESHARD_SESSION -> $SPIKESHARD_OUT; $tasks task(s) on ${SLURM_JOB_NODELIST:-$(hostname)}; runtime $SPIKESHARD_RUNTIME; attempt $((${SLURM_RESTART_COUNT:-0} + 1))"
