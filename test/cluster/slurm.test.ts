@@ -22,8 +22,11 @@ import {
 
 const repoRoot = packageRoot();
 const sortScript = path.join(repoRoot, 'slurm', 'sort.sh');
+const cliBin = (
+  JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { bin: { spikeshard: string } }
+).bin.spikeshard;
 const jobEnv = {
-  SPIKESHARD_BIN: `${process.execPath} ${path.join(repoRoot, 'dist', 'coordinator', 'cli', 'bin.js')}`,
+  SPIKESHARD_BIN: `${process.execPath} ${path.join(repoRoot, cliBin)}`,
   SPIKESHARD_LOG_LEVEL: 'info',
 };
 
