@@ -6,9 +6,9 @@
 # waits until `sinfo` shows the node idle. Idempotent: running daemons are kept when the node
 # already answers idle. Undo with .ci/teardown-slurm.sh.
 #
-# The node also declares CI_SLURM_GPUS (default 2) GPUs without device files, so scripts that
-# request GPUs (slurm/sort.sh) are scheduled as on a GPU cluster; the workers then fall back to
-# the CPU backend, as no CUDA device exists.
+# The node declares at least 4 CPUs (tasks share the real cores) and CI_SLURM_GPUS (default 2)
+# GPUs without device files, so scripts that request GPUs (slurm/sort.sh) are scheduled as on a
+# GPU cluster; the workers then fall back to the CPU backend, as no CUDA device exists.
 set -euo pipefail
 
 log() { echo "setup-slurm: $*" >&2; }
@@ -57,16 +57,20 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
 fi
 
 cpus=$(nproc)
+# The tests run 1 coordinator + 2 worker tasks on one node: a 2-core CI machine declares 4 CPUs
+# (config_overrides keeps slurmd from draining a node whose hardware has fewer; tasks share cores).
+slurm_cpus=$((cpus < 4 ? 4 : cpus))
 # 90 % of the memory, so that slurmd's own measurement is never below the configured value.
 memory_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.9 }' /proc/meminfo)
 conf_dir=/etc/slurm
 mkdir -p "$conf_dir" /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
 cat >"$conf_dir/slurm.conf" <<CONF
-# Written by .ci/setup-slurm.sh: one node ($node), $cpus CPUs, $memory_mb MB, $gpus GPU(s) without devices.
+# Written by .ci/setup-slurm.sh: one node ($node), $slurm_cpus CPUs ($cpus real), $memory_mb MB, $gpus GPU(s) without devices.
 ClusterName=spikeshard-ci
 SlurmctldHost=$node
 SlurmUser=root
 SlurmdUser=root
+SlurmdParameters=config_overrides
 AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
@@ -90,7 +94,7 @@ SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
-NodeName=$node CPUs=$cpus RealMemory=$memory_mb Gres=gpu:$gpus State=UNKNOWN
+NodeName=$node CPUs=$slurm_cpus RealMemory=$memory_mb Gres=gpu:$gpus State=UNKNOWN
 PartitionName=ci Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
 # slurmd accepts a GPU only as a character device: stand-ins with /dev/null's numbers, outside
@@ -132,4 +136,4 @@ if [ "$(node_state)" != idle ]; then
   tail -n 20 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 || true
   die "node $node did not become idle"
 fi
-log "node $node is idle ($cpus CPUs, $memory_mb MB, gpu:$gpus)"
+log "node $node is idle ($slurm_cpus CPUs declared, $cpus real; $memory_mb MB; gpu:$gpus)"

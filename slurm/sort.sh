@@ -58,24 +58,25 @@ die() { # message, exit code (default 2)
   exit "${2:-2}"
 }
 
-# The native or containerised `spikeshard` command. Arguments: role (coordinator|worker) and the
-# spikeshard arguments. Bind-mounts the session and the run folder at the same paths.
-spikeshard_cmd() {
+# The native or containerised `spikeshard` command line, into the array SPIKESHARD_ARGV (run
+# by the caller, so that `$!` of a background run is the spikeshard process itself). Arguments:
+# role (coordinator|worker) and the spikeshard arguments. Apptainer binds the session and the
+# run folder at the same paths.
+spikeshard_argv() {
   local role=$1
   shift
   case "$SPIKESHARD_RUNTIME" in
   native)
-    local -a bin
-    read -r -a bin <<<"${SPIKESHARD_BIN:-spikeshard}"
-    "${bin[@]}" "$@"
+    read -r -a SPIKESHARD_ARGV <<<"${SPIKESHARD_BIN:-spikeshard}"
+    SPIKESHARD_ARGV+=("$@")
     ;;
   apptainer)
     local -a extra nv=()
     read -r -a extra <<<"${SPIKESHARD_APPTAINER_ARGS:-}"
     # Workers see the GPUs; the coordinator needs none.
     [ "$role" = worker ] && nv=(--nv)
-    apptainer exec "${nv[@]}" --bind "$SPIKESHARD_SESSION" --bind "$SPIKESHARD_OUT" "${extra[@]}" \
-      "$SPIKESHARD_IMAGE" spikeshard "$@"
+    SPIKESHARD_ARGV=(apptainer exec "${nv[@]}" --bind "$SPIKESHARD_SESSION" --bind "${SPIKESHARD_OUT:-$SPIKESHARD_SESSION}" "${extra[@]}"
+      "$SPIKESHARD_IMAGE" spikeshard "$@")
     ;;
   esac
 }
@@ -91,15 +92,17 @@ spikeshard_task() {
 
   if [ "${SLURM_NTASKS:-1}" -le 1 ]; then
     log "coordinator (in-process) on $(hostname)"
-    spikeshard_cmd coordinator sort "$SPIKESHARD_SESSION" --out "$SPIKESHARD_OUT" "${sort_args[@]}"
+    spikeshard_argv coordinator sort "$SPIKESHARD_SESSION" --out "$SPIKESHARD_OUT" "${sort_args[@]}"
+    "${SPIKESHARD_ARGV[@]}"
     return
   fi
 
   if [ "$SLURM_PROCID" -eq 0 ]; then
     log "coordinator on $(hostname), $((SLURM_NTASKS - 1)) worker task(s)"
     local code
-    spikeshard_cmd coordinator sort "$SPIKESHARD_SESSION" --out "$SPIKESHARD_OUT" \
+    spikeshard_argv coordinator sort "$SPIKESHARD_SESSION" --out "$SPIKESHARD_OUT" \
       --worker-dir "$workers_dir" --secret-file "$SPIKESHARD_OUT/.secret" "${sort_args[@]}"
+    "${SPIKESHARD_ARGV[@]}"
     code=$?
     # Tells the workers of every node that the run is over (they share this folder).
     echo "$code" >"$done_file"
@@ -128,9 +131,10 @@ spikeshard_task() {
   fi
   export CUDA_DEVICE_ORDER=PCI_BUS_ID
   log "worker on $(hostname), backend $backend, CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-none}"
-  spikeshard_cmd worker worker --listen 0.0.0.0:0 --register "$workers_dir" --data-root "$SPIKESHARD_SESSION" \
+  spikeshard_argv worker worker --listen 0.0.0.0:0 --register "$workers_dir" --data-root "$SPIKESHARD_SESSION" \
     --secret-file "$SPIKESHARD_OUT/.secret" --backend "$backend" --threads "${SLURM_CPUS_PER_TASK:-0}" \
-    "${worker_args[@]}" &
+    "${worker_args[@]}"
+  "${SPIKESHARD_ARGV[@]}" &
   local worker_pid=$!
   # A worker serves until the coordinator is done; then it is stopped cleanly (SIGTERM = exit 0).
   while kill -0 "$worker_pid" 2>/dev/null; do
@@ -161,7 +165,8 @@ main() {
   [ -d "$1" ] || die "session folder $1: not a folder" 3
   SPIKESHARD_SESSION=$(cd "$1" && pwd -P)
   export SPIKESHARD_SESSION
-  if ! spikeshard_cmd coordinator info "$SPIKESHARD_SESSION" >/dev/null; then
+  spikeshard_argv coordinator info "$SPIKESHARD_SESSION"
+  if ! "${SPIKESHARD_ARGV[@]}" >/dev/null; then
     die "session folder $SPIKESHARD_SESSION: no usable probe recording (see the message above)" 3
   fi
   mkdir -p "$2" 2>/dev/null || die "output folder $2: cannot be created" 3
@@ -182,7 +187,7 @@ main() {
     )
   fi
 
-  export -f log spikeshard_cmd spikeshard_task
+  export -f log spikeshard_argv spikeshard_task
   # srun in the background so that the SIGTERM trap runs at once: SLURM signals every task too,
   # the coordinator saves what it has, and the requeued job resumes from the run folder.
   srun --kill-on-bad-exit=0 bash -c spikeshard_task &

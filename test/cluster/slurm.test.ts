@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../native/lib/index.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -52,8 +52,6 @@ function sbatchArgs(dir: string, tasks: number): string[] {
     // One GPU per worker task, as the script expects (the CI node declares device-less GPUs).
     `--gres=gpu:${Math.max(1, tasks - 1)}`,
     '--cpus-per-task=1',
-    // More tasks than the CI machine's cores.
-    '--overcommit',
     '--mem=3G',
   ];
 }
@@ -125,6 +123,69 @@ describe('slurm/sort.sh', { skip: unavailable ?? false, timeout: 40 * 60_000 }, 
     }
     reference = outputDigests(out);
     assert.ok(Object.keys(reference).length > 40, `outputs: ${Object.keys(reference).join(', ')}`);
+  });
+
+  test('task roles: task 0 coordinates, each worker task gets its own GPU, workers stop when the coordinator ends', () => {
+    // A stand-in for the spikeshard command that records how each task called it: this checks
+    // the script's wiring whatever the state of the real worker.
+    const stubDir = path.join(dir, 'stub');
+    mkdirSync(stubDir);
+    const stub = path.join(stubDir, 'spikeshard-stub.sh');
+    writeFileSync(
+      stub,
+      [
+        '#!/bin/bash',
+        `calls=${stubDir}`,
+        'arg_after() { local want=$1; shift; while [ $# -gt 1 ]; do [ "$1" = "$want" ] && { echo "$2"; return; }; shift; done; }',
+        'case "$1" in',
+        '  info) exit 0 ;;',
+        '  sort)',
+        '    echo "$*" > "$calls/coordinator.args"',
+        '    dir=$(arg_after --worker-dir "$@")',
+        '    stat -c %a "$(arg_after --secret-file "$@")" > "$calls/secret.mode"',
+        '    for _ in $(seq 1 60); do [ "$(ls "$dir"/worker-*.json 2>/dev/null | wc -l)" -ge 2 ] && exit 0; sleep 0.5; done',
+        '    exit 4 ;;',
+        '  worker)',
+        '    echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES $*" > "$calls/worker-$SLURM_PROCID.args"',
+        '    reg="$(arg_after --register "$@")/worker-$(hostname)-$SLURM_PROCID.json"',
+        '    echo "{}" > "$reg"',
+        '    trap \'rm -f "$reg"; exit 0\' TERM',
+        '    while :; do sleep 0.2; done ;;',
+        'esac',
+        'exit 2',
+        '',
+      ].join('\n'),
+    );
+    const out = path.join(dir, 'out-stub');
+    const result = sh('sbatch', ['--wait', ...sbatchArgs(dir, 3), sortScript, session, out], {
+      env: { ...jobEnv, SPIKESHARD_BIN: `bash ${stub}` },
+      timeoutMs: 5 * 60_000,
+    });
+    const jobId = result.stdout.trim();
+    const log = readFileSync(path.join(dir, `spikeshard-${jobId}.out`), 'utf8');
+    assert.equal(result.status, 0, log);
+    const coordinatorArgs = readFileSync(path.join(stubDir, 'coordinator.args'), 'utf8').trim();
+    assert.equal(
+      coordinatorArgs,
+      `sort ${session} --out ${out} --worker-dir ${out}/workers --secret-file ${out}/.secret`,
+    );
+    assert.equal(readFileSync(path.join(stubDir, 'secret.mode'), 'utf8').trim(), '600');
+    const workers = [1, 2].map((rank) => readFileSync(path.join(stubDir, `worker-${rank}.args`), 'utf8').trim());
+    assert.deepEqual(
+      workers.map((w) => w.split(' ')[0]),
+      ['CUDA_VISIBLE_DEVICES=0', 'CUDA_VISIBLE_DEVICES=1'],
+    );
+    for (const w of workers)
+      assert.match(
+        w,
+        new RegExp(
+          `worker --listen 0\\.0\\.0\\.0:0 --register ${out}/workers --data-root ${session} --secret-file ${out}/\\.secret --backend auto --threads 1$`,
+        ),
+      );
+    assert.deepEqual(
+      readdirSync(path.join(out, 'workers')).filter((f) => f.startsWith('worker-')),
+      [],
+    );
   });
 
   test(
