@@ -83,6 +83,17 @@ describe('containers/Dockerfile', { skip: unavailable ?? false, timeout: 45 * 60
     return out;
   }
 
+  /** Starts a one-shot container; a failure carries the container's output. */
+  async function runToEnd(container: GenericContainer, logs: string[]): Promise<StartedTestContainer> {
+    try {
+      const done = await container.start();
+      started.push(done);
+      return done;
+    } catch (err) {
+      throw new Error(`${String(err)}\n--- container output ---\n${logs.join('')}`, { cause: err });
+    }
+  }
+
   /** The coordinator container: `spikeshard sort /data --out /out ...`, started and run to exit 0. */
   function coordinator(out: string, extraArgs: string[], logs: string[]): GenericContainer {
     return new GenericContainer(image)
@@ -115,8 +126,7 @@ describe('containers/Dockerfile', { skip: unavailable ?? false, timeout: 45 * 60
   test('the image sorts a recording in-process and the sorting scores', async () => {
     const out = runFolder('out-inprocess');
     const logs: string[] = [];
-    const container = await coordinator(out, [], logs).start();
-    started.push(container);
+    await runToEnd(coordinator(out, [], logs), logs);
     assertUsefulSorting(compareProbe(session, 'imec0', path.join(out, 'imec0', 'phy')), 'container phy');
     assertUsefulSorting(compareProbe(session, 'imec0', path.join(out, 'alf', 'probe00')), 'container ALF');
     reference = outputDigests(out);
@@ -132,14 +142,12 @@ describe('containers/Dockerfile', { skip: unavailable ?? false, timeout: 45 * 60
       await startWorker(network, 'worker2');
       const out = runFolder('out-workers');
       const logs: string[] = [];
-      const container = await coordinator(
-        out,
-        ['--worker-addresses', `worker1:${workerPort},worker2:${workerPort}`],
+      await runToEnd(
+        coordinator(out, ['--worker-addresses', `worker1:${workerPort},worker2:${workerPort}`], logs).withNetwork(
+          network,
+        ),
         logs,
-      )
-        .withNetwork(network)
-        .start();
-      started.push(container);
+      );
       assertUsefulSorting(compareProbe(session, 'imec0', path.join(out, 'imec0', 'phy')), 'distributed phy');
       assert.ok(reference, 'needs the in-process run');
       assert.deepEqual(outputDigests(out), reference, logs.join(''));
@@ -156,14 +164,16 @@ describe('containers/Dockerfile', { skip: unavailable ?? false, timeout: 45 * 60
       const out = runFolder('out-worker-lost');
       const logs: string[] = [];
       let finished = false;
-      const run = coordinator(out, ['--worker-addresses', `steady:${workerPort},doomed:${workerPort}`], logs)
-        .withNetwork(network)
-        .start()
-        .then((container) => {
-          finished = true;
-          started.push(container);
-          return container;
-        });
+      const run = runToEnd(
+        coordinator(out, ['--worker-addresses', `steady:${workerPort},doomed:${workerPort}`], logs).withNetwork(
+          network,
+        ),
+        logs,
+      ).finally(() => {
+        finished = true;
+      });
+      // Handled below (await run); this keeps an early failure from being reported as unhandled.
+      run.catch(() => undefined);
       // Mid-run: the coordinator is working on the probe's batches.
       await waitFor(
         'the coordinator to start on imec0',
