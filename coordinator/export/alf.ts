@@ -8,7 +8,9 @@ import path from 'node:path';
 import { ParameterError, expected } from '../../proto/errors.js';
 import { writeFileAtomic } from '../formats/atomic.js';
 import { writeNpy } from '../formats/npy.js';
+import { writeParquet, type ParquetColumn } from '../formats/parquet.js';
 import type { SortingResult } from '../formats/sorting-result.js';
+import { UNIT_METRIC_COLUMNS, unitMetrics, type UnitMetrics } from '../postprocess/metrics.js';
 import {
   ALF_WAVEFORM_CHANNELS,
   PHY_LEADING_ZEROS,
@@ -21,6 +23,7 @@ import {
   templateWaveformsVolts,
   whiteningInverse,
 } from './derived.js';
+import { SUBSET_SAMPLES, extractSpikeSubset, selectSubsetSpikes } from './spike-subset.js';
 import { writeFolderStaged, type StagedFolderOptions } from './staged-folder.js';
 import { clusterTsv, clusterUuids, paramsPy } from './text-files.js';
 import { as, int64From, uint64From } from './typed.js';
@@ -31,6 +34,11 @@ export interface AlfOptions extends StagedFolderOptions {
   runId: string;
   /** Optional sorter sub-collection, e.g. 'spikeshard' for `alf/probe00/spikeshard/`. */
   sorter?: string;
+  /**
+   * Raw waveforms of up to this many spikes per template (`_phy_spikes_subset.*`, read from
+   * `result.datPath`); 0 or absent: not written. phy and IBL use 500 (≈ 5 MB per template).
+   */
+  spikeSubsetPerTemplate?: number;
 }
 
 /** ALF collection name of a probe label: 'imec0' → 'probe00', 'imec1a' → 'probe01a' (split shanks); 'probe00' is kept. */
@@ -75,13 +83,26 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
   const waveforms = templateWaveformsVolts(result, dims, derived.unwhitenedCounts, meanY, channels);
   const waveformShape = [T, PHY_LEADING_ZEROS + dims.nt0, nWf];
   const uuids = clusterUuids(options.runId, probeCollection, T);
+  const timesS = Float64Array.from(spikes.samples, (v) => v / result.sampleRateHz);
+  const metrics = unitMetrics({
+    timesS,
+    clusters: spikes.templates,
+    ampsV,
+    depthsUm,
+    nClusters: T,
+    ks2Labels: result.templates.labels,
+  });
+  const noiseV = channelNoiseVolts(result, winv, C);
+  // Read before anything is written, so that a missing or short raw file leaves no collection.
+  const perTemplate = options.spikeSubsetPerTemplate ?? 0;
+  const subset =
+    perTemplate > 0
+      ? extractSpikeSubset(result, selectSubsetSpikes(spikes.templates, T, perTemplate), channels, nWf)
+      : null;
 
   writeFolderStaged(target, options, (dir) => {
     const file = (name: string): string => path.join(dir, name);
-    writeNpy(
-      file('spikes.times.npy'),
-      Float64Array.from(spikes.samples, (v) => v / result.sampleRateHz),
-    );
+    writeNpy(file('spikes.times.npy'), timesS);
     writeNpy(file('spikes.samples.npy'), uint64From(spikes.samples));
     writeNpy(file('spikes.clusters.npy'), compactIds(spikes.templates, T));
     writeNpy(file('spikes.templates.npy'), compactIds(spikes.templates, T));
@@ -96,6 +117,8 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     writeNpy(file('clusters.waveforms.npy'), waveforms, waveformShape);
     writeNpy(file('clusters.waveformsChannels.npy'), channels, [T, nWf]);
     writeFileAtomic(file('clusters.uuids.csv'), ['uuids', ...uuids, ''].join('\n'));
+    writeParquet(file('clusters.metrics.pqt'), metricsColumns(metrics));
+    writeParquet(file('passingSpikes.table.pqt'), passingSpikes(result, metrics, timesS, ampsV, depthsUm, T));
     writeNpy(file('templates.waveforms.npy'), waveforms, waveformShape);
     writeNpy(file('templates.waveformsChannels.npy'), channels, [T, nWf]);
     writeNpy(file('templates.amps.npy'), templateAmpsV);
@@ -103,14 +126,73 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     writeNpy(file('channels.localCoordinates.npy'), as(Float64Array, probe.localPositionsUm), [C, 2]);
     writeNpy(file('channels.rawInd.npy'), int64From(probe.channelMap));
     writeNpy(file('channels.labels.npy'), as(Int8Array, probe.channelLabels));
+    writeNpy(file('_spikeshard_channels.noiseRms.npy'), noiseV);
 
     writeNpy(file('drift.um.npy'), as(Float64Array, drift.um), [B, nBlocks]);
     writeNpy(file('drift.times.npy'), as(Float64Array, drift.timesS));
     writeNpy(file('drift_depths.um.npy'), as(Float64Array, drift.depthsUm), [1, nBlocks]);
     writeNpy(file('_kilosort_whitening.matrix.npy'), as(Float64Array, result.whitening), [C, C]);
 
+    if (subset !== null) {
+      const n = subset.spikes.length;
+      writeNpy(file('_phy_spikes_subset.spikes.npy'), int64From(subset.spikes));
+      writeNpy(file('_phy_spikes_subset.channels.npy'), subset.channels, [n, nWf]);
+      writeNpy(file('_phy_spikes_subset.waveforms.npy'), subset.waveformsV, [n, SUBSET_SAMPLES, nWf]);
+    }
     writeFileAtomic(file('cluster_KSLabel.tsv'), clusterTsv('KSLabel', result.templates.labels));
     writeFileAtomic(file('params.py'), paramsPy(result, target));
   });
   return target;
+}
+
+/** clusters.metrics.pqt's columns in IBL's order: ids int64, bitwise_fail uint8, ks2_label text, the rest double. */
+export function metricsColumns(m: UnitMetrics): ParquetColumn[] {
+  return UNIT_METRIC_COLUMNS.map((name): ParquetColumn => {
+    if (name === 'cluster_id') return { name, type: 'int64', values: m.cluster_id };
+    if (name === 'bitwise_fail') return { name, type: 'uint8', values: m.bitwise_fail };
+    if (name === 'ks2_label') return { name, type: 'string', values: m.ks2_label };
+    return { name, type: 'double', values: m[name] };
+  });
+}
+
+/**
+ * passingSpikes.table.pqt: the spikes of the clusters that pass every metric (bitwise_fail 0),
+ * with IBL's spike attributes (ids uint16 when they fit, int64 otherwise).
+ */
+function passingSpikes(
+  result: SortingResult,
+  metrics: UnitMetrics,
+  timesS: Float64Array,
+  ampsV: Float64Array,
+  depthsUm: Float64Array,
+  nTemplates: number,
+): ParquetColumn[] {
+  const keep: number[] = [];
+  const ids = result.spikes.templates;
+  for (let s = 0; s < ids.length; s++) if (metrics.bitwise_fail[ids[s]!] === 0) keep.push(s);
+  const pick = (x: ArrayLike<number>): Float64Array => Float64Array.from(keep, (s) => x[s]!);
+  const idType = nTemplates <= 0x10000 ? 'uint16' : 'int64';
+  return [
+    { name: 'times', type: 'double', values: pick(timesS) },
+    { name: 'clusters', type: idType, values: pick(ids) },
+    { name: 'amps', type: 'float', values: pick(ampsV) },
+    { name: 'depths', type: 'float', values: pick(depthsUm) },
+    { name: 'templates', type: idType, values: pick(ids) },
+    { name: 'samples', type: 'int64', values: pick(result.spikes.samples) },
+  ];
+}
+
+/**
+ * (C,) V: each channel's noise standard deviation implied by the whitening. Whitened data have
+ * unit covariance, so raw = whitened · W⁺ has covariance W⁺ᵀ W⁺, whose diagonal is the variance
+ * of each channel (in counts², then × V per count). Zero on a channel the whitening ignores.
+ */
+export function channelNoiseVolts(result: SortingResult, winv: Float64Array, nChannels: number): Float64Array {
+  const out = new Float64Array(nChannels);
+  for (let c = 0; c < nChannels; c++) {
+    let variance = 0;
+    for (let k = 0; k < nChannels; k++) variance += winv[k * nChannels + c]! ** 2;
+    out[c] = Math.sqrt(variance) * result.probe.uvPerCount[c]! * 1e-6;
+  }
+  return out;
 }

@@ -16,6 +16,9 @@ import {
   type ChannelState,
   type DriftState,
   type ExtractBatchResult,
+  type LearnBatchResult,
+  type WindowStatistics,
+  type DriftBatchResult,
   type MatchModel,
   type ProbeSetup,
   type RecordingInfo,
@@ -32,12 +35,15 @@ import {
   addBirths,
   applyBatchStatistics,
   emptyTemplates,
+  type TemplateState,
   factorize,
   momentum,
   selectTemplates,
   triage,
 } from './learning.js';
-import { runRound } from './rounds.js';
+import type { Checkpoints } from './run-folder.js';
+import { runRound, type RoundOptions } from './rounds.js';
+import type { Slots } from './slots.js';
 
 /** Everything the engine found, before post-processing and export. */
 export interface EngineOutput {
@@ -98,6 +104,46 @@ function concatExtraction(parts: readonly ExtractBatchResult[]): ExtractBatchRes
   return out;
 }
 
+/** How a run folder and the other probes of a job take part in one probe's engine. */
+export interface EngineRun {
+  /** Where finished batches and rounds are saved and, on a resumed run, found. */
+  checkpoints?: Checkpoints | null;
+  /** Executor slots shared with the other probes sorted at the same time. */
+  slots?: Slots;
+}
+
+/**
+ * A learning batch's statistics with only the rows of templates that got spikes: the others are
+ * zero and never read (applyBatchStatistics skips templates with no spike), and a checkpoint of
+ * every row would be templates × nt0 × channels × 8 bytes per batch.
+ */
+function packLearn(r: LearnBatchResult, nChannels: number): unknown {
+  const size = NT0 * nChannels;
+  const active: number[] = [];
+  for (let j = 0; j < r.nTemplates; j++) if (r.counts[j]! > 0) active.push(j);
+  const sums = new Float64Array(active.length * size);
+  active.forEach((j, k) => sums.set(r.sums.subarray(j * size, (j + 1) * size), k * size));
+  return { ...r, sums, active: Int32Array.from(active) };
+}
+
+function unpackLearn(v: unknown, nChannels: number): LearnBatchResult {
+  const packed = v as LearnBatchResult & { active: Int32Array };
+  const size = NT0 * nChannels;
+  const sums = new Float64Array(packed.nTemplates * size);
+  packed.active.forEach((j, k) => sums.set(packed.sums.subarray(k * size, (k + 1) * size), j * size));
+  return {
+    nTemplates: packed.nTemplates,
+    sums,
+    counts: packed.counts,
+    proposals: packed.proposals,
+    proposalChannels: packed.proposalChannels,
+    proposalScores: packed.proposalScores,
+    spikes: packed.spikes,
+  };
+}
+
+const batchKey = (round: string, i: number): string => `${round}/batch-${String(i).padStart(5, '0')}`;
+
 export async function runEngine(
   info: RecordingInfo,
   recordingPath: string,
@@ -105,7 +151,43 @@ export async function runEngine(
   executor: BatchExecutor,
   log: Logger,
   allowPartialSample = false,
+  run: EngineRun = {},
 ): Promise<EngineOutput> {
+  const cp = run.checkpoints ?? null;
+  /** Checkpointing of a per-batch round: each result saved as it arrives, found again on resume. */
+  const perBatch = <R>(
+    round: string,
+    encode: (r: R) => unknown = (r) => r,
+    decode: (v: unknown) => R = (v) => v as R,
+  ): RoundOptions<R> => {
+    const options: RoundOptions<R> = run.slots ? { slots: run.slots } : {};
+    if (cp === null) return options;
+    return {
+      ...options,
+      load: (i) => {
+        const v = cp.load<unknown>(batchKey(round, i));
+        return v === undefined ? undefined : decode(v);
+      },
+      save: (i, r) => cp.save(batchKey(round, i), encode(r)),
+    };
+  };
+  /**
+   * A round's reduced global state: loaded if an earlier run finished the round, else computed and
+   * saved; the round's batch records are dropped once the state that summarises them is durable.
+   */
+  const roundState = async <T>(round: string, compute: () => Promise<T>): Promise<T> => {
+    const earlier = cp?.load<{ state: T }>(`${round}/state`);
+    if (earlier !== undefined) {
+      log.info({ round, loaded: true }, `${round}: loaded from the run folder`);
+      return earlier.state;
+    }
+    const state = await compute();
+    if (cp !== null) {
+      cp.save(`${round}/state`, { state }, true);
+      cp.removeBatches(round);
+    }
+    return state;
+  };
   const timings: Record<string, number> = {};
   const timed = async <T>(stage: string, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -128,20 +210,27 @@ export async function runEngine(
   ).channels;
 
   // Round 1: channel statistics and whitening.
-  const channels = await timed('statistics', async () => {
-    const windowSamples = Math.round(params.statWindowS * fs);
-    const margin = Math.min(params.haloSamples, Math.floor(windowSamples / 2));
-    const starts = statisticsWindows(info.nSamples, params.statWindows, windowSamples);
-    const windows = starts.map((s) => ({
-      readStart: Math.max(0, s - margin),
-      readEnd: Math.min(info.nSamples, s + windowSamples + margin),
-      marginSamples: margin,
-    }));
-    const stats = await runRound(log, 'channel statistics', windows, executor.concurrency, (w) =>
-      executor.statistics(task, w),
-    );
-    return reduceStatistics(stats, setup, params);
-  });
+  const channels = await timed('statistics', () =>
+    roundState('statistics', async () => {
+      const windowSamples = Math.round(params.statWindowS * fs);
+      const margin = Math.min(params.haloSamples, Math.floor(windowSamples / 2));
+      const starts = statisticsWindows(info.nSamples, params.statWindows, windowSamples);
+      const windows = starts.map((s) => ({
+        readStart: Math.max(0, s - margin),
+        readEnd: Math.min(info.nSamples, s + windowSamples + margin),
+        marginSamples: margin,
+      }));
+      const stats = await runRound(
+        log,
+        'channel statistics',
+        windows,
+        executor.concurrency,
+        (w) => executor.statistics(task, w),
+        perBatch<WindowStatistics>('statistics'),
+      );
+      return reduceStatistics(stats, setup, params);
+    }),
+  );
   const nGood = channels.good.reduce((a, b) => a + b, 0);
   const counts = [0, 0, 0, 0];
   channels.labels.forEach((l) => counts[l]!++);
@@ -158,32 +247,39 @@ export async function runEngine(
 
   // Round 2: prototype waveforms from isolated peaks (every 5th batch), then drift.
   const minSnippets = 12;
-  const prototypes = await timed('prototypes', async () => {
-    const every = batches.filter((_, i) => i % 5 === 0);
-    const parts = await runRound(log, 'isolated snippets', every, executor.concurrency, (b) =>
-      executor.snippets(task, b, channels),
-    );
-    const maxSnippets = 100_000;
-    const total = Math.min(
-      maxSnippets,
-      parts.reduce((n, p) => n + p.length / NT0, 0),
-    );
-    if (total < minSnippets) {
-      log.warn(
-        `only ${total} isolated spikes above ${params.snippetThreshold}σ: too few to learn waveforms, so no unit can be sorted`,
+  const prototypes = await timed('prototypes', () =>
+    roundState('prototypes', async () => {
+      const every = batches.filter((_, i) => i % 5 === 0);
+      const parts = await runRound(
+        log,
+        'isolated snippets',
+        every,
+        executor.concurrency,
+        (b) => executor.snippets(task, b, channels),
+        perBatch<Float32Array>('prototypes'),
       );
-      return null;
-    }
-    const pool = new Float32Array(total * NT0);
-    let at = 0;
-    for (const p of parts) {
-      const take = Math.min(p.length, pool.length - at);
-      pool.set(p.subarray(0, take), at);
-      at += take;
-      if (at >= pool.length) break;
-    }
-    return learnPrototypes(pool, { nPrototypes: 6, seed: params.seed });
-  });
+      const maxSnippets = 100_000;
+      const total = Math.min(
+        maxSnippets,
+        parts.reduce((n, p) => n + p.length / NT0, 0),
+      );
+      if (total < minSnippets) {
+        log.warn(
+          `only ${total} isolated spikes above ${params.snippetThreshold}σ: too few to learn waveforms, so no unit can be sorted`,
+        );
+        return null;
+      }
+      const pool = new Float32Array(total * NT0);
+      let at = 0;
+      for (const p of parts) {
+        const take = Math.min(p.length, pool.length - at);
+        pool.set(p.subarray(0, take), at);
+        at += take;
+        if (at >= pool.length) break;
+      }
+      return learnPrototypes(pool, { nPrototypes: 6, seed: params.seed });
+    }),
+  );
   if (prototypes === null) {
     const model = factorize(emptyTemplates(setup.nChannels), neighbourhoods, nNeighbours, new Float32Array(NT0 * RANK));
     return {
@@ -203,35 +299,63 @@ export async function runEngine(
 
   let drift: DriftState | null = null;
   if (params.driftCorrection) {
-    drift = await timed('drift', async () => {
-      const parts = await runRound(log, 'drift detection', batches, executor.concurrency, (b) =>
-        executor.driftDetect(task, b, channels, wTemp),
-      );
-      const per = parts[0]!.histogram.length;
-      const all = new Float32Array(per * parts.length);
-      parts.forEach((p, i) => all.set(p.histogram, i * per));
-      const reg = registerDrift(all, parts.length, { yUm: setup.yUm }, { nBlocks: params.driftBlocks });
-      let maxShift = 0;
-      for (const v of reg.dshiftUm) maxShift = Math.max(maxShift, Math.abs(v));
-      log.info({ maxShiftUm: maxShift }, `drift: largest correction ${maxShift.toFixed(1)} µm`);
-      return { nBatches: reg.nBatches, nBlocks: reg.nBlocks, dshiftUm: reg.dshiftUm, yBlockUm: reg.yBlockUm };
-    });
+    drift = await timed('drift', () =>
+      roundState('drift', async () => {
+        const parts = await runRound(
+          log,
+          'drift detection',
+          batches,
+          executor.concurrency,
+          (b) => executor.driftDetect(task, b, channels, wTemp),
+          perBatch<DriftBatchResult>('drift'),
+        );
+        const per = parts[0]!.histogram.length;
+        const all = new Float32Array(per * parts.length);
+        parts.forEach((p, i) => all.set(p.histogram, i * per));
+        const reg = registerDrift(all, parts.length, { yUm: setup.yUm }, { nBlocks: params.driftBlocks });
+        let maxShift = 0;
+        for (const v of reg.dshiftUm) maxShift = Math.max(maxShift, Math.abs(v));
+        log.info({ maxShiftUm: maxShift }, `drift: largest correction ${maxShift.toFixed(1)} µm`);
+        return { nBatches: reg.nBatches, nBlocks: reg.nBlocks, dshiftUm: reg.dshiftUm, yBlockUm: reg.yBlockUm };
+      }),
+    );
   }
 
   // Round 3: learning.
   const m0 = (params.minFiringRateHz * params.batchSamples) / fs;
   const maxTemplates = params.maxTemplatesPerChannel * setup.nChannels;
-  const state = emptyTemplates(setup.nChannels);
+  let state = emptyTemplates(setup.nChannels);
   const proposalPrototypes = { templateSamples: NT0, nPrototypes: prototypes.nPrototypes, values: wTemp };
   const initialTemporal = firstColumns(prototypes.wPca, NT0, prototypes.nPrototypes, RANK);
   const triageOptions = { minNsp: m0, maxSimilarity: 0.9, amplitudeGap: 4 * Math.sqrt(10) };
   let model: TemplateModel = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
   await timed('learning', async () => {
+    const final = cp?.load<{ model: TemplateModel }>('learning/final');
+    if (final !== undefined) {
+      model = final.model;
+      log.info(
+        { round: 'learning', loaded: true, templates: model.nTemplates },
+        'learning: loaded from the run folder',
+      );
+      return;
+    }
     const rounds = learningRounds(batches.length, params.learningBatches, params.learningRoundBatches, params.seed);
     const nLearn = rounds.reduce((n, r) => n + r.length, 0);
     let visited = 0;
     let r = 0;
-    for (const round of rounds) {
+    // The state after the last finished round is all that is needed to go on: the next round's
+    // model is a deterministic function of it (factorize warm-starts from state.temporal).
+    const earlier = cp?.load<{ roundsDone: number; visited: number; state: TemplateState }>('learning/state');
+    if (earlier !== undefined) {
+      state = earlier.state;
+      r = earlier.roundsDone;
+      visited = earlier.visited;
+      log.info(
+        { round: 'learning', roundsDone: r },
+        `learning: ${r} of ${rounds.length} rounds loaded from the run folder`,
+      );
+    }
+    for (const round of rounds.slice(r)) {
       model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
       if (r > 0) {
         const keep = triage(state, model, triageOptions);
@@ -250,12 +374,18 @@ export async function runEngine(
         neighbourhoods,
         nNeighbours,
       };
+      const roundKey = `learning/round-${String(r).padStart(5, '0')}`;
       const results = await runRound(
         log,
         `learning round ${r + 1}/${rounds.length}`,
         round,
         executor.concurrency,
         (bi) => executor.learn(task, batches[bi]!, channels, drift, match),
+        perBatch<LearnBatchResult>(
+          roundKey,
+          (res) => packLearn(res, setup.nChannels),
+          (v) => unpackLearn(v, setup.nChannels),
+        ),
       );
       for (const res of results)
         applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
@@ -269,12 +399,20 @@ export async function runEngine(
       });
       log.debug({ round: r, templates: state.dWU.length, born }, 'learning round');
       r++;
+      if (cp !== null) {
+        cp.save('learning/state', { roundsDone: r, visited, state }, true);
+        cp.remove(roundKey);
+      }
     }
     model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
     const keep = triage(state, model, triageOptions);
     selectTemplates(state, keep);
     model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
     log.info({ templates: model.nTemplates }, `learning: ${model.nTemplates} templates`);
+    if (cp !== null) {
+      cp.save('learning/final', { model }, true);
+      cp.remove('learning/state');
+    }
   });
 
   // Round 4: extraction with frozen templates.
@@ -293,8 +431,13 @@ export async function runEngine(
       neighbourhoods,
       nNeighbours,
     };
-    const parts = await runRound(log, 'extraction', batches, executor.concurrency, (b) =>
-      executor.extract(task, b, channels, drift, match),
+    const parts = await runRound(
+      log,
+      'extraction',
+      batches,
+      executor.concurrency,
+      (b) => executor.extract(task, b, channels, drift, match),
+      perBatch<ExtractBatchResult>('extraction'),
     );
     return concatExtraction(parts);
   });

@@ -2,6 +2,16 @@
 /** Runs one round's requests through an executor and returns the results in request order. */
 import type { Logger } from '../../proto/log.js';
 import { Progress } from '../progress.js';
+import type { Slots } from './slots.js';
+
+export interface RoundOptions<R> {
+  /** The result of an item that finished in an earlier run (from the run folder), or undefined. */
+  load?: (index: number) => R | undefined;
+  /** Called as each result arrives, before the round goes on (to checkpoint it). */
+  save?: (index: number, result: R) => void;
+  /** Executor slots shared with the other probes of the job. */
+  slots?: Slots;
+}
 
 export async function runRound<I, R>(
   log: Logger,
@@ -9,15 +19,34 @@ export async function runRound<I, R>(
   items: readonly I[],
   concurrency: number,
   work: (item: I, index: number) => Promise<R>,
+  options: RoundOptions<R> = {},
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
+  const todo: number[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const earlier = options.load?.(i);
+    if (earlier === undefined) todo.push(i);
+    else results[i] = earlier;
+  }
+  if (todo.length === 0) {
+    log.info(
+      { round: label, loaded: items.length, computed: 0 },
+      `${label}: all ${items.length} loaded from the run folder`,
+    );
+    return results;
+  }
   const progress = new Progress(log, label, items.length, { unit: 'batches' });
+  progress.skip(items.length - todo.length);
   let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+  const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, todo.length)) }, async () => {
     for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      results[i] = await work(items[i]!, i);
+      const k = next++;
+      if (k >= todo.length) return;
+      const i = todo[k]!;
+      const call = (): Promise<R> => work(items[i]!, i);
+      const r = await (options.slots ? options.slots.run(call) : call());
+      options.save?.(i, r);
+      results[i] = r;
       progress.advance();
     }
   });

@@ -1,29 +1,50 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /**
- * `spikeshard sort` as a library call: every probe of a session, one after the other, through an
- * executor; a phy folder and an ALF collection per probe.
+ * `spikeshard sort` as a library call: every probe of a session in one job, their rounds
+ * interleaved over one executor; a phy folder and an ALF collection per probe. The output folder
+ * is a run folder (run-folder.ts): a run started again on it resumes where the last one stopped.
  *
  * Output folder:
- *   run.json                 inputs, resolved parameters, versions, timings per probe
+ *   run.json                 inputs, resolved parameters, versions, digest, results per probe
+ *   .run/<probe>/            checkpoints: finished batches and the global state after each round
  *   <probe>/phy/             phy folder (params.py points at the raw .bin)
  *   alf/<probeNN>/           IBL ALF collection
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { discoverSession, inspectRecording, loadCpuBinding } from '../../native/lib/index.js';
+import { discoverSession, inspectRecording, loadCpuBinding, type RecordingInfo } from '../../native/lib/index.js';
 import { ParameterError } from '../../proto/errors.js';
 import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import { writeAlf } from '../export/alf.js';
 import { writePhy } from '../export/phy.js';
-import { writeFileAtomic } from '../formats/atomic.js';
 import { planBatches } from '../plan/batch-plan.js';
+import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
 import { LocalExecutor } from './local-executor.js';
 import { runEngine } from './pipeline.js';
+import {
+  CHECKPOINT_DIR,
+  Checkpoints,
+  RUN_FOLDER_VERSION,
+  describeDifferences,
+  fingerprint,
+  lockRunFolder,
+  readManifest,
+  removeEarlierRun,
+  runDigest,
+  runEntries,
+  sweepTemporaries,
+  writeManifest,
+  type ProbeSummary,
+  type RunManifest,
+} from './run-folder.js';
+import { Slots } from './slots.js';
+
+export type { ProbeSummary } from './run-folder.js';
 
 export interface SortOptions {
   /** A recording (.bin/.meta/.json) or a session folder. */
@@ -32,20 +53,17 @@ export interface SortOptions {
   params: SortParams;
   /** CPU threads for the in-process executor; 0 = all cores. */
   threads: number;
-  overwrite: boolean;
+  /** Delete an earlier run in `outDir` and start over (else it is resumed, if it is of the same inputs). */
+  fresh: boolean;
   allowPartialSample: boolean;
   /** Only these probes (labels); all when empty. */
   probes: string[];
 }
 
-export interface ProbeSummary {
-  probe: string;
-  clusters: number;
-  good: number;
-  spikes: number;
-  phy: string;
-  alf: string;
-  timings: Record<string, number>;
+/** A probe is complete when run.json lists its result and both its output folders exist. */
+function isComplete(manifest: Partial<RunManifest>, label: string): ProbeSummary | undefined {
+  const r = manifest.results?.find((x) => x.probe === label);
+  return r !== undefined && existsSync(r.phy) && existsSync(r.alf) ? r : undefined;
 }
 
 export async function runSort(options: SortOptions, log: Logger, executor?: BatchExecutor): Promise<ProbeSummary[]> {
@@ -60,56 +78,102 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       );
     }
   }
-  const infos = [];
+  const infos: RecordingInfo[] = [];
   for (const probe of probes)
     infos.push(await inspectRecording(probe, { allowPartialSample: options.allowPartialSample }));
   // Checks that need only the metadata come before anything is written.
   for (const info of infos) planBatches(info.nSamples, options.params.batchSamples, options.params.haloSamples);
-  if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0 && !options.overwrite) {
-    throw new ParameterError(
-      `output folder ${options.outDir} exists and is not empty; choose another or pass --overwrite`,
-    );
-  }
-  mkdirSync(options.outDir, { recursive: true });
-  const runId = randomUUID();
-  const run = {
-    spikeshard: VERSION,
-    coreVersion: loadCpuBinding().describe().coreVersion,
-    runId,
-    startedAt: new Date().toISOString(),
-    recording: path.resolve(options.recording),
-    probes: infos.map((i) => ({
-      label: i.probeLabel,
-      bin: i.binPath,
-      type: i.probeType,
-      channels: i.nChannels,
-      samples: i.nSamples,
-    })),
-    params: options.params,
-    results: [] as ProbeSummary[],
-  };
-  writeFileAtomic(path.join(options.outDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
-  const exec = executor ?? new LocalExecutor(options.threads);
+  const labels = infos.map((i) => i.probeLabel);
+  const outDir = path.resolve(options.outDir);
+  const versions = { spikeshard: VERSION, core: loadCpuBinding().describe().coreVersion };
+  const inputs = infos.map(fingerprint);
+  const digest = runDigest(inputs, options.params, versions);
+
+  // Held from the first look at the folder to the last write, so two sorts never share a folder.
+  const unlock = lockRunFolder(outDir, log);
   try {
-    for (const info of infos) {
+    let earlier = readManifest(outDir);
+    if (options.fresh) {
+      removeEarlierRun(outDir, labels, log);
+      earlier = null;
+    } else if (earlier !== null) {
+      if (earlier.digest !== digest) {
+        const diffs = describeDifferences(earlier, { inputs, params: options.params, versions });
+        throw new ParameterError(
+          `${outDir} holds a run of another recording or other parameters (${diffs.join('; ') || 'run.json differs'}); ` +
+            'pass --fresh to delete it and start over, or choose another output folder',
+        );
+      }
+    } else {
+      const leftovers = runEntries(outDir, labels);
+      if (leftovers.length > 0) {
+        throw new ParameterError(
+          `${outDir} holds ${leftovers.join(', ')} but no run.json, so it cannot be resumed; ` +
+            'pass --fresh to delete them and start over, or choose another output folder',
+        );
+      }
+    }
+
+    if (earlier !== null && labels.every((l) => isComplete(earlier, l) !== undefined)) {
+      log.info({ outDir }, `the run in ${outDir} is complete; nothing to do (pass --fresh to sort again)`);
+      return labels.map((l) => isComplete(earlier, l)!);
+    }
+
+    mkdirSync(outDir, { recursive: true });
+    // A killed run may have left temporary files and half-written output folders: never read, removed.
+    const swept = [CHECKPOINT_DIR, 'alf', ...labels].reduce((n, d) => n + sweepTemporaries(path.join(outDir, d)), 0);
+    if (swept > 0) log.info({ swept }, `removed ${swept} temporary files left by an interrupted run`);
+    const now = new Date().toISOString();
+    const run: RunManifest =
+      earlier !== null
+        ? ({ ...earlier, resumedAt: [...(earlier.resumedAt ?? []), now] } as RunManifest)
+        : {
+            runFolder: RUN_FOLDER_VERSION,
+            digest,
+            runId: randomUUID(),
+            startedAt: now,
+            resumedAt: [],
+            recording: path.resolve(options.recording),
+            versions,
+            inputs,
+            params: options.params,
+            results: [],
+          };
+    if (earlier !== null)
+      log.info({ outDir, startedAt: run.startedAt }, `resuming the run started at ${run.startedAt}`);
+    writeManifest(outDir, run);
+
+    const exec = executor ?? new LocalExecutor(options.threads);
+    const slots = new Slots(() => exec.concurrency);
+    const sortProbe = async (info: RecordingInfo): Promise<ProbeSummary> => {
       const plog = log.child({ probe: info.probeLabel });
+      const done = isComplete(run, info.probeLabel);
+      if (done !== undefined) {
+        plog.info(`${info.probeLabel}: complete in the run folder`);
+        return done;
+      }
       plog.info(`sorting ${info.probeLabel}: ${info.nChannels} channels, ${info.durationS.toFixed(1)} s`);
-      const engine = await runEngine(info, info.binPath, options.params, exec, plog, options.allowPartialSample);
+      const checkpoints = new Checkpoints(path.join(outDir, CHECKPOINT_DIR, info.probeLabel), plog);
+      const engine = await runEngine(info, info.binPath, options.params, exec, plog, options.allowPartialSample, {
+        checkpoints,
+        slots,
+      });
       const t0 = performance.now();
       const result = assembleSorting(engine, info, options.params, plog, {
         spikeshard: VERSION,
-        runId,
+        runId: run.runId,
         params: options.params,
       });
       engine.timings['postprocess'] = (performance.now() - t0) / 1000;
-      const phyDir = path.join(options.outDir, info.probeLabel, 'phy');
+      const phyDir = path.join(outDir, info.probeLabel, 'phy');
       mkdirSync(path.dirname(phyDir), { recursive: true });
       const t1 = performance.now();
       if (result.templates.count === 0) {
         plog.warn(`no units found on ${info.probeLabel}: its phy folder and ALF collection are written empty`);
       }
-      writePhy(phyDir, result, { overwrite: options.overwrite });
-      const alfDir = writeAlf(path.join(options.outDir, 'alf'), result, { runId, overwrite: options.overwrite });
+      // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
+      writePhy(phyDir, result, { overwrite: true });
+      const alfDir = writeAlf(path.join(outDir, 'alf'), result, { runId: run.runId, overwrite: true });
       engine.timings['export'] = (performance.now() - t1) / 1000;
       const summary: ProbeSummary = {
         probe: info.probeLabel,
@@ -120,15 +184,42 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         alf: alfDir,
         timings: engine.timings,
       };
-      run.results.push(summary);
-      writeFileAtomic(path.join(options.outDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+      run.results = [...run.results.filter((r) => r.probe !== summary.probe), summary].sort(
+        (a, b) => labels.indexOf(a.probe) - labels.indexOf(b.probe),
+      );
+      writeManifest(outDir, run);
       plog.info(
         { ...summary },
         `${info.probeLabel}: ${summary.clusters} clusters (${summary.good} good), ${summary.spikes} spikes`,
       );
+      return summary;
+    };
+    try {
+      // Probes run side by side and share the executor through `slots`; each probe's result is
+      // its own deterministic function, so sorting it alone gives the same bytes.
+      const alreadyComplete = infos.every((info) => isComplete(run, info.probeLabel) !== undefined);
+      const settled = await Promise.allSettled(infos.map(sortProbe));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      const summaries = settled.map((s) => (s as PromiseFulfilledResult<ProbeSummary>).value);
+      if (!alreadyComplete || !existsSync(path.join(outDir, 'report.html'))) writeReport(outDir, log);
+      return summaries;
+    } finally {
+      await exec.close();
     }
   } finally {
-    await exec.close();
+    unlock();
   }
-  return run.results;
+}
+
+/**
+ * The sorting outputs are complete when this runs; a report that cannot be drawn must not turn a
+ * finished sort into a failed one, and `spikeshard report` can redo it.
+ */
+function writeReport(outDir: string, log: Logger): void {
+  try {
+    log.info(`report: ${writeRunReport(outDir)}`);
+  } catch (err) {
+    log.warn({ err }, `the QC report could not be written (${String(err)}); retry with: spikeshard report ${outDir}`);
+  }
 }

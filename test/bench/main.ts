@@ -62,7 +62,7 @@ const simArgs = ['simulate', sim, '--probe', values.probe, '--channels', values.
 simArgs.push('--drift', values.drift, '--seed', values.seed, '--force');
 if (values.units) simArgs.push('--units', values.units);
 const simulate = run(simArgs);
-const sortArgs = ['sort', sim, '--out', out, '--overwrite', '--threads', values.threads];
+const sortArgs = ['sort', sim, '--out', out, '--fresh', '--threads', values.threads];
 if (values['no-drift-correction']) sortArgs.push('--no-drift-correction');
 const sort = run(sortArgs);
 const runJson = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {

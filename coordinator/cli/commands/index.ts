@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../main.js';
 import { registerCompare } from './compare.js';
 import { registerInfo } from './info.js';
+import { registerReport } from './report.js';
 import { registerSimulate } from './simulate.js';
 import { registerSort } from './sort.js';
 
@@ -12,4 +13,5 @@ export const commands: Array<(program: Command, ctx: CliContext) => void> = [
   registerInfo,
   registerSort,
   registerCompare,
+  registerReport,
 ];

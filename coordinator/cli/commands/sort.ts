@@ -24,7 +24,12 @@ export function registerSort(program: Command, ctx: CliContext): void {
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--threads <n>', 'CPU threads (0 = all cores)', numberParser('--threads'), 0)
     .option('--probe <labels>', 'only these probes, comma-separated (e.g. imec0,imec1)')
-    .option('--overwrite', 'replace the outputs in a non-empty output folder', false)
+    .option(
+      '--fresh',
+      'delete an earlier run in the output folder and start over (without it, a run of the same inputs and parameters is resumed)',
+      false,
+    )
+    .option('--overwrite', 'deprecated alias of --fresh', false)
     .option(
       '--allow-partial-sample',
       'sort the whole samples of a .bin whose size is not a whole number of samples',
@@ -45,13 +50,14 @@ export function registerSort(program: Command, ctx: CliContext): void {
     const given: Record<string, unknown> = {};
     for (const name of Object.keys(PARAMS)) if (opts[name] !== undefined) given[name] = opts[name];
     const params = resolveParams(given);
+    if (opts['overwrite'] === true) ctx.log().warn('--overwrite is deprecated: it means --fresh now');
     const results = await runSort(
       {
         recording,
         outDir: opts['out'] as string,
         params,
         threads: opts['threads'] as number,
-        overwrite: opts['overwrite'] as boolean,
+        fresh: (opts['fresh'] as boolean) || (opts['overwrite'] as boolean),
         allowPartialSample: opts['allowPartialSample'] as boolean,
         probes: typeof opts['probe'] === 'string' ? opts['probe'].split(',').filter((s) => s !== '') : [],
       },

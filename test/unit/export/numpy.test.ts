@@ -42,6 +42,7 @@ const PHY: Record<string, [string, number[]]> = {
 
 const ALF: Record<string, [string, number[]]> = {
   '_kilosort_whitening.matrix.npy': ['float64', [C, C]],
+  '_spikeshard_channels.noiseRms.npy': ['float64', [C]],
   'channels.labels.npy': ['int8', [C]],
   'channels.localCoordinates.npy': ['float64', [C, 2]],
   'channels.rawInd.npy': ['int64', [C]],

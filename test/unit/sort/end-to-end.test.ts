@@ -53,9 +53,16 @@ test('a simulated 48-channel recording sorts to phy and ALF outputs with accurac
     ]) {
       assert.ok(existsSync(path.join(out, 'imec0', 'phy', f)), `phy file ${f}`);
     }
-    for (const f of ['spikes.times.npy', 'spikes.clusters.npy', 'clusters.channels.npy', 'drift.um.npy']) {
+    for (const f of [
+      'spikes.times.npy',
+      'spikes.clusters.npy',
+      'clusters.channels.npy',
+      'drift.um.npy',
+      'clusters.metrics.pqt',
+    ]) {
       assert.ok(existsSync(path.join(out, 'alf', 'probe00', f)), `ALF file ${f}`);
     }
+    assert.ok(existsSync(path.join(out, 'report.html')), 'report.html');
     const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
       results: Array<{ timings: Record<string, number> }>;
     };
