@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'native/build/**', 'node_modules/**', '.gpu/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'native/build/**', 'native/scripts/**', 'node_modules/**', '.gpu/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

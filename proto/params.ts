@@ -140,6 +140,14 @@ export const PARAMS = {
     'postprocess',
     'refractory contamination below which a cluster is labelled good',
   ),
+  maxMissingGood: num(
+    0.1,
+    0,
+    0.5,
+    '',
+    'postprocess',
+    'a cluster whose amplitude distribution misses more than this fraction below threshold is not labelled good',
+  ),
   seed: int(42, 0, 2 ** 31 - 1, '', 'run', 'seed of every random choice (batch order, k-means initialisation)'),
 } as const satisfies Record<string, ParamSpec>;
 

@@ -42,3 +42,4 @@ export {
   type TestedUnitRow,
 } from './report.js';
 export { formatReport, renderTable } from './report-text.js';
+export { explainUnit, type ExplainOptions, type UnitExplanation, type UnmatchedKind } from './explain.js';

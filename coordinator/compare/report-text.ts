@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /** The comparison report as aligned plain-text tables, for a terminal. */
+import type { UnitExplanation } from './explain.js';
 import type { CompareReport, ComparisonSummary, GtGroupSummary, TestedUnitRow, GtUnitRow } from './report.js';
 
 type Align = 'left' | 'right';
@@ -96,6 +97,24 @@ function testedUnitsTable(rows: readonly TestedUnitRow[]): string {
   );
 }
 
+function explanationsTable(rows: readonly UnitExplanation[]): string {
+  const share = (id: number | null, f: number): string => (id === null ? '–' : `${id} (${fixed(f)})`);
+  return renderTable(
+    ['tested unit', 'spikes', 'kind', 'best gt', 'second gt', 'best gt at a lag', 'coincides with', 'missing'],
+    rows.map((u) => [
+      String(u.id),
+      String(u.nSpikes),
+      u.kind,
+      share(u.bestGtUnit, u.bestGtFraction),
+      share(u.secondGtUnit, u.secondGtFraction),
+      u.lagGtUnit === null ? '–' : `${u.lagGtUnit} @ ${u.lagSamples} (${fixed(u.lagFraction)})`,
+      share(u.partner, u.partnerFraction),
+      u.missingFraction === null ? '–' : fixed(u.missingFraction),
+    ]),
+    ['right', 'right', 'left', 'right', 'right', 'right', 'right', 'right'],
+  );
+}
+
 /** The summary (and with `units`, the per-unit tables) as text. */
 export function formatReport(report: CompareReport, options: { units?: boolean } = {}): string {
   const p = report.parameters;
@@ -113,5 +132,9 @@ export function formatReport(report: CompareReport, options: { units?: boolean }
   ];
   if (report.goodOnly) parts.push('', 'tested units labelled good only:', gtTable(report.goodOnly));
   if (options.units) parts.push('', gtUnitsTable(report.gtUnits), '', testedUnitsTable(report.testedUnits));
+  if (report.explanations) {
+    const which = report.goodOnly ? 'good units without a match' : 'units without a match';
+    parts.push('', `${which}, explained:`, explanationsTable(report.explanations));
+  }
   return parts.join('\n') + '\n';
 }

@@ -4,9 +4,12 @@
  * comparison on all tested units and again on the units labelled good, and gathers the result in
  * one JSON-ready object whose key names are stable (docs/scoring.md documents them).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, ParameterError, expected } from '../../proto/errors.js';
 import { readGroundTruth, type GroundTruth } from '../formats/ground-truth.js';
+import { readNpy, toFloat64 } from '../formats/npy.js';
+import { explainUnit, type UnitExplanation } from './explain.js';
 import { compareSortings, resolveComparisonOptions, type Comparison, type ComparisonOptions } from './comparison.js';
 import { buildSpikeTrains, selectUnits, type SpikeTrains } from './spike-trains.js';
 import { readTestedSorting, type SortingFormat, type TestedSorting } from './sorting-folder.js';
@@ -140,6 +143,11 @@ export interface CompareReport {
   goodOnly: ComparisonSummary | null;
   gtUnits: GtUnitRow[];
   testedUnits: TestedUnitRow[];
+  /**
+   * With `explain`: what each unmatched unit is made of (explain.ts): the good units left unmatched
+   * by the good-only comparison, or every unmatched unit without labels. Absent otherwise.
+   */
+  explanations?: UnitExplanation[];
 }
 
 export interface CompareRequest {
@@ -151,6 +159,8 @@ export interface CompareRequest {
   options?: Partial<ComparisonOptions>;
   /** Ascending SNR edges; default DEFAULT_SNR_EDGES. */
   snrEdges?: readonly number[];
+  /** Adds `explanations` (phy amplitudes.npy, when present, gives the amplitudes). */
+  explain?: boolean;
 }
 
 /** Bins from ascending edges: [−∞, e0), [e0, e1), ..., [en, ∞). */
@@ -285,11 +295,14 @@ export function scoreSorting(request: CompareRequest): CompareReport {
 
   let goodOnly: ComparisonSummary | null = null;
   let nGoodUnits: number | null = null;
+  let unmatchedIds = testedTrains.unitIds.filter((_, b) => comparison.hungarian21[b]! < 0);
   if (sorting.labelSource !== null) {
     const goodIds = sorting.clusterIds.filter((id) => labelById.get(id) === 'good');
     nGoodUnits = goodIds.length;
-    const goodComparison = compareSortings(gtTrains, selectUnits(testedTrains, goodIds), sampleRateHz, options);
+    const goodTrains = selectUnits(testedTrains, goodIds);
+    const goodComparison = compareSortings(gtTrains, goodTrains, sampleRateHz, options);
     goodOnly = summarise(goodComparison, snrByIndex, bins);
+    unmatchedIds = goodTrains.unitIds.filter((_, b) => goodComparison.hungarian21[b]! < 0);
   }
 
   const gtIds = gtTrains.unitIds;
@@ -340,6 +353,10 @@ export function scoreSorting(request: CompareRequest): CompareReport {
     };
   });
 
+  const explanations = request.explain
+    ? explainUnits(gtTrains, testedTrains, sorting, unmatchedIds, comparison.deltaFrames)
+    : undefined;
+
   return {
     format: COMPARE_REPORT_FORMAT,
     groundTruth: { dir: truthDir, sampleRateHz, nUnits: gtIds.length, nSpikes: gtTrains.samples.length },
@@ -366,7 +383,33 @@ export function scoreSorting(request: CompareRequest): CompareReport {
     goodOnly,
     gtUnits,
     testedUnits,
+    ...(explanations ? { explanations } : {}),
   };
+}
+
+function explainUnits(
+  gt: SpikeTrains,
+  tested: SpikeTrains,
+  sorting: TestedSorting,
+  ids: readonly number[],
+  deltaFrames: number,
+): UnitExplanation[] {
+  const ampFile = path.join(sorting.dir, 'amplitudes.npy');
+  let amplitudes: Float64Array | null = null;
+  if (sorting.format === 'phy' && existsSync(ampFile)) {
+    amplitudes = toFloat64(readNpy(ampFile), ampFile);
+    if (amplitudes.length !== sorting.spikeClusters.length) {
+      throw new InputError(ampFile, `${amplitudes.length} amplitudes for ${sorting.spikeClusters.length} spikes`);
+    }
+  }
+  return ids.map((id) => {
+    let own: number[] | null = null;
+    if (amplitudes !== null) {
+      own = [];
+      for (let s = 0; s < amplitudes.length; s++) if (sorting.spikeClusters[s] === id) own.push(amplitudes[s]!);
+    }
+    return explainUnit(gt, tested, tested.unitIds.indexOf(id), own, { deltaFrames });
+  });
 }
 
 /** Both folders must count samples of the same clock: params.py's rate must agree with the truth's. */

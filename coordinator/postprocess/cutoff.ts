@@ -3,10 +3,13 @@
  * Per-cluster score cut-off and good/mua labels (Kilosort 2.5 set_cutoff, ks25-algorithm.md §5.4):
  * lower the score threshold in steps while the auto-correlogram keeps a clean refractory period;
  * spikes below the last clean threshold are dropped, and a cluster clean at the first threshold
- * is "good".
+ * is "good" — unless its amplitude distribution shows that it is cut by the detection threshold
+ * (missing-fraction.ts): then its clean correlogram comes from the matching pursuit's lockout, not
+ * from one neuron, and it stays "mua".
  */
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster } from './clusters.js';
+import { missingFraction } from './missing-fraction.js';
 
 export interface CutoffOptions {
   sampleRateHz: number;
@@ -20,6 +23,8 @@ export interface CutoffOptions {
   tolerance: number;
   /** @default 0.05 */
   maxPValue: number;
+  /** A cluster whose kept spikes miss more than this fraction below threshold is not good (needs amplitudes). */
+  maxMissingFraction?: number;
 }
 
 export interface CutoffResult {
@@ -30,6 +35,8 @@ export interface CutoffResult {
   good: boolean[];
   /** Contamination of the kept spikes (1 when undefined). */
   contamination: Float64Array;
+  /** Estimated fraction of each cluster below threshold, from its kept spikes' amplitudes (NaN without amplitudes). */
+  missing: Float64Array;
 }
 
 export function amplitudeCutoff(
@@ -38,11 +45,19 @@ export function amplitudeCutoff(
   scores: ArrayLike<number>,
   nClusters: number,
   options: CutoffOptions,
+  amplitudes: ArrayLike<number> | null = null,
 ): CutoffResult {
+  if (options.maxMissingFraction !== undefined && amplitudes === null) {
+    throw new RangeError('amplitudeCutoff: maxMissingFraction needs the spike amplitudes, got none');
+  }
+  if (amplitudes !== null && amplitudes.length !== samples.length) {
+    throw new RangeError(`amplitudeCutoff: ${amplitudes.length} amplitudes for ${samples.length} spikes`);
+  }
   const groups = groupByCluster(clusters, nClusters);
   const keep = new Uint8Array(samples.length);
   const thresholds = new Float64Array(nClusters);
   const contamination = new Float64Array(nClusters);
+  const missing = new Float64Array(nClusters).fill(NaN);
   const good: boolean[] = [];
   const trainAbove = (g: Int32Array, th: number): Float64Array => {
     const out: number[] = [];
@@ -70,11 +85,19 @@ export function amplitudeCutoff(
     }
     th += options.step;
     thresholds[c] = th;
-    good.push(passed);
     const kept = trainAbove(g, th);
     const m = kept.length > 0 ? ccgMetrics(kept, kept, options.sampleRateHz, true) : null;
     contamination[c] = m === null || !Number.isFinite(m.contamination) ? 1 : Math.min(1, m.contamination);
-    for (const i of g) if (scores[i]! > th) keep[i] = 1;
+    const keptAmplitudes: number[] = [];
+    for (const i of g) {
+      if (scores[i]! > th) {
+        keep[i] = 1;
+        if (amplitudes !== null) keptAmplitudes.push(amplitudes[i]!);
+      }
+    }
+    if (amplitudes !== null) missing[c] = missingFraction(keptAmplitudes);
+    const truncated = options.maxMissingFraction !== undefined && missing[c]! > options.maxMissingFraction;
+    good.push(passed && !truncated);
   }
-  return { keep, thresholds, good, contamination };
+  return { keep, thresholds, good, contamination, missing };
 }

@@ -8,12 +8,45 @@ import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import { amplitudeCutoff } from '../postprocess/cutoff.js';
+import { removeDuplicates } from '../postprocess/duplicates.js';
 import { findMerges } from '../postprocess/merges.js';
 import { splitClusters } from '../postprocess/splits.js';
 import { NT0, NT0MIN, RANK } from './learning.js';
 import type { EngineOutput } from './pipeline.js';
 
+type Spikes = EngineOutput['spikes'];
+
+/** The spikes whose `keep` entry is 1, every per-spike array filtered alike. */
+function selectSpikes(spikes: Spikes, keep: Uint8Array, nSimilar: number, nPcValues: number): Spikes {
+  let n = 0;
+  for (const k of keep) n += k;
+  if (n === keep.length) return spikes;
+  const out: Spikes = {
+    samples: new Float64Array(n),
+    templates: new Int32Array(n),
+    amplitudes: new Float32Array(n),
+    scores: new Float32Array(n),
+    templateFeatures: new Float32Array(n * nSimilar),
+    pcFeatures: new Float32Array(n * nPcValues),
+    capped: spikes.capped,
+  };
+  let at = 0;
+  for (let i = 0; i < keep.length; i++) {
+    if (!keep[i]) continue;
+    out.samples[at] = spikes.samples[i]!;
+    out.templates[at] = spikes.templates[i]!;
+    out.amplitudes[at] = spikes.amplitudes[i]!;
+    out.scores[at] = spikes.scores[i]!;
+    out.templateFeatures.set(spikes.templateFeatures.subarray(i * nSimilar, (i + 1) * nSimilar), at * nSimilar);
+    out.pcFeatures.set(spikes.pcFeatures.subarray(i * nPcValues, (i + 1) * nPcValues), at * nPcValues);
+    at++;
+  }
+  return out;
+}
+
 const N_PC = 3;
+/** Largest lag between two reports of one event (0.4 ms, the scorer's match window). */
+const DUPLICATE_LAG_S = 0.4e-3;
 
 export function assembleSorting(
   out: EngineOutput,
@@ -22,11 +55,17 @@ export function assembleSorting(
   log: Logger,
   provenance: Record<string, unknown>,
 ): SortingResult {
-  const { model, spikes, setup } = out;
+  const { model, setup } = out;
   const fs = setup.sampleRateHz;
   const nC = setup.nChannels;
   const nT = model.nTemplates;
   const nN = model.nNeighbours;
+  // Second reports of one event by another template go first (duplicates.ts): merges cannot join such pairs.
+  const duplicates = removeDuplicates(out.spikes.samples, out.spikes.templates, out.spikes.scores, nT, {
+    maxLagSamples: Math.round(DUPLICATE_LAG_S * fs),
+    minFraction: 0.5,
+  });
+  const spikes = selectSpikes(out.spikes, duplicates.keep, out.correlations.nSimilar, N_PC * nN);
   const nS = spikes.samples.length;
   const spikeTemplates = Uint32Array.from(spikes.templates);
   const pcFeatureInd = new Uint32Array(nT * nN);
@@ -76,19 +115,27 @@ export function assembleSorting(
     },
   );
   log.info(
-    { merges: merged.merges.length, splits: split.splits.length },
-    `post-processing: ${merged.merges.length} merges, ${split.splits.length} splits`,
+    { duplicates: duplicates.pairs, merges: merged.merges.length, splits: split.splits.length },
+    `post-processing: ${duplicates.pairs.length} duplicate pairs (${out.spikes.samples.length - spikes.samples.length} spikes), ${merged.merges.length} merges, ${split.splits.length} splits`,
   );
 
   // Cut-off and labels.
-  const cut = amplitudeCutoff(spikes.samples, split.clusters, spikes.scores, split.nClusters, {
-    sampleRateHz: fs,
-    startThreshold: params.learnThreshold,
-    endThreshold: params.extractThreshold,
-    step: 0.5,
-    tolerance: params.contaminationGood,
-    maxPValue: 0.05,
-  });
+  const cut = amplitudeCutoff(
+    spikes.samples,
+    split.clusters,
+    spikes.scores,
+    split.nClusters,
+    {
+      sampleRateHz: fs,
+      startThreshold: params.learnThreshold,
+      endThreshold: params.extractThreshold,
+      step: 0.5,
+      tolerance: params.contaminationGood,
+      maxPValue: 0.05,
+      maxMissingFraction: params.maxMissingGood,
+    },
+    spikes.amplitudes,
+  );
 
   // Every cluster's origin: the template whose waveform, neighbours and features it keeps.
   const origin = new Int32Array(split.nClusters);

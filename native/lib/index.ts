@@ -1,6 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /** The engine's public face: everything outside native/ imports from here. */
 export { loadCpuBinding, packageRoot, NativeLoadError } from './load.js';
+export { loadCudaBinding } from './load.js';
+export type { CudaLoadResult } from './load.js';
+export type {
+  NativeCudaBinding,
+  NativeCudaDescription,
+  NativeCudaDevice,
+  NativeCudaStageTiming,
+} from './binding-cuda.js';
+export { chooseBackend, cudaPreprocessShiftBatch, describeCudaDevice } from './backend.js';
+export type { BackendChoice, BackendName, BackendRequest } from './backend.js';
 export type { NativeDescription } from './binding.js';
 export { spikeGlxMeta } from './recording/meta-writer.js';
 export type { SpikeGlxMetaOptions } from './recording/meta-writer.js';

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { NativeCpuBinding } from './binding.js';
+import type { NativeCudaBinding, NativeCudaDescription } from './binding-cuda.js';
 
 const require = createRequire(import.meta.url);
 
@@ -64,4 +65,51 @@ export function loadCpuBinding(): NativeCpuBinding {
     }
   }
   throw new NativeLoadError(candidates, reasons);
+}
+
+/** The result of {@link loadCudaBinding}: the binding with its description, or why not. */
+export type CudaLoadResult =
+  | { readonly ok: true; readonly binding: NativeCudaBinding; readonly description: NativeCudaDescription }
+  | { readonly ok: false; readonly reason: string; readonly path: string };
+
+let cuda: CudaLoadResult | undefined;
+
+/**
+ * The CUDA backend, if it can be used here: the addon file exists and loads, and device 0 is a
+ * usable CUDA device. Never throws; a failure says which file was tried and why (file missing: the
+ * build had no CUDA toolkit; no device; driver too old — CUDA's own error string). Cached.
+ * SPIKESHARD_NATIVE_CUDA overrides the file.
+ */
+export function loadCudaBinding(): CudaLoadResult {
+  if (cuda) return cuda;
+  const file =
+    process.env['SPIKESHARD_NATIVE_CUDA'] ||
+    path.join(packageRoot(), 'native', 'build', 'Release', 'spikeshard_cuda.node');
+  cuda = tryLoadCuda(file);
+  return cuda;
+}
+
+function tryLoadCuda(file: string): CudaLoadResult {
+  if (!existsSync(file)) {
+    return {
+      ok: false,
+      path: file,
+      reason: `${file} not found (the native build found no CUDA toolkit; install one and run npm run build:native)`,
+    };
+  }
+  let binding: NativeCudaBinding;
+  try {
+    binding = require(file) as NativeCudaBinding;
+  } catch (err) {
+    return {
+      ok: false,
+      path: file,
+      reason: `${file} failed to load: ${err instanceof Error ? err.message : String(err)}`,
+    };
+  }
+  const description = binding.describe();
+  if (!description.device.available) {
+    return { ok: false, path: file, reason: `no usable CUDA device: ${description.device.reason}` };
+  }
+  return { ok: true, binding, description };
 }

@@ -12,6 +12,7 @@ import type { CliContext } from '../main.js';
 interface CompareCliOptions {
   json?: boolean;
   units?: boolean;
+  explain?: boolean;
   probe?: string;
   format: SortingFormat | 'auto';
   deltaMs: number;
@@ -59,6 +60,7 @@ export function registerCompare(program: Command, ctx: CliContext): void {
     .argument('<SORTING_DIR>', 'phy output folder or ALF collection')
     .option('--json', 'print the whole result as JSON on stdout')
     .option('--units', 'add per-unit tables to the text output')
+    .option('--explain', 'say what each unmatched (good) unit is made of: fragment, shifted copy, mixture, ...')
     .option('--probe <label>', 'which ground_truth/<probe> to use when GT_DIR holds several')
     .addOption(new Option('--format <format>', 'format of SORTING_DIR').choices(['auto', 'phy', 'alf']).default('auto'))
     .option('--delta-ms <ms>', 'largest spike time difference that matches (ms)', nonNegativeNumber, d.deltaMs)
@@ -88,6 +90,7 @@ export function registerCompare(program: Command, ctx: CliContext): void {
           overmergedScore: opts.overmergedScore,
         },
         snrEdges: opts.snrBins,
+        explain: opts.explain ?? false,
       });
       ctx.stdout(opts.json ? JSON.stringify(report, null, 2) : formatReport(report, { units: opts.units ?? false }));
     });

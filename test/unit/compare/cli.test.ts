@@ -130,3 +130,24 @@ test('compare exits 3 naming the folder when a folder cannot be used, 2 on a bad
     cleanup();
   }
 });
+
+test('compare --explain names what the unmatched good unit is', () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const { sim, phy } = scene(dir);
+    const r = runCli(['compare', sim, phy, '--json', '--explain']);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as CompareReport;
+    // Among the good units only the noise cluster 20 lacks a match; it shares no spike with anything.
+    assert.deepEqual(
+      report.explanations?.map((e) => [e.id, e.kind, e.bestGtFraction]),
+      [[20, 'unexplained', 0]],
+    );
+    const text = runCli(['compare', sim, phy, '--explain']);
+    assert.match(text.stdout, /good units without a match, explained:\n.*\n\s+20\s+4\s+unexplained/);
+    const plain = JSON.parse(runCli(['compare', sim, phy, '--json']).stdout) as CompareReport;
+    assert.equal(plain.explanations, undefined);
+  } finally {
+    cleanup();
+  }
+});

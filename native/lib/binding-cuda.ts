@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Raw bindings of the CUDA backend (native/src/addon-cuda). The kernels it has carry the CPU
+ * binding's names and argument shapes, so native/lib can call either; it adds the fused
+ * preprocess-and-shift entry, a micro-benchmark and the device's description.
+ *
+ * Every function is [sync]. Argument errors are the CPU binding's (TypeError / RangeError naming the
+ * field); device failures are Error with CUDA's error name and string (e.g. no device, driver too
+ * old, out of memory).
+ */
+import type { NativeDescription } from './binding.js';
+import type { PreprocessBinding } from './binding-preprocess.js';
+import type { DriftBinding } from './binding-drift.js';
+
+/** What the CUDA runtime reports about device 0; `available` false comes with a `reason`. */
+export interface NativeCudaDevice {
+  available: boolean;
+  reason: string;
+  deviceCount: number;
+  name: string;
+  totalMemoryBytes: number;
+  freeMemoryBytes: number;
+  /** "major.minor", e.g. "9.0" for an H100. */
+  computeCapability: string;
+  multiprocessors: number;
+  /** CUDA version the driver supports, 1000·major + 10·minor (0: no driver). */
+  driverVersion: number;
+  /** CUDA runtime this addon was linked with (statically), same encoding. */
+  runtimeVersion: number;
+  /** Cap on the device memory the backend's context may hold. */
+  maxContextBytes: number;
+}
+
+export interface NativeCudaDescription extends Omit<NativeDescription, 'backend'> {
+  backend: 'cuda';
+  device: NativeCudaDevice;
+}
+
+type PreprocessBatchArgs = Parameters<PreprocessBinding['preprocessBatch']>[0];
+
+export interface NativeCudaStageTiming {
+  name: string;
+  /** Mean device time per batch (CUDA events), ms. */
+  ms: number;
+  /** Bytes of device memory the stage reads and writes at least once (lower bound of its traffic). */
+  bytes: number;
+}
+
+export interface NativeCudaBinding
+  extends
+    Pick<PreprocessBinding, 'highpassBlock' | 'commonMedianReference' | 'applyWhitening' | 'preprocessBatch'>,
+    Pick<DriftBinding, 'driftApplyKriging'> {
+  /** [sync] The build and the device; never throws. */
+  describe(): NativeCudaDescription;
+  /** [sync] Threads of host-side helpers (interface parity with the CPU binding). */
+  setThreads(n: number): void;
+  /**
+   * [sync] preprocessBatch then the kriging shift with `krigingMatrix` (nChannels², row-major; null:
+   * no shift), all on the device: one int16 upload and one float download per batch.
+   */
+  preprocessShiftBatch(args: PreprocessBatchArgs & { krigingMatrix: Float32Array | null }): Float32Array;
+  /** [sync] Per-stage device times of the fused chain, mean over `repeats` after one warm-up. */
+  benchmarkPreprocess(args: PreprocessBatchArgs & { krigingMatrix: Float32Array | null; repeats: number }): {
+    repeats: number;
+    stages: NativeCudaStageTiming[];
+  };
+  /** [sync] Device memory held by the backend's context (grow-only buffers reused between calls). */
+  deviceMemory(): { bytesInUse: number; maxBytes: number };
+  /** [sync] Frees the context's device buffers. */
+  releaseDeviceMemory(): void;
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include <stdexcept>
+#include <string>
+
+#include "context.cuh"
+#include "cuda_backend.h"
+
+namespace spikeshard::cuda {
+
+namespace detail {
+
+void check(cudaError_t status, const char* call, const char* file, int line) {
+  if (status == cudaSuccess) return;
+  throw std::runtime_error(std::string("CUDA error in ") + call + " (" + file + ":" + std::to_string(line) +
+                           "): " + cudaGetErrorName(status) + ": " + cudaGetErrorString(status));
+}
+
+Context& Context::get() {
+  // Constructed once; a failed construction throws and is retried by the next call.
+  static Context context;
+  return context;
+}
+
+Context::Context() {
+  int count = 0;
+  SPIKESHARD_CUDA_CHECK(cudaGetDeviceCount(&count));
+  if (count == 0) throw std::runtime_error("CUDA backend: no CUDA device");
+  SPIKESHARD_CUDA_CHECK(cudaSetDevice(0));
+  SPIKESHARD_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+}
+
+void* Context::buffer(Slot slot, std::size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (sizes_[slot] >= bytes) return pointers_[slot];
+  // Grow by a quarter more than asked so that slightly larger batches do not reallocate.
+  std::size_t grown = bytes + bytes / 4;
+  const std::size_t others = bytes_in_use() - sizes_[slot];
+  if (others + bytes > kMaxDeviceBytes) {
+    throw std::runtime_error("CUDA backend: a buffer of " + std::to_string(bytes) + " bytes would take the context to " +
+                             std::to_string(others + bytes) + " bytes, above its limit of " +
+                             std::to_string(kMaxDeviceBytes) + " (batch too large)");
+  }
+  if (others + grown > kMaxDeviceBytes) grown = bytes;
+  if (pointers_[slot] != nullptr) {
+    SPIKESHARD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    SPIKESHARD_CUDA_CHECK(cudaFree(pointers_[slot]));
+    pointers_[slot] = nullptr;
+    sizes_[slot] = 0;
+  }
+  SPIKESHARD_CUDA_CHECK(cudaMalloc(&pointers_[slot], grown));
+  sizes_[slot] = grown;
+  return pointers_[slot];
+}
+
+std::size_t Context::bytes_in_use() const {
+  std::size_t total = 0;
+  for (std::size_t s : sizes_) total += s;
+  return total;
+}
+
+void Context::release() {
+  SPIKESHARD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (int s = 0; s < kSlotCount; ++s) {
+    if (pointers_[s] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFree(pointers_[s]));
+    pointers_[s] = nullptr;
+    sizes_[s] = 0;
+  }
+}
+
+void Context::upload(void* device, const void* host, std::size_t bytes) {
+  SPIKESHARD_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream_));
+}
+
+void Context::download(void* host, const void* device, std::size_t bytes) {
+  SPIKESHARD_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream_));
+}
+
+void Context::synchronize() { SPIKESHARD_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+}  // namespace detail
+
+DeviceInfo describe_device() {
+  DeviceInfo info;
+  cudaRuntimeGetVersion(&info.runtime_version);
+  cudaDriverGetVersion(&info.driver_version);
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    info.reason = std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+    if (status == cudaErrorInsufficientDriver && info.driver_version == 0) {
+      info.reason += " (no NVIDIA driver found on this machine)";
+    } else if (status == cudaErrorInsufficientDriver) {
+      info.reason += " (driver supports CUDA " + std::to_string(info.driver_version / 1000) + "." +
+                     std::to_string(info.driver_version % 1000 / 10) + ", this build needs " +
+                     std::to_string(info.runtime_version / 1000) + "." +
+                     std::to_string(info.runtime_version % 1000 / 10) + ")";
+    }
+    cudaGetLastError();  // clear the sticky-free error so later calls start clean
+    return info;
+  }
+  info.device_count = count;
+  if (count == 0) {
+    info.reason = "no CUDA device";
+    return info;
+  }
+  cudaDeviceProp prop{};
+  const cudaError_t prop_status = cudaGetDeviceProperties(&prop, 0);
+  if (prop_status != cudaSuccess) {
+    info.reason = std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(prop_status);
+    return info;
+  }
+  info.name = prop.name;
+  info.total_memory_bytes = prop.totalGlobalMem;
+  info.compute_major = prop.major;
+  info.compute_minor = prop.minor;
+  info.multiprocessors = prop.multiProcessorCount;
+  if (prop.major < 8) {
+    info.reason = "compute capability " + std::to_string(prop.major) + "." + std::to_string(prop.minor) +
+                  " is below 8.0 (this build has code for sm_80, sm_90 and compute_90 PTX)";
+    return info;
+  }
+  std::size_t free_bytes = 0, total_bytes = 0;
+  if (cudaSetDevice(0) == cudaSuccess && cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+    info.free_memory_bytes = free_bytes;
+  } else {
+    cudaGetLastError();
+  }
+  info.available = true;
+  return info;
+}
+
+std::size_t device_bytes_in_use() {
+  detail::Context& ctx = detail::Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  return ctx.bytes_in_use();
+}
+
+void release_device_memory() {
+  detail::Context& ctx = detail::Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  ctx.release();
+}
+
+}  // namespace spikeshard::cuda

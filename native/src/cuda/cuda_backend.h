@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The CUDA backend of the native core: the same kernels as the CPU reference (spikeshard/
+// preprocess.h, spikeshard/drift.h) with the same argument shapes, so the addon and native/lib can
+// call either. Plain host C++ (no CUDA headers here): the .cu files implement it and the napi glue
+// in src/addon-cuda includes it.
+//
+// Every entry takes host pointers, copies to the device, runs, and copies back. The fused entries
+// (preprocess_batch, preprocess_shift_batch) keep the intermediate blocks on the device, so one
+// batch crosses the bus twice (int16 in, float out) instead of once per step.
+//
+// Parity with the CPU backend: the kernels perform the CPU's floating-point operations in the
+// CPU's order, without fused multiply-adds (explicit __dmul_rn/__dadd_rn style intrinsics), so on
+// x86-64 (where the CPU build does not contract either) the results are bitwise equal; the parity
+// suite (test/gpu) checks this with the tolerances documented in docs/cuda.md. No atomics: every
+// output is written by exactly one thread, so results are reproducible run to run.
+//
+// Device memory: one per-process context holds grow-only cudaMalloc buffers reused between calls
+// and one stream; the context refuses to grow beyond kMaxDeviceBytes. Calls are serialised by a
+// mutex (the addon's functions are synchronous).
+//
+// Errors: std::invalid_argument on bad shapes (the addon maps it to RangeError), std::runtime_error
+// naming the CUDA call and its error string on device failures.
+#ifndef SPIKESHARD_CUDA_BACKEND_H_
+#define SPIKESHARD_CUDA_BACKEND_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "spikeshard/preprocess.h"
+
+namespace spikeshard::cuda {
+
+// Peak device memory the context may hold.
+constexpr std::size_t kMaxDeviceBytes = std::size_t{8} << 30;
+
+struct DeviceInfo {
+  bool available = false;
+  std::string reason;  // why not available (cudaGetDeviceCount's error string, or "no CUDA device")
+  int device_count = 0;
+  int device = 0;
+  std::string name;
+  std::size_t total_memory_bytes = 0;
+  std::size_t free_memory_bytes = 0;
+  int compute_major = 0;
+  int compute_minor = 0;
+  int multiprocessors = 0;
+  int driver_version = 0;   // e.g. 13000 for 13.0
+  int runtime_version = 0;  // the cudart this addon was linked with
+};
+
+// Never throws; available = false with a reason when no usable device is present.
+DeviceInfo describe_device();
+
+// Bytes currently held by the context's buffers.
+std::size_t device_bytes_in_use();
+
+// Frees the context's buffers (a later call allocates again).
+void release_device_memory();
+
+// --- per-kernel entries (parity tests); shapes and semantics as the CPU functions of the same name
+
+void highpass_block(const std::int16_t* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
+                    std::size_t n_channels, const HighpassOptions& options, float* out);
+void highpass_block(const float* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
+                    std::size_t n_channels, const HighpassOptions& options, float* out);
+
+void common_median_reference(float* x, std::size_t n_samples, std::size_t n_channels, const std::uint8_t* good);
+
+void apply_whitening(const float* in, std::size_t n_samples, std::size_t n_channels, const std::int32_t* indices,
+                     const float* weights, std::size_t n_nearest, double scale, float* out);
+
+// out = x · Mᵀ (out[t, i] = Σ_j M[i, j]·x[t, j], float, j ascending). out may equal x.
+void apply_kriging(const float* x, std::size_t n_samples, std::size_t n_channels, const float* m, float* out);
+
+// --- fused per-batch entries
+
+// Bitwise equal to the CPU preprocess_batch.
+void preprocess_batch(const PreprocessBatchInput& input, float* out);
+
+// preprocess_batch then, when kriging_matrix is not null, apply_kriging with it (n_channels²,
+// row-major), all on the device.
+void preprocess_shift_batch(const PreprocessBatchInput& input, const float* kriging_matrix, float* out);
+
+// --- micro-benchmark
+
+struct StageTiming {
+  const char* name;
+  double ms = 0;     // mean over repeats, CUDA events around the kernel(s) only
+  double bytes = 0;  // device memory bytes the stage reads + writes at least once (for GB/s)
+};
+
+struct BenchmarkResult {
+  static constexpr int kStages = 7;
+  StageTiming stages[kStages] = {{"upload_raw_int16", 0, 0},  {"highpass", 0, 0}, {"common_median_reference", 0, 0},
+                                 {"whitening", 0, 0},         {"kriging", 0, 0},  {"download_float", 0, 0},
+                                 {"fused_total", 0, 0}};
+  int repeats = 0;
+};
+
+// Runs the fused chain (with kriging when kriging_matrix is not null) `repeats` times after one
+// warm-up, timing each stage with CUDA events.
+BenchmarkResult benchmark_preprocess(const PreprocessBatchInput& input, const float* kriging_matrix, int repeats);
+
+}  // namespace spikeshard::cuda
+
+#endif  // SPIKESHARD_CUDA_BACKEND_H_
