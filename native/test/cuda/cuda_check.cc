@@ -327,6 +327,18 @@ int main(int argc, char** argv) {
   const MatchResult gpu_wtw = run_match_pair("match_planted_crosscorr", planted.data(), with_wtw);
   run_match_pair("match_planted_recompute", planted.data(), mo);
   {
+    MatchOptions capped = with_wtw;
+    capped.max_spikes = 37;
+    run_match_pair("match_capped_37", planted.data(), capped);
+    MatchOptions low = mo;
+    low.threshold = 3.0f;
+    low.learn_threshold = 4.0f;
+    low.similar = nullptr;
+    low.pcs = nullptr;
+    low.cross_correlations = corr.WtW.data();
+    run_match_pair("match_threshold_3_no_features", planted.data(), low);
+  }
+  {
     const MatchResult again = cuda::match_batch(planted.data(), n, nc, view, with_wtw);
     MatchDiff d = compare_match("match_repeat_gpu", gpu_wtw, again, true);
     matches.push_back(d);
