@@ -474,6 +474,7 @@ void validate(std::size_t n_samples, std::size_t n_channels, const TemplateSet& 
   }
   if (o.pcs != nullptr && o.n_pcs < 1) bad("n_pcs must be ≥ 1 when PC features are requested");
   if (model.rank > kMaxRank) bad("rank " + std::to_string(model.rank) + " exceeds the CUDA limit of 6");
+  if (n_samples > std::size_t{65535} * 32) bad("more than 2 097 120 samples (the CUDA transpose grid limit)");
   if (model.n_templates > 65535) bad("more than 65535 templates (the CUDA grid limit)");
   if (model.nt0 > kMaxNt0) bad("templateSamples " + std::to_string(model.nt0) + " exceeds the CUDA limit of 256");
 }
