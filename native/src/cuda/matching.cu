@@ -583,9 +583,9 @@ MatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::si
   if (o.cross_correlations != nullptr && F > 0) d_wtw = ctx.buffer_of<float>(kSlotMatchWtW, F * F * n_lags);
 
   if (timer != nullptr) timer->mark(ctx);  // setup start
-  ctx.upload(d_uc, uc.data(), uc.size() * sizeof(float));
-  ctx.upload(d_tdense, tdense.data(), tdense.size() * sizeof(float));
   if (F > 0) {
+    ctx.upload(d_uc, uc.data(), uc.size() * sizeof(float));
+    ctx.upload(d_tdense, tdense.data(), tdense.size() * sizeof(float));
     ctx.upload(d_W, m.W, F * nt0 * rank * sizeof(float));
     ctx.upload(d_U, m.U, F * nC * rank * sizeof(float));
     ctx.upload(d_lmu, lmu.data(), F * sizeof(float));
