@@ -12,7 +12,7 @@
  * WtW = crossCorrelation, simScore = similarity, iList = similar, wPCA = pcs, wTEMP = prototypes.
  */
 import { loadCpuBinding } from './load.js';
-import type { MatchingBinding } from './binding-matching.js';
+import type { MatchingBinding, RawMatchOptions } from './binding-matching.js';
 
 /** A value that may be absent. Option fields are always present: absent means `null`. */
 export type Option<T> = T | null;
@@ -312,7 +312,15 @@ export function zeroLagSimilarity(model: TemplateModel, threads = 0): Float32Arr
  * halos overlap report every spike exactly once.
  */
 export function matchBatch(batch: Batch, model: TemplateModel, options: MatchOptions): MatchResult {
-  return binding().matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, {
+  return binding().matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, rawMatchOptions(batch, options));
+}
+
+/** The binding's options object of matchBatch (shared by the CPU and CUDA backends). */
+export function rawMatchOptions(
+  batch: Pick<Batch, 'haloSamples' | 'ownSamples'>,
+  options: MatchOptions,
+): RawMatchOptions {
+  return {
     threshold: options.threshold,
     amplitudePrior: options.amplitudePrior,
     learnThreshold: options.learnThreshold,
@@ -327,7 +335,7 @@ export function matchBatch(batch: Batch, model: TemplateModel, options: MatchOpt
     pcs: options.pcs ? { nPcs: options.pcs.nPcs, values: options.pcs.values } : null,
     crossCorrelation: options.crossCorrelation,
     threads: options.threads,
-  });
+  };
 }
 
 /**
