@@ -79,9 +79,13 @@ function firstColumns(values: Float32Array, rows: number, cols: number, keep: nu
   return out;
 }
 
-function concatExtraction(parts: readonly ExtractBatchResult[]): ExtractBatchResult {
-  const total = parts.reduce((n, p) => n + p.samples.length, 0);
-  const first = parts.find((p) => p.samples.length > 0);
+/**
+ * The batches' spikes in one set of arrays. Each batch's result is dropped from `parts` once
+ * copied, so it can be collected while the rest is copied: at most one batch is held twice.
+ */
+function concatExtraction(parts: Array<ExtractBatchResult | undefined>): ExtractBatchResult {
+  const total = parts.reduce((n, p) => n + (p?.samples.length ?? 0), 0);
+  const first = parts.find((p) => p !== undefined && p.samples.length > 0);
   const fw = first ? first.templateFeatures.length / first.samples.length : 0;
   const fp = first ? first.pcFeatures.length / first.samples.length : 0;
   const out: ExtractBatchResult = {
@@ -91,10 +95,12 @@ function concatExtraction(parts: readonly ExtractBatchResult[]): ExtractBatchRes
     scores: new Float32Array(total),
     templateFeatures: new Float32Array(total * fw),
     pcFeatures: new Float32Array(total * fp),
-    capped: parts.some((p) => p.capped),
+    capped: parts.some((p) => p?.capped === true),
   };
   let at = 0;
-  for (const p of parts) {
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (p === undefined) continue;
     out.samples.set(p.samples, at);
     out.templates.set(p.templates, at);
     out.amplitudes.set(p.amplitudes, at);
@@ -102,6 +108,7 @@ function concatExtraction(parts: readonly ExtractBatchResult[]): ExtractBatchRes
     out.templateFeatures.set(p.templateFeatures, at * fw);
     out.pcFeatures.set(p.pcFeatures, at * fp);
     at += p.samples.length;
+    parts[i] = undefined;
   }
   return out;
 }
