@@ -21,7 +21,11 @@ export interface PreprocessParams {
   preprocessing?: 'ks25' | 'ibl';
 }
 
-function preprocessOptions(setup: ProbeSetup, channels: ChannelState, params: PreprocessParams): PreprocessBatchOptions {
+function preprocessOptions(
+  setup: ProbeSetup,
+  channels: ChannelState,
+  params: PreprocessParams,
+): PreprocessBatchOptions {
   return {
     sampleRateHz: setup.sampleRateHz,
     cutoffHz: params.highpassHz,
