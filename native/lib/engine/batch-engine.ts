@@ -29,7 +29,7 @@ export type EngineBackend =
 export function engineBackend(choice: Pick<BackendChoice, 'backend' | 'cuda'>): EngineBackend {
   if (choice.backend === 'cpu') return { backend: 'cpu' };
   if (!choice.cuda) throw new RangeError('engineBackend: a cuda choice without its binding');
-  return { backend: 'cuda', cuda: choice.cuda as CudaPreprocessBinding & Partial<BatchMatcher> };
+  return { backend: 'cuda', cuda: choice.cuda };
 }
 
 /** Which kernels of an engine run where: one line for logs and run.json. */

@@ -143,6 +143,12 @@ test('auto falls back to the CPU with the reason logged, and run.json records it
       assert.equal(backend.matching, 'cpu');
       assert.match(backend.reason ?? '', /auto requested/);
     }
+    // Local workers get --backend and resolve it themselves; run.json lists what they reported.
+    const wout = path.join(dir, 'out-w');
+    const w = runCli(['sort', sim, '--out', wout, '--backend', 'auto', '--workers', '1']);
+    assert.equal(w.status, 0, w.stderr);
+    const wrun = JSON.parse(readFileSync(path.join(wout, 'run.json'), 'utf8')) as typeof run;
+    assert.deepEqual(wrun.results[0]!.backend, { backends: [cudaLoad.ok ? 'cuda' : 'cpu'] });
   } finally {
     cleanup();
   }
@@ -155,7 +161,7 @@ test(
     const { dir, cleanup } = tmpDir('spikeshard-backend-');
     try {
       const sim = path.join(dir, 'sim');
-      const s = runCli(['simulate', sim, '--channels', '32', '--seconds', '12', '--units', '6', '--drift', '20']);
+      const s = runCli(['simulate', sim, '--channels', '16', '--seconds', '8', '--units', '4', '--drift', '20']);
       assert.equal(s.status, 0, s.stderr);
       const params = defaultParams();
       const sort = async (name: string, executor: LocalExecutor) => {
@@ -177,8 +183,8 @@ test(
       const full = fakeCuda(true);
       const viaCuda = await sort('cuda', new LocalExecutor(0, { backend: 'cuda', cuda: full.binding, reason: 'fake' }));
       assert.deepEqual(viaCuda.digests, cpu.digests);
-      assert.ok(full.calls.preprocessShiftBatch > 10, JSON.stringify(full.calls));
-      assert.ok(full.calls.matchBatch > 5, JSON.stringify(full.calls));
+      assert.ok(full.calls.preprocessShiftBatch > 5, JSON.stringify(full.calls));
+      assert.ok(full.calls.matchBatch > 0, JSON.stringify(full.calls));
       // Drift correction ran: every shifted block went through the device's kriging (fused or per stretch).
       assert.ok(full.calls.fusedKriging + full.calls.driftApplyKriging > 0, JSON.stringify(full.calls));
       assert.deepEqual(viaCuda.backend, {
@@ -196,7 +202,7 @@ test(
       );
       assert.deepEqual(cpuMatch.digests, cpu.digests);
       assert.equal(noMatch.calls.matchBatch, 0);
-      assert.ok(noMatch.calls.preprocessShiftBatch > 10);
+      assert.ok(noMatch.calls.preprocessShiftBatch > 5);
       assert.equal(cpuMatch.backend['matching'], 'cpu');
     } finally {
       cleanup();
