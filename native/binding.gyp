@@ -47,6 +47,8 @@
           "sources": [
             "src/core/preprocess_filter.cc",
             "src/core/threads.cc",
+            "src/core/templates.cc",
+            "src/core/linalg.cc",
             "<!@(node -e \"console.log(require('fs').readdirSync('src/addon-cuda').filter(f=>f.endsWith('.cc')).map(f=>'src/addon-cuda/'+f).join(' '))\")"
           ],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src/cuda", "src/core"],

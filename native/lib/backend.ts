@@ -11,6 +11,7 @@ import { ParameterError, RunError, expected } from '../../proto/errors.js';
 import type { NativeCudaBinding, NativeCudaDescription } from './binding-cuda.js';
 import { loadCudaBinding } from './load.js';
 import type { FloatBlock, PreprocessBatchOptions, SampleBlock } from './preprocess.js';
+import { rawMatchOptions, type Batch, type MatchOptions, type MatchResult, type TemplateModel } from './matching.js';
 
 export type BackendRequest = 'cpu' | 'cuda' | 'auto';
 export type BackendName = 'cpu' | 'cuda';
@@ -90,11 +91,20 @@ export function cudaPreprocessShiftBatch(
   if (krigingMatrix !== undefined && krigingMatrix.length !== nChannels * nChannels) {
     throw new ParameterError(`${fn}: kriging matrix length: ${expected(String(nChannels ** 2), krigingMatrix.length)}`);
   }
-  const nSamples = raw.data.length / rowStride;
-  const data = cuda.preprocessShiftBatch({
+  const args = preprocessArgs(raw, options, krigingMatrix, rowStride);
+  return { data: cuda.preprocessShiftBatch(args), nSamples: args.nSamples, nChannels };
+}
+
+function preprocessArgs(
+  raw: SampleBlock<Int16Array>,
+  options: PreprocessBatchOptions,
+  krigingMatrix: Float32Array | undefined,
+  rowStride: number,
+): Parameters<NativeCudaBinding['preprocessShiftBatch']>[0] {
+  return {
     raw: raw.data,
-    nSamples,
-    nChannels,
+    nSamples: raw.data.length / rowStride,
+    nChannels: raw.nChannels,
     rowStride,
     gains: options.gains ?? null,
     good: options.good,
@@ -107,6 +117,49 @@ export function cudaPreprocessShiftBatch(
     scale: options.scale ?? 1,
     commonReference: options.commonReference ?? true,
     krigingMatrix: krigingMatrix ?? null,
-  });
-  return { data, nSamples, nChannels };
+  };
+}
+
+/**
+ * Matching pursuit of one batch on the CUDA device: the CPU `matchBatch` with the same arguments
+ * and, by construction, the same results (identical spikes, bitwise equal values; docs/cuda.md).
+ */
+export function cudaMatchBatch(
+  cuda: NativeCudaBinding,
+  batch: Batch,
+  model: TemplateModel,
+  options: MatchOptions,
+): MatchResult {
+  return cuda.matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, rawMatchOptions(batch, options));
+}
+
+/**
+ * The per-batch chain on the device: raw int16 → preprocessing → kriging shift (when
+ * `krigingMatrix` is given) → matching pursuit, with one int16 upload and only the match results
+ * coming back. `halo` places the batch's own samples (as `Batch.haloSamples` / `ownSamples`);
+ * `residual` is null unless `returnResidual`.
+ */
+export function cudaPreprocessShiftMatchBatch(
+  cuda: NativeCudaBinding,
+  raw: SampleBlock<Int16Array>,
+  options: PreprocessBatchOptions,
+  krigingMatrix: Float32Array | undefined,
+  halo: Pick<Batch, 'haloSamples' | 'ownSamples'>,
+  model: TemplateModel,
+  matchOptions: MatchOptions,
+  returnResidual = false,
+): Omit<MatchResult, 'residual'> & { residual: Float32Array | null } {
+  const fn = 'cudaPreprocessShiftMatchBatch';
+  const rowStride = raw.rowStride ?? raw.nChannels;
+  if (!Number.isSafeInteger(rowStride) || rowStride < raw.nChannels || raw.data.length % rowStride !== 0) {
+    throw new ParameterError(
+      `${fn}: rowStride: ${expected(`an integer ≥ nChannels dividing the data length`, rowStride)}`,
+    );
+  }
+  return cuda.preprocessShiftMatchBatch(
+    preprocessArgs(raw, options, krigingMatrix, rowStride),
+    model,
+    rawMatchOptions(halo, matchOptions),
+    returnResidual,
+  );
 }

@@ -11,6 +11,7 @@
 import type { NativeDescription } from './binding.js';
 import type { PreprocessBinding } from './binding-preprocess.js';
 import type { DriftBinding } from './binding-drift.js';
+import type { MatchingBinding, RawMatchOptions, RawMatchResult, RawTemplateModel } from './binding-matching.js';
 
 /** What the CUDA runtime reports about device 0; `available` false comes with a `reason`. */
 export interface NativeCudaDevice {
@@ -49,7 +50,8 @@ export interface NativeCudaStageTiming {
 export interface NativeCudaBinding
   extends
     Pick<PreprocessBinding, 'highpassBlock' | 'commonMedianReference' | 'applyWhitening' | 'preprocessBatch'>,
-    Pick<DriftBinding, 'driftApplyKriging'> {
+    Pick<DriftBinding, 'driftApplyKriging'>,
+    Pick<MatchingBinding, 'matchBatch'> {
   /** [sync] The build and the device; never throws. */
   describe(): NativeCudaDescription;
   /** [sync] Threads of host-side helpers (interface parity with the CPU binding). */
@@ -64,6 +66,26 @@ export interface NativeCudaBinding
     repeats: number;
     stages: NativeCudaStageTiming[];
   };
+  /**
+   * [sync] preprocessShiftBatch then matchBatch on its output (model and options as the CPU
+   * binding's matchBatch), without the batch leaving the device. `residual` is null unless
+   * `returnResidual`.
+   */
+  preprocessShiftMatchBatch(
+    batch: PreprocessBatchArgs & { krigingMatrix: Float32Array | null },
+    model: RawTemplateModel,
+    options: RawMatchOptions,
+    returnResidual: boolean,
+  ): Omit<RawMatchResult, 'residual'> & { residual: Float32Array | null };
+  /** [sync] Per-stage device times of matchBatch (CUDA events), mean over `repeats` after one warm-up. */
+  benchmarkMatch(
+    samples: Float32Array,
+    nSamples: number,
+    nChannels: number,
+    model: RawTemplateModel,
+    options: RawMatchOptions,
+    repeats: number,
+  ): { repeats: number; spikesFound: number; iterations: number; stages: NativeCudaStageTiming[] };
   /** [sync] Device memory held by the backend's context (grow-only buffers reused between calls). */
   deviceMemory(): { bytesInUse: number; maxBytes: number };
   /** [sync] Frees the context's device buffers. */

@@ -9,7 +9,13 @@ export type {
   NativeCudaDevice,
   NativeCudaStageTiming,
 } from './binding-cuda.js';
-export { chooseBackend, cudaPreprocessShiftBatch, describeCudaDevice } from './backend.js';
+export {
+  chooseBackend,
+  cudaMatchBatch,
+  cudaPreprocessShiftBatch,
+  cudaPreprocessShiftMatchBatch,
+  describeCudaDevice,
+} from './backend.js';
 export type { BackendChoice, BackendName, BackendRequest } from './backend.js';
 export type { NativeDescription } from './binding.js';
 export { spikeGlxMeta } from './recording/meta-writer.js';

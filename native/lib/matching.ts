@@ -12,7 +12,7 @@
  * WtW = crossCorrelation, simScore = similarity, iList = similar, wPCA = pcs, wTEMP = prototypes.
  */
 import { loadCpuBinding } from './load.js';
-import type { MatchingBinding } from './binding-matching.js';
+import type { MatchingBinding, RawMatchOptions } from './binding-matching.js';
 
 /** A value that may be absent. Option fields are always present: absent means `null`. */
 export type Option<T> = T | null;
@@ -321,7 +321,15 @@ export function matchBatch(
   options: MatchOptions,
   matcher: BatchMatcher = binding(),
 ): MatchResult {
-  return matcher.matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, {
+  return matcher.matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, rawMatchOptions(batch, options));
+}
+
+/** The binding's options object of matchBatch (shared by the CPU and CUDA backends). */
+export function rawMatchOptions(
+  batch: Pick<Batch, 'haloSamples' | 'ownSamples'>,
+  options: MatchOptions,
+): RawMatchOptions {
+  return {
     threshold: options.threshold,
     amplitudePrior: options.amplitudePrior,
     learnThreshold: options.learnThreshold,
@@ -336,7 +344,7 @@ export function matchBatch(
     pcs: options.pcs ? { nPcs: options.pcs.nPcs, values: options.pcs.values } : null,
     crossCorrelation: options.crossCorrelation,
     threads: options.threads,
-  });
+  };
 }
 
 /**

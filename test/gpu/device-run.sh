@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# One command on the GPU machine (≤ 9 minutes): CPU-vs-CUDA parity and the CUDA micro-benchmark
-# at 384 channels × 65 600 samples (+ 2 × 1024 halo). Needs no compiler and no node_modules; it
+# One command on the GPU machine (≤ 11 minutes at worst, each step under its own timeout): CPU-vs-CUDA parity (preprocessing, kriging and
+# matching pursuit) and the CUDA micro-benchmark at 384 channels × 65 600 samples (+ 2 × 1024 halo),
+# matching with 250 templates. Needs no compiler and no node_modules; it
 # expects the artefacts built on a machine with the CUDA toolkit (docs/cuda.md, "GPU machine"):
 #   native/build/Release/spikeshard_cuda.node, native/build/Release/spikeshard_cpu.node, dist/,
 #   native/build/cuda/spikeshard-cuda-check
@@ -25,7 +26,7 @@ fi
 # and this machine has nvcc, it is rebuilt from the sources into $OUT/build and run again.
 check=native/build/cuda/spikeshard-cuda-check
 run_check() {
-  timeout 180 "$1" --repeats 20 >"$OUT/standalone.json" 2>"$OUT/standalone.stderr"
+  timeout 200 "$1" --repeats 20 --templates 250 >"$OUT/standalone.json" 2>"$OUT/standalone.stderr"
 }
 if [ -x "$check" ]; then
   say "== standalone parity + benchmark ($check)"
@@ -67,7 +68,7 @@ else
   SPIKESHARD_REQUIRE_CUDA=$require timeout 300 node --enable-source-maps --test --test-reporter=spec dist/test/gpu/ >"$OUT/parity.txt" 2>&1
   rc=$?
   cat "$OUT/parity.txt"
-  grep -E '^\s*# ?(highpass|median|whitening|kriging|fused|device)' "$OUT/parity.txt" >>"$OUT/summary.txt" || true
+  grep -E '^\s*# ?(highpass|median|whitening|kriging|fused|device|match)' "$OUT/parity.txt" >>"$OUT/summary.txt" || true
   say "parity suite: exit $rc"
   [ "$rc" -eq 0 ] || status=1
   say "== micro-benchmark (node dist/test/bench/cuda-bench.js)"

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cuda_backend.h"
+#include "matching.h"
 #include "options.h"
 #include "spikeshard/preprocess.h"
 #include "spikeshard/threads.h"
@@ -165,6 +166,45 @@ Napi::Value PreprocessShiftBatch(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] preprocessShiftMatchBatch(batch: {...preprocessShiftBatch fields}, model, matchOptions,
+// returnResidual) → RawMatchResult: preprocessShiftBatch then matchBatch (model and options as the
+// CPU binding's matchBatch) on its output, without the batch leaving the device; the residual is
+// null unless returnResidual.
+Napi::Value PreprocessShiftMatchBatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const char* fn = "preprocessShiftMatchBatch";
+    Napi::Env env = info.Env();
+    if (info.Length() != 4) {
+      throw Napi::TypeError::New(env, std::string(fn) + ": expected 4 arguments (batch, model, options, "
+                                                        "returnResidual), got " + std::to_string(info.Length()));
+    }
+    if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
+      throw Napi::TypeError::New(env, std::string(fn) + ": batch: expected an object, got " + describe_value(info[0]));
+    }
+    Fields o(info[0].As<Napi::Object>(), env, fn);
+    const PreprocessBatchInput in = batch_input(o);
+    const float* m = kriging_field(o, in.n_channels);
+    const TemplateSet model = read_match_model(fn, info[1]);
+    if (model.n_channels != in.n_channels) {
+      throw Napi::RangeError::New(env, std::string(fn) + ": model.nChannels: expected " +
+                                           std::to_string(in.n_channels) + " (batch.nChannels), got " +
+                                           std::to_string(model.n_channels));
+    }
+    if (in.n_samples < static_cast<std::size_t>(model.nt0)) {
+      throw Napi::RangeError::New(env, std::string(fn) + ": batch.nSamples: expected at least model.templateSamples = " +
+                                           std::to_string(model.nt0) + ", got " + std::to_string(in.n_samples));
+    }
+    const MatchOptions mo = read_match_options(fn, info[2], model, in.n_samples);
+    if (!info[3].IsBoolean()) {
+      throw Napi::TypeError::New(env, std::string(fn) + ": returnResidual: expected a boolean, got " +
+                                          describe_value(info[3]));
+    }
+    const bool residual = info[3].As<Napi::Boolean>().Value();
+    const MatchResult r = cuda::preprocess_shift_match_batch(in, m, model, mo, residual);
+    return write_match_result(env, r, mo, residual);
+  });
+}
+
 // [sync] benchmarkPreprocess({...preprocessShiftBatch fields, repeats}) → {repeats, stages: [{name,
 // ms, bytes}]}: per-stage device times of the fused chain (CUDA events, mean over repeats).
 Napi::Value BenchmarkPreprocess(const Napi::CallbackInfo& info) {
@@ -276,6 +316,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("driftApplyKriging", Napi::Function::New(env, ApplyKriging));
   exports.Set("deviceMemory", Napi::Function::New(env, DeviceMemory));
   exports.Set("releaseDeviceMemory", Napi::Function::New(env, ReleaseDeviceMemory));
+  exports.Set("preprocessShiftMatchBatch", Napi::Function::New(env, PreprocessShiftMatchBatch));
+  register_matching(env, exports);
   return exports;
 }
 

@@ -54,6 +54,8 @@ class Fields {
     }
     object_ = info[0].As<Napi::Object>();
   }
+  // An options object passed among other arguments.
+  Fields(Napi::Object object, Napi::Env env, const char* function) : env_(env), function_(function), object_(object) {}
 
   Napi::Env env() const { return env_; }
   Napi::Value get(const char* key) const { return object_.Get(key); }

@@ -29,6 +29,13 @@ enum Slot : int {
   kSlotIndices,       // int32 whitening indices
   kSlotWeights,       // float whitening weights
   kSlotMatrix,        // float kriging matrix
+  kSlotMatchInput,    // float batch uploaded for matching (sample-major)
+  kSlotMatchColumns,  // float residual, channel-major, during matching
+  kSlotMatchScores,   // float projections c, F × window starts
+  kSlotMatchModel,    // packed template model and options arrays
+  kSlotMatchWtW,      // float template cross-correlations
+  kSlotMatchWork,     // err, best, peak flags, spike lists, work items
+  kSlotMatchOut,      // residual (sample-major) and the per-spike outputs
   kSlotCount
 };
 

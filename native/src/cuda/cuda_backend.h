@@ -27,7 +27,9 @@
 #include <cstdint>
 #include <string>
 
+#include "spikeshard/matching.h"
 #include "spikeshard/preprocess.h"
+#include "spikeshard/templates.h"
 
 namespace spikeshard::cuda {
 
@@ -101,6 +103,40 @@ struct BenchmarkResult {
 // Runs the fused chain (with kriging when kriging_matrix is not null) `repeats` times after one
 // warm-up, timing each stage with CUDA events.
 BenchmarkResult benchmark_preprocess(const PreprocessBatchInput& input, const float* kriging_matrix, int repeats);
+
+// --- matching pursuit (matching.cu)
+
+// The CPU match_batch (spikeshard/matching.h) on the device, same arguments and results: spike
+// lists identical, every value bitwise equal (each kernel repeats the CPU's float/double operations
+// in its order, without FMA). options.threads is ignored. Limits of the device kernels: rank ≤ 6,
+// nt0 ≤ 256, and a template's neighbourhood must not repeat a channel (std::invalid_argument
+// otherwise). With want_residual = false the residual is left empty.
+MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_channels, const TemplateSet& model,
+                        const MatchOptions& options, bool want_residual = true);
+
+// preprocess_shift_batch then match_batch on its output, without the batch leaving the device.
+MatchResult preprocess_shift_match_batch(const PreprocessBatchInput& input, const float* kriging_matrix,
+                                         const TemplateSet& model, const MatchOptions& options,
+                                         bool want_residual);
+
+struct MatchBenchmark {
+  static constexpr int kStages = 9;
+  StageTiming stages[kStages] = {{"match_upload_float", 0, 0},   {"match_setup_and_transpose", 0, 0},
+                                 {"match_projections", 0, 0},    {"match_initial_best", 0, 0},
+                                 {"match_pursuit_iterations", 0, 0}, {"match_outputs", 0, 0},
+                                 {"match_download", 0, 0},       {"match_total", 0, 0},
+                                 {"preprocess_shift_match_total", 0, 0}};
+  int repeats = 0;
+  std::size_t spikes_found = 0;
+  int iterations = 0;
+};
+
+// Times match_batch per stage (CUDA events, mean over repeats after one warm-up); when input is
+// not null also the fused preprocess_shift_match_batch (its raw batch must have n_samples ×
+// n_channels of `data`'s shape).
+MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::size_t n_channels,
+                               const TemplateSet& model, const MatchOptions& options, int repeats,
+                               const PreprocessBatchInput* input, const float* kriging_matrix);
 
 }  // namespace spikeshard::cuda
 

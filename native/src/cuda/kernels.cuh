@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "context.cuh"
+#include "cuda_backend.h"
 
 namespace spikeshard::cuda::detail {
 
@@ -21,6 +22,10 @@ void launch_median_reference(Context& ctx, float* d_x, std::size_t n, std::size_
 void launch_whitening(Context& ctx, const float* d_in, std::size_t n, std::size_t n_channels,
                       const std::int32_t* d_indices, const float* d_weights, std::size_t n_nearest, double scale,
                       float* d_out);
+
+// The fused preprocessing chain (preprocess.cu); returns the device block holding the result.
+float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const float* kriging_matrix,
+                      BenchmarkResult* timing, int repeats);
 
 }  // namespace spikeshard::cuda::detail
 

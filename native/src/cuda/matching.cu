@@ -1,0 +1,887 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Matching pursuit on the device (the algorithm: include/spikeshard/matching.h; the CPU reference:
+// src/core/matching.cc). Every value is produced by the CPU's sequence of float/double operations
+// (explicit __fmul_rn/__fadd_rn/__dmul_rn/__dadd_rn, so nothing is contracted into an FMA), each
+// output element by one thread, so the spike lists are identical and the values bitwise equal.
+//
+// Layout on the device: the residual is kept channel-major (nC × nT, the filters read it with
+// coalesced loads) and transposed back to sample-major once at the end; c is F × window starts.
+// The iteration loop runs on the host: one 4-byte download per iteration (how many peaks) decides
+// whether to go on; everything else stays on the device.
+//
+// Determinism without float atomics:
+//  - peaks are compacted in time order by a per-block count, a sequential scan of the block counts
+//    and a ballot-based in-block prefix;
+//  - the new spikes of one iteration are ≥ nt0 apart, so a window start t is within reach
+//    (±(nt0−1)) of at most two consecutive spikes k, k+1. The thread of spike k owns the t that
+//    spike k−1 does not reach and applies spike k's then spike k+1's score change, in the CPU's
+//    order (spikes in time order).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "context.cuh"
+#include "cuda_backend.h"
+#include "kernels.cuh"
+
+namespace spikeshard::cuda {
+
+namespace detail {
+
+namespace {
+
+constexpr int kTileQ = 256;     // window starts per projection block
+constexpr int kMaxRank = 6;
+constexpr int kMaxNt0 = 256;
+constexpr int kPickBlock = 1024;  // window starts per peak-picking block
+
+struct Spike {
+  int st;
+  int id;
+  float y;
+  float x;
+};
+
+struct ProjectItem {
+  int j;
+  int lo;
+  int len;
+};
+
+[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("match_batch: " + what); }
+
+unsigned int blocks(std::size_t items, unsigned int per_block) {
+  return static_cast<unsigned int>((items + per_block - 1) / per_block);
+}
+
+// out[c * n + t] = in[t * nc + c] (in: n × nc) via 32 × 32 shared tiles.
+__global__ void transpose_kernel(const float* __restrict__ in, std::size_t rows, std::size_t cols,
+                                 float* __restrict__ out) {
+  __shared__ float tile[32][33];
+  const std::size_t r0 = static_cast<std::size_t>(blockIdx.y) * 32, c0 = static_cast<std::size_t>(blockIdx.x) * 32;
+  for (int dy = threadIdx.y; dy < 32; dy += blockDim.y) {
+    const std::size_t r = r0 + dy, c = c0 + threadIdx.x;
+    if (r < rows && c < cols) tile[dy][threadIdx.x] = in[r * cols + c];
+  }
+  __syncthreads();
+  for (int dy = threadIdx.y; dy < 32; dy += blockDim.y) {
+    const std::size_t c = c0 + dy, r = r0 + threadIdx.x;
+    if (r < rows && c < cols) out[c * rows + r] = tile[threadIdx.x][dy];
+  }
+}
+
+void launch_transpose(Context& ctx, const float* d_in, std::size_t rows, std::size_t cols, float* d_out) {
+  const dim3 grid(blocks(cols, 32), blocks(rows, 32)), block(32, 8);
+  transpose_kernel<<<grid, block, 0, ctx.stream()>>>(d_in, rows, cols, d_out);
+  SPIKESHARD_CUDA_LAUNCHED();
+}
+
+// First non-finite value (lowest index) → *first (initialised to SIZE_MAX by the host).
+__global__ void finite_kernel(const float* __restrict__ x, std::size_t n, unsigned long long* first) {
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    if (!isfinite(x[i])) atomicMin(first, static_cast<unsigned long long>(i));
+  }
+}
+
+// c[j, lo + q], q < len: spatial filter (p[k][s] = Σ_i u[i,k]·x[ch_i, lo + s], i ascending, from
+// 0.0f) then temporal filter (Σ_tau Σ_k w[tau,k]·p[k][q + tau], tau outer, k inner, from 0.0f):
+// the CPU's spatial_filter/temporal_filter per element. Items: a list, or tiles × templates.
+template <int R>
+__global__ void project_kernel(const float* __restrict__ cols, std::size_t nT, std::size_t n_valid,
+                               const int* __restrict__ chans, const float* __restrict__ uc,
+                               const float* __restrict__ W, int nt0, int near, const ProjectItem* __restrict__ items,
+                               float* __restrict__ c) {
+  extern __shared__ float sh[];
+  int j, lo, len;
+  if (items != nullptr) {
+    j = items[blockIdx.x].j;
+    lo = items[blockIdx.x].lo;
+    len = items[blockIdx.x].len;
+  } else {
+    j = blockIdx.y;
+    lo = blockIdx.x * kTileQ;
+    len = min(kTileQ, static_cast<int>(n_valid) - lo);
+  }
+  const int L = nt0 - 1, span = len + L;
+  float* p = sh;                          // R × (kTileQ + L)
+  float* u = p + R * (kTileQ + L);        // near × R
+  float* w = u + near * R;                // nt0 × R
+  int* ch = reinterpret_cast<int*>(w + nt0 * R);  // near
+  for (int i = threadIdx.x; i < near * R; i += blockDim.x) u[i] = uc[static_cast<std::size_t>(j) * near * R + i];
+  for (int i = threadIdx.x; i < nt0 * R; i += blockDim.x) w[i] = W[static_cast<std::size_t>(j) * nt0 * R + i];
+  for (int i = threadIdx.x; i < near; i += blockDim.x) ch[i] = chans[static_cast<std::size_t>(j) * near + i];
+  __syncthreads();
+  const int pitch = kTileQ + L;
+  for (int s = threadIdx.x; s < span; s += blockDim.x) {
+    float acc[R];
+#pragma unroll
+    for (int k = 0; k < R; ++k) acc[k] = 0.0f;
+    for (int i = 0; i < near; ++i) {
+      const float g = cols[static_cast<std::size_t>(ch[i]) * nT + lo + s];
+#pragma unroll
+      for (int k = 0; k < R; ++k) acc[k] = __fadd_rn(acc[k], __fmul_rn(u[i * R + k], g));
+    }
+#pragma unroll
+    for (int k = 0; k < R; ++k) p[k * pitch + s] = acc[k];
+  }
+  __syncthreads();
+  for (int q = threadIdx.x; q < len; q += blockDim.x) {
+    float o = 0.0f;
+    for (int t = 0; t < nt0; ++t) {
+#pragma unroll
+      for (int k = 0; k < R; ++k) o = __fadd_rn(o, __fmul_rn(w[t * R + k], p[k * pitch + q + t]));
+    }
+    c[static_cast<std::size_t>(j) * n_valid + lo + q] = o;
+  }
+}
+
+std::size_t project_shared_bytes(int rank, int nt0, int near) {
+  return sizeof(float) * (static_cast<std::size_t>(rank) * (kTileQ + nt0 - 1) + static_cast<std::size_t>(near) * rank +
+                          static_cast<std::size_t>(nt0) * rank) +
+         sizeof(int) * static_cast<std::size_t>(near);
+}
+
+template <int R>
+void launch_project_r(Context& ctx, dim3 grid, std::size_t shared, const float* cols, std::size_t nT,
+                      std::size_t n_valid, const int* chans, const float* uc, const float* W, int nt0, int near,
+                      const ProjectItem* items, float* c) {
+  if (shared > 48 * 1024) {
+    SPIKESHARD_CUDA_CHECK(
+        cudaFuncSetAttribute(project_kernel<R>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
+  }
+  project_kernel<R><<<grid, kTileQ, shared, ctx.stream()>>>(cols, nT, n_valid, chans, uc, W, nt0, near, items, c);
+  SPIKESHARD_CUDA_LAUNCHED();
+}
+
+void launch_project(Context& ctx, dim3 grid, int rank, const float* cols, std::size_t nT, std::size_t n_valid,
+                    const int* chans, const float* uc, const float* W, int nt0, int near, const ProjectItem* items,
+                    float* c) {
+  const std::size_t shared = project_shared_bytes(rank, nt0, near);
+  switch (rank) {
+    case 1: return launch_project_r<1>(ctx, grid, shared, cols, nT, n_valid, chans, uc, W, nt0, near, items, c);
+    case 2: return launch_project_r<2>(ctx, grid, shared, cols, nT, n_valid, chans, uc, W, nt0, near, items, c);
+    case 3: return launch_project_r<3>(ctx, grid, shared, cols, nT, n_valid, chans, uc, W, nt0, near, items, c);
+    case 4: return launch_project_r<4>(ctx, grid, shared, cols, nT, n_valid, chans, uc, W, nt0, near, items, c);
+    case 5: return launch_project_r<5>(ctx, grid, shared, cols, nT, n_valid, chans, uc, W, nt0, near, items, c);
+    case 6: return launch_project_r<6>(ctx, grid, shared, cols, nT, n_valid, chans, uc, W, nt0, near, items, c);
+    default: bad("rank " + std::to_string(rank) + " exceeds the CUDA kernels' limit of " + std::to_string(kMaxRank));
+  }
+}
+
+// err/best at window start t over all templates, j ascending (the CPU's best_update).
+__device__ void best_at(const float* __restrict__ c, std::size_t n_valid, int F, const float* __restrict__ lmu,
+                        const float* __restrict__ lmu2, float inv1pl, std::size_t t, float* __restrict__ err,
+                        int* __restrict__ best) {
+  float e_best = -INFINITY;
+  int j_best = 0;
+  for (int j = 0; j < F; ++j) {
+    const float cv = c[static_cast<std::size_t>(j) * n_valid + t];
+    const float v = cv > 0.0f ? cv : 0.0f;
+    const float q = __fadd_rn(v, lmu[j]);
+    const float e = __fsub_rn(__fmul_rn(__fmul_rn(q, q), inv1pl), lmu2[j]);
+    if (e > e_best) {
+      e_best = e;
+      j_best = j;
+    }
+  }
+  err[t] = e_best;
+  best[t] = j_best;
+}
+
+__global__ void best_all_kernel(const float* __restrict__ c, std::size_t n_valid, int F, const float* __restrict__ lmu,
+                                const float* __restrict__ lmu2, float inv1pl, float* __restrict__ err,
+                                int* __restrict__ best) {
+  const std::size_t t = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t < n_valid) best_at(c, n_valid, F, lmu, lmu2, inv1pl, t, err, best);
+}
+
+// Window starts t = st_k − L + lag of spike k that spike k−1 does not reach: each t of the union
+// of the spikes' reaches exactly once.
+__device__ bool owned_start(const Spike* __restrict__ s, int k, int lag, int L, std::size_t n_valid, std::size_t& t) {
+  const long long tt = static_cast<long long>(s[k].st) - L + lag;
+  if (tt < 0 || tt >= static_cast<long long>(n_valid)) return false;
+  if (k > 0 && tt <= static_cast<long long>(s[k - 1].st) + L) return false;
+  t = static_cast<std::size_t>(tt);
+  return true;
+}
+
+__global__ void best_windows_kernel(const Spike* __restrict__ s, int L, const float* __restrict__ c,
+                                    std::size_t n_valid, int F, const float* __restrict__ lmu,
+                                    const float* __restrict__ lmu2, float inv1pl, float* __restrict__ err,
+                                    int* __restrict__ best) {
+  const int k = blockIdx.x;
+  for (int lag = threadIdx.x; lag <= 2 * L; lag += blockDim.x) {
+    std::size_t t;
+    if (owned_start(s, k, lag, L, n_valid, t)) best_at(c, n_valid, F, lmu, lmu2, inv1pl, t, err, best);
+  }
+}
+
+__device__ bool is_peak(const float* __restrict__ err, std::size_t n_valid, int L, float th2, std::size_t t) {
+  const float e = err[t];
+  if (!(e > th2)) return false;
+  const std::size_t w0 = t >= static_cast<std::size_t>(L) ? t - L : 0;
+  const std::size_t w1 = min(n_valid - 1, t + L);
+  for (std::size_t u = w0; u < t; ++u) {
+    if (!(err[u] < e)) return false;
+  }
+  for (std::size_t u = t + 1; u <= w1; ++u) {
+    if (!(err[u] <= e)) return false;
+  }
+  return true;
+}
+
+__global__ void pick_count_kernel(const float* __restrict__ err, std::size_t n_valid, int L, float th2,
+                                  unsigned char* __restrict__ flags, int* __restrict__ block_counts) {
+  const std::size_t t = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int peak = t < n_valid && is_peak(err, n_valid, L, th2, t) ? 1 : 0;
+  if (t < n_valid) flags[t] = static_cast<unsigned char>(peak);
+  const int count = __syncthreads_count(peak);
+  if (threadIdx.x == 0) block_counts[blockIdx.x] = count;
+}
+
+// Exclusive prefix of the block counts (sequential: a few hundred blocks at most); the total → *total.
+__global__ void pick_scan_kernel(int* __restrict__ block_counts, int n_blocks, int* __restrict__ total) {
+  int sum = 0;
+  for (int b = 0; b < n_blocks; ++b) {
+    const int v = block_counts[b];
+    block_counts[b] = sum;
+    sum += v;
+  }
+  *total = sum;
+}
+
+__global__ void pick_write_kernel(const unsigned char* __restrict__ flags, const int* __restrict__ block_offsets,
+                                  const float* __restrict__ err, const int* __restrict__ best,
+                                  const float* __restrict__ c, std::size_t n_valid, Spike* __restrict__ out) {
+  __shared__ int warp_offsets[kPickBlock / 32];
+  const std::size_t t = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const bool peak = t < n_valid && flags[t] != 0;
+  const unsigned int ballot = __ballot_sync(0xffffffffu, peak);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warp_offsets[warp] = __popc(ballot);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int sum = 0;
+    for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) {
+      const int v = warp_offsets[w];
+      warp_offsets[w] = sum;
+      sum += v;
+    }
+  }
+  __syncthreads();
+  if (!peak) return;
+  const int pos = block_offsets[blockIdx.x] + warp_offsets[warp] + __popc(ballot & ((1u << lane) - 1u));
+  const int id = best[t];
+  out[pos] = Spike{static_cast<int>(t), id, c[static_cast<std::size_t>(id) * n_valid + t], __fsqrt_rn(err[t])};
+}
+
+// Residual −= y·T_id on the spike's window, one thread per sample, channels in neighbourhood order.
+__global__ void subtract_kernel(const Spike* __restrict__ s, std::size_t nT, int nt0, int near,
+                                const int* __restrict__ chans, const float* __restrict__ tdense,
+                                float* __restrict__ cols) {
+  const Spike f = s[blockIdx.x];
+  for (int t = threadIdx.x; t < nt0; t += blockDim.x) {
+    const float* T = tdense + (static_cast<std::size_t>(f.id) * nt0 + t) * near;
+    const int* ch = chans + static_cast<std::size_t>(f.id) * near;
+    for (int i = 0; i < near; ++i) {
+      float* r = cols + static_cast<std::size_t>(ch[i]) * nT + f.st + t;
+      *r = __fsub_rn(*r, __fmul_rn(f.y, T[i]));
+    }
+  }
+}
+
+// Exact score updates c_b(t) −= y·WtW[id, b, st − t], spikes in time order (see the top).
+__global__ void wtw_update_kernel(const Spike* __restrict__ s, int n, int L, int F, const float* __restrict__ wtw,
+                                  const unsigned char* __restrict__ overlap, std::size_t n_valid,
+                                  float* __restrict__ c) {
+  const int k = blockIdx.x, b = blockIdx.y;
+  const std::size_t n_lags = 2 * static_cast<std::size_t>(L) + 1;
+  const Spike f = s[k];
+  const bool use_k = overlap[static_cast<std::size_t>(b) * F + f.id] != 0;
+  const bool has_next = k + 1 < n;
+  const Spike g = has_next ? s[k + 1] : f;
+  const bool use_next = has_next && overlap[static_cast<std::size_t>(b) * F + g.id] != 0;
+  if (!use_k && !use_next) return;
+  const float* xf = wtw + (static_cast<std::size_t>(f.id) * F + b) * n_lags;
+  const float* xg = wtw + (static_cast<std::size_t>(g.id) * F + b) * n_lags;
+  float* cb = c + static_cast<std::size_t>(b) * n_valid;
+  for (int lag = threadIdx.x; lag <= 2 * L; lag += blockDim.x) {
+    std::size_t t;
+    if (!owned_start(s, k, lag, L, n_valid, t)) continue;
+    float v = cb[t];
+    bool changed = false;
+    if (use_k) {
+      v = __fsub_rn(v, __fmul_rn(f.y, xf[static_cast<std::size_t>(f.st) + L - t]));
+      changed = true;
+    }
+    if (use_next && static_cast<long long>(t) >= static_cast<long long>(g.st) - L) {
+      v = __fsub_rn(v, __fmul_rn(g.y, xg[static_cast<std::size_t>(g.st) + L - t]));
+      changed = true;
+    }
+    if (changed) cb[t] = v;
+  }
+}
+
+// snippet_sums[j, tau, c] = Σ over the listed spikes of j (in order) of residual + y·T_j, in double.
+__global__ void snippet_kernel(const Spike* __restrict__ own, const int* __restrict__ offsets,
+                               const int* __restrict__ list, const float* __restrict__ residual, std::size_t nC,
+                               int nt0, int near, const int* __restrict__ pos, const float* __restrict__ tdense,
+                               double* __restrict__ sums) {
+  const int j = blockIdx.x, tau = blockIdx.y;
+  const int first = offsets[j], last = offsets[j + 1];
+  if (first == last) return;  // the host zeroed the sums
+  const float* T = tdense + (static_cast<std::size_t>(j) * nt0 + tau) * near;
+  for (std::size_t ch = threadIdx.x; ch < nC; ch += blockDim.x) {
+    const int i = pos[static_cast<std::size_t>(j) * nC + ch];
+    double sum = 0.0;
+    for (int m = first; m < last; ++m) {
+      const Spike f = own[list[m]];
+      double row = static_cast<double>(residual[(static_cast<std::size_t>(f.st) + tau) * nC + ch]);
+      if (i >= 0) row = __dadd_rn(row, __dmul_rn(static_cast<double>(f.y), static_cast<double>(T[i])));
+      sum = __dadd_rn(sum, row);
+    }
+    sums[(static_cast<std::size_t>(j) * nt0 + tau) * nC + ch] = sum;
+  }
+}
+
+// cross[j, m] = ⟨T_j, T_n⟩ at zero lag on j's neighbourhood, n = similar[j, m] (the CPU's double sums).
+__global__ void cross_kernel(int F, int ns, const int* __restrict__ similar, const int* __restrict__ chans,
+                             const float* __restrict__ tdense, const float* __restrict__ W,
+                             const float* __restrict__ U, std::size_t nC, int nt0, int near, int rank,
+                             double* __restrict__ cross) {
+  const std::size_t item = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (item >= static_cast<std::size_t>(F) * ns) return;
+  const std::size_t j = item / ns;
+  const std::size_t nb = static_cast<std::size_t>(similar[item]);
+  const int* ch = chans + j * near;
+  double acc = 0.0;
+  for (int t = 0; t < nt0; ++t) {
+    for (int i = 0; i < near; ++i) {
+      double tn = 0.0;
+      for (int k = 0; k < rank; ++k) {
+        tn = __dadd_rn(tn, __dmul_rn(static_cast<double>(W[(nb * nt0 + t) * rank + k]),
+                                     static_cast<double>(U[(nb * nC + ch[i]) * rank + k])));
+      }
+      acc = __dadd_rn(acc, __dmul_rn(static_cast<double>(tdense[(j * nt0 + t) * near + i]), tn));
+    }
+  }
+  cross[item] = acc;
+}
+
+__global__ void template_features_kernel(const Spike* __restrict__ own, int n, int ns, const int* __restrict__ similar,
+                                         const int* __restrict__ chans, const float* __restrict__ tdense,
+                                         const double* __restrict__ cross, const float* __restrict__ residual,
+                                         std::size_t nC, int nt0, int near, float* __restrict__ out) {
+  const std::size_t item = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (item >= static_cast<std::size_t>(n) * ns) return;
+  const std::size_t s = item / ns, m = item % ns;
+  const Spike f = own[s];
+  const std::size_t nb = static_cast<std::size_t>(similar[static_cast<std::size_t>(f.id) * ns + m]);
+  const int* ch = chans + nb * near;
+  const float* T = tdense + nb * nt0 * near;
+  double acc = 0.0;
+  for (int t = 0; t < nt0; ++t) {
+    const float* res = residual + (static_cast<std::size_t>(f.st) + t) * nC;
+    for (int i = 0; i < near; ++i) {
+      acc = __dadd_rn(acc, __dmul_rn(static_cast<double>(res[ch[i]]), static_cast<double>(T[t * near + i])));
+    }
+  }
+  acc = __dadd_rn(acc, __dmul_rn(static_cast<double>(f.y), cross[static_cast<std::size_t>(f.id) * ns + m]));
+  out[item] = __double2float_rn(acc);
+}
+
+__global__ void pc_features_kernel(const Spike* __restrict__ own, int n, int np, const int* __restrict__ chans,
+                                   const float* __restrict__ tdense, const float* __restrict__ pcs,
+                                   const float* __restrict__ residual, std::size_t nC, int nt0, int near,
+                                   float* __restrict__ out) {
+  const std::size_t item = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::size_t per = static_cast<std::size_t>(np) * near;
+  if (item >= static_cast<std::size_t>(n) * per) return;
+  const std::size_t s = item / per, qi = item % per;
+  const int q = static_cast<int>(qi / near), i = static_cast<int>(qi % near);
+  const Spike f = own[s];
+  const int ch = chans[static_cast<std::size_t>(f.id) * near + i];
+  const float* T = tdense + static_cast<std::size_t>(f.id) * nt0 * near;
+  double acc = 0.0;
+  for (int t = 0; t < nt0; ++t) {
+    const double v = __dadd_rn(static_cast<double>(residual[(static_cast<std::size_t>(f.st) + t) * nC + ch]),
+                               __dmul_rn(static_cast<double>(f.y), static_cast<double>(T[t * near + i])));
+    acc = __dadd_rn(acc, __dmul_rn(v, static_cast<double>(pcs[t * np + q])));
+  }
+  out[item] = __double2float_rn(acc);
+}
+
+// Carves one slot's allocation into aligned arrays: a sizing pass (base null), then the real one.
+class Carver {
+ public:
+  explicit Carver(char* base) : base_(base) {}
+  template <typename T>
+  T* take(std::size_t count) {
+    offset_ = (offset_ + 255) / 256 * 256;
+    T* p = base_ != nullptr ? reinterpret_cast<T*>(base_ + offset_) : nullptr;
+    offset_ += std::max<std::size_t>(count, 1) * sizeof(T);
+    return p;
+  }
+  std::size_t bytes() const { return offset_; }
+
+ private:
+  char* base_;
+  std::size_t offset_ = 0;
+};
+
+template <typename Layout>
+void carve(Context& ctx, Slot slot, Layout&& layout) {
+  Carver sizing(nullptr);
+  layout(sizing);
+  Carver real(static_cast<char*>(ctx.buffer(slot, sizing.bytes())));
+  layout(real);
+}
+
+void validate(std::size_t n_samples, std::size_t n_channels, const TemplateSet& model, const MatchOptions& o) {
+  model.validate();
+  if (n_channels != model.n_channels) {
+    bad("the batch has " + std::to_string(n_channels) + " channels, the templates " + std::to_string(model.n_channels));
+  }
+  if (n_samples < static_cast<std::size_t>(model.nt0)) {
+    bad("the batch has " + std::to_string(n_samples) + " samples, fewer than one template window (" +
+        std::to_string(model.nt0) + ")");
+  }
+  if (o.halo_samples + o.own_samples > n_samples) {
+    bad("halo_samples + own_samples = " + std::to_string(o.halo_samples + o.own_samples) + " exceeds the " +
+        std::to_string(n_samples) + " samples of the batch");
+  }
+  if (n_samples > static_cast<std::size_t>(INT32_MAX)) bad("batch too long for int32 sample indices");
+  if (!(o.threshold >= 0.0f)) bad("threshold must be ≥ 0");
+  if (!(o.lambda >= 0.0f) || !std::isfinite(o.lambda)) bad("lambda must be finite and ≥ 0");
+  if (std::isnan(o.learn_threshold)) bad("learn_threshold is NaN");
+  if (o.inner_iterations < 0) bad("inner_iterations must be ≥ 0");
+  for (std::size_t j = 0; j < model.n_templates; ++j) {
+    if (!(model.mu[j] >= 0.0f)) bad("mu[" + std::to_string(j) + "] must be ≥ 0");
+  }
+  if (o.similar != nullptr) {
+    if (o.n_similar < 1) bad("n_similar must be ≥ 1 when template features are requested");
+    for (std::size_t i = 0; i < model.n_templates * o.n_similar; ++i) {
+      if (o.similar[i] < 0 || static_cast<std::size_t>(o.similar[i]) >= model.n_templates) {
+        bad("similar-template index " + std::to_string(o.similar[i]) + " is not a template");
+      }
+    }
+  }
+  if (o.pcs != nullptr && o.n_pcs < 1) bad("n_pcs must be ≥ 1 when PC features are requested");
+  if (model.rank > kMaxRank) bad("rank " + std::to_string(model.rank) + " exceeds the CUDA limit of 6");
+  if (n_samples > std::size_t{65535} * 32) bad("more than 2 097 120 samples (the CUDA transpose grid limit)");
+  if (model.n_templates > 65535) bad("more than 65535 templates (the CUDA grid limit)");
+  if (model.nt0 > kMaxNt0) bad("templateSamples " + std::to_string(model.nt0) + " exceeds the CUDA limit of 256");
+}
+
+struct Timer {
+  std::vector<cudaEvent_t> events;
+  void mark(Context& ctx) {
+    cudaEvent_t e;
+    SPIKESHARD_CUDA_CHECK(cudaEventCreate(&e));
+    SPIKESHARD_CUDA_CHECK(cudaEventRecord(e, ctx.stream()));
+    events.push_back(e);
+  }
+  ~Timer() {
+    for (cudaEvent_t e : events) cudaEventDestroy(e);
+  }
+};
+
+}  // namespace
+
+// The pursuit on a sample-major batch already on the device (d_data, n × nC; not modified).
+MatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::size_t nC, const TemplateSet& m,
+                      const MatchOptions& o, bool want_residual, Timer* timer) {
+  const std::size_t F = m.n_templates;
+  const int nt0 = m.nt0, rank = m.rank, near = m.n_neighbours, L = nt0 - 1;
+  const std::size_t n_valid = nT - L;
+  const int Fi = static_cast<int>(F);
+
+  // Host-side model tables, computed exactly as the CPU's prepare().
+  std::vector<float> uc(F * near * rank), tdense(F * nt0 * near), lmu(F), lmu2(F);
+  std::vector<int> chans(F * near), pos(F * nC, -1);
+  std::vector<unsigned char> overlap(F * F, 0);
+  const float inv1pl = 1.0f / (1.0f + o.lambda);
+  std::vector<std::vector<std::uint64_t>> support(F, std::vector<std::uint64_t>((nC + 63) / 64, 0));
+  for (std::size_t j = 0; j < F; ++j) {
+    const std::int32_t* ch = m.channels_of(j);
+    for (int i = 0; i < near; ++i) {
+      chans[j * near + i] = ch[i];
+      if (pos[j * nC + ch[i]] >= 0) {
+        bad("template " + std::to_string(j) + "'s neighbourhood repeats channel " + std::to_string(ch[i]) +
+            " (not supported by the CUDA kernels)");
+      }
+      pos[j * nC + ch[i]] = i;
+      support[j][ch[i] / 64] |= std::uint64_t{1} << (ch[i] % 64);
+      for (int k = 0; k < rank; ++k) uc[(j * near + i) * rank + k] = m.U[(j * nC + ch[i]) * rank + k];
+    }
+    for (int t = 0; t < nt0; ++t) {
+      for (int i = 0; i < near; ++i) {
+        float v = 0.0f;
+        for (int k = 0; k < rank; ++k) v += m.W[(j * nt0 + t) * rank + k] * uc[(j * near + i) * rank + k];
+        tdense[(j * nt0 + t) * near + i] = v;
+      }
+    }
+    lmu[j] = o.lambda * m.mu[j];
+    lmu2[j] = o.lambda * m.mu[j] * m.mu[j];
+  }
+  for (std::size_t a = 0; a < F; ++a) {
+    for (std::size_t b = 0; b < F; ++b) {
+      bool any = false;
+      for (std::size_t w = 0; w < support[a].size() && !any; ++w) any = (support[a][w] & support[b][w]) != 0;
+      overlap[a * F + b] = any ? 1 : 0;
+    }
+  }
+  const int ns = o.similar != nullptr ? o.n_similar : 0;
+  const int np = o.pcs != nullptr ? o.n_pcs : 0;
+
+  // Device arrays.
+  float *d_uc, *d_tdense, *d_W, *d_U, *d_lmu, *d_lmu2, *d_pcs;
+  int *d_chans, *d_pos, *d_similar;
+  unsigned char* d_overlap;
+  carve(ctx, kSlotMatchModel, [&](Carver& c) {
+    d_uc = c.take<float>(uc.size());
+    d_tdense = c.take<float>(tdense.size());
+    d_W = c.take<float>(F * nt0 * rank);
+    d_U = c.take<float>(F * nC * rank);
+    d_lmu = c.take<float>(F);
+    d_lmu2 = c.take<float>(F);
+    d_pcs = c.take<float>(static_cast<std::size_t>(nt0) * np);
+    d_chans = c.take<int>(chans.size());
+    d_pos = c.take<int>(pos.size());
+    d_similar = c.take<int>(F * ns);
+    d_overlap = c.take<unsigned char>(overlap.size());
+  });
+  const std::size_t per_iteration = n_valid / nt0 + 1;  // peaks are ≥ nt0 apart
+  const std::size_t all_capacity = std::min<std::size_t>(
+      o.max_spikes, static_cast<std::size_t>(std::max(o.inner_iterations, 0)) * per_iteration);
+  const std::size_t pick_blocks = (n_valid + kPickBlock - 1) / kPickBlock;
+  float* d_err;
+  int *d_best, *d_block_counts, *d_total;
+  unsigned char* d_flags;
+  Spike *d_found, *d_all;
+  unsigned long long* d_first_bad;
+  carve(ctx, kSlotMatchWork, [&](Carver& c) {
+    d_err = c.take<float>(n_valid);
+    d_best = c.take<int>(n_valid);
+    d_flags = c.take<unsigned char>(n_valid);
+    d_block_counts = c.take<int>(pick_blocks);
+    d_total = c.take<int>(1);
+    d_found = c.take<Spike>(per_iteration);
+    d_all = c.take<Spike>(all_capacity);
+    d_first_bad = c.take<unsigned long long>(1);
+  });
+  float* d_cols = ctx.buffer_of<float>(kSlotMatchColumns, nC * nT);
+  float* d_c = ctx.buffer_of<float>(kSlotMatchScores, F * n_valid);
+  float* d_wtw = nullptr;
+  const std::size_t n_lags = 2 * static_cast<std::size_t>(L) + 1;
+  if (o.cross_correlations != nullptr && F > 0) d_wtw = ctx.buffer_of<float>(kSlotMatchWtW, F * F * n_lags);
+
+  if (timer != nullptr) timer->mark(ctx);  // setup start
+  if (F > 0) {
+    ctx.upload(d_uc, uc.data(), uc.size() * sizeof(float));
+    ctx.upload(d_tdense, tdense.data(), tdense.size() * sizeof(float));
+    ctx.upload(d_W, m.W, F * nt0 * rank * sizeof(float));
+    ctx.upload(d_U, m.U, F * nC * rank * sizeof(float));
+    ctx.upload(d_lmu, lmu.data(), F * sizeof(float));
+    ctx.upload(d_lmu2, lmu2.data(), F * sizeof(float));
+    ctx.upload(d_chans, chans.data(), chans.size() * sizeof(int));
+    ctx.upload(d_pos, pos.data(), pos.size() * sizeof(int));
+    ctx.upload(d_overlap, overlap.data(), overlap.size());
+  }
+  if (np > 0) ctx.upload(d_pcs, o.pcs, static_cast<std::size_t>(nt0) * np * sizeof(float));
+  if (ns > 0) ctx.upload(d_similar, o.similar, F * ns * sizeof(int));
+  if (d_wtw != nullptr) ctx.upload(d_wtw, o.cross_correlations, F * F * n_lags * sizeof(float));
+
+  // Non-finite input: the CPU refuses it, so does this (lowest index reported).
+  const unsigned long long none = ~0ull;
+  ctx.upload(d_first_bad, &none, sizeof none);
+  finite_kernel<<<std::min(blocks(nT * nC, 256), 4096u), 256, 0, ctx.stream()>>>(d_data, nT * nC, d_first_bad);
+  SPIKESHARD_CUDA_LAUNCHED();
+  unsigned long long first_bad = none;
+  ctx.download(&first_bad, d_first_bad, sizeof first_bad);
+  launch_transpose(ctx, d_data, nT, nC, d_cols);
+  ctx.synchronize();
+  if (first_bad != none) {
+    bad("the batch holds a non-finite value at sample " + std::to_string(first_bad / nC) + ", channel " +
+        std::to_string(first_bad % nC));
+  }
+
+  MatchResult r;
+  std::size_t all_count = 0;
+  if (timer != nullptr) timer->mark(ctx);  // projections start
+  if (F > 0) {
+    const dim3 grid(blocks(n_valid, kTileQ), static_cast<unsigned int>(F));
+    launch_project(ctx, grid, rank, d_cols, nT, n_valid, d_chans, d_uc, d_W, nt0, near, nullptr, d_c);
+  }
+  if (timer != nullptr) timer->mark(ctx);  // initial best start
+  if (F > 0) {
+    best_all_kernel<<<blocks(n_valid, 128), 128, 0, ctx.stream()>>>(d_c, n_valid, Fi, d_lmu, d_lmu2, inv1pl, d_err,
+                                                                      d_best);
+    SPIKESHARD_CUDA_LAUNCHED();
+  }
+  if (timer != nullptr) timer->mark(ctx);  // pursuit start
+  const float th2 = o.threshold * o.threshold;
+  std::vector<Spike> found_host;
+  std::vector<ProjectItem> items;
+  ProjectItem* d_items = nullptr;
+  for (int iter = 0; F > 0 && iter < o.inner_iterations; ++iter) {
+    pick_count_kernel<<<static_cast<unsigned int>(pick_blocks), kPickBlock, 0, ctx.stream()>>>(d_err, n_valid, L, th2,
+                                                                                               d_flags, d_block_counts);
+    SPIKESHARD_CUDA_LAUNCHED();
+    pick_scan_kernel<<<1, 1, 0, ctx.stream()>>>(d_block_counts, static_cast<int>(pick_blocks), d_total);
+    SPIKESHARD_CUDA_LAUNCHED();
+    pick_write_kernel<<<static_cast<unsigned int>(pick_blocks), kPickBlock, 0, ctx.stream()>>>(
+        d_flags, d_block_counts, d_err, d_best, d_c, n_valid, d_found);
+    SPIKESHARD_CUDA_LAUNCHED();
+    int total = 0;
+    ctx.download(&total, d_total, sizeof total);
+    ctx.synchronize();
+    std::size_t n = static_cast<std::size_t>(total);
+    if (n == 0) break;
+    if (all_count + n > o.max_spikes) {
+      n = o.max_spikes - all_count;
+      r.capped = true;
+    }
+    if (n == 0) break;
+    const unsigned int nb = static_cast<unsigned int>(n);
+    subtract_kernel<<<nb, 64, 0, ctx.stream()>>>(d_found, nT, nt0, near, d_chans, d_tdense, d_cols);
+    SPIKESHARD_CUDA_LAUNCHED();
+    if (d_wtw != nullptr) {
+      wtw_update_kernel<<<dim3(nb, static_cast<unsigned int>(F)), 128, 0, ctx.stream()>>>(
+          d_found, static_cast<int>(n), L, Fi, d_wtw, d_overlap, n_valid, d_c);
+      SPIKESHARD_CUDA_LAUNCHED();
+    } else {
+      // Recompute c on the merged reaches of the spikes that share a channel with each template
+      // (a projection does not depend on the range it is computed over, so this equals the CPU).
+      found_host.resize(n);
+      ctx.download(found_host.data(), d_found, n * sizeof(Spike));
+      ctx.synchronize();
+      items.clear();
+      for (std::size_t b = 0; b < F; ++b) {
+        std::size_t lo = 0, hi = 0;
+        bool open = false;
+        auto flush = [&]() {
+          for (std::size_t a = lo; a <= hi; a += kTileQ) {
+            items.push_back({static_cast<int>(b), static_cast<int>(a),
+                             static_cast<int>(std::min<std::size_t>(kTileQ, hi - a + 1))});
+          }
+        };
+        for (const Spike& f : found_host) {
+          if (overlap[b * F + f.id] == 0) continue;
+          const std::size_t st = static_cast<std::size_t>(f.st);
+          const std::size_t a = st >= static_cast<std::size_t>(L) ? st - L : 0, z = std::min(n_valid - 1, st + L);
+          if (open && a <= hi + 1) {
+            hi = std::max(hi, z);
+          } else {
+            if (open) flush();
+            lo = a;
+            hi = z;
+            open = true;
+          }
+        }
+        if (open) flush();
+      }
+      if (!items.empty()) {
+        d_items = ctx.buffer_of<ProjectItem>(kSlotMatchOut, items.size());
+        ctx.upload(d_items, items.data(), items.size() * sizeof(ProjectItem));
+        launch_project(ctx, dim3(static_cast<unsigned int>(items.size())), rank, d_cols, nT, n_valid, d_chans, d_uc,
+                       d_W, nt0, near, d_items, d_c);
+      }
+    }
+    best_windows_kernel<<<nb, 128, 0, ctx.stream()>>>(d_found, L, d_c, n_valid, Fi, d_lmu, d_lmu2, inv1pl, d_err,
+                                                      d_best);
+    SPIKESHARD_CUDA_LAUNCHED();
+    SPIKESHARD_CUDA_CHECK(cudaMemcpyAsync(d_all + all_count, d_found, n * sizeof(Spike), cudaMemcpyDeviceToDevice,
+                                          ctx.stream()));
+    all_count += n;
+    r.iterations = iter + 1;
+    if (r.capped) break;
+  }
+  if (timer != nullptr) timer->mark(ctx);  // outputs start
+  r.spikes_found = all_count;
+
+  // Sort as the CPU does (stable, by time, template, amplitude) and keep the owned spikes.
+  std::vector<Spike> all(all_count);
+  if (all_count > 0) ctx.download(all.data(), d_all, all_count * sizeof(Spike));
+  ctx.synchronize();
+  std::stable_sort(all.begin(), all.end(), [](const Spike& a, const Spike& b) {
+    if (a.st != b.st) return a.st < b.st;
+    if (a.id != b.id) return a.id < b.id;
+    return a.y < b.y;
+  });
+  std::vector<Spike> own;
+  const std::size_t first = o.halo_samples, last = o.halo_samples + o.own_samples;
+  for (const Spike& f : all) {
+    const std::size_t trough = static_cast<std::size_t>(f.st) + static_cast<std::size_t>(m.nt0min);
+    if (trough >= first && trough < last) own.push_back(f);
+  }
+  const std::size_t n = own.size();
+  r.sample.resize(n);
+  r.template_id.resize(n);
+  r.amplitude.resize(n);
+  r.score.resize(n);
+  for (std::size_t s = 0; s < n; ++s) {
+    r.sample[s] = static_cast<std::int32_t>(static_cast<std::size_t>(own[s].st) + m.nt0min - first);
+    r.template_id[s] = own[s].id;
+    r.amplitude[s] = own[s].y;
+    r.score[s] = own[s].x;
+  }
+
+  // Output arrays: residual (sample-major), owned spikes, snippet lists, sums, features.
+  std::vector<int> offsets, list;
+  if (o.snippet_sums) {
+    offsets.assign(F + 1, 0);
+    std::vector<std::vector<int>> by_template(F);
+    for (std::size_t s = 0; s < n; ++s) {
+      if (own[s].x > o.learn_threshold) by_template[own[s].id].push_back(static_cast<int>(s));
+    }
+    for (std::size_t j = 0; j < F; ++j) {
+      offsets[j + 1] = offsets[j] + static_cast<int>(by_template[j].size());
+      list.insert(list.end(), by_template[j].begin(), by_template[j].end());
+    }
+  }
+  float *d_residual, *d_tfeat, *d_pcfeat;
+  Spike* d_own;
+  int *d_offsets, *d_list;
+  double *d_sums, *d_cross;
+  carve(ctx, kSlotMatchOut, [&](Carver& c) {
+    d_residual = c.take<float>(nT * nC);
+    d_own = c.take<Spike>(n);
+    d_offsets = c.take<int>(offsets.size());
+    d_list = c.take<int>(list.size());
+    d_sums = c.take<double>(o.snippet_sums ? F * nt0 * nC : 0);
+    d_cross = c.take<double>(F * ns);
+    d_tfeat = c.take<float>(n * ns);
+    d_pcfeat = c.take<float>(n * np * near);
+  });
+  launch_transpose(ctx, d_cols, nC, nT, d_residual);
+  if (n > 0) ctx.upload(d_own, own.data(), n * sizeof(Spike));
+  if (o.snippet_sums && F > 0) {
+    ctx.upload(d_offsets, offsets.data(), offsets.size() * sizeof(int));
+    if (!list.empty()) ctx.upload(d_list, list.data(), list.size() * sizeof(int));
+    SPIKESHARD_CUDA_CHECK(cudaMemsetAsync(d_sums, 0, F * nt0 * nC * sizeof(double), ctx.stream()));
+    snippet_kernel<<<dim3(static_cast<unsigned int>(F), static_cast<unsigned int>(nt0)), 128, 0, ctx.stream()>>>(
+        d_own, d_offsets, d_list, d_residual, nC, nt0, near, d_pos, d_tdense, d_sums);
+    SPIKESHARD_CUDA_LAUNCHED();
+  }
+  if (ns > 0 && F > 0) {
+    cross_kernel<<<blocks(F * ns, 128), 128, 0, ctx.stream()>>>(Fi, ns, d_similar, d_chans, d_tdense, d_W, d_U, nC,
+                                                                  nt0, near, rank, d_cross);
+    SPIKESHARD_CUDA_LAUNCHED();
+    if (n > 0) {
+      template_features_kernel<<<blocks(n * ns, 128), 128, 0, ctx.stream()>>>(
+          d_own, static_cast<int>(n), ns, d_similar, d_chans, d_tdense, d_cross, d_residual, nC, nt0, near, d_tfeat);
+      SPIKESHARD_CUDA_LAUNCHED();
+    }
+  }
+  if (np > 0 && n > 0) {
+    pc_features_kernel<<<blocks(n * np * near, 128), 128, 0, ctx.stream()>>>(
+        d_own, static_cast<int>(n), np, d_chans, d_tdense, d_pcs, d_residual, nC, nt0, near, d_pcfeat);
+    SPIKESHARD_CUDA_LAUNCHED();
+  }
+  if (timer != nullptr) timer->mark(ctx);  // download start
+  if (o.snippet_sums) {
+    r.snippet_sums.assign(F * nt0 * nC, 0.0);
+    r.snippet_counts.assign(F, 0);
+    for (std::size_t j = 0; j < F; ++j) r.snippet_counts[j] = offsets[j + 1] - offsets[j];
+    if (F > 0) ctx.download(r.snippet_sums.data(), d_sums, r.snippet_sums.size() * sizeof(double));
+  }
+  if (o.similar != nullptr) {
+    r.template_features.assign(n * ns, 0.0f);
+    if (n > 0 && F > 0) ctx.download(r.template_features.data(), d_tfeat, n * ns * sizeof(float));
+  }
+  if (o.pcs != nullptr) {
+    r.pc_features.assign(n * np * near, 0.0f);
+    if (n > 0) ctx.download(r.pc_features.data(), d_pcfeat, n * np * near * sizeof(float));
+  }
+  if (want_residual) {
+    r.residual.resize(nT * nC);
+    ctx.download(r.residual.data(), d_residual, nT * nC * sizeof(float));
+  }
+  if (timer != nullptr) timer->mark(ctx);  // end
+  ctx.synchronize();
+  return r;
+}
+
+}  // namespace detail
+
+using detail::Context;
+
+MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_channels, const TemplateSet& model,
+                        const MatchOptions& options, bool want_residual) {
+  detail::validate(n_samples, n_channels, model, options);
+  if (data == nullptr) detail::bad("data pointer is null");
+  Context& ctx = Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  float* d_data = ctx.buffer_of<float>(detail::kSlotMatchInput, n_samples * n_channels);
+  ctx.upload(d_data, data, n_samples * n_channels * sizeof(float));
+  return detail::run_match(ctx, d_data, n_samples, n_channels, model, options, want_residual, nullptr);
+}
+
+MatchResult preprocess_shift_match_batch(const PreprocessBatchInput& input, const float* kriging_matrix,
+                                         const TemplateSet& model, const MatchOptions& options, bool want_residual) {
+  detail::validate(input.n_samples, input.n_channels, model, options);
+  Context& ctx = Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  const float* d_data = detail::run_preprocess(ctx, input, kriging_matrix, nullptr, 0);
+  return detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options, want_residual, nullptr);
+}
+
+MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::size_t n_channels,
+                               const TemplateSet& model, const MatchOptions& options, int repeats,
+                               const PreprocessBatchInput* input, const float* kriging_matrix) {
+  if (repeats < 1) throw std::invalid_argument("benchmark_match: repeats must be ≥ 1, got " + std::to_string(repeats));
+  detail::validate(n_samples, n_channels, model, options);
+  Context& ctx = Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  MatchBenchmark out;
+  const std::size_t bytes = n_samples * n_channels * sizeof(float);
+  float* d_data = ctx.buffer_of<float>(detail::kSlotMatchInput, n_samples * n_channels);
+  // Warm-up (allocations), then the timed repeats.
+  ctx.upload(d_data, data, bytes);
+  MatchResult warm = detail::run_match(ctx, d_data, n_samples, n_channels, model, options, true, nullptr);
+  out.spikes_found = warm.spikes_found;
+  out.iterations = warm.iterations;
+  for (int rep = 0; rep < repeats; ++rep) {
+    detail::Timer timer;
+    timer.mark(ctx);
+    ctx.upload(d_data, data, bytes);
+    detail::run_match(ctx, d_data, n_samples, n_channels, model, options, true, &timer);
+    ctx.synchronize();
+    // Marks: 0 upload, 1 setup, 2 projections, 3 best, 4 pursuit, 5 outputs, 6 download, 7 end.
+    for (int s = 0; s < 7; ++s) {
+      float ms = 0;
+      SPIKESHARD_CUDA_CHECK(cudaEventElapsedTime(&ms, timer.events[s], timer.events[s + 1]));
+      out.stages[s].ms += ms / repeats;
+    }
+    float total = 0;
+    SPIKESHARD_CUDA_CHECK(cudaEventElapsedTime(&total, timer.events[0], timer.events[7]));
+    out.stages[7].ms += total / repeats;
+  }
+  out.stages[0].bytes = static_cast<double>(bytes);
+  out.stages[6].bytes = static_cast<double>(bytes);
+  if (input != nullptr) {
+    detail::run_preprocess(ctx, *input, kriging_matrix, nullptr, 0);
+    detail::Timer timer;
+    timer.mark(ctx);
+    for (int rep = 0; rep < repeats; ++rep) {
+      const float* d = detail::run_preprocess(ctx, *input, kriging_matrix, nullptr, 0);
+      detail::run_match(ctx, d, n_samples, n_channels, model, options, false, nullptr);
+    }
+    timer.mark(ctx);
+    ctx.synchronize();
+    float ms = 0;
+    SPIKESHARD_CUDA_CHECK(cudaEventElapsedTime(&ms, timer.events[0], timer.events[1]));
+    out.stages[8].ms = ms / repeats;
+  }
+  out.repeats = repeats;
+  return out;
+}
+
+}  // namespace spikeshard::cuda

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * `npm run test:gpu`: CPU vs CUDA matching pursuit (matchBatch) on the same inputs: random models
+ * with planted spikes, a realistic model (384 channels, 250 templates, a 65 600 + 2 × 1024 batch)
+ * and the fused preprocess → shift → match chain. The CUDA kernels repeat the CPU's float and
+ * double operations in its order without FMA, so the spike lists must be identical and every value
+ * is expected bitwise equal; the asserted tolerance (relative to the largest |CPU value|, 1e-5)
+ * only leaves room for rounding, and every comparison logs its bitwise mismatch count.
+ * Without a usable CUDA device every test is skipped with the loader's reason.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadCpuBinding } from '../../native/lib/load.js';
+import type { NativeCudaBinding } from '../../native/lib/binding-cuda.js';
+import { cudaMatchBatch, cudaPreprocessShiftMatchBatch } from '../../native/lib/backend.js';
+import {
+  DEFAULT_FACTORIZE_OPTIONS,
+  DEFAULT_MATCH_OPTIONS,
+  factorizeTemplates,
+  matchBatch,
+  nearestChannels,
+  peakChannels,
+  templateCorrelations,
+  type MatchOptions,
+  type MatchResult,
+  type TemplateModel,
+} from '../../native/lib/matching.js';
+import { cudaOrSkipReason, gains, goodMask, krigingMatrix, random, rawBlock, whitening } from './gpu-fixture.js';
+
+const { cuda: loaded, skip } = cudaOrSkipReason();
+const gpu = (): NativeCudaBinding => {
+  if (!loaded.ok) throw new Error(loaded.reason);
+  return loaded.binding;
+};
+const cpu = loadCpuBinding();
+const nt0 = 61;
+const nt0min = 20;
+/** Max relative error of amplitudes, scores, snippet sums, features and residual (docs/cuda.md). */
+const valueTolerance = 1e-5;
+
+function gaussian(next: () => number): number {
+  return Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next());
+}
+
+/** A Neuropixels-like model: 4 columns, 20 µm rows; templates factorised from Gaussian mean waveforms. */
+function randomModel(nTemplates: number, nChannels: number, nNeighbours: number, seed: number): TemplateModel {
+  const next = random(seed);
+  const x = Float32Array.from({ length: nChannels }, (_, c) => 16 * (c % 4));
+  const y = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
+  const neighbourhoods = nearestChannels(x, y, nNeighbours);
+  const values = new Float64Array(nTemplates * nt0 * nChannels);
+  for (let j = 0; j < nTemplates; j++) {
+    const peak = Math.floor(next() * nChannels);
+    const amplitude = 10 + 20 * next();
+    const width = 1 + 2 * next();
+    const spread = 20 + 40 * next();
+    for (let t = 0; t < nt0; t++) {
+      const shape = -Math.exp(-0.5 * ((t - nt0min) / width) ** 2) + 0.3 * Math.exp(-0.5 * ((t - nt0min - 8) / 3) ** 2);
+      for (let c = 0; c < nChannels; c++) {
+        const d2 = ((x[c] ?? 0) - (x[peak] ?? 0)) ** 2 + ((y[c] ?? 0) - (y[peak] ?? 0)) ** 2;
+        values[(j * nt0 + t) * nChannels + c] = amplitude * shape * Math.exp(-0.5 * (d2 / spread ** 2));
+      }
+    }
+  }
+  const dwu = { nTemplates, templateSamples: nt0, nChannels, values };
+  return factorizeTemplates(dwu, neighbourhoods, peakChannels(dwu, nt0min), DEFAULT_FACTORIZE_OPTIONS);
+}
+
+/** Unit noise plus `spikes` planted templates at meanAmplitude·[0.8, 1.2); returns the planted starts. */
+function plantedBatch(m: TemplateModel, nSamples: number, spikes: number, seed: number) {
+  const next = random(seed);
+  const nc = m.nChannels;
+  const samples = new Float32Array(nSamples * nc);
+  for (let i = 0; i < samples.length; i++) samples[i] = gaussian(next);
+  const planted: { start: number; id: number }[] = [];
+  for (let s = 0; s < spikes; s++) {
+    const id = Math.floor(next() * m.nTemplates);
+    const start = Math.floor(next() * (nSamples - nt0));
+    const a = (m.meanAmplitude[id] ?? 0) * (0.8 + 0.4 * next());
+    planted.push({ start, id });
+    for (let t = 0; t < nt0; t++) {
+      for (let c = 0; c < nc; c++) {
+        let v = 0;
+        for (let k = 0; k < m.rank; k++) {
+          v += (m.temporal[(id * nt0 + t) * m.rank + k] ?? 0) * (m.spatial[(id * nc + c) * m.rank + k] ?? 0);
+        }
+        samples[(start + t) * nc + c] = (samples[(start + t) * nc + c] ?? 0) + a * v;
+      }
+    }
+  }
+  return { samples, planted };
+}
+
+type Values = Float32Array | Float64Array | null;
+
+function valueDifference(a: Values, b: Values): { maxRel: number; mismatches: number } {
+  if (a === null || b === null) {
+    assert.equal(a, b, 'one backend returned null');
+    return { maxRel: 0, mismatches: 0 };
+  }
+  assert.equal(a.length, b.length, 'lengths differ');
+  let maxAbs = 0;
+  let scale = 0;
+  let mismatches = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    maxAbs = Math.max(maxAbs, Math.abs(x - y));
+    scale = Math.max(scale, Math.abs(x));
+    if (!Object.is(x, y)) mismatches++;
+  }
+  return { maxRel: scale > 0 ? maxAbs / scale : maxAbs, mismatches };
+}
+
+type AnyResult = Omit<MatchResult, 'residual'> & { residual: Float32Array | null };
+
+/** Identical spike lists, values within valueTolerance; logs the bitwise mismatch counts. */
+function compareResults(name: string, c: AnyResult, g: AnyResult, residual = true): void {
+  assert.deepEqual(Array.from(g.sample), Array.from(c.sample), `${name}: spike samples differ`);
+  assert.deepEqual(Array.from(g.templateId), Array.from(c.templateId), `${name}: spike templates differ`);
+  assert.equal(g.spikesFound, c.spikesFound, `${name}: spikesFound`);
+  assert.equal(g.iterations, c.iterations, `${name}: iterations`);
+  assert.equal(g.capped, c.capped, `${name}: capped`);
+  assert.deepEqual(
+    g.snippetCounts === null ? null : Array.from(g.snippetCounts),
+    c.snippetCounts === null ? null : Array.from(c.snippetCounts),
+    `${name}: snippet counts`,
+  );
+  const parts: [string, Values, Values][] = [
+    ['amplitude', c.amplitude, g.amplitude],
+    ['score', c.score, g.score],
+    ['snippetSums', c.snippetSums, g.snippetSums],
+    ['templateFeatures', c.templateFeatures, g.templateFeatures],
+    ['pcFeatures', c.pcFeatures, g.pcFeatures],
+  ];
+  if (residual) parts.push(['residual', c.residual, g.residual]);
+  const notes: string[] = [];
+  for (const [part, a, b] of parts) {
+    const d = valueDifference(a, b);
+    notes.push(`${part} ${d.mismatches} differ (rel ${d.maxRel.toExponential(1)})`);
+    assert.ok(d.maxRel <= valueTolerance, `${name}: ${part}: max relative error ${d.maxRel} above ${valueTolerance}`);
+  }
+  console.log(
+    `# match ${name}: ${c.sample.length} spikes (${c.spikesFound} found, ${c.iterations} iterations); ${notes.join(', ')}`,
+  );
+}
+
+function pcs(): { nPcs: number; values: Float32Array } {
+  return { nPcs: 3, values: Float32Array.from({ length: nt0 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) };
+}
+
+test('matchBatch on planted spikes: identical spikes with and without cross-correlations', { skip }, () => {
+  const nChannels = 64;
+  const nSamples = 8192;
+  const m = randomModel(12, nChannels, 16, 5);
+  const corr = templateCorrelations(m, { nSimilarMax: 6, threads: 0 });
+  const { samples, planted } = plantedBatch(m, nSamples, 40, 6);
+  const batch = { samples, nSamples, nChannels, haloSamples: 256, ownSamples: nSamples - 512 };
+  const base: MatchOptions = {
+    ...DEFAULT_MATCH_OPTIONS,
+    similarTemplates: { nSimilar: corr.nSimilar, similar: corr.similar },
+    pcs: pcs(),
+  };
+  for (const [name, options] of [
+    ['planted, cross-correlations', { ...base, crossCorrelation: corr.crossCorrelation }],
+    ['planted, recomputed projections', base],
+    ['planted, threshold 3, no features', { ...DEFAULT_MATCH_OPTIONS, threshold: 3, learnThreshold: 4 }],
+  ] as const) {
+    const c = matchBatch(batch, m, options);
+    const g = cudaMatchBatch(gpu(), batch, m, options);
+    compareResults(name, c, g);
+  }
+  // The test data must exercise the pursuit: most planted spikes are found.
+  const found = matchBatch(batch, m, base);
+  assert.ok(found.spikesFound >= planted.length / 2, `only ${found.spikesFound} of ${planted.length} planted found`);
+});
+
+test('matchBatch edge cases: cap, no iterations, no templates', { skip }, () => {
+  const nChannels = 32;
+  const nSamples = 2048;
+  const m = randomModel(5, nChannels, 8, 7);
+  const { samples } = plantedBatch(m, nSamples, 20, 8);
+  const batch = { samples, nSamples, nChannels, haloSamples: 0, ownSamples: nSamples };
+  const capped = { ...DEFAULT_MATCH_OPTIONS, maxSpikes: 3 };
+  const c = matchBatch(batch, m, capped);
+  assert.ok(c.capped, 'the CPU run should hit the cap');
+  compareResults('capped at 3', c, cudaMatchBatch(gpu(), batch, m, capped));
+  const none = { ...DEFAULT_MATCH_OPTIONS, innerIterations: 0 };
+  compareResults('0 iterations', matchBatch(batch, m, none), cudaMatchBatch(gpu(), batch, m, none));
+  const empty: TemplateModel = {
+    ...m,
+    nTemplates: 0,
+    temporal: new Float32Array(0),
+    spatial: new Float32Array(0),
+    meanAmplitude: new Float32Array(0),
+    peakChannel: new Int32Array(0),
+  };
+  compareResults(
+    'no templates',
+    matchBatch(batch, empty, DEFAULT_MATCH_OPTIONS),
+    cudaMatchBatch(gpu(), batch, empty, DEFAULT_MATCH_OPTIONS),
+  );
+  const bad = Float32Array.from(samples);
+  bad[77] = Number.NaN;
+  assert.throws(() => cudaMatchBatch(gpu(), { ...batch, samples: bad }, m, DEFAULT_MATCH_OPTIONS), RangeError);
+});
+
+test('matchBatch on a realistic model (384 ch, 250 templates, 67 648 samples) and repeat', { skip }, () => {
+  const nChannels = 384;
+  const nSamples = 65600 + 2 * 1024;
+  const m = randomModel(250, nChannels, 32, 9);
+  const corr = templateCorrelations(m, { nSimilarMax: 32, threads: 0 });
+  const { samples } = plantedBatch(m, nSamples, 400, 10);
+  const batch = { samples, nSamples, nChannels, haloSamples: 1024, ownSamples: 65600 };
+  const options: MatchOptions = {
+    ...DEFAULT_MATCH_OPTIONS,
+    similarTemplates: { nSimilar: corr.nSimilar, similar: corr.similar },
+    pcs: pcs(),
+    crossCorrelation: corr.crossCorrelation,
+  };
+  const c = matchBatch(batch, m, options);
+  const g = cudaMatchBatch(gpu(), batch, m, options);
+  compareResults('realistic 384 × 67 648, F = 250', c, g);
+  const again = cudaMatchBatch(gpu(), batch, m, options);
+  compareResults('realistic, second GPU run', g, again);
+  const d = valueDifference(g.residual, again.residual);
+  assert.equal(d.mismatches, 0, 'two GPU runs differ');
+});
+
+test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch', { skip }, () => {
+  const nChannels = 384;
+  const rowStride = 385;
+  const nSamples = 65600 + 2 * 1024;
+  const raw = rawBlock(nSamples, nChannels, rowStride, 41);
+  const w = whitening(nChannels, 32, 42);
+  const g0 = gains(nChannels, 43);
+  const good = goodMask(nChannels, 50);
+  const kriging = krigingMatrix(nChannels, 44);
+  const highpass = { order: 3, cutoffHz: 300, sampleRateHz: 30000 };
+  // scale brings the whitened noise near unit variance, as the real whitening does.
+  const scale = 0.02;
+  const white = cpu.preprocessBatch({
+    raw,
+    nSamples,
+    nChannels,
+    rowStride,
+    gains: g0,
+    good,
+    ...w,
+    ...highpass,
+    scale,
+    commonReference: true,
+  });
+  const shifted = new Float32Array(white.length);
+  cpu.driftApplyKriging(white, nChannels, kriging, shifted);
+  const m = randomModel(250, nChannels, 32, 45);
+  const corr = templateCorrelations(m, { nSimilarMax: 32, threads: 0 });
+  const halo = { haloSamples: 1024, ownSamples: 65600 };
+  const options: MatchOptions = {
+    ...DEFAULT_MATCH_OPTIONS,
+    similarTemplates: { nSimilar: corr.nSimilar, similar: corr.similar },
+    crossCorrelation: corr.crossCorrelation,
+  };
+  const c = matchBatch({ samples: shifted, nSamples, nChannels, ...halo }, m, options);
+  const preprocessOptions = {
+    ...highpass,
+    gains: g0,
+    good,
+    whitening: {
+      nChannels,
+      nNearest: w.nNearest,
+      epsilon: 0,
+      indices: w.indices,
+      weights: w.weights,
+      dense: new Float64Array(0),
+    },
+    scale,
+    commonReference: true,
+  };
+  const g = cudaPreprocessShiftMatchBatch(
+    gpu(),
+    { data: raw, nChannels, rowStride },
+    preprocessOptions,
+    kriging,
+    halo,
+    m,
+    options,
+    true,
+  );
+  compareResults('fused preprocess → shift → match', c, g);
+  const noResidual = cudaPreprocessShiftMatchBatch(
+    gpu(),
+    { data: raw, nChannels, rowStride },
+    preprocessOptions,
+    kriging,
+    halo,
+    m,
+    options,
+  );
+  assert.equal(noResidual.residual, null);
+  compareResults('fused, residual not returned', c, noResidual, false);
+});
