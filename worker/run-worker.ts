@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ParameterError } from '../proto/errors.js';
 import { readSecret } from '../proto/secret.js';
 import type { Logger } from '../proto/log.js';
+import { chooseBackend } from '../native/lib/index.js';
 import { startWorker } from './server.js';
 
 export interface WorkerCommandOptions {
@@ -35,13 +36,12 @@ export function advertisedAddress(bound: string): string {
 }
 
 export async function runWorker(options: WorkerCommandOptions, log: Logger): Promise<void> {
-  if (options.backend === 'cuda') {
-    throw new ParameterError('--backend cuda: this build has only the CPU backend; use --backend cpu or auto');
-  }
   if (!/^.+:\d+$/.test(options.listen)) {
     throw new ParameterError(`--listen: expected HOST:PORT (port 0 = any free port), got "${options.listen}"`);
   }
   const secret = readSecret(options.secretFile);
+  // Throws RunError (exit 4) naming the loader's reason when cuda is requested but unusable.
+  const backend = chooseBackend(options.backend, log);
   const worker = await startWorker(
     {
       listen: options.listen,
@@ -49,6 +49,7 @@ export async function runWorker(options: WorkerCommandOptions, log: Logger): Pro
       secret,
       threads: options.threads,
       version: options.version,
+      backend,
     },
     log,
   );
@@ -58,7 +59,7 @@ export async function runWorker(options: WorkerCommandOptions, log: Logger): Pro
     const host = address.slice(0, address.lastIndexOf(':'));
     registration = path.join(options.register, `worker-${host}-${worker.port}.json`);
     const tmp = `${registration}.${process.pid}.tmp`;
-    const entry = { address, backend: 'cpu', pid: process.pid, startedAt: new Date().toISOString() };
+    const entry = { address, backend: backend.backend, pid: process.pid, startedAt: new Date().toISOString() };
     writeFileSync(tmp, JSON.stringify(entry) + '\n');
     renameSync(tmp, registration);
   }

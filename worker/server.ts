@@ -6,7 +6,13 @@
  */
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import { BatchEngine, loadCpuBinding } from '../native/lib/index.js';
+import {
+  BatchEngine,
+  describeCudaDevice,
+  engineBackend,
+  loadCpuBinding,
+  type BackendChoice,
+} from '../native/lib/index.js';
 import { InputError, ParameterError } from '../proto/errors.js';
 import type { Logger } from '../proto/log.js';
 import {
@@ -35,6 +41,8 @@ export interface WorkerOptions {
   secret: string;
   /** Native threads; 0 = all cores. */
   threads: number;
+  /** A chooseBackend result; default the CPU. */
+  backend?: BackendChoice;
   /** spikeshard version, for describe. */
   version: string;
   /** Largest payload chunk this worker sends, bytes (tests make it small). @default CHUNK_BYTES */
@@ -118,8 +126,17 @@ export async function startWorker(options: WorkerOptions, log: Logger): Promise<
   if (options.secret === '') throw new ParameterError('the worker needs a non-empty secret');
   if (options.dataRoots.length === 0) throw new ParameterError('the worker needs at least one --data-root');
   const roots = await resolveRoots(options.dataRoots);
-  const engine = new BatchEngine({ threads: options.threads, authorize: (files) => checkFiles(files, roots) });
+  const choice = options.backend ?? { backend: 'cpu', reason: 'cpu requested' };
+  const engine = new BatchEngine({
+    threads: options.threads,
+    authorize: (files) => checkFiles(files, roots),
+    backend: engineBackend(choice),
+    log,
+  });
   const native = loadCpuBinding().describe();
+  const cpuDevice = (cpus: os.CpuInfo[]) =>
+    `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${native.hardwareThreads} hardware threads)`;
+  const gpuDevice = choice.device ? describeCudaDevice(choice.device) : null;
   const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
   const states = new StateCache();
 
@@ -203,8 +220,8 @@ export async function startWorker(options: WorkerOptions, log: Logger): Promise<
         apiVersion: API_VERSION,
         version: options.version,
         coreVersion: String(native.coreVersion),
-        backend: native.backend,
-        device: `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${native.hardwareThreads} hardware threads)`,
+        backend: choice.backend,
+        device: gpuDevice !== null ? `${gpuDevice}; ${cpuDevice(cpus)}` : cpuDevice(cpus),
         threads,
         memoryBytes: os.totalmem(),
         slots: 1,
@@ -226,7 +243,7 @@ export async function startWorker(options: WorkerOptions, log: Logger): Promise<
   const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;
   log.info(
-    { address, dataRoots: roots, threads: options.threads, backend: native.backend },
+    { address, dataRoots: roots, threads: options.threads, backend: choice.backend },
     `worker listening on ${address}`,
   );
   return {

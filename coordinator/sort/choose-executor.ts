@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ParameterError } from '../../proto/errors.js';
 import type { Logger } from '../../proto/log.js';
+import { chooseBackend, type BackendRequest } from '../../native/lib/index.js';
 import { readSecret } from '../../proto/secret.js';
 import type { BatchExecutor } from './executor.js';
 import { GrpcExecutor } from './grpc-executor.js';
@@ -38,6 +39,7 @@ export function isDistributed(d: DistributedOptions | undefined): boolean {
  * @param recording the recording or session folder (local workers may read under its folder)
  * @param outDir the run folder (local mode writes its secret there, mode 0600)
  * @param threads CPU threads in all (split between local workers); 0 = all cores
+ * @param backend in process: resolved here; local workers: passed as their --backend
  */
 export async function chooseExecutor(
   d: DistributedOptions | undefined,
@@ -45,8 +47,9 @@ export async function chooseExecutor(
   outDir: string,
   threads: number,
   log: Logger,
+  backend: BackendRequest = 'cpu',
 ): Promise<BatchExecutor> {
-  if (d === undefined || !isDistributed(d)) return new LocalExecutor(threads);
+  if (d === undefined || !isDistributed(d)) return new LocalExecutor(threads, chooseBackend(backend, log), log);
   const timeouts = {
     ...(d.requestTimeoutS !== undefined ? { requestTimeoutS: d.requestTimeoutS } : {}),
     ...(d.noWorkerTimeoutS !== undefined ? { noWorkerTimeoutS: d.noWorkerTimeoutS } : {}),
@@ -68,7 +71,8 @@ export async function chooseExecutor(
     const dataRoot = statSync(abs).isDirectory() ? abs : path.dirname(abs);
     const cores = os.availableParallelism();
     const threadsPerWorker = Math.max(1, Math.floor((threads > 0 ? threads : cores) / d.workers));
-    const pool = await startLocalWorkers({ count: d.workers, dataRoot, secretFile, threadsPerWorker }, log);
+    // Each worker resolves the request itself (and refuses 'cuda' without a device, so the pool fails).
+    const pool = await startLocalWorkers({ count: d.workers, dataRoot, secretFile, threadsPerWorker, backend }, log);
     try {
       return await GrpcExecutor.connect(
         { secret, addresses: pool.addresses, ...timeouts, onClose: () => pool.stop() },
@@ -78,6 +82,9 @@ export async function chooseExecutor(
       await pool.stop();
       throw err;
     }
+  }
+  if (backend !== 'cpu') {
+    log.info(`--backend ${backend}: running workers use the backend they were started with (see run.json)`);
   }
   const secret = readSecret(d.secretFile);
   return GrpcExecutor.connect({ secret, addresses: d.workerAddresses ?? [], workerDir: d.workerDir, ...timeouts }, log);

@@ -26,6 +26,19 @@ export interface ProbeTask extends ProbeWork {
 
 export type { StatisticsWindow };
 
+/** Where a probe's per-batch kernels ran (run.json). */
+export interface RunBackend {
+  /** 'cpu' or 'cuda' in process; with workers, the set of backends the workers reported. */
+  backends: string[];
+  /** In process: where preprocessing + drift shift and matching pursuit ran. */
+  preprocessing?: string;
+  matching?: string;
+  /** In process: why this backend (chooseBackend's reason). */
+  reason?: string;
+  /** In process with CUDA: device memory the backend's context held at the end (its peak: buffers only grow). */
+  gpuMemoryBytes?: number;
+}
+
 export interface BatchExecutor {
   /** Requests a caller should keep in flight (1 for the in-process executor). */
   readonly concurrency: number;
@@ -47,4 +60,6 @@ export interface BatchExecutor {
     model: MatchModel,
   ): Promise<ExtractBatchResult>;
   close(): Promise<void>;
+  /** Where this probe's batches ran, for run.json (after the probe's rounds). */
+  backendSummary?(preprocessing: 'ks25' | 'ibl'): RunBackend;
 }

@@ -39,7 +39,7 @@ import {
   type MethodName,
 } from '../../proto/wire.js';
 import type { Batch } from '../plan/batch-plan.js';
-import type { BatchExecutor, ProbeTask, StatisticsWindow } from './executor.js';
+import type { BatchExecutor, ProbeTask, RunBackend, StatisticsWindow } from './executor.js';
 import { NT0 } from './learning.js';
 import {
   GarbageResultError,
@@ -135,6 +135,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class GrpcExecutor implements BatchExecutor {
   private readonly workers = new Map<string, WorkerHandle>();
+  /** Every backend a worker of this run reported in Describe. */
+  private readonly backendsSeen = new Set<string>();
   private readonly ignoredRegistrations = new Set<string>();
   private readonly metadata = new grpc.Metadata();
   private readonly waiters = new Set<() => void>();
@@ -200,6 +202,10 @@ export class GrpcExecutor implements BatchExecutor {
   }
 
   /** Live workers and what they said about themselves. */
+  backendSummary(): RunBackend {
+    return { backends: [...this.backendsSeen].sort() };
+  }
+
   liveWorkers(): Array<{ address: string; description: WorkerDescription | null }> {
     return [...this.workers.values()]
       .filter((w) => w.alive)
@@ -274,6 +280,7 @@ export class GrpcExecutor implements BatchExecutor {
         hostname: String(d['hostname']),
       };
       w.slots = w.description.slots;
+      this.backendsSeen.add(w.description.backend);
       if (!w.alive) {
         w.alive = true;
         this.counters.workersJoined++;

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /** The in-process executor: the engine on this machine's cores, one request at a time. */
+import type { Logger } from '../../proto/log.js';
 import {
   BatchEngine,
+  engineBackend,
+  type BackendChoice,
   ownerSegments,
   type ChannelState,
   type DriftBatchResult,
@@ -13,7 +16,7 @@ import {
   type WindowStatistics,
 } from '../../native/lib/index.js';
 import type { Batch } from '../plan/batch-plan.js';
-import type { BatchExecutor, ProbeTask, StatisticsWindow } from './executor.js';
+import type { BatchExecutor, ProbeTask, RunBackend, StatisticsWindow } from './executor.js';
 
 /** The part of a task that travels with each request (the batch plan stays with the coordinator). */
 export function probeWork(task: ProbeTask): ProbeWork {
@@ -29,9 +32,24 @@ export function probeWork(task: ProbeTask): ProbeWork {
 export class LocalExecutor implements BatchExecutor {
   readonly concurrency = 1;
   private readonly engine: BatchEngine;
+  private readonly choice: Pick<BackendChoice, 'backend' | 'cuda' | 'reason'>;
 
-  constructor(threads = 0) {
-    this.engine = new BatchEngine({ threads });
+  /** @param backend a {@link chooseBackend} result; default the CPU. */
+  constructor(threads = 0, backend?: Pick<BackendChoice, 'backend' | 'cuda' | 'reason'>, log?: Logger) {
+    this.choice = backend ?? { backend: 'cpu', reason: 'cpu requested' };
+    this.engine = new BatchEngine({ threads, backend: engineBackend(this.choice), ...(log ? { log } : {}) });
+  }
+
+  backendSummary(preprocessing: 'ks25' | 'ibl'): RunBackend {
+    const d = this.engine.describeBackend(preprocessing);
+    const memory = this.choice.cuda?.deviceMemory?.();
+    return {
+      backends: [d.backend],
+      preprocessing: d.preprocessing,
+      matching: d.matching,
+      reason: this.choice.reason,
+      ...(memory ? { gpuMemoryBytes: memory.bytesInUse } : {}),
+    };
   }
 
   statistics(task: ProbeTask, window: StatisticsWindow): Promise<WindowStatistics> {

@@ -16,6 +16,8 @@ export interface LocalWorkersOptions {
   secretFile: string;
   /** Native threads per worker; 0 = all cores. */
   threadsPerWorker: number;
+  /** The workers' --backend. @default 'cpu' */
+  backend?: 'cpu' | 'cuda' | 'auto';
   /** How long a worker may take to start listening, s. @default 60 */
   startTimeoutS?: number;
 }
@@ -44,6 +46,8 @@ function startOne(options: LocalWorkersOptions, log: Logger): { child: ChildProc
     options.secretFile,
     '--threads',
     String(options.threadsPerWorker),
+    '--backend',
+    options.backend ?? 'cpu',
     '--exit-on-stdin-close',
   ];
   const child = spawn(process.execPath, args, {

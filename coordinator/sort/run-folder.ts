@@ -29,6 +29,7 @@ import type { RecordingInfo } from '../../native/lib/index.js';
 import { InputError, ParameterError } from '../../proto/errors.js';
 import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
+import type { RunBackend } from './executor.js';
 import { writeFileAtomic } from '../formats/atomic.js';
 import { readRecord, writeRecord } from '../formats/record.js';
 
@@ -66,6 +67,8 @@ export interface ProbeSummary {
   phy: string;
   alf: string;
   timings: Record<string, number>;
+  /** Where the per-batch kernels ran (absent in runs written before the backend choice). */
+  backend?: RunBackend;
 }
 
 /** The contents of `run.json`. */

@@ -24,6 +24,7 @@ import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
+import type { BackendRequest } from '../../native/lib/index.js';
 import { chooseExecutor, type DistributedOptions } from './choose-executor.js';
 import { runEngine } from './pipeline.js';
 import {
@@ -60,6 +61,8 @@ export interface SortOptions {
   probes: string[];
   /** Worker options; absent = the in-process executor. */
   distributed?: DistributedOptions;
+  /** `--backend`: resolved in process, passed on to local workers. @default 'cpu' */
+  backend?: BackendRequest;
 }
 
 /** A probe is complete when run.json lists its result and both its output folders exist. */
@@ -146,7 +149,15 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
     writeManifest(outDir, run);
 
     const exec =
-      executor ?? (await chooseExecutor(options.distributed, options.recording, outDir, options.threads, log));
+      executor ??
+      (await chooseExecutor(
+        options.distributed,
+        options.recording,
+        outDir,
+        options.threads,
+        log,
+        options.backend ?? 'cpu',
+      ));
     const slots = new Slots(() => exec.concurrency);
     const sortProbe = async (info: RecordingInfo): Promise<ProbeSummary> => {
       const plog = log.child({ probe: info.probeLabel });
@@ -186,6 +197,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         phy: phyDir,
         alf: alfDir,
         timings: engine.timings,
+        ...(exec.backendSummary ? { backend: exec.backendSummary(options.params.preprocessing) } : {}),
       };
       run.results = [...run.results.filter((r) => r.probe !== summary.probe), summary].sort(
         (a, b) => labels.indexOf(a.probe) - labels.indexOf(b.probe),

@@ -68,7 +68,7 @@ export function chooseBackend(requested: BackendRequest, logger?: Logger): Backe
  * equal to the CPU chain. @param krigingMatrix nChannels² row-major (from krigingMatrix()).
  */
 export function cudaPreprocessShiftBatch(
-  cuda: NativeCudaBinding,
+  cuda: Pick<NativeCudaBinding, 'preprocessShiftBatch'>,
   raw: SampleBlock<Int16Array>,
   options: PreprocessBatchOptions,
   krigingMatrix?: Float32Array,

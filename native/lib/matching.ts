@@ -243,6 +243,9 @@ export interface Proposals {
   capped: boolean;
 }
 
+/** Whatever runs matching pursuit: the CPU binding, or a CUDA binding that has matchBatch. */
+export type BatchMatcher = Pick<MatchingBinding, 'matchBatch'>;
+
 function binding(): MatchingBinding {
   return loadCpuBinding();
 }
@@ -309,10 +312,16 @@ export function zeroLagSimilarity(model: TemplateModel, threads = 0): Float32Arr
 /**
  * Matching pursuit of one batch (Kilosort's mexMPnu8): finds spikes as scaled templates, subtracts
  * them, and reports those whose trough lies in the batch's own samples, so adjacent batches whose
- * halos overlap report every spike exactly once.
+ * halos overlap report every spike exactly once. `matcher` runs it (default: the CPU binding; the
+ * CUDA binding's matchBatch has the same shapes).
  */
-export function matchBatch(batch: Batch, model: TemplateModel, options: MatchOptions): MatchResult {
-  return binding().matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, rawMatchOptions(batch, options));
+export function matchBatch(
+  batch: Batch,
+  model: TemplateModel,
+  options: MatchOptions,
+  matcher: BatchMatcher = binding(),
+): MatchResult {
+  return matcher.matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, rawMatchOptions(batch, options));
 }
 
 /** The binding's options object of matchBatch (shared by the CPU and CUDA backends). */

@@ -6,7 +6,10 @@
  *
  *   npm run bench -- --channels 384 --seconds 600 --units 100 --drift 15 [--probe np1] [--seed 1]
  *                    [--threads 0] [--work DIR] [--keep] [--json FILE] [--no-drift-correction]
- *                    [--workers 1,2,4]
+ *                    [--workers 1,2,4] [--backend cpu|cuda|auto]
+ *
+ * --backend goes to every sort (and, with --workers, to the local workers); the backend that ran
+ * and, with CUDA, the device memory the backend held (its peak: buffers only grow) come from run.json.
  *
  * With --workers, the recording is also sorted through that many local gRPC workers (each count
  * in turn, `--threads` split between them): wall time, × real time, per-batch requests per second
@@ -38,8 +41,8 @@ const { values } = parseArgs({
   },
 });
 
-if (values.backend !== 'cpu') {
-  console.error(`--backend ${values.backend}: only the cpu backend exists so far (the CUDA backend is issue 5)`);
+if (!['cpu', 'cuda', 'auto'].includes(values.backend)) {
+  console.error(`--backend: expected cpu, cuda or auto, got "${values.backend}"`);
   process.exit(2);
 }
 
@@ -69,11 +72,24 @@ const simArgs = ['simulate', sim, '--probe', values.probe, '--channels', values.
 simArgs.push('--drift', values.drift, '--seed', values.seed, '--force');
 if (values.units) simArgs.push('--units', values.units);
 const simulate = run(simArgs);
-const sortArgs = ['sort', sim, '--out', out, '--fresh', '--threads', values.threads];
+const sortArgs = ['sort', sim, '--out', out, '--fresh', '--threads', values.threads, '--backend', values.backend];
 if (values['no-drift-correction']) sortArgs.push('--no-drift-correction');
 const sort = run(sortArgs);
 const runJson = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
-  results: Array<{ probe: string; clusters: number; good: number; spikes: number; timings: Record<string, number> }>;
+  results: Array<{
+    probe: string;
+    clusters: number;
+    good: number;
+    spikes: number;
+    timings: Record<string, number>;
+    backend?: {
+      backends: string[];
+      preprocessing?: string;
+      matching?: string;
+      reason?: string;
+      gpuMemoryBytes?: number;
+    };
+  }>;
 };
 const compare = run(['compare', sim, path.join(out, runJson.results[0]!.probe, 'phy'), '--json']);
 const report = JSON.parse(compare.stdout) as {
@@ -103,6 +119,7 @@ const result = {
     drift: Number(values.drift),
     seed: Number(values.seed),
   },
+  backend: runJson.results[0]!.backend ?? null,
   simulate: { seconds: simulate.seconds, realTime: durationS / simulate.seconds, maxRssMb: simulate.maxRssKb / 1024 },
   sort: {
     wallSeconds: sort.seconds,
@@ -125,6 +142,11 @@ console.log(
 );
 console.log(
   `simulate    ${simulate.seconds.toFixed(1)} s (${result.simulate.realTime.toFixed(2)}× real time), peak RSS ${result.simulate.maxRssMb.toFixed(0)} MB`,
+);
+const ran = result.backend;
+console.log(
+  `backend     ${ran ? `${ran.backends.join(',')} (preprocessing ${ran.preprocessing ?? '?'}, matching ${ran.matching ?? '?'}; ${ran.reason ?? ''})` : 'not recorded'}` +
+    (ran?.gpuMemoryBytes !== undefined ? `, peak GPU memory ${(ran.gpuMemoryBytes / 2 ** 20).toFixed(0)} MiB` : ''),
 );
 console.log(
   `sort        ${sort.seconds.toFixed(1)} s (${result.sort.realTime.toFixed(2)}× real time), peak RSS ${result.sort.maxRssMb.toFixed(0)} MB`,
@@ -169,7 +191,22 @@ if (values.workers) {
   const reference = digests(path.join(out, runJson.results[0]!.probe, 'phy'));
   for (const n of values.workers.split(',').map(Number)) {
     const wout = path.join(work, `out-w${n}`);
-    const r = run(['sort', sim, '--out', wout, '--fresh', '--threads', values.threads, '--workers', String(n)], 'info');
+    const r = run(
+      [
+        'sort',
+        sim,
+        '--out',
+        wout,
+        '--fresh',
+        '--threads',
+        values.threads,
+        '--workers',
+        String(n),
+        '--backend',
+        values.backend,
+      ],
+      'info',
+    );
     const summary = r.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))

@@ -33,11 +33,19 @@ export class WorkerClient {
   }
 
   health(secret: string | null): Promise<CallOutcome> {
-    const a = unaryCodec('HealthRequest');
-    const b = unaryCodec('HealthResponse');
+    return this.unary('health', secret);
+  }
+
+  describe(secret: string | null): Promise<CallOutcome> {
+    return this.unary('describe', secret);
+  }
+
+  private unary(which: 'health' | 'describe', secret: string | null): Promise<CallOutcome> {
+    const a = unaryCodec(which === 'health' ? 'HealthRequest' : 'DescribeRequest');
+    const b = unaryCodec(which === 'health' ? 'HealthResponse' : 'DescribeResponse');
     return new Promise((resolve) => {
       this.client.makeUnaryRequest(
-        UNARY_PATHS.health,
+        UNARY_PATHS[which],
         a.serialize,
         b.deserialize,
         {},

@@ -23,6 +23,14 @@ export function registerSort(program: Command, ctx: CliContext): void {
     .argument('<recording>', 'a .ap.bin / .ap.meta / plain .json recording, or a session folder')
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--threads <n>', 'CPU threads (0 = all cores)', numberParser('--threads'), 0)
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'compute backend of the per-batch kernels: cpu, cuda (fails without a usable GPU) or auto (docs/cuda.md)',
+      )
+        .choices(['cpu', 'cuda', 'auto'])
+        .default('cpu'),
+    )
     .option('--probe <labels>', 'only these probes, comma-separated (e.g. imec0,imec1)')
     .option(
       '--fresh',
@@ -63,6 +71,7 @@ export function registerSort(program: Command, ctx: CliContext): void {
         outDir: opts['out'] as string,
         params,
         threads: opts['threads'] as number,
+        backend: opts['backend'] as 'cpu' | 'cuda' | 'auto',
         fresh: (opts['fresh'] as boolean) || (opts['overwrite'] as boolean),
         allowPartialSample: opts['allowPartialSample'] as boolean,
         probes: typeof opts['probe'] === 'string' ? opts['probe'].split(',').filter((s) => s !== '') : [],

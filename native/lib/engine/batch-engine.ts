@@ -4,15 +4,40 @@
  * one place for the in-process executor and the worker. It keeps no state between requests apart
  * from open recordings, which it can always reopen.
  */
+import type { Logger } from '../../../proto/log.js';
+import type { BackendChoice, BackendName } from '../backend.js';
 import { loadCpuBinding } from '../load.js';
+import type { BatchMatcher } from '../matching.js';
 import type { FloatBlock } from '../preprocess.js';
 import { openRecording, type Recording } from '../recording/recording.js';
-import { shiftBlock, whitenBlock } from './batch.js';
+import { cudaWhitenShiftBlock, shiftBlock, whitenBlock, type CudaPreprocessBinding } from './batch.js';
 import { driftBatch, prototypeSnippets, type DriftBatchResult } from './drift-round.js';
 import { extractBatch, learnBatch, type ExtractBatchResult, type LearnBatchResult } from './match-round.js';
 import type { DriftDetectRequest, MatchRequest, ProbeWork, SnippetsRequest, StatisticsRequest } from './requests.js';
 import { windowStatistics, type WindowStatistics } from './statistics.js';
 import type { BatchSpan, ChannelState } from './types.js';
+
+/**
+ * Where the engine's per-batch kernels run. With CUDA, preprocessing and the drift shift run on the
+ * GPU (fused), and matching pursuit too when the binding has a matchBatch; the rest on the CPU.
+ */
+export type EngineBackend =
+  | { readonly backend: 'cpu' }
+  | { readonly backend: 'cuda'; readonly cuda: CudaPreprocessBinding & Partial<BatchMatcher> };
+
+/** The engine backend of a {@link chooseBackend} result. */
+export function engineBackend(choice: Pick<BackendChoice, 'backend' | 'cuda'>): EngineBackend {
+  if (choice.backend === 'cpu') return { backend: 'cpu' };
+  if (!choice.cuda) throw new RangeError('engineBackend: a cuda choice without its binding');
+  return { backend: 'cuda', cuda: choice.cuda };
+}
+
+/** Which kernels of an engine run where: one line for logs and run.json. */
+export interface EngineBackendSummary {
+  backend: BackendName;
+  preprocessing: BackendName;
+  matching: BackendName;
+}
 
 export interface BatchEngineOptions {
   /** CPU threads of the native kernels; 0 = all cores. */
@@ -24,15 +49,54 @@ export interface BatchEngineOptions {
   authorize?: (files: readonly string[]) => Promise<void>;
   /** Open recordings kept at once. @default 8 */
   maxOpen?: number;
+  /** @default { backend: 'cpu' } */
+  backend?: EngineBackend;
+  /** Where the engine says (once) that a step runs on the CPU although CUDA was chosen. */
+  log?: Logger;
 }
 
 export class BatchEngine {
   private readonly open = new Map<string, Promise<Recording>>();
   private readonly maxOpen: number;
+  private readonly backend: EngineBackend;
+  private readonly matcher: BatchMatcher | undefined;
+  private iblNoted = false;
 
   constructor(private readonly options: BatchEngineOptions) {
     loadCpuBinding().setThreads(options.threads);
     this.maxOpen = options.maxOpen ?? 8;
+    this.backend = options.backend ?? { backend: 'cpu' };
+    const cuda = this.backend.backend === 'cuda' ? this.backend.cuda : undefined;
+    // Feature-detected: a CUDA build without matching pursuit matches on the CPU.
+    this.matcher = typeof cuda?.matchBatch === 'function' ? (cuda as BatchMatcher) : undefined;
+    if (cuda) {
+      options.log?.info(
+        { preprocessing: 'cuda', matching: this.matcher ? 'cuda' : 'cpu' },
+        `engine: preprocessing and drift shift on CUDA, matching pursuit on ${this.matcher ? 'CUDA' : 'the CPU (this CUDA build has no matchBatch)'}`,
+      );
+    }
+  }
+
+  /** Which backend runs preprocessing and matching (ibl preprocessing always runs on the CPU). */
+  describeBackend(preprocessing: 'ks25' | 'ibl' = 'ks25'): EngineBackendSummary {
+    const b = this.backend.backend;
+    return { backend: b, preprocessing: preprocessing === 'ibl' ? 'cpu' : b, matching: this.matcher ? 'cuda' : 'cpu' };
+  }
+
+  /** The CUDA preprocessing binding for these params, or undefined for the CPU path. */
+  private cudaFor(work: ProbeWork): CudaPreprocessBinding | undefined {
+    if (this.backend.backend !== 'cuda') return undefined;
+    if (work.params.preprocessing === 'ibl') {
+      if (!this.iblNoted) {
+        this.iblNoted = true;
+        this.options.log?.warn(
+          { preprocessing: 'ibl', backend: 'cuda' },
+          'preprocessing ibl has no CUDA version: preprocessing and drift shift run on the CPU',
+        );
+      }
+      return undefined;
+    }
+    return this.backend.cuda;
   }
 
   private recording(work: ProbeWork): Promise<Recording> {
@@ -67,21 +131,31 @@ export class BatchEngine {
   }
 
   private async whitened(work: ProbeWork, batch: BatchSpan, channels: ChannelState): Promise<FloatBlock> {
-    const rec = await this.recording(work);
-    const data = await rec.read(batch.readStart, batch.readEnd);
-    return whitenBlock(
-      { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart },
-      work.setup,
-      channels,
-      work.params,
-    );
+    return this.preprocessed(work, batch, channels, null);
   }
 
-  private async shifted(req: MatchRequest): Promise<FloatBlock> {
-    const block = await this.whitened(req.work, req.batch, req.channels);
-    if (req.drift !== null)
-      shiftBlock(block, req.batch.readStart, req.segments, req.drift, req.work.setup, req.work.params);
+  private async preprocessed(
+    work: ProbeWork,
+    batch: BatchSpan,
+    channels: ChannelState,
+    shift: Pick<MatchRequest, 'segments' | 'drift'> | null,
+  ): Promise<FloatBlock> {
+    const rec = await this.recording(work);
+    const data = await rec.read(batch.readStart, batch.readEnd);
+    const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
+    const drift = shift?.drift ?? null;
+    const cuda = this.cudaFor(work);
+    if (cuda) {
+      const blockShift = shift && drift ? { segments: shift.segments, drift, params: work.params } : null;
+      return cudaWhitenShiftBlock(cuda, raw, work.setup, channels, work.params, blockShift);
+    }
+    const block = whitenBlock(raw, work.setup, channels, work.params);
+    if (shift && drift) shiftBlock(block, batch.readStart, shift.segments, drift, work.setup, work.params);
     return block;
+  }
+
+  private shifted(req: MatchRequest): Promise<FloatBlock> {
+    return this.preprocessed(req.work, req.batch, req.channels, req);
   }
 
   async statistics(req: StatisticsRequest): Promise<WindowStatistics> {
@@ -131,6 +205,7 @@ export class BatchEngine {
       batch.ownEnd - batch.ownStart,
       req.model,
       req.work.params,
+      this.matcher,
     );
   }
 
@@ -144,6 +219,7 @@ export class BatchEngine {
       batch.ownEnd - batch.ownStart,
       req.model,
       req.work.params,
+      this.matcher,
     );
   }
 

@@ -6,7 +6,10 @@
  * its neighbour sees in its own range and a spike near a boundary is matched the same way by both.
  */
 import { applyKriging, krigingMatrix } from '../drift.js';
-import { preprocessBatch, type FloatBlock } from '../preprocess.js';
+import type { DriftBinding } from '../binding-drift.js';
+import type { NativeCudaBinding } from '../binding-cuda.js';
+import { preprocessBatch, type FloatBlock, type PreprocessBatchOptions } from '../preprocess.js';
+import { cudaPreprocessShiftBatch } from '../backend.js';
 import { iblWhitenBlock } from './destripe-batch.js';
 import type { ChannelState, DriftState, ProbeSetup, RawBlock } from './types.js';
 
@@ -18,6 +21,22 @@ export interface PreprocessParams {
   preprocessing?: 'ks25' | 'ibl';
 }
 
+function preprocessOptions(
+  setup: ProbeSetup,
+  channels: ChannelState,
+  params: PreprocessParams,
+): PreprocessBatchOptions {
+  return {
+    sampleRateHz: setup.sampleRateHz,
+    cutoffHz: params.highpassHz,
+    order: params.highpassOrder,
+    gains: channels.gains,
+    good: channels.good,
+    commonReference: params.commonReference === 'median',
+    whitening: channels.whitening,
+  };
+}
+
 /** Whitened float block (unit noise) of a raw block; bad channels are zero. */
 export function whitenBlock(
   raw: RawBlock,
@@ -26,18 +45,54 @@ export function whitenBlock(
   params: PreprocessParams,
 ): FloatBlock {
   if (params.preprocessing === 'ibl') return iblWhitenBlock(raw, setup, channels, params);
-  return preprocessBatch(
+  return preprocessBatch({ data: raw.data, nChannels: setup.nChannels }, preprocessOptions(setup, channels, params));
+}
+
+/** The part of the CUDA binding the engine's preprocessing uses. */
+export type CudaPreprocessBinding = Pick<NativeCudaBinding, 'preprocessShiftBatch' | 'driftApplyKriging'>;
+
+/** The drift shift a block gets after whitening (see {@link shiftBlock}). */
+export interface BlockShift {
+  segments: ReadonlyArray<{ batch: number; start: number; end: number }>;
+  drift: DriftState;
+  params: ShiftParams;
+}
+
+/**
+ * {@link whitenBlock} then, with `shift`, {@link shiftBlock}, with the ks25 chain on the GPU: one
+ * int16 upload and one float download. When one kriging matrix covers every sample of the block
+ * (no owner changes its shift inside it) the shift runs fused on the device; otherwise the block
+ * comes back unshifted and each stretch is shifted with its owner's matrix by the device's kriging
+ * kernel. Bitwise equal to the CPU path (the kernels are, docs/cuda.md); the matrices come from the
+ * same cache. Not for `preprocessing: 'ibl'` (no CUDA version; the engine uses the CPU there).
+ */
+export function cudaWhitenShiftBlock(
+  cuda: CudaPreprocessBinding,
+  raw: RawBlock,
+  setup: ProbeSetup,
+  channels: ChannelState,
+  params: PreprocessParams,
+  shift: BlockShift | null,
+): FloatBlock {
+  if (params.preprocessing === 'ibl') {
+    throw new RangeError('cudaWhitenShiftBlock: the ibl preprocessing has no CUDA version');
+  }
+  const pieces = shift
+    ? krigingPieces(raw.firstSample, raw.nSamples, shift.segments, shift.drift, setup, shift.params)
+    : [];
+  const first = pieces[0]?.matrix;
+  const single =
+    first !== undefined &&
+    pieces.every((p) => p.matrix === first) &&
+    pieces.reduce((n, p) => n + (p.to - p.from), 0) === raw.nSamples;
+  const block = cudaPreprocessShiftBatch(
+    cuda,
     { data: raw.data, nChannels: setup.nChannels },
-    {
-      sampleRateHz: setup.sampleRateHz,
-      cutoffHz: params.highpassHz,
-      order: params.highpassOrder,
-      gains: channels.gains,
-      good: channels.good,
-      commonReference: params.commonReference === 'median',
-      whitening: channels.whitening,
-    },
+    preprocessOptions(setup, channels, params),
+    single ? first : undefined,
   );
+  if (!single) applyPieces(block, pieces, cuda);
+  return block;
 }
 
 export interface ShiftParams {
@@ -47,6 +102,7 @@ export interface ShiftParams {
 /**
  * Applies the drift shift in place. `segments` lists the owner batch of each stretch of the
  * block (absolute, half-open sample ranges); consecutive stretches of one owner share a matrix.
+ * `kriging` runs the matrix product (default: the CPU binding's).
  */
 export function shiftBlock(
   block: FloatBlock,
@@ -55,17 +111,49 @@ export function shiftBlock(
   drift: DriftState,
   setup: ProbeSetup,
   params: ShiftParams,
+  kriging?: Pick<DriftBinding, 'driftApplyKriging'>,
 ): void {
-  const c = setup.nChannels;
+  applyPieces(block, krigingPieces(firstSample, block.nSamples, segments, drift, setup, params), kriging);
+}
+
+interface KrigingPiece {
+  /** Block rows, half-open. */
+  from: number;
+  to: number;
+  matrix: Float32Array;
+}
+
+/** The stretches of a block that get shifted, each with its owner's matrix (unshifted ones left out). */
+function krigingPieces(
+  firstSample: number,
+  nSamples: number,
+  segments: ReadonlyArray<{ batch: number; start: number; end: number }>,
+  drift: DriftState,
+  setup: ProbeSetup,
+  params: ShiftParams,
+): KrigingPiece[] {
+  const pieces: KrigingPiece[] = [];
   for (const seg of segments) {
     const row = drift.dshiftUm.subarray(seg.batch * drift.nBlocks, (seg.batch + 1) * drift.nBlocks);
     if (row.every((v) => v === 0)) continue;
-    const matrix = cachedKrigingMatrix(setup, row, drift.yBlockUm, params.krigingSigmaUm);
     const from = Math.max(0, seg.start - firstSample);
-    const to = Math.min(block.nSamples, seg.end - firstSample);
+    const to = Math.min(nSamples, seg.end - firstSample);
     if (to <= from) continue;
-    const view = block.data.subarray(from * c, to * c);
-    applyKriging(view, c, matrix, view);
+    pieces.push({ from, to, matrix: cachedKrigingMatrix(setup, row, drift.yBlockUm, params.krigingSigmaUm) });
+  }
+  return pieces;
+}
+
+function applyPieces(
+  block: FloatBlock,
+  pieces: readonly KrigingPiece[],
+  kriging?: Pick<DriftBinding, 'driftApplyKriging'>,
+): void {
+  const c = block.nChannels;
+  for (const p of pieces) {
+    const view = block.data.subarray(p.from * c, p.to * c);
+    if (kriging) kriging.driftApplyKriging(view, c, p.matrix, view);
+    else applyKriging(view, c, p.matrix, view);
   }
 }
 

@@ -9,14 +9,14 @@ export type {
   StatisticsWindow,
   OwnerSegment,
 } from './types.js';
-export { BatchEngine } from './batch-engine.js';
-export type { BatchEngineOptions } from './batch-engine.js';
+export { BatchEngine, engineBackend } from './batch-engine.js';
+export type { BatchEngineOptions, EngineBackend, EngineBackendSummary } from './batch-engine.js';
 export { ownerSegments } from './requests.js';
 export type { ProbeWork, StatisticsRequest, SnippetsRequest, DriftDetectRequest, MatchRequest } from './requests.js';
 export { windowStatistics, reduceStatistics } from './statistics.js';
 export type { StatisticsParams, WindowStatistics } from './statistics.js';
-export { whitenBlock, shiftBlock } from './batch.js';
-export type { PreprocessParams, ShiftParams } from './batch.js';
+export { whitenBlock, shiftBlock, cudaWhitenShiftBlock } from './batch.js';
+export type { PreprocessParams, ShiftParams, BlockShift, CudaPreprocessBinding } from './batch.js';
 export { prototypeSnippets, driftBatch } from './drift-round.js';
 export type { DriftBatchResult } from './drift-round.js';
 export { learnBatch, extractBatch } from './match-round.js';

@@ -7,6 +7,7 @@
  */
 import {
   matchBatch,
+  type BatchMatcher,
   proposeTemplates,
   type ProposalPrototypes,
   type SimilarTemplates,
@@ -71,6 +72,7 @@ export function learnBatch(
   ownSamples: number,
   match: MatchModel,
   params: MatchParams,
+  matcher?: BatchMatcher,
 ): LearnBatchResult {
   const batch = batchOf(block, haloSamples, ownSamples);
   const nt0 = match.prototypes.templateSamples;
@@ -79,18 +81,23 @@ export function learnBatch(
   let counts: Int32Array = new Int32Array(0);
   let spikes = 0;
   if (match.model.nTemplates > 0) {
-    const r = matchBatch(batch, match.model, {
-      threshold: params.learnThreshold,
-      amplitudePrior: params.amplitudePrior,
-      learnThreshold: params.learnThreshold,
-      innerIterations: 60,
-      maxSpikes: 100_000,
-      snippetSums: true,
-      similarTemplates: null,
-      pcs: null,
-      crossCorrelation: match.crossCorrelation,
-      threads: 0,
-    });
+    const r = matchBatch(
+      batch,
+      match.model,
+      {
+        threshold: params.learnThreshold,
+        amplitudePrior: params.amplitudePrior,
+        learnThreshold: params.learnThreshold,
+        innerIterations: 60,
+        maxSpikes: 100_000,
+        snippetSums: true,
+        similarTemplates: null,
+        pcs: null,
+        crossCorrelation: match.crossCorrelation,
+        threads: 0,
+      },
+      matcher,
+    );
     residual = r.residual;
     sums = r.snippetSums ?? new Float64Array(match.model.nTemplates * nt0 * block.nChannels);
     counts = r.snippetCounts ?? new Int32Array(match.model.nTemplates);
@@ -127,22 +134,28 @@ export function extractBatch(
   ownSamples: number,
   match: MatchModel,
   params: MatchParams,
+  matcher?: BatchMatcher,
 ): ExtractBatchResult {
   if (match.similar === null || match.pcs === null) {
     throw new RangeError('extractBatch: the model needs similar templates and PCs for extraction');
   }
-  const r = matchBatch(batchOf(block, haloSamples, ownSamples), match.model, {
-    threshold: params.extractThreshold,
-    amplitudePrior: params.amplitudePrior,
-    learnThreshold: params.learnThreshold,
-    innerIterations: 60,
-    maxSpikes: 100_000,
-    snippetSums: false,
-    similarTemplates: match.similar,
-    pcs: match.pcs,
-    crossCorrelation: match.crossCorrelation,
-    threads: 0,
-  });
+  const r = matchBatch(
+    batchOf(block, haloSamples, ownSamples),
+    match.model,
+    {
+      threshold: params.extractThreshold,
+      amplitudePrior: params.amplitudePrior,
+      learnThreshold: params.learnThreshold,
+      innerIterations: 60,
+      maxSpikes: 100_000,
+      snippetSums: false,
+      similarTemplates: match.similar,
+      pcs: match.pcs,
+      crossCorrelation: match.crossCorrelation,
+      threads: 0,
+    },
+    matcher,
+  );
   return {
     samples: Float64Array.from(r.sample, (s) => s + firstOwnSample),
     templates: r.templateId,

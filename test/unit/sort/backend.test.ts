@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * The backend choice end to end, without a GPU: `--backend` parsing and its errors, auto's
+ * fallback, the engine's dispatch to an injected CUDA binding (a fake whose kernels are the CPU's,
+ * counting calls: the outputs must be the CPU path's bytes), run.json's record, the worker's
+ * Describe.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import {
+  BatchEngine,
+  discoverSession,
+  engineBackend,
+  inspectRecording,
+  loadCpuBinding,
+  loadCudaBinding,
+  type ChannelState,
+  type NativeCudaBinding,
+  type NativeCudaDevice,
+} from '../../../native/lib/index.js';
+import type { Logger } from '../../../proto/log.js';
+import { silentLogger } from '../../../proto/log.js';
+import { defaultParams } from '../../../proto/params.js';
+import { LocalExecutor } from '../../../coordinator/sort/local-executor.js';
+import { probeSetup } from '../../../coordinator/sort/pipeline.js';
+import { runSort } from '../../../coordinator/sort/run-sort.js';
+import { startWorker } from '../../../worker/server.js';
+import { runCli } from '../../helpers/cli.js';
+import { tmpDir } from '../../helpers/tmp.js';
+import { WorkerClient } from '../../helpers/worker-client.js';
+
+interface FakeCalls {
+  preprocessShiftBatch: number;
+  fusedKriging: number;
+  driftApplyKriging: number;
+  matchBatch: number;
+}
+
+/** A "CUDA binding" whose kernels are the CPU binding's, counting calls. */
+function fakeCuda(withMatch: boolean): { binding: NativeCudaBinding; calls: FakeCalls } {
+  const cpu = loadCpuBinding();
+  const calls: FakeCalls = { preprocessShiftBatch: 0, fusedKriging: 0, driftApplyKriging: 0, matchBatch: 0 };
+  const binding = {
+    preprocessShiftBatch(args: Parameters<NativeCudaBinding['preprocessShiftBatch']>[0]): Float32Array {
+      calls.preprocessShiftBatch++;
+      const { krigingMatrix, ...rest } = args;
+      const out = cpu.preprocessBatch(rest);
+      if (krigingMatrix !== null) {
+        calls.fusedKriging++;
+        cpu.driftApplyKriging(out, args.nChannels, krigingMatrix, out);
+      }
+      return out;
+    },
+    driftApplyKriging(data: Float32Array, nChannels: number, matrix: Float32Array, out: Float32Array): void {
+      calls.driftApplyKriging++;
+      cpu.driftApplyKriging(data, nChannels, matrix, out);
+    },
+    deviceMemory: () => ({ bytesInUse: 12345, maxBytes: 2 ** 33 }),
+    ...(withMatch
+      ? {
+          matchBatch(...args: Parameters<typeof cpu.matchBatch>) {
+            calls.matchBatch++;
+            return cpu.matchBatch(...args);
+          },
+        }
+      : {}),
+  };
+  return { binding: binding as unknown as NativeCudaBinding, calls };
+}
+
+function digests(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir).sort()) {
+    if (f.endsWith('.npy') || f.endsWith('.tsv'))
+      out[f] = createHash('sha1')
+        .update(readFileSync(path.join(dir, f)))
+        .digest('hex');
+  }
+  return out;
+}
+
+/** A logger that keeps every message (level: text). */
+function recordingLogger(lines: string[]): Logger {
+  const at =
+    (level: string) =>
+    (a: unknown, b?: string): void => {
+      lines.push(`${level}: ${typeof a === 'string' ? a : (b ?? '')}`);
+    };
+  const log = { info: at('info'), warn: at('warn'), debug: at('debug'), error: at('error'), trace: at('trace') };
+  return { ...log, child: () => recordingLogger(lines) } as unknown as Logger;
+}
+
+const cudaLoad = loadCudaBinding();
+const noGpu = cudaLoad.ok ? 'a CUDA device is present here' : false;
+
+test('--backend cuda without a usable GPU exits 4 naming the loader reason', { skip: noGpu }, () => {
+  if (cudaLoad.ok) return;
+  const { dir, cleanup } = tmpDir('spikeshard-backend-');
+  try {
+    const sim = path.join(dir, 'sim');
+    assert.equal(runCli(['simulate', sim, '--channels', '8', '--seconds', '3', '--units', '2']).status, 0);
+    const r = runCli(['sort', sim, '--out', path.join(dir, 'out'), '--backend', 'cuda']);
+    assert.equal(r.status, 4, r.stderr);
+    assert.ok(r.stderr.includes(cudaLoad.reason), r.stderr);
+    const w = runCli(['worker', '--listen', '127.0.0.1:0', '--data-root', dir, '--backend', 'cuda'], {
+      env: { SPIKESHARD_SECRET: 'x' },
+    });
+    assert.equal(w.status, 4, w.stderr);
+    assert.ok(w.stderr.includes(cudaLoad.reason), w.stderr);
+  } finally {
+    cleanup();
+  }
+});
+
+test('--backend takes only cpu, cuda or auto', () => {
+  const r = runCli(['sort', 'nothing', '--out', 'nowhere', '--backend', 'gpu']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--backend/);
+  assert.match(r.stderr, /cpu, cuda, auto|"cpu", "cuda", "auto"|cpu/);
+});
+
+test('auto falls back to the CPU with the reason logged, and run.json records it', { timeout: 120_000 }, () => {
+  const { dir, cleanup } = tmpDir('spikeshard-backend-');
+  try {
+    const sim = path.join(dir, 'sim');
+    assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '4', '--units', '3']).status, 0);
+    const out = path.join(dir, 'out');
+    const r = runCli(['sort', sim, '--out', out, '--backend', 'auto']);
+    assert.equal(r.status, 0, r.stderr);
+    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
+      results: Array<{ backend?: { backends: string[]; reason?: string; matching?: string } }>;
+    };
+    const backend = run.results[0]!.backend!;
+    if (cudaLoad.ok) {
+      assert.deepEqual(backend.backends, ['cuda']);
+    } else {
+      assert.match(r.stderr, /backend: cpu \(auto requested; CUDA backend unavailable/);
+      assert.ok(r.stderr.includes(cudaLoad.reason));
+      assert.deepEqual(backend.backends, ['cpu']);
+      assert.equal(backend.matching, 'cpu');
+      assert.match(backend.reason ?? '', /auto requested/);
+    }
+    // Local workers get --backend and resolve it themselves; run.json lists what they reported.
+    const wout = path.join(dir, 'out-w');
+    const w = runCli(['sort', sim, '--out', wout, '--backend', 'auto', '--workers', '1']);
+    assert.equal(w.status, 0, w.stderr);
+    const wrun = JSON.parse(readFileSync(path.join(wout, 'run.json'), 'utf8')) as typeof run;
+    assert.deepEqual(wrun.results[0]!.backend, { backends: [cudaLoad.ok ? 'cuda' : 'cpu'] });
+  } finally {
+    cleanup();
+  }
+});
+
+test(
+  'the engine sends preprocessing, shift and matching to an injected CUDA binding: same bytes as the CPU',
+  { timeout: 300_000 },
+  async () => {
+    const { dir, cleanup } = tmpDir('spikeshard-backend-');
+    try {
+      const sim = path.join(dir, 'sim');
+      const s = runCli(['simulate', sim, '--channels', '16', '--seconds', '8', '--units', '4', '--drift', '20']);
+      assert.equal(s.status, 0, s.stderr);
+      const params = defaultParams();
+      const sort = async (name: string, executor: LocalExecutor) => {
+        const outDir = path.join(dir, name);
+        await runSort(
+          { recording: sim, outDir, params, threads: 0, fresh: true, allowPartialSample: false, probes: [] },
+          silentLogger(),
+          executor,
+        );
+        const run = JSON.parse(readFileSync(path.join(outDir, 'run.json'), 'utf8')) as {
+          results: Array<{ backend: Record<string, unknown> }>;
+        };
+        return { digests: digests(path.join(outDir, 'imec0', 'phy')), backend: run.results[0]!.backend };
+      };
+      const cpu = await sort('cpu', new LocalExecutor(0));
+      assert.ok(Object.keys(cpu.digests).length >= 15);
+      assert.deepEqual(cpu.backend['backends'], ['cpu']);
+
+      const full = fakeCuda(true);
+      const viaCuda = await sort('cuda', new LocalExecutor(0, { backend: 'cuda', cuda: full.binding, reason: 'fake' }));
+      assert.deepEqual(viaCuda.digests, cpu.digests);
+      assert.ok(full.calls.preprocessShiftBatch > 5, JSON.stringify(full.calls));
+      assert.ok(full.calls.matchBatch > 0, JSON.stringify(full.calls));
+      // Drift correction ran: every shifted block went through the device's kriging (fused or per stretch).
+      assert.ok(full.calls.fusedKriging + full.calls.driftApplyKriging > 0, JSON.stringify(full.calls));
+      assert.deepEqual(viaCuda.backend, {
+        backends: ['cuda'],
+        preprocessing: 'cuda',
+        matching: 'cuda',
+        reason: 'fake',
+        gpuMemoryBytes: 12345,
+      });
+
+      const noMatch = fakeCuda(false);
+      const cpuMatch = await sort(
+        'cuda-cpu-match',
+        new LocalExecutor(0, { backend: 'cuda', cuda: noMatch.binding, reason: 'fake' }),
+      );
+      assert.deepEqual(cpuMatch.digests, cpu.digests);
+      assert.equal(noMatch.calls.matchBatch, 0);
+      assert.ok(noMatch.calls.preprocessShiftBatch > 5);
+      assert.equal(cpuMatch.backend['matching'], 'cpu');
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'with ibl preprocessing the engine says once that preprocessing runs on the CPU',
+  { timeout: 60_000 },
+  async () => {
+    const { dir, cleanup } = tmpDir('spikeshard-backend-');
+    try {
+      const sim = path.join(dir, 'sim');
+      assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '2', '--units', '2']).status, 0);
+      const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
+      const setup = probeSetup(info);
+      const n = setup.nChannels;
+      const channels: ChannelState = {
+        labels: new Int32Array(n),
+        good: new Uint8Array(n).fill(1),
+        gains: Float64Array.from(setup.uvPerCount),
+        whitening: {
+          nChannels: n,
+          nNearest: 1,
+          epsilon: 0,
+          indices: Int32Array.from({ length: n }, (_, c) => c),
+          weights: new Float32Array(n).fill(1),
+          dense: new Float64Array(n * n),
+        },
+      };
+      const batch = { index: 0, ownStart: 1000, ownEnd: 30_000, readStart: 0, readEnd: 31_000 };
+      const request = (preprocessing: 'ks25' | 'ibl') => ({
+        work: {
+          probe: 'imec0',
+          recordingPath: info.binPath,
+          allowPartialSample: false,
+          setup,
+          params: { ...defaultParams(), preprocessing },
+        },
+        batch,
+        channels,
+      });
+      const lines: string[] = [];
+      const fake = fakeCuda(true);
+      const engine = new BatchEngine({
+        threads: 1,
+        backend: engineBackend({ backend: 'cuda', cuda: fake.binding }),
+        log: recordingLogger(lines),
+      });
+      const reference = new BatchEngine({ threads: 1 });
+      try {
+        // Either both give the same snippets or both the same error (an addon built before the
+        // destriping kernels lacks them): the ibl request must take the CPU path in both.
+        const settle = (p: Promise<Float32Array>) =>
+          p.then(
+            (value) => ({ value }),
+            (err: unknown) => ({ error: String(err) }),
+          );
+        for (const p of ['ibl', 'ibl', 'ks25'] as const) {
+          assert.deepEqual(await settle(engine.snippets(request(p))), await settle(reference.snippets(request(p))));
+        }
+        assert.equal(fake.calls.preprocessShiftBatch, 1);
+        assert.equal(lines.filter((l) => /ibl has no CUDA version/.test(l)).length, 1, lines.join('\n'));
+        assert.deepEqual(engine.describeBackend('ibl'), { backend: 'cuda', preprocessing: 'cpu', matching: 'cuda' });
+      } finally {
+        await engine.close();
+        await reference.close();
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test("the worker's Describe and register file report the backend it runs", { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-backend-');
+  const secret = 'describe-secret';
+  const device: NativeCudaDevice = {
+    available: true,
+    reason: '',
+    deviceCount: 1,
+    name: 'Fake GPU',
+    totalMemoryBytes: 2 ** 34,
+    freeMemoryBytes: 2 ** 34,
+    computeCapability: '9.0',
+    multiprocessors: 4,
+    driverVersion: 13000,
+    runtimeVersion: 13000,
+    maxContextBytes: 2 ** 33,
+  };
+  const cpuWorker = await startWorker(
+    { listen: '127.0.0.1:0', dataRoots: [dir], secret, threads: 1, version: 'test' },
+    silentLogger(),
+  );
+  const gpuWorker = await startWorker(
+    {
+      listen: '127.0.0.1:0',
+      dataRoots: [dir],
+      secret,
+      threads: 1,
+      version: 'test',
+      backend: { backend: 'cuda', reason: 'fake', cuda: fakeCuda(true).binding, device },
+    },
+    silentLogger(),
+  );
+  try {
+    const a = await new WorkerClient(cpuWorker.address).describe(secret);
+    assert.equal(a.value?.['backend'], 'cpu', a.details);
+    const b = await new WorkerClient(gpuWorker.address).describe(secret);
+    assert.equal(b.value?.['backend'], 'cuda', b.details);
+    assert.match(String(b.value?.['device']), /Fake GPU/);
+  } finally {
+    await cpuWorker.close();
+    await gpuWorker.close();
+    cleanup();
+  }
+});
