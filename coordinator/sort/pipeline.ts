@@ -398,14 +398,19 @@ export async function runEngine(
       );
       for (const res of results)
         applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
-      const born = addBirths(state, results, {
-        pcs,
-        nPcs: 3,
-        neighbourhoods: match.neighbourhoods,
-        nNeighbours,
-        initialNsp: m0,
-        maxTemplates,
-      });
+      // As in Kilosort's last learning iteration, the final round gives birth to nothing: a newborn
+      // would go to extraction as a single smoothed residual snippet that never matched a spike.
+      const lastRound = r === rounds.length - 1;
+      const born = lastRound
+        ? 0
+        : addBirths(state, results, {
+            pcs,
+            nPcs: 3,
+            neighbourhoods: match.neighbourhoods,
+            nNeighbours,
+            initialNsp: m0,
+            maxTemplates,
+          });
       log.debug({ round: r, templates: state.dWU.length, born }, 'learning round');
       r++;
       if (cp !== null) {
