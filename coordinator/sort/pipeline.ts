@@ -417,7 +417,8 @@ export async function runEngine(
         applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
       // As in Kilosort's last learning iteration, the final round gives birth to nothing: a newborn
       // would go to extraction as a single smoothed residual snippet that never matched a spike.
-      const lastRound = r === rounds.length - 1;
+      // A recording of a single round is the exception, else it would have no template at all.
+      const lastRound = r === rounds.length - 1 && r > 0;
       const born = lastRound
         ? 0
         : addBirths(state, results, {
