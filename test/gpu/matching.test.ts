@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadCpuBinding } from '../../native/lib/load.js';
 import type { NativeCudaBinding } from '../../native/lib/binding-cuda.js';
-import { cudaMatchBatch, cudaPreprocessShiftMatchBatch } from '../../native/lib/backend.js';
+import { cudaMatchBatch, cudaPreprocessShiftBatch, cudaPreprocessShiftMatchBatch } from '../../native/lib/backend.js';
 import {
   DEFAULT_FACTORIZE_OPTIONS,
   DEFAULT_MATCH_OPTIONS,
@@ -112,10 +112,34 @@ function valueDifference(a: Values, b: Values): { maxRel: number; mismatches: nu
   return { maxRel: scale > 0 ? maxAbs / scale : maxAbs, mismatches };
 }
 
-type AnyResult = Omit<MatchResult, 'residual'> & { residual: Float32Array | null };
+type AnyResult = Omit<MatchResult, 'residual'> & { residual: Float32Array | null; snippetTemplates?: Int32Array | null };
+
+/**
+ * The fused entry's compact snippet sums back in the CPU's layout (zero rows for the templates
+ * without spikes), after checking the compaction: exactly the templates with counts > 0, ascending,
+ * one row each.
+ */
+function fullSums(name: string, r: AnyResult, rowSize: number): AnyResult {
+  if (r.snippetTemplates === undefined) return r;
+  if (r.snippetTemplates === null || r.snippetSums === null || r.snippetCounts === null) {
+    assert.equal(r.snippetSums, null, `${name}: sums without their template list`);
+    return r;
+  }
+  const counts = r.snippetCounts;
+  const touched = Array.from(counts).flatMap((n, j) => (n > 0 ? [j] : []));
+  assert.deepEqual(Array.from(r.snippetTemplates), touched, `${name}: snippetTemplates are not the touched templates`);
+  assert.equal(r.snippetSums.length, touched.length * rowSize, `${name}: compact sums length`);
+  const full = new Float64Array(counts.length * rowSize);
+  touched.forEach((j, k) => full.set(r.snippetSums!.subarray(k * rowSize, (k + 1) * rowSize), j * rowSize));
+  return { ...r, snippetSums: full };
+}
 
 /** Identical spike lists, values within valueTolerance; logs the bitwise mismatch counts. */
-function compareResults(name: string, c: AnyResult, g: AnyResult, residual = true): void {
+function compareResults(name: string, c: AnyResult, fused: AnyResult, residual = true): void {
+  const rowSize = c.snippetSums !== null && c.snippetCounts !== null && c.snippetCounts.length > 0
+    ? c.snippetSums.length / c.snippetCounts.length
+    : 0;
+  const g = fullSums(name, fused, rowSize);
   assert.deepEqual(Array.from(g.sample), Array.from(c.sample), `${name}: spike samples differ`);
   assert.deepEqual(Array.from(g.templateId), Array.from(c.templateId), `${name}: spike templates differ`);
   assert.equal(g.spikesFound, c.spikesFound, `${name}: spikesFound`);
@@ -299,4 +323,54 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
   );
   assert.equal(noResidual.residual, null);
   compareResults('fused, residual not returned', c, noResidual, false);
+
+  // A block whose stretches have different owners: rows [500, 1024) with one matrix, the own
+  // samples with another, the rest unshifted (the engine's halo case), against the CPU per stretch.
+  const stretches = [
+    { from: 500, to: 1024, matrix: krigingMatrix(nChannels, 46) },
+    { from: 1024, to: 1024 + 65600, matrix: kriging },
+  ];
+  const pieced = Float32Array.from(white);
+  for (const p of stretches) {
+    const view = pieced.subarray(p.from * nChannels, p.to * nChannels);
+    cpu.driftApplyKriging(view, nChannels, p.matrix, view);
+  }
+  const block = cudaPreprocessShiftBatch(gpu(), { data: raw, nChannels, rowStride }, preprocessOptions, stretches);
+  const blockDiff = valueDifference(pieced, block.data);
+  console.log(`# preprocessShiftBatch with 2 kriging pieces and unshifted rows: ${blockDiff.mismatches} values differ`);
+  assert.ok(blockDiff.maxRel <= valueTolerance, `kriging pieces: max relative error ${blockDiff.maxRel}`);
+  const learning: MatchOptions = { ...options, threshold: 6, learnThreshold: 6, snippetSums: true };
+  const cp = matchBatch({ samples: pieced, nSamples, nChannels, ...halo }, m, learning);
+  const gp = cudaPreprocessShiftMatchBatch(
+    gpu(),
+    { data: raw, nChannels, rowStride },
+    preprocessOptions,
+    stretches,
+    halo,
+    m,
+    learning,
+    true,
+  );
+  console.log(`# fused, kriging pieces: ${gp.snippetTemplates?.length ?? 0} of ${m.nTemplates} templates got snippet sums`);
+  compareResults('fused with kriging pieces, compact snippet sums', cp, gp);
+  const again = cudaPreprocessShiftMatchBatch(
+    gpu(),
+    { data: raw, nChannels, rowStride },
+    preprocessOptions,
+    stretches,
+    halo,
+    m,
+    learning,
+    true,
+  );
+  assert.equal(valueDifference(gp.snippetSums, again.snippetSums).mismatches, 0, 'two GPU runs differ (sums)');
+  assert.equal(valueDifference(gp.residual, again.residual).mismatches, 0, 'two GPU runs differ (residual)');
+  assert.throws(
+    () =>
+      cudaPreprocessShiftBatch(gpu(), { data: raw, nChannels, rowStride }, preprocessOptions, [
+        stretches[1]!,
+        stretches[0]!,
+      ]),
+    RangeError,
+  );
 });

@@ -7,6 +7,7 @@
 // kernels throw Error (with CUDA's error string) when none is.
 #include <napi.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -142,6 +143,33 @@ const float* kriging_field(const Fields& o, std::size_t n_channels) {
   return o.optional_array<float>("krigingMatrix", napi_float32_array, o.product("nChannels", n_channels, n_channels));
 }
 
+// The shift of a block: `krigingMatrix` (one matrix for every row) or `krigingPieces` ({rowStart,
+// rowEnd: Int32Array, matrices: Float32Array of pieces × nChannels²}; absent or null: none), not both.
+cuda::KrigingPieces kriging_pieces(const Fields& o, const PreprocessBatchInput& in) {
+  const float* whole = kriging_field(o, in.n_channels);
+  const Napi::Value v = o.get("krigingPieces");
+  if (v.IsUndefined() || v.IsNull()) return cuda::whole_block(whole, in.n_samples);
+  if (whole != nullptr) o.range_error("krigingPieces", "must be null when krigingMatrix is given");
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) o.type_error("krigingPieces", "an object or null", v);
+  Fields p(v.As<Napi::Object>(), o.env(), "krigingPieces");
+  auto starts = p.array<std::int32_t>("rowStart", napi_int32_array);
+  const std::size_t count = starts.ElementLength();
+  auto ends = p.array<std::int32_t>("rowEnd", napi_int32_array, count);
+  const std::size_t nc2 = o.product("nChannels", in.n_channels, in.n_channels);
+  auto matrices = p.array<float>("matrices", napi_float32_array, p.product("matrices", count, nc2));
+  cuda::KrigingPieces pieces(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (starts[i] < 0 || ends[i] <= starts[i] || static_cast<std::size_t>(ends[i]) > in.n_samples ||
+        (i > 0 && starts[i] < ends[i - 1])) {
+      p.range_error("rowStart", "and rowEnd must be sorted, disjoint, non-empty row ranges inside [0, " +
+                                    std::to_string(in.n_samples) + "), got [" + std::to_string(starts[i]) + ", " +
+                                    std::to_string(ends[i]) + ") at piece " + std::to_string(i));
+    }
+    pieces[i] = {static_cast<std::size_t>(starts[i]), static_cast<std::size_t>(ends[i]), matrices.Data() + i * nc2};
+  }
+  return pieces;
+}
+
 // [sync] preprocessBatch: as the CPU binding; raw → whitened on the device.
 Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
@@ -154,54 +182,112 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 }
 
 // [sync] preprocessShiftBatch({...preprocessBatch fields, krigingMatrix: Float32Array (nChannels²)
-// | null}) → Float32Array: preprocessBatch then driftApplyKriging, without leaving the device.
+// | null, krigingPieces?}) → Float32Array: preprocessBatch then driftApplyKriging (on the whole
+// block or per piece of rows), without leaving the device.
 Napi::Value PreprocessShiftBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Fields o(info, "preprocessShiftBatch");
     const PreprocessBatchInput in = batch_input(o);
-    const float* m = kriging_field(o, in.n_channels);
+    const cuda::KrigingPieces pieces = kriging_pieces(o, in);
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
-    cuda::preprocess_shift_batch(in, m, out.Data());
+    cuda::preprocess_shift_batch(in, pieces, out.Data());
     return out;
   });
 }
 
+struct FusedArgs {
+  PreprocessBatchInput input;
+  cuda::KrigingPieces pieces;
+  TemplateSet model;
+  MatchOptions options;
+  bool residual = false;
+};
+
+// (batch, model, options, returnResidual[, repeats]) of the fused entry and its benchmark.
+FusedArgs fused_args(const Napi::CallbackInfo& info, const char* fn, std::size_t count) {
+  Napi::Env env = info.Env();
+  if (info.Length() != count) {
+    throw Napi::TypeError::New(env, std::string(fn) + ": expected " + std::to_string(count) +
+                                        " arguments (batch, model, options, returnResidual" +
+                                        (count > 4 ? ", repeats" : "") + "), got " + std::to_string(info.Length()));
+  }
+  if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
+    throw Napi::TypeError::New(env, std::string(fn) + ": batch: expected an object, got " + describe_value(info[0]));
+  }
+  Fields o(info[0].As<Napi::Object>(), env, fn);
+  FusedArgs a;
+  a.input = batch_input(o);
+  a.pieces = kriging_pieces(o, a.input);
+  a.model = read_match_model(fn, info[1]);
+  if (a.model.n_channels != a.input.n_channels) {
+    throw Napi::RangeError::New(env, std::string(fn) + ": model.nChannels: expected " +
+                                         std::to_string(a.input.n_channels) + " (batch.nChannels), got " +
+                                         std::to_string(a.model.n_channels));
+  }
+  if (a.input.n_samples < static_cast<std::size_t>(a.model.nt0)) {
+    throw Napi::RangeError::New(env, std::string(fn) + ": batch.nSamples: expected at least model.templateSamples = " +
+                                         std::to_string(a.model.nt0) + ", got " + std::to_string(a.input.n_samples));
+  }
+  a.options = read_match_options(fn, info[2], a.model, a.input.n_samples);
+  if (!info[3].IsBoolean()) {
+    throw Napi::TypeError::New(env, std::string(fn) + ": returnResidual: expected a boolean, got " +
+                                        describe_value(info[3]));
+  }
+  a.residual = info[3].As<Napi::Boolean>().Value();
+  return a;
+}
+
 // [sync] preprocessShiftMatchBatch(batch: {...preprocessShiftBatch fields}, model, matchOptions,
-// returnResidual) → RawMatchResult: preprocessShiftBatch then matchBatch (model and options as the
-// CPU binding's matchBatch) on its output, without the batch leaving the device; the residual is
-// null unless returnResidual.
+// returnResidual) → RawMatchResult with compact snippet sums: preprocessShiftBatch then matchBatch
+// (model and options as the CPU binding's matchBatch) on its output, without the batch leaving the
+// device. snippetSums holds the rows of the templates in snippetTemplates only (those with
+// snippetCounts > 0, ascending); the residual is null unless returnResidual.
 Napi::Value PreprocessShiftMatchBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    const char* fn = "preprocessShiftMatchBatch";
+    FusedArgs a = fused_args(info, "preprocessShiftMatchBatch", 4);
+    return write_fused_result(info.Env(),
+                              cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual),
+                              a.options, a.residual);
+  });
+}
+
+// [sync] benchmarkPreprocessShiftMatch(batch, model, options, returnResidual, repeats) → {repeats,
+// spikesFound, stages: [{name, ms, bytes}]}: host-clock stages of the fused entry (staging copy,
+// upload, preprocessing, matching, download, copy out, total), mean over repeats after a warm-up.
+Napi::Value BenchmarkPreprocessShiftMatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const char* fn = "benchmarkPreprocessShiftMatch";
+    FusedArgs a = fused_args(info, fn, 5);
+    Fields none(Napi::Object::New(info.Env()), info.Env(), fn);
+    if (!info[4].IsNumber()) none.type_error("repeats", "an integer", info[4]);
+    const double rv = info[4].As<Napi::Number>().DoubleValue();
+    if (!(rv >= 1 && rv <= 1000 && rv == std::floor(rv))) none.range_error("repeats", "must be an integer in [1, 1000]");
+    const int repeats = static_cast<int>(rv);
+    cuda::FusedTiming mean;
+    std::size_t spikes = 0;
+    cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual);  // warm-up (allocations)
+    for (int r = 0; r < repeats; ++r) {
+      cuda::FusedTiming t;
+      spikes = cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual, &t).match.sample.size();
+      for (int s = 0; s < cuda::FusedTiming::kStages; ++s) {
+        mean.stages[s].ms += t.stages[s].ms / repeats;
+        mean.stages[s].bytes = t.stages[s].bytes;
+      }
+    }
     Napi::Env env = info.Env();
-    if (info.Length() != 4) {
-      throw Napi::TypeError::New(env, std::string(fn) + ": expected 4 arguments (batch, model, options, "
-                                                        "returnResidual), got " + std::to_string(info.Length()));
+    Napi::Array stages = Napi::Array::New(env);
+    for (int s = 0; s < cuda::FusedTiming::kStages; ++s) {
+      Napi::Object stage = Napi::Object::New(env);
+      stage.Set("name", mean.stages[s].name);
+      stage.Set("ms", mean.stages[s].ms);
+      stage.Set("bytes", mean.stages[s].bytes);
+      stages.Set(static_cast<std::uint32_t>(s), stage);
     }
-    if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
-      throw Napi::TypeError::New(env, std::string(fn) + ": batch: expected an object, got " + describe_value(info[0]));
-    }
-    Fields o(info[0].As<Napi::Object>(), env, fn);
-    const PreprocessBatchInput in = batch_input(o);
-    const float* m = kriging_field(o, in.n_channels);
-    const TemplateSet model = read_match_model(fn, info[1]);
-    if (model.n_channels != in.n_channels) {
-      throw Napi::RangeError::New(env, std::string(fn) + ": model.nChannels: expected " +
-                                           std::to_string(in.n_channels) + " (batch.nChannels), got " +
-                                           std::to_string(model.n_channels));
-    }
-    if (in.n_samples < static_cast<std::size_t>(model.nt0)) {
-      throw Napi::RangeError::New(env, std::string(fn) + ": batch.nSamples: expected at least model.templateSamples = " +
-                                           std::to_string(model.nt0) + ", got " + std::to_string(in.n_samples));
-    }
-    const MatchOptions mo = read_match_options(fn, info[2], model, in.n_samples);
-    if (!info[3].IsBoolean()) {
-      throw Napi::TypeError::New(env, std::string(fn) + ": returnResidual: expected a boolean, got " +
-                                          describe_value(info[3]));
-    }
-    const bool residual = info[3].As<Napi::Boolean>().Value();
-    const MatchResult r = cuda::preprocess_shift_match_batch(in, m, model, mo, residual);
-    return write_match_result(env, r, mo, residual);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("repeats", repeats);
+    out.Set("spikesFound", static_cast<double>(spikes));
+    out.Set("stages", stages);
+    return out;
   });
 }
 
@@ -317,6 +403,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceMemory", Napi::Function::New(env, DeviceMemory));
   exports.Set("releaseDeviceMemory", Napi::Function::New(env, ReleaseDeviceMemory));
   exports.Set("preprocessShiftMatchBatch", Napi::Function::New(env, PreprocessShiftMatchBatch));
+  exports.Set("benchmarkPreprocessShiftMatch", Napi::Function::New(env, BenchmarkPreprocessShiftMatch));
   register_matching(env, exports);
   return exports;
 }

@@ -93,6 +93,16 @@ A to_typed(Napi::Env env, const std::vector<T>& v) {
   return out;
 }
 
+// A typed array over memory the vector owned: no copy; the finaliser frees it with the array.
+template <typename T, typename A, typename V>
+A adopt(Napi::Env env, V&& v) {
+  if (v.empty()) return A::New(env, 0);
+  auto* owner = new V(std::move(v));
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, owner->data(), owner->size() * sizeof(T), [](Napi::Env, void*, V* o) { delete o; }, owner);
+  return A::New(env, owner->size(), buffer, 0);
+}
+
 struct Positional {
   const float* samples;
   std::size_t n_samples;
@@ -246,6 +256,27 @@ Napi::Object write_match_result(Napi::Env env, const MatchResult& r, const Match
   out.Set("spikesFound", static_cast<double>(r.spikes_found));
   out.Set("iterations", r.iterations);
   out.Set("capped", r.capped);
+  return out;
+}
+
+Napi::Object write_fused_result(Napi::Env env, cuda::FusedMatchResult&& r, const MatchOptions& o, bool residual) {
+  Napi::Object out = write_match_result(env, r.match, MatchOptions{}, false);
+  out.Set("residual", residual ? Napi::Value(adopt<float, Napi::Float32Array>(env, std::move(r.residual))) : env.Null());
+  if (o.snippet_sums) {
+    out.Set("snippetTemplates", to_typed<std::int32_t, Napi::Int32Array>(env, r.snippet_templates));
+    out.Set("snippetSums", adopt<double, Napi::Float64Array>(env, std::move(r.snippet_sums)));
+    out.Set("snippetCounts", to_typed<std::int32_t, Napi::Int32Array>(env, r.match.snippet_counts));
+  } else {
+    out.Set("snippetTemplates", env.Null());
+    out.Set("snippetSums", env.Null());
+    out.Set("snippetCounts", env.Null());
+  }
+  out.Set("templateFeatures", o.similar != nullptr ? Napi::Value(adopt<float, Napi::Float32Array>(
+                                                         env, std::move(r.match.template_features)))
+                                                   : env.Null());
+  out.Set("pcFeatures",
+          o.pcs != nullptr ? Napi::Value(adopt<float, Napi::Float32Array>(env, std::move(r.match.pc_features)))
+                           : env.Null());
   return out;
 }
 

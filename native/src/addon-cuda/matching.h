@@ -8,6 +8,7 @@
 
 #include <cstddef>
 
+#include "cuda_backend.h"
 #include "spikeshard/matching.h"
 #include "spikeshard/templates.h"
 
@@ -20,6 +21,9 @@ MatchOptions read_match_options(const char* fn, const Napi::Value& v, const Temp
                                 std::size_t n_samples);
 // RawMatchResult; residual is null when `residual` is false.
 Napi::Object write_match_result(Napi::Env env, const MatchResult& r, const MatchOptions& o, bool residual);
+// The fused entry's result: RawMatchResult with compact snippet sums (rows of `snippetTemplates`
+// only) and the residual when asked; the large arrays are handed to JS without a copy.
+Napi::Object write_fused_result(Napi::Env env, cuda::FusedMatchResult&& r, const MatchOptions& o, bool residual);
 
 void register_matching(Napi::Env env, Napi::Object exports);
 
