@@ -14,18 +14,24 @@ import { loadCpuBinding } from '../../native/lib/load.js';
 import type { NativeCudaBinding } from '../../native/lib/binding-cuda.js';
 import { cudaMatchBatch, cudaPreprocessShiftBatch, cudaPreprocessShiftMatchBatch } from '../../native/lib/backend.js';
 import {
-  DEFAULT_FACTORIZE_OPTIONS,
   DEFAULT_MATCH_OPTIONS,
-  factorizeTemplates,
   matchBatch,
-  nearestChannels,
-  peakChannels,
   templateCorrelations,
   type MatchOptions,
   type MatchResult,
   type TemplateModel,
 } from '../../native/lib/matching.js';
-import { cudaOrSkipReason, gains, goodMask, krigingMatrix, random, rawBlock, whitening } from './gpu-fixture.js';
+import {
+  cudaOrSkipReason,
+  gains,
+  gaussian,
+  goodMask,
+  krigingMatrix,
+  random,
+  randomModel,
+  rawBlock,
+  whitening,
+} from './gpu-fixture.js';
 
 const { cuda: loaded, skip } = cudaOrSkipReason();
 const gpu = (): NativeCudaBinding => {
@@ -34,37 +40,8 @@ const gpu = (): NativeCudaBinding => {
 };
 const cpu = loadCpuBinding();
 const nt0 = 61;
-const nt0min = 20;
 /** Max relative error of amplitudes, scores, snippet sums, features and residual (docs/cuda.md). */
 const valueTolerance = 1e-5;
-
-function gaussian(next: () => number): number {
-  return Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next());
-}
-
-/** A Neuropixels-like model: 4 columns, 20 µm rows; templates factorised from Gaussian mean waveforms. */
-function randomModel(nTemplates: number, nChannels: number, nNeighbours: number, seed: number): TemplateModel {
-  const next = random(seed);
-  const x = Float32Array.from({ length: nChannels }, (_, c) => 16 * (c % 4));
-  const y = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
-  const neighbourhoods = nearestChannels(x, y, nNeighbours);
-  const values = new Float64Array(nTemplates * nt0 * nChannels);
-  for (let j = 0; j < nTemplates; j++) {
-    const peak = Math.floor(next() * nChannels);
-    const amplitude = 10 + 20 * next();
-    const width = 1 + 2 * next();
-    const spread = 20 + 40 * next();
-    for (let t = 0; t < nt0; t++) {
-      const shape = -Math.exp(-0.5 * ((t - nt0min) / width) ** 2) + 0.3 * Math.exp(-0.5 * ((t - nt0min - 8) / 3) ** 2);
-      for (let c = 0; c < nChannels; c++) {
-        const d2 = ((x[c] ?? 0) - (x[peak] ?? 0)) ** 2 + ((y[c] ?? 0) - (y[peak] ?? 0)) ** 2;
-        values[(j * nt0 + t) * nChannels + c] = amplitude * shape * Math.exp(-0.5 * (d2 / spread ** 2));
-      }
-    }
-  }
-  const dwu = { nTemplates, templateSamples: nt0, nChannels, values };
-  return factorizeTemplates(dwu, neighbourhoods, peakChannels(dwu, nt0min), DEFAULT_FACTORIZE_OPTIONS);
-}
 
 /** Unit noise plus `spikes` planted templates at meanAmplitude·[0.8, 1.2); returns the planted starts. */
 function plantedBatch(m: TemplateModel, nSamples: number, spikes: number, seed: number) {
@@ -112,7 +89,10 @@ function valueDifference(a: Values, b: Values): { maxRel: number; mismatches: nu
   return { maxRel: scale > 0 ? maxAbs / scale : maxAbs, mismatches };
 }
 
-type AnyResult = Omit<MatchResult, 'residual'> & { residual: Float32Array | null; snippetTemplates?: Int32Array | null };
+type AnyResult = Omit<MatchResult, 'residual'> & {
+  residual: Float32Array | null;
+  snippetTemplates?: Int32Array | null;
+};
 
 /**
  * The fused entry's compact snippet sums back in the CPU's layout (zero rows for the templates
@@ -136,9 +116,10 @@ function fullSums(name: string, r: AnyResult, rowSize: number): AnyResult {
 
 /** Identical spike lists, values within valueTolerance; logs the bitwise mismatch counts. */
 function compareResults(name: string, c: AnyResult, fused: AnyResult, residual = true): void {
-  const rowSize = c.snippetSums !== null && c.snippetCounts !== null && c.snippetCounts.length > 0
-    ? c.snippetSums.length / c.snippetCounts.length
-    : 0;
+  const rowSize =
+    c.snippetSums !== null && c.snippetCounts !== null && c.snippetCounts.length > 0
+      ? c.snippetSums.length / c.snippetCounts.length
+      : 0;
   const g = fullSums(name, fused, rowSize);
   assert.deepEqual(Array.from(g.sample), Array.from(c.sample), `${name}: spike samples differ`);
   assert.deepEqual(Array.from(g.templateId), Array.from(c.templateId), `${name}: spike templates differ`);
@@ -351,7 +332,9 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
     learning,
     true,
   );
-  console.log(`# fused, kriging pieces: ${gp.snippetTemplates?.length ?? 0} of ${m.nTemplates} templates got snippet sums`);
+  console.log(
+    `# fused, kriging pieces: ${gp.snippetTemplates?.length ?? 0} of ${m.nTemplates} templates got snippet sums`,
+  );
   compareResults('fused with kriging pieces, compact snippet sums', cp, gp);
   const again = cudaPreprocessShiftMatchBatch(
     gpu(),
