@@ -16,6 +16,7 @@ import { cudaMatchBatch, cudaPreprocessShiftBatch, cudaPreprocessShiftMatchBatch
 import {
   DEFAULT_MATCH_OPTIONS,
   matchBatch,
+  rawMatchOptions,
   templateCorrelations,
   type MatchOptions,
   type MatchResult,
@@ -356,4 +357,38 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
       ]),
     RangeError,
   );
+});
+
+test('matchBatch argument errors: the CUDA binding throws the CPU binding’s errors (shared parser)', { skip }, () => {
+  const nChannels = 16;
+  const nSamples = 512;
+  const m = randomModel(3, nChannels, 8, 21);
+  const samples = new Float32Array(nSamples * nChannels);
+  const options = rawMatchOptions({ haloSamples: 0, ownSamples: nSamples }, DEFAULT_MATCH_OPTIONS);
+  const calls: Array<[string, unknown[]]> = [
+    ['samples of another type', [new Float64Array(nSamples * nChannels), nSamples, nChannels, m, options]],
+    ['samples too short', [samples.subarray(1), nSamples, nChannels, m, options]],
+    ['nSamples not an integer', [samples, 1.5, nChannels, m, options]],
+    ['model channels', [samples, nSamples / 2, nChannels * 2, m, options]],
+    ['too few samples', [samples.subarray(0, 10 * nChannels), 10, nChannels, m, options]],
+    ['threshold a string', [samples, nSamples, nChannels, m, { ...options, threshold: '6' }]],
+    ['own samples beyond the batch', [samples, nSamples, nChannels, m, { ...options, ownSamples: nSamples + 1 }]],
+    ['model not an object', [samples, nSamples, nChannels, [1, 2], options]],
+    ['four arguments', [samples, nSamples, nChannels, m]],
+  ];
+  const outcome = (f: () => unknown): string => {
+    try {
+      f();
+      return 'no error';
+    } catch (err) {
+      return `${(err as Error).name}: ${(err as Error).message}`;
+    }
+  };
+  type Loose = (...args: unknown[]) => unknown;
+  for (const [name, args] of calls) {
+    const c = outcome(() => (cpu.matchBatch as Loose)(...args));
+    const g = outcome(() => (gpu().matchBatch as Loose)(...args));
+    assert.notEqual(c, 'no error', `${name}: the CPU binding accepted it`);
+    assert.equal(g, c, name);
+  }
 });

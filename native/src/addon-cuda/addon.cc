@@ -15,7 +15,8 @@
 
 #include "cuda_backend.h"
 #include "matching.h"
-#include "options.h"
+#include "args.h"
+#include "match_args.h"
 #include "spikeshard/preprocess.h"
 #include "spikeshard/threads.h"
 #include "spikeshard/version.h"
@@ -24,7 +25,13 @@ namespace spikeshard::addon_cuda {
 
 namespace {
 
-HighpassOptions highpass_options(const Fields& o) {
+using addon_common::Args;
+using addon_common::checked_product;
+using addon_common::describe;
+using addon_common::guarded;
+using addon_common::Options;
+
+HighpassOptions highpass_options(const Options& o) {
   HighpassOptions h;
   h.order = o.integer("order");
   h.cutoff_hz = o.number("cutoffHz");
@@ -70,13 +77,13 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 // [sync] highpassBlock: as the CPU binding.
 Napi::Value HighpassBlock(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "highpassBlock");
+    Options o(info, "highpassBlock");
     const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1), stride = o.count("rowStride", 1);
     if (stride < nc) o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(nc) + ")");
-    const std::size_t length = o.product("nSamples", n, stride);
+    const std::size_t length = checked_product(o, "nSamples", n, stride);
     const double* gains = o.optional_array<double>("gains", napi_float64_array, nc);
     const HighpassOptions h = highpass_options(o);
-    auto out = Napi::Float32Array::New(o.env(), o.product("nSamples", n, nc));
+    auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", n, nc));
     if (o.has_type("data", napi_int16_array)) {
       cuda::highpass_block(o.array<std::int16_t>("data", napi_int16_array, length).Data(), stride, gains, n, nc, h,
                            out.Data());
@@ -91,9 +98,9 @@ Napi::Value HighpassBlock(const Napi::CallbackInfo& info) {
 // [sync] commonMedianReference: as the CPU binding (returns a new array).
 Napi::Value CommonMedianReference(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "commonMedianReference");
+    Options o(info, "commonMedianReference");
     const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1);
-    auto data = o.array<float>("data", napi_float32_array, o.product("nSamples", n, nc));
+    auto data = o.array<float>("data", napi_float32_array, checked_product(o, "nSamples", n, nc));
     auto good = o.array<std::uint8_t>("good", napi_uint8_array, nc);
     auto out = Napi::Float32Array::New(o.env(), n * nc);
     std::memcpy(out.Data(), data.Data(), n * nc * sizeof(float));
@@ -105,10 +112,10 @@ Napi::Value CommonMedianReference(const Napi::CallbackInfo& info) {
 // [sync] applyWhitening: as the CPU binding.
 Napi::Value ApplyWhitening(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "applyWhitening");
+    Options o(info, "applyWhitening");
     const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1), k = o.count("nNearest", 1);
-    auto data = o.array<float>("data", napi_float32_array, o.product("nSamples", n, nc));
-    auto indices = o.array<std::int32_t>("indices", napi_int32_array, o.product("nChannels", nc, k));
+    auto data = o.array<float>("data", napi_float32_array, checked_product(o, "nSamples", n, nc));
+    auto indices = o.array<std::int32_t>("indices", napi_int32_array, checked_product(o, "nChannels", nc, k));
     auto weights = o.array<float>("weights", napi_float32_array, nc * k);
     const double scale = o.number("scale");
     auto out = Napi::Float32Array::New(o.env(), n * nc);
@@ -117,7 +124,7 @@ Napi::Value ApplyWhitening(const Napi::CallbackInfo& info) {
   });
 }
 
-PreprocessBatchInput batch_input(const Fields& o) {
+PreprocessBatchInput batch_input(const Options& o) {
   PreprocessBatchInput in;
   in.n_samples = o.count("nSamples", 1);
   in.n_channels = o.count("nChannels", 1);
@@ -126,11 +133,11 @@ PreprocessBatchInput batch_input(const Fields& o) {
     o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(in.n_channels) + ")");
   }
   in.raw =
-      o.array<std::int16_t>("raw", napi_int16_array, o.product("nSamples", in.n_samples, in.raw_stride)).Data();
+      o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride)).Data();
   in.gains = o.optional_array<double>("gains", napi_float64_array, in.n_channels);
   in.good = o.array<std::uint8_t>("good", napi_uint8_array, in.n_channels).Data();
   in.n_nearest = o.count("nNearest", 1);
-  const std::size_t nk = o.product("nChannels", in.n_channels, in.n_nearest);
+  const std::size_t nk = checked_product(o, "nChannels", in.n_channels, in.n_nearest);
   in.whitening_indices = o.array<std::int32_t>("indices", napi_int32_array, nk).Data();
   in.whitening_weights = o.array<float>("weights", napi_float32_array, nk).Data();
   in.highpass = highpass_options(o);
@@ -139,24 +146,24 @@ PreprocessBatchInput batch_input(const Fields& o) {
   return in;
 }
 
-const float* kriging_field(const Fields& o, std::size_t n_channels) {
-  return o.optional_array<float>("krigingMatrix", napi_float32_array, o.product("nChannels", n_channels, n_channels));
+const float* kriging_field(const Options& o, std::size_t n_channels) {
+  return o.optional_array<float>("krigingMatrix", napi_float32_array, checked_product(o, "nChannels", n_channels, n_channels));
 }
 
 // The shift of a block: `krigingMatrix` (one matrix for every row) or `krigingPieces` ({rowStart,
 // rowEnd: Int32Array, matrices: Float32Array of pieces × nChannels²}; absent or null: none), not both.
-cuda::KrigingPieces kriging_pieces(const Fields& o, const PreprocessBatchInput& in) {
+cuda::KrigingPieces kriging_pieces(const Options& o, const PreprocessBatchInput& in) {
   const float* whole = kriging_field(o, in.n_channels);
   const Napi::Value v = o.get("krigingPieces");
   if (v.IsUndefined() || v.IsNull()) return cuda::whole_block(whole, in.n_samples);
   if (whole != nullptr) o.range_error("krigingPieces", "must be null when krigingMatrix is given");
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) o.type_error("krigingPieces", "an object or null", v);
-  Fields p(v.As<Napi::Object>(), o.env(), "krigingPieces");
+  Options p(v.As<Napi::Object>(), o.env(), "krigingPieces");
   auto starts = p.array<std::int32_t>("rowStart", napi_int32_array);
   const std::size_t count = starts.ElementLength();
   auto ends = p.array<std::int32_t>("rowEnd", napi_int32_array, count);
-  const std::size_t nc2 = o.product("nChannels", in.n_channels, in.n_channels);
-  auto matrices = p.array<float>("matrices", napi_float32_array, p.product("matrices", count, nc2));
+  const std::size_t nc2 = checked_product(o, "nChannels", in.n_channels, in.n_channels);
+  auto matrices = p.array<float>("matrices", napi_float32_array, checked_product(p, "matrices", count, nc2));
   cuda::KrigingPieces pieces(count);
   for (std::size_t i = 0; i < count; ++i) {
     if (starts[i] < 0 || ends[i] <= starts[i] || static_cast<std::size_t>(ends[i]) > in.n_samples ||
@@ -173,7 +180,7 @@ cuda::KrigingPieces kriging_pieces(const Fields& o, const PreprocessBatchInput& 
 // [sync] preprocessBatch: as the CPU binding; raw → whitened on the device.
 Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "preprocessBatch");
+    Options o(info, "preprocessBatch");
     const PreprocessBatchInput in = batch_input(o);
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
     cuda::preprocess_batch(in, out.Data());
@@ -186,7 +193,7 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 // block or per piece of rows), without leaving the device.
 Napi::Value PreprocessShiftBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "preprocessShiftBatch");
+    Options o(info, "preprocessShiftBatch");
     const PreprocessBatchInput in = batch_input(o);
     const cuda::KrigingPieces pieces = kriging_pieces(o, in);
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
@@ -212,26 +219,20 @@ FusedArgs fused_args(const Napi::CallbackInfo& info, const char* fn, std::size_t
                                         (count > 4 ? ", repeats" : "") + "), got " + std::to_string(info.Length()));
   }
   if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
-    throw Napi::TypeError::New(env, std::string(fn) + ": batch: expected an object, got " + describe_value(info[0]));
+    throw Napi::TypeError::New(env, std::string(fn) + ": batch: expected an object, got " + describe(info[0]));
   }
-  Fields o(info[0].As<Napi::Object>(), env, fn);
+  Options o(info[0].As<Napi::Object>(), env, fn);
   FusedArgs a;
   a.input = batch_input(o);
   a.pieces = kriging_pieces(o, a.input);
-  a.model = read_match_model(fn, info[1]);
-  if (a.model.n_channels != a.input.n_channels) {
-    throw Napi::RangeError::New(env, std::string(fn) + ": model.nChannels: expected " +
-                                         std::to_string(a.input.n_channels) + " (batch.nChannels), got " +
-                                         std::to_string(a.model.n_channels));
-  }
-  if (a.input.n_samples < static_cast<std::size_t>(a.model.nt0)) {
-    throw Napi::RangeError::New(env, std::string(fn) + ": batch.nSamples: expected at least model.templateSamples = " +
-                                         std::to_string(a.model.nt0) + ", got " + std::to_string(a.input.n_samples));
-  }
-  a.options = read_match_options(fn, info[2], a.model, a.input.n_samples);
+  const Args args(env, fn);
+  a.model = addon_common::read_template_set(args, info[1], "model");
+  addon_common::check_model_fits(args, a.model, a.input.n_samples, a.input.n_channels, "batch.nChannels",
+                                 "batch.nSamples");
+  a.options = addon_common::read_match_options(args, info[2], a.model, a.input.n_samples);
   if (!info[3].IsBoolean()) {
     throw Napi::TypeError::New(env, std::string(fn) + ": returnResidual: expected a boolean, got " +
-                                        describe_value(info[3]));
+                                        describe(info[3]));
   }
   a.residual = info[3].As<Napi::Boolean>().Value();
   return a;
@@ -258,11 +259,7 @@ Napi::Value BenchmarkPreprocessShiftMatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     const char* fn = "benchmarkPreprocessShiftMatch";
     FusedArgs a = fused_args(info, fn, 5);
-    Fields none(Napi::Object::New(info.Env()), info.Env(), fn);
-    if (!info[4].IsNumber()) none.type_error("repeats", "an integer", info[4]);
-    const double rv = info[4].As<Napi::Number>().DoubleValue();
-    if (!(rv >= 1 && rv <= 1000 && rv == std::floor(rv))) none.range_error("repeats", "must be an integer in [1, 1000]");
-    const int repeats = static_cast<int>(rv);
+    const int repeats = static_cast<int>(Args(info.Env(), fn).integer(info[4], "repeats", 1, 1000));
     cuda::FusedTiming mean;
     std::size_t spikes = 0;
     cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual);  // warm-up (allocations)
@@ -295,7 +292,7 @@ Napi::Value BenchmarkPreprocessShiftMatch(const Napi::CallbackInfo& info) {
 // ms, bytes}]}: per-stage device times of the fused chain (CUDA events, mean over repeats).
 Napi::Value BenchmarkPreprocess(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "benchmarkPreprocess");
+    Options o(info, "benchmarkPreprocess");
     const PreprocessBatchInput in = batch_input(o);
     const float* m = kriging_field(o, in.n_channels);
     const int repeats = static_cast<int>(o.count("repeats", 1));
@@ -327,14 +324,14 @@ Napi::Value ApplyKriging(const Napi::CallbackInfo& info) {
       const Napi::Value v = info[i];
       if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
         throw Napi::TypeError::New(env, std::string(fn) + ": " + name + ": expected a Float32Array, got " +
-                                            describe_value(v));
+                                            describe(v));
       }
       return v.As<Napi::Float32Array>();
     };
     const Napi::Float32Array data = f32(0, "data");
     if (!info[1].IsNumber()) {
       throw Napi::TypeError::New(env, std::string(fn) + ": nChannels: expected an integer, got " +
-                                          describe_value(info[1]));
+                                          describe(info[1]));
     }
     const double nc_value = info[1].As<Napi::Number>().DoubleValue();
     if (!(nc_value >= 1 && nc_value == std::floor(nc_value) && nc_value <= 1e6)) {
