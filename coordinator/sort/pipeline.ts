@@ -41,6 +41,14 @@ import {
   selectTemplates,
   triage,
 } from './learning.js';
+import {
+  MemorySpikeFeatures,
+  RecordSpikeFeatures,
+  featurePartOf,
+  type FeatureKind,
+  type FeaturePart,
+  type SpikeFeatures,
+} from '../formats/spike-features.js';
 import type { Checkpoints } from './run-folder.js';
 import { runRound, type RoundOptions } from './rounds.js';
 import type { Slots } from './slots.js';
@@ -56,6 +64,11 @@ export interface EngineOutput {
   /** wPCA used for PC features, nt0 × 3. */
   pcs: Float32Array;
   spikes: ExtractBatchResult;
+  /**
+   * The spikes' feature rows. With a run folder they stay in extraction's checkpoint records and
+   * are read on demand; without one they are `spikes`' own arrays.
+   */
+  features: SpikeFeatures;
   timings: Record<string, number>;
 }
 
@@ -292,6 +305,7 @@ export async function runEngine(
       correlations: { similarity: new Float32Array(0), similar: new Int32Array(0), nSimilar: 0 },
       pcs: new Float32Array(NT0 * 3),
       spikes: concatExtraction([]),
+      features: new MemorySpikeFeatures(0, new Float32Array(0), new Float32Array(0)),
       timings,
     };
   }
@@ -357,6 +371,7 @@ export async function runEngine(
       );
     }
     for (const round of rounds.slice(r)) {
+      const prepareStart = performance.now();
       model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
       if (r > 0) {
         const keep = triage(state, model, triageOptions);
@@ -376,6 +391,7 @@ export async function runEngine(
         nNeighbours,
       };
       const roundKey = `learning/round-${String(r).padStart(5, '0')}`;
+      const matchStart = performance.now();
       const results = await runRound(
         log,
         `learning round ${r + 1}/${rounds.length}`,
@@ -388,17 +404,35 @@ export async function runEngine(
           (v) => unpackLearn(v),
         ),
       );
+      const poolStart = performance.now();
       for (const res of results)
         applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
-      const born = addBirths(state, results, {
-        pcs,
-        nPcs: 3,
-        neighbourhoods: match.neighbourhoods,
-        nNeighbours,
-        initialNsp: m0,
-        maxTemplates,
-      });
-      log.debug({ round: r, templates: state.dWU.length, born }, 'learning round');
+      // As in Kilosort's last learning iteration, the final round gives birth to nothing: a newborn
+      // would go to extraction as a single smoothed residual snippet that never matched a spike.
+      const lastRound = r === rounds.length - 1;
+      const born = lastRound
+        ? 0
+        : addBirths(state, results, {
+            pcs,
+            nPcs: 3,
+            neighbourhoods: match.neighbourhoods,
+            nNeighbours,
+            initialNsp: m0,
+            maxTemplates,
+          });
+      // Where a round's time goes: the global step before matching, matching, pooling and births.
+      const seconds = (a: number, b: number): number => Math.round(b - a) / 1000;
+      log.debug(
+        {
+          round: r,
+          templates: state.dWU.length,
+          born,
+          prepareS: seconds(prepareStart, matchStart),
+          matchS: seconds(matchStart, poolStart),
+          poolS: seconds(poolStart, performance.now()),
+        },
+        'learning round',
+      );
       r++;
       if (cp !== null) {
         cp.save('learning/state', { roundsDone: r, visited, state }, true);
@@ -421,8 +455,9 @@ export async function runEngine(
     nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)),
     threads: 0,
   });
-  const spikes = await timed('extraction', async () => {
-    if (model.nTemplates === 0) return concatExtraction([]);
+  const widths = { template: correlations.nSimilar, pc: 3 * nNeighbours };
+  const extracted = await timed('extraction', async () => {
+    if (model.nTemplates === 0) return { spikes: concatExtraction([]), onDisk: null };
     const match: MatchModel = {
       model,
       crossCorrelation: correlations.crossCorrelation,
@@ -432,16 +467,48 @@ export async function runEngine(
       neighbourhoods,
       nNeighbours,
     };
+    const options = perBatch<ExtractBatchResult>('extraction');
+    const onDisk = new Array<FeaturePart>(batches.length);
+    if (cp !== null) {
+      // Each batch's features stay in its checkpoint record once saved (or found there on resume):
+      // only the small per-spike columns are kept in memory.
+      const leaveOnDisk = (i: number, r: ExtractBatchResult): ExtractBatchResult => {
+        onDisk[i] = featurePartOf(cp.pathOf(batchKey('extraction', i)), r.samples.length);
+        r.templateFeatures = new Float32Array(0);
+        r.pcFeatures = new Float32Array(0);
+        return r;
+      };
+      const { load, save } = options;
+      options.load = (i) => {
+        const r = load!(i);
+        return r === undefined ? undefined : leaveOnDisk(i, r);
+      };
+      options.save = (i, r) => {
+        save!(i, r);
+        leaveOnDisk(i, r);
+      };
+    }
     const parts = await runRound(
       log,
       'extraction',
       batches,
       executor.concurrency,
       (b) => executor.extract(task, b, channels, drift, match),
-      perBatch<ExtractBatchResult>('extraction'),
+      options,
     );
-    return concatExtraction(parts);
+    return { spikes: concatExtraction(parts), onDisk: cp !== null ? new RecordSpikeFeatures(onDisk, widths) : null };
   });
+  const { spikes } = extracted;
+  let features: SpikeFeatures;
+  if (extracted.onDisk === null) {
+    features = new MemorySpikeFeatures(spikes.samples.length, spikes.templateFeatures, spikes.pcFeatures);
+  } else {
+    features = extracted.onDisk;
+    // Assembly still reads whole feature arrays: materialised here from the records, once.
+    spikes.templateFeatures = readAll(features, 'template');
+    spikes.pcFeatures = readAll(features, 'pc');
+    features.close();
+  }
   log.info({ spikes: spikes.samples.length }, `extraction: ${spikes.samples.length} spikes`);
   return {
     setup,
@@ -456,6 +523,17 @@ export async function runEngine(
     },
     pcs,
     spikes,
+    features,
     timings,
   };
+}
+
+function readAll(features: SpikeFeatures, kind: FeatureKind): Float32Array {
+  const out = new Float32Array(features.nSpikes * features.width(kind));
+  let at = 0;
+  features.scan(kind, null, (chunk) => {
+    out.set(chunk, at);
+    at += chunk.length;
+  });
+  return out;
 }
