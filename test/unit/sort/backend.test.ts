@@ -208,7 +208,9 @@ test(
       const sim = path.join(dir, 'sim');
       const s = runCli(['simulate', sim, '--channels', '16', '--seconds', '8', '--units', '4', '--drift', '20']);
       assert.equal(s.status, 0, s.stderr);
-      const params = defaultParams();
+      // Two learning rounds of two batches: the last round gives no births, so templates need a
+      // round before it (learning and extraction then match with templates on every path).
+      const params = { ...defaultParams(), learningRoundBatches: 2 };
       const sort = async (name: string, executor: LocalExecutor) => {
         const outDir = path.join(dir, name);
         await runSort(
