@@ -15,7 +15,7 @@
         "<!@(node -e \"console.log(require('fs').readdirSync('src/core').filter(f=>f.endsWith('.cc')).map(f=>'src/core/'+f).join(' '))\")",
         "<!@(node -e \"console.log(require('fs').readdirSync('src/addon').filter(f=>f.endsWith('.cc')).map(f=>'src/addon/'+f).join(' '))\")"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src/addon-common"],
       "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
@@ -51,7 +51,7 @@
             "src/core/linalg.cc",
             "<!@(node -e \"console.log(require('fs').readdirSync('src/addon-cuda').filter(f=>f.endsWith('.cc')).map(f=>'src/addon-cuda/'+f).join(' '))\")"
           ],
-          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src/cuda", "src/core"],
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src/cuda", "src/core", "src/addon-common"],
           "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
           "cflags!": ["-fno-exceptions"],
           "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],

@@ -102,6 +102,7 @@ const ARRAY_TYPES: Record<string, string> = {
   'DriftBatchResult.samples': 'float64',
   'DriftBatchResult.depthsUm': 'float32',
   'DriftBatchResult.amplitudes': 'float32',
+  'LearnBatchResult.active': 'int32',
   'LearnBatchResult.sums': 'float64',
   'LearnBatchResult.counts': 'int32',
   'LearnBatchResult.proposals': 'float32',

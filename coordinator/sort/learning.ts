@@ -44,16 +44,15 @@ export function applyBatchStatistics(state: TemplateState, result: LearnBatchRes
   if (result.nTemplates !== state.dWU.length) {
     throw new RangeError(`learning statistics for ${result.nTemplates} templates, the state has ${state.dWU.length}`);
   }
-  for (let j = 0; j < result.nTemplates; j++) {
+  // Sums hold only the rows of the templates with spikes (`active`, ascending; the others are zero).
+  result.active.forEach((j, k) => {
     const n = result.counts[j]!;
-    if (n > 0) {
-      const f = Math.pow(pm, n);
-      const d = state.dWU[j]!;
-      const sums = result.sums.subarray(j * size, (j + 1) * size);
-      for (let i = 0; i < size; i++) d[i] = f * d[i]! + ((1 - f) * sums[i]!) / n;
-    }
-    state.nsp[j] = 0.95 * state.nsp[j]! + 0.05 * n;
-  }
+    const f = Math.pow(pm, n);
+    const d = state.dWU[j]!;
+    const sums = result.sums.subarray(k * size, (k + 1) * size);
+    for (let i = 0; i < size; i++) d[i] = f * d[i]! + ((1 - f) * sums[i]!) / n;
+  });
+  for (let j = 0; j < result.nTemplates; j++) state.nsp[j] = 0.95 * state.nsp[j]! + 0.05 * result.counts[j]!;
 }
 
 /** Projects each channel's trace on the temporal PCs and back (denoises a single snippet). */

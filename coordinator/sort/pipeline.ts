@@ -135,27 +135,19 @@ export interface EngineRun {
 }
 
 /**
- * A learning batch's statistics with only the rows of templates that got spikes: the others are
- * zero and never read (applyBatchStatistics skips templates with no spike), and a checkpoint of
- * every row would be templates × nt0 × channels × 8 bytes per batch.
+ * A learning batch's statistics as checkpointed: the result itself, whose sums already hold only
+ * the rows of the templates that got spikes (`active`).
  */
-function packLearn(r: LearnBatchResult, nChannels: number): unknown {
-  const size = NT0 * nChannels;
-  const active: number[] = [];
-  for (let j = 0; j < r.nTemplates; j++) if (r.counts[j]! > 0) active.push(j);
-  const sums = new Float64Array(active.length * size);
-  active.forEach((j, k) => sums.set(r.sums.subarray(j * size, (j + 1) * size), k * size));
-  return { ...r, sums, active: Int32Array.from(active) };
+function packLearn(r: LearnBatchResult): unknown {
+  return r;
 }
 
-function unpackLearn(v: unknown, nChannels: number): LearnBatchResult {
-  const packed = v as LearnBatchResult & { active: Int32Array };
-  const size = NT0 * nChannels;
-  const sums = new Float64Array(packed.nTemplates * size);
-  packed.active.forEach((j, k) => sums.set(packed.sums.subarray(k * size, (k + 1) * size), j * size));
+function unpackLearn(v: unknown): LearnBatchResult {
+  const packed = v as LearnBatchResult;
   return {
     nTemplates: packed.nTemplates,
-    sums,
+    active: packed.active,
+    sums: packed.sums,
     counts: packed.counts,
     proposals: packed.proposals,
     proposalChannels: packed.proposalChannels,
@@ -408,8 +400,8 @@ export async function runEngine(
         (bi) => executor.learn(task, batches[bi]!, channels, drift, match),
         perBatch<LearnBatchResult>(
           roundKey,
-          (res) => packLearn(res, setup.nChannels),
-          (v) => unpackLearn(v, setup.nChannels),
+          (res) => packLearn(res),
+          (v) => unpackLearn(v),
         ),
       );
       const poolStart = performance.now();

@@ -86,9 +86,18 @@ export function validateLearnResult(v: Body, model: MatchModel): LearnBatchResul
   const nTemplates = count(v['nTemplates'], 'nTemplates');
   check(nTemplates === m.nTemplates, `nTemplates ${m.nTemplates}`, nTemplates);
   const perTemplate = m.templateSamples * m.nChannels;
-  const sums = typed(v['sums'], Float64Array, 'sums', nTemplates > 0 ? nTemplates * perTemplate : 0);
   const counts = typed(v['counts'], Int32Array, 'counts', nTemplates > 0 ? nTemplates : 0);
   for (const c of counts) check(c >= 0, 'counts >= 0', c);
+  // Sums come only for the templates with spikes: `active` lists exactly those, ascending.
+  const active = typed(v['active'], Int32Array, 'active', counts.filter((c) => c > 0).length);
+  active.forEach((j, k) =>
+    check(
+      j >= 0 && j < nTemplates && counts[j]! > 0 && (k === 0 || j > active[k - 1]!),
+      'active: the templates with counts > 0, ascending',
+      j,
+    ),
+  );
+  const sums = typed(v['sums'], Float64Array, 'sums', active.length * perTemplate);
   const proposalChannels = typed(v['proposalChannels'], Int32Array, 'proposalChannels');
   const n = proposalChannels.length;
   for (const c of proposalChannels) check(c >= 0 && c < m.nChannels, `proposal channels in [0, ${m.nChannels})`, c);
@@ -100,7 +109,7 @@ export function validateLearnResult(v: Body, model: MatchModel): LearnBatchResul
   );
   const proposalScores = typed(v['proposalScores'], Float32Array, 'proposalScores', n);
   const spikes = count(v['spikes'], 'spikes');
-  return { nTemplates, sums, counts, proposals, proposalChannels, proposalScores, spikes };
+  return { nTemplates, active, sums, counts, proposals, proposalChannels, proposalScores, spikes };
 }
 
 export function validateExtractResult(v: Body, batch: BatchSpan, model: MatchModel): ExtractBatchResult {

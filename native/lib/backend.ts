@@ -8,7 +8,12 @@
  */
 import type { Logger } from '../../proto/log.js';
 import { ParameterError, RunError, expected } from '../../proto/errors.js';
-import type { NativeCudaBinding, NativeCudaDescription } from './binding-cuda.js';
+import type {
+  NativeCudaBinding,
+  NativeCudaDescription,
+  NativeFusedMatchResult,
+  NativeKrigingPieces,
+} from './binding-cuda.js';
 import { loadCudaBinding } from './load.js';
 import type { FloatBlock, PreprocessBatchOptions, SampleBlock } from './preprocess.js';
 import { rawMatchOptions, type Batch, type MatchOptions, type MatchResult, type TemplateModel } from './matching.js';
@@ -62,16 +67,29 @@ export function chooseBackend(requested: BackendRequest, logger?: Logger): Backe
   return choice;
 }
 
+/** Rows [from, to) of a block shifted with `matrix` (nChannels², row-major, from krigingMatrix()). */
+export interface KrigingStretch {
+  from: number;
+  to: number;
+  matrix: Float32Array;
+}
+
 /**
- * The per-batch preprocessing of {@link preprocessBatch} followed, when `krigingMatrix` is given,
- * by the kriging shift of {@link applyKriging}, on the GPU without intermediate copies. Bitwise
- * equal to the CPU chain. @param krigingMatrix nChannels² row-major (from krigingMatrix()).
+ * The drift shift of a block on the device: one matrix for every row, stretches each with their
+ * own matrix (sorted, disjoint; rows outside them unshifted), or none.
+ */
+export type BlockKriging = Float32Array | readonly KrigingStretch[] | undefined;
+
+/**
+ * The per-batch preprocessing of {@link preprocessBatch} followed, when `kriging` is given, by the
+ * kriging shift of {@link applyKriging} (on the whole block or per stretch), on the GPU without
+ * intermediate copies. Bitwise equal to the CPU chain.
  */
 export function cudaPreprocessShiftBatch(
   cuda: Pick<NativeCudaBinding, 'preprocessShiftBatch'>,
   raw: SampleBlock<Int16Array>,
   options: PreprocessBatchOptions,
-  krigingMatrix?: Float32Array,
+  kriging?: BlockKriging,
 ): FloatBlock {
   const fn = 'cudaPreprocessShiftBatch';
   const nChannels = raw.nChannels;
@@ -88,19 +106,37 @@ export function cudaPreprocessShiftBatch(
   if (options.whitening.nChannels !== nChannels) {
     throw new ParameterError(`${fn}: whitening channels: ${expected(String(nChannels), options.whitening.nChannels)}`);
   }
-  if (krigingMatrix !== undefined && krigingMatrix.length !== nChannels * nChannels) {
-    throw new ParameterError(`${fn}: kriging matrix length: ${expected(String(nChannels ** 2), krigingMatrix.length)}`);
-  }
-  const args = preprocessArgs(raw, options, krigingMatrix, rowStride);
+  const args = preprocessArgs(raw, options, kriging, rowStride);
   return { data: cuda.preprocessShiftBatch(args), nSamples: args.nSamples, nChannels };
+}
+
+function krigingPieces(fn: string, stretches: readonly KrigingStretch[], nChannels: number): NativeKrigingPieces {
+  const size = nChannels * nChannels;
+  const matrices = new Float32Array(stretches.length * size);
+  stretches.forEach((p, i) => {
+    if (p.matrix.length !== size) {
+      throw new ParameterError(`${fn}: kriging matrix ${i} length: ${expected(String(size), p.matrix.length)}`);
+    }
+    matrices.set(p.matrix, i * size);
+  });
+  return {
+    rowStart: Int32Array.from(stretches, (p) => p.from),
+    rowEnd: Int32Array.from(stretches, (p) => p.to),
+    matrices,
+  };
 }
 
 function preprocessArgs(
   raw: SampleBlock<Int16Array>,
   options: PreprocessBatchOptions,
-  krigingMatrix: Float32Array | undefined,
+  kriging: BlockKriging,
   rowStride: number,
 ): Parameters<NativeCudaBinding['preprocessShiftBatch']>[0] {
+  const fn = 'cudaPreprocessShiftBatch';
+  const nChannels = raw.nChannels;
+  if (kriging instanceof Float32Array && kriging.length !== nChannels * nChannels) {
+    throw new ParameterError(`${fn}: kriging matrix length: ${expected(String(nChannels ** 2), kriging.length)}`);
+  }
   return {
     raw: raw.data,
     nSamples: raw.data.length / rowStride,
@@ -116,7 +152,9 @@ function preprocessArgs(
     sampleRateHz: options.sampleRateHz,
     scale: options.scale ?? 1,
     commonReference: options.commonReference ?? true,
-    krigingMatrix: krigingMatrix ?? null,
+    krigingMatrix: kriging instanceof Float32Array ? kriging : null,
+    krigingPieces:
+      kriging === undefined || kriging instanceof Float32Array ? null : krigingPieces(fn, kriging, nChannels),
   };
 }
 
@@ -134,21 +172,32 @@ export function cudaMatchBatch(
 }
 
 /**
- * The per-batch chain on the device: raw int16 → preprocessing → kriging shift (when
- * `krigingMatrix` is given) → matching pursuit, with one int16 upload and only the match results
- * coming back. `halo` places the batch's own samples (as `Batch.haloSamples` / `ownSamples`);
- * `residual` is null unless `returnResidual`.
+ * {@link MatchResult} of the fused entry: the residual only when asked for, and compact snippet
+ * sums — `snippetSums` holds the rows (templateSamples × nChannels each) of the templates in
+ * `snippetTemplates` only (those with `snippetCounts > 0`, ascending; null unless requested).
+ */
+export type FusedMatchResult = Omit<MatchResult, 'residual'> & {
+  residual: Float32Array | null;
+  snippetTemplates: Int32Array | null;
+};
+
+/**
+ * The per-batch chain on the device: raw int16 → preprocessing → kriging shift (`kriging`: one
+ * matrix or one per stretch) → matching pursuit, with one int16 upload and only the results the
+ * caller uses coming back (through pinned staging buffers). `halo` places the batch's own samples
+ * (as `Batch.haloSamples` / `ownSamples`); `residual` is null unless `returnResidual`. Bitwise the
+ * CPU chain's values (compacted snippet sums: see {@link FusedMatchResult}).
  */
 export function cudaPreprocessShiftMatchBatch(
-  cuda: NativeCudaBinding,
+  cuda: Pick<NativeCudaBinding, 'preprocessShiftMatchBatch'>,
   raw: SampleBlock<Int16Array>,
   options: PreprocessBatchOptions,
-  krigingMatrix: Float32Array | undefined,
+  kriging: BlockKriging,
   halo: Pick<Batch, 'haloSamples' | 'ownSamples'>,
   model: TemplateModel,
   matchOptions: MatchOptions,
   returnResidual = false,
-): Omit<MatchResult, 'residual'> & { residual: Float32Array | null } {
+): FusedMatchResult {
   const fn = 'cudaPreprocessShiftMatchBatch';
   const rowStride = raw.rowStride ?? raw.nChannels;
   if (!Number.isSafeInteger(rowStride) || rowStride < raw.nChannels || raw.data.length % rowStride !== 0) {
@@ -156,10 +205,11 @@ export function cudaPreprocessShiftMatchBatch(
       `${fn}: rowStride: ${expected(`an integer ≥ nChannels dividing the data length`, rowStride)}`,
     );
   }
-  return cuda.preprocessShiftMatchBatch(
-    preprocessArgs(raw, options, krigingMatrix, rowStride),
+  const result: NativeFusedMatchResult = cuda.preprocessShiftMatchBatch(
+    preprocessArgs(raw, options, kriging, rowStride),
     model,
     rawMatchOptions(halo, matchOptions),
     returnResidual,
   );
+  return result;
 }

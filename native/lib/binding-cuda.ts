@@ -39,6 +39,34 @@ export interface NativeCudaDescription extends Omit<NativeDescription, 'backend'
 
 type PreprocessBatchArgs = Parameters<PreprocessBinding['preprocessBatch']>[0];
 
+/**
+ * Stretches of a block's rows shifted each with its own kriging matrix: rows [rowStart[i],
+ * rowEnd[i]) with `matrices[i · nChannels² …]`; sorted, disjoint; rows outside every stretch stay
+ * unshifted.
+ */
+export interface NativeKrigingPieces {
+  rowStart: Int32Array;
+  rowEnd: Int32Array;
+  /** pieces × nChannels × nChannels, row-major. */
+  matrices: Float32Array;
+}
+
+/** A raw batch and its shift: one matrix for the whole block, or pieces (not both). */
+export type NativeShiftBatchArgs = PreprocessBatchArgs & {
+  krigingMatrix: Float32Array | null;
+  krigingPieces?: NativeKrigingPieces | null;
+};
+
+/**
+ * The fused entry's result: RawMatchResult with compact snippet sums. `snippetSums` holds the rows
+ * (templateSamples × nChannels each) of the templates listed in `snippetTemplates` only: those with
+ * `snippetCounts > 0`, ascending. `residual` is null unless asked for.
+ */
+export type NativeFusedMatchResult = Omit<RawMatchResult, 'residual'> & {
+  residual: Float32Array | null;
+  snippetTemplates: Int32Array | null;
+};
+
 export interface NativeCudaStageTiming {
   name: string;
   /** Mean device time per batch (CUDA events), ms. */
@@ -58,25 +86,39 @@ export interface NativeCudaBinding
   setThreads(n: number): void;
   /**
    * [sync] preprocessBatch then the kriging shift with `krigingMatrix` (nChannels², row-major; null:
-   * no shift), all on the device: one int16 upload and one float download per batch.
+   * no shift) or per stretch with `krigingPieces`, all on the device: one int16 upload and one
+   * float download per batch (through pinned staging buffers).
    */
-  preprocessShiftBatch(args: PreprocessBatchArgs & { krigingMatrix: Float32Array | null }): Float32Array;
+  preprocessShiftBatch(args: NativeShiftBatchArgs): Float32Array;
   /** [sync] Per-stage device times of the fused chain, mean over `repeats` after one warm-up. */
-  benchmarkPreprocess(args: PreprocessBatchArgs & { krigingMatrix: Float32Array | null; repeats: number }): {
+  benchmarkPreprocess(args: NativeShiftBatchArgs & { repeats: number }): {
     repeats: number;
     stages: NativeCudaStageTiming[];
   };
   /**
    * [sync] preprocessShiftBatch then matchBatch on its output (model and options as the CPU
-   * binding's matchBatch), without the batch leaving the device. `residual` is null unless
-   * `returnResidual`.
+   * binding's matchBatch), without the batch leaving the device: int16 in, only the results the
+   * caller uses out. Snippet sums are compact (see NativeFusedMatchResult); `residual` is null
+   * unless `returnResidual`.
    */
   preprocessShiftMatchBatch(
-    batch: PreprocessBatchArgs & { krigingMatrix: Float32Array | null },
+    batch: NativeShiftBatchArgs,
     model: RawTemplateModel,
     options: RawMatchOptions,
     returnResidual: boolean,
-  ): Omit<RawMatchResult, 'residual'> & { residual: Float32Array | null };
+  ): NativeFusedMatchResult;
+  /**
+   * [sync] Host-clock stages of preprocessShiftMatchBatch (staging copy into pinned memory, upload,
+   * preprocessing + shift kernels, matching kernels, download, copy out of pinned memory, total),
+   * the stream synchronised at each boundary; mean over `repeats` after one warm-up.
+   */
+  benchmarkPreprocessShiftMatch(
+    batch: NativeShiftBatchArgs,
+    model: RawTemplateModel,
+    options: RawMatchOptions,
+    returnResidual: boolean,
+    repeats: number,
+  ): { repeats: number; spikesFound: number; stages: NativeCudaStageTiming[] };
   /** [sync] Per-stage device times of matchBatch (CUDA events), mean over `repeats` after one warm-up. */
   benchmarkMatch(
     samples: Float32Array,

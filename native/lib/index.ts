@@ -17,6 +17,7 @@ export {
   describeCudaDevice,
 } from './backend.js';
 export type { BackendChoice, BackendName, BackendRequest } from './backend.js';
+export type { BlockKriging, FusedMatchResult, KrigingStretch } from './backend.js';
 export type { NativeDescription } from './binding.js';
 export { spikeGlxMeta } from './recording/meta-writer.js';
 export type { SpikeGlxMetaOptions } from './recording/meta-writer.js';

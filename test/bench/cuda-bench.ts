@@ -2,7 +2,10 @@
 /**
  * CUDA micro-benchmark (run by test/gpu/device-run.sh on the GPU machine): per-kernel device time
  * of the fused per-batch chain at Neuropixels size, effective GB/s, and the CPU chain on the same
- * batch for comparison. Writes JSON and prints a summary; asserts nothing.
+ * batch for comparison; then the engine's fused learning and extraction batches (raw int16 →
+ * preprocessing → kriging per owner stretch → matching pursuit, 250 templates) stage by stage:
+ * copy into pinned memory, upload, preprocessing kernels, matching kernels, download, copy out, and
+ * the whole call from JS. Writes JSON and prints a summary; asserts nothing.
  *
  *   node dist/test/bench/cuda-bench.js [--channels 384] [--samples 65600] [--halo 1024]
  *                                      [--repeats 20] [--cpu-repeats 1] [--json FILE]
@@ -12,7 +15,22 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { loadCpuBinding } from '../../native/lib/load.js';
-import { cudaOrSkipReason, gains, goodMask, krigingMatrix, rawBlock, whitening } from '../gpu/gpu-fixture.js';
+import { cudaPreprocessShiftMatchBatch, type KrigingStretch } from '../../native/lib/backend.js';
+import {
+  DEFAULT_MATCH_OPTIONS,
+  rawMatchOptions,
+  templateCorrelations,
+  type MatchOptions,
+} from '../../native/lib/matching.js';
+import {
+  cudaOrSkipReason,
+  gains,
+  goodMask,
+  krigingMatrix,
+  randomModel,
+  rawBlock,
+  whitening,
+} from '../gpu/gpu-fixture.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +39,7 @@ const { values } = parseArgs({
     halo: { type: 'string', default: '1024' },
     repeats: { type: 'string', default: '20' },
     'cpu-repeats': { type: 'string', default: '1' },
+    templates: { type: 'string', default: '250' },
     json: { type: 'string', default: '' },
   },
 });
@@ -91,6 +110,115 @@ if (!cuda.ok) {
   }
   console.log(`  end to end from JS          ${cudaEndToEndMs.toFixed(3).padStart(9)} ms`);
   console.log(`  CPU chain (${cpuThreads} threads)       ${cpuMs.toFixed(1).padStart(9)} ms`);
+
+  // The engine's fused learning and extraction batches. The whitening scale brings the noise near
+  // unit variance (as the real whitening does); the block's halos get the neighbours' matrices.
+  const nTemplates = Number(values.templates);
+  const model = randomModel(nTemplates, nChannels, 32, 12);
+  const corr = templateCorrelations(model, { nSimilarMax: 32, threads: 0 });
+  const haloSamples = Number(values.halo);
+  const halo = { haloSamples, ownSamples: Number(values.samples) };
+  const stretches: KrigingStretch[] = [
+    { from: 0, to: haloSamples, matrix: krigingMatrix(nChannels, 13) },
+    { from: haloSamples, to: nSamples - haloSamples, matrix: m },
+    { from: nSamples - haloSamples, to: nSamples, matrix: krigingMatrix(nChannels, 14) },
+  ];
+  const batch = { ...args, scale: 0.02, krigingMatrix: null };
+  const rounds: Array<[string, MatchOptions, boolean]> = [
+    [
+      'learn',
+      { ...DEFAULT_MATCH_OPTIONS, threshold: 6, learnThreshold: 6, crossCorrelation: corr.crossCorrelation },
+      true,
+    ],
+    [
+      'extract',
+      {
+        ...DEFAULT_MATCH_OPTIONS,
+        threshold: 3,
+        learnThreshold: 6,
+        snippetSums: false,
+        similarTemplates: { nSimilar: corr.nSimilar, similar: corr.similar },
+        pcs: { nPcs: 3, values: Float32Array.from({ length: 61 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) },
+        crossCorrelation: corr.crossCorrelation,
+      },
+      false,
+    ],
+  ];
+  const fusedRepeats = Math.max(3, Math.round(repeats / 4));
+  const fused: Record<string, unknown> = {};
+  for (const [name, options, residual] of rounds) {
+    const pieces = {
+      rowStart: Int32Array.from(stretches, (p) => p.from),
+      rowEnd: Int32Array.from(stretches, (p) => p.to),
+      matrices: new Float32Array(stretches.length * nChannels * nChannels),
+    };
+    stretches.forEach((p, i) => pieces.matrices.set(p.matrix, i * nChannels * nChannels));
+    const b = cuda.binding.benchmarkPreprocessShiftMatch(
+      { ...batch, krigingPieces: pieces },
+      model,
+      rawMatchOptions(halo, options),
+      residual,
+      fusedRepeats,
+    );
+    const preprocessOptions = {
+      sampleRateHz: 30000,
+      cutoffHz: 300,
+      order: 3,
+      gains: args.gains,
+      good: args.good,
+      commonReference: true,
+      scale: 0.02,
+      whitening: {
+        nChannels,
+        nNearest: args.nNearest,
+        epsilon: 0,
+        indices: args.indices,
+        weights: args.weights,
+        dense: new Float64Array(0),
+      },
+    };
+    const call = () =>
+      cudaPreprocessShiftMatchBatch(
+        cuda.binding,
+        { data: raw, nChannels, rowStride },
+        preprocessOptions,
+        stretches,
+        halo,
+        model,
+        options,
+        residual,
+      );
+    const result = call();
+    const j0 = performance.now();
+    for (let r = 0; r < fusedRepeats; r++) call();
+    const fromJsMs = (performance.now() - j0) / fusedRepeats;
+    const downloadBytes =
+      (result.residual?.byteLength ?? 0) +
+      (result.snippetSums?.byteLength ?? 0) +
+      (result.templateFeatures?.byteLength ?? 0) +
+      (result.pcFeatures?.byteLength ?? 0);
+    fused[name] = {
+      repeats: b.repeats,
+      spikes: result.sample.length,
+      spikesFound: result.spikesFound,
+      templatesWithSums: result.snippetTemplates?.length ?? 0,
+      residualReturned: result.residual !== null,
+      downloadBytes,
+      stages: b.stages,
+      fromJsMs,
+    };
+    console.log(
+      `Fused ${name} batch (${nTemplates} templates, 3 kriging pieces; ${result.sample.length} spikes, ` +
+        `${result.snippetTemplates?.length ?? 0} templates with sums, ${(downloadBytes / 1e6).toFixed(1)} MB down):`,
+    );
+    for (const s of b.stages) {
+      const rate = s.bytes > 0 && s.ms > 0 ? `${(s.bytes / (s.ms * 1e6)).toFixed(1).padStart(7)} GB/s` : '';
+      console.log(`  ${s.name.padEnd(26)} ${s.ms.toFixed(3).padStart(9)} ms  ${rate}`);
+    }
+    console.log(`  whole call from JS          ${fromJsMs.toFixed(3).padStart(9)} ms`);
+  }
+  report['fusedMatch'] = fused;
+  report['memory'] = cuda.binding.deviceMemory();
 }
 
 if (values.json !== '') writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');

@@ -5,6 +5,16 @@
  * near-identity kriging matrix, and error statistics between a CPU and a CUDA result.
  */
 import { loadCudaBinding, type CudaLoadResult } from '../../native/lib/load.js';
+import {
+  DEFAULT_FACTORIZE_OPTIONS,
+  factorizeTemplates,
+  nearestChannels,
+  peakChannels,
+  type TemplateModel,
+} from '../../native/lib/matching.js';
+
+const nt0 = 61;
+const nt0min = 20;
 
 /** Deterministic uniform [0, 1) generator (mulberry32). */
 export function random(seed: number): () => number {
@@ -18,7 +28,7 @@ export function random(seed: number): () => number {
   };
 }
 
-function gaussian(next: () => number): number {
+export function gaussian(next: () => number): number {
   const u = Math.max(next(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());
 }
@@ -126,4 +136,28 @@ export function difference(cpu: Float32Array, cuda: Float32Array): Difference {
 export function cudaOrSkipReason(): { cuda: CudaLoadResult; skip: string | false } {
   const cuda = loadCudaBinding();
   return { cuda, skip: cuda.ok ? false : `skipped: no CUDA device (${cuda.reason})` };
+}
+
+/** A Neuropixels-like model: 4 columns, 20 µm rows; templates factorised from Gaussian mean waveforms. */
+export function randomModel(nTemplates: number, nChannels: number, nNeighbours: number, seed: number): TemplateModel {
+  const next = random(seed);
+  const x = Float32Array.from({ length: nChannels }, (_, c) => 16 * (c % 4));
+  const y = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
+  const neighbourhoods = nearestChannels(x, y, nNeighbours);
+  const values = new Float64Array(nTemplates * nt0 * nChannels);
+  for (let j = 0; j < nTemplates; j++) {
+    const peak = Math.floor(next() * nChannels);
+    const amplitude = 10 + 20 * next();
+    const width = 1 + 2 * next();
+    const spread = 20 + 40 * next();
+    for (let t = 0; t < nt0; t++) {
+      const shape = -Math.exp(-0.5 * ((t - nt0min) / width) ** 2) + 0.3 * Math.exp(-0.5 * ((t - nt0min - 8) / 3) ** 2);
+      for (let c = 0; c < nChannels; c++) {
+        const d2 = ((x[c] ?? 0) - (x[peak] ?? 0)) ** 2 + ((y[c] ?? 0) - (y[peak] ?? 0)) ** 2;
+        values[(j * nt0 + t) * nChannels + c] = amplitude * shape * Math.exp(-0.5 * (d2 / spread ** 2));
+      }
+    }
+  }
+  const dwu = { nTemplates, templateSamples: nt0, nChannels, values };
+  return factorizeTemplates(dwu, neighbourhoods, peakChannels(dwu, nt0min), DEFAULT_FACTORIZE_OPTIONS);
 }

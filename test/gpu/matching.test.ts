@@ -12,20 +12,27 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadCpuBinding } from '../../native/lib/load.js';
 import type { NativeCudaBinding } from '../../native/lib/binding-cuda.js';
-import { cudaMatchBatch, cudaPreprocessShiftMatchBatch } from '../../native/lib/backend.js';
+import { cudaMatchBatch, cudaPreprocessShiftBatch, cudaPreprocessShiftMatchBatch } from '../../native/lib/backend.js';
 import {
-  DEFAULT_FACTORIZE_OPTIONS,
   DEFAULT_MATCH_OPTIONS,
-  factorizeTemplates,
   matchBatch,
-  nearestChannels,
-  peakChannels,
+  rawMatchOptions,
   templateCorrelations,
   type MatchOptions,
   type MatchResult,
   type TemplateModel,
 } from '../../native/lib/matching.js';
-import { cudaOrSkipReason, gains, goodMask, krigingMatrix, random, rawBlock, whitening } from './gpu-fixture.js';
+import {
+  cudaOrSkipReason,
+  gains,
+  gaussian,
+  goodMask,
+  krigingMatrix,
+  random,
+  randomModel,
+  rawBlock,
+  whitening,
+} from './gpu-fixture.js';
 
 const { cuda: loaded, skip } = cudaOrSkipReason();
 const gpu = (): NativeCudaBinding => {
@@ -34,37 +41,8 @@ const gpu = (): NativeCudaBinding => {
 };
 const cpu = loadCpuBinding();
 const nt0 = 61;
-const nt0min = 20;
 /** Max relative error of amplitudes, scores, snippet sums, features and residual (docs/cuda.md). */
 const valueTolerance = 1e-5;
-
-function gaussian(next: () => number): number {
-  return Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next());
-}
-
-/** A Neuropixels-like model: 4 columns, 20 µm rows; templates factorised from Gaussian mean waveforms. */
-function randomModel(nTemplates: number, nChannels: number, nNeighbours: number, seed: number): TemplateModel {
-  const next = random(seed);
-  const x = Float32Array.from({ length: nChannels }, (_, c) => 16 * (c % 4));
-  const y = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
-  const neighbourhoods = nearestChannels(x, y, nNeighbours);
-  const values = new Float64Array(nTemplates * nt0 * nChannels);
-  for (let j = 0; j < nTemplates; j++) {
-    const peak = Math.floor(next() * nChannels);
-    const amplitude = 10 + 20 * next();
-    const width = 1 + 2 * next();
-    const spread = 20 + 40 * next();
-    for (let t = 0; t < nt0; t++) {
-      const shape = -Math.exp(-0.5 * ((t - nt0min) / width) ** 2) + 0.3 * Math.exp(-0.5 * ((t - nt0min - 8) / 3) ** 2);
-      for (let c = 0; c < nChannels; c++) {
-        const d2 = ((x[c] ?? 0) - (x[peak] ?? 0)) ** 2 + ((y[c] ?? 0) - (y[peak] ?? 0)) ** 2;
-        values[(j * nt0 + t) * nChannels + c] = amplitude * shape * Math.exp(-0.5 * (d2 / spread ** 2));
-      }
-    }
-  }
-  const dwu = { nTemplates, templateSamples: nt0, nChannels, values };
-  return factorizeTemplates(dwu, neighbourhoods, peakChannels(dwu, nt0min), DEFAULT_FACTORIZE_OPTIONS);
-}
 
 /** Unit noise plus `spikes` planted templates at meanAmplitude·[0.8, 1.2); returns the planted starts. */
 function plantedBatch(m: TemplateModel, nSamples: number, spikes: number, seed: number) {
@@ -112,10 +90,38 @@ function valueDifference(a: Values, b: Values): { maxRel: number; mismatches: nu
   return { maxRel: scale > 0 ? maxAbs / scale : maxAbs, mismatches };
 }
 
-type AnyResult = Omit<MatchResult, 'residual'> & { residual: Float32Array | null };
+type AnyResult = Omit<MatchResult, 'residual'> & {
+  residual: Float32Array | null;
+  snippetTemplates?: Int32Array | null;
+};
+
+/**
+ * The fused entry's compact snippet sums back in the CPU's layout (zero rows for the templates
+ * without spikes), after checking the compaction: exactly the templates with counts > 0, ascending,
+ * one row each.
+ */
+function fullSums(name: string, r: AnyResult, rowSize: number): AnyResult {
+  if (r.snippetTemplates === undefined) return r;
+  if (r.snippetTemplates === null || r.snippetSums === null || r.snippetCounts === null) {
+    assert.equal(r.snippetSums, null, `${name}: sums without their template list`);
+    return r;
+  }
+  const counts = r.snippetCounts;
+  const touched = Array.from(counts).flatMap((n, j) => (n > 0 ? [j] : []));
+  assert.deepEqual(Array.from(r.snippetTemplates), touched, `${name}: snippetTemplates are not the touched templates`);
+  assert.equal(r.snippetSums.length, touched.length * rowSize, `${name}: compact sums length`);
+  const full = new Float64Array(counts.length * rowSize);
+  touched.forEach((j, k) => full.set(r.snippetSums!.subarray(k * rowSize, (k + 1) * rowSize), j * rowSize));
+  return { ...r, snippetSums: full };
+}
 
 /** Identical spike lists, values within valueTolerance; logs the bitwise mismatch counts. */
-function compareResults(name: string, c: AnyResult, g: AnyResult, residual = true): void {
+function compareResults(name: string, c: AnyResult, fused: AnyResult, residual = true): void {
+  const rowSize =
+    c.snippetSums !== null && c.snippetCounts !== null && c.snippetCounts.length > 0
+      ? c.snippetSums.length / c.snippetCounts.length
+      : 0;
+  const g = fullSums(name, fused, rowSize);
   assert.deepEqual(Array.from(g.sample), Array.from(c.sample), `${name}: spike samples differ`);
   assert.deepEqual(Array.from(g.templateId), Array.from(c.templateId), `${name}: spike templates differ`);
   assert.equal(g.spikesFound, c.spikesFound, `${name}: spikesFound`);
@@ -299,4 +305,90 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
   );
   assert.equal(noResidual.residual, null);
   compareResults('fused, residual not returned', c, noResidual, false);
+
+  // A block whose stretches have different owners: rows [500, 1024) with one matrix, the own
+  // samples with another, the rest unshifted (the engine's halo case), against the CPU per stretch.
+  const stretches = [
+    { from: 500, to: 1024, matrix: krigingMatrix(nChannels, 46) },
+    { from: 1024, to: 1024 + 65600, matrix: kriging },
+  ];
+  const pieced = Float32Array.from(white);
+  for (const p of stretches) {
+    const view = pieced.subarray(p.from * nChannels, p.to * nChannels);
+    cpu.driftApplyKriging(view, nChannels, p.matrix, view);
+  }
+  const block = cudaPreprocessShiftBatch(gpu(), { data: raw, nChannels, rowStride }, preprocessOptions, stretches);
+  const blockDiff = valueDifference(pieced, block.data);
+  console.log(`# preprocessShiftBatch with 2 kriging pieces and unshifted rows: ${blockDiff.mismatches} values differ`);
+  assert.ok(blockDiff.maxRel <= valueTolerance, `kriging pieces: max relative error ${blockDiff.maxRel}`);
+  const learning: MatchOptions = { ...options, threshold: 6, learnThreshold: 6, snippetSums: true };
+  const cp = matchBatch({ samples: pieced, nSamples, nChannels, ...halo }, m, learning);
+  const gp = cudaPreprocessShiftMatchBatch(
+    gpu(),
+    { data: raw, nChannels, rowStride },
+    preprocessOptions,
+    stretches,
+    halo,
+    m,
+    learning,
+    true,
+  );
+  console.log(
+    `# fused, kriging pieces: ${gp.snippetTemplates?.length ?? 0} of ${m.nTemplates} templates got snippet sums`,
+  );
+  compareResults('fused with kriging pieces, compact snippet sums', cp, gp);
+  const again = cudaPreprocessShiftMatchBatch(
+    gpu(),
+    { data: raw, nChannels, rowStride },
+    preprocessOptions,
+    stretches,
+    halo,
+    m,
+    learning,
+    true,
+  );
+  assert.equal(valueDifference(gp.snippetSums, again.snippetSums).mismatches, 0, 'two GPU runs differ (sums)');
+  assert.equal(valueDifference(gp.residual, again.residual).mismatches, 0, 'two GPU runs differ (residual)');
+  assert.throws(
+    () =>
+      cudaPreprocessShiftBatch(gpu(), { data: raw, nChannels, rowStride }, preprocessOptions, [
+        stretches[1]!,
+        stretches[0]!,
+      ]),
+    RangeError,
+  );
+});
+
+test('matchBatch argument errors: the CUDA binding throws the CPU binding’s errors (shared parser)', { skip }, () => {
+  const nChannels = 16;
+  const nSamples = 512;
+  const m = randomModel(3, nChannels, 8, 21);
+  const samples = new Float32Array(nSamples * nChannels);
+  const options = rawMatchOptions({ haloSamples: 0, ownSamples: nSamples }, DEFAULT_MATCH_OPTIONS);
+  const calls: Array<[string, unknown[]]> = [
+    ['samples of another type', [new Float64Array(nSamples * nChannels), nSamples, nChannels, m, options]],
+    ['samples too short', [samples.subarray(1), nSamples, nChannels, m, options]],
+    ['nSamples not an integer', [samples, 1.5, nChannels, m, options]],
+    ['model channels', [samples, nSamples / 2, nChannels * 2, m, options]],
+    ['too few samples', [samples.subarray(0, 10 * nChannels), 10, nChannels, m, options]],
+    ['threshold a string', [samples, nSamples, nChannels, m, { ...options, threshold: '6' }]],
+    ['own samples beyond the batch', [samples, nSamples, nChannels, m, { ...options, ownSamples: nSamples + 1 }]],
+    ['model not an object', [samples, nSamples, nChannels, [1, 2], options]],
+    ['four arguments', [samples, nSamples, nChannels, m]],
+  ];
+  const outcome = (f: () => unknown): string => {
+    try {
+      f();
+      return 'no error';
+    } catch (err) {
+      return `${(err as Error).name}: ${(err as Error).message}`;
+    }
+  };
+  type Loose = (...args: unknown[]) => unknown;
+  for (const [name, args] of calls) {
+    const c = outcome(() => (cpu.matchBatch as Loose)(...args));
+    const g = outcome(() => (gpu().matchBatch as Loose)(...args));
+    assert.notEqual(c, 'no error', `${name}: the CPU binding accepted it`);
+    assert.equal(g, c, name);
+  }
 });

@@ -5,25 +5,49 @@
  * from open recordings, which it can always reopen.
  */
 import type { Logger } from '../../../proto/log.js';
-import type { BackendChoice, BackendName } from '../backend.js';
+import { cudaPreprocessShiftMatchBatch, type BackendChoice, type BackendName } from '../backend.js';
+import type { NativeCudaBinding } from '../binding-cuda.js';
 import { loadCpuBinding } from '../load.js';
 import type { BatchMatcher } from '../matching.js';
 import type { FloatBlock } from '../preprocess.js';
 import { openRecording, type Recording } from '../recording/recording.js';
-import { cudaWhitenShiftBlock, shiftBlock, whitenBlock, type CudaPreprocessBinding } from './batch.js';
+import {
+  blockKriging,
+  cudaWhitenShiftBlock,
+  preprocessOptions,
+  shiftBlock,
+  whitenBlock,
+  type CudaPreprocessBinding,
+} from './batch.js';
 import { driftBatch, prototypeSnippets, type DriftBatchResult } from './drift-round.js';
-import { extractBatch, learnBatch, type ExtractBatchResult, type LearnBatchResult } from './match-round.js';
+import {
+  extractBatch,
+  extractWith,
+  learnBatch,
+  learnWith,
+  type BatchMatchRun,
+  type ExtractBatchResult,
+  type LearnBatchResult,
+} from './match-round.js';
 import type { DriftDetectRequest, MatchRequest, ProbeWork, SnippetsRequest, StatisticsRequest } from './requests.js';
 import { windowStatistics, type WindowStatistics } from './statistics.js';
 import type { BatchSpan, ChannelState } from './types.js';
 
+/** The fused raw-to-spikes entry of the CUDA binding. */
+type FusedMatchBinding = Pick<NativeCudaBinding, 'preprocessShiftMatchBatch'>;
+
 /**
  * Where the engine's per-batch kernels run. With CUDA, preprocessing and the drift shift run on the
- * GPU (fused), and matching pursuit too when the binding has a matchBatch; the rest on the CPU.
+ * GPU (fused); learning and extraction run end to end on the device (raw int16 in, spikes and
+ * statistics out) when the binding has preprocessShiftMatchBatch, else matching pursuit runs on
+ * its matchBatch when it has one, else on the CPU; the rest on the CPU.
  */
 export type EngineBackend =
   | { readonly backend: 'cpu' }
-  | { readonly backend: 'cuda'; readonly cuda: CudaPreprocessBinding & Partial<BatchMatcher> };
+  | {
+      readonly backend: 'cuda';
+      readonly cuda: CudaPreprocessBinding & Partial<BatchMatcher> & Partial<FusedMatchBinding>;
+    };
 
 /** The engine backend of a {@link chooseBackend} result. */
 export function engineBackend(choice: Pick<BackendChoice, 'backend' | 'cuda'>): EngineBackend {
@@ -60,6 +84,7 @@ export class BatchEngine {
   private readonly maxOpen: number;
   private readonly backend: EngineBackend;
   private readonly matcher: BatchMatcher | undefined;
+  private readonly fusedMatch: FusedMatchBinding | undefined;
   private iblNoted = false;
 
   constructor(private readonly options: BatchEngineOptions) {
@@ -69,10 +94,16 @@ export class BatchEngine {
     const cuda = this.backend.backend === 'cuda' ? this.backend.cuda : undefined;
     // Feature-detected: a CUDA build without matching pursuit matches on the CPU.
     this.matcher = typeof cuda?.matchBatch === 'function' ? (cuda as BatchMatcher) : undefined;
+    this.fusedMatch = typeof cuda?.preprocessShiftMatchBatch === 'function' ? (cuda as FusedMatchBinding) : undefined;
     if (cuda) {
+      const where = this.fusedMatch
+        ? 'CUDA (fused with preprocessing: raw batches in, spikes and statistics out)'
+        : this.matcher
+          ? 'CUDA'
+          : 'the CPU (this CUDA build has no matchBatch)';
       options.log?.info(
-        { preprocessing: 'cuda', matching: this.matcher ? 'cuda' : 'cpu' },
-        `engine: preprocessing and drift shift on CUDA, matching pursuit on ${this.matcher ? 'CUDA' : 'the CPU (this CUDA build has no matchBatch)'}`,
+        { preprocessing: 'cuda', matching: this.matcher || this.fusedMatch ? 'cuda' : 'cpu' },
+        `engine: preprocessing and drift shift on CUDA, matching pursuit on ${where}`,
       );
     }
   }
@@ -80,7 +111,8 @@ export class BatchEngine {
   /** Which backend runs preprocessing and matching (ibl preprocessing always runs on the CPU). */
   describeBackend(preprocessing: 'ks25' | 'ibl' = 'ks25'): EngineBackendSummary {
     const b = this.backend.backend;
-    return { backend: b, preprocessing: preprocessing === 'ibl' ? 'cpu' : b, matching: this.matcher ? 'cuda' : 'cpu' };
+    const matching = this.matcher || this.fusedMatch ? 'cuda' : 'cpu';
+    return { backend: b, preprocessing: preprocessing === 'ibl' ? 'cpu' : b, matching };
   }
 
   /** The CUDA preprocessing binding for these params, or undefined for the CPU path. */
@@ -196,9 +228,49 @@ export class BatchEngine {
     );
   }
 
+  /**
+   * The fused device run of a learning or extraction batch (raw int16 read here, everything else on
+   * the GPU), or undefined when this batch takes the block path: CPU backend, ibl preprocessing, a
+   * CUDA build without the fused entry, or no templates yet (the residual is the whitened block).
+   */
+  private async fusedRun(req: MatchRequest): Promise<BatchMatchRun | undefined> {
+    const fused = this.fusedMatch;
+    if (!fused || !this.cudaFor(req.work) || req.model.model.nTemplates === 0) return undefined;
+    const { work, batch } = req;
+    const rec = await this.recording(work);
+    const data = await rec.read(batch.readStart, batch.readEnd);
+    const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
+    const kriging = req.drift
+      ? blockKriging(raw, work.setup, { segments: req.segments, drift: req.drift, params: work.params })
+      : undefined;
+    const options = preprocessOptions(work.setup, req.channels, work.params);
+    const halo = { haloSamples: batch.ownStart - batch.readStart, ownSamples: batch.ownEnd - batch.ownStart };
+    return (matchOptions, returnResidual) =>
+      cudaPreprocessShiftMatchBatch(
+        fused,
+        { data, nChannels: work.setup.nChannels },
+        options,
+        kriging,
+        halo,
+        req.model.model,
+        matchOptions,
+        returnResidual,
+      );
+  }
+
   async learn(req: MatchRequest): Promise<LearnBatchResult> {
-    const block = await this.shifted(req);
     const { batch } = req;
+    const run = await this.fusedRun(req);
+    if (run) {
+      const geometry = {
+        nSamples: batch.readEnd - batch.readStart,
+        nChannels: req.work.setup.nChannels,
+        haloSamples: batch.ownStart - batch.readStart,
+        ownSamples: batch.ownEnd - batch.ownStart,
+      };
+      return learnWith(run, geometry, req.model, req.work.params);
+    }
+    const block = await this.shifted(req);
     return learnBatch(
       block,
       batch.ownStart - batch.readStart,
@@ -210,8 +282,10 @@ export class BatchEngine {
   }
 
   async extract(req: MatchRequest): Promise<ExtractBatchResult> {
-    const block = await this.shifted(req);
     const { batch } = req;
+    const run = await this.fusedRun(req);
+    if (run) return extractWith(run, batch.ownStart, req.model, req.work.params);
+    const block = await this.shifted(req);
     return extractBatch(
       block,
       batch.ownStart,

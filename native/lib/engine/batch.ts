@@ -9,7 +9,7 @@ import { applyKriging, krigingMatrix } from '../drift.js';
 import type { DriftBinding } from '../binding-drift.js';
 import type { NativeCudaBinding } from '../binding-cuda.js';
 import { preprocessBatch, type FloatBlock, type PreprocessBatchOptions } from '../preprocess.js';
-import { cudaPreprocessShiftBatch } from '../backend.js';
+import { cudaPreprocessShiftBatch, type BlockKriging } from '../backend.js';
 import { iblWhitenBlock } from './destripe-batch.js';
 import type { ChannelState, DriftState, ProbeSetup, RawBlock } from './types.js';
 
@@ -21,7 +21,7 @@ export interface PreprocessParams {
   preprocessing?: 'ks25' | 'ibl';
 }
 
-function preprocessOptions(
+export function preprocessOptions(
   setup: ProbeSetup,
   channels: ChannelState,
   params: PreprocessParams,
@@ -49,7 +49,7 @@ export function whitenBlock(
 }
 
 /** The part of the CUDA binding the engine's preprocessing uses. */
-export type CudaPreprocessBinding = Pick<NativeCudaBinding, 'preprocessShiftBatch' | 'driftApplyKriging'>;
+export type CudaPreprocessBinding = Pick<NativeCudaBinding, 'preprocessShiftBatch'>;
 
 /** The drift shift a block gets after whitening (see {@link shiftBlock}). */
 export interface BlockShift {
@@ -59,12 +59,26 @@ export interface BlockShift {
 }
 
 /**
+ * The device's form of a block's drift shift: one matrix when it covers every row of the block (no
+ * owner changes its shift inside it), else one stretch per owner with its own matrix (a block's
+ * halos belong to the neighbouring batches, which usually have other shifts); undefined when no
+ * row is shifted. The matrices come from the CPU path's cache, so the shift is the CPU's.
+ */
+export function blockKriging(raw: RawBlock, setup: ProbeSetup, shift: BlockShift | null): BlockKriging {
+  if (!shift) return undefined;
+  const pieces = krigingPieces(raw.firstSample, raw.nSamples, shift.segments, shift.drift, setup, shift.params);
+  const first = pieces[0]?.matrix;
+  if (first === undefined) return undefined;
+  const single =
+    pieces.every((p) => p.matrix === first) && pieces.reduce((n, p) => n + (p.to - p.from), 0) === raw.nSamples;
+  return single ? first : pieces;
+}
+
+/**
  * {@link whitenBlock} then, with `shift`, {@link shiftBlock}, with the ks25 chain on the GPU: one
- * int16 upload and one float download. When one kriging matrix covers every sample of the block
- * (no owner changes its shift inside it) the shift runs fused on the device; otherwise the block
- * comes back unshifted and each stretch is shifted with its owner's matrix by the device's kriging
- * kernel. Bitwise equal to the CPU path (the kernels are, docs/cuda.md); the matrices come from the
- * same cache. Not for `preprocessing: 'ibl'` (no CUDA version; the engine uses the CPU there).
+ * int16 upload and one float download, every stretch shifted on the device with its owner's
+ * matrix ({@link blockKriging}). Bitwise equal to the CPU path (the kernels are, docs/cuda.md).
+ * Not for `preprocessing: 'ibl'` (no CUDA version; the engine uses the CPU there).
  */
 export function cudaWhitenShiftBlock(
   cuda: CudaPreprocessBinding,
@@ -77,22 +91,12 @@ export function cudaWhitenShiftBlock(
   if (params.preprocessing === 'ibl') {
     throw new RangeError('cudaWhitenShiftBlock: the ibl preprocessing has no CUDA version');
   }
-  const pieces = shift
-    ? krigingPieces(raw.firstSample, raw.nSamples, shift.segments, shift.drift, setup, shift.params)
-    : [];
-  const first = pieces[0]?.matrix;
-  const single =
-    first !== undefined &&
-    pieces.every((p) => p.matrix === first) &&
-    pieces.reduce((n, p) => n + (p.to - p.from), 0) === raw.nSamples;
-  const block = cudaPreprocessShiftBatch(
+  return cudaPreprocessShiftBatch(
     cuda,
     { data: raw.data, nChannels: setup.nChannels },
     preprocessOptions(setup, channels, params),
-    single ? first : undefined,
+    blockKriging(raw, setup, shift),
   );
-  if (!single) applyPieces(block, pieces, cuda);
-  return block;
 }
 
 export interface ShiftParams {

@@ -8,12 +8,14 @@
 import {
   matchBatch,
   type BatchMatcher,
+  type MatchOptions,
   proposeTemplates,
   type ProposalPrototypes,
   type SimilarTemplates,
   type TemplateModel,
   type TemporalPcs,
 } from '../matching.js';
+import type { FusedMatchResult } from '../backend.js';
 import type { FloatBlock } from '../preprocess.js';
 
 /** The frozen state a match needs. */
@@ -39,8 +41,14 @@ export interface MatchParams {
 
 export interface LearnBatchResult {
   nTemplates: number;
-  /** (F × nt0 × nChannels) sums of the isolated waveforms of spikes above the learning threshold. */
+  /** Templates with spikes in their snippet sums (`counts > 0`), ascending. */
+  active: Int32Array;
+  /**
+   * (active.length × nt0 × nChannels) sums of the isolated waveforms of spikes above the learning
+   * threshold, row k for template `active[k]` (the other templates' sums are zero and left out).
+   */
   sums: Float64Array;
+  /** (nTemplates) spikes in each template's sums. */
   counts: Int32Array;
   /** Proposals for new templates from the residual, (n × nt0 × nChannels), in (time, channel) order. */
   proposals: Float32Array;
@@ -62,8 +70,63 @@ export interface ExtractBatchResult {
   capped: boolean;
 }
 
+/** Where a batch's own samples lie in its block (halos on either side). */
+export interface BatchGeometry {
+  nSamples: number;
+  nChannels: number;
+  haloSamples: number;
+  ownSamples: number;
+}
+
+/**
+ * One matching-pursuit run of a batch against `match.model`: the CPU or CUDA `matchBatch` on a
+ * whitened block ({@link blockMatchRun}) or the device's fused raw-to-spikes chain. Snippet sums
+ * come back compact and the residual only when asked for.
+ */
+export type BatchMatchRun = (options: MatchOptions, returnResidual: boolean) => FusedMatchResult;
+
+/** {@link BatchMatchRun} of `matchBatch` on a whitened block (compacting the snippet sums). */
+export function blockMatchRun(
+  block: FloatBlock,
+  haloSamples: number,
+  ownSamples: number,
+  model: TemplateModel,
+  matcher?: BatchMatcher,
+): BatchMatchRun {
+  return (options, returnResidual) => {
+    const r = matchBatch(batchOf(block, haloSamples, ownSamples), model, options, matcher);
+    let snippetTemplates: Int32Array | null = null;
+    let snippetSums = r.snippetSums;
+    if (r.snippetSums !== null && r.snippetCounts !== null) {
+      const size = model.templateSamples * block.nChannels;
+      const active: number[] = [];
+      r.snippetCounts.forEach((n, j) => (n > 0 ? active.push(j) : undefined));
+      const full = r.snippetSums;
+      snippetSums = new Float64Array(active.length * size);
+      active.forEach((j, k) => snippetSums!.set(full.subarray(j * size, (j + 1) * size), k * size));
+      snippetTemplates = Int32Array.from(active);
+    }
+    return { ...r, residual: returnResidual ? r.residual : null, snippetTemplates, snippetSums };
+  };
+}
+
 function batchOf(block: FloatBlock, haloSamples: number, ownSamples: number) {
   return { samples: block.data, nSamples: block.nSamples, nChannels: block.nChannels, haloSamples, ownSamples };
+}
+
+function learnOptions(match: MatchModel, params: MatchParams): MatchOptions {
+  return {
+    threshold: params.learnThreshold,
+    amplitudePrior: params.amplitudePrior,
+    learnThreshold: params.learnThreshold,
+    innerIterations: 60,
+    maxSpikes: 100_000,
+    snippetSums: true,
+    similarTemplates: null,
+    pcs: null,
+    crossCorrelation: match.crossCorrelation,
+    threads: 0,
+  };
 }
 
 export function learnBatch(
@@ -74,39 +137,48 @@ export function learnBatch(
   params: MatchParams,
   matcher?: BatchMatcher,
 ): LearnBatchResult {
-  const batch = batchOf(block, haloSamples, ownSamples);
-  const nt0 = match.prototypes.templateSamples;
-  let residual: Float32Array = block.data;
-  let sums: Float64Array = new Float64Array(0);
-  let counts: Int32Array = new Int32Array(0);
-  let spikes = 0;
+  const geometry = { nSamples: block.nSamples, nChannels: block.nChannels, haloSamples, ownSamples };
   if (match.model.nTemplates > 0) {
-    const r = matchBatch(
-      batch,
-      match.model,
-      {
-        threshold: params.learnThreshold,
-        amplitudePrior: params.amplitudePrior,
-        learnThreshold: params.learnThreshold,
-        innerIterations: 60,
-        maxSpikes: 100_000,
-        snippetSums: true,
-        similarTemplates: null,
-        pcs: null,
-        crossCorrelation: match.crossCorrelation,
-        threads: 0,
-      },
-      matcher,
-    );
-    residual = r.residual;
-    sums = r.snippetSums ?? new Float64Array(match.model.nTemplates * nt0 * block.nChannels);
-    counts = r.snippetCounts ?? new Int32Array(match.model.nTemplates);
-    spikes = r.sample.length;
+    return learnWith(blockMatchRun(block, haloSamples, ownSamples, match.model, matcher), geometry, match, params);
   }
+  return withProposals(block.data, geometry, match, params, {
+    active: new Int32Array(0),
+    sums: new Float64Array(0),
+    counts: new Int32Array(0),
+    spikes: 0,
+  });
+}
+
+/** Learning statistics and proposals of one batch from a matching-pursuit run (templates > 0). */
+export function learnWith(
+  run: BatchMatchRun,
+  geometry: BatchGeometry,
+  match: MatchModel,
+  params: MatchParams,
+): LearnBatchResult {
+  const r = run(learnOptions(match, params), true);
+  if (r.residual === null || r.snippetSums === null || r.snippetCounts === null || r.snippetTemplates === null) {
+    throw new RangeError('learnWith: the matcher returned no residual or no snippet sums');
+  }
+  return withProposals(r.residual, geometry, match, params, {
+    active: r.snippetTemplates,
+    sums: r.snippetSums,
+    counts: r.snippetCounts,
+    spikes: r.sample.length,
+  });
+}
+
+function withProposals(
+  residual: Float32Array,
+  geometry: BatchGeometry,
+  match: MatchModel,
+  params: MatchParams,
+  stats: Pick<LearnBatchResult, 'active' | 'sums' | 'counts' | 'spikes'>,
+): LearnBatchResult {
   const proposals = proposeTemplates(
-    { ...batch, samples: residual },
+    { ...geometry, samples: residual },
     match.prototypes,
-    { nChannels: block.nChannels, nNeighbours: match.nNeighbours, channels: match.neighbourhoods },
+    { nChannels: geometry.nChannels, nNeighbours: match.nNeighbours, channels: match.neighbourhoods },
     {
       troughSample: 20,
       neighboursSummed: 7,
@@ -118,12 +190,10 @@ export function learnBatch(
   );
   return {
     nTemplates: match.model.nTemplates,
-    sums,
-    counts,
+    ...stats,
     proposals: proposals.snippets,
     proposalChannels: proposals.channel,
     proposalScores: proposals.score,
-    spikes,
   };
 }
 
@@ -136,12 +206,25 @@ export function extractBatch(
   params: MatchParams,
   matcher?: BatchMatcher,
 ): ExtractBatchResult {
+  return extractWith(
+    blockMatchRun(block, haloSamples, ownSamples, match.model, matcher),
+    firstOwnSample,
+    match,
+    params,
+  );
+}
+
+/** Spikes and features of one batch from a matching-pursuit run (no residual asked for). */
+export function extractWith(
+  run: BatchMatchRun,
+  firstOwnSample: number,
+  match: MatchModel,
+  params: MatchParams,
+): ExtractBatchResult {
   if (match.similar === null || match.pcs === null) {
     throw new RangeError('extractBatch: the model needs similar templates and PCs for extraction');
   }
-  const r = matchBatch(
-    batchOf(block, haloSamples, ownSamples),
-    match.model,
+  const r = run(
     {
       threshold: params.extractThreshold,
       amplitudePrior: params.amplitudePrior,
@@ -154,7 +237,7 @@ export function extractBatch(
       crossCorrelation: match.crossCorrelation,
       threads: 0,
     },
-    matcher,
+    false,
   );
   return {
     samples: Float64Array.from(r.sample, (s) => s + firstOwnSample),

@@ -7,6 +7,7 @@
 // kernels throw Error (with CUDA's error string) when none is.
 #include <napi.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -14,7 +15,8 @@
 
 #include "cuda_backend.h"
 #include "matching.h"
-#include "options.h"
+#include "args.h"
+#include "match_args.h"
 #include "spikeshard/preprocess.h"
 #include "spikeshard/threads.h"
 #include "spikeshard/version.h"
@@ -23,7 +25,13 @@ namespace spikeshard::addon_cuda {
 
 namespace {
 
-HighpassOptions highpass_options(const Fields& o) {
+using addon_common::Args;
+using addon_common::checked_product;
+using addon_common::describe;
+using addon_common::guarded;
+using addon_common::Options;
+
+HighpassOptions highpass_options(const Options& o) {
   HighpassOptions h;
   h.order = o.integer("order");
   h.cutoff_hz = o.number("cutoffHz");
@@ -69,13 +77,13 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 // [sync] highpassBlock: as the CPU binding.
 Napi::Value HighpassBlock(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "highpassBlock");
+    Options o(info, "highpassBlock");
     const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1), stride = o.count("rowStride", 1);
     if (stride < nc) o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(nc) + ")");
-    const std::size_t length = o.product("nSamples", n, stride);
+    const std::size_t length = checked_product(o, "nSamples", n, stride);
     const double* gains = o.optional_array<double>("gains", napi_float64_array, nc);
     const HighpassOptions h = highpass_options(o);
-    auto out = Napi::Float32Array::New(o.env(), o.product("nSamples", n, nc));
+    auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", n, nc));
     if (o.has_type("data", napi_int16_array)) {
       cuda::highpass_block(o.array<std::int16_t>("data", napi_int16_array, length).Data(), stride, gains, n, nc, h,
                            out.Data());
@@ -90,9 +98,9 @@ Napi::Value HighpassBlock(const Napi::CallbackInfo& info) {
 // [sync] commonMedianReference: as the CPU binding (returns a new array).
 Napi::Value CommonMedianReference(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "commonMedianReference");
+    Options o(info, "commonMedianReference");
     const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1);
-    auto data = o.array<float>("data", napi_float32_array, o.product("nSamples", n, nc));
+    auto data = o.array<float>("data", napi_float32_array, checked_product(o, "nSamples", n, nc));
     auto good = o.array<std::uint8_t>("good", napi_uint8_array, nc);
     auto out = Napi::Float32Array::New(o.env(), n * nc);
     std::memcpy(out.Data(), data.Data(), n * nc * sizeof(float));
@@ -104,10 +112,10 @@ Napi::Value CommonMedianReference(const Napi::CallbackInfo& info) {
 // [sync] applyWhitening: as the CPU binding.
 Napi::Value ApplyWhitening(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "applyWhitening");
+    Options o(info, "applyWhitening");
     const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1), k = o.count("nNearest", 1);
-    auto data = o.array<float>("data", napi_float32_array, o.product("nSamples", n, nc));
-    auto indices = o.array<std::int32_t>("indices", napi_int32_array, o.product("nChannels", nc, k));
+    auto data = o.array<float>("data", napi_float32_array, checked_product(o, "nSamples", n, nc));
+    auto indices = o.array<std::int32_t>("indices", napi_int32_array, checked_product(o, "nChannels", nc, k));
     auto weights = o.array<float>("weights", napi_float32_array, nc * k);
     const double scale = o.number("scale");
     auto out = Napi::Float32Array::New(o.env(), n * nc);
@@ -116,7 +124,7 @@ Napi::Value ApplyWhitening(const Napi::CallbackInfo& info) {
   });
 }
 
-PreprocessBatchInput batch_input(const Fields& o) {
+PreprocessBatchInput batch_input(const Options& o) {
   PreprocessBatchInput in;
   in.n_samples = o.count("nSamples", 1);
   in.n_channels = o.count("nChannels", 1);
@@ -125,11 +133,11 @@ PreprocessBatchInput batch_input(const Fields& o) {
     o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(in.n_channels) + ")");
   }
   in.raw =
-      o.array<std::int16_t>("raw", napi_int16_array, o.product("nSamples", in.n_samples, in.raw_stride)).Data();
+      o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride)).Data();
   in.gains = o.optional_array<double>("gains", napi_float64_array, in.n_channels);
   in.good = o.array<std::uint8_t>("good", napi_uint8_array, in.n_channels).Data();
   in.n_nearest = o.count("nNearest", 1);
-  const std::size_t nk = o.product("nChannels", in.n_channels, in.n_nearest);
+  const std::size_t nk = checked_product(o, "nChannels", in.n_channels, in.n_nearest);
   in.whitening_indices = o.array<std::int32_t>("indices", napi_int32_array, nk).Data();
   in.whitening_weights = o.array<float>("weights", napi_float32_array, nk).Data();
   in.highpass = highpass_options(o);
@@ -138,14 +146,41 @@ PreprocessBatchInput batch_input(const Fields& o) {
   return in;
 }
 
-const float* kriging_field(const Fields& o, std::size_t n_channels) {
-  return o.optional_array<float>("krigingMatrix", napi_float32_array, o.product("nChannels", n_channels, n_channels));
+const float* kriging_field(const Options& o, std::size_t n_channels) {
+  return o.optional_array<float>("krigingMatrix", napi_float32_array, checked_product(o, "nChannels", n_channels, n_channels));
+}
+
+// The shift of a block: `krigingMatrix` (one matrix for every row) or `krigingPieces` ({rowStart,
+// rowEnd: Int32Array, matrices: Float32Array of pieces × nChannels²}; absent or null: none), not both.
+cuda::KrigingPieces kriging_pieces(const Options& o, const PreprocessBatchInput& in) {
+  const float* whole = kriging_field(o, in.n_channels);
+  const Napi::Value v = o.get("krigingPieces");
+  if (v.IsUndefined() || v.IsNull()) return cuda::whole_block(whole, in.n_samples);
+  if (whole != nullptr) o.range_error("krigingPieces", "must be null when krigingMatrix is given");
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) o.type_error("krigingPieces", "an object or null", v);
+  Options p(v.As<Napi::Object>(), o.env(), "krigingPieces");
+  auto starts = p.array<std::int32_t>("rowStart", napi_int32_array);
+  const std::size_t count = starts.ElementLength();
+  auto ends = p.array<std::int32_t>("rowEnd", napi_int32_array, count);
+  const std::size_t nc2 = checked_product(o, "nChannels", in.n_channels, in.n_channels);
+  auto matrices = p.array<float>("matrices", napi_float32_array, checked_product(p, "matrices", count, nc2));
+  cuda::KrigingPieces pieces(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (starts[i] < 0 || ends[i] <= starts[i] || static_cast<std::size_t>(ends[i]) > in.n_samples ||
+        (i > 0 && starts[i] < ends[i - 1])) {
+      p.range_error("rowStart", "and rowEnd must be sorted, disjoint, non-empty row ranges inside [0, " +
+                                    std::to_string(in.n_samples) + "), got [" + std::to_string(starts[i]) + ", " +
+                                    std::to_string(ends[i]) + ") at piece " + std::to_string(i));
+    }
+    pieces[i] = {static_cast<std::size_t>(starts[i]), static_cast<std::size_t>(ends[i]), matrices.Data() + i * nc2};
+  }
+  return pieces;
 }
 
 // [sync] preprocessBatch: as the CPU binding; raw → whitened on the device.
 Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "preprocessBatch");
+    Options o(info, "preprocessBatch");
     const PreprocessBatchInput in = batch_input(o);
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
     cuda::preprocess_batch(in, out.Data());
@@ -154,54 +189,102 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 }
 
 // [sync] preprocessShiftBatch({...preprocessBatch fields, krigingMatrix: Float32Array (nChannels²)
-// | null}) → Float32Array: preprocessBatch then driftApplyKriging, without leaving the device.
+// | null, krigingPieces?}) → Float32Array: preprocessBatch then driftApplyKriging (on the whole
+// block or per piece of rows), without leaving the device.
 Napi::Value PreprocessShiftBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "preprocessShiftBatch");
+    Options o(info, "preprocessShiftBatch");
     const PreprocessBatchInput in = batch_input(o);
-    const float* m = kriging_field(o, in.n_channels);
+    const cuda::KrigingPieces pieces = kriging_pieces(o, in);
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
-    cuda::preprocess_shift_batch(in, m, out.Data());
+    cuda::preprocess_shift_batch(in, pieces, out.Data());
     return out;
   });
 }
 
+struct FusedArgs {
+  PreprocessBatchInput input;
+  cuda::KrigingPieces pieces;
+  TemplateSet model;
+  MatchOptions options;
+  bool residual = false;
+};
+
+// (batch, model, options, returnResidual[, repeats]) of the fused entry and its benchmark.
+FusedArgs fused_args(const Napi::CallbackInfo& info, const char* fn, std::size_t count) {
+  Napi::Env env = info.Env();
+  if (info.Length() != count) {
+    throw Napi::TypeError::New(env, std::string(fn) + ": expected " + std::to_string(count) +
+                                        " arguments (batch, model, options, returnResidual" +
+                                        (count > 4 ? ", repeats" : "") + "), got " + std::to_string(info.Length()));
+  }
+  if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
+    throw Napi::TypeError::New(env, std::string(fn) + ": batch: expected an object, got " + describe(info[0]));
+  }
+  Options o(info[0].As<Napi::Object>(), env, fn);
+  FusedArgs a;
+  a.input = batch_input(o);
+  a.pieces = kriging_pieces(o, a.input);
+  const Args args(env, fn);
+  a.model = addon_common::read_template_set(args, info[1], "model");
+  addon_common::check_model_fits(args, a.model, a.input.n_samples, a.input.n_channels, "batch.nChannels",
+                                 "batch.nSamples");
+  a.options = addon_common::read_match_options(args, info[2], a.model, a.input.n_samples);
+  if (!info[3].IsBoolean()) {
+    throw Napi::TypeError::New(env, std::string(fn) + ": returnResidual: expected a boolean, got " +
+                                        describe(info[3]));
+  }
+  a.residual = info[3].As<Napi::Boolean>().Value();
+  return a;
+}
+
 // [sync] preprocessShiftMatchBatch(batch: {...preprocessShiftBatch fields}, model, matchOptions,
-// returnResidual) → RawMatchResult: preprocessShiftBatch then matchBatch (model and options as the
-// CPU binding's matchBatch) on its output, without the batch leaving the device; the residual is
-// null unless returnResidual.
+// returnResidual) → RawMatchResult with compact snippet sums: preprocessShiftBatch then matchBatch
+// (model and options as the CPU binding's matchBatch) on its output, without the batch leaving the
+// device. snippetSums holds the rows of the templates in snippetTemplates only (those with
+// snippetCounts > 0, ascending); the residual is null unless returnResidual.
 Napi::Value PreprocessShiftMatchBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    const char* fn = "preprocessShiftMatchBatch";
+    FusedArgs a = fused_args(info, "preprocessShiftMatchBatch", 4);
+    return write_fused_result(info.Env(),
+                              cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual),
+                              a.options, a.residual);
+  });
+}
+
+// [sync] benchmarkPreprocessShiftMatch(batch, model, options, returnResidual, repeats) → {repeats,
+// spikesFound, stages: [{name, ms, bytes}]}: host-clock stages of the fused entry (staging copy,
+// upload, preprocessing, matching, download, copy out, total), mean over repeats after a warm-up.
+Napi::Value BenchmarkPreprocessShiftMatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const char* fn = "benchmarkPreprocessShiftMatch";
+    FusedArgs a = fused_args(info, fn, 5);
+    const int repeats = static_cast<int>(Args(info.Env(), fn).integer(info[4], "repeats", 1, 1000));
+    cuda::FusedTiming mean;
+    std::size_t spikes = 0;
+    cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual);  // warm-up (allocations)
+    for (int r = 0; r < repeats; ++r) {
+      cuda::FusedTiming t;
+      spikes = cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual, &t).match.sample.size();
+      for (int s = 0; s < cuda::FusedTiming::kStages; ++s) {
+        mean.stages[s].ms += t.stages[s].ms / repeats;
+        mean.stages[s].bytes = t.stages[s].bytes;
+      }
+    }
     Napi::Env env = info.Env();
-    if (info.Length() != 4) {
-      throw Napi::TypeError::New(env, std::string(fn) + ": expected 4 arguments (batch, model, options, "
-                                                        "returnResidual), got " + std::to_string(info.Length()));
+    Napi::Array stages = Napi::Array::New(env);
+    for (int s = 0; s < cuda::FusedTiming::kStages; ++s) {
+      Napi::Object stage = Napi::Object::New(env);
+      stage.Set("name", mean.stages[s].name);
+      stage.Set("ms", mean.stages[s].ms);
+      stage.Set("bytes", mean.stages[s].bytes);
+      stages.Set(static_cast<std::uint32_t>(s), stage);
     }
-    if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
-      throw Napi::TypeError::New(env, std::string(fn) + ": batch: expected an object, got " + describe_value(info[0]));
-    }
-    Fields o(info[0].As<Napi::Object>(), env, fn);
-    const PreprocessBatchInput in = batch_input(o);
-    const float* m = kriging_field(o, in.n_channels);
-    const TemplateSet model = read_match_model(fn, info[1]);
-    if (model.n_channels != in.n_channels) {
-      throw Napi::RangeError::New(env, std::string(fn) + ": model.nChannels: expected " +
-                                           std::to_string(in.n_channels) + " (batch.nChannels), got " +
-                                           std::to_string(model.n_channels));
-    }
-    if (in.n_samples < static_cast<std::size_t>(model.nt0)) {
-      throw Napi::RangeError::New(env, std::string(fn) + ": batch.nSamples: expected at least model.templateSamples = " +
-                                           std::to_string(model.nt0) + ", got " + std::to_string(in.n_samples));
-    }
-    const MatchOptions mo = read_match_options(fn, info[2], model, in.n_samples);
-    if (!info[3].IsBoolean()) {
-      throw Napi::TypeError::New(env, std::string(fn) + ": returnResidual: expected a boolean, got " +
-                                          describe_value(info[3]));
-    }
-    const bool residual = info[3].As<Napi::Boolean>().Value();
-    const MatchResult r = cuda::preprocess_shift_match_batch(in, m, model, mo, residual);
-    return write_match_result(env, r, mo, residual);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("repeats", repeats);
+    out.Set("spikesFound", static_cast<double>(spikes));
+    out.Set("stages", stages);
+    return out;
   });
 }
 
@@ -209,7 +292,7 @@ Napi::Value PreprocessShiftMatchBatch(const Napi::CallbackInfo& info) {
 // ms, bytes}]}: per-stage device times of the fused chain (CUDA events, mean over repeats).
 Napi::Value BenchmarkPreprocess(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Fields o(info, "benchmarkPreprocess");
+    Options o(info, "benchmarkPreprocess");
     const PreprocessBatchInput in = batch_input(o);
     const float* m = kriging_field(o, in.n_channels);
     const int repeats = static_cast<int>(o.count("repeats", 1));
@@ -241,14 +324,14 @@ Napi::Value ApplyKriging(const Napi::CallbackInfo& info) {
       const Napi::Value v = info[i];
       if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
         throw Napi::TypeError::New(env, std::string(fn) + ": " + name + ": expected a Float32Array, got " +
-                                            describe_value(v));
+                                            describe(v));
       }
       return v.As<Napi::Float32Array>();
     };
     const Napi::Float32Array data = f32(0, "data");
     if (!info[1].IsNumber()) {
       throw Napi::TypeError::New(env, std::string(fn) + ": nChannels: expected an integer, got " +
-                                          describe_value(info[1]));
+                                          describe(info[1]));
     }
     const double nc_value = info[1].As<Napi::Number>().DoubleValue();
     if (!(nc_value >= 1 && nc_value == std::floor(nc_value) && nc_value <= 1e6)) {
@@ -317,6 +400,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceMemory", Napi::Function::New(env, DeviceMemory));
   exports.Set("releaseDeviceMemory", Napi::Function::New(env, ReleaseDeviceMemory));
   exports.Set("preprocessShiftMatchBatch", Napi::Function::New(env, PreprocessShiftMatchBatch));
+  exports.Set("benchmarkPreprocessShiftMatch", Napi::Function::New(env, BenchmarkPreprocessShiftMatch));
   register_matching(env, exports);
   return exports;
 }

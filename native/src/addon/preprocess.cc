@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "args.h"
 #include "spikeshard/destripe.h"
 #include "spikeshard/preprocess.h"
 
@@ -18,171 +19,10 @@ namespace spikeshard::addon {
 
 namespace {
 
-// Largest integer a JS number holds exactly.
-constexpr double kMaxSafeInteger = 9007199254740991.0;
-
-const char* typed_array_name(napi_typedarray_type type) {
-  switch (type) {
-    case napi_int8_array:
-      return "Int8Array";
-    case napi_uint8_array:
-      return "Uint8Array";
-    case napi_uint8_clamped_array:
-      return "Uint8ClampedArray";
-    case napi_int16_array:
-      return "Int16Array";
-    case napi_uint16_array:
-      return "Uint16Array";
-    case napi_int32_array:
-      return "Int32Array";
-    case napi_uint32_array:
-      return "Uint32Array";
-    case napi_float32_array:
-      return "Float32Array";
-    case napi_float64_array:
-      return "Float64Array";
-    case napi_bigint64_array:
-      return "BigInt64Array";
-    case napi_biguint64_array:
-      return "BigUint64Array";
-    default:
-      return "TypedArray";
-  }
-}
-
-std::string describe(const Napi::Value& v) {
-  if (v.IsUndefined()) return "undefined";
-  if (v.IsNull()) return "null";
-  if (v.IsTypedArray()) return typed_array_name(v.As<Napi::TypedArray>().TypedArrayType());
-  if (v.IsArray()) return "an Array";
-  if (v.IsNumber()) return "the number " + v.ToString().Utf8Value();
-  if (v.IsString()) return "a string";
-  if (v.IsBoolean()) return "a boolean";
-  if (v.IsFunction()) return "a function";
-  return "an object";
-}
-
-// The single options argument of a binding and typed accessors for its fields.
-class Options {
- public:
-  Options(const Napi::CallbackInfo& info, const char* function) : env_(info.Env()), function_(function) {
-    if (info.Length() != 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
-      throw Napi::TypeError::New(env_, std::string(function) + ": expected one options object");
-    }
-    object_ = info[0].As<Napi::Object>();
-  }
-
-  Napi::Env env() const { return env_; }
-
-  [[noreturn]] void type_error(const char* key, const std::string& what, const Napi::Value& got) const {
-    throw Napi::TypeError::New(env_, std::string(function_) + ": options." + key + " must be " + what + ", got " +
-                                         describe(got));
-  }
-  [[noreturn]] void range_error(const char* key, const std::string& problem) const {
-    throw Napi::RangeError::New(env_, std::string(function_) + ": options." + key + " " + problem);
-  }
-
-  double number(const char* key) const {
-    Napi::Value v = object_.Get(key);
-    if (!v.IsNumber()) type_error(key, "a number", v);
-    double x = v.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(x)) range_error(key, "must be finite, got " + std::to_string(x));
-    return x;
-  }
-
-  // A non-negative integer count ≥ min.
-  std::size_t count(const char* key, std::size_t min = 0) const {
-    Napi::Value v = object_.Get(key);
-    if (!v.IsNumber()) type_error(key, "an integer", v);
-    double x = v.As<Napi::Number>().DoubleValue();
-    if (!(x == std::floor(x)) || x < static_cast<double>(min) || x > kMaxSafeInteger) {
-      range_error(key, "must be an integer ≥ " + std::to_string(min) + ", got " + v.ToString().Utf8Value());
-    }
-    return static_cast<std::size_t>(x);
-  }
-
-  int integer(const char* key) const {
-    Napi::Value v = object_.Get(key);
-    if (!v.IsNumber()) type_error(key, "an integer", v);
-    double x = v.As<Napi::Number>().DoubleValue();
-    if (!(x == std::floor(x)) || std::fabs(x) > 1e9) {
-      range_error(key, "must be an integer, got " + v.ToString().Utf8Value());
-    }
-    return static_cast<int>(x);
-  }
-
-  bool boolean(const char* key) const {
-    Napi::Value v = object_.Get(key);
-    if (!v.IsBoolean()) type_error(key, "a boolean", v);
-    return v.As<Napi::Boolean>().Value();
-  }
-
-  bool is_null(const char* key) const { return object_.Get(key).IsNull(); }
-
-  bool has_type(const char* key, napi_typedarray_type type) const {
-    Napi::Value v = object_.Get(key);
-    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
-  }
-
-  // A typed array of element type T (napi type `type`), any length.
-  template <typename T>
-  Napi::TypedArrayOf<T> array(const char* key, napi_typedarray_type type) const {
-    Napi::Value v = object_.Get(key);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
-      const std::string name = typed_array_name(type);
-      type_error(key, (std::string("AEIOU").find(name[0]) != std::string::npos ? "an " : "a ") + name, v);
-    }
-    return v.As<Napi::TypedArrayOf<T>>();
-  }
-
-  // The same with exactly `length` elements.
-  template <typename T>
-  Napi::TypedArrayOf<T> array(const char* key, napi_typedarray_type type, std::size_t length) const {
-    auto a = array<T>(key, type);
-    if (a.ElementLength() != length) {
-      range_error(key, "must hold " + std::to_string(length) + " elements, got " + std::to_string(a.ElementLength()));
-    }
-    return a;
-  }
-
-  // The same, or nullptr when the field is null.
-  template <typename T>
-  const T* optional_array(const char* key, napi_typedarray_type type, std::size_t length) const {
-    if (is_null(key)) return nullptr;
-    return array<T>(key, type, length).Data();
-  }
-
- private:
-  Napi::Env env_;
-  const char* function_;
-  Napi::Object object_;
-};
-
-// Core errors → JS errors; Napi errors pass through.
-template <typename Body>
-Napi::Value guarded(const Napi::CallbackInfo& info, Body body) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(info.Env(), e.what());
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
-}
-
-template <typename T, typename Vector>
-Napi::TypedArrayOf<T> to_typed(Napi::Env env, const Vector& v) {
-  auto out = Napi::TypedArrayOf<T>::New(env, v.size());
-  if (!v.empty()) std::memcpy(out.Data(), v.data(), v.size() * sizeof(T));
-  return out;
-}
-
-std::size_t checked_product(const Options& o, const char* key, std::size_t a, std::size_t b) {
-  if (b != 0 && a > static_cast<std::size_t>(kMaxSafeInteger) / b) o.range_error(key, "makes the block too large");
-  return a * b;
-}
+using addon_common::checked_product;
+using addon_common::guarded;
+using addon_common::Options;
+using addon_common::to_typed;
 
 HighpassOptions highpass_options(const Options& o) {
   HighpassOptions h;

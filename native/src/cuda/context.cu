@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "spikeshard/threads.h"
 
 #include "context.cuh"
 #include "cuda_backend.h"
@@ -65,6 +69,75 @@ void Context::release() {
     pointers_[s] = nullptr;
     sizes_[s] = 0;
   }
+  for (int s = 0; s < kStageCount; ++s) {
+    if (pinned_[s] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFreeHost(pinned_[s]));
+    pinned_[s] = nullptr;
+    pinned_sizes_[s] = 0;
+  }
+}
+
+void* Context::staging(Staging which, std::size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (pinned_sizes_[which] >= bytes) return pinned_[which];
+  if (pinned_[which] != nullptr) {
+    SPIKESHARD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    SPIKESHARD_CUDA_CHECK(cudaFreeHost(pinned_[which]));
+    pinned_[which] = nullptr;
+    pinned_sizes_[which] = 0;
+  }
+  const std::size_t grown = bytes + bytes / 4;
+  SPIKESHARD_CUDA_CHECK(cudaHostAlloc(&pinned_[which], grown, cudaHostAllocDefault));
+  pinned_sizes_[which] = grown;
+  return pinned_[which];
+}
+
+std::size_t Context::staging_bytes() const {
+  std::size_t total = 0;
+  for (std::size_t s : pinned_sizes_) total += s;
+  return total;
+}
+
+void Context::upload_staged(void* device, const void* host, std::size_t bytes) {
+  if (bytes == 0) return;
+  // A DMA still reading the pinned buffer must finish before it is overwritten.
+  synchronize();
+  void* pinned = staging(kStageIn, bytes);
+  copy_parallel(pinned, host, bytes);
+  upload(device, pinned, bytes);
+}
+
+void copy_parallel(void* dst, const void* src, std::size_t bytes) {
+  // Below a few MB one thread is as fast as waking the others.
+  constexpr std::size_t kChunk = std::size_t{4} << 20;
+  if (bytes <= kChunk) {
+    if (bytes > 0) std::memcpy(dst, src, bytes);
+    return;
+  }
+  const std::size_t chunks = (bytes + kChunk - 1) / kChunk;
+  parallel_for(chunks, [&](std::size_t begin, std::size_t end) {
+    const std::size_t from = begin * kChunk, to = std::min(bytes, end * kChunk);
+    std::memcpy(static_cast<char*>(dst) + from, static_cast<const char*>(src) + from, to - from);
+  });
+}
+
+void StagedDownloads::add(void* host, const void* device, std::size_t bytes) {
+  if (bytes == 0) return;
+  total_ = (total_ + 255) / 256 * 256;
+  pieces_.push_back({host, device, bytes, total_});
+  total_ += bytes;
+}
+
+void StagedDownloads::queue() {
+  if (pieces_.empty()) return;
+  pinned_ = static_cast<char*>(ctx_.staging(kStageOut, total_));
+  for (const Piece& p : pieces_) ctx_.download(pinned_ + p.offset, p.device, p.bytes);
+}
+
+void StagedDownloads::finish() {
+  ctx_.synchronize();
+  for (const Piece& p : pieces_) copy_parallel(p.host, pinned_ + p.offset, p.bytes);
+  pieces_.clear();
+  total_ = 0;
 }
 
 void Context::upload(void* device, const void* host, std::size_t bytes) {

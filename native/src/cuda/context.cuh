@@ -7,7 +7,10 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 namespace spikeshard::cuda::detail {
 
@@ -39,6 +42,11 @@ enum Slot : int {
   kSlotCount
 };
 
+// Pinned (page-locked) host staging, one buffer per direction: the DMA engine copies from and to
+// pinned memory at full bus speed, pageable memory goes through the driver's own bounce buffers.
+enum Staging : int { kStageIn = 0, kStageOut, kStageCount };
+
+
 class Context {
  public:
   static Context& get();  // initialises the device and stream on first use; throws if none
@@ -60,12 +68,56 @@ class Context {
   void download(void* host, const void* device, std::size_t bytes);
   void synchronize();
 
+  // Pinned host buffer of at least `bytes` (cudaHostAlloc, grown by a quarter when too small;
+  // contents not preserved on growth). Synchronises the stream before reallocating.
+  void* staging(Staging which, std::size_t bytes);
+  std::size_t staging_bytes() const;
+
+  // Copies `bytes` of pageable host memory into the pinned input buffer (threads of the host) and
+  // queues its DMA to `device` on the stream. The pinned buffer is reused by the next call, which
+  // synchronises first.
+  void upload_staged(void* device, const void* host, std::size_t bytes);
+
  private:
   Context();
   std::mutex mutex_;
   cudaStream_t stream_ = nullptr;
   void* pointers_[kSlotCount] = {};
   std::size_t sizes_[kSlotCount] = {};
+  void* pinned_[kStageCount] = {};
+  std::size_t pinned_sizes_[kStageCount] = {};
+};
+
+// Host copy split over the host threads (disjoint ranges; used between pageable and pinned memory).
+void copy_parallel(void* dst, const void* src, std::size_t bytes);
+
+// The downloads of one call gathered into the pinned output buffer: every add() is laid out at an
+// aligned offset, run() queues all DMAs on the stream, synchronises once and copies each piece to
+// its host destination.
+class StagedDownloads {
+ public:
+  explicit StagedDownloads(Context& ctx) : ctx_(ctx) {}
+  void add(void* host, const void* device, std::size_t bytes);
+  // Queues the DMAs (after whatever the stream holds) and returns without waiting; finish() waits
+  // and copies. run() = queue() + finish().
+  void queue();
+  void finish();
+  void run() {
+    queue();
+    finish();
+  }
+
+ private:
+  struct Piece {
+    void* host;
+    const void* device;
+    std::size_t bytes;
+    std::size_t offset;
+  };
+  Context& ctx_;
+  std::vector<Piece> pieces_;
+  std::size_t total_ = 0;
+  char* pinned_ = nullptr;
 };
 
 }  // namespace spikeshard::cuda::detail

@@ -25,7 +25,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "spikeshard/matching.h"
 #include "spikeshard/preprocess.h"
@@ -77,12 +80,51 @@ void apply_kriging(const float* x, std::size_t n_samples, std::size_t n_channels
 
 // --- fused per-batch entries
 
+// Host memory without value-initialisation: the large results are overwritten entirely by the
+// copy out of the pinned staging buffer, so zero-filling them first would be one more pass.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <typename U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
+};
+template <typename T>
+using HostVector = std::vector<T, DefaultInitAllocator<T>>;
+
+// Rows [row_begin, row_end) of a block shifted with their own kriging matrix (n_channels²,
+// row-major): a block's halos belong to the neighbouring batches, which have their own shifts.
+struct KrigingPiece {
+  std::size_t row_begin = 0;
+  std::size_t row_end = 0;
+  const float* matrix = nullptr;
+};
+// Sorted by row, disjoint, inside the block; rows outside every piece are left unshifted, and no
+// pieces means no shift. Each piece equals apply_kriging on those rows (bitwise).
+using KrigingPieces = std::vector<KrigingPiece>;
+
+// One piece over the whole block, or none when kriging_matrix is null.
+KrigingPieces whole_block(const float* kriging_matrix, std::size_t n_samples);
+
 // Bitwise equal to the CPU preprocess_batch.
 void preprocess_batch(const PreprocessBatchInput& input, float* out);
 
 // preprocess_batch then, when kriging_matrix is not null, apply_kriging with it (n_channels²,
 // row-major), all on the device.
 void preprocess_shift_batch(const PreprocessBatchInput& input, const float* kriging_matrix, float* out);
+// The same with one matrix per stretch of rows.
+void preprocess_shift_batch(const PreprocessBatchInput& input, const KrigingPieces& kriging, float* out);
 
 // --- micro-benchmark
 
@@ -114,10 +156,39 @@ BenchmarkResult benchmark_preprocess(const PreprocessBatchInput& input, const fl
 MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_channels, const TemplateSet& model,
                         const MatchOptions& options, bool want_residual = true);
 
-// preprocess_shift_batch then match_batch on its output, without the batch leaving the device.
+// preprocess_shift_batch then match_batch on its output, without the batch leaving the device
+// (the CPU's result layout: snippet sums of every template).
 MatchResult preprocess_shift_match_batch(const PreprocessBatchInput& input, const float* kriging_matrix,
                                          const TemplateSet& model, const MatchOptions& options,
                                          bool want_residual);
+
+// What the per-batch fused entry gives back: match.residual and match.snippet_sums stay empty;
+// the snippet sums hold only the rows of the templates with a spike in them (snippet_counts > 0),
+// ascending, computed compactly on the device, so their download is proportional to the templates
+// touched; the residual only when asked.
+struct FusedMatchResult {
+  MatchResult match;
+  std::vector<std::int32_t> snippet_templates;
+  HostVector<double> snippet_sums;  // snippet_templates.size() × nt0 × n_channels
+  HostVector<float> residual;       // n_samples × n_channels when asked, else empty
+};
+
+// Wall-clock stages of one fused call (host clock, the stream synchronised at each boundary, so
+// the timed call is slightly slower than an untimed one).
+struct FusedTiming {
+  static constexpr int kStages = 7;
+  StageTiming stages[kStages] = {{"stage_raw_into_pinned", 0, 0}, {"upload_raw_dma", 0, 0},
+                                 {"preprocess_shift_kernels", 0, 0}, {"match_kernels", 0, 0},
+                                 {"download_dma", 0, 0},          {"copy_out_of_pinned", 0, 0},
+                                 {"fused_total", 0, 0}};
+};
+
+// The per-batch chain for the engine: raw int16 in (one staged upload), preprocessing, the
+// kriging pieces, matching pursuit, and only the results the caller uses out (one staged
+// download). Bitwise equal to the CPU chain. `timing`, when not null, gets the stages of this call.
+FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const KrigingPieces& kriging,
+                                        const TemplateSet& model, const MatchOptions& options, bool want_residual,
+                                        FusedTiming* timing = nullptr);
 
 struct MatchBenchmark {
   static constexpr int kStages = 9;

@@ -24,8 +24,12 @@ void launch_whitening(Context& ctx, const float* d_in, std::size_t n, std::size_
                       float* d_out);
 
 // The fused preprocessing chain (preprocess.cu); returns the device block holding the result.
-float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const float* kriging_matrix,
-                      BenchmarkResult* timing, int repeats);
+// `raw_on_device`: the caller already uploaded the raw block to kSlotRaw (to time the upload apart).
+float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const KrigingPieces& kriging,
+                      BenchmarkResult* timing, int repeats, bool raw_on_device = false);
+
+// Checks that pieces are sorted, disjoint, non-empty, inside n rows and have a matrix.
+void check_pieces(const KrigingPieces& kriging, std::size_t n);
 
 }  // namespace spikeshard::cuda::detail
 

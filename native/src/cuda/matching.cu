@@ -17,6 +17,7 @@
 //    spike k−1 does not reach and applies spike k's then spike k+1's score change, in the CPU's
 //    order (spikes in time order).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -28,6 +29,7 @@
 #include "context.cuh"
 #include "cuda_backend.h"
 #include "kernels.cuh"
+#include "preprocess_internal.h"
 
 namespace spikeshard::cuda {
 
@@ -328,14 +330,16 @@ __global__ void wtw_update_kernel(const Spike* __restrict__ s, int n, int L, int
   }
 }
 
-// snippet_sums[j, tau, c] = Σ over the listed spikes of j (in order) of residual + y·T_j, in double.
-__global__ void snippet_kernel(const Spike* __restrict__ own, const int* __restrict__ offsets,
-                               const int* __restrict__ list, const float* __restrict__ residual, std::size_t nC,
-                               int nt0, int near, const int* __restrict__ pos, const float* __restrict__ tdense,
+// sums[k, tau, c] = Σ over the listed spikes of j = touched[k] (in order) of residual + y·T_j, in
+// double: only the templates with listed spikes get a row (every element of it written here).
+__global__ void snippet_kernel(const Spike* __restrict__ own, const int* __restrict__ touched,
+                               const int* __restrict__ offsets, const int* __restrict__ list,
+                               const float* __restrict__ residual, std::size_t nC, int nt0, int near,
+                               const int* __restrict__ pos, const float* __restrict__ tdense,
                                double* __restrict__ sums) {
-  const int j = blockIdx.x, tau = blockIdx.y;
+  const int k = blockIdx.x, tau = blockIdx.y;
+  const int j = touched[k];
   const int first = offsets[j], last = offsets[j + 1];
-  if (first == last) return;  // the host zeroed the sums
   const float* T = tdense + (static_cast<std::size_t>(j) * nt0 + tau) * near;
   for (std::size_t ch = threadIdx.x; ch < nC; ch += blockDim.x) {
     const int i = pos[static_cast<std::size_t>(j) * nC + ch];
@@ -346,7 +350,7 @@ __global__ void snippet_kernel(const Spike* __restrict__ own, const int* __restr
       if (i >= 0) row = __dadd_rn(row, __dmul_rn(static_cast<double>(f.y), static_cast<double>(T[i])));
       sum = __dadd_rn(sum, row);
     }
-    sums[(static_cast<std::size_t>(j) * nt0 + tau) * nC + ch] = sum;
+    sums[(static_cast<std::size_t>(k) * nt0 + tau) * nC + ch] = sum;
   }
 }
 
@@ -494,9 +498,22 @@ struct Timer {
 
 }  // namespace
 
-// The pursuit on a sample-major batch already on the device (d_data, n × nC; not modified).
-MatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::size_t nC, const TemplateSet& m,
-                      const MatchOptions& o, bool want_residual, Timer* timer) {
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point& mark) {
+  const Clock::time_point now = Clock::now();
+  const double ms = std::chrono::duration<double, std::milli>(now - mark).count();
+  mark = now;
+  return ms;
+}
+
+// The pursuit on a sample-major batch already on the device (d_data, n × nC; not modified). The
+// snippet sums come back compact (FusedMatchResult); `fused`, when not null, gets the host-clock
+// times of the matching kernels, the download DMA and the copy out of pinned memory (stages 3–5),
+// counted from `mark`.
+FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::size_t nC, const TemplateSet& m,
+                           const MatchOptions& o, bool want_residual, Timer* timer, FusedTiming* fused = nullptr,
+                           Clock::time_point* mark = nullptr) {
   const std::size_t F = m.n_templates;
   const int nt0 = m.nt0, rank = m.rank, near = m.n_neighbours, L = nt0 - 1;
   const std::size_t n_valid = nT - L;
@@ -612,7 +629,8 @@ MatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::si
         std::to_string(first_bad % nC));
   }
 
-  MatchResult r;
+  FusedMatchResult result;
+  MatchResult& r = result.match;
   std::size_t all_count = 0;
   if (timer != nullptr) timer->mark(ctx);  // projections start
   if (F > 0) {
@@ -735,6 +753,7 @@ MatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::si
 
   // Output arrays: residual (sample-major), owned spikes, snippet lists, sums, features.
   std::vector<int> offsets, list;
+  std::vector<std::int32_t>& touched = result.snippet_templates;
   if (o.snippet_sums) {
     offsets.assign(F + 1, 0);
     std::vector<std::vector<int>> by_template(F);
@@ -744,30 +763,34 @@ MatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::si
     for (std::size_t j = 0; j < F; ++j) {
       offsets[j + 1] = offsets[j] + static_cast<int>(by_template[j].size());
       list.insert(list.end(), by_template[j].begin(), by_template[j].end());
+      if (!by_template[j].empty()) touched.push_back(static_cast<std::int32_t>(j));
     }
   }
+  const std::size_t n_touched = touched.size();
   float *d_residual, *d_tfeat, *d_pcfeat;
   Spike* d_own;
-  int *d_offsets, *d_list;
+  int *d_offsets, *d_list, *d_touched;
   double *d_sums, *d_cross;
   carve(ctx, kSlotMatchOut, [&](Carver& c) {
     d_residual = c.take<float>(nT * nC);
     d_own = c.take<Spike>(n);
     d_offsets = c.take<int>(offsets.size());
     d_list = c.take<int>(list.size());
-    d_sums = c.take<double>(o.snippet_sums ? F * nt0 * nC : 0);
+    d_touched = c.take<int>(n_touched);
+    d_sums = c.take<double>(n_touched * nt0 * nC);
     d_cross = c.take<double>(F * ns);
     d_tfeat = c.take<float>(n * ns);
     d_pcfeat = c.take<float>(n * np * near);
   });
   launch_transpose(ctx, d_cols, nC, nT, d_residual);
   if (n > 0) ctx.upload(d_own, own.data(), n * sizeof(Spike));
-  if (o.snippet_sums && F > 0) {
+  if (n_touched > 0) {
     ctx.upload(d_offsets, offsets.data(), offsets.size() * sizeof(int));
-    if (!list.empty()) ctx.upload(d_list, list.data(), list.size() * sizeof(int));
-    SPIKESHARD_CUDA_CHECK(cudaMemsetAsync(d_sums, 0, F * nt0 * nC * sizeof(double), ctx.stream()));
-    snippet_kernel<<<dim3(static_cast<unsigned int>(F), static_cast<unsigned int>(nt0)), 128, 0, ctx.stream()>>>(
-        d_own, d_offsets, d_list, d_residual, nC, nt0, near, d_pos, d_tdense, d_sums);
+    ctx.upload(d_list, list.data(), list.size() * sizeof(int));
+    ctx.upload(d_touched, touched.data(), n_touched * sizeof(int));
+    snippet_kernel<<<dim3(static_cast<unsigned int>(n_touched), static_cast<unsigned int>(nt0)), 128, 0,
+                     ctx.stream()>>>(d_own, d_touched, d_offsets, d_list, d_residual, nC, nt0, near, d_pos, d_tdense,
+                                     d_sums);
     SPIKESHARD_CUDA_LAUNCHED();
   }
   if (ns > 0 && F > 0) {
@@ -785,27 +808,53 @@ MatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::si
         d_own, static_cast<int>(n), np, d_chans, d_tdense, d_pcs, d_residual, nC, nt0, near, d_pcfeat);
     SPIKESHARD_CUDA_LAUNCHED();
   }
+  if (fused != nullptr) {
+    ctx.synchronize();
+    fused->stages[3].ms = ms_since(*mark);
+  }
   if (timer != nullptr) timer->mark(ctx);  // download start
+  // Everything the caller uses, gathered into pinned memory with one synchronisation.
+  StagedDownloads downloads(ctx);
   if (o.snippet_sums) {
-    r.snippet_sums.assign(F * nt0 * nC, 0.0);
     r.snippet_counts.assign(F, 0);
     for (std::size_t j = 0; j < F; ++j) r.snippet_counts[j] = offsets[j + 1] - offsets[j];
-    if (F > 0) ctx.download(r.snippet_sums.data(), d_sums, r.snippet_sums.size() * sizeof(double));
+    result.snippet_sums.resize(n_touched * nt0 * nC);
+    downloads.add(result.snippet_sums.data(), d_sums, result.snippet_sums.size() * sizeof(double));
   }
   if (o.similar != nullptr) {
     r.template_features.assign(n * ns, 0.0f);
-    if (n > 0 && F > 0) ctx.download(r.template_features.data(), d_tfeat, n * ns * sizeof(float));
+    if (n > 0 && F > 0) downloads.add(r.template_features.data(), d_tfeat, n * ns * sizeof(float));
   }
   if (o.pcs != nullptr) {
     r.pc_features.assign(n * np * near, 0.0f);
-    if (n > 0) ctx.download(r.pc_features.data(), d_pcfeat, n * np * near * sizeof(float));
+    if (n > 0) downloads.add(r.pc_features.data(), d_pcfeat, n * np * near * sizeof(float));
   }
   if (want_residual) {
-    r.residual.resize(nT * nC);
-    ctx.download(r.residual.data(), d_residual, nT * nC * sizeof(float));
+    result.residual.resize(nT * nC);
+    downloads.add(result.residual.data(), d_residual, nT * nC * sizeof(float));
   }
+  downloads.queue();
   if (timer != nullptr) timer->mark(ctx);  // end
-  ctx.synchronize();
+  if (fused != nullptr) {
+    ctx.synchronize();
+    fused->stages[4].ms = ms_since(*mark);
+  }
+  downloads.finish();
+  if (fused != nullptr) fused->stages[5].ms = ms_since(*mark);
+  return result;
+}
+
+// The CPU's result layout: every template's snippet sums (zero rows for the untouched ones).
+MatchResult full_layout(FusedMatchResult&& f, std::size_t n_templates, std::size_t row) {
+  MatchResult r = std::move(f.match);
+  if (!f.snippet_templates.empty() || !r.snippet_counts.empty()) {
+    r.snippet_sums.assign(n_templates * row, 0.0);
+    for (std::size_t k = 0; k < f.snippet_templates.size(); ++k) {
+      std::copy_n(f.snippet_sums.data() + k * row, row,
+                  r.snippet_sums.data() + static_cast<std::size_t>(f.snippet_templates[k]) * row);
+    }
+  }
+  r.residual.assign(f.residual.begin(), f.residual.end());
   return r;
 }
 
@@ -820,17 +869,57 @@ MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_
   Context& ctx = Context::get();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   float* d_data = ctx.buffer_of<float>(detail::kSlotMatchInput, n_samples * n_channels);
-  ctx.upload(d_data, data, n_samples * n_channels * sizeof(float));
-  return detail::run_match(ctx, d_data, n_samples, n_channels, model, options, want_residual, nullptr);
+  ctx.upload_staged(d_data, data, n_samples * n_channels * sizeof(float));
+  return detail::full_layout(
+      detail::run_match(ctx, d_data, n_samples, n_channels, model, options, want_residual, nullptr),
+      model.n_templates, static_cast<std::size_t>(model.nt0) * n_channels);
 }
 
 MatchResult preprocess_shift_match_batch(const PreprocessBatchInput& input, const float* kriging_matrix,
                                          const TemplateSet& model, const MatchOptions& options, bool want_residual) {
+  return detail::full_layout(
+      preprocess_shift_match(input, whole_block(kriging_matrix, input.n_samples), model, options, want_residual),
+      model.n_templates, static_cast<std::size_t>(model.nt0) * input.n_channels);
+}
+
+FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const KrigingPieces& kriging,
+                                        const TemplateSet& model, const MatchOptions& options, bool want_residual,
+                                        FusedTiming* timing) {
   detail::validate(input.n_samples, input.n_channels, model, options);
   Context& ctx = Context::get();
   std::lock_guard<std::mutex> lock(ctx.mutex());
-  const float* d_data = detail::run_preprocess(ctx, input, kriging_matrix, nullptr, 0);
-  return detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options, want_residual, nullptr);
+  if (timing == nullptr) {
+    const float* d_data = detail::run_preprocess(ctx, input, kriging, nullptr, 0);
+    return detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options, want_residual, nullptr);
+  }
+  // Timed: the stream synchronised at each stage boundary, host clock.
+  spikeshard::detail::require_block("preprocess_batch", input.raw, input.raw_stride, input.n_samples,
+                                    input.n_channels);
+  const std::size_t raw_bytes = input.n_samples * input.raw_stride * sizeof(std::int16_t);
+  auto* d_raw = ctx.buffer_of<std::int16_t>(detail::kSlotRaw, input.n_samples * input.raw_stride);
+  void* pinned = ctx.staging(detail::kStageIn, raw_bytes);
+  ctx.synchronize();
+  const detail::Clock::time_point start = detail::Clock::now();
+  detail::Clock::time_point mark = start;
+  detail::copy_parallel(pinned, input.raw, raw_bytes);
+  timing->stages[0].ms = detail::ms_since(mark);
+  ctx.upload(d_raw, pinned, raw_bytes);
+  ctx.synchronize();
+  timing->stages[1].ms = detail::ms_since(mark);
+  timing->stages[1].bytes = static_cast<double>(raw_bytes);
+  const float* d_data = detail::run_preprocess(ctx, input, kriging, nullptr, 0, true);
+  ctx.synchronize();
+  timing->stages[2].ms = detail::ms_since(mark);
+  FusedMatchResult r = detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options,
+                                         want_residual, nullptr, timing, &mark);
+  timing->stages[6].ms = std::chrono::duration<double, std::milli>(detail::Clock::now() - start).count();
+  double down = static_cast<double>(r.residual.size() * sizeof(float) + r.snippet_sums.size() * sizeof(double) +
+                                    r.match.template_features.size() * sizeof(float) +
+                                    r.match.pc_features.size() * sizeof(float));
+  timing->stages[4].bytes = down;
+  timing->stages[5].bytes = down;
+  timing->stages[0].bytes = static_cast<double>(raw_bytes);
+  return r;
 }
 
 MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::size_t n_channels,
@@ -844,14 +933,14 @@ MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::si
   const std::size_t bytes = n_samples * n_channels * sizeof(float);
   float* d_data = ctx.buffer_of<float>(detail::kSlotMatchInput, n_samples * n_channels);
   // Warm-up (allocations), then the timed repeats.
-  ctx.upload(d_data, data, bytes);
-  MatchResult warm = detail::run_match(ctx, d_data, n_samples, n_channels, model, options, true, nullptr);
-  out.spikes_found = warm.spikes_found;
-  out.iterations = warm.iterations;
+  ctx.upload_staged(d_data, data, bytes);
+  const FusedMatchResult warm = detail::run_match(ctx, d_data, n_samples, n_channels, model, options, true, nullptr);
+  out.spikes_found = warm.match.spikes_found;
+  out.iterations = warm.match.iterations;
   for (int rep = 0; rep < repeats; ++rep) {
     detail::Timer timer;
     timer.mark(ctx);
-    ctx.upload(d_data, data, bytes);
+    ctx.upload_staged(d_data, data, bytes);
     detail::run_match(ctx, d_data, n_samples, n_channels, model, options, true, &timer);
     ctx.synchronize();
     // Marks: 0 upload, 1 setup, 2 projections, 3 best, 4 pursuit, 5 outputs, 6 download, 7 end.
@@ -867,11 +956,12 @@ MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::si
   out.stages[0].bytes = static_cast<double>(bytes);
   out.stages[6].bytes = static_cast<double>(bytes);
   if (input != nullptr) {
-    detail::run_preprocess(ctx, *input, kriging_matrix, nullptr, 0);
+    const KrigingPieces pieces = whole_block(kriging_matrix, input->n_samples);
+    detail::run_preprocess(ctx, *input, pieces, nullptr, 0);
     detail::Timer timer;
     timer.mark(ctx);
     for (int rep = 0; rep < repeats; ++rep) {
-      const float* d = detail::run_preprocess(ctx, *input, kriging_matrix, nullptr, 0);
+      const float* d = detail::run_preprocess(ctx, *input, pieces, nullptr, 0);
       detail::run_match(ctx, d, n_samples, n_channels, model, options, false, nullptr);
     }
     timer.mark(ctx);

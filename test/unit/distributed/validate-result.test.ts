@@ -86,7 +86,8 @@ test('a well-formed extraction result passes and each kind of garbage is refused
 test('learning results must match the model they were computed with', () => {
   const good = {
     nTemplates: nT,
-    sums: new Float64Array(nT * 61 * nCh),
+    active: Int32Array.of(0),
+    sums: new Float64Array(61 * nCh),
     counts: Int32Array.of(3, 0),
     proposals: new Float32Array(2 * 61 * nCh),
     proposalChannels: Int32Array.of(0, 3),
@@ -95,7 +96,10 @@ test('learning results must match the model they were computed with', () => {
   };
   assert.equal(validateLearnResult(good, model).nTemplates, nT);
   rejects(() => validateLearnResult({ ...good, nTemplates: 3 }, model), /nTemplates 2/);
-  rejects(() => validateLearnResult({ ...good, sums: new Float64Array(10) }, model), /sums of 488/);
+  rejects(() => validateLearnResult({ ...good, sums: new Float64Array(10) }, model), /sums of 244/);
+  rejects(() => validateLearnResult({ ...good, active: Int32Array.of(1) }, model), /counts > 0/);
+  rejects(() => validateLearnResult({ ...good, active: new Int32Array(0) }, model), /active of 1/);
+  rejects(() => validateLearnResult({ ...good, active: undefined }, model), /active a Int32Array/);
   rejects(() => validateLearnResult({ ...good, counts: Int32Array.of(-1, 0) }, model), /counts >= 0/);
   rejects(() => validateLearnResult({ ...good, proposalChannels: Int32Array.of(0, 4) }, model), /proposal channels/);
   rejects(() => validateLearnResult({ ...good, proposalScores: new Float32Array(1) }, model), /proposalScores of 2/);

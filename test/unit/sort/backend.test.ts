@@ -34,36 +34,81 @@ import { WorkerClient } from '../../helpers/worker-client.js';
 
 interface FakeCalls {
   preprocessShiftBatch: number;
+  preprocessShiftMatchBatch: number;
+  /** Shifted blocks (whole-block matrix or pieces). */
   fusedKriging: number;
-  driftApplyKriging: number;
+  /** Of those, blocks shifted per stretch (several owners). */
+  pieces: number;
   matchBatch: number;
 }
 
-/** A "CUDA binding" whose kernels are the CPU binding's, counting calls. */
-function fakeCuda(withMatch: boolean): { binding: NativeCudaBinding; calls: FakeCalls } {
+type ShiftArgs = Parameters<NativeCudaBinding['preprocessShiftBatch']>[0];
+
+/**
+ * A "CUDA binding" whose kernels are the CPU binding's, counting calls. 'fused': with
+ * preprocessShiftMatchBatch (compact sums as the device's) and matchBatch; 'match': matchBatch
+ * only; 'none': preprocessing only.
+ */
+function fakeCuda(mode: 'fused' | 'match' | 'none'): { binding: NativeCudaBinding; calls: FakeCalls } {
   const cpu = loadCpuBinding();
-  const calls: FakeCalls = { preprocessShiftBatch: 0, fusedKriging: 0, driftApplyKriging: 0, matchBatch: 0 };
+  const calls: FakeCalls = {
+    preprocessShiftBatch: 0,
+    preprocessShiftMatchBatch: 0,
+    fusedKriging: 0,
+    pieces: 0,
+    matchBatch: 0,
+  };
+  const shifted = (args: ShiftArgs): Float32Array => {
+    const { krigingMatrix, krigingPieces, ...rest } = args;
+    const out = cpu.preprocessBatch(rest);
+    const c = args.nChannels;
+    if (krigingMatrix !== null) {
+      calls.fusedKriging++;
+      cpu.driftApplyKriging(out, c, krigingMatrix, out);
+    } else if (krigingPieces) {
+      calls.fusedKriging++;
+      if (krigingPieces.rowStart.length > 1) calls.pieces++;
+      krigingPieces.rowStart.forEach((from, i) => {
+        const view = out.subarray(from * c, krigingPieces.rowEnd[i]! * c);
+        cpu.driftApplyKriging(view, c, krigingPieces.matrices.subarray(i * c * c, (i + 1) * c * c), view);
+      });
+    }
+    return out;
+  };
   const binding = {
-    preprocessShiftBatch(args: Parameters<NativeCudaBinding['preprocessShiftBatch']>[0]): Float32Array {
+    preprocessShiftBatch(args: ShiftArgs): Float32Array {
       calls.preprocessShiftBatch++;
-      const { krigingMatrix, ...rest } = args;
-      const out = cpu.preprocessBatch(rest);
-      if (krigingMatrix !== null) {
-        calls.fusedKriging++;
-        cpu.driftApplyKriging(out, args.nChannels, krigingMatrix, out);
-      }
-      return out;
-    },
-    driftApplyKriging(data: Float32Array, nChannels: number, matrix: Float32Array, out: Float32Array): void {
-      calls.driftApplyKriging++;
-      cpu.driftApplyKriging(data, nChannels, matrix, out);
+      return shifted(args);
     },
     deviceMemory: () => ({ bytesInUse: 12345, maxBytes: 2 ** 33 }),
-    ...(withMatch
+    ...(mode !== 'none'
       ? {
           matchBatch(...args: Parameters<typeof cpu.matchBatch>) {
             calls.matchBatch++;
             return cpu.matchBatch(...args);
+          },
+        }
+      : {}),
+    ...(mode === 'fused'
+      ? {
+          preprocessShiftMatchBatch(
+            batch: ShiftArgs,
+            model: Parameters<typeof cpu.matchBatch>[3],
+            options: Parameters<typeof cpu.matchBatch>[4],
+            returnResidual: boolean,
+          ) {
+            calls.preprocessShiftMatchBatch++;
+            const r = cpu.matchBatch(shifted(batch), batch.nSamples, batch.nChannels, model, options);
+            let snippetTemplates: Int32Array | null = null;
+            let snippetSums = r.snippetSums;
+            if (r.snippetSums && r.snippetCounts) {
+              const size = model.templateSamples * batch.nChannels;
+              snippetTemplates = Int32Array.from(Array.from(r.snippetCounts).flatMap((n, j) => (n > 0 ? [j] : [])));
+              const full = r.snippetSums;
+              snippetSums = new Float64Array(snippetTemplates.length * size);
+              snippetTemplates.forEach((j, k) => snippetSums!.set(full.subarray(j * size, (j + 1) * size), k * size));
+            }
+            return { ...r, residual: returnResidual ? r.residual : null, snippetTemplates, snippetSums };
           },
         }
       : {}),
@@ -163,7 +208,9 @@ test(
       const sim = path.join(dir, 'sim');
       const s = runCli(['simulate', sim, '--channels', '16', '--seconds', '8', '--units', '4', '--drift', '20']);
       assert.equal(s.status, 0, s.stderr);
-      const params = defaultParams();
+      // Two learning rounds of two batches: the last round gives no births, so templates need a
+      // round before it (learning and extraction then match with templates on every path).
+      const params = { ...defaultParams(), learningRoundBatches: 2 };
       const sort = async (name: string, executor: LocalExecutor) => {
         const outDir = path.join(dir, name);
         await runSort(
@@ -180,13 +227,15 @@ test(
       assert.ok(Object.keys(cpu.digests).length >= 15);
       assert.deepEqual(cpu.backend['backends'], ['cpu']);
 
-      const full = fakeCuda(true);
+      const full = fakeCuda('fused');
       const viaCuda = await sort('cuda', new LocalExecutor(0, { backend: 'cuda', cuda: full.binding, reason: 'fake' }));
       assert.deepEqual(viaCuda.digests, cpu.digests);
       assert.ok(full.calls.preprocessShiftBatch > 5, JSON.stringify(full.calls));
-      assert.ok(full.calls.matchBatch > 0, JSON.stringify(full.calls));
-      // Drift correction ran: every shifted block went through the device's kriging (fused or per stretch).
-      assert.ok(full.calls.fusedKriging + full.calls.driftApplyKriging > 0, JSON.stringify(full.calls));
+      // Learning and extraction took the fused entry, never the block path's matchBatch.
+      assert.ok(full.calls.preprocessShiftMatchBatch >= 2, JSON.stringify(full.calls));
+      assert.equal(full.calls.matchBatch, 0, JSON.stringify(full.calls));
+      // Drift correction ran on the device, blocks whose halos have other owners' shifts included.
+      assert.ok(full.calls.fusedKriging > 0 && full.calls.pieces > 0, JSON.stringify(full.calls));
       assert.deepEqual(viaCuda.backend, {
         backends: ['cuda'],
         preprocessing: 'cuda',
@@ -195,7 +244,16 @@ test(
         gpuMemoryBytes: 12345,
       });
 
-      const noMatch = fakeCuda(false);
+      const matchOnly = fakeCuda('match');
+      const viaMatch = await sort(
+        'cuda-match',
+        new LocalExecutor(0, { backend: 'cuda', cuda: matchOnly.binding, reason: 'fake' }),
+      );
+      assert.deepEqual(viaMatch.digests, cpu.digests);
+      assert.ok(matchOnly.calls.matchBatch > 0, JSON.stringify(matchOnly.calls));
+      assert.equal(viaMatch.backend['matching'], 'cuda');
+
+      const noMatch = fakeCuda('none');
       const cpuMatch = await sort(
         'cuda-cpu-match',
         new LocalExecutor(0, { backend: 'cuda', cuda: noMatch.binding, reason: 'fake' }),
@@ -247,7 +305,7 @@ test(
         channels,
       });
       const lines: string[] = [];
-      const fake = fakeCuda(true);
+      const fake = fakeCuda('fused');
       const engine = new BatchEngine({
         threads: 1,
         backend: engineBackend({ backend: 'cuda', cuda: fake.binding }),
@@ -305,7 +363,7 @@ test("the worker's Describe and register file report the backend it runs", { tim
       secret,
       threads: 1,
       version: 'test',
-      backend: { backend: 'cuda', reason: 'fake', cuda: fakeCuda(true).binding, device },
+      backend: { backend: 'cuda', reason: 'fake', cuda: fakeCuda('fused').binding, device },
     },
     silentLogger(),
   );

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * `npm run test:gpu`: the engine's learning and extraction batches on the CUDA backend — the fused
+ * raw-int16-to-results path (preprocessShiftMatchBatch with one kriging matrix per owner stretch,
+ * compact snippet sums, no float block crossing the bus) — against the CPU engine and against the
+ * CUDA block path it replaces (preprocessShiftBatch + the device's matchBatch). Tolerance: none;
+ * every array must be bitwise equal (the kernels repeat the CPU's operations, docs/cuda.md).
+ * Skipped without a usable CUDA device.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import {
+  BatchEngine,
+  discoverSession,
+  inspectRecording,
+  ownerSegments,
+  type BatchSpan,
+  type ChannelState,
+  type DriftState,
+  type MatchRequest,
+  type NativeCudaBinding,
+} from '../../native/lib/index.js';
+import { nearestChannels, templateCorrelations } from '../../native/lib/matching.js';
+import { defaultParams } from '../../proto/params.js';
+import { probeSetup } from '../../coordinator/sort/pipeline.js';
+import { runCli } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { cudaOrSkipReason, randomModel, whitening } from './gpu-fixture.js';
+
+const { cuda: loaded, skip } = cudaOrSkipReason();
+
+type Typed = Float32Array | Float64Array | Int32Array;
+
+/** Fields of two results that differ in any bit (typed arrays by bytes, others by value). */
+function bitwiseDifferences(a: object, b: object): string[] {
+  const out: string[] = [];
+  const bv = b as Record<string, unknown>;
+  for (const [key, value] of Object.entries(a)) {
+    const other = bv[key];
+    if (ArrayBuffer.isView(value)) {
+      const x = value as Typed;
+      const y = other as Typed;
+      const same =
+        ArrayBuffer.isView(other) &&
+        x.constructor === y.constructor &&
+        Buffer.compare(
+          Buffer.from(x.buffer, x.byteOffset, x.byteLength),
+          Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+        ) === 0;
+      if (!same) out.push(`${key} (${x.length} vs ${ArrayBuffer.isView(other) ? (other as Typed).length : 'none'})`);
+    } else if (!Object.is(value, other)) {
+      out.push(`${key} (${String(value)} vs ${String(other)})`);
+    }
+  }
+  for (const key of Object.keys(bv)) if (!(key in a)) out.push(`${key} (missing)`);
+  return out;
+}
+
+test('engine learn/extract: fused CUDA path = CUDA block path = CPU, bitwise', { skip, timeout: 600_000 }, async () => {
+  if (!loaded.ok) return;
+  const cuda: NativeCudaBinding = loaded.binding;
+  const { dir, cleanup } = tmpDir('spikeshard-gpu-engine-');
+  try {
+    const sim = path.join(dir, 'sim');
+    const nChannels = 32;
+    const s = runCli(['simulate', sim, '--channels', String(nChannels), '--seconds', '4', '--units', '6']);
+    assert.equal(s.status, 0, s.stderr);
+    const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
+    const setup = probeSetup(info);
+    assert.equal(setup.nChannels, nChannels);
+    const params = defaultParams();
+    // A local whitening scaled so that the model's templates find a few hundred spikes (some templates none).
+    const w = whitening(nChannels, 8, 3);
+    const channels: ChannelState = {
+      labels: new Int32Array(nChannels),
+      good: new Uint8Array(nChannels).fill(1),
+      gains: Float64Array.from(setup.uvPerCount),
+      whitening: {
+        nChannels,
+        nNearest: w.nNearest,
+        epsilon: 0,
+        indices: w.indices,
+        weights: w.weights.map((v) => 0.3 * v),
+        dense: new Float64Array(0),
+      },
+    };
+    // Batches of 30 000 own samples with 1024-sample halos; each batch its own drift, so a block's
+    // halos are shifted with the neighbours' matrices (the several-pieces case).
+    const total = info.nSamples;
+    const own = 30_000;
+    const halo = 1024;
+    const batches: BatchSpan[] = [];
+    for (let i = 0, start = 0; start < total; i++, start += own) {
+      const ownEnd = Math.min(total, start + own);
+      batches.push({
+        index: i,
+        ownStart: start,
+        ownEnd,
+        readStart: Math.max(0, start - halo),
+        readEnd: Math.min(total, ownEnd + halo),
+      });
+    }
+    const nBlocks = 3;
+    const yMax = Math.max(...setup.yUm);
+    const drift: DriftState = {
+      nBatches: batches.length,
+      nBlocks,
+      dshiftUm: Float64Array.from({ length: batches.length * nBlocks }, (_, i) => (i % 5) * 3.5 - 6),
+      yBlockUm: Float64Array.from({ length: nBlocks }, (_, b) => ((b + 0.5) * yMax) / nBlocks),
+    };
+    const m = randomModel(10, nChannels, 16, 11);
+    const corr = templateCorrelations(m, { nSimilarMax: 4, threads: 0 });
+    const neighbourhoods = nearestChannels(Float32Array.from(setup.xUm), Float32Array.from(setup.yUm), 16);
+    const nPrototypes = 4;
+    const prototypes = {
+      templateSamples: 61,
+      nPrototypes,
+      values: Float32Array.from({ length: 61 * nPrototypes }, (_, i) => {
+        const t = Math.floor(i / nPrototypes);
+        const p = i % nPrototypes;
+        return -Math.exp(-0.5 * ((t - 20) / (1 + 0.6 * p)) ** 2);
+      }),
+    };
+    const model = {
+      model: m,
+      crossCorrelation: corr.crossCorrelation,
+      similar: { nSimilar: corr.nSimilar, similar: corr.similar },
+      pcs: { nPcs: 3, values: Float32Array.from({ length: 61 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) },
+      prototypes,
+      neighbourhoods: neighbourhoods.channels,
+      nNeighbours: neighbourhoods.nNeighbours,
+    };
+    const work = { probe: 'imec0', recordingPath: info.binPath, allowPartialSample: false, setup, params };
+    const request = (batch: BatchSpan): MatchRequest => ({
+      work,
+      batch,
+      segments: ownerSegments(batches, batch),
+      channels,
+      drift,
+      model,
+    });
+    const fused = new BatchEngine({ threads: 0, backend: { backend: 'cuda', cuda } });
+    const blockPath = new BatchEngine({
+      threads: 0,
+      backend: {
+        backend: 'cuda',
+        cuda: {
+          preprocessShiftBatch: cuda.preprocessShiftBatch.bind(cuda),
+          matchBatch: cuda.matchBatch.bind(cuda),
+        },
+      },
+    });
+    const cpu = new BatchEngine({ threads: 0 });
+    try {
+      let spikes = 0;
+      let touched = 0;
+      for (const batch of batches) {
+        const req = request(batch);
+        const [lf, lb, lc] = [await fused.learn(req), await blockPath.learn(req), await cpu.learn(req)];
+        assert.deepEqual(bitwiseDifferences(lf, lc), [], `learn batch ${batch.index}: fused CUDA vs CPU`);
+        assert.deepEqual(bitwiseDifferences(lb, lc), [], `learn batch ${batch.index}: CUDA block path vs CPU`);
+        const [ef, eb, ec] = [await fused.extract(req), await blockPath.extract(req), await cpu.extract(req)];
+        assert.deepEqual(bitwiseDifferences(ef, ec), [], `extract batch ${batch.index}: fused CUDA vs CPU`);
+        assert.deepEqual(bitwiseDifferences(eb, ec), [], `extract batch ${batch.index}: CUDA block path vs CPU`);
+        spikes += ec.samples.length;
+        touched += lc.active.length;
+      }
+      console.log(`# engine: ${batches.length} batches, ${spikes} extracted spikes, ${touched} template rows learned`);
+      assert.ok(spikes > 0 && touched > 0, 'no spike matched: the comparison would be empty');
+    } finally {
+      await Promise.all([fused.close(), blockPath.close(), cpu.close()]);
+    }
+  } finally {
+    cleanup();
+  }
+});
