@@ -28,7 +28,8 @@ export interface NpyArray<T extends NpyData = NpyData> {
   data: T;
 }
 
-interface DtypeInfo {
+/** Bytes per element of a dtype, and the typed-array view that holds its elements. */
+export interface DtypeInfo {
   size: number;
   make: (buf: ArrayBuffer, offset: number, length: number) => NpyData;
 }
@@ -48,6 +49,14 @@ const DTYPES: Record<NpyDtype, DtypeInfo> = {
 };
 
 const ALIASES: Record<string, NpyDtype> = { '|i1': '<i1', '|u1': '<u1', '<b1': '|b1' };
+
+/**
+ * The table entry of `dtype` ('<f4', '|b1', ...), or undefined for a name it does not hold. The
+ * one dtype table of the code base: run-folder records (record.ts) use it too.
+ */
+export function dtypeInfo(dtype: string): DtypeInfo | undefined {
+  return Object.hasOwn(DTYPES, dtype) ? DTYPES[dtype as NpyDtype] : undefined;
+}
 
 /** The dtype that holds a typed array's elements. */
 export function dtypeOf(data: NpyData): NpyDtype {
@@ -119,8 +128,8 @@ function parseHeader(file: string, text: string): { dtype: NpyDtype; fortran: bo
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new InputError(file, `npy header ${expected("'descr', 'fortran_order' and 'shape'", text.trim())}`);
   }
-  const dtype = (ALIASES[descr] ?? descr) as NpyDtype;
-  if (!(dtype in DTYPES)) {
+  const dtype = (Object.hasOwn(ALIASES, descr) ? ALIASES[descr]! : descr) as NpyDtype;
+  if (dtypeInfo(dtype) === undefined) {
     throw new InputError(file, `npy dtype ${expected('a little-endian numeric dtype such as <f4 or <u8', descr)}`);
   }
   const shape = shapeText
