@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { InputError, ParameterError, expected } from '../../../proto/errors.js';
 
@@ -125,9 +126,17 @@ export function chPathOf(cbinPath: string): string {
 export interface CbinReaderOptions {
   /** Most bytes of decoded chunks kept; at least two chunks are always kept. @default 128 MiB */
   cacheBytes: number;
+  /**
+   * Chunks decoded ahead of the one being copied out: within a read, and past its end when reads
+   * go forward through the file (batch after batch). Their inflating runs on libuv's thread pool
+   * while this thread undoes the time difference of the current chunk. 0: one chunk at a time.
+   * @default 2
+   */
+  prefetchChunks: number;
 }
 
 const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
+const DEFAULT_PREFETCH_CHUNKS = 2;
 
 /**
  * Random access to the samples of a `.cbin`. Reads touch only the chunks they overlap; decoded
@@ -137,8 +146,12 @@ const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
 export class CbinReader {
   private handle: FileHandle | null;
   private readonly cache = new Map<number, Int16Array>();
+  /** Chunks being decoded (requested or prefetched), so that none is decoded twice at once. */
+  private readonly pending = new Map<number, Promise<Int16Array>>();
   private cachedBytes = 0;
-  /** Chunks decoded so far (cache misses), for tests and diagnostics. */
+  /** Last chunk of the previous read: a read starting there or just after is going forward. */
+  private lastChunkRead = -2;
+  /** Chunks decoded so far (cache misses, prefetches included), for tests and diagnostics. */
   decodedChunks = 0;
 
   private constructor(
@@ -146,6 +159,7 @@ export class CbinReader {
     readonly header: MtscompHeader,
     handle: FileHandle,
     private readonly cacheBytes: number,
+    private readonly prefetchChunks: number,
   ) {
     this.handle = handle;
   }
@@ -163,6 +177,10 @@ export class CbinReader {
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
       throw new ParameterError(`cacheBytes: ${expected('an integer >= 0', cacheBytes)}`);
     }
+    const prefetchChunks = options.prefetchChunks ?? DEFAULT_PREFETCH_CHUNKS;
+    if (!Number.isSafeInteger(prefetchChunks) || prefetchChunks < 0) {
+      throw new ParameterError(`prefetchChunks: ${expected('an integer >= 0', prefetchChunks)}`);
+    }
     const header = await readMtscompHeader(chPath);
     let handle: FileHandle;
     try {
@@ -176,7 +194,7 @@ export class CbinReader {
     try {
       const size = (await handle.stat()).size;
       checkCbinSize(cbinPath, header, size);
-      return new CbinReader(cbinPath, header, handle, cacheBytes);
+      return new CbinReader(cbinPath, header, handle, cacheBytes, prefetchChunks);
     } catch (err) {
       await handle.close();
       throw err;
@@ -204,36 +222,62 @@ export class CbinReader {
     if (out.length < (endSample - startSample) * nChannels) {
       throw new RangeError(`readRows: out holds ${out.length} values, ${(endSample - startSample) * nChannels} needed`);
     }
-    let chunk = chunkContaining(chunkBounds, startSample);
+    if (startSample === endSample) return;
+    const first = chunkContaining(chunkBounds, startSample);
+    const last = chunkContaining(chunkBounds, endSample - 1);
+    // Past the end of this read only when reads go forward: a random access pattern (spike
+    // subsets) would decode chunks nobody reads.
+    const forward = first === this.lastChunkRead || first === this.lastChunkRead + 1;
+    const lookaheadEnd = Math.min(this.nChunks - 1, forward ? last + this.prefetchChunks : last);
+    this.lastChunkRead = last;
     let s = startSample;
-    while (s < endSample) {
+    for (let chunk = first; chunk <= last; chunk++) {
+      for (let k = chunk + 1; k <= Math.min(lookaheadEnd, chunk + this.prefetchChunks); k++) this.prefetch(k);
       const c0 = chunkBounds[chunk]!;
       const c1 = chunkBounds[chunk + 1]!;
       const rows = await this.chunk(chunk);
       const to = Math.min(endSample, c1);
       out.set(rows.subarray((s - c0) * nChannels, (to - c0) * nChannels), (s - startSample) * nChannels);
       s = to;
-      chunk++;
     }
   }
 
-  /** Releases the file and the cache. */
+  /** Releases the file and the cache (after any decode still running has settled). */
   async close(): Promise<void> {
     const h = this.handle;
     this.handle = null;
+    await Promise.allSettled(this.pending.values());
     this.cache.clear();
     this.cachedBytes = 0;
     await h?.close();
   }
 
-  private async chunk(index: number): Promise<Int16Array> {
+  /** Starts decoding chunk `index` unless it is cached or on its way; its failure waits for a reader. */
+  private prefetch(index: number): void {
+    if (this.cache.has(index) || this.pending.has(index) || this.handle === null) return;
+    this.decode(index).catch(() => undefined);
+  }
+
+  private chunk(index: number): Promise<Int16Array> {
     const hit = this.cache.get(index);
     if (hit !== undefined) {
       // Map iteration order is insertion order: re-inserting makes it the most recent.
       this.cache.delete(index);
       this.cache.set(index, hit);
-      return hit;
+      return Promise.resolve(hit);
     }
+    return this.pending.get(index) ?? this.decode(index);
+  }
+
+  private decode(index: number): Promise<Int16Array> {
+    const promise: Promise<Int16Array> = this.readAndDecode(index).finally(() => {
+      if (this.pending.get(index) === promise) this.pending.delete(index);
+    });
+    this.pending.set(index, promise);
+    return promise;
+  }
+
+  private async readAndDecode(index: number): Promise<Int16Array> {
     const handle = this.handle;
     if (handle === null) throw new Error(`${this.cbinPath}: the recording is closed`);
     const { chunkOffsets, chunkBounds, nChannels } = this.header;
@@ -251,14 +295,11 @@ export class CbinReader {
       }
       done += bytesRead;
     }
-    const rows = decodeChunk(
-      this.cbinPath,
-      index,
-      compressed,
-      chunkBounds[index + 1]! - chunkBounds[index]!,
-      nChannels,
-    );
+    const nSamples = chunkBounds[index + 1]! - chunkBounds[index]!;
+    const raw = await inflateChunkAsync(this.cbinPath, index, compressed, nSamples * nChannels * 2);
+    const rows = undoTimeDiff(this.cbinPath, index, raw, nSamples, nChannels);
     this.decodedChunks++;
+    if (this.handle === null) return rows; // closed meanwhile: nothing to cache
     this.cache.set(index, rows);
     this.cachedBytes += rows.byteLength;
     while (this.cache.size > 2 && this.cachedBytes > this.cacheBytes) {
@@ -267,6 +308,34 @@ export class CbinReader {
       this.cache.delete(oldest);
     }
     return rows;
+  }
+}
+
+const inflateAsync = promisify(zlib.inflate);
+
+function inflateFailure(cbinPath: string, index: number, err: unknown): InputError {
+  return new InputError(
+    cbinPath,
+    `chunk ${index} cannot be decompressed (${(err as Error).message}); the file is corrupt`,
+    { cause: err },
+  );
+}
+
+/**
+ * zlib on libuv's thread pool. The output buffer is the chunk's whole size, so the inflate runs as
+ * one piece of work instead of one thread-pool round trip per 16 KiB (Node's default), which is
+ * as fast as inflateSync and leaves this thread free.
+ */
+async function inflateChunkAsync(
+  cbinPath: string,
+  index: number,
+  compressed: Uint8Array,
+  bytes: number,
+): Promise<Buffer> {
+  try {
+    return await inflateAsync(compressed, { chunkSize: Math.max(64, bytes + 1) });
+  } catch (err) {
+    throw inflateFailure(cbinPath, index, err);
   }
 }
 
@@ -314,12 +383,13 @@ export function decodeChunk(
   try {
     raw = zlib.inflateSync(compressed);
   } catch (err) {
-    throw new InputError(
-      cbinPath,
-      `chunk ${index} cannot be decompressed (${(err as Error).message}); the file is corrupt`,
-      { cause: err },
-    );
+    throw inflateFailure(cbinPath, index, err);
   }
+  return undoTimeDiff(cbinPath, index, raw, nSamples, nChannels);
+}
+
+/** The wrapping cumulative sum along time of an inflated chunk (channel-major), as sample-major rows. */
+function undoTimeDiff(cbinPath: string, index: number, raw: Buffer, nSamples: number, nChannels: number): Int16Array {
   if (raw.byteLength !== nSamples * nChannels * 2) {
     throw new InputError(
       cbinPath,
@@ -327,7 +397,7 @@ export function decodeChunk(
         `${nSamples * nChannels * 2} expected (corrupt file, or a .ch from another file)`,
     );
   }
-  // inflateSync's result may start at an odd offset of a shared pool; copy when it does.
+  // inflate's result may start at an odd offset of a shared pool; copy when it does.
   const aligned = raw.byteOffset % 2 === 0 ? raw : Buffer.from(raw);
   const diff = new Int16Array(aligned.buffer, aligned.byteOffset, nSamples * nChannels);
   const rows = new Int16Array(nSamples * nChannels);
