@@ -149,8 +149,8 @@ export class CbinReader {
   /** Chunks being decoded (requested or prefetched), so that none is decoded twice at once. */
   private readonly pending = new Map<number, Promise<Int16Array>>();
   private cachedBytes = 0;
-  /** Last chunk of the previous read: a read starting there or just after is going forward. */
-  private lastChunkRead = -2;
+  /** The samples of the current read plan ({@link CbinReader.planRead}), and the last chunk it may decode. */
+  private plan = { start: -1, end: -1, horizon: -1 };
   /** Chunks decoded so far (cache misses, prefetches included), for tests and diagnostics. */
   decodedChunks = 0;
 
@@ -223,16 +223,12 @@ export class CbinReader {
       throw new RangeError(`readRows: out holds ${out.length} values, ${(endSample - startSample) * nChannels} needed`);
     }
     if (startSample === endSample) return;
+    if (startSample < this.plan.start || endSample > this.plan.end) this.planRead(startSample, endSample);
     const first = chunkContaining(chunkBounds, startSample);
     const last = chunkContaining(chunkBounds, endSample - 1);
-    // Past the end of this read only when reads go forward: a random access pattern (spike
-    // subsets) would decode chunks nobody reads.
-    const forward = first === this.lastChunkRead || first === this.lastChunkRead + 1;
-    const lookaheadEnd = Math.min(this.nChunks - 1, forward ? last + this.prefetchChunks : last);
-    this.lastChunkRead = last;
     let s = startSample;
     for (let chunk = first; chunk <= last; chunk++) {
-      for (let k = chunk + 1; k <= Math.min(lookaheadEnd, chunk + this.prefetchChunks); k++) this.prefetch(k);
+      for (let k = chunk + 1; k <= Math.min(this.plan.horizon, chunk + this.prefetchChunks); k++) this.prefetch(k);
       const c0 = chunkBounds[chunk]!;
       const c1 = chunkBounds[chunk + 1]!;
       const rows = await this.chunk(chunk);
@@ -240,6 +236,22 @@ export class CbinReader {
       out.set(rows.subarray((s - c0) * nChannels, (to - c0) * nChannels), (s - startSample) * nChannels);
       s = to;
     }
+  }
+
+  /**
+   * Announces that samples [startSample, endSample) are about to be read, possibly in several
+   * {@link CbinReader.readRows} calls (Recording reads a batch in pieces): chunks up to its end are
+   * decoded ahead. Past its end only when this read starts inside the previous one (consecutive
+   * batches with halos): readers that jump (workers taking every n-th batch, spike subsets)
+   * would not use those chunks. readRows outside the current plan makes its own.
+   */
+  planRead(startSample: number, endSample: number): void {
+    if (endSample <= startSample) return;
+    const { chunkBounds } = this.header;
+    const forward = startSample >= this.plan.start && startSample <= this.plan.end;
+    const last = chunkContaining(chunkBounds, Math.min(endSample, this.header.nSamples) - 1);
+    const horizon = Math.min(this.nChunks - 1, forward ? last + this.prefetchChunks : last);
+    this.plan = { start: startSample, end: endSample, horizon };
   }
 
   /** Releases the file and the cache (after any decode still running has settled). */

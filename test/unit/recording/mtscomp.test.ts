@@ -173,6 +173,20 @@ test('chunks are decoded ahead only for forward reads, identically with or witho
     await random.close();
     assert.equal(random.decodedChunks, 2 + 1 + 2);
     await assert.rejects(read(random, 0, 1), /closed/);
+    // A planned read taken in pieces (as Recording reads a batch) decodes its chunks and, when the
+    // reads jump (every other batch, as one of two workers), nothing past them.
+    const strided = await CbinReader.open(cbinPath);
+    for (const [a, b] of [
+      [bounds[0]!, bounds[2]! + 100],
+      [bounds[5]!, bounds[7]! + 100],
+    ] as const) {
+      strided.planRead(a, b);
+      for (let s = a; s < b; s += 1000) {
+        assert.deepEqual(await read(strided, s, Math.min(b, s + 1000)), rowsOf(s, Math.min(b, s + 1000)));
+      }
+    }
+    assert.equal(strided.decodedChunks, 3 + 3);
+    await strided.close();
     for (const prefetchChunks of [0, 1, 5]) {
       const r = await CbinReader.open(cbinPath, undefined, { prefetchChunks, cacheBytes: 0 });
       for (let s = 0; s < header.nSamples; s += 4000) {
