@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { ParameterError, expected } from '../../proto/errors.js';
 import { writeFileAtomic } from '../formats/atomic.js';
+import { toFloat16 } from '../formats/float16.js';
 import { writeNpy } from '../formats/npy.js';
 import { writeNpz } from '../formats/npz.js';
 import { writeParquet, type ParquetColumn } from '../formats/parquet.js';
@@ -152,7 +153,8 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     if (iblWaveforms !== undefined) {
       const { clusterIds, maxPerCluster: M, nChannels: N, lengthSamples: L, table } = iblWaveforms;
       const U = clusterIds.length;
-      writeNpy(file('waveforms.traces.npy'), iblWaveforms.traces, [U, M, N, L]);
+      // float16 as ibllib's task writes it (half the size; ~3 significant digits, far below the noise).
+      writeNpy(file('waveforms.traces.npy'), toFloat16(iblWaveforms.traces), [U, M, N, L], '<f2');
       writeNpy(file('waveforms.templates.npy'), iblWaveforms.templates, [U, N, L]);
       writeParquet(file('waveforms.table.pqt'), [
         { name: 'index', type: 'double', values: table.index },

@@ -33,8 +33,10 @@ function recordDtype(a: RecordArray): string {
   return dtypeOf(a).slice(1);
 }
 
+/** The table entry of a record dtype name; only names a record can be written with (not npy's 'f2' bit patterns). */
 function recordDtypeInfo(name: string): DtypeInfo | undefined {
-  return dtypeInfo(`<${name}`);
+  const info = dtypeInfo(`<${name}`);
+  return info !== undefined && recordDtype(info.make(new ArrayBuffer(0), 0, 0)) === name ? info : undefined;
 }
 
 function isRecordArray(v: unknown): v is RecordArray {

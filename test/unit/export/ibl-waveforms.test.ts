@@ -13,7 +13,8 @@ import {
   selectWaveformSpikes,
   type IblWaveforms,
 } from '../../../coordinator/export/ibl-waveforms.js';
-import { decodeNpy } from '../../../coordinator/formats/npy.js';
+import { toFloat16 } from '../../../coordinator/formats/float16.js';
+import { decodeNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
 import { compressBin } from '../../../native/lib/index.js';
 import { InputError } from '../../../proto/errors.js';
@@ -246,11 +247,18 @@ function readStoredZip(bytes: Buffer): Map<string, Buffer> {
   return members;
 }
 
-test('ALF: waveforms.traces/templates (float32 V), table.pqt and channels.npz', () =>
+test('ALF: waveforms.traces (float16 V), templates (float32 V), table.pqt and channels.npz', () =>
   rawCase(async (r, w, dir) => {
     const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'w', waveforms: w });
     const N = w.nChannels;
-    assert.deepEqual(loadChecked(alf, 'waveforms.traces.npy', '<f4', [3, 5, N, 128]).data, w.traces);
+    const traces = loadChecked(alf, 'waveforms.traces.npy', '<f2', [3, 5, N, 128]);
+    assert.deepEqual(traces.data, toFloat16(w.traces));
+    const volts = toFloat64(traces);
+    for (let i = 0; i < volts.length; i += 97) {
+      const want = w.traces[i]!;
+      if (Number.isNaN(want)) assert.ok(Number.isNaN(volts[i]!));
+      else assert.ok(Math.abs(volts[i]! - want) <= Math.abs(want) * 2 ** -11 + 2 ** -25, `float16 traces[${i}]`);
+    }
     assert.deepEqual(loadChecked(alf, 'waveforms.templates.npy', '<f4', [3, N, 128]).data, w.templates);
     const zip = readStoredZip(readFileSync(path.join(alf, 'waveforms.channels.npz')));
     assert.deepEqual([...zip.keys()], ['channels.npy']);

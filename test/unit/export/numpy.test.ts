@@ -149,7 +149,7 @@ test(
         ].join('\n'),
       );
       assert.deepEqual(JSON.parse(out), {
-        traces: ['float32', [T, 4, C, 128]],
+        traces: ['float16', [T, 4, C, 128]],
         templates: ['float32', [T, C, 128]],
         files: ['channels'],
         channels: ['int16', [T * 4, C]],
