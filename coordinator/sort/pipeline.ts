@@ -365,6 +365,7 @@ export async function runEngine(
       );
     }
     for (const round of rounds.slice(r)) {
+      const prepareStart = performance.now();
       model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
       if (r > 0) {
         const keep = triage(state, model, triageOptions);
@@ -384,6 +385,7 @@ export async function runEngine(
         nNeighbours,
       };
       const roundKey = `learning/round-${String(r).padStart(5, '0')}`;
+      const matchStart = performance.now();
       const results = await runRound(
         log,
         `learning round ${r + 1}/${rounds.length}`,
@@ -396,17 +398,35 @@ export async function runEngine(
           (v) => unpackLearn(v, setup.nChannels),
         ),
       );
+      const poolStart = performance.now();
       for (const res of results)
         applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
-      const born = addBirths(state, results, {
-        pcs,
-        nPcs: 3,
-        neighbourhoods: match.neighbourhoods,
-        nNeighbours,
-        initialNsp: m0,
-        maxTemplates,
-      });
-      log.debug({ round: r, templates: state.dWU.length, born }, 'learning round');
+      // As in Kilosort's last learning iteration, the final round gives birth to nothing: a newborn
+      // would go to extraction as a single smoothed residual snippet that never matched a spike.
+      const lastRound = r === rounds.length - 1;
+      const born = lastRound
+        ? 0
+        : addBirths(state, results, {
+            pcs,
+            nPcs: 3,
+            neighbourhoods: match.neighbourhoods,
+            nNeighbours,
+            initialNsp: m0,
+            maxTemplates,
+          });
+      // Where a round's time goes: the global step before matching, matching, pooling and births.
+      const seconds = (a: number, b: number): number => Math.round(b - a) / 1000;
+      log.debug(
+        {
+          round: r,
+          templates: state.dWU.length,
+          born,
+          prepareS: seconds(prepareStart, matchStart),
+          matchS: seconds(matchStart, poolStart),
+          poolS: seconds(poolStart, performance.now()),
+        },
+        'learning round',
+      );
       r++;
       if (cp !== null) {
         cp.save('learning/state', { roundsDone: r, visited, state }, true);

@@ -40,8 +40,17 @@ test('a simulated 48-channel recording sorts to phy and ALF outputs with accurac
       '7',
     ]);
     assert.equal(s.status, 0, s.stderr);
-    const r = runCli(['sort', sim, '--out', out]);
+    const r = runCli(['sort', sim, '--out', out], { env: { SPIKESHARD_LOG_LEVEL: 'debug' } });
     assert.equal(r.status, 0, r.stderr);
+    // Templates are born from every learning round's residual but the last: a template born
+    // there would reach extraction without ever having matched a spike.
+    const rounds = (r.stdout + r.stderr)
+      .split('\n')
+      .filter((l) => l.includes('"msg":"learning round"'))
+      .map((l) => JSON.parse(l) as { round: number; born: number });
+    assert.ok(rounds.length >= 2, `learning rounds logged: ${rounds.length}`);
+    assert.ok(rounds[0]!.born > 0, `births in the first round: ${JSON.stringify(rounds)}`);
+    assert.equal(rounds.at(-1)!.born, 0, `births in the last round: ${JSON.stringify(rounds)}`);
     assert.match(r.stdout, /imec0: \d+ clusters \(\d+ good\), \d+ spikes/);
     for (const f of [
       'spike_times.npy',
