@@ -15,7 +15,7 @@
  * The SHA-256 of the data section detects a damaged file, which the reader refuses.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { InputError, expected } from '../../proto/errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { dtypeInfo, dtypeOf, type DtypeInfo, type NpyData } from './npy.js';
@@ -159,4 +159,48 @@ export function readRecord(file: string, kind: string): unknown {
   const r = decodeRecord(bytes, file);
   if (r.kind !== kind) throw new InputError(file, `record kind ${expected(kind, r.kind)}`);
   return r.value;
+}
+
+/** Where one typed array of a record lies in its file: absolute byte offset, dtype, elements. */
+export interface RecordArrayLocation {
+  byteOffset: number;
+  dtype: string;
+  length: number;
+}
+
+/**
+ * Locates the typed arrays at the given top-level keys of a record's value from its header alone,
+ * so that large arrays can be read in pieces later without loading the file. The data is not
+ * checked against its SHA-256 here: callers locate records this process wrote or already read whole.
+ */
+export function locateRecordArrays(file: string, keys: readonly string[]): Record<string, RecordArrayLocation> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw new InputError(file, `cannot read: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const prefix = Buffer.alloc(PREFIX_BYTES);
+    if (readSync(fd, prefix, 0, PREFIX_BYTES, 0) !== PREFIX_BYTES || !prefix.subarray(0, 7).equals(MAGIC)) {
+      throw new InputError(file, 'not a spikeshard checkpoint record (bad magic)');
+    }
+    const headerBytes = prefix.readUInt32LE(8);
+    const header = Buffer.alloc(headerBytes);
+    if (readSync(fd, header, 0, headerBytes, PREFIX_BYTES) !== headerBytes) {
+      throw new InputError(file, `record header of ${headerBytes} bytes runs past the end of the file`);
+    }
+    const value = (JSON.parse(header.toString('utf8')) as { value: Record<string, unknown> }).value;
+    const out: Record<string, RecordArrayLocation> = {};
+    for (const key of keys) {
+      const entry = value[key] as { $array?: string; offset?: number; length?: number } | undefined;
+      if (typeof entry?.$array !== 'string' || recordDtypeInfo(entry.$array) === undefined) {
+        throw new InputError(file, `record key "${key}" ${expected('a typed array', JSON.stringify(entry))}`);
+      }
+      out[key] = { byteOffset: PREFIX_BYTES + headerBytes + entry.offset!, dtype: entry.$array, length: entry.length! };
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -41,6 +41,14 @@ import {
   selectTemplates,
   triage,
 } from './learning.js';
+import {
+  MemorySpikeFeatures,
+  RecordSpikeFeatures,
+  featurePartOf,
+  type FeatureKind,
+  type FeaturePart,
+  type SpikeFeatures,
+} from '../formats/spike-features.js';
 import type { Checkpoints } from './run-folder.js';
 import { runRound, type RoundOptions } from './rounds.js';
 import type { Slots } from './slots.js';
@@ -56,6 +64,11 @@ export interface EngineOutput {
   /** wPCA used for PC features, nt0 × 3. */
   pcs: Float32Array;
   spikes: ExtractBatchResult;
+  /**
+   * The spikes' feature rows. With a run folder they stay in extraction's checkpoint records and
+   * are read on demand; without one they are `spikes`' own arrays.
+   */
+  features: SpikeFeatures;
   timings: Record<string, number>;
 }
 
@@ -300,6 +313,7 @@ export async function runEngine(
       correlations: { similarity: new Float32Array(0), similar: new Int32Array(0), nSimilar: 0 },
       pcs: new Float32Array(NT0 * 3),
       spikes: concatExtraction([]),
+      features: new MemorySpikeFeatures(0, new Float32Array(0), new Float32Array(0)),
       timings,
     };
   }
@@ -449,8 +463,9 @@ export async function runEngine(
     nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)),
     threads: 0,
   });
-  const spikes = await timed('extraction', async () => {
-    if (model.nTemplates === 0) return concatExtraction([]);
+  const widths = { template: correlations.nSimilar, pc: 3 * nNeighbours };
+  const extracted = await timed('extraction', async () => {
+    if (model.nTemplates === 0) return { spikes: concatExtraction([]), onDisk: null };
     const match: MatchModel = {
       model,
       crossCorrelation: correlations.crossCorrelation,
@@ -460,16 +475,48 @@ export async function runEngine(
       neighbourhoods,
       nNeighbours,
     };
+    const options = perBatch<ExtractBatchResult>('extraction');
+    const onDisk = new Array<FeaturePart>(batches.length);
+    if (cp !== null) {
+      // Each batch's features stay in its checkpoint record once saved (or found there on resume):
+      // only the small per-spike columns are kept in memory.
+      const leaveOnDisk = (i: number, r: ExtractBatchResult): ExtractBatchResult => {
+        onDisk[i] = featurePartOf(cp.pathOf(batchKey('extraction', i)), r.samples.length);
+        r.templateFeatures = new Float32Array(0);
+        r.pcFeatures = new Float32Array(0);
+        return r;
+      };
+      const { load, save } = options;
+      options.load = (i) => {
+        const r = load!(i);
+        return r === undefined ? undefined : leaveOnDisk(i, r);
+      };
+      options.save = (i, r) => {
+        save!(i, r);
+        leaveOnDisk(i, r);
+      };
+    }
     const parts = await runRound(
       log,
       'extraction',
       batches,
       executor.concurrency,
       (b) => executor.extract(task, b, channels, drift, match),
-      perBatch<ExtractBatchResult>('extraction'),
+      options,
     );
-    return concatExtraction(parts);
+    return { spikes: concatExtraction(parts), onDisk: cp !== null ? new RecordSpikeFeatures(onDisk, widths) : null };
   });
+  const { spikes } = extracted;
+  let features: SpikeFeatures;
+  if (extracted.onDisk === null) {
+    features = new MemorySpikeFeatures(spikes.samples.length, spikes.templateFeatures, spikes.pcFeatures);
+  } else {
+    features = extracted.onDisk;
+    // Assembly still reads whole feature arrays: materialised here from the records, once.
+    spikes.templateFeatures = readAll(features, 'template');
+    spikes.pcFeatures = readAll(features, 'pc');
+    features.close();
+  }
   log.info({ spikes: spikes.samples.length }, `extraction: ${spikes.samples.length} spikes`);
   return {
     setup,
@@ -484,6 +531,17 @@ export async function runEngine(
     },
     pcs,
     spikes,
+    features,
     timings,
   };
+}
+
+function readAll(features: SpikeFeatures, kind: FeatureKind): Float32Array {
+  const out = new Float32Array(features.nSpikes * features.width(kind));
+  let at = 0;
+  features.scan(kind, null, (chunk) => {
+    out.set(chunk, at);
+    at += chunk.length;
+  });
+  return out;
 }

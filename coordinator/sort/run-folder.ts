@@ -347,16 +347,17 @@ export class Checkpoints {
     private readonly log: Logger,
   ) {}
 
-  private file(key: string): string {
+  /** The record file of a key (it exists once the key is saved). */
+  pathOf(key: string): string {
     return path.join(this.dir, `${key}.rec`);
   }
 
   has(key: string): boolean {
-    return existsSync(this.file(key));
+    return existsSync(this.pathOf(key));
   }
 
   load<T>(key: string): T | undefined {
-    const file = this.file(key);
+    const file = this.pathOf(key);
     if (!existsSync(file)) return undefined;
     try {
       return readRecord(file, key.replace(/-\d+/g, '')) as T;
@@ -368,7 +369,7 @@ export class Checkpoints {
 
   /** Saves atomically; `durable` also syncs the folder, for records that end a round. */
   save(key: string, value: unknown, durable = false): void {
-    const file = this.file(key);
+    const file = this.pathOf(key);
     const dir = path.dirname(file);
     mkdirSync(dir, { recursive: true });
     writeRecord(file, key.replace(/-\d+/g, ''), value);
@@ -377,7 +378,7 @@ export class Checkpoints {
 
   /** Deletes a key's record or a whole sub-folder of records. */
   remove(keyOrFolder: string): void {
-    rmSync(this.file(keyOrFolder), { force: true });
+    rmSync(this.pathOf(keyOrFolder), { force: true });
     rmSync(path.join(this.dir, keyOrFolder), { recursive: true, force: true });
   }
 
@@ -389,7 +390,7 @@ export class Checkpoints {
   }
 
   mtimeMs(key: string): number | null {
-    const file = this.file(key);
+    const file = this.pathOf(key);
     return existsSync(file) ? statSync(file).mtimeMs : null;
   }
 }

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * The per-spike feature rows of a sort (template features, nSimilar floats per spike; PC features,
+ * 3 × nNeighbours floats per spike): about 0.5 kB per spike, most of a sort's memory when held
+ * whole. Post-processing reads them by cluster and the exporters in spike order, so a sort keeps
+ * them where extraction's checkpoint records already hold them on disk and reads rows on demand:
+ * memory is then bounded by the largest cluster, not by the recording's length.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { RunError } from '../../proto/errors.js';
+import { locateRecordArrays } from './record.js';
+
+export type FeatureKind = 'template' | 'pc';
+
+export interface SpikeFeatures {
+  readonly nSpikes: number;
+  /** Floats per spike of each kind. */
+  width(kind: FeatureKind): number;
+  /** The rows of the given spikes (indices ascending), packed in that order. */
+  gather(kind: FeatureKind, rows: ArrayLike<number>): Float32Array;
+  /** Every row (or those whose `keep` entry is 1), in spike order, in consecutive chunks. */
+  scan(kind: FeatureKind, keep: Uint8Array | null, sink: (chunk: Float32Array) => void): void;
+  /** Releases open files. */
+  close(): void;
+}
+
+function checkAscending(rows: ArrayLike<number>, nSpikes: number): void {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (!(r >= 0 && r < nSpikes) || (i > 0 && r <= rows[i - 1]!)) {
+      throw new RangeError(`feature rows must be ascending spike indices below ${nSpikes}; row ${i} is ${r}`);
+    }
+  }
+}
+
+function keptRows(values: Float32Array, width: number, keep: Uint8Array, first: number, count: number): Float32Array {
+  let n = 0;
+  for (let i = 0; i < count; i++) n += keep[first + i]!;
+  if (n === count) return values;
+  const out = new Float32Array(n * width);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    if (keep[first + i]) out.set(values.subarray(i * width, (i + 1) * width), at++ * width);
+  }
+  return out;
+}
+
+/** Features held in memory (runs without a run folder, tests). */
+export class MemorySpikeFeatures implements SpikeFeatures {
+  constructor(
+    readonly nSpikes: number,
+    private readonly template: Float32Array,
+    private readonly pc: Float32Array,
+  ) {
+    if (nSpikes > 0 && (template.length % nSpikes !== 0 || pc.length % nSpikes !== 0)) {
+      throw new RangeError(
+        `feature arrays of ${template.length} and ${pc.length} floats do not hold ${nSpikes} equal rows`,
+      );
+    }
+  }
+
+  private values(kind: FeatureKind): Float32Array {
+    return kind === 'template' ? this.template : this.pc;
+  }
+
+  width(kind: FeatureKind): number {
+    return this.nSpikes === 0 ? 0 : this.values(kind).length / this.nSpikes;
+  }
+
+  gather(kind: FeatureKind, rows: ArrayLike<number>): Float32Array {
+    checkAscending(rows, this.nSpikes);
+    const w = this.width(kind);
+    const v = this.values(kind);
+    const out = new Float32Array(rows.length * w);
+    for (let i = 0; i < rows.length; i++) out.set(v.subarray(rows[i]! * w, (rows[i]! + 1) * w), i * w);
+    return out;
+  }
+
+  scan(kind: FeatureKind, keep: Uint8Array | null, sink: (chunk: Float32Array) => void): void {
+    if (this.nSpikes === 0) return;
+    const v = this.values(kind);
+    sink(keep === null ? v : keptRows(v, this.width(kind), keep, 0, this.nSpikes));
+  }
+
+  close(): void {}
+}
+
+/** One extraction batch's rows in its checkpoint record. */
+export interface FeaturePart {
+  file: string;
+  /** Spikes of the batch. */
+  count: number;
+  /** Byte offsets in `file` of the batch's template and PC feature arrays (float32, row-major). */
+  templateOffset: number;
+  pcOffset: number;
+}
+
+/** Locates a saved extraction batch's feature arrays (keys templateFeatures, pcFeatures). */
+export function featurePartOf(file: string, count: number): FeaturePart {
+  const at = locateRecordArrays(file, ['templateFeatures', 'pcFeatures']);
+  for (const [key, loc] of Object.entries(at)) {
+    if (loc.dtype !== 'f4') throw new RunError(`${file}: ${key} is ${loc.dtype}, expected float32`);
+  }
+  return { file, count, templateOffset: at['templateFeatures']!.byteOffset, pcOffset: at['pcFeatures']!.byteOffset };
+}
+
+/**
+ * Features read from extraction's checkpoint records (one per batch, in spike order). Rows are read
+ * with positioned reads, a whole batch's array at once when many of its rows are wanted.
+ */
+export class RecordSpikeFeatures implements SpikeFeatures {
+  readonly nSpikes: number;
+  private readonly starts: number[];
+  private readonly fds = new Map<string, number>();
+
+  constructor(
+    private readonly parts: readonly FeaturePart[],
+    private readonly widths: { template: number; pc: number },
+  ) {
+    this.starts = [];
+    let n = 0;
+    for (const p of parts) {
+      this.starts.push(n);
+      n += p.count;
+    }
+    this.nSpikes = n;
+  }
+
+  width(kind: FeatureKind): number {
+    return this.widths[kind];
+  }
+
+  private fd(file: string): number {
+    let fd = this.fds.get(file);
+    if (fd === undefined) {
+      fd = openSync(file, 'r');
+      this.fds.set(file, fd);
+    }
+    return fd;
+  }
+
+  private read(part: FeaturePart, kind: FeatureKind, firstRow: number, nRows: number, into: Float32Array): void {
+    const w = this.widths[kind];
+    const base = kind === 'template' ? part.templateOffset : part.pcOffset;
+    const bytes = Buffer.from(into.buffer, into.byteOffset, nRows * w * 4);
+    const got = readSync(this.fd(part.file), bytes, 0, bytes.length, base + firstRow * w * 4);
+    if (got !== bytes.length) {
+      throw new RunError(`${part.file}: feature rows ${firstRow}…${firstRow + nRows - 1} run past the end of the file`);
+    }
+  }
+
+  gather(kind: FeatureKind, rows: ArrayLike<number>): Float32Array {
+    checkAscending(rows, this.nSpikes);
+    const w = this.widths[kind];
+    const out = new Float32Array(rows.length * w);
+    let i = 0;
+    let p = 0;
+    while (i < rows.length) {
+      while (this.starts[p]! + this.parts[p]!.count <= rows[i]!) p++;
+      const part = this.parts[p]!;
+      const start = this.starts[p]!;
+      let end = i;
+      while (end < rows.length && rows[end]! < start + part.count) end++;
+      // Many rows of this batch: one read of its whole array is cheaper than a read per run.
+      if ((end - i) * 8 >= part.count) {
+        const whole = new Float32Array(part.count * w);
+        this.read(part, kind, 0, part.count, whole);
+        for (let k = i; k < end; k++)
+          out.set(whole.subarray((rows[k]! - start) * w, (rows[k]! - start + 1) * w), k * w);
+      } else {
+        for (let k = i; k < end;) {
+          let run = 1;
+          while (k + run < end && rows[k + run]! === rows[k]! + run) run++;
+          this.read(part, kind, rows[k]! - start, run, out.subarray(k * w, (k + run) * w));
+          k += run;
+        }
+      }
+      i = end;
+    }
+    return out;
+  }
+
+  scan(kind: FeatureKind, keep: Uint8Array | null, sink: (chunk: Float32Array) => void): void {
+    const w = this.widths[kind];
+    this.parts.forEach((part, p) => {
+      if (part.count === 0) return;
+      const values = new Float32Array(part.count * w);
+      this.read(part, kind, 0, part.count, values);
+      sink(keep === null ? values : keptRows(values, w, keep, this.starts[p]!, part.count));
+    });
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}
