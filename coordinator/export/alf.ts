@@ -7,7 +7,9 @@
 import path from 'node:path';
 import { ParameterError, expected } from '../../proto/errors.js';
 import { writeFileAtomic } from '../formats/atomic.js';
+import { toFloat16 } from '../formats/float16.js';
 import { writeNpy } from '../formats/npy.js';
+import { writeNpz } from '../formats/npz.js';
 import { writeParquet, type ParquetColumn } from '../formats/parquet.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import { UNIT_METRIC_COLUMNS, unitMetrics, type UnitMetrics } from '../postprocess/metrics.js';
@@ -23,6 +25,7 @@ import {
   templateWaveformsVolts,
   whiteningInverse,
 } from './derived.js';
+import type { IblWaveforms } from './ibl-waveforms.js';
 import { SUBSET_SAMPLES, extractSpikeSubset, selectSubsetSpikes } from './spike-subset.js';
 import { writeFolderStaged, type StagedFolderOptions } from './staged-folder.js';
 import { clusterTsv, clusterUuids, paramsPy } from './text-files.js';
@@ -39,6 +42,12 @@ export interface AlfOptions extends StagedFolderOptions {
    * `result.datPath`); 0 or absent: not written. phy and IBL use 500 (≈ 5 MB per template).
    */
   spikeSubsetPerTemplate?: number;
+  /**
+   * IBL's waveform extraction (`waveforms.traces/templates/table/channels`), made beforehand by
+   * `extractIblWaveforms` (ibl-waveforms.ts) from the same result (it reads the raw recording, asynchronously);
+   * absent: not written.
+   */
+  waveforms?: IblWaveforms;
 }
 
 /** ALF collection name of a probe label: 'imec0' → 'probe00', 'imec1a' → 'probe01a' (split shanks); 'probe00' is kept. */
@@ -99,6 +108,8 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     perTemplate > 0
       ? extractSpikeSubset(result, selectSubsetSpikes(spikes.templates, T, perTemplate), channels, nWf)
       : null;
+  const iblWaveforms = options.waveforms;
+  if (iblWaveforms !== undefined) checkIblWaveforms(iblWaveforms, T, C);
 
   writeFolderStaged(target, options, (dir) => {
     const file = (name: string): string => path.join(dir, name);
@@ -139,10 +150,46 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
       writeNpy(file('_phy_spikes_subset.channels.npy'), subset.channels, [n, nWf]);
       writeNpy(file('_phy_spikes_subset.waveforms.npy'), subset.waveformsV, [n, SUBSET_SAMPLES, nWf]);
     }
+    if (iblWaveforms !== undefined) {
+      const { clusterIds, maxPerCluster: M, nChannels: N, lengthSamples: L, table } = iblWaveforms;
+      const U = clusterIds.length;
+      // float16 as ibllib's task writes it (half the size; ~3 significant digits, far below the noise).
+      writeNpy(file('waveforms.traces.npy'), toFloat16(iblWaveforms.traces), [U, M, N, L], '<f2');
+      writeNpy(file('waveforms.templates.npy'), iblWaveforms.templates, [U, N, L]);
+      writeParquet(file('waveforms.table.pqt'), [
+        { name: 'index', type: 'double', values: table.index },
+        { name: 'sample', type: 'double', values: table.sample },
+        { name: 'cluster', type: 'int64', values: table.cluster },
+        { name: 'peak_channel', type: 'double', values: table.peakChannel },
+      ]);
+      writeNpz(file('waveforms.channels.npz'), [{ name: 'channels', data: iblWaveforms.channels, shape: [U * M, N] }]);
+    }
     writeFileAtomic(file('cluster_KSLabel.tsv'), clusterTsv('KSLabel', result.templates.labels));
     writeFileAtomic(file('params.py'), paramsPy(result, target));
   });
   return target;
+}
+
+/** Throws a RangeError when `w` does not fit a result of T clusters and C channels (e.g. made from another result). */
+function checkIblWaveforms(w: IblWaveforms, T: number, C: number): void {
+  const { clusterIds, maxPerCluster: M, nChannels: N, lengthSamples: L } = w;
+  const U = clusterIds.length;
+  const bad = (what: string, want: string, got: unknown): never => {
+    throw new RangeError(`IBL waveforms ${what}: ${expected(want, got)}`);
+  };
+  clusterIds.forEach((id, u) => {
+    if (id < 0 || id >= T || (u > 0 && id <= clusterIds[u - 1]!))
+      bad(`clusterIds[${u}]`, `ascending ids < T = ${T}`, id);
+  });
+  if (w.traces.length !== U * M * N * L) bad('traces length', `U·M·N·L = ${U * M * N * L}`, w.traces.length);
+  if (w.templates.length !== U * N * L) bad('templates length', `U·N·L = ${U * N * L}`, w.templates.length);
+  if (w.channels.length !== U * M * N) bad('channels length', `U·M·N = ${U * M * N}`, w.channels.length);
+  for (const [name, column] of Object.entries(w.table)) {
+    if (column.length !== U * M) bad(`table.${name} length`, `U·M = ${U * M}`, column.length);
+  }
+  w.channels.forEach((c, i) => {
+    if (c < -1 || c > C) bad(`channels[${i}]`, `a channel in [0, ${C}], or -1`, c);
+  });
 }
 
 /** clusters.metrics.pqt's columns in IBL's order: ids int64, bitwise_fail uint8, ks2_label text, the rest double. */

@@ -6,8 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { InputError, expected } from '../../proto/errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { float16Value } from './float16.js';
 
-export type NpyDtype = '<i1' | '<u1' | '<i2' | '<u2' | '<i4' | '<u4' | '<i8' | '<u8' | '<f4' | '<f8' | '|b1';
+/** Little-endian numeric dtypes; '<f2' (float16) is held as its raw bit patterns in a Uint16Array (float16.ts). */
+export type NpyDtype = '<i1' | '<u1' | '<i2' | '<u2' | '<i4' | '<u4' | '<i8' | '<u8' | '<f2' | '<f4' | '<f8' | '|b1';
 
 export type NpyData =
   | Int8Array
@@ -28,7 +30,8 @@ export interface NpyArray<T extends NpyData = NpyData> {
   data: T;
 }
 
-interface DtypeInfo {
+/** Bytes per element of a dtype, and the typed-array view that holds its elements. */
+export interface DtypeInfo {
   size: number;
   make: (buf: ArrayBuffer, offset: number, length: number) => NpyData;
 }
@@ -43,11 +46,20 @@ const DTYPES: Record<NpyDtype, DtypeInfo> = {
   '<u4': { size: 4, make: (b, o, n) => new Uint32Array(b, o, n) },
   '<i8': { size: 8, make: (b, o, n) => new BigInt64Array(b, o, n) },
   '<u8': { size: 8, make: (b, o, n) => new BigUint64Array(b, o, n) },
+  '<f2': { size: 2, make: (b, o, n) => new Uint16Array(b, o, n) },
   '<f4': { size: 4, make: (b, o, n) => new Float32Array(b, o, n) },
   '<f8': { size: 8, make: (b, o, n) => new Float64Array(b, o, n) },
 };
 
 const ALIASES: Record<string, NpyDtype> = { '|i1': '<i1', '|u1': '<u1', '<b1': '|b1' };
+
+/**
+ * The table entry of `dtype` ('<f4', '|b1', ...), or undefined for a name it does not hold. The
+ * one dtype table of the code base: run-folder records (record.ts) use it too.
+ */
+export function dtypeInfo(dtype: string): DtypeInfo | undefined {
+  return Object.hasOwn(DTYPES, dtype) ? DTYPES[dtype as NpyDtype] : undefined;
+}
 
 /** The dtype that holds a typed array's elements. */
 export function dtypeOf(data: NpyData): NpyDtype {
@@ -107,9 +119,17 @@ export function encodeNpy(data: NpyData, shape: readonly number[], dtype: NpyDty
   return Buffer.concat(checkedParts(data, shape, dtype));
 }
 
-/** Writes an `.npy` file atomically (temporary name, then rename), without copying the data. */
-export function writeNpy(file: string, data: NpyData, shape: readonly number[] = [data.length]): void {
-  writeFileAtomic(file, checkedParts(data, shape, dtypeOf(data)));
+/**
+ * Writes an `.npy` file atomically (temporary name, then rename), without copying the data.
+ * `dtype` defaults to the array's own; '<f2' takes a Uint16Array of float16 bit patterns.
+ */
+export function writeNpy(
+  file: string,
+  data: NpyData,
+  shape: readonly number[] = [data.length],
+  dtype: NpyDtype = dtypeOf(data),
+): void {
+  writeFileAtomic(file, checkedParts(data, shape, dtype));
 }
 
 function parseHeader(file: string, text: string): { dtype: NpyDtype; fortran: boolean; shape: number[] } {
@@ -119,8 +139,8 @@ function parseHeader(file: string, text: string): { dtype: NpyDtype; fortran: bo
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new InputError(file, `npy header ${expected("'descr', 'fortran_order' and 'shape'", text.trim())}`);
   }
-  const dtype = (ALIASES[descr] ?? descr) as NpyDtype;
-  if (!(dtype in DTYPES)) {
+  const dtype = (Object.hasOwn(ALIASES, descr) ? ALIASES[descr]! : descr) as NpyDtype;
+  if (dtypeInfo(dtype) === undefined) {
     throw new InputError(file, `npy dtype ${expected('a little-endian numeric dtype such as <f4 or <u8', descr)}`);
   }
   const shape = shapeText
@@ -218,6 +238,8 @@ export function toFloat64(arr: NpyArray, file = '<array>'): Float64Array {
       }
       out[i] = hi * 4294967296 + lo;
     }
+  } else if (arr.dtype === '<f2') {
+    for (let i = 0; i < out.length; i++) out[i] = float16Value(arr.data[i] as number);
   } else {
     for (let i = 0; i < out.length; i++) out[i] = Number(arr.data[i]);
   }

@@ -18,49 +18,25 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { InputError, expected } from '../../proto/errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { dtypeInfo, dtypeOf, type DtypeInfo, type NpyData } from './npy.js';
 
 export const RECORD_VERSION = 1;
 const MAGIC = Buffer.from('SSREC\0\0', 'latin1');
 const PREFIX_BYTES = 16;
 
-type ArrayCtor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => RecordArray;
+/** The typed arrays a record holds: those of an npy file. */
+export type RecordArray = NpyData;
 
-export type RecordArray =
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array;
+// A record names an array's dtype as npy does, without the byte-order character ('<f4' → 'f4'),
+// so npy.ts's table is the one dtype ↔ typed-array map of the code base.
+function recordDtype(a: RecordArray): string {
+  return dtypeOf(a).slice(1);
+}
 
-const CTORS: Record<string, { ctor: ArrayCtor; size: number }> = {
-  i1: { ctor: Int8Array, size: 1 },
-  u1: { ctor: Uint8Array, size: 1 },
-  i2: { ctor: Int16Array, size: 2 },
-  u2: { ctor: Uint16Array, size: 2 },
-  i4: { ctor: Int32Array, size: 4 },
-  u4: { ctor: Uint32Array, size: 4 },
-  f4: { ctor: Float32Array, size: 4 },
-  f8: { ctor: Float64Array, size: 8 },
-  i8: { ctor: BigInt64Array, size: 8 },
-  u8: { ctor: BigUint64Array, size: 8 },
-};
-
-function dtypeName(a: RecordArray): string {
-  if (a instanceof Int8Array) return 'i1';
-  if (a instanceof Uint8Array) return 'u1';
-  if (a instanceof Int16Array) return 'i2';
-  if (a instanceof Uint16Array) return 'u2';
-  if (a instanceof Int32Array) return 'i4';
-  if (a instanceof Uint32Array) return 'u4';
-  if (a instanceof Float32Array) return 'f4';
-  if (a instanceof Float64Array) return 'f8';
-  if (a instanceof BigInt64Array) return 'i8';
-  return 'u8';
+/** The table entry of a record dtype name; only names a record can be written with (not npy's 'f2' bit patterns). */
+function recordDtypeInfo(name: string): DtypeInfo | undefined {
+  const info = dtypeInfo(`<${name}`);
+  return info !== undefined && recordDtype(info.make(new ArrayBuffer(0), 0, 0)) === name ? info : undefined;
 }
 
 function isRecordArray(v: unknown): v is RecordArray {
@@ -89,7 +65,7 @@ export function encodeRecord(kind: string, value: unknown): Buffer[] {
     if (isRecordArray(v)) {
       pad((8 - (dataBytes % 8)) % 8);
       const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-      const entry = { $array: dtypeName(v), offset: dataBytes, length: v.length };
+      const entry = { $array: recordDtype(v), offset: dataBytes, length: v.length };
       blobs.push(bytes);
       hash.update(bytes);
       dataBytes += bytes.length;
@@ -149,7 +125,7 @@ export function decodeRecord(bytes: Uint8Array, file = '<buffer>'): { kind: stri
     const o = v as Record<string, unknown>;
     if (typeof o['$number'] === 'string') return o['$number'] === '-0' ? -0 : Number(o['$number']);
     if (typeof o['$array'] === 'string') {
-      const info = CTORS[o['$array']];
+      const info = recordDtypeInfo(o['$array']);
       const offset = o['offset'] as number;
       const length = o['length'] as number;
       if (!info || offset + length * info.size > data.length) {
@@ -158,7 +134,7 @@ export function decodeRecord(bytes: Uint8Array, file = '<buffer>'): { kind: stri
       // Own, aligned storage: the file buffer's offsets need not be element-aligned.
       const own = new ArrayBuffer(length * info.size);
       new Uint8Array(own).set(data.subarray(offset, offset + length * info.size));
-      return new info.ctor(own, 0, length);
+      return info.make(own, 0, length);
     }
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(o)) out[k] = walk(x);
@@ -218,7 +194,7 @@ export function locateRecordArrays(file: string, keys: readonly string[]): Recor
     const out: Record<string, RecordArrayLocation> = {};
     for (const key of keys) {
       const entry = value[key] as { $array?: string; offset?: number; length?: number } | undefined;
-      if (typeof entry?.$array !== 'string' || !CTORS[entry.$array]) {
+      if (typeof entry?.$array !== 'string' || recordDtypeInfo(entry.$array) === undefined) {
         throw new InputError(file, `record key "${key}" ${expected('a typed array', JSON.stringify(entry))}`);
       }
       out[key] = { byteOffset: PREFIX_BYTES + headerBytes + entry.offset!, dtype: entry.$array, length: entry.length! };

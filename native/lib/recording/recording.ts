@@ -377,6 +377,7 @@ export class Recording {
       return this.readFully(handle, buffer, n * bytesPerSample, s);
     };
     const nChunks = Math.ceil(nSamples / chunkSamples);
+    if (handle instanceof CbinReader) handle.planRead(startSample, endSample);
     let pending = readChunk(0);
     for (let k = 0; k < nChunks; k++) {
       await pending;

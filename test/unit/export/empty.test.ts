@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeAlf } from '../../../coordinator/export/alf.js';
+import { extractIblWaveforms } from '../../../coordinator/export/ibl-waveforms.js';
 import { writePhy } from '../../../coordinator/export/phy.js';
 import { readNpy } from '../../../coordinator/formats/npy.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
@@ -47,6 +48,20 @@ test('no units: phy and ALF files exist with zero rows', () => {
     const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'empty' });
     assert.deepEqual(readNpy(path.join(alf, 'spikes.times.npy')).shape, [0]);
     assert.deepEqual(readNpy(path.join(alf, 'clusters.channels.npy')).shape, [0]);
+  } finally {
+    cleanup();
+  }
+});
+
+test('no units: IBL waveforms need no raw file and are written with zero rows', async () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const r = empty(); // its datPath does not exist: nothing is read
+    const waveforms = await extractIblWaveforms(r);
+    assert.equal(waveforms.clusterIds.length, 0);
+    const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'e', waveforms });
+    assert.deepEqual(readNpy(path.join(alf, 'waveforms.traces.npy')).shape, [0, 256, 8, 128]);
+    assert.deepEqual(readNpy(path.join(alf, 'waveforms.templates.npy')).shape, [0, 8, 128]);
   } finally {
     cleanup();
   }

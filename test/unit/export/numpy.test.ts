@@ -2,8 +2,10 @@
 /** numpy, as phylib and ibllib use it, reads both outputs: every .npy, params.py, the amplitudes in V. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeAlf } from '../../../coordinator/export/alf.js';
+import { extractIblWaveforms } from '../../../coordinator/export/ibl-waveforms.js';
 import { writePhy } from '../../../coordinator/export/phy.js';
 import { hasNumpy, python } from '../../helpers/python.js';
 import { makeSortingFixture } from '../../helpers/sorting-fixture.js';
@@ -122,3 +124,39 @@ test('numpy loads every file with its dtype and shape, and params.py runs', { sk
     cleanup();
   }
 });
+
+test(
+  "numpy loads waveforms.* (the .npz included) as ibldsp's WaveformsLoader does",
+  { skip: !hasNumpy() && 'no numpy' },
+  async () => {
+    const { dir, cleanup } = tmpDir();
+    try {
+      const raw = path.join(dir, 'raw.ap.bin');
+      const r = makeSortingFixture({ datPath: raw });
+      writeFileSync(raw, Buffer.alloc(r.nSamples * r.nChannelsDat * 2));
+      const waveforms = await extractIblWaveforms(r, { maxPerCluster: 4 });
+      const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'numpy', waveforms });
+      const out = python(
+        [
+          'import json, numpy as np',
+          `d = ${JSON.stringify(alf)}`,
+          "t = np.load(d + '/waveforms.traces.npy')",
+          "m = np.load(d + '/waveforms.templates.npy')",
+          "c = np.load(d + '/waveforms.channels.npz')",
+          "print(json.dumps({'traces': [str(t.dtype), list(t.shape)], 'templates': [str(m.dtype), list(m.shape)],",
+          "  'files': list(c.files), 'channels': [str(c['channels'].dtype), list(c['channels'].shape)],",
+          "  'first': c['channels'][0].tolist()}))",
+        ].join('\n'),
+      );
+      assert.deepEqual(JSON.parse(out), {
+        traces: ['float16', [T, 4, C, 128]],
+        templates: ['float32', [T, C, 128]],
+        files: ['channels'],
+        channels: ['int16', [T * 4, C]],
+        first: [0, 1, 2, 3, 4, 5, 6, 7],
+      });
+    } finally {
+      cleanup();
+    }
+  },
+);

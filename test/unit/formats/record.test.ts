@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeRecord, encodeRecord, readRecord, writeRecord } from '../../../coordinator/formats/record.js';
@@ -95,5 +96,45 @@ test('damaged, truncated and foreign records are refused with the file named', (
     assert.throws(() => encodeRecord('k', { f: () => 1 }), /cannot hold/);
   } finally {
     cleanup();
+  }
+});
+
+test('the record format on disk is pinned: every dtype name and byte', () => {
+  const value = {
+    i1: Int8Array.from([-1, 2]),
+    u1: Uint8Array.from([255]),
+    i2: Int16Array.from([-32768]),
+    u2: Uint16Array.from([65535]),
+    i4: Int32Array.from([-7]),
+    u4: Uint32Array.from([4294967295]),
+    f4: Float32Array.from([0.5]),
+    f8: Float64Array.from([-0, NaN]),
+    i8: BigInt64Array.from([-5n]),
+    u8: BigUint64Array.from([2n ** 64n - 1n]),
+    x: 0.1,
+  };
+  const bytes = Buffer.concat(encodeRecord('golden', value));
+  const header = JSON.parse(bytes.subarray(16, 16 + bytes.readUInt32LE(8)).toString('utf8')) as {
+    value: Record<string, { $array?: string }>;
+  };
+  for (const name of Object.keys(value).filter((k) => k !== 'x')) assert.equal(header.value[name]!.$array, name);
+  // Digest of the bytes written before the dtype table moved to npy.ts: a run folder written by
+  // either version resumes with the other.
+  assert.equal(
+    createHash('sha256').update(bytes).digest('hex'),
+    '1040f8cb82f660a676d17343f0989ca34cdb1117506a266a619c08335a94387b',
+  );
+  bitsEqual(value, decodeRecord(bytes).value);
+  // Names a record never writes are refused, not mapped to some array type.
+  const headerBytes = bytes.readUInt32LE(8);
+  for (const bad of ['b1', 'f2', 'constructor', '<f4']) {
+    const forged = JSON.parse(bytes.subarray(16, 16 + headerBytes).toString('utf8')) as typeof header;
+    forged.value['f4']!.$array = bad;
+    let text = Buffer.from(JSON.stringify(forged), 'utf8');
+    text = Buffer.concat([text, Buffer.alloc((8 - (text.length % 8)) % 8, 0x20)]);
+    const prefix = Buffer.from(bytes.subarray(0, 16));
+    prefix.writeUInt32LE(text.length, 8);
+    const record = Buffer.concat([prefix, text, bytes.subarray(16 + headerBytes)]);
+    assert.throws(() => decodeRecord(record), /does not fit the data section/, bad);
   }
 });

@@ -149,6 +149,62 @@ test('consecutive batch reads with halos decode each chunk about once', async ()
   }
 });
 
+test('chunks are decoded ahead only for forward reads, identically with or without prefetch', async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-cbin-');
+  try {
+    const { bin } = simulated(dir);
+    const { cbinPath, header } = await compressBin(bin, { nChannels: 33, sampleRateHz: 30000, chunkDurationS: 0.25 });
+    const bounds = header.chunkBounds;
+    const want = readFileSync(bin);
+    const rowsOf = (a: number, b: number): Buffer => want.subarray(a * 66, b * 66);
+    const read = async (r: CbinReader, a: number, b: number): Promise<Buffer> => {
+      const out = new Int16Array((b - a) * 33);
+      await r.readRows(a, b, out);
+      return Buffer.from(out.buffer);
+    };
+    // Random access: chunk 5 alone, then chunk 1: nothing decoded that was not asked for.
+    const random = await CbinReader.open(cbinPath);
+    assert.deepEqual(await read(random, bounds[5]! + 3, bounds[5]! + 10), rowsOf(bounds[5]! + 3, bounds[5]! + 10));
+    assert.deepEqual(await read(random, bounds[1]!, bounds[1]! + 1), rowsOf(bounds[1]!, bounds[1]! + 1));
+    assert.equal(random.decodedChunks, 2);
+    // Going forward (the read after continues in the last chunk read), two chunks ahead are
+    // decoded; closing with them in flight is clean.
+    assert.deepEqual(await read(random, bounds[1]! + 1, bounds[2]! + 5), rowsOf(bounds[1]! + 1, bounds[2]! + 5));
+    await random.close();
+    assert.equal(random.decodedChunks, 2 + 1 + 2);
+    await assert.rejects(read(random, 0, 1), /closed/);
+    // A planned read taken in pieces (as Recording reads a batch) decodes its chunks and, when the
+    // reads jump (every other batch, as one of two workers), nothing past them.
+    const strided = await CbinReader.open(cbinPath);
+    for (const [a, b] of [
+      [bounds[0]!, bounds[2]! + 100],
+      [bounds[5]!, bounds[7]! + 100],
+    ] as const) {
+      strided.planRead(a, b);
+      for (let s = a; s < b; s += 1000) {
+        assert.deepEqual(await read(strided, s, Math.min(b, s + 1000)), rowsOf(s, Math.min(b, s + 1000)));
+      }
+    }
+    assert.equal(strided.decodedChunks, 3 + 3);
+    await strided.close();
+    for (const prefetchChunks of [0, 1, 5]) {
+      const r = await CbinReader.open(cbinPath, undefined, { prefetchChunks, cacheBytes: 0 });
+      for (let s = 0; s < header.nSamples; s += 4000) {
+        const e = Math.min(header.nSamples, s + 4000);
+        assert.deepEqual(
+          await read(r, Math.max(0, s - 300), e),
+          rowsOf(Math.max(0, s - 300), e),
+          `prefetch ${prefetchChunks}`,
+        );
+      }
+      await r.close();
+    }
+    await assert.rejects(CbinReader.open(cbinPath, undefined, { prefetchChunks: -1 }), /prefetchChunks/);
+  } finally {
+    cleanup();
+  }
+});
+
 test('a corrupt chunk and a truncated .cbin are InputErrors naming the file and the chunk', async () => {
   const { dir, cleanup } = tmpDir('spikeshard-cbin-');
   try {

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/** IBL's waveform extraction (waveforms.*): selection, neighbourhoods, values cut from a known raw file, the files. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { parquetReadObjects } from 'hyparquet';
+import { writeAlf } from '../../../coordinator/export/alf.js';
+import {
+  channelNeighbourhoods,
+  extractIblWaveforms,
+  selectWaveformSpikes,
+  type IblWaveforms,
+} from '../../../coordinator/export/ibl-waveforms.js';
+import { toFloat16 } from '../../../coordinator/formats/float16.js';
+import { decodeNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
+import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
+import { compressBin } from '../../../native/lib/index.js';
+import { InputError } from '../../../proto/errors.js';
+import { channelPeakToPeak, loadChecked } from '../../helpers/export-checks.js';
+import { FIXTURE_UV_PER_COUNT, makeSortingFixture } from '../../helpers/sorting-fixture.js';
+import { tmpDir } from '../../helpers/tmp.js';
+
+const V_PER_COUNT = FIXTURE_UV_PER_COUNT * 1e-6;
+
+/** A known value for every raw sample and column. */
+const rawValue = (sample: number, column: number): number => ((sample * 7 + column * 13) % 2000) - 1000;
+
+function writeRaw(file: string, r: SortingResult, value: (t: number, column: number) => number): void {
+  const data = new Int16Array(r.nSamples * r.nChannelsDat);
+  for (let t = 0; t < r.nSamples; t++)
+    for (let c = 0; c < r.nChannelsDat; c++) data[t * r.nChannelsDat + c] = value(t, c);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, data);
+}
+
+function argmax(values: number[]): number {
+  return values.indexOf(Math.max(...values));
+}
+
+test('neighbourhoods: channels within the radius in index order, padded with C', () => {
+  // Four sites on a line at y = 0, 10, 30, 100 µm.
+  const { index, width } = channelNeighbourhoods(Float64Array.from([0, 0, 0, 10, 0, 30, 0, 100]), 25);
+  assert.equal(width, 3);
+  assert.deepEqual(Array.from(index), [0, 1, 4, 0, 1, 2, 1, 2, 4, 3, 4, 4]);
+  // The fixture's NP1.0 staggered sites (43/11/59/27 µm across, 20 µm rows): 200 µm holds all 8.
+  const r = makeSortingFixture();
+  assert.equal(channelNeighbourhoods(r.probe.sortingPositionsUm, 200).width, 8);
+});
+
+test('selection: spikes whose window fits, all of a small cluster, an even spread of a large one', () => {
+  // Window of 10 samples with the trough at 3: the trough must be in (3, 100 − 7) = 4..92.
+  const samples = [3, 4, 10, 20, 30, 40, 50, 92, 93, 60];
+  const clusters = [0, 0, 0, 0, 0, 0, 0, 0, 2, 5];
+  const { clusterIds, picked } = selectWaveformSpikes(samples, clusters, 100, 3, 3, 10);
+  assert.deepEqual(Array.from(clusterIds), [0, 2, 5]);
+  // Cluster 0 has 7 eligible spikes (1..7); k-th of 3 is eligible[⌊k·7/3⌋] = [0, 2, 4] → spikes 1, 3, 5.
+  assert.deepEqual(picked, [[1, 3, 5], [], [9]]);
+});
+
+/** Writes the raw file and extracts without preprocessing; the values are raw counts × V per count. */
+function rawCase(fn: (r: SortingResult, w: IblWaveforms, dir: string) => void | Promise<void>): Promise<void> {
+  const { dir, cleanup } = tmpDir();
+  const raw = path.join(dir, 'raw', 'rec.ap.bin');
+  const r = makeSortingFixture({ datPath: raw, nSpikes: 200 });
+  // A spike too close to the start (no whole window) and template 2 with only 3 spikes.
+  r.spikes.samples[0] = 30;
+  let kept = 0;
+  r.spikes.templates.forEach((t, s) => {
+    if (t === 2 && kept++ >= 3) r.spikes.templates[s] = 1;
+  });
+  writeRaw(raw, r, rawValue);
+  return extractIblWaveforms(r, { maxPerCluster: 5, preprocess: false, radiusUm: 30 })
+    .then((w) => fn(r, w, dir))
+    .finally(cleanup);
+}
+
+test('raw waveforms: 128 samples from 42 before the trough, on the peak channel neighbourhood, in volts', () =>
+  rawCase((r, w) => {
+    const T = r.templates.count;
+    const C = 8;
+    assert.deepEqual(Array.from(w.clusterIds), [0, 1, 2]);
+    const { index: nbr, width: N } = channelNeighbourhoods(r.probe.sortingPositionsUm, 30);
+    assert.equal(w.nChannels, N);
+    assert.ok(N < C, 'a 30 µm radius leaves some rows padded');
+    assert.equal(w.traces.length, T * 5 * N * 128);
+    const peaks = Array.from({ length: T }, (_, t) => argmax(channelPeakToPeak(r, null, t)));
+    const own = (t: number): number[] =>
+      Array.from(r.spikes.templates.keys()).filter((s) => r.spikes.templates[s] === t && r.spikes.samples[s]! > 42);
+    for (let u = 0; u < T; u++) {
+      const spikes = own(u);
+      const n = spikes.length;
+      const chosen = n <= 5 ? spikes : [0, 1, 2, 3, 4].map((k) => spikes[Math.floor((k * n) / 5)]!);
+      for (let k = 0; k < 5; k++) {
+        for (let j = 0; j < N; j++) {
+          const c = nbr[peaks[u]! * N + j]!;
+          for (const i of [0, 42, 127]) {
+            const got = w.traces[((u * 5 + k) * N + j) * 128 + i]!;
+            if (k >= chosen.length || c === C) {
+              assert.ok(Number.isNaN(got), `missing waveform or padding channel is NaN (${u}, ${k}, ${j})`);
+              continue;
+            }
+            const want = Math.fround(
+              rawValue(r.spikes.samples[chosen[k]!]! - 42 + i, r.probe.channelMap[c]!) * FIXTURE_UV_PER_COUNT * 1e-6,
+            );
+            assert.ok(
+              Math.abs(got - want) <= 1e-6 * Math.abs(want) + 1e-12,
+              `traces[${u}, ${k}, ${j}, ${i}]: ${got} vs ${want}`,
+            );
+          }
+        }
+      }
+    }
+    // Spike 0 (trough at sample 30) has no whole window: it is never chosen.
+    assert.ok(!Array.from(w.table.sample).includes(30));
+  }));
+
+test('raw waveforms: templates are medians, the table and channels follow cluster then time', () =>
+  rawCase((r, w) => {
+    const N = w.nChannels;
+    const peaks = Array.from({ length: 3 }, (_, t) => argmax(channelPeakToPeak(r, null, t)));
+    // Median by hand of cluster 1 (5 waveforms), neighbour 0, sample 60; cluster 2 (3 waveforms).
+    for (const [u, m] of [
+      [1, 5],
+      [2, 3],
+    ] as const) {
+      const values = Array.from({ length: m }, (_, k) => w.traces[((u * 5 + k) * N + 0) * 128 + 60]!).sort(
+        (a, b) => a - b,
+      );
+      assert.equal(w.templates[(u * N + 0) * 128 + 60], values[(m - 1) / 2]);
+    }
+    // Table: rows u·5 + k; cluster 2 has 2 missing rows (NaN sample, index, channel; channels −1).
+    assert.deepEqual(Array.from(w.table.cluster), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+    assert.ok(Number.isNaN(w.table.sample[13]!) && Number.isNaN(w.table.index[14]!));
+    assert.ok(Number.isNaN(w.table.peakChannel[14]!));
+    assert.deepEqual(Array.from(w.channels.subarray(13 * N, 15 * N)), new Array(2 * N).fill(-1));
+    for (let row = 0; row < 13; row++) {
+      const u = Math.floor(row / 5);
+      if (row % 5 > 0) assert.ok(w.table.sample[row]! > w.table.sample[row - 1]!, 'ascending within a cluster');
+      assert.equal(w.table.peakChannel[row], peaks[u]);
+      const { index: nbr } = channelNeighbourhoods(r.probe.sortingPositionsUm, 30);
+      assert.deepEqual(
+        Array.from(w.channels.subarray(row * N, (row + 1) * N)),
+        Array.from(nbr.subarray(peaks[u]! * N, (peaks[u]! + 1) * N)),
+      );
+    }
+    // "index": each waveform's rank among all 13 in time order.
+    const real = Array.from({ length: 13 }, (_, row) => row);
+    const byTime = [...real].sort((a, b) => w.table.sample[a]! - w.table.sample[b]!);
+    byTime.forEach((row, rank) => assert.equal(w.table.index[row], rank));
+  }));
+
+test('preprocessed waveforms: offsets and a common signal removed, a planted spike kept', async () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const raw = path.join(dir, 'rec.ap.bin');
+    const r = makeSortingFixture({ datPath: raw, nSpikes: 60 });
+    r.probe.type = 'raw'; // no ADC shift, so the common signal is the same on every channel
+    const peaks = Array.from({ length: 3 }, (_, t) => argmax(channelPeakToPeak(r, null, t)));
+    const spikeAt = new Map<number, number>(); // sample → raw column of its cluster's peak channel
+    r.spikes.samples.forEach((s, i) => spikeAt.set(s, r.probe.channelMap[peaks[r.spikes.templates[i]!]!]!));
+    // Offsets of up to ±500 counts, a 1.5 kHz common signal of 100 counts, and a −200-count,
+    // 3-sample trough at each spike on its cluster's peak channel.
+    const pulse = (t: number, column: number): number => {
+      for (let d = -1; d <= 1; d++) if (spikeAt.get(t - d) === column) return -200;
+      return 0;
+    };
+    writeRaw(
+      raw,
+      r,
+      (t, c) => ((c * 131) % 1000) - 500 + Math.round(100 * Math.sin((2 * Math.PI * 1500 * t) / 30000)) + pulse(t, c),
+    );
+    const w = await extractIblWaveforms(r, { maxPerCluster: 4 });
+    const N = w.nChannels;
+    assert.equal(N, 8);
+    let checked = 0;
+    for (let u = 0; u < 3; u++) {
+      for (let k = 0; k < 4; k++) {
+        const row = u * 4 + k;
+        const sample = w.table.sample[row]!;
+        const clear = [...spikeAt.keys()].every((s) => s === sample || Math.abs(s - sample) > 150);
+        if (!clear) continue; // another spike in the window
+        checked++;
+        for (let j = 0; j < N; j++) {
+          const c = w.channels[row * N + j]!;
+          const trace = w.traces.subarray((row * N + j) * 128, (row * N + j + 1) * 128);
+          if (c === peaks[u]) {
+            // The 3-sample trough survives the 300 Hz high-pass at about 80 % of its depth.
+            const trough = trace[42]! / V_PER_COUNT;
+            assert.ok(trough < -150 && trough > -210, `trough ${trough} counts`);
+          } else {
+            const worst = Math.max(...Array.from(trace, (v) => Math.abs(v / V_PER_COUNT)));
+            assert.ok(worst < 15, `channel ${c}: offset and common signal left ${worst} counts`);
+          }
+        }
+      }
+    }
+    assert.ok(checked >= 6, `${checked} waveforms without a neighbour spike`);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a .cbin gives the same waveforms as its .bin; a short raw file is an InputError', async () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const raw = path.join(dir, 'rec.ap.bin');
+    const r = makeSortingFixture({ datPath: raw, nSpikes: 50 });
+    writeRaw(raw, r, rawValue);
+    const fromBin = await extractIblWaveforms(r, { maxPerCluster: 3 });
+    const { cbinPath } = await compressBin(raw, {
+      nChannels: r.nChannelsDat,
+      sampleRateHz: 30000,
+      chunkDurationS: 0.3,
+    });
+    const fromCbin = await extractIblWaveforms({ ...r, datPath: cbinPath }, { maxPerCluster: 3 });
+    assert.deepEqual(fromCbin.traces, fromBin.traces);
+    writeFileSync(raw, Buffer.alloc(100));
+    await assert.rejects(extractIblWaveforms(r), InputError);
+  } finally {
+    cleanup();
+  }
+});
+
+/** The members of a stored (uncompressed) ZIP, read by the APPNOTE layout, CRCs checked. */
+function readStoredZip(bytes: Buffer): Map<string, Buffer> {
+  const members = new Map<string, Buffer>();
+  const end = bytes.length - 22;
+  assert.equal(bytes.readUInt32LE(end), 0x06054b50);
+  const n = bytes.readUInt16LE(end + 10);
+  let at = bytes.readUInt32LE(end + 16);
+  for (let i = 0; i < n; i++) {
+    assert.equal(bytes.readUInt32LE(at), 0x02014b50);
+    const nameLength = bytes.readUInt16LE(at + 28);
+    const name = bytes.toString('latin1', at + 46, at + 46 + nameLength);
+    const local = bytes.readUInt32LE(at + 42);
+    assert.equal(bytes.readUInt32LE(local), 0x04034b50);
+    assert.equal(bytes.readUInt16LE(local + 8), 0, 'stored');
+    const size = bytes.readUInt32LE(local + 18);
+    const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+    const body = bytes.subarray(start, start + size);
+    assert.equal(zlib.crc32(body), bytes.readUInt32LE(local + 14), `${name} CRC-32`);
+    members.set(name, body);
+    at += 46 + nameLength + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
+  }
+  return members;
+}
+
+test('ALF: waveforms.traces (float16 V), templates (float32 V), table.pqt and channels.npz', () =>
+  rawCase(async (r, w, dir) => {
+    const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'w', waveforms: w });
+    const N = w.nChannels;
+    const traces = loadChecked(alf, 'waveforms.traces.npy', '<f2', [3, 5, N, 128]);
+    assert.deepEqual(traces.data, toFloat16(w.traces));
+    const volts = toFloat64(traces);
+    for (let i = 0; i < volts.length; i += 97) {
+      const want = w.traces[i]!;
+      if (Number.isNaN(want)) assert.ok(Number.isNaN(volts[i]!));
+      else assert.ok(Math.abs(volts[i]! - want) <= Math.abs(want) * 2 ** -11 + 2 ** -25, `float16 traces[${i}]`);
+    }
+    assert.deepEqual(loadChecked(alf, 'waveforms.templates.npy', '<f4', [3, N, 128]).data, w.templates);
+    const zip = readStoredZip(readFileSync(path.join(alf, 'waveforms.channels.npz')));
+    assert.deepEqual([...zip.keys()], ['channels.npy']);
+    const channels = decodeNpy(zip.get('channels.npy')!);
+    assert.equal(channels.dtype, '<i2');
+    assert.deepEqual(channels.shape, [15, N]);
+    assert.deepEqual(channels.data, w.channels);
+    const buffer = readFileSync(path.join(alf, 'waveforms.table.pqt'));
+    const rows = (await parquetReadObjects({
+      file: buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength),
+    })) as Record<string, unknown>[];
+    assert.equal(rows.length, 15);
+    assert.deepEqual(Object.keys(rows[0]!), ['index', 'sample', 'cluster', 'peak_channel']);
+    assert.equal(rows[0]!['sample'], w.table.sample[0]);
+    assert.equal(rows[14]!['cluster'], 2n);
+    assert.ok(Number.isNaN(rows[14]!['sample']));
+    // Without the option nothing of it is written; waveforms of another result are refused.
+    const plain = writeAlf(path.join(dir, 'alf2'), r, { runId: 'w' });
+    assert.ok(!readFileSync(path.join(plain, 'params.py'), 'utf8').includes('waveforms'));
+    const other = makeSortingFixture({ nTemplates: 2 });
+    assert.throws(() => writeAlf(path.join(dir, 'alf3'), other, { runId: 'w', waveforms: w }), /clusterIds\[2\]/);
+  }));
