@@ -12,6 +12,7 @@ import type {
   NativeCudaBinding,
   NativeCudaDescription,
   NativeFusedMatchResult,
+  NativeCudaMatchOptions,
   NativeKrigingPieces,
 } from './binding-cuda.js';
 import { loadCudaBinding } from './load.js';
@@ -161,14 +162,34 @@ function preprocessArgs(
 /**
  * Matching pursuit of one batch on the CUDA device: the CPU `matchBatch` with the same arguments
  * and, by construction, the same results (identical spikes, bitwise equal values; docs/cuda.md).
+ * `modelKey` (a positive safe integer naming one unchanging model with its cross-correlations,
+ * similar templates and PCs) keeps the model's tables on the device, so later calls with the same
+ * key skip their upload; without it the model is uploaded for this call only.
  */
 export function cudaMatchBatch(
-  cuda: NativeCudaBinding,
+  cuda: Pick<NativeCudaBinding, 'matchBatch'>,
   batch: Batch,
   model: TemplateModel,
   options: MatchOptions,
+  modelKey?: number,
 ): MatchResult {
-  return cuda.matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, rawMatchOptions(batch, options));
+  return cuda.matchBatch(batch.samples, batch.nSamples, batch.nChannels, model, keyedOptions(batch, options, modelKey));
+}
+
+/**
+ * The binding's match options with the device-resident model's key ({@link NativeCudaMatchOptions}):
+ * `modelKey` must name one unchanging model (templates, cross-correlations, similar templates, PCs);
+ * undefined uploads the model for this call only.
+ */
+function keyedOptions(
+  batch: Pick<Batch, 'haloSamples' | 'ownSamples'>,
+  options: MatchOptions,
+  modelKey: number | undefined,
+): NativeCudaMatchOptions {
+  if (modelKey !== undefined && (!Number.isSafeInteger(modelKey) || modelKey < 1)) {
+    throw new ParameterError(`modelKey: ${expected('a positive safe integer', modelKey)}`);
+  }
+  return { ...rawMatchOptions(batch, options), modelKey: modelKey ?? null };
 }
 
 /**
@@ -186,7 +207,8 @@ export type FusedMatchResult = Omit<MatchResult, 'residual'> & {
  * matrix or one per stretch) → matching pursuit, with one int16 upload and only the results the
  * caller uses coming back (through pinned staging buffers). `halo` places the batch's own samples
  * (as `Batch.haloSamples` / `ownSamples`); `residual` is null unless `returnResidual`. Bitwise the
- * CPU chain's values (compacted snippet sums: see {@link FusedMatchResult}).
+ * CPU chain's values (compacted snippet sums: see {@link FusedMatchResult}). `modelKey` keeps the
+ * model on the device for later calls with the same key (see {@link cudaMatchBatch}).
  */
 export function cudaPreprocessShiftMatchBatch(
   cuda: Pick<NativeCudaBinding, 'preprocessShiftMatchBatch'>,
@@ -197,6 +219,7 @@ export function cudaPreprocessShiftMatchBatch(
   model: TemplateModel,
   matchOptions: MatchOptions,
   returnResidual = false,
+  modelKey?: number,
 ): FusedMatchResult {
   const fn = 'cudaPreprocessShiftMatchBatch';
   const rowStride = raw.rowStride ?? raw.nChannels;
@@ -208,7 +231,7 @@ export function cudaPreprocessShiftMatchBatch(
   const result: NativeFusedMatchResult = cuda.preprocessShiftMatchBatch(
     preprocessArgs(raw, options, kriging, rowStride),
     model,
-    rawMatchOptions(halo, matchOptions),
+    keyedOptions(halo, matchOptions, modelKey),
     returnResidual,
   );
   return result;

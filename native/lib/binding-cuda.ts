@@ -58,6 +58,27 @@ export type NativeShiftBatchArgs = PreprocessBatchArgs & {
 };
 
 /**
+ * matchBatch's options plus the device-resident model's key: a positive safe integer naming one
+ * unchanging model (templates, cross-correlations, similar templates, PCs). The context keeps the
+ * last keyed model on the device and a call with the same key skips its upload; a key seen with a
+ * different model throws. Absent (or null): the model is uploaded for this call only.
+ */
+export interface NativeCudaMatchOptions extends RawMatchOptions {
+  modelKey?: number | null;
+}
+
+/** The device-resident model (deviceMemory()). */
+export interface NativeResidentModel {
+  /** Key of the model on the device, 0 when none. */
+  residentModelKey: number;
+  /** Calls that built and uploaded the model tables (keyed or not) / that reused the resident ones. */
+  modelUploads: number;
+  modelReuses: number;
+  /** Bytes the last call uploaded for the model (0 when it reused it). */
+  lastModelUploadBytes: number;
+}
+
+/**
  * The fused entry's result: RawMatchResult with compact snippet sums. `snippetSums` holds the rows
  * (templateSamples × nChannels each) of the templates listed in `snippetTemplates` only: those with
  * `snippetCounts > 0`, ascending. `residual` is null unless asked for.
@@ -80,6 +101,14 @@ export interface NativeCudaBinding
     Pick<PreprocessBinding, 'highpassBlock' | 'commonMedianReference' | 'applyWhitening' | 'preprocessBatch'>,
     Pick<DriftBinding, 'driftApplyKriging'>,
     Pick<MatchingBinding, 'matchBatch'> {
+  /** [sync] The CPU binding's matchBatch; `options.modelKey` keeps the model on the device. */
+  matchBatch(
+    samples: Float32Array,
+    nSamples: number,
+    nChannels: number,
+    model: RawTemplateModel,
+    options: NativeCudaMatchOptions,
+  ): RawMatchResult;
   /** [sync] The build and the device; never throws. */
   describe(): NativeCudaDescription;
   /** [sync] Threads of host-side helpers (interface parity with the CPU binding). */
@@ -104,21 +133,29 @@ export interface NativeCudaBinding
   preprocessShiftMatchBatch(
     batch: NativeShiftBatchArgs,
     model: RawTemplateModel,
-    options: RawMatchOptions,
+    options: NativeCudaMatchOptions,
     returnResidual: boolean,
   ): NativeFusedMatchResult;
   /**
    * [sync] Host-clock stages of preprocessShiftMatchBatch (staging copy into pinned memory, upload,
-   * preprocessing + shift kernels, matching kernels, download, copy out of pinned memory, total),
-   * the stream synchronised at each boundary; mean over `repeats` after one warm-up.
+   * preprocessing + shift kernels, matching kernels, download, copy out of pinned memory, total,
+   * model upload), the stream synchronised at each boundary. After an untimed warm-up (model
+   * uploaded without a key), `firstStages` times one call with `options.modelKey` (it uploads the
+   * model) and `stages` is the mean over `repeats` further calls (with a key they reuse the resident
+   * model; without one each uploads it).
    */
   benchmarkPreprocessShiftMatch(
     batch: NativeShiftBatchArgs,
     model: RawTemplateModel,
-    options: RawMatchOptions,
+    options: NativeCudaMatchOptions,
     returnResidual: boolean,
     repeats: number,
-  ): { repeats: number; spikesFound: number; stages: NativeCudaStageTiming[] };
+  ): {
+    repeats: number;
+    spikesFound: number;
+    stages: NativeCudaStageTiming[];
+    firstStages: NativeCudaStageTiming[];
+  };
   /** [sync] Per-stage device times of matchBatch (CUDA events), mean over `repeats` after one warm-up. */
   benchmarkMatch(
     samples: Float32Array,
@@ -129,7 +166,7 @@ export interface NativeCudaBinding
     repeats: number,
   ): { repeats: number; spikesFound: number; iterations: number; stages: NativeCudaStageTiming[] };
   /** [sync] Device memory held by the backend's context (grow-only buffers reused between calls). */
-  deviceMemory(): { bytesInUse: number; maxBytes: number };
-  /** [sync] Frees the context's device buffers. */
+  deviceMemory(): { bytesInUse: number; maxBytes: number } & NativeResidentModel;
+  /** [sync] Frees the context's device buffers (the resident model with them). */
   releaseDeviceMemory(): void;
 }

@@ -3,7 +3,8 @@
  * `npm run test:gpu`: the engine's learning and extraction batches on the CUDA backend — the fused
  * raw-int16-to-results path (preprocessShiftMatchBatch with one kriging matrix per owner stretch,
  * compact snippet sums, no float block crossing the bus) — against the CPU engine and against the
- * CUDA block path it replaces (preprocessShiftBatch + the device's matchBatch). Tolerance: none;
+ * CUDA block path it replaces (preprocessShiftBatch + the device's matchBatch), with the model kept
+ * on the device between batches (uploaded once for all of them). Tolerance: none;
  * every array must be bitwise equal (the kernels repeat the CPU's operations, docs/cuda.md).
  * Skipped without a usable CUDA device.
  */
@@ -153,6 +154,9 @@ test('engine learn/extract: fused CUDA path = CUDA block path = CPU, bitwise', {
     });
     const cpu = new BatchEngine({ threads: 0 });
     try {
+      // All batches match one MatchModel object: the engines key it (deviceModelKey), so the model
+      // goes up to the device once and every later call, fused or block path, finds it resident.
+      const residentBefore = cuda.deviceMemory();
       let spikes = 0;
       let touched = 0;
       for (const batch of batches) {
@@ -166,7 +170,14 @@ test('engine learn/extract: fused CUDA path = CUDA block path = CPU, bitwise', {
         spikes += ec.samples.length;
         touched += lc.active.length;
       }
+      const residentAfter = cuda.deviceMemory();
+      const uploads = residentAfter.modelUploads - residentBefore.modelUploads;
+      const reuses = residentAfter.modelReuses - residentBefore.modelReuses;
       console.log(`# engine: ${batches.length} batches, ${spikes} extracted spikes, ${touched} template rows learned`);
+      console.log(`# engine: model uploaded ${uploads} times, reused ${reuses} times`);
+      // 4 CUDA matches per batch; one upload (two if the extraction options' lists grow the slot).
+      assert.ok(uploads >= 1 && uploads <= 2, `model uploads: ${uploads}`);
+      assert.ok(reuses >= 4 * batches.length - 2, `model reuses: ${reuses} of ${4 * batches.length} calls`);
       assert.ok(spikes > 0 && touched > 0, 'no spike matched: the comparison would be empty');
     } finally {
       await Promise.all([fused.close(), blockPath.close(), cpu.close()]);

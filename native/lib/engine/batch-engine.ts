@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../../../proto/log.js';
 import { cudaPreprocessShiftMatchBatch, type BackendChoice, type BackendName } from '../backend.js';
-import type { NativeCudaBinding } from '../binding-cuda.js';
+import type { NativeCudaBinding, NativeCudaMatchOptions } from '../binding-cuda.js';
 import { loadCpuBinding } from '../load.js';
 import type { BatchMatcher } from '../matching.js';
 import type { FloatBlock } from '../preprocess.js';
@@ -28,7 +28,9 @@ import {
   type BatchMatchRun,
   type ExtractBatchResult,
   type LearnBatchResult,
+  type MatchModel,
 } from './match-round.js';
+import { deviceModelKey } from './model-key.js';
 import type { DriftDetectRequest, MatchRequest, ProbeWork, SnippetsRequest, StatisticsRequest } from './requests.js';
 import { windowStatistics, type WindowStatistics } from './statistics.js';
 import type { BatchSpan, ChannelState } from './types.js';
@@ -255,6 +257,7 @@ export class BatchEngine {
         req.model.model,
         matchOptions,
         returnResidual,
+        deviceModelKey(req.model),
       );
   }
 
@@ -277,7 +280,7 @@ export class BatchEngine {
       batch.ownEnd - batch.ownStart,
       req.model,
       req.work.params,
-      this.matcher,
+      this.matcherFor(req.model),
     );
   }
 
@@ -293,8 +296,24 @@ export class BatchEngine {
       batch.ownEnd - batch.ownStart,
       req.model,
       req.work.params,
-      this.matcher,
+      this.matcherFor(req.model),
     );
+  }
+
+  /**
+   * The CUDA matchBatch with `match`'s device key (its batches reuse the model on the device), or
+   * undefined for the CPU's.
+   */
+  private matcherFor(match: MatchModel): BatchMatcher | undefined {
+    const matcher = this.matcher;
+    if (!matcher) return undefined;
+    const modelKey = deviceModelKey(match);
+    return {
+      matchBatch: (samples, nSamples, nChannels, model, options) => {
+        const keyed: NativeCudaMatchOptions = { ...options, modelKey };
+        return matcher.matchBatch(samples, nSamples, nChannels, model, keyed);
+      },
+    };
   }
 
   /** Closes every open recording; the engine can still be used (it reopens them). */

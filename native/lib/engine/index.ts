@@ -21,3 +21,4 @@ export { prototypeSnippets, driftBatch } from './drift-round.js';
 export type { DriftBatchResult } from './drift-round.js';
 export { learnBatch, extractBatch } from './match-round.js';
 export type { MatchModel, MatchParams, LearnBatchResult, ExtractBatchResult } from './match-round.js';
+export { deviceModelKey } from './model-key.js';

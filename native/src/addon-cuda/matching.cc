@@ -36,7 +36,8 @@ Napi::TypedArrayOf<T> adopt(Napi::Env env, V&& v) {
 Napi::Value MatchBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     const addon_common::MatchBatchArgs p = read_match_batch(info, "matchBatch", 5);
-    const MatchResult r = cuda::match_batch(p.samples, p.n_samples, p.n_channels, p.model, p.options, true);
+    const std::uint64_t key = read_model_key(info.Env(), info[4], "matchBatch");
+    const MatchResult r = cuda::match_batch(p.samples, p.n_samples, p.n_channels, p.model, p.options, true, key);
     return write_match_result(info.Env(), r, p.options, true);
   });
 }
@@ -71,6 +72,14 @@ Napi::Value BenchmarkMatch(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+std::uint64_t read_model_key(Napi::Env env, const Napi::Value& options, const char* fn) {
+  const Napi::Value v = options.As<Napi::Object>().Get("modelKey");
+  if (v.IsUndefined() || v.IsNull()) return 0;
+  // Integers a double holds exactly (JS's safe integers).
+  constexpr std::int64_t kMaxKey = (std::int64_t{1} << 53) - 1;
+  return static_cast<std::uint64_t>(Args(env, fn).integer(v, "options.modelKey", 1, kMaxKey));
+}
 
 Napi::Object write_fused_result(Napi::Env env, cuda::FusedMatchResult&& r, const MatchOptions& o, bool residual) {
   MatchOptions none = o;

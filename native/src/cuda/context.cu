@@ -51,6 +51,7 @@ void* Context::buffer(Slot slot, std::size_t bytes) {
     pointers_[slot] = nullptr;
     sizes_[slot] = 0;
   }
+  ++generations_[slot];
   SPIKESHARD_CUDA_CHECK(cudaMalloc(&pointers_[slot], grown));
   sizes_[slot] = grown;
   return pointers_[slot];
@@ -68,6 +69,7 @@ void Context::release() {
     if (pointers_[s] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFree(pointers_[s]));
     pointers_[s] = nullptr;
     sizes_[s] = 0;
+    ++generations_[s];
   }
   for (int s = 0; s < kStageCount; ++s) {
     if (pinned_[s] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFreeHost(pinned_[s]));

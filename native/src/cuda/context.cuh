@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -61,6 +62,9 @@ class Context {
 
   std::size_t bytes_in_use() const;
   void release();
+  // Changes whenever `slot`'s allocation is replaced or freed: device data kept in a slot across
+  // calls (the resident template model) is valid only while its generation is unchanged.
+  std::uint64_t generation(Slot slot) const { return generations_[slot]; }
   cudaStream_t stream() const { return stream_; }
   std::mutex& mutex() { return mutex_; }
 
@@ -84,6 +88,7 @@ class Context {
   cudaStream_t stream_ = nullptr;
   void* pointers_[kSlotCount] = {};
   std::size_t sizes_[kSlotCount] = {};
+  std::uint64_t generations_[kSlotCount] = {};
   void* pinned_[kStageCount] = {};
   std::size_t pinned_sizes_[kStageCount] = {};
 };

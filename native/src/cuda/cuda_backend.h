@@ -153,8 +153,14 @@ BenchmarkResult benchmark_preprocess(const PreprocessBatchInput& input, const fl
 // in its order, without FMA). options.threads is ignored. Limits of the device kernels: rank ≤ 6,
 // nt0 ≤ 256, and a template's neighbourhood must not repeat a channel (std::invalid_argument
 // otherwise). With want_residual = false the residual is left empty.
+//
+// model_key ≠ 0 names the model (with options.similar, options.pcs and options.cross_correlations)
+// for the device-resident model: the context keeps the last keyed model's tables and WtW on the
+// device, and a later call with the same key reuses them instead of uploading them again. A key
+// must name one unchanging model (the caller's choice, e.g. a counter per model object); a key seen
+// with different W, U, mu or channels throws std::invalid_argument. 0 uploads the model as a one-off.
 MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_channels, const TemplateSet& model,
-                        const MatchOptions& options, bool want_residual = true);
+                        const MatchOptions& options, bool want_residual = true, std::uint64_t model_key = 0);
 
 // preprocess_shift_batch then match_batch on its output, without the batch leaving the device
 // (the CPU's result layout: snippet sums of every template).
@@ -174,21 +180,34 @@ struct FusedMatchResult {
 };
 
 // Wall-clock stages of one fused call (host clock, the stream synchronised at each boundary, so
-// the timed call is slightly slower than an untimed one).
+// the timed call is slightly slower than an untimed one). model_upload (building the model's device
+// tables and uploading them with WtW; ~0 when the model is resident) is not part of match_kernels;
+// its bytes are those uploaded.
 struct FusedTiming {
-  static constexpr int kStages = 7;
+  static constexpr int kStages = 8;
   StageTiming stages[kStages] = {{"stage_raw_into_pinned", 0, 0}, {"upload_raw_dma", 0, 0},
                                  {"preprocess_shift_kernels", 0, 0}, {"match_kernels", 0, 0},
                                  {"download_dma", 0, 0},          {"copy_out_of_pinned", 0, 0},
-                                 {"fused_total", 0, 0}};
+                                 {"fused_total", 0, 0},           {"model_upload", 0, 0}};
 };
 
 // The per-batch chain for the engine: raw int16 in (one staged upload), preprocessing, the
 // kriging pieces, matching pursuit, and only the results the caller uses out (one staged
 // download). Bitwise equal to the CPU chain. `timing`, when not null, gets the stages of this call.
+// `model_key`: as match_batch's.
 FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const KrigingPieces& kriging,
                                         const TemplateSet& model, const MatchOptions& options, bool want_residual,
-                                        FusedTiming* timing = nullptr);
+                                        FusedTiming* timing = nullptr, std::uint64_t model_key = 0);
+
+// The device-resident model: the key held (0: none), how many keyed or unkeyed calls uploaded the
+// model and how many reused it, and the bytes the last call uploaded.
+struct ResidentModelStats {
+  std::uint64_t key = 0;
+  std::size_t uploads = 0;
+  std::size_t reuses = 0;
+  double last_upload_bytes = 0;
+};
+ResidentModelStats resident_model_stats();
 
 struct MatchBenchmark {
   static constexpr int kStages = 9;

@@ -507,72 +507,130 @@ double ms_since(Clock::time_point& mark) {
   return ms;
 }
 
+namespace {
+
+// 64-bit content hash of the model's host arrays (multiply-xor per 8-byte word): a resident model
+// is reused only under its key, and the hash catches a key given to a different model.
+class Hasher {
+ public:
+  void bytes(const void* p, std::size_t n) {
+    const auto* c = static_cast<const unsigned char*>(p);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, c + i, 8);
+      mix(w);
+    }
+    std::uint64_t tail = 0;
+    if (i < n) std::memcpy(&tail, c + i, n - i);
+    mix(tail);
+    mix(static_cast<std::uint64_t>(n));
+  }
+  template <typename T>
+  void value(T v) {
+    bytes(&v, sizeof v);
+  }
+  // `count` elements of `p` at an even stride, at most `samples` of them (a large array's fingerprint).
+  template <typename T>
+  void sampled(const T* p, std::size_t count, std::size_t samples) {
+    const std::size_t stride = std::max<std::size_t>(1, count / samples);
+    for (std::size_t i = 0; i < count; i += stride) value(p[i]);
+    value(count);
+  }
+  std::uint64_t digest() const { return h_ ^ (h_ >> 31); }
+
+ private:
+  void mix(std::uint64_t w) {
+    h_ = (h_ ^ w) * 0x100000001b3ull;
+    h_ ^= h_ >> 29;
+  }
+  std::uint64_t h_ = 0xcbf29ce484222325ull;
+};
+
+// The template model left on the device by the last call (issue 5): its tables in kSlotMatchModel
+// and its cross-correlations in kSlotMatchWtW. A call whose options carry the same non-zero key
+// (chosen by the caller per unchanging model) skips building and uploading the tables when the
+// amplitude prior is the same, and WtW when it was uploaded under this key, as long as neither slot
+// was reallocated or freed since. The similar-template lists and PCs (kilobytes) are uploaded by
+// every call. Guarded by the context's mutex.
+struct ResidentModel {
+  std::uint64_t key = 0;  // 0: the slots hold no reusable model
+  std::uint64_t model_hash = 0;
+  float lambda = 0;
+  bool has_wtw = false;  // WtW of this key is in kSlotMatchWtW
+  std::uint64_t wtw_hash = 0;
+  std::uint64_t model_generation = 0;
+  std::uint64_t wtw_generation = 0;
+  std::vector<unsigned char> overlap;  // host copy: the re-filtering path merges ranges with it
+  std::size_t uploads = 0;
+  std::size_t reuses = 0;
+  double last_upload_bytes = 0;
+};
+
+ResidentModel& resident_model() {
+  static ResidentModel resident;
+  return resident;
+}
+
+std::uint64_t model_hash_of(const TemplateSet& m) {
+  Hasher h;
+  h.value(m.n_templates);
+  h.value(m.n_channels);
+  h.value(m.nt0);
+  h.value(m.rank);
+  h.value(m.n_neighbours);
+  const std::size_t F = m.n_templates;
+  h.bytes(m.W, F * m.nt0 * m.rank * sizeof(float));
+  h.bytes(m.U, F * m.n_channels * m.rank * sizeof(float));
+  h.bytes(m.mu, F * sizeof(float));
+  h.bytes(m.iW, F * sizeof(std::int32_t));
+  h.bytes(m.iC, m.n_channels * m.n_neighbours * sizeof(std::int32_t));
+  return h.digest();
+}
+
+// WtW (F² × (2·nt0 − 1) floats, 730 MB at F = 1230) is derived from W and U, so 65 536 of its
+// values stand for it.
+std::uint64_t wtw_hash_of(const TemplateSet& m, const float* wtw) {
+  Hasher h;
+  h.sampled(wtw, m.n_templates * m.n_templates * (2 * static_cast<std::size_t>(m.nt0) - 1), 65536);
+  return h.digest();
+}
+
+}  // namespace
+
 // The pursuit on a sample-major batch already on the device (d_data, n × nC; not modified). The
 // snippet sums come back compact (FusedMatchResult); `fused`, when not null, gets the host-clock
-// times of the matching kernels, the download DMA and the copy out of pinned memory (stages 3–5),
-// counted from `mark`.
+// times of the model upload (stage 7), the matching kernels, the download DMA and the copy out of
+// pinned memory (stages 3–5), counted from `mark`. `model_key` ≠ 0 names the model (see
+// ResidentModel); 0 uploads it as a one-off.
 FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::size_t nC, const TemplateSet& m,
                            const MatchOptions& o, bool want_residual, Timer* timer, FusedTiming* fused = nullptr,
-                           Clock::time_point* mark = nullptr) {
+                           Clock::time_point* mark = nullptr, std::uint64_t model_key = 0) {
   const std::size_t F = m.n_templates;
   const int nt0 = m.nt0, rank = m.rank, near = m.n_neighbours, L = nt0 - 1;
   const std::size_t n_valid = nT - L;
   const int Fi = static_cast<int>(F);
-
-  // Host-side model tables, computed exactly as the CPU's prepare().
-  std::vector<float> uc(F * near * rank), tdense(F * nt0 * near), lmu(F), lmu2(F);
-  std::vector<int> chans(F * near), pos(F * nC, -1);
-  std::vector<unsigned char> overlap(F * F, 0);
   const float inv1pl = 1.0f / (1.0f + o.lambda);
-  std::vector<std::vector<std::uint64_t>> support(F, std::vector<std::uint64_t>((nC + 63) / 64, 0));
-  for (std::size_t j = 0; j < F; ++j) {
-    const std::int32_t* ch = m.channels_of(j);
-    for (int i = 0; i < near; ++i) {
-      chans[j * near + i] = ch[i];
-      if (pos[j * nC + ch[i]] >= 0) {
-        bad("template " + std::to_string(j) + "'s neighbourhood repeats channel " + std::to_string(ch[i]) +
-            " (not supported by the CUDA kernels)");
-      }
-      pos[j * nC + ch[i]] = i;
-      support[j][ch[i] / 64] |= std::uint64_t{1} << (ch[i] % 64);
-      for (int k = 0; k < rank; ++k) uc[(j * near + i) * rank + k] = m.U[(j * nC + ch[i]) * rank + k];
-    }
-    for (int t = 0; t < nt0; ++t) {
-      for (int i = 0; i < near; ++i) {
-        float v = 0.0f;
-        for (int k = 0; k < rank; ++k) v += m.W[(j * nt0 + t) * rank + k] * uc[(j * near + i) * rank + k];
-        tdense[(j * nt0 + t) * near + i] = v;
-      }
-    }
-    lmu[j] = o.lambda * m.mu[j];
-    lmu2[j] = o.lambda * m.mu[j] * m.mu[j];
-  }
-  for (std::size_t a = 0; a < F; ++a) {
-    for (std::size_t b = 0; b < F; ++b) {
-      bool any = false;
-      for (std::size_t w = 0; w < support[a].size() && !any; ++w) any = (support[a][w] & support[b][w]) != 0;
-      overlap[a * F + b] = any ? 1 : 0;
-    }
-  }
   const int ns = o.similar != nullptr ? o.n_similar : 0;
   const int np = o.pcs != nullptr ? o.n_pcs : 0;
 
-  // Device arrays.
+  // Device arrays. The tables come first in the model slot, so their offsets depend only on the
+  // model's sizes and a resident model's arrays are found where they were carved before.
   float *d_uc, *d_tdense, *d_W, *d_U, *d_lmu, *d_lmu2, *d_pcs;
   int *d_chans, *d_pos, *d_similar;
   unsigned char* d_overlap;
   carve(ctx, kSlotMatchModel, [&](Carver& c) {
-    d_uc = c.take<float>(uc.size());
-    d_tdense = c.take<float>(tdense.size());
+    d_uc = c.take<float>(F * near * rank);
+    d_tdense = c.take<float>(F * nt0 * near);
     d_W = c.take<float>(F * nt0 * rank);
     d_U = c.take<float>(F * nC * rank);
     d_lmu = c.take<float>(F);
     d_lmu2 = c.take<float>(F);
+    d_chans = c.take<int>(F * near);
+    d_pos = c.take<int>(F * nC);
+    d_overlap = c.take<unsigned char>(F * F);
     d_pcs = c.take<float>(static_cast<std::size_t>(nt0) * np);
-    d_chans = c.take<int>(chans.size());
-    d_pos = c.take<int>(pos.size());
     d_similar = c.take<int>(F * ns);
-    d_overlap = c.take<unsigned char>(overlap.size());
   });
   const std::size_t per_iteration = n_valid / nt0 + 1;  // peaks are ≥ nt0 apart
   const std::size_t all_capacity = std::min<std::size_t>(
@@ -600,20 +658,103 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
   if (o.cross_correlations != nullptr && F > 0) d_wtw = ctx.buffer_of<float>(kSlotMatchWtW, F * F * n_lags);
 
   if (timer != nullptr) timer->mark(ctx);  // setup start
-  if (F > 0) {
-    ctx.upload(d_uc, uc.data(), uc.size() * sizeof(float));
-    ctx.upload(d_tdense, tdense.data(), tdense.size() * sizeof(float));
-    ctx.upload(d_W, m.W, F * nt0 * rank * sizeof(float));
-    ctx.upload(d_U, m.U, F * nC * rank * sizeof(float));
-    ctx.upload(d_lmu, lmu.data(), F * sizeof(float));
-    ctx.upload(d_lmu2, lmu2.data(), F * sizeof(float));
-    ctx.upload(d_chans, chans.data(), chans.size() * sizeof(int));
-    ctx.upload(d_pos, pos.data(), pos.size() * sizeof(int));
-    ctx.upload(d_overlap, overlap.data(), overlap.size());
+  // The model: reused when resident under this key (every buffer() call of the model slots is above,
+  // so the generations compared here are final for this call), else built and uploaded.
+  ResidentModel& resident = resident_model();
+  const std::uint64_t model_hash = model_key != 0 ? model_hash_of(m) : 0;
+  const bool same_key = model_key != 0 && resident.key == model_key &&
+                        resident.model_generation == ctx.generation(kSlotMatchModel);
+  if (same_key && resident.model_hash != model_hash) {
+    bad("model key " + std::to_string(model_key) +
+        " was uploaded with a different template model; a key must name one unchanging model");
   }
-  if (np > 0) ctx.upload(d_pcs, o.pcs, static_cast<std::size_t>(nt0) * np * sizeof(float));
-  if (ns > 0) ctx.upload(d_similar, o.similar, F * ns * sizeof(int));
-  if (d_wtw != nullptr) ctx.upload(d_wtw, o.cross_correlations, F * F * n_lags * sizeof(float));
+  const bool reuse_tables = same_key && resident.lambda == o.lambda && resident.overlap.size() == F * F;
+  const std::uint64_t wtw_hash = model_key != 0 && d_wtw != nullptr ? wtw_hash_of(m, o.cross_correlations) : 0;
+  const bool reuse_wtw = reuse_tables && d_wtw != nullptr && resident.has_wtw && resident.wtw_hash == wtw_hash &&
+                         resident.wtw_generation == ctx.generation(kSlotMatchWtW);
+  double uploaded_bytes = 0;
+  auto put = [&](void* device, const void* host, std::size_t bytes) {
+    if (bytes == 0) return;
+    ctx.upload(device, host, bytes);
+    uploaded_bytes += static_cast<double>(bytes);
+  };
+  if (!reuse_tables) {
+    resident.key = 0;  // the slots are overwritten below: nothing resident until they hold this model
+    resident.has_wtw = false;
+
+    // Host-side model tables, computed exactly as the CPU's prepare().
+    std::vector<float> uc(F * near * rank), tdense(F * nt0 * near), lmu(F), lmu2(F);
+    std::vector<int> chans(F * near), pos(F * nC, -1);
+    std::vector<unsigned char> overlap(F * F, 0);
+    std::vector<std::vector<std::uint64_t>> support(F, std::vector<std::uint64_t>((nC + 63) / 64, 0));
+    for (std::size_t j = 0; j < F; ++j) {
+      const std::int32_t* ch = m.channels_of(j);
+      for (int i = 0; i < near; ++i) {
+        chans[j * near + i] = ch[i];
+        if (pos[j * nC + ch[i]] >= 0) {
+          bad("template " + std::to_string(j) + "'s neighbourhood repeats channel " + std::to_string(ch[i]) +
+              " (not supported by the CUDA kernels)");
+        }
+        pos[j * nC + ch[i]] = i;
+        support[j][ch[i] / 64] |= std::uint64_t{1} << (ch[i] % 64);
+        for (int k = 0; k < rank; ++k) uc[(j * near + i) * rank + k] = m.U[(j * nC + ch[i]) * rank + k];
+      }
+      for (int t = 0; t < nt0; ++t) {
+        for (int i = 0; i < near; ++i) {
+          float v = 0.0f;
+          for (int k = 0; k < rank; ++k) v += m.W[(j * nt0 + t) * rank + k] * uc[(j * near + i) * rank + k];
+          tdense[(j * nt0 + t) * near + i] = v;
+        }
+      }
+      lmu[j] = o.lambda * m.mu[j];
+      lmu2[j] = o.lambda * m.mu[j] * m.mu[j];
+    }
+    for (std::size_t a = 0; a < F; ++a) {
+      for (std::size_t b = 0; b < F; ++b) {
+        bool any = false;
+        for (std::size_t w = 0; w < support[a].size() && !any; ++w) any = (support[a][w] & support[b][w]) != 0;
+        overlap[a * F + b] = any ? 1 : 0;
+      }
+    }
+
+    if (F > 0) {
+      put(d_uc, uc.data(), uc.size() * sizeof(float));
+      put(d_tdense, tdense.data(), tdense.size() * sizeof(float));
+      put(d_W, m.W, F * nt0 * rank * sizeof(float));
+      put(d_U, m.U, F * nC * rank * sizeof(float));
+      put(d_lmu, lmu.data(), F * sizeof(float));
+      put(d_lmu2, lmu2.data(), F * sizeof(float));
+      put(d_chans, chans.data(), chans.size() * sizeof(int));
+      put(d_pos, pos.data(), pos.size() * sizeof(int));
+      put(d_overlap, overlap.data(), overlap.size());
+    }
+    // The uploads read host vectors that go out of scope here.
+    ctx.synchronize();
+    resident.overlap = std::move(overlap);
+    resident.model_hash = model_hash;
+    resident.lambda = o.lambda;
+    resident.model_generation = ctx.generation(kSlotMatchModel);
+    resident.key = model_key;
+  }
+  if (d_wtw != nullptr && !reuse_wtw) {
+    resident.has_wtw = false;
+    put(d_wtw, o.cross_correlations, F * F * n_lags * sizeof(float));
+    resident.wtw_hash = wtw_hash;
+    resident.wtw_generation = ctx.generation(kSlotMatchWtW);
+    resident.has_wtw = model_key != 0;
+  }
+  const bool reused = reuse_tables && (d_wtw == nullptr || reuse_wtw);
+  ++(reused ? resident.reuses : resident.uploads);
+  // Kilobytes, from the options of this call.
+  if (np > 0) put(d_pcs, o.pcs, static_cast<std::size_t>(nt0) * np * sizeof(float));
+  if (ns > 0) put(d_similar, o.similar, F * ns * sizeof(int));
+  resident.last_upload_bytes = uploaded_bytes;
+  const std::vector<unsigned char>& overlap = resident.overlap;
+  if (fused != nullptr) {
+    ctx.synchronize();
+    fused->stages[7].ms = ms_since(*mark);
+    fused->stages[7].bytes = uploaded_bytes;
+  }
 
   // Non-finite input: the CPU refuses it, so does this (lowest index reported).
   const unsigned long long none = ~0ull;
@@ -863,7 +1004,7 @@ MatchResult full_layout(FusedMatchResult&& f, std::size_t n_templates, std::size
 using detail::Context;
 
 MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_channels, const TemplateSet& model,
-                        const MatchOptions& options, bool want_residual) {
+                        const MatchOptions& options, bool want_residual, std::uint64_t model_key) {
   detail::validate(n_samples, n_channels, model, options);
   if (data == nullptr) detail::bad("data pointer is null");
   Context& ctx = Context::get();
@@ -871,7 +1012,8 @@ MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_
   float* d_data = ctx.buffer_of<float>(detail::kSlotMatchInput, n_samples * n_channels);
   ctx.upload_staged(d_data, data, n_samples * n_channels * sizeof(float));
   return detail::full_layout(
-      detail::run_match(ctx, d_data, n_samples, n_channels, model, options, want_residual, nullptr),
+      detail::run_match(ctx, d_data, n_samples, n_channels, model, options, want_residual, nullptr, nullptr, nullptr,
+                        model_key),
       model.n_templates, static_cast<std::size_t>(model.nt0) * n_channels);
 }
 
@@ -884,13 +1026,14 @@ MatchResult preprocess_shift_match_batch(const PreprocessBatchInput& input, cons
 
 FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const KrigingPieces& kriging,
                                         const TemplateSet& model, const MatchOptions& options, bool want_residual,
-                                        FusedTiming* timing) {
+                                        FusedTiming* timing, std::uint64_t model_key) {
   detail::validate(input.n_samples, input.n_channels, model, options);
   Context& ctx = Context::get();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   if (timing == nullptr) {
     const float* d_data = detail::run_preprocess(ctx, input, kriging, nullptr, 0);
-    return detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options, want_residual, nullptr);
+    return detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options, want_residual, nullptr,
+                             nullptr, nullptr, model_key);
   }
   // Timed: the stream synchronised at each stage boundary, host clock.
   spikeshard::detail::require_block("preprocess_batch", input.raw, input.raw_stride, input.n_samples,
@@ -911,7 +1054,7 @@ FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const
   ctx.synchronize();
   timing->stages[2].ms = detail::ms_since(mark);
   FusedMatchResult r = detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options,
-                                         want_residual, nullptr, timing, &mark);
+                                         want_residual, nullptr, timing, &mark, model_key);
   timing->stages[6].ms = std::chrono::duration<double, std::milli>(detail::Clock::now() - start).count();
   double down = static_cast<double>(r.residual.size() * sizeof(float) + r.snippet_sums.size() * sizeof(double) +
                                     r.match.template_features.size() * sizeof(float) +
@@ -920,6 +1063,13 @@ FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const
   timing->stages[5].bytes = down;
   timing->stages[0].bytes = static_cast<double>(raw_bytes);
   return r;
+}
+
+ResidentModelStats resident_model_stats() {
+  Context& ctx = Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  const detail::ResidentModel& r = detail::resident_model();
+  return {r.key, r.uploads, r.reuses, r.last_upload_bytes};
 }
 
 MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::size_t n_channels,
