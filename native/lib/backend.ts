@@ -14,10 +14,21 @@ import type {
   NativeFusedMatchResult,
   NativeCudaMatchOptions,
   NativeKrigingPieces,
+  NativeProposalArgs,
 } from './binding-cuda.js';
 import { loadCudaBinding } from './load.js';
 import type { FloatBlock, PreprocessBatchOptions, SampleBlock } from './preprocess.js';
-import { rawMatchOptions, type Batch, type MatchOptions, type MatchResult, type TemplateModel } from './matching.js';
+import {
+  rawMatchOptions,
+  type Batch,
+  type ChannelNeighbourhoods,
+  type MatchOptions,
+  type MatchResult,
+  type ProposalOptions,
+  type ProposalPrototypes,
+  type Proposals,
+  type TemplateModel,
+} from './matching.js';
 
 export type BackendRequest = 'cpu' | 'cuda' | 'auto';
 export type BackendName = 'cpu' | 'cuda';
@@ -200,7 +211,20 @@ function keyedOptions(
 export type FusedMatchResult = Omit<MatchResult, 'residual'> & {
   residual: Float32Array | null;
   snippetTemplates: Int32Array | null;
+  /** New-template proposals computed on the device residual, when asked for. */
+  proposals?: Proposals | null;
 };
+
+/**
+ * {@link proposeTemplates}'s arguments other than the batch, for the fused learning call: the
+ * proposals are computed on the device residual (bitwise the CPU's) and only their snippets come
+ * back, so learning needs no residual download. `options.threads` is ignored.
+ */
+export interface DeviceProposalRequest {
+  prototypes: ProposalPrototypes;
+  neighbourhoods: ChannelNeighbourhoods;
+  options: ProposalOptions;
+}
 
 /**
  * The per-batch chain on the device: raw int16 → preprocessing → kriging shift (`kriging`: one
@@ -208,7 +232,8 @@ export type FusedMatchResult = Omit<MatchResult, 'residual'> & {
  * caller uses coming back (through pinned staging buffers). `halo` places the batch's own samples
  * (as `Batch.haloSamples` / `ownSamples`); `residual` is null unless `returnResidual`. Bitwise the
  * CPU chain's values (compacted snippet sums: see {@link FusedMatchResult}). `modelKey` keeps the
- * model on the device for later calls with the same key (see {@link cudaMatchBatch}).
+ * model on the device for later calls with the same key (see {@link cudaMatchBatch}); `proposals`
+ * computes new-template proposals on the device residual ({@link DeviceProposalRequest}).
  */
 export function cudaPreprocessShiftMatchBatch(
   cuda: Pick<NativeCudaBinding, 'preprocessShiftMatchBatch'>,
@@ -220,6 +245,7 @@ export function cudaPreprocessShiftMatchBatch(
   matchOptions: MatchOptions,
   returnResidual = false,
   modelKey?: number,
+  proposals?: DeviceProposalRequest,
 ): FusedMatchResult {
   const fn = 'cudaPreprocessShiftMatchBatch';
   const rowStride = raw.rowStride ?? raw.nChannels;
@@ -233,6 +259,27 @@ export function cudaPreprocessShiftMatchBatch(
     model,
     keyedOptions(halo, matchOptions, modelKey),
     returnResidual,
+    proposals ? proposalArgs(fn, proposals, raw.nChannels) : null,
   );
   return result;
+}
+
+function proposalArgs(fn: string, p: DeviceProposalRequest, nChannels: number): NativeProposalArgs {
+  if (p.neighbourhoods.nChannels !== nChannels) {
+    throw new ParameterError(
+      `${fn}: proposals.neighbourhoods.nChannels: ${expected(`${nChannels} (the batch's)`, p.neighbourhoods.nChannels)}`,
+    );
+  }
+  return {
+    prototypes: p.prototypes.values,
+    nPrototypes: p.prototypes.nPrototypes,
+    neighbours: p.neighbourhoods.channels,
+    nNeighbours: p.neighbourhoods.nNeighbours,
+    templateSamples: p.prototypes.templateSamples,
+    troughSample: p.options.troughSample,
+    neighboursSummed: p.options.neighboursSummed,
+    channelRadius: p.options.channelRadius,
+    threshold: p.options.threshold,
+    maxProposals: p.options.maxProposals,
+  };
 }

@@ -11,7 +11,13 @@
 import type { NativeDescription } from './binding.js';
 import type { PreprocessBinding } from './binding-preprocess.js';
 import type { DriftBinding } from './binding-drift.js';
-import type { MatchingBinding, RawMatchOptions, RawMatchResult, RawTemplateModel } from './binding-matching.js';
+import type {
+  MatchingBinding,
+  RawMatchOptions,
+  RawMatchResult,
+  RawProposals,
+  RawTemplateModel,
+} from './binding-matching.js';
 
 /** What the CUDA runtime reports about device 0; `available` false comes with a `reason`. */
 export interface NativeCudaDevice {
@@ -86,7 +92,29 @@ export interface NativeResidentModel {
 export type NativeFusedMatchResult = Omit<RawMatchResult, 'residual'> & {
   residual: Float32Array | null;
   snippetTemplates: Int32Array | null;
+  /** proposeTemplates on the device residual when `proposals` was given, else null. */
+  proposals?: RawProposals | null;
 };
+
+/**
+ * The CPU proposeTemplates's arguments other than the batch, for the fused learning call (the
+ * batch's halo and own samples are the match options'); limits of the device kernels: ≤ 64
+ * prototypes, templateSamples ≤ 256.
+ */
+export interface NativeProposalArgs {
+  /** templateSamples × nPrototypes */
+  prototypes: Float32Array;
+  nPrototypes: number;
+  /** nChannels × nNeighbours */
+  neighbours: Int32Array;
+  nNeighbours: number;
+  templateSamples: number;
+  troughSample: number;
+  neighboursSummed: number;
+  channelRadius: number;
+  threshold: number;
+  maxProposals: number;
+}
 
 export interface NativeCudaStageTiming {
   name: string;
@@ -109,6 +137,8 @@ export interface NativeCudaBinding
     model: RawTemplateModel,
     options: NativeCudaMatchOptions,
   ): RawMatchResult;
+  /** True when preprocessShiftMatchBatch takes `proposals` (a build with device proposals). */
+  readonly fusedProposals?: boolean;
   /** [sync] The build and the device; never throws. */
   describe(): NativeCudaDescription;
   /** [sync] Threads of host-side helpers (interface parity with the CPU binding). */
@@ -128,13 +158,15 @@ export interface NativeCudaBinding
    * [sync] preprocessShiftBatch then matchBatch on its output (model and options as the CPU
    * binding's matchBatch), without the batch leaving the device: int16 in, only the results the
    * caller uses out. Snippet sums are compact (see NativeFusedMatchResult); `residual` is null
-   * unless `returnResidual`.
+   * unless `returnResidual`. With `proposals`, new-template proposals are computed on the device
+   * residual (bitwise the CPU proposeTemplates's) and only their snippets come back.
    */
   preprocessShiftMatchBatch(
     batch: NativeShiftBatchArgs,
     model: RawTemplateModel,
     options: NativeCudaMatchOptions,
     returnResidual: boolean,
+    proposals?: NativeProposalArgs | null,
   ): NativeFusedMatchResult;
   /**
    * [sync] Host-clock stages of preprocessShiftMatchBatch (staging copy into pinned memory, upload,

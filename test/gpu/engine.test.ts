@@ -4,7 +4,8 @@
  * raw-int16-to-results path (preprocessShiftMatchBatch with one kriging matrix per owner stretch,
  * compact snippet sums, no float block crossing the bus) — against the CPU engine and against the
  * CUDA block path it replaces (preprocessShiftBatch + the device's matchBatch), with the model kept
- * on the device between batches (uploaded once for all of them). Tolerance: none;
+ * on the device between batches (uploaded once for all of them) and, on the fused path, the
+ * learning proposals computed on the device residual. Tolerance: none;
  * every array must be bitwise equal (the kernels repeat the CPU's operations, docs/cuda.md).
  * Skipped without a usable CUDA device.
  */
@@ -159,6 +160,7 @@ test('engine learn/extract: fused CUDA path = CUDA block path = CPU, bitwise', {
       const residentBefore = cuda.deviceMemory();
       let spikes = 0;
       let touched = 0;
+      let proposals = 0;
       for (const batch of batches) {
         const req = request(batch);
         const [lf, lb, lc] = [await fused.learn(req), await blockPath.learn(req), await cpu.learn(req)];
@@ -169,12 +171,15 @@ test('engine learn/extract: fused CUDA path = CUDA block path = CPU, bitwise', {
         assert.deepEqual(bitwiseDifferences(eb, ec), [], `extract batch ${batch.index}: CUDA block path vs CPU`);
         spikes += ec.samples.length;
         touched += lc.active.length;
+        proposals += lc.proposalChannels.length;
       }
       const residentAfter = cuda.deviceMemory();
       const uploads = residentAfter.modelUploads - residentBefore.modelUploads;
       const reuses = residentAfter.modelReuses - residentBefore.modelReuses;
       console.log(`# engine: ${batches.length} batches, ${spikes} extracted spikes, ${touched} template rows learned`);
       console.log(`# engine: model uploaded ${uploads} times, reused ${reuses} times`);
+      // The fused path proposes on the device (fusedProposals), the block path on the CPU residual.
+      console.log(`# engine: ${proposals} proposals (fused path: on the device)`);
       // 4 CUDA matches per batch; one upload (two if the extraction options' lists grow the slot).
       assert.ok(uploads >= 1 && uploads <= 2, `model uploads: ${uploads}`);
       assert.ok(reuses >= 4 * batches.length - 2, `model reuses: ${reuses} of ${4 * batches.length} calls`);

@@ -5,10 +5,15 @@
  * from open recordings, which it can always reopen.
  */
 import type { Logger } from '../../../proto/log.js';
-import { cudaPreprocessShiftMatchBatch, type BackendChoice, type BackendName } from '../backend.js';
+import {
+  cudaPreprocessShiftMatchBatch,
+  type BackendChoice,
+  type BackendName,
+  type DeviceProposalRequest,
+} from '../backend.js';
 import type { NativeCudaBinding, NativeCudaMatchOptions } from '../binding-cuda.js';
 import { loadCpuBinding } from '../load.js';
-import type { BatchMatcher } from '../matching.js';
+import type { BatchMatcher, MatchOptions } from '../matching.js';
 import type { FloatBlock } from '../preprocess.js';
 import { openRecording, type Recording } from '../recording/recording.js';
 import {
@@ -36,7 +41,7 @@ import { windowStatistics, type WindowStatistics } from './statistics.js';
 import type { BatchSpan, ChannelState } from './types.js';
 
 /** The fused raw-to-spikes entry of the CUDA binding. */
-type FusedMatchBinding = Pick<NativeCudaBinding, 'preprocessShiftMatchBatch'>;
+type FusedMatchBinding = Pick<NativeCudaBinding, 'preprocessShiftMatchBatch' | 'fusedProposals'>;
 
 /**
  * Where the engine's per-batch kernels run. With CUDA, preprocessing and the drift shift run on the
@@ -247,7 +252,7 @@ export class BatchEngine {
       : undefined;
     const options = preprocessOptions(work.setup, req.channels, work.params);
     const halo = { haloSamples: batch.ownStart - batch.readStart, ownSamples: batch.ownEnd - batch.ownStart };
-    return (matchOptions, returnResidual) =>
+    const run = (matchOptions: MatchOptions, returnResidual: boolean, proposals?: DeviceProposalRequest) =>
       cudaPreprocessShiftMatchBatch(
         fused,
         { data, nChannels: work.setup.nChannels },
@@ -258,7 +263,10 @@ export class BatchEngine {
         matchOptions,
         returnResidual,
         deviceModelKey(req.model),
+        proposals,
       );
+    // A build whose fused entry proposes templates spares learning the residual's download.
+    return Object.assign(run, { proposesOnDevice: fused.fusedProposals === true });
   }
 
   async learn(req: MatchRequest): Promise<LearnBatchResult> {

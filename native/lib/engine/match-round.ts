@@ -15,7 +15,7 @@ import {
   type TemplateModel,
   type TemporalPcs,
 } from '../matching.js';
-import type { FusedMatchResult } from '../backend.js';
+import type { DeviceProposalRequest, FusedMatchResult } from '../backend.js';
 import type { FloatBlock } from '../preprocess.js';
 
 /** The frozen state a match needs. */
@@ -83,7 +83,14 @@ export interface BatchGeometry {
  * whitened block ({@link blockMatchRun}) or the device's fused raw-to-spikes chain. Snippet sums
  * come back compact and the residual only when asked for.
  */
-export type BatchMatchRun = (options: MatchOptions, returnResidual: boolean) => FusedMatchResult;
+export type BatchMatchRun = ((
+  options: MatchOptions,
+  returnResidual: boolean,
+  proposals?: DeviceProposalRequest,
+) => FusedMatchResult) & {
+  /** The run computes `proposals` itself (on the device) when asked: no residual needs to come back. */
+  readonly proposesOnDevice?: boolean;
+};
 
 /** {@link BatchMatchRun} of `matchBatch` on a whitened block (compacting the snippet sums). */
 export function blockMatchRun(
@@ -156,6 +163,23 @@ export function learnWith(
   match: MatchModel,
   params: MatchParams,
 ): LearnBatchResult {
+  if (run.proposesOnDevice) {
+    const request = proposalRequest(geometry, match, params);
+    const r = run(learnOptions(match, params), false, request);
+    if (!r.proposals || r.snippetSums === null || r.snippetCounts === null || r.snippetTemplates === null) {
+      throw new RangeError('learnWith: the device run returned no proposals or no snippet sums');
+    }
+    return {
+      nTemplates: match.model.nTemplates,
+      active: r.snippetTemplates,
+      sums: r.snippetSums,
+      counts: r.snippetCounts,
+      spikes: r.sample.length,
+      proposals: r.proposals.snippets,
+      proposalChannels: r.proposals.channel,
+      proposalScores: r.proposals.score,
+    };
+  }
   const r = run(learnOptions(match, params), true);
   if (r.residual === null || r.snippetSums === null || r.snippetCounts === null || r.snippetTemplates === null) {
     throw new RangeError('learnWith: the matcher returned no residual or no snippet sums');
@@ -168,18 +192,12 @@ export function learnWith(
   });
 }
 
-function withProposals(
-  residual: Float32Array,
-  geometry: BatchGeometry,
-  match: MatchModel,
-  params: MatchParams,
-  stats: Pick<LearnBatchResult, 'active' | 'sums' | 'counts' | 'spikes'>,
-): LearnBatchResult {
-  const proposals = proposeTemplates(
-    { ...geometry, samples: residual },
-    match.prototypes,
-    { nChannels: geometry.nChannels, nNeighbours: match.nNeighbours, channels: match.neighbourhoods },
-    {
+/** The proposals of a learning batch: prototypes, neighbourhoods and options (one place for both paths). */
+function proposalRequest(geometry: BatchGeometry, match: MatchModel, params: MatchParams): DeviceProposalRequest {
+  return {
+    prototypes: match.prototypes,
+    neighbourhoods: { nChannels: geometry.nChannels, nNeighbours: match.nNeighbours, channels: match.neighbourhoods },
+    options: {
       troughSample: 20,
       neighboursSummed: 7,
       channelRadius: 4,
@@ -187,6 +205,22 @@ function withProposals(
       maxProposals: 5000,
       threads: 0,
     },
+  };
+}
+
+function withProposals(
+  residual: Float32Array,
+  geometry: BatchGeometry,
+  match: MatchModel,
+  params: MatchParams,
+  stats: Pick<LearnBatchResult, 'active' | 'sums' | 'counts' | 'spikes'>,
+): LearnBatchResult {
+  const request = proposalRequest(geometry, match, params);
+  const proposals = proposeTemplates(
+    { ...geometry, samples: residual },
+    request.prototypes,
+    request.neighbourhoods,
+    request.options,
   );
   return {
     nTemplates: match.model.nTemplates,

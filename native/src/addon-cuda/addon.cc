@@ -7,6 +7,7 @@
 // kernels throw Error (with CUDA's error string) when none is.
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -209,12 +210,41 @@ struct FusedArgs {
   MatchOptions options;
   bool residual = false;
   std::uint64_t model_key = 0;
+  bool has_proposals = false;
+  cuda::ProposalInput proposals;
 };
 
+// The fused entry's optional proposals argument: {prototypes, nPrototypes, neighbours, nNeighbours,
+// templateSamples, troughSample, neighboursSummed, channelRadius, threshold, maxProposals} (the CPU
+// proposeTemplates's arguments; the batch's halo and own samples are the match options').
+cuda::ProposalInput proposal_input(const Args& a, const Napi::Value& v, std::size_t n_samples, std::size_t n_channels) {
+  Napi::Object o = a.object(v, "proposals");
+  cuda::ProposalInput p;
+  const auto n64 = static_cast<std::int64_t>(n_samples);
+  p.n_prototypes = static_cast<int>(a.integer(o.Get("nPrototypes"), "proposals.nPrototypes", 1, 64));
+  p.n_neighbours = static_cast<int>(
+      a.integer(o.Get("nNeighbours"), "proposals.nNeighbours", 1, static_cast<std::int64_t>(n_channels)));
+  p.iC = a.typed<std::int32_t>(o.Get("neighbours"), "proposals.neighbours", n_channels * p.n_neighbours,
+                               "nChannels × nNeighbours");
+  ProposalOptions& po = p.options;
+  po.nt0 = static_cast<int>(a.integer(o.Get("templateSamples"), "proposals.templateSamples", 1, std::min<std::int64_t>(n64, 256)));
+  po.nt0min = static_cast<int>(a.integer(o.Get("troughSample"), "proposals.troughSample", 0, po.nt0 - 1));
+  po.n_sum = static_cast<int>(a.integer(o.Get("neighboursSummed"), "proposals.neighboursSummed", 1, p.n_neighbours));
+  po.channel_radius = static_cast<int>(a.integer(o.Get("channelRadius"), "proposals.channelRadius", 0, 65536));
+  po.threshold = static_cast<float>(a.number(o.Get("threshold"), "proposals.threshold", 0.0, 1e6));
+  po.max_proposals = static_cast<std::size_t>(
+      a.integer(o.Get("maxProposals"), "proposals.maxProposals", 1, addon_common::kMaxDimension));
+  p.prototypes = a.typed<float>(o.Get("prototypes"), "proposals.prototypes",
+                                static_cast<std::size_t>(po.nt0) * p.n_prototypes, "templateSamples × nPrototypes");
+  return p;
+}
+
 // (batch, model, options, returnResidual[, repeats]) of the fused entry and its benchmark.
-FusedArgs fused_args(const Napi::CallbackInfo& info, const char* fn, std::size_t count) {
+FusedArgs fused_args(const Napi::CallbackInfo& info, const char* fn, std::size_t count,
+                     bool optional_proposals = false) {
   Napi::Env env = info.Env();
-  if (info.Length() != count) {
+  const bool extra = optional_proposals && info.Length() == count + 1;
+  if (info.Length() != count && !extra) {
     throw Napi::TypeError::New(env, std::string(fn) + ": expected " + std::to_string(count) +
                                         " arguments (batch, model, options, returnResidual" +
                                         (count > 4 ? ", repeats" : "") + "), got " + std::to_string(info.Length()));
@@ -237,20 +267,26 @@ FusedArgs fused_args(const Napi::CallbackInfo& info, const char* fn, std::size_t
                                         describe(info[3]));
   }
   a.residual = info[3].As<Napi::Boolean>().Value();
+  if (extra && !info[count].IsNull() && !info[count].IsUndefined()) {
+    a.proposals = proposal_input(args, info[count], a.input.n_samples, a.input.n_channels);
+    a.has_proposals = true;
+  }
   return a;
 }
 
 // [sync] preprocessShiftMatchBatch(batch: {...preprocessShiftBatch fields}, model, matchOptions,
-// returnResidual) → RawMatchResult with compact snippet sums: preprocessShiftBatch then matchBatch
+// returnResidual[, proposals]) → RawMatchResult with compact snippet sums (and `proposals`, the CPU
+// proposeTemplates's result on the residual, when asked): preprocessShiftBatch then matchBatch
 // (model and options as the CPU binding's matchBatch) on its output, without the batch leaving the
 // device. snippetSums holds the rows of the templates in snippetTemplates only (those with
 // snippetCounts > 0, ascending); the residual is null unless returnResidual.
 Napi::Value PreprocessShiftMatchBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    FusedArgs a = fused_args(info, "preprocessShiftMatchBatch", 4);
+    FusedArgs a = fused_args(info, "preprocessShiftMatchBatch", 4, true);
     return write_fused_result(info.Env(),
                               cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual,
-                                                           nullptr, a.model_key),
+                                                           nullptr, a.model_key,
+                                                           a.has_proposals ? &a.proposals : nullptr),
                               a.options, a.residual);
   });
 }

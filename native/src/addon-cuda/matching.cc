@@ -97,12 +97,25 @@ Napi::Object write_fused_result(Napi::Env env, cuda::FusedMatchResult&& r, const
   }
   if (o.similar != nullptr) out.Set("templateFeatures", adopt<float>(env, std::move(r.match.template_features)));
   if (o.pcs != nullptr) out.Set("pcFeatures", adopt<float>(env, std::move(r.match.pc_features)));
+  if (r.has_proposals) {
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("sample", to_typed<std::int32_t>(env, r.proposals.sample));
+    p.Set("channel", to_typed<std::int32_t>(env, r.proposals.channel));
+    p.Set("score", to_typed<float>(env, r.proposals.score));
+    p.Set("snippets", adopt<float>(env, std::move(r.proposals.snippets)));
+    p.Set("capped", r.proposals.capped);
+    out.Set("proposals", p);
+  } else {
+    out.Set("proposals", env.Null());
+  }
   return out;
 }
 
 void register_matching(Napi::Env env, Napi::Object exports) {
   exports.Set("matchBatch", Napi::Function::New(env, MatchBatch));
   exports.Set("benchmarkMatch", Napi::Function::New(env, BenchmarkMatch));
+  // preprocessShiftMatchBatch takes its optional proposals argument (the engine feature-detects it).
+  exports.Set("fusedProposals", Napi::Boolean::New(env, true));
 }
 
 }  // namespace spikeshard::addon_cuda

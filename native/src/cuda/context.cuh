@@ -40,6 +40,7 @@ enum Slot : int {
   kSlotMatchWtW,      // float template cross-correlations
   kSlotMatchWork,     // err, best, peak flags, spike lists, work items
   kSlotMatchOut,      // residual (sample-major) and the per-spike outputs
+  kSlotProposals,     // proposals: prototype filter outputs, scores, channels
   kSlotCount
 };
 

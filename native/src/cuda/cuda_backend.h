@@ -177,6 +177,19 @@ struct FusedMatchResult {
   std::vector<std::int32_t> snippet_templates;
   HostVector<double> snippet_sums;  // snippet_templates.size() × nt0 × n_channels
   HostVector<float> residual;       // n_samples × n_channels when asked, else empty
+  bool has_proposals = false;
+  Proposals proposals;  // when asked (ProposalInput): propose_templates on the device residual
+};
+
+// propose_templates's arguments other than the batch, for the fused learning call: the proposals
+// are computed on the device residual (bitwise the CPU's on the downloaded residual) and only
+// their snippets come back. options.halo_samples / own_samples are taken from the match options.
+struct ProposalInput {
+  const float* prototypes = nullptr;  // options.nt0 × n_prototypes
+  int n_prototypes = 0;
+  const std::int32_t* iC = nullptr;  // n_channels × n_neighbours
+  int n_neighbours = 0;
+  ProposalOptions options;
 };
 
 // Wall-clock stages of one fused call (host clock, the stream synchronised at each boundary, so
@@ -197,7 +210,8 @@ struct FusedTiming {
 // `model_key`: as match_batch's.
 FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const KrigingPieces& kriging,
                                         const TemplateSet& model, const MatchOptions& options, bool want_residual,
-                                        FusedTiming* timing = nullptr, std::uint64_t model_key = 0);
+                                        FusedTiming* timing = nullptr, std::uint64_t model_key = 0,
+                                        const ProposalInput* proposals = nullptr);
 
 // The device-resident model: the key held (0: none), how many keyed or unkeyed calls uploaded the
 // model and how many reused it, and the bytes the last call uploaded.

@@ -421,6 +421,58 @@ __global__ void pc_features_kernel(const Spike* __restrict__ own, int n, int np,
   out[item] = __double2float_rn(acc);
 }
 
+// conv[(r·nC + c)·n + q] = Σ_tau w[tau, r]·x[c, q + tau] (tau ascending, from 0.0f): the CPU
+// proposals' fir per element. One block per (tile of window starts, channel).
+__global__ void proposal_filter_kernel(const float* __restrict__ cols, std::size_t nT, std::size_t n,
+                                       std::size_t nC, const float* __restrict__ w, int n_proto, int nt0,
+                                       float* __restrict__ conv) {
+  extern __shared__ float sh[];
+  const std::size_t c = blockIdx.y;
+  const std::size_t lo = static_cast<std::size_t>(blockIdx.x) * kTileQ;
+  const int len = static_cast<int>(min(static_cast<std::size_t>(kTileQ), n - lo));
+  float* x = sh;                 // kTileQ + nt0 − 1
+  float* ws = x + kTileQ + nt0 - 1;  // nt0 × n_proto
+  for (int i = threadIdx.x; i < len + nt0 - 1; i += blockDim.x) x[i] = cols[c * nT + lo + i];
+  for (int i = threadIdx.x; i < nt0 * n_proto; i += blockDim.x) ws[i] = w[i];
+  __syncthreads();
+  for (int q = threadIdx.x; q < len; q += blockDim.x) {
+    for (int r = 0; r < n_proto; ++r) {
+      float acc = 0.0f;
+      for (int t = 0; t < nt0; ++t) acc = __fadd_rn(acc, __fmul_rn(ws[t * n_proto + r], x[q + t]));
+      conv[(static_cast<std::size_t>(r) * nC + c) * n + lo + q] = acc;
+    }
+  }
+}
+
+// err[t], chan[t]: the best over channels c (ascending, strict >) of the best over prototypes and
+// neighbour counts of (Σ_{jn' ≤ jn} conv[r, iC[c, jn']])² / (jn + 1), as the CPU's loops.
+__global__ void proposal_score_kernel(const float* __restrict__ conv, std::size_t n, std::size_t nC,
+                                      const int* __restrict__ iC, int near, int n_sum, int n_proto,
+                                      float* __restrict__ err, int* __restrict__ chan) {
+  const std::size_t t = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= n) return;
+  float score = -INFINITY;
+  int best_ch = 0;
+  for (std::size_t c = 0; c < nC; ++c) {
+    const int* nb = iC + c * near;
+    float best = -INFINITY;
+    for (int r = 0; r < n_proto; ++r) {
+      float s = 0.0f;
+      for (int jn = 0; jn < n_sum; ++jn) {
+        s = __fadd_rn(s, conv[(static_cast<std::size_t>(r) * nC + nb[jn]) * n + t]);
+        const float v = __fmul_rn(__fmul_rn(s, s), __fdiv_rn(1.0f, static_cast<float>(jn + 1)));
+        best = best < v ? v : best;
+      }
+    }
+    if (best > score) {
+      score = best;
+      best_ch = static_cast<int>(c);
+    }
+  }
+  err[t] = score;
+  chan[t] = best_ch;
+}
+
 // Carves one slot's allocation into aligned arrays: a sizing pass (base null), then the real one.
 class Carver {
  public:
@@ -596,6 +648,113 @@ std::uint64_t wtw_hash_of(const TemplateSet& m, const float* wtw) {
   return h.digest();
 }
 
+// propose_templates (src/core/templates_proposals.cc) on the residual already on the device
+// (channel-major `d_cols`): the prototype filters and the per-window-start scores on the device,
+// bitwise the CPU's; then err and chan come down (2 × 4 bytes per window start) and the peaks, the
+// spatial suppression and the cap run on the host with the CPU's code. Fills `out` except the
+// snippets; returns the kept window starts (the snippets are rows st … st + nt0 of the residual).
+std::vector<std::size_t> propose_on_device(Context& ctx, const float* d_cols, std::size_t nT, std::size_t nC,
+                                           const ProposalInput& in, const MatchOptions& mo, Proposals& out) {
+  const ProposalOptions& o = in.options;
+  auto fail = [](const std::string& what) { throw std::invalid_argument("propose_templates: " + what); };
+  const int nt0 = o.nt0, n_proto = in.n_prototypes, near = in.n_neighbours;
+  if (nt0 < 1 || o.nt0min < 0 || o.nt0min >= nt0) fail("need nt0 ≥ 1 and 0 ≤ nt0min < nt0");
+  if (nT < static_cast<std::size_t>(nt0)) fail("the batch is shorter than one template window");
+  if (n_proto < 1) fail("need at least one prototype");
+  if (n_proto > 64 || nt0 > kMaxNt0) fail("more than 64 prototypes or 256 template samples (the CUDA kernels' limits)");
+  if (near < 1 || static_cast<std::size_t>(near) > nC) fail("n_neighbours out of range");
+  if (o.n_sum < 1 || o.n_sum > near) {
+    fail("n_sum must be in [1, n_neighbours = " + std::to_string(near) + "], got " + std::to_string(o.n_sum));
+  }
+  if (o.channel_radius < 0) fail("channel_radius must be ≥ 0");
+  if (!(o.threshold >= 0.0f)) fail("threshold must be ≥ 0");
+  for (std::size_t i = 0; i < nC * near; ++i) {
+    if (in.iC[i] < 0 || static_cast<std::size_t>(in.iC[i]) >= nC) fail("iC holds a channel index out of range");
+  }
+  for (std::size_t i = 0; i < static_cast<std::size_t>(nt0) * n_proto; ++i) {
+    if (!std::isfinite(in.prototypes[i])) fail("prototypes contain a non-finite value");
+  }
+  const std::size_t n = nT - nt0 + 1, L = static_cast<std::size_t>(nt0) - 1;
+  float *d_conv, *d_w, *d_err;
+  int *d_iC, *d_chan;
+  carve(ctx, kSlotProposals, [&](Carver& c) {
+    d_conv = c.take<float>(static_cast<std::size_t>(n_proto) * nC * n);
+    d_w = c.take<float>(static_cast<std::size_t>(nt0) * n_proto);
+    d_iC = c.take<int>(nC * near);
+    d_err = c.take<float>(n);
+    d_chan = c.take<int>(n);
+  });
+  ctx.upload(d_w, in.prototypes, static_cast<std::size_t>(nt0) * n_proto * sizeof(float));
+  ctx.upload(d_iC, in.iC, nC * near * sizeof(int));
+  const std::size_t shared = sizeof(float) * (kTileQ + L + static_cast<std::size_t>(nt0) * n_proto);
+  if (shared > 48 * 1024) {
+    SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(proposal_filter_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(shared)));
+  }
+  proposal_filter_kernel<<<dim3(blocks(n, kTileQ), static_cast<unsigned int>(nC)), kTileQ, shared, ctx.stream()>>>(
+      d_cols, nT, n, nC, d_w, n_proto, nt0, d_conv);
+  SPIKESHARD_CUDA_LAUNCHED();
+  proposal_score_kernel<<<blocks(n, 128), 128, 0, ctx.stream()>>>(d_conv, n, nC, d_iC, near, o.n_sum, n_proto, d_err,
+                                                                   d_chan);
+  SPIKESHARD_CUDA_LAUNCHED();
+  std::vector<float> err(n);
+  std::vector<std::int32_t> chan(n);
+  ctx.download(err.data(), d_err, n * sizeof(float));
+  ctx.download(chan.data(), d_chan, n * sizeof(int));
+  ctx.synchronize();
+
+  // From here the CPU's code, line for line.
+  struct Peak {
+    std::size_t st;
+    std::int32_t ch;
+    float e;
+  };
+  const float th2 = o.threshold * o.threshold;
+  std::vector<Peak> peaks;
+  const std::size_t first = mo.halo_samples, last = mo.halo_samples + mo.own_samples;
+  for (std::size_t t = 0; t < n; ++t) {
+    const float e = err[t];
+    if (!(e > th2)) continue;
+    const std::size_t trough = t + o.nt0min;
+    if (trough < first || trough >= last) continue;
+    std::size_t w0 = t >= L ? t - L : 0, w1 = std::min(n - 1, t + L);
+    bool peak = true;
+    for (std::size_t u = w0; u < t && peak; ++u) peak = err[u] < e;
+    for (std::size_t u = t + 1; u <= w1 && peak; ++u) peak = err[u] <= e;
+    if (peak) peaks.push_back({t, chan[t], e});
+  }
+  std::vector<Peak> kept;
+  for (const Peak& p : peaks) {
+    bool keep = true;
+    for (const Peak& q : peaks) {
+      if (&q == &p || std::abs(q.ch - p.ch) > o.channel_radius) continue;
+      const bool stronger = q.e > p.e || (q.e == p.e && (q.st < p.st || (q.st == p.st && q.ch < p.ch)));
+      if (stronger) {
+        keep = false;
+        break;
+      }
+    }
+    if (keep) kept.push_back(p);
+  }
+  if (kept.size() > o.max_proposals) {
+    kept.resize(o.max_proposals);
+    out.capped = true;
+  }
+  const std::size_t k = kept.size();
+  out.sample.resize(k);
+  out.channel.resize(k);
+  out.score.resize(k);
+  out.snippets.resize(k * nt0 * nC);
+  std::vector<std::size_t> starts(k);
+  for (std::size_t i = 0; i < k; ++i) {
+    out.sample[i] = static_cast<std::int32_t>(kept[i].st + o.nt0min - first);
+    out.channel[i] = kept[i].ch;
+    out.score[i] = std::sqrt(kept[i].e);
+    starts[i] = kept[i].st;
+  }
+  return starts;
+}
+
 }  // namespace
 
 // The pursuit on a sample-major batch already on the device (d_data, n × nC; not modified). The
@@ -605,7 +764,8 @@ std::uint64_t wtw_hash_of(const TemplateSet& m, const float* wtw) {
 // ResidentModel); 0 uploads it as a one-off.
 FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, std::size_t nC, const TemplateSet& m,
                            const MatchOptions& o, bool want_residual, Timer* timer, FusedTiming* fused = nullptr,
-                           Clock::time_point* mark = nullptr, std::uint64_t model_key = 0) {
+                           Clock::time_point* mark = nullptr, std::uint64_t model_key = 0,
+                           const ProposalInput* proposals = nullptr) {
   const std::size_t F = m.n_templates;
   const int nt0 = m.nt0, rank = m.rank, near = m.n_neighbours, L = nt0 - 1;
   const std::size_t n_valid = nT - L;
@@ -949,6 +1109,11 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
         d_own, static_cast<int>(n), np, d_chans, d_tdense, d_pcs, d_residual, nC, nt0, near, d_pcfeat);
     SPIKESHARD_CUDA_LAUNCHED();
   }
+  std::vector<std::size_t> proposal_starts;
+  if (proposals != nullptr) {
+    proposal_starts = propose_on_device(ctx, d_cols, nT, nC, *proposals, o, result.proposals);
+    result.has_proposals = true;
+  }
   if (fused != nullptr) {
     ctx.synchronize();
     fused->stages[3].ms = ms_since(*mark);
@@ -969,6 +1134,11 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
   if (o.pcs != nullptr) {
     r.pc_features.assign(n * np * near, 0.0f);
     if (n > 0) downloads.add(r.pc_features.data(), d_pcfeat, n * np * near * sizeof(float));
+  }
+  const std::size_t snippet_floats = proposals != nullptr ? static_cast<std::size_t>(proposals->options.nt0) * nC : 0;
+  for (std::size_t i = 0; i < proposal_starts.size(); ++i) {
+    downloads.add(result.proposals.snippets.data() + i * snippet_floats, d_residual + proposal_starts[i] * nC,
+                  snippet_floats * sizeof(float));
   }
   if (want_residual) {
     result.residual.resize(nT * nC);
@@ -1026,14 +1196,15 @@ MatchResult preprocess_shift_match_batch(const PreprocessBatchInput& input, cons
 
 FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const KrigingPieces& kriging,
                                         const TemplateSet& model, const MatchOptions& options, bool want_residual,
-                                        FusedTiming* timing, std::uint64_t model_key) {
+                                        FusedTiming* timing, std::uint64_t model_key,
+                                        const ProposalInput* proposals) {
   detail::validate(input.n_samples, input.n_channels, model, options);
   Context& ctx = Context::get();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   if (timing == nullptr) {
     const float* d_data = detail::run_preprocess(ctx, input, kriging, nullptr, 0);
     return detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options, want_residual, nullptr,
-                             nullptr, nullptr, model_key);
+                             nullptr, nullptr, model_key, proposals);
   }
   // Timed: the stream synchronised at each stage boundary, host clock.
   spikeshard::detail::require_block("preprocess_batch", input.raw, input.raw_stride, input.n_samples,
@@ -1054,11 +1225,12 @@ FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const
   ctx.synchronize();
   timing->stages[2].ms = detail::ms_since(mark);
   FusedMatchResult r = detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options,
-                                         want_residual, nullptr, timing, &mark, model_key);
+                                         want_residual, nullptr, timing, &mark, model_key, proposals);
   timing->stages[6].ms = std::chrono::duration<double, std::milli>(detail::Clock::now() - start).count();
   double down = static_cast<double>(r.residual.size() * sizeof(float) + r.snippet_sums.size() * sizeof(double) +
                                     r.match.template_features.size() * sizeof(float) +
-                                    r.match.pc_features.size() * sizeof(float));
+                                    r.match.pc_features.size() * sizeof(float) +
+                                    r.proposals.snippets.size() * sizeof(float));
   timing->stages[4].bytes = down;
   timing->stages[5].bytes = down;
   timing->stages[0].bytes = static_cast<double>(raw_bytes);
