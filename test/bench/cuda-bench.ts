@@ -6,7 +6,8 @@
  * preprocessing → kriging per owner stretch → matching pursuit, 250 templates) stage by stage:
  * copy into pinned memory, upload, preprocessing kernels, matching kernels, download, copy out, the
  * model's upload, and the whole call from JS; then the same with a model key (the first call uploads
- * the model, the later ones find it resident on the device). Writes JSON and prints a summary;
+ * the model, the later ones find it resident on the device), and learning with its proposals
+ * computed on the device (no residual download). Writes JSON and prints a summary;
  * asserts nothing.
  *
  *   node dist/test/bench/cuda-bench.js [--channels 384] [--samples 65600] [--halo 1024]
@@ -17,10 +18,15 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { loadCpuBinding } from '../../native/lib/load.js';
-import { cudaPreprocessShiftMatchBatch, type KrigingStretch } from '../../native/lib/backend.js';
+import {
+  cudaPreprocessShiftMatchBatch,
+  type DeviceProposalRequest,
+  type KrigingStretch,
+} from '../../native/lib/backend.js';
 import type { NativeCudaMatchOptions, NativeCudaStageTiming } from '../../native/lib/binding-cuda.js';
 import {
   DEFAULT_MATCH_OPTIONS,
+  nearestChannels,
   rawMatchOptions,
   templateCorrelations,
   type MatchOptions,
@@ -149,6 +155,25 @@ if (!cuda.ok) {
   ];
   const fusedRepeats = Math.max(3, Math.round(repeats / 4));
   let benchModelKey = 1_000_000;
+  // Proposals as learning asks for them: 6 Gaussian-trough prototypes, 32 nearest channels of the model's geometry.
+  const nPrototypes = 6;
+  const proposalRequest: DeviceProposalRequest = {
+    prototypes: {
+      templateSamples: 61,
+      nPrototypes,
+      values: Float32Array.from({ length: 61 * nPrototypes }, (_, i) => {
+        const t = Math.floor(i / nPrototypes);
+        const p = i % nPrototypes;
+        return -Math.exp(-0.5 * ((t - 20) / (1 + 0.6 * p)) ** 2);
+      }),
+    },
+    neighbourhoods: nearestChannels(
+      Float32Array.from({ length: nChannels }, (_, c) => 16 * (c % 4)),
+      Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2)),
+      32,
+    ),
+    options: { troughSample: 20, neighboursSummed: 7, channelRadius: 4, threshold: 6, maxProposals: 5000, threads: 0 },
+  };
   const fused: Record<string, unknown> = {};
   for (const [name, options, residual] of rounds) {
     const pieces = {
@@ -191,7 +216,7 @@ if (!cuda.ok) {
         dense: new Float64Array(0),
       },
     };
-    const call = (key?: number) =>
+    const call = (key?: number, proposals?: DeviceProposalRequest) =>
       cudaPreprocessShiftMatchBatch(
         cuda.binding,
         { data: raw, nChannels, rowStride },
@@ -200,8 +225,9 @@ if (!cuda.ok) {
         halo,
         model,
         options,
-        residual,
+        residual && proposals === undefined,
         key,
+        proposals,
       );
     const result = call();
     const j0 = performance.now();
@@ -211,6 +237,15 @@ if (!cuda.ok) {
     const k0 = performance.now();
     for (let r = 0; r < fusedRepeats; r++) call(modelKey);
     const fromJsKeyedMs = (performance.now() - k0) / fusedRepeats;
+    // Learning with the proposals computed on the device: no residual download.
+    let fromJsDeviceProposalsMs: number | null = null;
+    let deviceProposals = 0;
+    if (residual) {
+      deviceProposals = call(modelKey, proposalRequest).proposals?.sample.length ?? 0;
+      const p0 = performance.now();
+      for (let r = 0; r < fusedRepeats; r++) call(modelKey, proposalRequest);
+      fromJsDeviceProposalsMs = (performance.now() - p0) / fusedRepeats;
+    }
     const downloadBytes =
       (result.residual?.byteLength ?? 0) +
       (result.snippetSums?.byteLength ?? 0) +
@@ -226,6 +261,7 @@ if (!cuda.ok) {
       stages: b.stages,
       fromJsMs,
       residentModel: { firstStages: keyed.firstStages, stages: keyed.stages, fromJsMs: fromJsKeyedMs },
+      deviceProposals: { proposals: deviceProposals, fromJsMs: fromJsDeviceProposalsMs },
     };
     console.log(
       `Fused ${name} batch (${nTemplates} templates, 3 kriging pieces; ${result.sample.length} spikes, ` +
@@ -248,6 +284,11 @@ if (!cuda.ok) {
     );
     console.log(`  model upload, keyed, later calls   ${upload(keyed.stages)}, total ${total(keyed.stages)} ms`);
     console.log(`  whole call from JS, keyed         ${fromJsKeyedMs.toFixed(3).padStart(9)} ms`);
+    if (fromJsDeviceProposalsMs !== null) {
+      console.log(
+        `  keyed, proposals on the device (${deviceProposals}), no residual ${fromJsDeviceProposalsMs.toFixed(3)} ms`,
+      );
+    }
   }
   report['fusedMatch'] = fused;
   report['memory'] = cuda.binding.deviceMemory();
