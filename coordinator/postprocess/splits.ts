@@ -7,6 +7,7 @@
  * reference: the slow-drift detrend is not circular, and each half keeps its own mean waveform
  * (Kilosort crosses them; §11 item 10).
  */
+import { weightedGram } from '../../native/lib/index.js';
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster, pick } from './clusters.js';
 
@@ -136,14 +137,7 @@ export function solveLinear(a: Float64Array, b: Float64Array, n: number): Float6
 }
 
 function topDirection(x: Float64Array, n: number, dims: number): Float64Array {
-  const cov = new Float64Array(dims * dims);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < dims; a++) {
-      const xa = x[i * dims + a]!;
-      if (xa === 0) continue;
-      for (let b = 0; b < dims; b++) cov[a * dims + b]! += xa * x[i * dims + b]!;
-    }
-  }
+  const cov = weightedGram(x, n, dims).gram;
   let w = new Float64Array(dims).fill(1 / Math.sqrt(dims));
   for (let it = 0; it < 200; it++) {
     const next = new Float64Array(dims);
@@ -222,24 +216,17 @@ export function bimodalPursuit(x: Float64Array, n: number, dims: number): Bimoda
     // the fit (tests and accuracy runs) at half the cost, and only the upper triangle of the
     // symmetric system is accumulated.
     if (iter >= 10 && iter % 4 === 2) {
-      const a = new Float64Array(dims * dims);
-      const b = new Float64Array(dims);
-      const row = new Float64Array(dims);
+      const q = new Float64Array(n);
+      const t = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        const q = r1[i]! / (s1 * s1) + (1 - r1[i]!) / (s2 * s2);
-        const t = (r1[i]! * mu1) / (s1 * s1) + ((1 - r1[i]!) * mu2) / (s2 * s2);
-        const base = i * dims;
-        for (let d = 0; d < dims; d++) row[d] = x[base + d]!;
-        for (let c = 0; c < dims; c++) {
-          const xc = row[c]!;
-          if (xc === 0) continue;
-          b[c]! += xc * t;
-          const xq = xc * q;
-          const off = c * dims;
-          for (let d = c; d < dims; d++) a[off + d]! += xq * row[d]!;
-        }
+        q[i] = r1[i]! / (s1 * s1) + (1 - r1[i]!) / (s2 * s2);
+        t[i] = (r1[i]! * mu1) / (s1 * s1) + ((1 - r1[i]!) * mu2) / (s2 * s2);
       }
-      for (let c = 0; c < dims; c++) for (let d = 0; d < c; d++) a[c * dims + d] = a[d * dims + c]!;
+      // a = Σ_i q_i x_i x_iᵀ and b = Σ_i t_i x_i, each summed in spike order (the native kernel
+      // gives the sequential loop's bits on any number of threads).
+      const system = weightedGram(x, n, dims, q, t);
+      const a = system.gram;
+      const b = system.rhs!;
       for (let c = 0; c < dims; c++) a[c * dims + c]! += 1e-9 * (a[c * dims + c]! + 1);
       const next = solveLinear(a, b, dims);
       const norm = Math.hypot(...next);
