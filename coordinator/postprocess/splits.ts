@@ -7,7 +7,7 @@
  * reference: the slow-drift detrend is not circular, and each half keeps its own mean waveform
  * (Kilosort crosses them; §11 item 10).
  */
-import { weightedGram } from '../../native/lib/index.js';
+import { projectRows, runningMeanRows, weightedGram } from '../../native/lib/index.js';
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster, pick } from './clusters.js';
 
@@ -79,34 +79,13 @@ export interface SplitResult {
   splits: Array<{ parent: number; child: number; reference: number }>;
 }
 
-/** Mean along spike order over a Gaussian-like window (three box passes), edges renormalised. */
+/**
+ * Mean along spike order over a Gaussian-like window (three box passes), edges renormalised
+ * (native: each column is a running sum over spike order, bitwise the same on any thread count).
+ */
 export function runningMean(x: Float64Array, n: number, dims: number, sigma: number): Float64Array {
   const width = Math.max(1, Math.round(Math.sqrt(4 * sigma * sigma + 1)));
-  let cur = x;
-  let weight = new Float64Array(n).fill(1);
-  for (let pass = 0; pass < 3; pass++) {
-    const next = new Float64Array(n * dims);
-    const nextW = new Float64Array(n);
-    const half = Math.floor(width / 2);
-    for (let d = -1; d < dims; d++) {
-      let acc = 0;
-      const get = (i: number): number => (d < 0 ? weight[i]! : cur[i * dims + d]!);
-      for (let i = 0; i < Math.min(n, half + 1); i++) acc += get(i);
-      for (let i = 0; i < n; i++) {
-        if (d < 0) nextW[i] = acc;
-        else next[i * dims + d] = acc;
-        const add = i + half + 1;
-        const drop = i - half;
-        if (add < n) acc += get(add);
-        if (drop >= 0) acc -= get(drop);
-      }
-    }
-    cur = next;
-    weight = nextW;
-  }
-  const out = new Float64Array(n * dims);
-  for (let i = 0; i < n; i++) for (let d = 0; d < dims; d++) out[i * dims + d] = cur[i * dims + d]! / weight[i]!;
-  return out;
+  return runningMeanRows(x, n, dims, Math.floor(width / 2));
 }
 
 /** Solves A·x = b (n × n, row-major) by Gaussian elimination with partial pivoting. */
@@ -118,8 +97,14 @@ export function solveLinear(a: Float64Array, b: Float64Array, n: number): Float6
     for (let r = col + 1; r < n; r++) if (Math.abs(m[r * n + col]!) > Math.abs(m[piv * n + col]!)) piv = r;
     if (Math.abs(m[piv * n + col]!) < 1e-300) throw new RangeError('solveLinear: singular matrix');
     if (piv !== col) {
-      for (let k = 0; k < n; k++) [m[col * n + k], m[piv * n + k]] = [m[piv * n + k]!, m[col * n + k]!];
-      [x[col], x[piv]] = [x[piv]!, x[col]!];
+      for (let k = 0; k < n; k++) {
+        const v = m[col * n + k]!;
+        m[col * n + k] = m[piv * n + k]!;
+        m[piv * n + k] = v;
+      }
+      const v = x[col]!;
+      x[col] = x[piv]!;
+      x[piv] = v;
     }
     for (let r = col + 1; r < n; r++) {
       const f = m[r * n + col]! / m[col * n + col]!;
@@ -141,7 +126,11 @@ function topDirection(x: Float64Array, n: number, dims: number): Float64Array {
   let w = new Float64Array(dims).fill(1 / Math.sqrt(dims));
   for (let it = 0; it < 200; it++) {
     const next = new Float64Array(dims);
-    for (let a = 0; a < dims; a++) for (let b = 0; b < dims; b++) next[a]! += cov[a * dims + b]! * w[b]!;
+    for (let a = 0; a < dims; a++) {
+      let s = 0;
+      for (let b = 0; b < dims; b++) s += cov[a * dims + b]! * w[b]!;
+      next[a] = s;
+    }
     const norm = Math.hypot(...next);
     if (norm === 0) break;
     for (let a = 0; a < dims; a++) next[a]! /= norm;
@@ -151,13 +140,7 @@ function topDirection(x: Float64Array, n: number, dims: number): Float64Array {
 }
 
 function project(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let d = 0; d < dims; d++) s += x[i * dims + d]! * w[d]!;
-    out[i] = s;
-  }
-  return out;
+  return projectRows(x, n, dims, w);
 }
 
 interface Bimodal {
@@ -203,10 +186,14 @@ export function bimodalPursuit(x: Float64Array, n: number, dims: number): Bimoda
     s1 = Math.sqrt(v1 / n1) + 1e-12;
     s2 = Math.sqrt(v2 / n2) + 1e-12;
     p1 = n1 / n;
-    // E-step
+    // E-step (the constant parts are evaluated once, in the same order as written per spike)
+    const base1 = Math.log(p1) - Math.log(s1);
+    const base2 = Math.log(1 - p1) - Math.log(s2);
+    const v1x2 = 2 * s1 * s1;
+    const v2x2 = 2 * s2 * s2;
     for (let i = 0; i < n; i++) {
-      const l1 = Math.log(p1) - Math.log(s1) - (proj[i]! - mu1) ** 2 / (2 * s1 * s1);
-      const l2 = Math.log(1 - p1) - Math.log(s2) - (proj[i]! - mu2) ** 2 / (2 * s2 * s2);
+      const l1 = base1 - (proj[i]! - mu1) ** 2 / v1x2;
+      const l2 = base2 - (proj[i]! - mu2) ** 2 / v2x2;
       const m = Math.max(l1, l2);
       const e1 = Math.exp(l1 - m);
       const e2 = Math.exp(l2 - m);
@@ -255,28 +242,37 @@ export function bimodalPursuit(x: Float64Array, n: number, dims: number): Bimoda
 /** Features of a cluster's spikes on the channels of its reference template (0 where absent). */
 function clusterFeatures(input: SplitInput, spikes: Int32Array, reference: number): Float64Array {
   const { nPc, nFeatures: k } = input;
-  const refChannels = input.pcFeatureInd.subarray(reference * k, reference * k + k);
-  const slot = new Map<number, number>();
-  refChannels.forEach((ch, i) => slot.set(ch, i));
+  let maxChannel = 0;
+  for (const ch of input.pcFeatureInd) maxChannel = Math.max(maxChannel, ch);
+  // Feature slot of each channel in the reference's list (the last one when listed twice), −1 if absent.
+  const slot = new Int32Array(maxChannel + 1).fill(-1);
+  for (let i = 0; i < k; i++) slot[input.pcFeatureInd[reference * k + i]!] = i;
   const dims = nPc * k;
   const out = new Float64Array(spikes.length * dims);
-  spikes.forEach((s, row) => {
+  for (let row = 0; row < spikes.length; row++) {
+    const s = spikes[row]!;
     const t = input.spikeTemplates[s]!;
     for (let j = 0; j < k; j++) {
-      const target = slot.get(input.pcFeatureInd[t * k + j]!);
-      if (target === undefined) continue;
+      const target = slot[input.pcFeatureInd[t * k + j]!]!;
+      if (target < 0) continue;
       for (let p = 0; p < nPc; p++) out[row * dims + p * k + target] = input.pcFeatures[s * dims + p * k + j]!;
     }
-  });
+  }
   return out;
 }
 
+/** The template that found most of the spikes (the lowest id on ties). */
 function mostCommonTemplate(input: SplitInput, spikes: Int32Array): number {
-  const counts = new Map<number, number>();
-  for (const s of spikes) counts.set(input.spikeTemplates[s]!, (counts.get(input.spikeTemplates[s]!) ?? 0) + 1);
+  const counts = new Int32Array(input.pcFeatureInd.length / input.nFeatures);
+  for (const s of spikes) counts[input.spikeTemplates[s]!]!++;
   let best = -1;
-  let bestCount = -1;
-  for (const [t, c] of counts) if (c > bestCount || (c === bestCount && t < best)) [best, bestCount] = [t, c];
+  let bestCount = 0;
+  for (let t = 0; t < counts.length; t++) {
+    if (counts[t]! > bestCount) {
+      best = t;
+      bestCount = counts[t]!;
+    }
+  }
   return best;
 }
 

@@ -14,4 +14,11 @@ export interface PostprocessBinding {
     w: Float64Array | null,
     t: Float64Array | null,
   ): { gram: Float64Array; rhs: Float64Array | null };
+  /**
+   * [sync] Running mean along the rows of x (n × dims): three box passes over rows i − half … i +
+   * half, renormalised at the ends. Throws TypeError / RangeError on wrong arguments.
+   */
+  postprocessRunningMean(x: Float64Array, n: number, dims: number, half: number): Float64Array;
+  /** [sync] out[i] = Σ_d x[i][d]·w[d] in ascending d. Throws TypeError / RangeError on wrong arguments. */
+  postprocessProject(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array;
 }

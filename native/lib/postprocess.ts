@@ -27,3 +27,17 @@ export function weightedGram(
 ): WeightedGram {
   return loadCpuBinding().postprocessWeightedGram(x, n, dims, weights, rhsWeights);
 }
+
+/**
+ * Mean along the rows of x (n × dims, row-major) over a Gaussian-like window: three passes of a
+ * box sum over rows i − halfWidth … i + halfWidth (each a running sum: add the entering row, then
+ * drop the leaving one), divided by the same sums of a column of ones (edges renormalised).
+ */
+export function runningMeanRows(x: Float64Array, n: number, dims: number, halfWidth: number): Float64Array {
+  return loadCpuBinding().postprocessRunningMean(x, n, dims, halfWidth);
+}
+
+/** out[i] = Σ_d x[i][d] · w[d] over the n rows of x (n × dims), summed in ascending d. */
+export function projectRows(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array {
+  return loadCpuBinding().postprocessProject(x, n, dims, w);
+}

@@ -98,3 +98,49 @@ TEST(weighted_gram_rejects_bad_arguments) {
   }
   CHECK(threw);
 }
+
+TEST(running_mean_small_exact_case) {
+  // One column [0, 3, 6, 9], half = 1: each pass sums rows i−1 … i+1; the window weights
+  // after three passes are [10, 16, 16, 10] and the sums [42, 93, 141, 108]... checked against
+  // the direct computation below instead of by hand for every pass.
+  const std::vector<double> x{0, 3, 6, 9};
+  std::vector<double> out(4);
+  spikeshard::running_mean(x.data(), 4, 1, 1, out.data(), 1);
+  // Direct: three box passes of [1, 1, 1] with zero padding.
+  auto box = [](const std::vector<double>& v) {
+    std::vector<double> r(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i)
+      r[i] = (i > 0 ? v[i - 1] : 0) + v[i] + (i + 1 < v.size() ? v[i + 1] : 0);
+    return r;
+  };
+  const auto num = box(box(box(x)));
+  const auto den = box(box(box(std::vector<double>(4, 1.0))));
+  for (std::size_t i = 0; i < 4; ++i) CHECK_NEAR(out[i], num[i] / den[i], 1e-12);
+  // A constant stays constant, edges included.
+  const std::vector<double> c(50, 2.5);
+  std::vector<double> cm(50);
+  spikeshard::running_mean(c.data(), 50, 1, 7, cm.data(), 1);
+  for (double v : cm) CHECK_NEAR(v, 2.5, 1e-12);
+}
+
+TEST(running_mean_and_project_do_not_depend_on_the_thread_count) {
+  const std::size_t n = 517;
+  const std::size_t dims = 21;
+  std::vector<double> x(n * dims), w(dims);
+  unsigned state = 99;
+  for (auto& v : x) {
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<double>(state >> 8) / 16777216.0 - 0.5;
+  }
+  for (std::size_t d = 0; d < dims; ++d) w[d] = 1.0 / static_cast<double>(d + 1);
+  std::vector<double> one(n * dims), many(n * dims), p1(n), p3(n);
+  spikeshard::running_mean(x.data(), n, dims, 12, one.data(), 1);
+  spikeshard::running_mean(x.data(), n, dims, 12, many.data(), 3);
+  CHECK(std::memcmp(one.data(), many.data(), one.size() * sizeof(double)) == 0);
+  spikeshard::project_rows(x.data(), n, dims, w.data(), p1.data(), 1);
+  spikeshard::project_rows(x.data(), n, dims, w.data(), p3.data(), 3);
+  CHECK(std::memcmp(p1.data(), p3.data(), p1.size() * sizeof(double)) == 0);
+  double s = 0;
+  for (std::size_t d = 0; d < dims; ++d) s += x[5 * dims + d] * w[d];
+  CHECK(p1[5] == s);
+}

@@ -19,6 +19,15 @@ namespace spikeshard {
 void weighted_gram(const double* x, std::size_t n, std::size_t dims, const double* w, const double* t, double* gram,
                    double* rhs, int threads = 0);
 
+// Running mean along rows of x (n × dims): three passes of a box sum over rows i − half … i +
+// half (clipped at the ends), each a running sum that adds the entering row and then drops the
+// leaving one, and finally each value divided by the same running sums of a column of ones (the
+// window's weight). out (n × dims) is overwritten.
+void running_mean(const double* x, std::size_t n, std::size_t dims, std::size_t half, double* out, int threads = 0);
+
+// out[i] = Σ_d x[i][d] · w[d], summed in ascending d. out (n) is overwritten.
+void project_rows(const double* x, std::size_t n, std::size_t dims, const double* w, double* out, int threads = 0);
+
 }  // namespace spikeshard
 
 #endif  // SPIKESHARD_POSTPROCESS_H_

@@ -77,10 +77,60 @@ Napi::Value WeightedGram(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Runs a core call, turning std::invalid_argument into RangeError and other failures into Error.
+template <typename F>
+void guarded(Napi::Env env, F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// n and dims of a (n × dims) argument, dims in [1, 4096].
+void check_dims(Napi::Env env, std::size_t n, std::size_t dims) {
+  if (dims == 0 || dims > 4096) throw Napi::RangeError::New(env, "dims must be in [1, 4096], got " + std::to_string(dims));
+  if (n > kMaxSafeInteger / static_cast<double>(dims)) throw Napi::RangeError::New(env, "n × dims is too large");
+}
+
+// [sync] postprocessRunningMean(x, n, dims, half): Float64Array (n × dims)
+Napi::Value RunningMean(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4) {
+    throw Napi::TypeError::New(env, "postprocessRunningMean expects 4 arguments: (x, n, dims, half)");
+  }
+  const std::size_t n = count_arg(info, 1, "n");
+  const std::size_t dims = count_arg(info, 2, "dims");
+  const std::size_t half = count_arg(info, 3, "half");
+  check_dims(env, n, dims);
+  const double* x = doubles_arg(info, 0, "x", n * dims, false);
+  auto out = Napi::Float64Array::New(env, n * dims);
+  guarded(env, [&] { running_mean(x, n, dims, half, out.Data()); });
+  return out;
+}
+
+// [sync] postprocessProject(x, n, dims, w): Float64Array (n)
+Napi::Value Project(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4) throw Napi::TypeError::New(env, "postprocessProject expects 4 arguments: (x, n, dims, w)");
+  const std::size_t n = count_arg(info, 1, "n");
+  const std::size_t dims = count_arg(info, 2, "dims");
+  check_dims(env, n, dims);
+  const double* x = doubles_arg(info, 0, "x", n * dims, false);
+  const double* w = doubles_arg(info, 3, "w", dims, false);
+  auto out = Napi::Float64Array::New(env, n);
+  guarded(env, [&] { project_rows(x, n, dims, w, out.Data()); });
+  return out;
+}
+
 }  // namespace
 
 void register_postprocess(Napi::Env env, Napi::Object exports) {
   exports.Set("postprocessWeightedGram", Napi::Function::New(env, WeightedGram));
+  exports.Set("postprocessRunningMean", Napi::Function::New(env, RunningMean));
+  exports.Set("postprocessProject", Napi::Function::New(env, Project));
 }
 
 }  // namespace spikeshard::addon
