@@ -175,7 +175,8 @@ export function assembleSorting(
   const origin = new Int32Array(split.nClusters);
   for (let j = 0; j < nT; j++) origin[j] = j;
   for (const s of split.splits) origin[s.child] = s.reference;
-  const splitPairs = new Set(split.splits.map((s) => `${s.parent},${s.child}`));
+  // Parent–child pairs of the splits, keyed parent · nClusters + child (looked up for every pair of kept clusters).
+  const splitPairs = new Set(split.splits.map((s) => s.parent * split.nClusters + s.child));
 
   // Keep clusters that still own spikes, renumbered in order.
   const kept = new Int32Array(split.nClusters).fill(-1);
@@ -264,7 +265,7 @@ export function assembleSorting(
     for (let b = 0; b < nK; b++) {
       const ca = oldOf[a]!;
       const cb = oldOf[b]!;
-      const pair = splitPairs.has(`${ca},${cb}`) || splitPairs.has(`${cb},${ca}`);
+      const pair = splitPairs.has(ca * split.nClusters + cb) || splitPairs.has(cb * split.nClusters + ca);
       similarity[a * nK + b] = a === b || pair ? 1 : out.correlations.similarity[origin[ca]! * nT + origin[cb]!]!;
     }
   }

@@ -47,19 +47,19 @@ void running_mean(const double* x, std::size_t n, std::size_t dims, std::size_t 
     box_pass(weight.data(), next_weight.data(), n, 1, 0, 1, half);
     weight.swap(next_weight);
   }
-  // Columns are independent: each block of 8 is smoothed by one thread through two buffers.
-  constexpr std::size_t kColumns = 8;
+  // Columns are independent: each block of 32 (one run of contiguous values per row) is
+  // smoothed by one thread, through `a` and `out` in turn.
+  constexpr std::size_t kColumns = 32;
   const std::size_t blocks = (dims + kColumns - 1) / kColumns;
   std::vector<double> a(n * dims);
-  std::vector<double> b(n * dims);
   parallel_for(
       blocks,
       [&](std::size_t first, std::size_t last) {
         const std::size_t d0 = first * kColumns;
         const std::size_t d1 = std::min(dims, last * kColumns);
         box_pass(x, a.data(), n, dims, d0, d1, half);
-        box_pass(a.data(), b.data(), n, dims, d0, d1, half);
-        box_pass(b.data(), a.data(), n, dims, d0, d1, half);
+        box_pass(a.data(), out, n, dims, d0, d1, half);
+        box_pass(out, a.data(), n, dims, d0, d1, half);
         for (std::size_t i = 0; i < n; ++i) {
           for (std::size_t d = d0; d < d1; ++d) out[i * dims + d] = a[i * dims + d] / weight[i];
         }
