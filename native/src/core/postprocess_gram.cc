@@ -108,13 +108,17 @@ void weighted_gram(const double* x, std::size_t n, std::size_t dims, const doubl
     if (acc * kChunks >= total * bounds.size() && c + 1 < dims) bounds.push_back(c + 1);
   }
   bounds.push_back(dims);
+  // Threads are started per call: below ~10 ms of work their start (and, on a busy machine,
+  // their wait for a core) costs more than they save. The result is the same either way.
+  const double updates = static_cast<double>(n) * static_cast<double>(total);
+  const int use_threads = updates < 2e7 ? 1 : threads;
   parallel_for(
       bounds.size() - 1,
       [&](std::size_t b, std::size_t e) {
         // One pass over the spikes for all rows of this range (x is read once per thread).
         if (b < e) accumulate_rows(x, n, dims, w, t, bounds[b], bounds[e], gram, rhs);
       },
-      threads);
+      use_threads);
   for (std::size_t c = 0; c < dims; ++c) {
     for (std::size_t d = c + 1; d < dims; ++d) gram[d * dims + c] = gram[c * dims + d];
   }

@@ -48,7 +48,9 @@ void running_mean(const double* x, std::size_t n, std::size_t dims, std::size_t 
     weight.swap(next_weight);
   }
   // Columns are independent: each block of 32 (one run of contiguous values per row) is
-  // smoothed by one thread, through `a` and `out` in turn.
+  // smoothed by one thread, through `a` and `out` in turn. The passes are memory-bound, so
+  // threads only pay for large inputs.
+  const int use_threads = n * dims < (std::size_t{1} << 22) ? 1 : threads;
   constexpr std::size_t kColumns = 32;
   const std::size_t blocks = (dims + kColumns - 1) / kColumns;
   std::vector<double> a(n * dims);
@@ -64,10 +66,12 @@ void running_mean(const double* x, std::size_t n, std::size_t dims, std::size_t 
           for (std::size_t d = d0; d < d1; ++d) out[i * dims + d] = a[i * dims + d] / weight[i];
         }
       },
-      threads);
+      use_threads);
 }
 
 void project_rows(const double* x, std::size_t n, std::size_t dims, const double* w, double* out, int threads) {
+  // One read of x: memory-bound, so threads only pay for large inputs.
+  const int use_threads = n * dims < (std::size_t{1} << 22) ? 1 : threads;
   parallel_for(
       n,
       [&](std::size_t begin, std::size_t end) {
@@ -100,7 +104,7 @@ void project_rows(const double* x, std::size_t n, std::size_t dims, const double
           out[i] = s;
         }
       },
-      threads);
+      use_threads);
 }
 
 }  // namespace spikeshard
