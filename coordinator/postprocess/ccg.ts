@@ -147,5 +147,15 @@ export function ccgMetrics(
   sampleRateHz: number,
   isAuto: boolean,
 ): RefractoryMetrics {
-  return refractoryMetrics(refractoryCorrelogram(t1, t2, sampleRateHz, isAuto), isAuto);
+  // Both give the same metrics; visiting the pairs is cheaper for sparse trains (a few spikes of
+  // t2 per second), the boundary pointers (~10 steps per spike of either train) for dense ones.
+  const n1 = t1.length;
+  const n2 = t2.length;
+  const spanSamples = n2 > 1 ? t2[n2 - 1]! - t2[0]! : 0;
+  const pairsPerSpike = spanSamples > 0 ? (n2 * (1.001 * sampleRateHz)) / spanSamples : n2;
+  const k =
+    n1 * pairsPerSpike < 10 * (n1 + n2)
+      ? correlogram(t1, t2, sampleRateHz, isAuto)
+      : refractoryCorrelogram(t1, t2, sampleRateHz, isAuto);
+  return refractoryMetrics(k, isAuto);
 }
