@@ -7,7 +7,7 @@
  * reference: the slow-drift detrend is not circular, and each half keeps its own mean waveform
  * (Kilosort crosses them; §11 item 10).
  */
-import { projectRows, runningMeanRows, weightedGram } from '../../native/lib/index.js';
+import { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from '../../native/lib/index.js';
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster, pick } from './clusters.js';
 
@@ -88,37 +88,12 @@ export function runningMean(x: Float64Array, n: number, dims: number, sigma: num
   return runningMeanRows(x, n, dims, Math.floor(width / 2));
 }
 
-/** Solves A·x = b (n × n, row-major) by Gaussian elimination with partial pivoting. */
+/**
+ * Solves A·x = b (n × n, row-major) by Gaussian elimination with partial pivoting (native; the
+ * same operations in the same order as the former TS loop). RangeError for a singular matrix.
+ */
 export function solveLinear(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const m = Float64Array.from(a);
-  const x = Float64Array.from(b);
-  for (let col = 0; col < n; col++) {
-    let piv = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(m[r * n + col]!) > Math.abs(m[piv * n + col]!)) piv = r;
-    if (Math.abs(m[piv * n + col]!) < 1e-300) throw new RangeError('solveLinear: singular matrix');
-    if (piv !== col) {
-      for (let k = 0; k < n; k++) {
-        const v = m[col * n + k]!;
-        m[col * n + k] = m[piv * n + k]!;
-        m[piv * n + k] = v;
-      }
-      const v = x[col]!;
-      x[col] = x[piv]!;
-      x[piv] = v;
-    }
-    for (let r = col + 1; r < n; r++) {
-      const f = m[r * n + col]! / m[col * n + col]!;
-      if (f === 0) continue;
-      for (let k = col; k < n; k++) m[r * n + k]! -= f * m[col * n + k]!;
-      x[r]! -= f * x[col]!;
-    }
-  }
-  for (let r = n - 1; r >= 0; r--) {
-    let s = x[r]!;
-    for (let k = r + 1; k < n; k++) s -= m[r * n + k]! * x[k]!;
-    x[r] = s / m[r * n + r]!;
-  }
-  return x;
+  return solveLinearSystem(a, b, n);
 }
 
 function topDirection(x: Float64Array, n: number, dims: number): Float64Array {

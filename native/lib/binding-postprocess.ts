@@ -21,4 +21,9 @@ export interface PostprocessBinding {
   postprocessRunningMean(x: Float64Array, n: number, dims: number, half: number): Float64Array;
   /** [sync] out[i] = Σ_d x[i][d]·w[d] in ascending d. Throws TypeError / RangeError on wrong arguments. */
   postprocessProject(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array;
+  /**
+   * [sync] Solves a·x = b (n × n, row-major) by Gaussian elimination with partial pivoting. Throws
+   * RangeError for a singular matrix or wrong lengths, TypeError for wrong argument types.
+   */
+  postprocessSolveLinear(a: Float64Array, b: Float64Array, n: number): Float64Array;
 }

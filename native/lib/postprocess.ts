@@ -41,3 +41,12 @@ export function runningMeanRows(x: Float64Array, n: number, dims: number, halfWi
 export function projectRows(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array {
   return loadCpuBinding().postprocessProject(x, n, dims, w);
 }
+
+/**
+ * Solves a · x = b (n × n, row-major) by Gaussian elimination with partial pivoting (the first
+ * row with the largest |pivot|; rows whose factor is 0 are skipped) and back substitution. Throws
+ * RangeError when a pivot is below 1e-300 in magnitude (singular matrix).
+ */
+export function solveLinearSystem(a: Float64Array, b: Float64Array, n: number): Float64Array {
+  return loadCpuBinding().postprocessSolveLinear(a, b, n);
+}

@@ -144,3 +144,21 @@ TEST(running_mean_and_project_do_not_depend_on_the_thread_count) {
   for (std::size_t d = 0; d < dims; ++d) s += x[5 * dims + d] * w[d];
   CHECK(p1[5] == s);
 }
+
+TEST(solve_linear_small_exact_case) {
+  // [[0, 2], [4, 1]] · x = [4, 9]: the first pivot needs a row swap; x = [7/4, 2].
+  const double a[] = {0, 2, 4, 1};
+  const double b[] = {4, 9};
+  double x[2];
+  spikeshard::solve_linear(a, b, 2, x);
+  CHECK(x[0] == 1.75);
+  CHECK(x[1] == 2);
+  const double singular[] = {1, 2, 2, 4};
+  bool threw = false;
+  try {
+    spikeshard::solve_linear(singular, b, 2, x);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+}

@@ -28,6 +28,11 @@ void running_mean(const double* x, std::size_t n, std::size_t dims, std::size_t 
 // out[i] = Σ_d x[i][d] · w[d], summed in ascending d. out (n) is overwritten.
 void project_rows(const double* x, std::size_t n, std::size_t dims, const double* w, double* out, int threads = 0);
 
+// Solves A·x = b (n × n, row-major) by Gaussian elimination with partial pivoting (the first
+// row with the largest |pivot| wins), rows with a zero factor skipped, then back substitution.
+// Throws std::invalid_argument when a pivot's magnitude is below 1e-300 (singular matrix).
+void solve_linear(const double* a, const double* b, std::size_t n, double* x);
+
 }  // namespace spikeshard
 
 #endif  // SPIKESHARD_POSTPROCESS_H_

@@ -125,12 +125,26 @@ Napi::Value Project(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// [sync] postprocessSolveLinear(a, b, n): Float64Array (n)
+Napi::Value SolveLinear(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3) throw Napi::TypeError::New(env, "postprocessSolveLinear expects 3 arguments: (a, b, n)");
+  const std::size_t n = count_arg(info, 2, "n");
+  check_dims(env, 1, n);
+  const double* a = doubles_arg(info, 0, "a", n * n, false);
+  const double* b = doubles_arg(info, 1, "b", n, false);
+  auto out = Napi::Float64Array::New(env, n);
+  guarded(env, [&] { solve_linear(a, b, n, out.Data()); });
+  return out;
+}
+
 }  // namespace
 
 void register_postprocess(Napi::Env env, Napi::Object exports) {
   exports.Set("postprocessWeightedGram", Napi::Function::New(env, WeightedGram));
   exports.Set("postprocessRunningMean", Napi::Function::New(env, RunningMean));
   exports.Set("postprocessProject", Napi::Function::New(env, Project));
+  exports.Set("postprocessSolveLinear", Napi::Function::New(env, SolveLinear));
 }
 
 }  // namespace spikeshard::addon

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { projectRows, runningMeanRows, weightedGram } from '../../../native/lib/index.js';
+import { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from '../../../native/lib/index.js';
 import { loadCpuBinding } from '../../../native/lib/load.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
 
@@ -114,4 +114,42 @@ test('projectRows sums each row in feature order', () => {
   }
   sameBits(projectRows(x, n, dims, w), want, 'projections');
   assert.throws(() => projectRows(x, n, dims, new Float64Array(dims + 1)), RangeError);
+});
+
+test('solveLinearSystem is the former elimination bit for bit, and refuses a singular matrix', () => {
+  const n = 23;
+  const rng = new SeededRandom(6);
+  const a = Float64Array.from({ length: n * n }, () => rng.next() - 0.5);
+  for (let i = 0; i < n; i++) a[i * n + ((i * 7) % n)]! += 2; // pivots off the diagonal: rows swap
+  a[5 * n] = 0; // a zero factor is skipped
+  const b = Float64Array.from({ length: n }, () => rng.next());
+  // The former TS implementation.
+  const m = Float64Array.from(a);
+  const want = Float64Array.from(b);
+  for (let col = 0; col < n; col++) {
+    let piv = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(m[r * n + col]!) > Math.abs(m[piv * n + col]!)) piv = r;
+    for (let k = 0; k < n; k++) [m[col * n + k], m[piv * n + k]] = [m[piv * n + k]!, m[col * n + k]!];
+    [want[col], want[piv]] = [want[piv]!, want[col]!];
+    for (let r = col + 1; r < n; r++) {
+      const f = m[r * n + col]! / m[col * n + col]!;
+      if (f === 0) continue;
+      for (let k = col; k < n; k++) m[r * n + k]! -= f * m[col * n + k]!;
+      want[r]! -= f * want[col]!;
+    }
+  }
+  for (let r = n - 1; r >= 0; r--) {
+    let s = want[r]!;
+    for (let k = r + 1; k < n; k++) s -= m[r * n + k]! * want[k]!;
+    want[r] = s / m[r * n + r]!;
+  }
+  sameBits(solveLinearSystem(a, b, n), want, 'solution');
+  // A·x ≈ b
+  const x = solveLinearSystem(a, b, n);
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += a[r * n + k]! * x[k]!;
+    assert.ok(Math.abs(s - b[r]!) < 1e-9, `row ${r}`);
+  }
+  assert.throws(() => solveLinearSystem(Float64Array.of(1, 2, 2, 4), Float64Array.of(1, 1), 2), /singular/);
 });
