@@ -49,6 +49,8 @@
             "src/core/threads.cc",
             "src/core/templates.cc",
             "src/core/linalg.cc",
+            "src/core/drift_detect.cc",
+            "src/core/drift_simd.cc",
             "<!@(node -e \"console.log(require('fs').readdirSync('src/addon-cuda').filter(f=>f.endsWith('.cc')).map(f=>'src/addon-cuda/'+f).join(' '))\")"
           ],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src/cuda", "src/core", "src/addon-common"],

@@ -30,9 +30,15 @@ clean:
 # Standalone parity check and micro-benchmark (no Node.js): CPU core + CUDA kernels, cudart static.
 CXX ?= g++
 CHECK := $(OUT)/spikeshard-cuda-check
-check-binary: $(CHECK)
+DRIFT_CHECK := $(OUT)/spikeshard-drift-check
+check-binary: $(CHECK) $(DRIFT_CHECK)
 $(CHECK): test/cuda/cuda_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h)
 	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
 	  test/cuda/cuda_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -o $@
 
 .PHONY: check-binary
+
+# Standalone drift-detection parity check (../test/gpu/drift_check.cc): CPU core + CUDA kernels.
+$(DRIFT_CHECK): ../test/gpu/drift_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h) $(wildcard src/cuda/*.h)
+	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
+	  ../test/gpu/drift_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -o $@

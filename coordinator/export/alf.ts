@@ -48,6 +48,8 @@ export interface AlfOptions extends StagedFolderOptions {
    * absent: not written.
    */
   waveforms?: IblWaveforms;
+  /** Receives the seconds of each part: derive (templates, amplitudes, depths), metrics, write. */
+  timings?: Record<string, number>;
 }
 
 /** ALF collection name of a probe label: 'imec0' → 'probe00', 'imec1a' → 'probe01a' (split shanks); 'probe00' is kept. */
@@ -81,6 +83,12 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
   const { nTemplates: T, nChannels: C, nBatches: B, nBlocks } = dims;
   const { spikes, probe, drift } = result;
 
+  let partStart = performance.now();
+  const partDone = (part: string): void => {
+    const now = performance.now();
+    if (options.timings !== undefined) options.timings[part] = (now - partStart) / 1000;
+    partStart = now;
+  };
   const winv = whiteningInverse(result, dims);
   const derived = deriveTemplates(result, dims, winv);
   const ampsV = spikeAmplitudes(result, derived.p2pVolts);
@@ -93,6 +101,7 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
   const waveformShape = [T, PHY_LEADING_ZEROS + dims.nt0, nWf];
   const uuids = clusterUuids(options.runId, probeCollection, T);
   const timesS = Float64Array.from(spikes.samples, (v) => v / result.sampleRateHz);
+  partDone('derive');
   const metrics = unitMetrics({
     timesS,
     clusters: spikes.templates,
@@ -101,6 +110,7 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     nClusters: T,
     ks2Labels: result.templates.labels,
   });
+  partDone('metrics');
   const noiseV = channelNoiseVolts(result, winv, C);
   // Read before anything is written, so that a missing or short raw file leaves no collection.
   const perTemplate = options.spikeSubsetPerTemplate ?? 0;
@@ -167,6 +177,7 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     writeFileAtomic(file('cluster_KSLabel.tsv'), clusterTsv('KSLabel', result.templates.labels));
     writeFileAtomic(file('params.py'), paramsPy(result, target));
   });
+  partDone('write');
   return target;
 }
 

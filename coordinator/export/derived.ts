@@ -74,7 +74,9 @@ export function deriveTemplates(result: SortingResult, dims: SortingDims, winv: 
 /**
  * (rows, n) = a (rows, n) · b (n, n). Four rows at a time, so each row of b is loaded once per
  * four output rows: about twice as fast as row by row for 400 templates × 61 samples × 384
- * channels (3.6e9 multiply-adds).
+ * channels (3.6e9 multiply-adds). A template lives on the ~32 channels around its peak, so the
+ * k whose four a values are all zero are skipped: their terms (±0) could not change a sum that
+ * starts at +0, so the result is the same, ~10× sooner.
  */
 function multiplyRows(a: Float32Array, b: Float64Array, rows: number, n: number): Float64Array {
   const out = new Float64Array(rows * n);
@@ -89,6 +91,7 @@ function multiplyRows(a: Float32Array, b: Float64Array, rows: number, n: number)
       const x1 = a[o1 + k]!;
       const x2 = a[o2 + k]!;
       const x3 = a[o3 + k]!;
+      if (x0 === 0 && x1 === 0 && x2 === 0 && x3 === 0) continue;
       const bk = k * n;
       for (let c = 0; c < n; c++) {
         const w = b[bk + c]!;
@@ -103,6 +106,7 @@ function multiplyRows(a: Float32Array, b: Float64Array, rows: number, n: number)
     const o = r * n;
     for (let k = 0; k < n; k++) {
       const x = a[o + k]!;
+      if (x === 0) continue;
       const bk = k * n;
       for (let c = 0; c < n; c++) out[o + c]! += x * b[bk + c]!;
     }

@@ -47,9 +47,12 @@ export function removeDuplicates(
     throw new RangeError(`removeDuplicates: ${n} samples, ${clusters.length} cluster ids, ${scores.length} scores`);
   }
   const d = options.maxLagSamples;
-  const counts = groupByCluster(Uint32Array.from(clusters), nClusters).map((g) => g.length);
-  // Per ordered pair (a, b): spikes of a with a spike of b within ±d.
-  const coincident = new Map<number, number>();
+  const groups = groupByCluster(Uint32Array.from(clusters), nClusters);
+  const counts = groups.map((g) => g.length);
+  // Per ordered pair (a, b): spikes of a with a spike of b within ±d. A dense table while it is
+  // small (the usual case: a few hundred clusters), a map beyond.
+  const dense = nClusters * nClusters <= 1 << 24 ? new Int32Array(nClusters * nClusters) : null;
+  const sparse = dense === null ? new Map<number, number>() : null;
   const key = (a: number, b: number): number => a * nClusters + b;
   const lastSpikeOf = new Int32Array(nClusters).fill(-1);
   let lo = 0;
@@ -61,17 +64,23 @@ export function removeDuplicates(
       const b = clusters[j]!;
       if (b === a || lastSpikeOf[b] === i) continue;
       lastSpikeOf[b] = i;
-      coincident.set(key(a, b), (coincident.get(key(a, b)) ?? 0) + 1);
+      if (dense !== null) dense[key(a, b)]!++;
+      else sparse!.set(key(a, b), (sparse!.get(key(a, b)) ?? 0) + 1);
     }
   }
   const candidates: Array<{ a: number; b: number; fraction: number }> = [];
-  for (const [k, c] of coincident) {
+  const consider = (k: number, c: number): void => {
     const a = Math.floor(k / nClusters);
     const b = k % nClusters;
     const fraction = c / counts[a]!;
     if (fraction >= options.minFraction) candidates.push({ a, b, fraction });
+  };
+  if (dense !== null) {
+    for (let k = 0; k < dense.length; k++) if (dense[k]! > 0) consider(k, dense[k]!);
+  } else {
+    for (const [k, c] of sparse!) consider(k, c);
   }
-  // Most systematic pairs first; each unordered pair once.
+  // Most systematic pairs first; each unordered pair once (the order is total: a and b break ties).
   candidates.sort((x, y) => y.fraction - x.fraction || x.a - y.a || x.b - y.b);
   const keep = new Uint8Array(n).fill(1);
   const done = new Set<number>();
@@ -80,17 +89,21 @@ export function removeDuplicates(
     const pairKey = key(Math.min(a, b), Math.max(a, b));
     if (done.has(pairKey)) continue;
     done.add(pairKey);
-    // Coincidences of kept spikes of a and b: which side scores higher at each.
+    // Coincidences of kept spikes of a and b: which side scores higher at each. Both groups are
+    // in spike (= time) order, so b's candidates of each spike of a are a window that only moves on.
+    const ga = groups[a]!;
+    const gb = groups[b]!;
     const matches: Array<[number, number]> = [];
     let winsA = 0;
-    lo = 0;
-    for (let i = 0; i < n; i++) {
-      if (clusters[i] !== a || !keep[i]) continue;
+    let from = 0;
+    for (const i of ga) {
+      if (!keep[i]) continue;
       const t = samples[i]!;
-      while (samples[lo]! < t - d) lo++;
+      while (from < gb.length && samples[gb[from]!]! < t - d) from++;
       let best = -1;
-      for (let j = lo; j < n && samples[j]! <= t + d; j++) {
-        if (clusters[j] !== b || !keep[j]) continue;
+      for (let m = from; m < gb.length && samples[gb[m]!]! <= t + d; m++) {
+        const j = gb[m]!;
+        if (!keep[j]) continue;
         if (best < 0 || Math.abs(samples[j]! - t) < Math.abs(samples[best]! - t)) best = j;
       }
       if (best < 0) continue;

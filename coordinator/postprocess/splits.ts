@@ -7,6 +7,7 @@
  * reference: the slow-drift detrend is not circular, and each half keeps its own mean waveform
  * (Kilosort crosses them; §11 item 10).
  */
+import { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from '../../native/lib/index.js';
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster, pick } from './clusters.js';
 
@@ -78,76 +79,33 @@ export interface SplitResult {
   splits: Array<{ parent: number; child: number; reference: number }>;
 }
 
-/** Mean along spike order over a Gaussian-like window (three box passes), edges renormalised. */
+/**
+ * Mean along spike order over a Gaussian-like window (three box passes), edges renormalised
+ * (native: each column is a running sum over spike order, bitwise the same on any thread count).
+ */
 export function runningMean(x: Float64Array, n: number, dims: number, sigma: number): Float64Array {
   const width = Math.max(1, Math.round(Math.sqrt(4 * sigma * sigma + 1)));
-  let cur = x;
-  let weight = new Float64Array(n).fill(1);
-  for (let pass = 0; pass < 3; pass++) {
-    const next = new Float64Array(n * dims);
-    const nextW = new Float64Array(n);
-    const half = Math.floor(width / 2);
-    for (let d = -1; d < dims; d++) {
-      let acc = 0;
-      const get = (i: number): number => (d < 0 ? weight[i]! : cur[i * dims + d]!);
-      for (let i = 0; i < Math.min(n, half + 1); i++) acc += get(i);
-      for (let i = 0; i < n; i++) {
-        if (d < 0) nextW[i] = acc;
-        else next[i * dims + d] = acc;
-        const add = i + half + 1;
-        const drop = i - half;
-        if (add < n) acc += get(add);
-        if (drop >= 0) acc -= get(drop);
-      }
-    }
-    cur = next;
-    weight = nextW;
-  }
-  const out = new Float64Array(n * dims);
-  for (let i = 0; i < n; i++) for (let d = 0; d < dims; d++) out[i * dims + d] = cur[i * dims + d]! / weight[i]!;
-  return out;
+  return runningMeanRows(x, n, dims, Math.floor(width / 2));
 }
 
-/** Solves A·x = b (n × n, row-major) by Gaussian elimination with partial pivoting. */
+/**
+ * Solves A·x = b (n × n, row-major) by Gaussian elimination with partial pivoting (native; the
+ * same operations in the same order as the former TS loop). RangeError for a singular matrix.
+ */
 export function solveLinear(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const m = Float64Array.from(a);
-  const x = Float64Array.from(b);
-  for (let col = 0; col < n; col++) {
-    let piv = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(m[r * n + col]!) > Math.abs(m[piv * n + col]!)) piv = r;
-    if (Math.abs(m[piv * n + col]!) < 1e-300) throw new RangeError('solveLinear: singular matrix');
-    if (piv !== col) {
-      for (let k = 0; k < n; k++) [m[col * n + k], m[piv * n + k]] = [m[piv * n + k]!, m[col * n + k]!];
-      [x[col], x[piv]] = [x[piv]!, x[col]!];
-    }
-    for (let r = col + 1; r < n; r++) {
-      const f = m[r * n + col]! / m[col * n + col]!;
-      if (f === 0) continue;
-      for (let k = col; k < n; k++) m[r * n + k]! -= f * m[col * n + k]!;
-      x[r]! -= f * x[col]!;
-    }
-  }
-  for (let r = n - 1; r >= 0; r--) {
-    let s = x[r]!;
-    for (let k = r + 1; k < n; k++) s -= m[r * n + k]! * x[k]!;
-    x[r] = s / m[r * n + r]!;
-  }
-  return x;
+  return solveLinearSystem(a, b, n);
 }
 
 function topDirection(x: Float64Array, n: number, dims: number): Float64Array {
-  const cov = new Float64Array(dims * dims);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < dims; a++) {
-      const xa = x[i * dims + a]!;
-      if (xa === 0) continue;
-      for (let b = 0; b < dims; b++) cov[a * dims + b]! += xa * x[i * dims + b]!;
-    }
-  }
+  const cov = weightedGram(x, n, dims).gram;
   let w = new Float64Array(dims).fill(1 / Math.sqrt(dims));
   for (let it = 0; it < 200; it++) {
     const next = new Float64Array(dims);
-    for (let a = 0; a < dims; a++) for (let b = 0; b < dims; b++) next[a]! += cov[a * dims + b]! * w[b]!;
+    for (let a = 0; a < dims; a++) {
+      let s = 0;
+      for (let b = 0; b < dims; b++) s += cov[a * dims + b]! * w[b]!;
+      next[a] = s;
+    }
     const norm = Math.hypot(...next);
     if (norm === 0) break;
     for (let a = 0; a < dims; a++) next[a]! /= norm;
@@ -157,13 +115,7 @@ function topDirection(x: Float64Array, n: number, dims: number): Float64Array {
 }
 
 function project(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let d = 0; d < dims; d++) s += x[i * dims + d]! * w[d]!;
-    out[i] = s;
-  }
-  return out;
+  return projectRows(x, n, dims, w);
 }
 
 interface Bimodal {
@@ -202,44 +154,49 @@ export function bimodalPursuit(x: Float64Array, n: number, dims: number): Bimoda
     mu2 = a2 / n2;
     let v1 = 0;
     let v2 = 0;
+    // Squares as products: V8's x ** 2 is x * x (its pow returns x * x for an exponent of 2), so
+    // the values are the same, without a call per spike.
     for (let i = 0; i < n; i++) {
-      v1 += r1[i]! * (proj[i]! - mu1) ** 2;
-      v2 += (1 - r1[i]!) * (proj[i]! - mu2) ** 2;
+      const d1 = proj[i]! - mu1;
+      const d2 = proj[i]! - mu2;
+      v1 += r1[i]! * (d1 * d1);
+      v2 += (1 - r1[i]!) * (d2 * d2);
     }
     s1 = Math.sqrt(v1 / n1) + 1e-12;
     s2 = Math.sqrt(v2 / n2) + 1e-12;
     p1 = n1 / n;
-    // E-step
+    // E-step (the constant parts are evaluated once, in the same order as written per spike)
+    const base1 = Math.log(p1) - Math.log(s1);
+    const base2 = Math.log(1 - p1) - Math.log(s2);
+    const v1x2 = 2 * s1 * s1;
+    const v2x2 = 2 * s2 * s2;
     for (let i = 0; i < n; i++) {
-      const l1 = Math.log(p1) - Math.log(s1) - (proj[i]! - mu1) ** 2 / (2 * s1 * s1);
-      const l2 = Math.log(1 - p1) - Math.log(s2) - (proj[i]! - mu2) ** 2 / (2 * s2 * s2);
+      const d1 = proj[i]! - mu1;
+      const d2 = proj[i]! - mu2;
+      const l1 = base1 - (d1 * d1) / v1x2;
+      const l2 = base2 - (d2 * d2) / v2x2;
       const m = Math.max(l1, l2);
-      const e1 = Math.exp(l1 - m);
-      const e2 = Math.exp(l2 - m);
+      // The larger term is exp(0) = 1 exactly whenever m is finite: one call to exp per spike.
+      const finite = Number.isFinite(m);
+      const e1 = finite && l1 === m ? 1 : Math.exp(l1 - m);
+      const e2 = finite && l2 === m ? 1 : Math.exp(l2 - m);
       r1[i] = e1 / (e1 + e2);
     }
     // Kilosort refits the direction on every second iteration from the tenth; every fourth keeps
     // the fit (tests and accuracy runs) at half the cost, and only the upper triangle of the
     // symmetric system is accumulated.
     if (iter >= 10 && iter % 4 === 2) {
-      const a = new Float64Array(dims * dims);
-      const b = new Float64Array(dims);
-      const row = new Float64Array(dims);
+      const q = new Float64Array(n);
+      const t = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        const q = r1[i]! / (s1 * s1) + (1 - r1[i]!) / (s2 * s2);
-        const t = (r1[i]! * mu1) / (s1 * s1) + ((1 - r1[i]!) * mu2) / (s2 * s2);
-        const base = i * dims;
-        for (let d = 0; d < dims; d++) row[d] = x[base + d]!;
-        for (let c = 0; c < dims; c++) {
-          const xc = row[c]!;
-          if (xc === 0) continue;
-          b[c]! += xc * t;
-          const xq = xc * q;
-          const off = c * dims;
-          for (let d = c; d < dims; d++) a[off + d]! += xq * row[d]!;
-        }
+        q[i] = r1[i]! / (s1 * s1) + (1 - r1[i]!) / (s2 * s2);
+        t[i] = (r1[i]! * mu1) / (s1 * s1) + ((1 - r1[i]!) * mu2) / (s2 * s2);
       }
-      for (let c = 0; c < dims; c++) for (let d = 0; d < c; d++) a[c * dims + d] = a[d * dims + c]!;
+      // a = Σ_i q_i x_i x_iᵀ and b = Σ_i t_i x_i, each summed in spike order (the native kernel
+      // gives the sequential loop's bits on any number of threads).
+      const system = weightedGram(x, n, dims, q, t);
+      const a = system.gram;
+      const b = system.rhs!;
       for (let c = 0; c < dims; c++) a[c * dims + c]! += 1e-9 * (a[c * dims + c]! + 1);
       const next = solveLinear(a, b, dims);
       const norm = Math.hypot(...next);
@@ -268,28 +225,37 @@ export function bimodalPursuit(x: Float64Array, n: number, dims: number): Bimoda
 /** Features of a cluster's spikes on the channels of its reference template (0 where absent). */
 function clusterFeatures(input: SplitInput, spikes: Int32Array, reference: number): Float64Array {
   const { nPc, nFeatures: k } = input;
-  const refChannels = input.pcFeatureInd.subarray(reference * k, reference * k + k);
-  const slot = new Map<number, number>();
-  refChannels.forEach((ch, i) => slot.set(ch, i));
+  let maxChannel = 0;
+  for (const ch of input.pcFeatureInd) maxChannel = Math.max(maxChannel, ch);
+  // Feature slot of each channel in the reference's list (the last one when listed twice), −1 if absent.
+  const slot = new Int32Array(maxChannel + 1).fill(-1);
+  for (let i = 0; i < k; i++) slot[input.pcFeatureInd[reference * k + i]!] = i;
   const dims = nPc * k;
   const out = new Float64Array(spikes.length * dims);
-  spikes.forEach((s, row) => {
+  for (let row = 0; row < spikes.length; row++) {
+    const s = spikes[row]!;
     const t = input.spikeTemplates[s]!;
     for (let j = 0; j < k; j++) {
-      const target = slot.get(input.pcFeatureInd[t * k + j]!);
-      if (target === undefined) continue;
+      const target = slot[input.pcFeatureInd[t * k + j]!]!;
+      if (target < 0) continue;
       for (let p = 0; p < nPc; p++) out[row * dims + p * k + target] = input.pcFeatures[s * dims + p * k + j]!;
     }
-  });
+  }
   return out;
 }
 
+/** The template that found most of the spikes (the lowest id on ties). */
 function mostCommonTemplate(input: SplitInput, spikes: Int32Array): number {
-  const counts = new Map<number, number>();
-  for (const s of spikes) counts.set(input.spikeTemplates[s]!, (counts.get(input.spikeTemplates[s]!) ?? 0) + 1);
+  const counts = new Int32Array(input.pcFeatureInd.length / input.nFeatures);
+  for (const s of spikes) counts[input.spikeTemplates[s]!]!++;
   let best = -1;
-  let bestCount = -1;
-  for (const [t, c] of counts) if (c > bestCount || (c === bestCount && t < best)) [best, bestCount] = [t, c];
+  let bestCount = 0;
+  for (let t = 0; t < counts.length; t++) {
+    if (counts[t]! > bestCount) {
+      best = t;
+      bestCount = counts[t]!;
+    }
+  }
   return best;
 }
 

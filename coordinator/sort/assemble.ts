@@ -68,7 +68,8 @@ const DUPLICATE_LAG_S = 0.4e-3;
 /**
  * The finished sorting of one probe. Consumes `out.spikes`: its feature arrays are filtered in
  * place and shared with the result (no second copy of ~0.5 kB per spike), so `out.spikes`'
- * features must not be read afterwards.
+ * features must not be read afterwards. `timings`, when given, receives the seconds of each step
+ * (duplicates, merges, splits, cutoff, clusterArrays).
  */
 export function assembleSorting(
   out: EngineOutput,
@@ -76,7 +77,14 @@ export function assembleSorting(
   params: SortParams,
   log: Logger,
   provenance: Record<string, unknown>,
+  timings: Record<string, number> | null = null,
 ): SortingResult {
+  let stepStart = performance.now();
+  const stepDone = (step: string): void => {
+    const now = performance.now();
+    if (timings !== null) timings[step] = (now - stepStart) / 1000;
+    stepStart = now;
+  };
   const { model, setup } = out;
   const fs = setup.sampleRateHz;
   const nC = setup.nChannels;
@@ -95,6 +103,7 @@ export function assembleSorting(
     const peak = model.peakChannel[j]!;
     for (let i = 0; i < nN; i++) pcFeatureInd[j * nN + i] = model.neighbours[peak * nN + i]!;
   }
+  stepDone('duplicates');
 
   // Merges and splits.
   const merged = findMerges(
@@ -116,6 +125,7 @@ export function assembleSorting(
       spikeTemplates,
     },
   );
+  stepDone('merges');
   const split = splitClusters(
     {
       samples: spikes.samples,
@@ -136,6 +146,7 @@ export function assembleSorting(
       maxTimeSegregation: 0.3,
     },
   );
+  stepDone('splits');
   log.info(
     { duplicates: duplicates.pairs, merges: merged.merges.length, splits: split.splits.length },
     `post-processing: ${duplicates.pairs.length} duplicate pairs (${out.spikes.samples.length - spikes.samples.length} spikes), ${merged.merges.length} merges, ${split.splits.length} splits`,
@@ -158,12 +169,14 @@ export function assembleSorting(
     },
     spikes.amplitudes,
   );
+  stepDone('cutoff');
 
   // Every cluster's origin: the template whose waveform, neighbours and features it keeps.
   const origin = new Int32Array(split.nClusters);
   for (let j = 0; j < nT; j++) origin[j] = j;
   for (const s of split.splits) origin[s.child] = s.reference;
-  const splitPairs = new Set(split.splits.map((s) => `${s.parent},${s.child}`));
+  // Parent–child pairs of the splits, keyed parent · nClusters + child (looked up for every pair of kept clusters).
+  const splitPairs = new Set(split.splits.map((s) => s.parent * split.nClusters + s.child));
 
   // Keep clusters that still own spikes, renumbered in order.
   const kept = new Int32Array(split.nClusters).fill(-1);
@@ -252,7 +265,7 @@ export function assembleSorting(
     for (let b = 0; b < nK; b++) {
       const ca = oldOf[a]!;
       const cb = oldOf[b]!;
-      const pair = splitPairs.has(`${ca},${cb}`) || splitPairs.has(`${cb},${ca}`);
+      const pair = splitPairs.has(ca * split.nClusters + cb) || splitPairs.has(cb * split.nClusters + ca);
       similarity[a * nK + b] = a === b || pair ? 1 : out.correlations.similarity[origin[ca]! * nT + origin[cb]!]!;
     }
   }
@@ -273,6 +286,7 @@ export function assembleSorting(
     sortingPositions[2 * ch] = setup.xUm[ch]!;
     sortingPositions[2 * ch + 1] = setup.yUm[ch]!;
   }
+  stepDone('clusterArrays');
   return {
     sampleRateHz: fs,
     datPath: info.binPath,

@@ -138,7 +138,8 @@ function krigingPieces(fn: string, stretches: readonly KrigingStretch[], nChanne
   };
 }
 
-function preprocessArgs(
+/** The binding's batch arguments of a raw block, its preprocessing options and its shift. */
+export function preprocessArgs(
   raw: SampleBlock<Int16Array>,
   options: PreprocessBatchOptions,
   kriging: BlockKriging,

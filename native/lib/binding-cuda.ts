@@ -10,7 +10,7 @@
  */
 import type { NativeDescription } from './binding.js';
 import type { PreprocessBinding } from './binding-preprocess.js';
-import type { DriftBinding } from './binding-drift.js';
+import type { DriftBinding, RawDetectorParams, RawDriftSpikes } from './binding-drift.js';
 import type {
   MatchingBinding,
   RawMatchOptions,
@@ -127,7 +127,7 @@ export interface NativeCudaStageTiming {
 export interface NativeCudaBinding
   extends
     Pick<PreprocessBinding, 'highpassBlock' | 'commonMedianReference' | 'applyWhitening' | 'preprocessBatch'>,
-    Pick<DriftBinding, 'driftApplyKriging'>,
+    Pick<DriftBinding, 'driftApplyKriging' | 'driftDetectSpikes'>,
     Pick<MatchingBinding, 'matchBatch'> {
   /** [sync] The CPU binding's matchBatch; `options.modelKey` keeps the model on the device. */
   matchBatch(
@@ -197,6 +197,19 @@ export interface NativeCudaBinding
     options: RawMatchOptions,
     repeats: number,
   ): { repeats: number; spikesFound: number; iterations: number; stages: NativeCudaStageTiming[] };
+  /**
+   * [sync] preprocessBatch (no drift shift) then driftDetectSpikes on its output, without the
+   * whitened block leaving the device: int16 in, spikes out. Same spikes and bitwise values as the
+   * CPU's preprocessBatch + driftDetectSpikes; `params` as driftDetectSpikes' (own range relative to
+   * the batch's first row). Device limits: nt0 ≤ 256.
+   */
+  preprocessDriftDetectSpikes(
+    batch: PreprocessBatchArgs,
+    xUm: Float64Array,
+    yUm: Float64Array,
+    wTemp: Float32Array,
+    params: RawDetectorParams,
+  ): RawDriftSpikes;
   /** [sync] Device memory held by the backend's context (grow-only buffers reused between calls). */
   deviceMemory(): { bytesInUse: number; maxBytes: number } & NativeResidentModel;
   /** [sync] Frees the context's device buffers (the resident model with them). */

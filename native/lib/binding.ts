@@ -10,6 +10,7 @@ import type { DestripeBinding } from './binding-destripe.js';
 import type { DriftBinding } from './binding-drift.js';
 import type { MatchingBinding } from './binding-matching.js';
 import type { SimulateBinding } from './binding-simulate.js';
+import type { PostprocessBinding } from './binding-postprocess.js';
 
 export interface NativeDescription {
   backend: 'cpu' | 'cuda';
@@ -19,7 +20,7 @@ export interface NativeDescription {
 }
 
 export interface NativeCpuBinding
-  extends PreprocessBinding, DestripeBinding, DriftBinding, MatchingBinding, SimulateBinding {
+  extends PreprocessBinding, DestripeBinding, DriftBinding, MatchingBinding, SimulateBinding, PostprocessBinding {
   /** [sync] What this build is. */
   describe(): NativeDescription;
   /** [sync] Threads for parallel kernels; 0 = all cores. Throws TypeError on a non-number. */

@@ -16,6 +16,7 @@
  * `setThreads`; results do not depend on the thread count. Invalid arguments throw TypeError or
  * RangeError from the native side, naming the argument.
  */
+import type { RawDetectorParams } from './binding-drift.js';
 import { loadCpuBinding } from './load.js';
 
 /** Channel positions, one per channel, µm. */
@@ -160,16 +161,12 @@ export interface DriftSpikes {
   found: number;
 }
 
-/** Detects spikes with the generic templates `wTemp` (nt0 × nPrototypes) in one whitened block. */
-export function detectDriftSpikes(
-  data: Float32Array,
-  nChannels: number,
-  probe: DriftProbe,
-  wTemp: Float32Array,
-  options: DriftDetectorOptions = {},
-): DriftSpikes {
-  const nSamples = nChannels > 0 ? Math.floor(data.length / nChannels) : 0;
-  return loadCpuBinding().driftDetectSpikes(data, nChannels, probe.xUm, probe.yUm, wTemp, {
+/**
+ * The binding's detector parameters for a block of `nSamples` samples: the options with their
+ * defaults (shared by the CPU and the CUDA detector, so both detect with the same settings).
+ */
+export function driftDetectorParams(options: DriftDetectorOptions, nSamples: number): RawDetectorParams {
+  return {
     nt0: options.nt0 ?? 61,
     nt0min: options.nt0min ?? 20,
     threshold: options.threshold ?? 8,
@@ -184,7 +181,26 @@ export function detectDriftSpikes(
     ownBeginSample: options.ownBeginSample ?? 0,
     ownEndSample: options.ownEndSample ?? nSamples,
     capacity: options.capacity ?? 10000,
-  });
+  };
+}
+
+/** Detects spikes with the generic templates `wTemp` (nt0 × nPrototypes) in one whitened block. */
+export function detectDriftSpikes(
+  data: Float32Array,
+  nChannels: number,
+  probe: DriftProbe,
+  wTemp: Float32Array,
+  options: DriftDetectorOptions = {},
+): DriftSpikes {
+  const nSamples = nChannels > 0 ? Math.floor(data.length / nChannels) : 0;
+  return loadCpuBinding().driftDetectSpikes(
+    data,
+    nChannels,
+    probe.xUm,
+    probe.yUm,
+    wTemp,
+    driftDetectorParams(options, nSamples),
+  );
 }
 
 /** Histogram grid: depth bins from min(y) − 1, log-spaced amplitude bins. */

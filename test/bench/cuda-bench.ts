@@ -7,8 +7,9 @@
  * copy into pinned memory, upload, preprocessing kernels, matching kernels, download, copy out, the
  * model's upload, and the whole call from JS; then the same with a model key (the first call uploads
  * the model, the later ones find it resident on the device), and learning with its proposals
- * computed on the device (no residual download). Writes JSON and prints a summary;
- * asserts nothing.
+ * computed on the device (no residual download); then drift detection per batch, CPU vs CUDA (the
+ * kernel on a float block, and the fused raw int16 → spikes call). Writes JSON and prints a
+ * summary; asserts nothing.
  *
  *   node dist/test/bench/cuda-bench.js [--channels 384] [--samples 65600] [--halo 1024]
  *                                      [--repeats 20] [--cpu-repeats 1] [--json FILE]
@@ -24,6 +25,7 @@ import {
   type KrigingStretch,
 } from '../../native/lib/backend.js';
 import type { NativeCudaMatchOptions, NativeCudaStageTiming } from '../../native/lib/binding-cuda.js';
+import { driftDetectorParams } from '../../native/lib/drift.js';
 import {
   DEFAULT_MATCH_OPTIONS,
   nearestChannels,
@@ -33,9 +35,11 @@ import {
 } from '../../native/lib/matching.js';
 import {
   cudaOrSkipReason,
+  driftPrototypes,
   gains,
   goodMask,
   krigingMatrix,
+  np1Probe,
   randomModel,
   rawBlock,
   whitening,
@@ -291,6 +295,65 @@ if (!cuda.ok) {
     }
   }
   report['fusedMatch'] = fused;
+
+  // Drift detection of one batch (generic templates, 3 prototypes, threshold 8): the CPU kernel on
+  // the whitened block, the CPU chain (preprocessing + detection), the CUDA kernel on the same float
+  // block (its upload included), and the fused raw int16 → spikes call the engine makes.
+  {
+    const probe = np1Probe(nChannels);
+    const wTemp = driftPrototypes(3);
+    const whiteArgs = { ...args, scale: 0.02 };
+    const haloSamples = Number(values.halo);
+    const params = driftDetectorParams(
+      { ownBeginSample: haloSamples, ownEndSample: nSamples - haloSamples, threshold: 8 },
+      nSamples,
+    );
+    const white = cpu.preprocessBatch(whiteArgs);
+    const timeIt = (n: number, body: () => unknown): number => {
+      body();
+      const s0 = performance.now();
+      for (let r = 0; r < n; r++) body();
+      return (performance.now() - s0) / n;
+    };
+    const cpuSpikes = cpu.driftDetectSpikes(white, nChannels, probe.xUm, probe.yUm, wTemp, params);
+    const cpuDetectMs = timeIt(cpuRepeats, () =>
+      cpu.driftDetectSpikes(white, nChannels, probe.xUm, probe.yUm, wTemp, params),
+    );
+    const cpuChainDetectMs = timeIt(cpuRepeats, () =>
+      cpu.driftDetectSpikes(cpu.preprocessBatch(whiteArgs), nChannels, probe.xUm, probe.yUm, wTemp, params),
+    );
+    const cudaSpikes = cuda.binding.preprocessDriftDetectSpikes(whiteArgs, probe.xUm, probe.yUm, wTemp, params);
+    const cudaDetectMs = timeIt(repeats, () =>
+      cuda.binding.driftDetectSpikes(white, nChannels, probe.xUm, probe.yUm, wTemp, params),
+    );
+    const cudaFusedMs = timeIt(repeats, () =>
+      cuda.binding.preprocessDriftDetectSpikes(whiteArgs, probe.xUm, probe.yUm, wTemp, params),
+    );
+    const same =
+      cpuSpikes.found === cudaSpikes.found &&
+      Buffer.from(cpuSpikes.samples.buffer).equals(Buffer.from(cudaSpikes.samples.buffer)) &&
+      Buffer.from(cpuSpikes.centres.buffer).equals(Buffer.from(cudaSpikes.centres.buffer)) &&
+      Buffer.from(cpuSpikes.depthsUm.buffer).equals(Buffer.from(cudaSpikes.depthsUm.buffer)) &&
+      Buffer.from(cpuSpikes.amplitudes.buffer).equals(Buffer.from(cudaSpikes.amplitudes.buffer));
+    report['driftDetect'] = {
+      spikes: cpuSpikes.samples.length,
+      found: cpuSpikes.found,
+      cudaEqualsCpu: same,
+      cpuThreads,
+      cpuDetectMs,
+      cpuPreprocessAndDetectMs: cpuChainDetectMs,
+      cudaDetectFloatBlockMs: cudaDetectMs,
+      cudaFusedRawToSpikesMs: cudaFusedMs,
+    };
+    console.log(
+      `Drift detection per batch (${nSamples} × ${nChannels}, ${cpuSpikes.samples.length} spikes, ` +
+        `CUDA ${same ? '=' : '≠'} CPU bitwise):`,
+    );
+    console.log(`  CPU detection (${cpuThreads} threads)     ${cpuDetectMs.toFixed(1).padStart(9)} ms`);
+    console.log(`  CPU preprocessing + detection  ${cpuChainDetectMs.toFixed(1).padStart(9)} ms`);
+    console.log(`  CUDA detection (float block in) ${cudaDetectMs.toFixed(3).padStart(9)} ms`);
+    console.log(`  CUDA fused raw int16 → spikes  ${cudaFusedMs.toFixed(3).padStart(9)} ms`);
+  }
   report['memory'] = cuda.binding.deviceMemory();
 }
 

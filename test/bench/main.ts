@@ -15,6 +15,9 @@
  * in turn, `--threads` split between them): wall time, × real time, per-batch requests per second
  * of round time, time in rounds vs. global steps, and bytes moved over gRPC per request (the
  * executor's own counters), and whether the outputs are the in-process sort's bytes.
+ *
+ * Post-processing and export alone, on a synthetic engine output of any size:
+ * `npm run bench:postprocess` (postprocess-bench.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# One command on the GPU machine (≤ 11 minutes at worst, each step under its own timeout): CPU-vs-CUDA parity (preprocessing, kriging and
-# matching pursuit) and the CUDA micro-benchmark at 384 channels × 65 600 samples (+ 2 × 1024 halo),
+# One command on the GPU machine (≤ 13 minutes at worst, each step under its own timeout): CPU-vs-CUDA parity (preprocessing, kriging,
+# matching pursuit and drift detection) and the CUDA micro-benchmark at 384 channels × 65 600 samples (+ 2 × 1024 halo),
 # matching with 250 templates. Needs no compiler and no node_modules; it
 # expects the artefacts built on a machine with the CUDA toolkit (docs/cuda.md, "GPU machine"):
 #   native/build/Release/spikeshard_cuda.node, native/build/Release/spikeshard_cpu.node, dist/,
-#   native/build/cuda/spikeshard-cuda-check
+#   native/build/cuda/spikeshard-cuda-check, native/build/cuda/spikeshard-drift-check
 # Results go to $OUT (default ./gpu-out): standalone.json, parity.txt, cuda-bench.json, summary.txt.
 # Exit status 0 when every step that ran passed.
 set -uo pipefail
@@ -55,6 +55,21 @@ cat "$OUT/standalone.json" 2>/dev/null
 say "standalone: exit $rc (0 pass, 1 parity failure, 2 no device)"
 [ "$rc" -eq 0 ] || status=1
 
+# 1b. Standalone drift-detection parity (no Node.js; built by the same check-binary target).
+drift_check="$(dirname "$check")/spikeshard-drift-check"
+[ -x "$drift_check" ] || drift_check=native/build/cuda/spikeshard-drift-check
+if [ -x "$drift_check" ]; then
+  say "== standalone drift detection parity ($drift_check)"
+  timeout 120 "$drift_check" --repeats 10 >"$OUT/drift-standalone.json" 2>"$OUT/drift-standalone.stderr"
+  rc=$?
+  cat "$OUT/drift-standalone.json" "$OUT/drift-standalone.stderr" 2>/dev/null
+  say "drift standalone: exit $rc (0 pass, 1 parity failure, 2 no device)"
+  [ "$rc" -eq 0 ] || status=1
+else
+  say "drift standalone: $drift_check missing"
+  status=1
+fi
+
 # 2. Node parity suite and JS-level benchmark.
 if ! command -v node >/dev/null; then
   say "node: not found on PATH, parity suite and JS benchmark skipped"
@@ -68,7 +83,7 @@ else
   SPIKESHARD_REQUIRE_CUDA=$require timeout 300 node --enable-source-maps --test --test-reporter=spec dist/test/gpu/ >"$OUT/parity.txt" 2>&1
   rc=$?
   cat "$OUT/parity.txt"
-  grep -E '^\s*# ?(highpass|median|whitening|kriging|fused|device|match)' "$OUT/parity.txt" >>"$OUT/summary.txt" || true
+  grep -E '^\s*# ?(highpass|median|whitening|kriging|fused|device|match|drift)' "$OUT/parity.txt" >>"$OUT/summary.txt" || true
   say "parity suite: exit $rc"
   [ "$rc" -eq 0 ] || status=1
   say "== micro-benchmark (node dist/test/bench/cuda-bench.js)"

@@ -161,3 +161,28 @@ export function randomModel(nTemplates: number, nChannels: number, nNeighbours: 
   const dwu = { nTemplates, templateSamples: nt0, nChannels, values };
   return factorizeTemplates(dwu, neighbourhoods, peakChannels(dwu, nt0min), DEFAULT_FACTORIZE_OPTIONS);
 }
+
+/** Neuropixels 1.0 positions: 4 staggered columns, 20 µm rows. */
+export function np1Probe(nChannels: number): { xUm: Float64Array; yUm: Float64Array } {
+  const xs = [43, 11, 59, 27];
+  return {
+    xUm: Float64Array.from({ length: nChannels }, (_, c) => xs[c % 4] ?? 0),
+    yUm: Float64Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2)),
+  };
+}
+
+/** Generic templates of the drift detector: nPrototypes unit-norm troughs of different widths, nt0 × nPrototypes row-major. */
+export function driftPrototypes(nPrototypes: number): Float32Array {
+  const w = new Float32Array(nt0 * nPrototypes);
+  for (let r = 0; r < nPrototypes; r++) {
+    const width = 1.5 + 0.8 * r;
+    let norm = 0;
+    for (let t = 0; t < nt0; t++) {
+      const v = -Math.exp(-0.5 * ((t - nt0min + 1) / width) ** 2) + 0.35 * Math.exp(-0.5 * ((t - nt0min - 8) / 4) ** 2);
+      w[t * nPrototypes + r] = v;
+      norm += v * v;
+    }
+    for (let t = 0; t < nt0; t++) w[t * nPrototypes + r] = (w[t * nPrototypes + r] ?? 0) / Math.sqrt(norm);
+  }
+  return w;
+}

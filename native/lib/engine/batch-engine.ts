@@ -24,7 +24,13 @@ import {
   whitenBlock,
   type CudaPreprocessBinding,
 } from './batch.js';
-import { driftBatch, prototypeSnippets, type DriftBatchResult } from './drift-round.js';
+import {
+  cudaDriftBatch,
+  driftBatch,
+  prototypeSnippets,
+  type CudaDriftBinding,
+  type DriftBatchResult,
+} from './drift-round.js';
 import {
   extractBatch,
   extractWith,
@@ -53,7 +59,10 @@ export type EngineBackend =
   | { readonly backend: 'cpu' }
   | {
       readonly backend: 'cuda';
-      readonly cuda: CudaPreprocessBinding & Partial<BatchMatcher> & Partial<FusedMatchBinding>;
+      readonly cuda: CudaPreprocessBinding &
+        Partial<BatchMatcher> &
+        Partial<FusedMatchBinding> &
+        Partial<CudaDriftBinding>;
     };
 
 /** The engine backend of a {@link chooseBackend} result. */
@@ -92,6 +101,7 @@ export class BatchEngine {
   private readonly backend: EngineBackend;
   private readonly matcher: BatchMatcher | undefined;
   private readonly fusedMatch: FusedMatchBinding | undefined;
+  private readonly fusedDrift: CudaDriftBinding | undefined;
   private iblNoted = false;
 
   constructor(private readonly options: BatchEngineOptions) {
@@ -102,6 +112,7 @@ export class BatchEngine {
     // Feature-detected: a CUDA build without matching pursuit matches on the CPU.
     this.matcher = typeof cuda?.matchBatch === 'function' ? (cuda as BatchMatcher) : undefined;
     this.fusedMatch = typeof cuda?.preprocessShiftMatchBatch === 'function' ? (cuda as FusedMatchBinding) : undefined;
+    this.fusedDrift = typeof cuda?.preprocessDriftDetectSpikes === 'function' ? (cuda as CudaDriftBinding) : undefined;
     if (cuda) {
       const where = this.fusedMatch
         ? 'CUDA (fused with preprocessing: raw batches in, spikes and statistics out)'
@@ -109,8 +120,14 @@ export class BatchEngine {
           ? 'CUDA'
           : 'the CPU (this CUDA build has no matchBatch)';
       options.log?.info(
-        { preprocessing: 'cuda', matching: this.matcher || this.fusedMatch ? 'cuda' : 'cpu' },
-        `engine: preprocessing and drift shift on CUDA, matching pursuit on ${where}`,
+        {
+          preprocessing: 'cuda',
+          matching: this.matcher || this.fusedMatch ? 'cuda' : 'cpu',
+          driftDetection: this.fusedDrift ? 'cuda' : 'cpu',
+        },
+        `engine: preprocessing and drift shift on CUDA, matching pursuit on ${where}, drift detection on ${
+          this.fusedDrift ? 'CUDA (fused with preprocessing)' : 'the CPU'
+        }`,
       );
     }
   }
@@ -222,13 +239,32 @@ export class BatchEngine {
 
   async driftDetect(req: DriftDetectRequest): Promise<DriftBatchResult> {
     const { batch } = req;
-    const block = await this.whitened(req.work, batch, req.channels);
     const own = batch.ownStart - batch.readStart;
+    const ownEnd = own + (batch.ownEnd - batch.ownStart);
+    if (this.fusedDrift && this.cudaFor(req.work)) {
+      // Raw int16 up, spikes down: the whitened block stays on the device.
+      const { work } = req;
+      const rec = await this.recording(work);
+      const data = await rec.read(batch.readStart, batch.readEnd);
+      const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
+      const options = preprocessOptions(work.setup, req.channels, work.params);
+      return cudaDriftBatch(
+        this.fusedDrift,
+        raw,
+        options,
+        own,
+        ownEnd,
+        work.setup,
+        req.wTemp,
+        work.params.driftDetectThreshold,
+      );
+    }
+    const block = await this.whitened(req.work, batch, req.channels);
     return driftBatch(
       block,
       batch.readStart,
       own,
-      own + (batch.ownEnd - batch.ownStart),
+      ownEnd,
       req.work.setup,
       req.wTemp,
       req.work.params.driftDetectThreshold,

@@ -4,9 +4,17 @@
  * detector as a depth × amplitude histogram (for registration). Both work on the whitened,
  * unshifted batch and report only what lies in the batch's own range.
  */
-import { detectDriftSpikes, driftHistogram, findIsolatedSnippets } from '../drift.js';
-import type { FloatBlock } from '../preprocess.js';
-import type { ProbeSetup } from './types.js';
+import { preprocessArgs } from '../backend.js';
+import type { NativeCudaBinding } from '../binding-cuda.js';
+import {
+  detectDriftSpikes,
+  driftDetectorParams,
+  driftHistogram,
+  findIsolatedSnippets,
+  type DriftSpikes,
+} from '../drift.js';
+import type { FloatBlock, PreprocessBatchOptions } from '../preprocess.js';
+import type { ProbeSetup, RawBlock } from './types.js';
 
 /** Single-channel snippets (n × 61) of isolated peaks below −threshold. */
 export function prototypeSnippets(
@@ -47,6 +55,34 @@ export function driftBatch(
     ownEndSample: ownEnd,
     threshold,
   });
+  return driftResult(spikes, firstSample, setup);
+}
+
+/** The CUDA binding's fused detection entry (raw int16 → whitened on the device → spikes). */
+export type CudaDriftBinding = Pick<NativeCudaBinding, 'preprocessDriftDetectSpikes'>;
+
+/**
+ * {@link driftBatch} of a raw batch on the CUDA backend: preprocessing (`options`, no drift shift)
+ * and detection run on the device in one call, so the whitened block never comes back to the host.
+ * Same result as the CPU's whitenBlock + driftBatch, bitwise (test/gpu/drift.test.ts).
+ */
+export function cudaDriftBatch(
+  cuda: CudaDriftBinding,
+  raw: RawBlock,
+  options: PreprocessBatchOptions,
+  ownBegin: number,
+  ownEnd: number,
+  setup: ProbeSetup,
+  wTemp: Float32Array,
+  threshold: number,
+): DriftBatchResult {
+  const args = preprocessArgs({ data: raw.data, nChannels: setup.nChannels }, options, undefined, setup.nChannels);
+  const params = driftDetectorParams({ ownBeginSample: ownBegin, ownEndSample: ownEnd, threshold }, args.nSamples);
+  const spikes = cuda.preprocessDriftDetectSpikes(args, setup.xUm, setup.yUm, wTemp, params);
+  return driftResult(spikes, raw.firstSample, setup);
+}
+
+function driftResult(spikes: DriftSpikes, firstSample: number, setup: ProbeSetup): DriftBatchResult {
   const h = driftHistogram(spikes, { yUm: setup.yUm });
   return {
     histogram: h.histogram,

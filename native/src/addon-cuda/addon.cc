@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cuda_backend.h"
+#include "drift.h"
 #include "matching.h"
 #include "args.h"
 #include "match_args.h"
@@ -456,6 +457,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("preprocessShiftMatchBatch", Napi::Function::New(env, PreprocessShiftMatchBatch));
   exports.Set("benchmarkPreprocessShiftMatch", Napi::Function::New(env, BenchmarkPreprocessShiftMatch));
   register_matching(env, exports);
+  register_drift(env, exports);
   return exports;
 }
 

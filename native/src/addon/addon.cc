@@ -43,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_drift(env, exports);
   register_matching(env, exports);
   register_simulate(env, exports);
+  register_postprocess(env, exports);
   return exports;
 }
 

@@ -11,6 +11,7 @@ void register_preprocess(Napi::Env env, Napi::Object exports);
 void register_drift(Napi::Env env, Napi::Object exports);
 void register_matching(Napi::Env env, Napi::Object exports);
 void register_simulate(Napi::Env env, Napi::Object exports);
+void register_postprocess(Napi::Env env, Napi::Object exports);
 
 }  // namespace spikeshard::addon
 

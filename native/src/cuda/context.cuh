@@ -41,6 +41,11 @@ enum Slot : int {
   kSlotMatchWork,     // err, best, peak flags, spike lists, work items
   kSlotMatchOut,      // residual (sample-major) and the per-spike outputs
   kSlotProposals,     // proposals: prototype filter outputs, scores, channels
+  kSlotDriftTables,   // detector geometry and prototypes (drift_detect.cu)
+  kSlotDriftConv,     // float prototype-filtered block and its per-sample bound term
+  kSlotDriftScores,   // float scores, centres × window starts
+  kSlotDriftWork,     // peak flags, counts, offsets
+  kSlotDriftSpikes,   // the detected spikes (sample, centre, depth, amplitude)
   kSlotCount
 };
 

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ccgMetrics, correlogram, normalCdf, refractoryMetrics } from '../../../coordinator/postprocess/ccg.js';
+import {
+  ccgMetrics,
+  correlogram,
+  normalCdf,
+  refractoryCorrelogram,
+  refractoryMetrics,
+} from '../../../coordinator/postprocess/ccg.js';
 import { findMerges } from '../../../coordinator/postprocess/merges.js';
 import { amplitudeCutoff } from '../../../coordinator/postprocess/cutoff.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
@@ -132,4 +138,41 @@ test('quirk 3 fixed: a flat correlogram has contamination 1 whatever the window 
   // pykilosort's (sum / 2) · i would give 1.5 at i = 1 and more for wider windows
   assert.ok(Math.abs(auto.contamination - 1) < 1e-12, `contamination ${auto.contamination}`);
   assert.ok(auto.pValue > 0.4);
+});
+
+test('refractoryCorrelogram has the full correlogram’s central bins, range totals and metrics', () => {
+  const rng = new SeededRandom(77);
+  const ranges: Array<[number, number]> = [
+    [0, 250],
+    [251, 449],
+    [450, 489],
+    [511, 550],
+    [551, 749],
+    [750, 1000],
+  ];
+  const sum = (k: Float64Array, from: number, to: number): number => {
+    let s = 0;
+    for (let b = from; b <= to; b++) s += k[b]!;
+    return s;
+  };
+  for (const fs of [30_000, 25_000]) {
+    for (const rateHz of [3, 40, 150]) {
+      // Integer samples with repeated times (lag-0 pairs), over 20 s.
+      const a = Float64Array.from(train(rng, rateHz, 20, 0), (s) => Math.round((s * fs) / FS)).sort();
+      const b = Float64Array.from(train(rng, rateHz / 2, 20, 0), (s) => Math.round((s * fs) / FS)).sort();
+      const withRepeats = Float64Array.from([...a, ...a.filter((_, i) => i % 7 === 0)]).sort();
+      for (const [t1, t2, auto] of [
+        [withRepeats, withRepeats, true],
+        [a, b, false],
+        [b, a, false],
+      ] as const) {
+        const full = correlogram(t1, t2, fs, auto);
+        const fast = refractoryCorrelogram(t1, t2, fs, auto);
+        for (let l = -10; l <= 10; l++) assert.equal(fast[500 + l], full[500 + l], `bin ${l} at ${rateHz} Hz`);
+        for (const [from, to] of ranges) assert.equal(sum(fast, from, to), sum(full, from, to), `bins ${from}…${to}`);
+        assert.equal(sum(fast, 0, 1000), sum(full, 0, 1000));
+        assert.deepEqual(refractoryMetrics(fast, auto), refractoryMetrics(full, auto));
+      }
+    }
+  }
 });

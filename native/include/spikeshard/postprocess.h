@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Kernels of the post-processing (coordinator/postprocess): the per-spike linear algebra of the
+// cluster splits, where a cluster's (spikes × features) matrix is reduced to a (features ×
+// features) one. Each output value is summed over spikes in spike order, one value per thread,
+// so results are bitwise those of a plain sequential loop, whatever the thread count.
+#ifndef SPIKESHARD_POSTPROCESS_H_
+#define SPIKESHARD_POSTPROCESS_H_
+
+#include <cstddef>
+
+namespace spikeshard {
+
+// Weighted Gram matrix of the rows of x (n × dims, row-major):
+//   gram[c][d] = Σ_i (x[i][c] · w[i]) · x[i][d]       (w == nullptr: Σ_i x[i][c] · x[i][d])
+//   rhs[c]     = Σ_i x[i][c] · t[i]                    (only when t and rhs are given)
+// summed in ascending i, terms with x[i][c] == 0 left out (they add nothing). Only d ≥ c is
+// summed; gram[d][c] is a copy of gram[c][d]. gram (dims × dims) and rhs (dims) are overwritten.
+// threads = 0: the default thread count.
+void weighted_gram(const double* x, std::size_t n, std::size_t dims, const double* w, const double* t, double* gram,
+                   double* rhs, int threads = 0);
+
+// Running mean along rows of x (n × dims): three passes of a box sum over rows i − half … i +
+// half (clipped at the ends), each a running sum that adds the entering row and then drops the
+// leaving one, and finally each value divided by the same running sums of a column of ones (the
+// window's weight). out (n × dims) is overwritten.
+void running_mean(const double* x, std::size_t n, std::size_t dims, std::size_t half, double* out, int threads = 0);
+
+// out[i] = Σ_d x[i][d] · w[d], summed in ascending d. out (n) is overwritten.
+void project_rows(const double* x, std::size_t n, std::size_t dims, const double* w, double* out, int threads = 0);
+
+// Solves A·x = b (n × n, row-major) by Gaussian elimination with partial pivoting (the first
+// row with the largest |pivot| wins), rows with a zero factor skipped, then back substitution.
+// Throws std::invalid_argument when a pivot's magnitude is below 1e-300 (singular matrix).
+void solve_linear(const double* a, const double* b, std::size_t n, double* x);
+
+}  // namespace spikeshard
+
+#endif  // SPIKESHARD_POSTPROCESS_H_

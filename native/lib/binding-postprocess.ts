@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/** Raw bindings of the post-processing area of the native core (native/src/addon/postprocess.cc). */
+
+export interface PostprocessBinding {
+  /**
+   * [sync] Weighted Gram matrix of the rows of x (n × dims): gram[c][d] = Σ_i (x[i][c]·w[i])·x[i][d]
+   * (w null: Σ_i x[i][c]·x[i][d]) and, when t is given, rhs[c] = Σ_i x[i][c]·t[i], each summed
+   * in spike order. Throws TypeError on a wrong argument type, RangeError on a wrong length.
+   */
+  postprocessWeightedGram(
+    x: Float64Array,
+    n: number,
+    dims: number,
+    w: Float64Array | null,
+    t: Float64Array | null,
+  ): { gram: Float64Array; rhs: Float64Array | null };
+  /**
+   * [sync] Running mean along the rows of x (n × dims): three box passes over rows i − half … i +
+   * half, renormalised at the ends. Throws TypeError / RangeError on wrong arguments.
+   */
+  postprocessRunningMean(x: Float64Array, n: number, dims: number, half: number): Float64Array;
+  /** [sync] out[i] = Σ_d x[i][d]·w[d] in ascending d. Throws TypeError / RangeError on wrong arguments. */
+  postprocessProject(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array;
+  /**
+   * [sync] Solves a·x = b (n × n, row-major) by Gaussian elimination with partial pivoting. Throws
+   * RangeError for a singular matrix or wrong lengths, TypeError for wrong argument types.
+   */
+  postprocessSolveLinear(a: Float64Array, b: Float64Array, n: number): Float64Array;
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Post-processing kernels: the per-spike linear algebra of the cluster splits. Each value is
+ * summed over spikes in spike order by one thread, so the results are bitwise those of the
+ * plain sequential loop they replace, for any thread count.
+ */
+import { loadCpuBinding } from './load.js';
+
+export interface WeightedGram {
+  /** (dims × dims) symmetric, row-major. */
+  gram: Float64Array;
+  /** (dims,) when right-hand-side weights were given, else null. */
+  rhs: Float64Array | null;
+}
+
+/**
+ * gram[c][d] = Σ_i (x[i][c] · weights[i]) · x[i][d] (without weights: Σ_i x[i][c] · x[i][d]) and,
+ * with `rhsWeights`, rhs[c] = Σ_i x[i][c] · rhsWeights[i], over the n rows of x (n × dims,
+ * row-major), summed in row order; terms with x[i][c] = 0 are left out.
+ */
+export function weightedGram(
+  x: Float64Array,
+  n: number,
+  dims: number,
+  weights: Float64Array | null = null,
+  rhsWeights: Float64Array | null = null,
+): WeightedGram {
+  return loadCpuBinding().postprocessWeightedGram(x, n, dims, weights, rhsWeights);
+}
+
+/**
+ * Mean along the rows of x (n × dims, row-major) over a Gaussian-like window: three passes of a
+ * box sum over rows i − halfWidth … i + halfWidth (each a running sum: add the entering row, then
+ * drop the leaving one), divided by the same sums of a column of ones (edges renormalised).
+ */
+export function runningMeanRows(x: Float64Array, n: number, dims: number, halfWidth: number): Float64Array {
+  return loadCpuBinding().postprocessRunningMean(x, n, dims, halfWidth);
+}
+
+/** out[i] = Σ_d x[i][d] · w[d] over the n rows of x (n × dims), summed in ascending d. */
+export function projectRows(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array {
+  return loadCpuBinding().postprocessProject(x, n, dims, w);
+}
+
+/**
+ * Solves a · x = b (n × n, row-major) by Gaussian elimination with partial pivoting (the first
+ * row with the largest |pivot|; rows whose factor is 0 are skipped) and back substitution. Throws
+ * RangeError when a pivot is below 1e-300 in magnitude (singular matrix).
+ */
+export function solveLinearSystem(a: Float64Array, b: Float64Array, n: number): Float64Array {
+  return loadCpuBinding().postprocessSolveLinear(a, b, n);
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Drift-detection glue of the CUDA addon (see drift.h). The geometry is built on the host by the
+// CPU core's make_detector_geometry, so both backends detect on the same virtual centres.
+#include "drift.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "args.h"
+#include "drift_backend.h"
+#include "spikeshard/drift.h"
+#include "spikeshard/preprocess.h"
+
+namespace spikeshard::addon_cuda {
+
+namespace {
+
+using addon_common::Args;
+using addon_common::checked_product;
+using addon_common::describe;
+using addon_common::guarded;
+using addon_common::Options;
+
+// The batch fields of preprocessBatch (the same checks as the addon's other fused entries).
+PreprocessBatchInput batch_input(const Options& o) {
+  PreprocessBatchInput in;
+  in.n_samples = o.count("nSamples", 1);
+  in.n_channels = o.count("nChannels", 1);
+  in.raw_stride = o.count("rowStride", 1);
+  if (in.raw_stride < in.n_channels) {
+    o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(in.n_channels) + ")");
+  }
+  in.raw =
+      o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride)).Data();
+  in.gains = o.optional_array<double>("gains", napi_float64_array, in.n_channels);
+  in.good = o.array<std::uint8_t>("good", napi_uint8_array, in.n_channels).Data();
+  in.n_nearest = o.count("nNearest", 1);
+  const std::size_t nk = checked_product(o, "nChannels", in.n_channels, in.n_nearest);
+  in.whitening_indices = o.array<std::int32_t>("indices", napi_int32_array, nk).Data();
+  in.whitening_weights = o.array<float>("weights", napi_float32_array, nk).Data();
+  in.highpass.order = o.integer("order");
+  in.highpass.cutoff_hz = o.number("cutoffHz");
+  in.highpass.sample_rate_hz = o.number("sampleRateHz");
+  in.scale = o.number("scale");
+  in.common_reference = o.boolean("commonReference");
+  return in;
+}
+
+double positive(const Args& a, const Napi::Object& p, const char* key) {
+  const Napi::Value v = p.Get(key);
+  const double d = a.number(v, std::string("params.") + key, 0, std::numeric_limits<double>::max());
+  if (!(d > 0)) a.range_error(std::string("params.") + key, "a positive number", std::to_string(d));
+  return d;
+}
+
+std::size_t integer(const Args& a, const Napi::Object& p, const char* key, double lo, double hi) {
+  return static_cast<std::size_t>(a.integer(p.Get(key), std::string("params.") + key, static_cast<std::int64_t>(lo),
+                                            static_cast<std::int64_t>(hi)));
+}
+
+// Arguments after the block: (xUm, yUm, wTemp, params) at info[first..first+3], as the CPU binding.
+struct Detection {
+  DetectorGeometry geometry;
+  cuda::DriftDetectArgs args;
+};
+
+Detection detection_args(const Args& a, const Napi::CallbackInfo& info, std::size_t first, std::size_t nc,
+                         std::size_t nt) {
+  Detection d;
+  const double* xs = a.typed<double>(info[first], "xUm", nc, "one position per channel");
+  const double* ys = a.typed<double>(info[first + 1], "yUm", nc, "one position per channel");
+  std::size_t w_length = 0;
+  const float* w = a.typed_any<float>(info[first + 2], "wTemp", w_length);
+  const Napi::Object p = a.object(info[first + 3], "params");
+  DriftDetectorParams& dp = d.args.params;
+  dp.nt0 = static_cast<int>(integer(a, p, "nt0", 1, 10000));
+  dp.nt0min = static_cast<int>(integer(a, p, "nt0min", 1, dp.nt0));
+  dp.threshold = positive(a, p, "threshold");
+  dp.n_nearest_channels = integer(a, p, "nearestChannels", 1, 64);
+  dp.n_sizes = integer(a, p, "spatialSizes", 1, 100);
+  dp.size_step_um = positive(a, p, "sizeStepUm");
+  dp.centre_x_step_um = positive(a, p, "centreXStepUm");
+  dp.centre_max_site_distance_um = positive(a, p, "centreMaxSiteDistanceUm");
+  dp.neighbour_radius_um = positive(a, p, "neighbourRadiusUm");
+  dp.max_neighbours = integer(a, p, "maxNeighbours", 0, 1e6);
+  dp.window_samples = static_cast<int>(integer(a, p, "windowSamples", 1, 10000));
+  d.args.own_begin = integer(a, p, "ownBeginSample", 0, static_cast<double>(nt));
+  d.args.own_end = integer(a, p, "ownEndSample", static_cast<double>(d.args.own_begin), static_cast<double>(nt));
+  d.args.capacity = integer(a, p, "capacity", 0, 1e9);
+  const auto nt0 = static_cast<std::size_t>(dp.nt0);
+  if (w_length == 0 || w_length % nt0 != 0) {
+    a.range_error("wTemp", "a non-empty length that is a multiple of params.nt0 = " + std::to_string(nt0),
+                  std::to_string(w_length));
+  }
+  d.geometry = make_detector_geometry(xs, ys, nc, dp);
+  d.args.geometry = &d.geometry;
+  d.args.w_temp = w;
+  d.args.n_prototypes = w_length / nt0;
+  return d;
+}
+
+Napi::Object write_spikes(Napi::Env env, const DriftDetection& d) {
+  const std::size_t n = d.spikes.size();
+  Napi::Int32Array samples = Napi::Int32Array::New(env, n);
+  Napi::Int32Array centres = Napi::Int32Array::New(env, n);
+  Napi::Float32Array depths = Napi::Float32Array::New(env, n);
+  Napi::Float32Array amps = Napi::Float32Array::New(env, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    samples[i] = static_cast<std::int32_t>(d.spikes[i].sample);
+    centres[i] = static_cast<std::int32_t>(d.spikes[i].centre);
+    depths[i] = d.spikes[i].depth_um;
+    amps[i] = d.spikes[i].amplitude;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("samples", samples);
+  out.Set("centres", centres);
+  out.Set("depthsUm", depths);
+  out.Set("amplitudes", amps);
+  out.Set("found", static_cast<double>(d.found));
+  return out;
+}
+
+// [sync] driftDetectSpikes(data, nChannels, xUm, yUm, wTemp, params) → {samples, centres, depthsUm,
+// amplitudes, found}: the CPU binding's function on the device (same spikes, bitwise values).
+Napi::Value DetectSpikes(const Napi::CallbackInfo& info) {
+  const char* fn = "driftDetectSpikes";
+  return guarded(info, [&]() -> Napi::Value {
+    const Args a(info, fn, 6);
+    std::size_t length = 0;
+    const float* data = a.typed_any<float>(info[0], "data", length);
+    const auto nc = static_cast<std::size_t>(a.integer(info[1], "nChannels", 1, 1 << 20));
+    if (length % nc != 0) {
+      a.range_error("data", "a length that is a multiple of nChannels = " + std::to_string(nc), std::to_string(length));
+    }
+    const std::size_t nt = length / nc;
+    if (nt > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+      a.range_error("data", "at most 2^31 - 1 samples", std::to_string(nt));
+    }
+    const Detection d = detection_args(a, info, 2, nc, nt);
+    return write_spikes(info.Env(), cuda::detect_drift_spikes(data, nt, nc, d.args));
+  });
+}
+
+// [sync] preprocessDriftDetectSpikes(batch: {...preprocessBatch fields}, xUm, yUm, wTemp, params) →
+// the result of driftDetectSpikes on preprocessBatch(batch) (no drift shift), computed without
+// the whitened block leaving the device: int16 in, spikes out. params as driftDetectSpikes'
+// (own range relative to the batch's first row).
+Napi::Value PreprocessDetectSpikes(const Napi::CallbackInfo& info) {
+  const char* fn = "preprocessDriftDetectSpikes";
+  return guarded(info, [&]() -> Napi::Value {
+    const Args a(info, fn, 5);
+    if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
+      throw Napi::TypeError::New(info.Env(), std::string(fn) + ": batch: expected an object, got " + describe(info[0]));
+    }
+    const Options o(info[0].As<Napi::Object>(), info.Env(), fn);
+    const PreprocessBatchInput in = batch_input(o);
+    if (in.n_samples > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+      a.range_error("batch.nSamples", "at most 2^31 - 1 samples", std::to_string(in.n_samples));
+    }
+    const Detection d = detection_args(a, info, 1, in.n_channels, in.n_samples);
+    return write_spikes(info.Env(), cuda::preprocess_detect_drift_spikes(in, d.args));
+  });
+}
+
+}  // namespace
+
+void register_drift(Napi::Env env, Napi::Object exports) {
+  exports.Set("driftDetectSpikes", Napi::Function::New(env, DetectSpikes));
+  exports.Set("preprocessDriftDetectSpikes", Napi::Function::New(env, PreprocessDetectSpikes));
+}
+
+}  // namespace spikeshard::addon_cuda

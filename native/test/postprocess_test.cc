@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include <cstddef>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "check.h"
+#include "spikeshard/postprocess.h"
+
+using spikeshard::weighted_gram;
+
+namespace {
+
+// The plain sequential loop weighted_gram promises to reproduce bit for bit.
+void reference_gram(const std::vector<double>& x, std::size_t n, std::size_t dims, const double* w, const double* t,
+                    std::vector<double>& gram, std::vector<double>& rhs) {
+  gram.assign(dims * dims, 0.0);
+  rhs.assign(dims, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t c = 0; c < dims; ++c) {
+      const double xc = x[i * dims + c];
+      if (xc == 0) continue;
+      const double q = w != nullptr ? xc * w[i] : xc;
+      for (std::size_t d = c; d < dims; ++d) gram[c * dims + d] += q * x[i * dims + d];
+      if (t != nullptr) rhs[c] += xc * t[i];
+    }
+  }
+  for (std::size_t c = 0; c < dims; ++c)
+    for (std::size_t d = c + 1; d < dims; ++d) gram[d * dims + c] = gram[c * dims + d];
+}
+
+}  // namespace
+
+TEST(weighted_gram_small_exact_case) {
+  // x = [[1, 2], [3, 0], [0, -1]], w = [1, 2, 3], t = [1, 1, 2]
+  const std::vector<double> x{1, 2, 3, 0, 0, -1};
+  const double w[] = {1, 2, 3};
+  const double t[] = {1, 1, 2};
+  std::vector<double> gram(4), rhs(2);
+  weighted_gram(x.data(), 3, 2, w, t, gram.data(), rhs.data(), 1);
+  // [0][0] = 1·1·1 + 3·2·3 = 19; [0][1] = 1·1·2 = 2; [1][1] = 2·1·2 + (−1)·3·(−1) = 7
+  CHECK(gram[0] == 19);
+  CHECK(gram[1] == 2);
+  CHECK(gram[2] == 2);
+  CHECK(gram[3] == 7);
+  // rhs = [1·1 + 3·1, 2·1 + (−1)·2] = [4, 0]
+  CHECK(rhs[0] == 4);
+  CHECK(rhs[1] == 0);
+  // Unweighted: the plain Gram matrix.
+  weighted_gram(x.data(), 3, 2, nullptr, nullptr, gram.data(), nullptr, 1);
+  CHECK(gram[0] == 10);
+  CHECK(gram[1] == 2);
+  CHECK(gram[3] == 5);
+}
+
+TEST(weighted_gram_matches_the_sequential_loop_bitwise_for_any_thread_count) {
+  const std::size_t n = 1003;
+  const std::size_t dims = 37;
+  std::vector<double> x(n * dims), w(n), t(n);
+  unsigned state = 12345;
+  const auto next = [&]() {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<double>(state >> 8) / 16777216.0 - 0.5;
+  };
+  for (auto& v : x) v = next() * 1e3;
+  for (std::size_t i = 0; i < n; i += 7) x[i * dims + (i % dims)] = 0;  // zeros take the one-spike path
+  for (auto& v : w) v = next() + 1;
+  for (auto& v : t) v = next();
+  std::vector<double> want, want_rhs;
+  reference_gram(x, n, dims, w.data(), t.data(), want, want_rhs);
+  for (int threads : {1, 2, 3, 8}) {
+    std::vector<double> gram(dims * dims, 7.0), rhs(dims, 7.0);
+    weighted_gram(x.data(), n, dims, w.data(), t.data(), gram.data(), rhs.data(), threads);
+    CHECK(std::memcmp(gram.data(), want.data(), gram.size() * sizeof(double)) == 0);
+    CHECK(std::memcmp(rhs.data(), want_rhs.data(), rhs.size() * sizeof(double)) == 0);
+  }
+  reference_gram(x, n, dims, nullptr, nullptr, want, want_rhs);
+  std::vector<double> gram(dims * dims);
+  weighted_gram(x.data(), n, dims, nullptr, nullptr, gram.data(), nullptr, 2);
+  CHECK(std::memcmp(gram.data(), want.data(), gram.size() * sizeof(double)) == 0);
+}
+
+TEST(weighted_gram_rejects_bad_arguments) {
+  std::vector<double> x(4), gram(4), rhs(2);
+  const double t[] = {1, 1};
+  bool threw = false;
+  try {
+    weighted_gram(x.data(), 2, 0, nullptr, nullptr, gram.data(), nullptr, 1);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+  threw = false;
+  try {
+    weighted_gram(x.data(), 2, 2, nullptr, t, gram.data(), nullptr, 1);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+TEST(running_mean_small_exact_case) {
+  // One column [0, 3, 6, 9], half = 1: each pass sums rows i−1 … i+1; the window weights
+  // after three passes are [10, 16, 16, 10] and the sums [42, 93, 141, 108]... checked against
+  // the direct computation below instead of by hand for every pass.
+  const std::vector<double> x{0, 3, 6, 9};
+  std::vector<double> out(4);
+  spikeshard::running_mean(x.data(), 4, 1, 1, out.data(), 1);
+  // Direct: three box passes of [1, 1, 1] with zero padding.
+  auto box = [](const std::vector<double>& v) {
+    std::vector<double> r(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i)
+      r[i] = (i > 0 ? v[i - 1] : 0) + v[i] + (i + 1 < v.size() ? v[i + 1] : 0);
+    return r;
+  };
+  const auto num = box(box(box(x)));
+  const auto den = box(box(box(std::vector<double>(4, 1.0))));
+  for (std::size_t i = 0; i < 4; ++i) CHECK_NEAR(out[i], num[i] / den[i], 1e-12);
+  // A constant stays constant, edges included.
+  const std::vector<double> c(50, 2.5);
+  std::vector<double> cm(50);
+  spikeshard::running_mean(c.data(), 50, 1, 7, cm.data(), 1);
+  for (double v : cm) CHECK_NEAR(v, 2.5, 1e-12);
+}
+
+TEST(running_mean_and_project_do_not_depend_on_the_thread_count) {
+  const std::size_t n = 517;
+  const std::size_t dims = 21;
+  std::vector<double> x(n * dims), w(dims);
+  unsigned state = 99;
+  for (auto& v : x) {
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<double>(state >> 8) / 16777216.0 - 0.5;
+  }
+  for (std::size_t d = 0; d < dims; ++d) w[d] = 1.0 / static_cast<double>(d + 1);
+  std::vector<double> one(n * dims), many(n * dims), p1(n), p3(n);
+  spikeshard::running_mean(x.data(), n, dims, 12, one.data(), 1);
+  spikeshard::running_mean(x.data(), n, dims, 12, many.data(), 3);
+  CHECK(std::memcmp(one.data(), many.data(), one.size() * sizeof(double)) == 0);
+  spikeshard::project_rows(x.data(), n, dims, w.data(), p1.data(), 1);
+  spikeshard::project_rows(x.data(), n, dims, w.data(), p3.data(), 3);
+  CHECK(std::memcmp(p1.data(), p3.data(), p1.size() * sizeof(double)) == 0);
+  double s = 0;
+  for (std::size_t d = 0; d < dims; ++d) s += x[5 * dims + d] * w[d];
+  CHECK(p1[5] == s);
+}
+
+TEST(solve_linear_small_exact_case) {
+  // [[0, 2], [4, 1]] · x = [4, 9]: the first pivot needs a row swap; x = [7/4, 2].
+  const double a[] = {0, 2, 4, 1};
+  const double b[] = {4, 9};
+  double x[2];
+  spikeshard::solve_linear(a, b, 2, x);
+  CHECK(x[0] == 1.75);
+  CHECK(x[1] == 2);
+  const double singular[] = {1, 2, 2, 4};
+  bool threw = false;
+  try {
+    spikeshard::solve_linear(singular, b, 2, x);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
