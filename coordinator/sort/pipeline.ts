@@ -16,7 +16,6 @@ import {
   type ChannelState,
   type DriftState,
   type ExtractBatchResult,
-  type LearnBatchResult,
   type WindowStatistics,
   type DriftBatchResult,
   type MatchModel,
@@ -132,28 +131,6 @@ export interface EngineRun {
   checkpoints?: Checkpoints | null;
   /** Executor slots shared with the other probes sorted at the same time. */
   slots?: Slots;
-}
-
-/**
- * A learning batch's statistics as checkpointed: the result itself, whose sums already hold only
- * the rows of the templates that got spikes (`active`).
- */
-function packLearn(r: LearnBatchResult): unknown {
-  return r;
-}
-
-function unpackLearn(v: unknown): LearnBatchResult {
-  const packed = v as LearnBatchResult;
-  return {
-    nTemplates: packed.nTemplates,
-    active: packed.active,
-    sums: packed.sums,
-    counts: packed.counts,
-    proposals: packed.proposals,
-    proposalChannels: packed.proposalChannels,
-    proposalScores: packed.proposalScores,
-    spikes: packed.spikes,
-  };
 }
 
 const batchKey = (round: string, i: number): string => `${round}/batch-${String(i).padStart(5, '0')}`;
@@ -390,7 +367,6 @@ export async function runEngine(
         neighbourhoods,
         nNeighbours,
       };
-      const roundKey = `learning/round-${String(r).padStart(5, '0')}`;
       const matchStart = performance.now();
       const results = await runRound(
         log,
@@ -398,11 +374,11 @@ export async function runEngine(
         round,
         executor.concurrency,
         (bi) => executor.learn(task, batches[bi]!, channels, drift, match),
-        perBatch<LearnBatchResult>(
-          roundKey,
-          (res) => packLearn(res),
-          (v) => unpackLearn(v),
-        ),
+        // No per-batch records in learning: a round's batches are seconds of work, while their
+        // statistics are templates × nt0 × channels float64 each (~0.2 GB at 1 200 templates ×
+        // 384 channels), so writing, hashing and deleting them cost more than redoing the round
+        // after a kill. Resume is per round (learning/state below).
+        run.slots ? { slots: run.slots } : {},
       );
       const poolStart = performance.now();
       for (const res of results)
@@ -437,7 +413,8 @@ export async function runEngine(
       r++;
       if (cp !== null) {
         cp.save('learning/state', { roundsDone: r, visited, state }, true);
-        cp.remove(roundKey);
+        // Batch records that a run folder written before learning stopped keeping them may hold.
+        cp.remove(`learning/round-${String(r - 1).padStart(5, '0')}`);
       }
     }
     model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
