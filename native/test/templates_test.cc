@@ -390,6 +390,76 @@ TEST(template_correlations_independent_of_threads) {
   CHECK(one.similar == two.similar);
 }
 
+namespace {
+
+// WtW as first written: per pair, per lag, one double sum over (k, then tau ascending) of
+// W_a[tau, k]·v_k[tau + lag] with v = (U_aᵀU_b)·W_b, the spatial products summed over a's
+// neighbourhood. The vectorised kernel must give these bits exactly (the CUDA parity tests compare
+// against the CPU output).
+std::vector<float> reference_wtw(const TemplateModel& m) {
+  const std::size_t F = m.n_templates, nC = m.n_channels;
+  const int nt0 = m.nt0, rank = m.rank, nl = 2 * nt0 - 1;
+  std::vector<float> out(F * F * nl, 0.0f);
+  auto on = [&](std::size_t j, std::size_t c) { return in_neighbourhood(m, j, c); };
+  for (std::size_t a = 0; a < F; ++a) {
+    for (std::size_t b = 0; b < F; ++b) {
+      bool overlap = false;
+      for (std::size_t c = 0; c < nC; ++c) overlap = overlap || (on(a, c) && on(b, c));
+      if (!overlap) continue;
+      std::size_t lo = std::min(a, b), hi = std::max(a, b);  // the kernel computes (lo, hi) and mirrors it
+      std::vector<double> uu(rank * rank, 0.0), v(rank * nt0);
+      const std::int32_t* ch = &m.iC[static_cast<std::size_t>(m.iW[lo]) * m.n_neighbours];
+      for (int i = 0; i < m.n_neighbours; ++i) {
+        for (int k = 0; k < rank; ++k) {
+          double ua = m.U[(lo * nC + ch[i]) * rank + k];
+          for (int l = 0; l < rank; ++l) uu[k * rank + l] += ua * m.U[(hi * nC + ch[i]) * rank + l];
+        }
+      }
+      for (int k = 0; k < rank; ++k) {
+        for (int t = 0; t < nt0; ++t) {
+          double acc = 0.0;
+          for (int l = 0; l < rank; ++l) acc += uu[k * rank + l] * static_cast<double>(m.W[(hi * nt0 + t) * rank + l]);
+          v[k * nt0 + t] = acc;
+        }
+      }
+      for (int lag = -(nt0 - 1); lag <= nt0 - 1; ++lag) {
+        double acc = 0.0;
+        for (int k = 0; k < rank; ++k) {
+          for (int t = std::max(0, -lag); t < std::min(nt0, nt0 - lag); ++t) {
+            acc += static_cast<double>(m.W[(lo * nt0 + t) * rank + k]) * v[k * nt0 + t + lag];
+          }
+        }
+        int at = a == lo ? lag + nt0 - 1 : nt0 - 1 - lag;
+        out[(a * F + b) * nl + at] = static_cast<float>(acc);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(template_correlations_bitwise_equal_to_per_lag_sums_for_any_thread_count) {
+  TemplateModel m = random_model(13, 48, 10, 8);  // odd F: the middle row has no partner
+  const std::vector<float> want = reference_wtw(m);
+  std::size_t nonzero = 0;
+  for (float x : want) nonzero += x != 0.0f;
+  CHECK(nonzero > 0 && nonzero < want.size());  // overlapping and disjoint pairs both present
+  for (int threads : {1, 2, 3, 4, 7}) {
+    TemplateCorrelations r = template_correlations(m.view(), 5, threads);
+    CHECK(r.WtW.size() == want.size());
+    CHECK(std::memcmp(r.WtW.data(), want.data(), want.size() * sizeof(float)) == 0);
+    std::vector<float> in_place(want.size(), 0.0f);
+    TemplateCorrelations p = template_correlations(m.view(), 5, threads, in_place.data());
+    CHECK(p.WtW.empty());
+    CHECK(std::memcmp(in_place.data(), want.data(), want.size() * sizeof(float)) == 0);
+    CHECK(p.similarity == r.similarity);
+    CHECK(p.similar == r.similar);
+  }
+  auto cc1 = zero_lag_similarity(m.view(), 1);
+  for (int threads : {2, 3, 4}) CHECK(zero_lag_similarity(m.view(), threads) == cc1);
+}
+
 TEST(factorization_independent_of_threads) {
   const std::size_t F = 9, nC = 40;
   const int nNear = 12;

@@ -121,6 +121,11 @@ struct TemplateCorrelations {
   std::vector<std::int32_t> similar;
 };
 TemplateCorrelations template_correlations(const TemplateSet& model, int n_similar_max = 32, int threads = 0);
+// The same, with WtW written to `WtW` (nTemplates² × (2·nt0 − 1) floats, all zero on entry: only
+// pairs whose neighbourhoods overlap are written) and the result's WtW left empty. Lets a caller
+// hand over memory it already owns (a JS typed array) instead of filling and copying a vector of
+// ~0.7 GB at 1 200 templates.
+TemplateCorrelations template_correlations(const TemplateSet& model, int n_similar_max, int threads, float* WtW);
 
 // Zero-lag similarity cc[a*F + b] = ⟨T_a, T_b⟩ (used by triage); the diagonal is ||T_a||² (= 1).
 std::vector<float> zero_lag_similarity(const TemplateSet& model, int threads = 0);

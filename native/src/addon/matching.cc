@@ -119,12 +119,16 @@ Napi::Value TemplateCorrelationsBinding(const Napi::CallbackInfo& info) {
     TemplateSet m = read_template_set(a, info[0], "model");
     int n_similar = static_cast<int>(a.integer(info[1], "nSimilarMax", 1, 1 << 20));
     int threads = static_cast<int>(a.integer(info[2], "threads", 0, 4096));
-    TemplateCorrelations r = template_correlations(m, n_similar, threads);
+    m.validate();
+    // A new ArrayBuffer is zero-filled (ECMAScript), as the in-place variant requires.
+    Napi::Float32Array WtW =
+        Napi::Float32Array::New(info.Env(), m.n_templates * m.n_templates * (2 * static_cast<std::size_t>(m.nt0) - 1));
+    TemplateCorrelations r = template_correlations(m, n_similar, threads, WtW.Data());
     Napi::Object out = Napi::Object::New(info.Env());
     out.Set("nTemplates", static_cast<double>(r.n_templates));
     out.Set("nLags", r.n_lags);
     out.Set("nSimilar", r.n_similar);
-    out.Set("crossCorrelation", f32(info.Env(), r.WtW));
+    out.Set("crossCorrelation", WtW);
     out.Set("similarity", f32(info.Env(), r.similarity));
     out.Set("similar", i32(info.Env(), r.similar));
     return out;

@@ -4,13 +4,34 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
+#include "matching_simd.h"
 #include "spikeshard/templates.h"
 #include "spikeshard/threads.h"
 
 namespace spikeshard {
 
 namespace {
+
+// acc[lag + nt0 - 1] = Σ_k Σ_tau wa_k[tau]·v_k[tau + lag] for every lag (wa, v: rank × nt0,
+// component-major), each lag's terms added in the order (k, then tau ascending) of a plain per-lag
+// loop, bit for bit. Sample tau of wa_k meets v_k[tau + lag] for lags −tau … nt0 − 1 − tau, so the
+// window of lags it reaches is updated at once: the 2·nt0 − 1 sums vectorise (no FMA, lanes never
+// mix) instead of each waiting on its own add chain.
+SPIKESHARD_CLONES void lag_sums(const double* wa, const double* v, int rank, int nt0, double* acc) {
+  std::fill(acc, acc + 2 * nt0 - 1, 0.0);
+  for (int k = 0; k < rank; ++k) {
+    const double* wk = wa + k * nt0;
+    const double* vk = v + k * nt0;
+    for (int t = 0; t < nt0; ++t) {
+      const double x = wk[t];
+      double* window = acc + (nt0 - 1 - t);
+      for (int i = 0; i < nt0; ++i) window[i] += x * vk[i];
+    }
+  }
+}
 
 // Per-template data in float64, component-major: w[(j*rank + k)*nt0 + tau], and each template's
 // spatial components compacted onto its own neighbourhood.
@@ -71,6 +92,10 @@ struct Factors {
     }
   }
 
+  void all_lags(std::size_t a, const double* v, double* acc) const {
+    lag_sums(&w[a * rank * nt0], v, rank, nt0, acc);
+  }
+
   double lagged(std::size_t a, const double* v, int lag) const {
     double acc = 0.0;
     int t0 = std::max(0, -lag), t1 = std::min(nt0, nt0 - lag);
@@ -87,6 +112,14 @@ struct Factors {
 
 TemplateCorrelations template_correlations(const TemplateSet& m, int n_similar_max, int threads) {
   m.validate();
+  std::vector<float> WtW(m.n_templates * m.n_templates * (2 * static_cast<std::size_t>(m.nt0) - 1), 0.0f);
+  TemplateCorrelations out = template_correlations(m, n_similar_max, threads, WtW.data());
+  out.WtW = std::move(WtW);
+  return out;
+}
+
+TemplateCorrelations template_correlations(const TemplateSet& m, int n_similar_max, int threads, float* WtW) {
+  m.validate();
   if (n_similar_max < 1) throw std::invalid_argument("template_correlations: n_similar_max must be ≥ 1");
   const std::size_t F = m.n_templates;
   const int nt0 = m.nt0, n_lags = 2 * nt0 - 1;
@@ -94,32 +127,41 @@ TemplateCorrelations template_correlations(const TemplateSet& m, int n_similar_m
   out.n_templates = F;
   out.n_lags = n_lags;
   out.n_similar = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(n_similar_max), F));
-  out.WtW.assign(F * F * n_lags, 0.0f);
   out.similarity.assign(F * F, 0.0f);
   out.similar.assign(F * out.n_similar, 0);
   if (F == 0) return out;
   Factors f(m);
   // Each a computes the pairs (a, b ≥ a) and writes both (a, b) and (b, a), so the two halves are
-  // bitwise mirror images and every element has exactly one writer.
+  // bitwise mirror images and every element has exactly one writer. Row a has F − a pairs, so the
+  // rows are dealt out in pairs (a, F − 1 − a) of equal total work: contiguous ranges of a alone
+  // gave the first thread three quarters of the work with two threads.
+  const std::size_t n_row_pairs = (F + 1) / 2;
   parallel_for(
-      F,
+      n_row_pairs,
       [&](std::size_t begin, std::size_t end) {
-        std::vector<double> uu(m.rank * m.rank), v(static_cast<std::size_t>(m.rank) * nt0);
-        for (std::size_t a = begin; a < end; ++a) {
+        std::vector<double> uu(m.rank * m.rank), v(static_cast<std::size_t>(m.rank) * nt0), acc(n_lags);
+        auto row = [&](std::size_t a) {
           for (std::size_t b = a; b < F; ++b) {
             if (!f.overlap(a, b)) continue;
             f.spatial_products(m, a, b, uu.data());
             f.mix(b, uu.data(), v.data());
+            f.all_lags(a, v.data(), acc.data());
+            float* ab = WtW + (a * F + b) * n_lags;
+            float* ba = WtW + (b * F + a) * n_lags;
             float best = -INFINITY;
-            for (int lag = -(nt0 - 1); lag <= nt0 - 1; ++lag) {
-              float x = static_cast<float>(f.lagged(a, v.data(), lag));
-              out.WtW[(a * F + b) * n_lags + lag + nt0 - 1] = x;
-              out.WtW[(b * F + a) * n_lags - lag + nt0 - 1] = x;
+            for (int i = 0; i < n_lags; ++i) {
+              float x = static_cast<float>(acc[i]);
+              ab[i] = x;
+              ba[n_lags - 1 - i] = x;
               best = std::max(best, x);
             }
             out.similarity[a * F + b] = best;
             out.similarity[b * F + a] = best;
           }
+        };
+        for (std::size_t i = begin; i < end; ++i) {
+          row(i);
+          if (F - 1 - i != i) row(F - 1 - i);
         }
       },
       threads);
@@ -151,11 +193,12 @@ std::vector<float> zero_lag_similarity(const TemplateSet& m, int threads) {
   std::vector<float> cc(F * F, 0.0f);
   if (F == 0) return cc;
   Factors f(m);
+  // Rows dealt out in pairs of equal work, as in template_correlations.
   parallel_for(
-      F,
+      (F + 1) / 2,
       [&](std::size_t begin, std::size_t end) {
         std::vector<double> uu(m.rank * m.rank), v(static_cast<std::size_t>(m.rank) * m.nt0);
-        for (std::size_t a = begin; a < end; ++a) {
+        auto row = [&](std::size_t a) {
           for (std::size_t b = a; b < F; ++b) {
             if (!f.overlap(a, b)) continue;
             f.spatial_products(m, a, b, uu.data());
@@ -164,6 +207,10 @@ std::vector<float> zero_lag_similarity(const TemplateSet& m, int threads) {
             cc[a * F + b] = x;
             cc[b * F + a] = x;
           }
+        };
+        for (std::size_t i = begin; i < end; ++i) {
+          row(i);
+          if (F - 1 - i != i) row(F - 1 - i);
         }
       },
       threads);
