@@ -5,11 +5,25 @@ import path from 'node:path';
 
 let counter = 0;
 
+/** How writeFileAtomic makes a file durable. */
+export interface AtomicWriteOptions {
+  /**
+   * fsync the file before the rename (default true). Without it the rename is still atomic for the
+   * process (a kill leaves the old or the new file), but after a machine crash the new name may
+   * hold a torn body: only for files whose reader detects that (a checksum) and can redo the work.
+   */
+  sync?: boolean;
+}
+
 /**
  * Writes `data` to a temporary sibling, syncs it and renames it over `file`. An array of parts is
  * written back to back, so large bodies (an .npy header and its data) need not be concatenated.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
+export function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+  options: AtomicWriteOptions = {},
+): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter++}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
@@ -18,7 +32,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
       let written = 0;
       while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
     }
-    fsyncSync(fd);
+    if (options.sync !== false) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { InputError, expected } from '../../proto/errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic, type AtomicWriteOptions } from './atomic.js';
 import { dtypeInfo, dtypeOf, type DtypeInfo, type NpyData } from './npy.js';
 
 export const RECORD_VERSION = 1;
@@ -143,9 +143,9 @@ export function decodeRecord(bytes: Uint8Array, file = '<buffer>'): { kind: stri
   return { kind: header.kind, value: walk(header.value) };
 }
 
-/** Writes a record atomically (temporary sibling, fsync, rename). */
-export function writeRecord(file: string, kind: string, value: unknown): void {
-  writeFileAtomic(file, encodeRecord(kind, value));
+/** Writes a record atomically (temporary sibling, fsync unless `sync: false`, rename). */
+export function writeRecord(file: string, kind: string, value: unknown, options: AtomicWriteOptions = {}): void {
+  writeFileAtomic(file, encodeRecord(kind, value), options);
 }
 
 /** Reads a record and checks its kind. */

@@ -376,6 +376,17 @@ export class Checkpoints {
     if (durable) syncDir(dir);
   }
 
+  /**
+   * Saves atomically without fsync: a killed process leaves the old record or the new one (the
+   * page cache outlives it), and a record torn by a machine crash fails its SHA-256 on load and is
+   * treated as missing. For large records that are replaced often and whose loss costs only a redo.
+   */
+  saveUnsynced(key: string, value: unknown): void {
+    const file = this.pathOf(key);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeRecord(file, key.replace(/-\d+/g, ''), value, { sync: false });
+  }
+
   /** Deletes a key's record or a whole sub-folder of records. */
   remove(keyOrFolder: string): void {
     rmSync(this.pathOf(keyOrFolder), { force: true });

@@ -101,7 +101,8 @@ function waveform(peak: number, amp: number, out: Float64Array | Float32Array): 
   const width = 0.6 + 0.6 * uniform();
   for (let i = 0; i < nNeighbours; i++) {
     const c = neighbourhoods[peak * nNeighbours + i]!;
-    const fall = Math.exp(-i / 6);
+    // Random per-channel weights: two templates on one peak channel are rarely duplicates.
+    const fall = Math.exp(-i / 6) * (0.2 + 1.6 * uniform());
     for (let t = 0; t < NT0; t++) {
       const s = (t - NT0MIN) * width;
       out[t * nChannels + c] = -amp * fall * Math.exp(-(s * s) / 8) + 0.3 * amp * fall * Math.exp(-((s - 6) ** 2) / 30);
@@ -198,7 +199,7 @@ try {
         maxTemplates: 6 * nChannels,
       }),
     );
-    timed('save learning/state', () => cp.save('learning/state', { roundsDone: 1, visited: nBatches, state }, true));
+    timed('save learning/state', () => cp.saveUnsynced('learning/state', { roundsDone: 1, visited: nBatches, state }));
     if (values['batch-records']) timed('remove batch records', () => cp.remove(roundKey));
   }
 } finally {

@@ -118,6 +118,30 @@ test('a round loads what an earlier run finished and computes only the rest', as
   }
 });
 
+test('an unsynced checkpoint reloads bit for bit; torn by a crash, it is treated as missing', () => {
+  const { dir, cleanup } = tmpDir('spikeshard-runfolder-');
+  try {
+    const cp = new Checkpoints(dir, silentLogger());
+    const dWU = [Float64Array.from([1.5, -0, Number.MIN_VALUE]), Float64Array.from([Math.PI, -2])];
+    cp.saveUnsynced('learning/state', { roundsDone: 3, state: { dWU, nsp: [0.25, 7] } });
+    const back = cp.load<{ roundsDone: number; state: { dWU: Float64Array[]; nsp: number[] } }>('learning/state');
+    assert.ok(back !== undefined);
+    assert.equal(back.roundsDone, 3);
+    assert.deepEqual(back.state.nsp, [0.25, 7]);
+    back.state.dWU.forEach((d, j) => assert.deepEqual(new Uint8Array(d.buffer), new Uint8Array(dWU[j]!.buffer)));
+    // Replaced in place, as every learning round does.
+    cp.saveUnsynced('learning/state', { roundsDone: 4, state: { dWU, nsp: [1, 2] } });
+    assert.equal(cp.load<{ roundsDone: number }>('learning/state')?.roundsDone, 4);
+    // What a machine crash can leave under the new name: the body cut short.
+    const file = cp.pathOf('learning/state');
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 8));
+    assert.equal(cp.load('learning/state'), undefined);
+  } finally {
+    cleanup();
+  }
+});
+
 test('shared slots never exceed the capacity and serve probes in turn', async () => {
   const slots = new Slots(() => 2);
   let inFlight = 0;
