@@ -9,6 +9,7 @@
 import {
   factorizeTemplates,
   peakChannels,
+  poolRunningMeans,
   zeroLagSimilarity,
   type LearnBatchResult,
   type TemplateModel,
@@ -45,13 +46,15 @@ export function applyBatchStatistics(state: TemplateState, result: LearnBatchRes
     throw new RangeError(`learning statistics for ${result.nTemplates} templates, the state has ${state.dWU.length}`);
   }
   // Sums hold only the rows of the templates with spikes (`active`, ascending; the others are zero).
-  result.active.forEach((j, k) => {
-    const n = result.counts[j]!;
-    const f = Math.pow(pm, n);
-    const d = state.dWU[j]!;
-    const sums = result.sums.subarray(k * size, (k + 1) * size);
-    for (let i = 0; i < size; i++) d[i] = f * d[i]! + ((1 - f) * sums[i]!) / n;
-  });
+  if (result.sums.length !== result.active.length * size) {
+    throw new RangeError(
+      `learning statistics hold ${result.sums.length} sums, expected ${result.active.length} × ${NT0} × ${state.nChannels}`,
+    );
+  }
+  // pm^n here, with Math.pow, so that the factors are the bits they always were; the ~0.1 GB of
+  // sums per batch are folded natively, in parallel.
+  const factors = Float64Array.from(result.active, (j) => Math.pow(pm, result.counts[j]!));
+  poolRunningMeans(state.dWU, result.active, result.sums, factors, result.counts, 0);
   for (let j = 0; j < result.nTemplates; j++) state.nsp[j] = 0.95 * state.nsp[j]! + 0.05 * result.counts[j]!;
 }
 
@@ -84,10 +87,13 @@ function similarity(
   let ab = 0;
   let aa = 0;
   let bb = 0;
+  const n = channels.length;
   for (let t = 0; t < NT0; t++) {
-    for (const c of channels) {
-      const x = a[t * nChannels + c]!;
-      const y = b[t * nChannels + c]!;
+    const row = t * nChannels;
+    for (let i = 0; i < n; i++) {
+      const c = row + channels[i]!;
+      const x = a[c]!;
+      const y = b[c]!;
       ab += x * y;
       aa += x * x;
       bb += y * y;
@@ -116,11 +122,8 @@ export interface BirthOptions {
  */
 export function addBirths(state: TemplateState, results: readonly LearnBatchResult[], options: BirthOptions): number {
   const { nChannels } = state;
-  const peaks = peakChannels(
-    { nTemplates: state.dWU.length, templateSamples: NT0, nChannels, values: concat(state.dWU, NT0 * nChannels) },
-    NT0MIN,
-  );
-  const existing = state.dWU.map((d, j) => ({ wave: d, peak: peaks[j]! }));
+  // peakChannels' rule, read in place: handing it the templates meant copying them all (~0.2 GB).
+  const existing = state.dWU.map((d) => ({ wave: d, peak: peakChannelOf(d, nChannels) }));
   let born = 0;
   for (const r of results) {
     const n = r.proposalChannels.length;
@@ -145,6 +148,14 @@ export function addBirths(state: TemplateState, results: readonly LearnBatchResu
     }
   }
   return born;
+}
+
+/** The channel of largest |value| at the trough sample, the first on ties (as native peakChannels). */
+export function peakChannelOf(wave: Float64Array, nChannels: number): number {
+  const row = NT0MIN * nChannels;
+  let best = 0;
+  for (let c = 1; c < nChannels; c++) if (Math.abs(wave[row + c]!) > Math.abs(wave[row + best]!)) best = c;
+  return best;
 }
 
 function concat(parts: readonly Float64Array[], size: number): Float64Array {

@@ -126,6 +126,14 @@ export interface MatchingBinding {
   templateCorrelations(model: RawTemplateModel, nSimilarMax: number, threads: number): RawTemplateCorrelations;
   /** [sync] Zero-lag similarity ⟨T_a, T_b⟩, nTemplates × nTemplates. */
   zeroLagSimilarity(model: RawTemplateModel, threads: number): Float32Array;
+  poolRunningMeans(
+    means: readonly Float64Array[],
+    active: Int32Array,
+    sums: Float64Array,
+    factors: Float64Array,
+    counts: Int32Array,
+    threads: number,
+  ): void;
   /** [sync] Matching pursuit of one batch. */
   matchBatch(
     samples: Float32Array,

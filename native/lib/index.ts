@@ -94,6 +94,7 @@ export {
   factorizeTemplates,
   templateCorrelations,
   zeroLagSimilarity,
+  poolRunningMeans,
   matchBatch,
   proposeTemplates,
   DEFAULT_FACTORIZE_OPTIONS,

@@ -310,6 +310,23 @@ export function zeroLagSimilarity(model: TemplateModel, threads = 0): Float32Arr
 }
 
 /**
+ * Folds one learning batch's snippet sums into the running means (dWU), in place and in parallel:
+ * `means[active[k]][i] = f·m + ((1 − f)·sums[k·size + i]) / counts[active[k]]` with `f = factors[k]`
+ * (pm^count, computed by the caller) and `size = sums.length / active.length` (nt0 × nChannels).
+ * `active` ascending; every active mean has its own memory.
+ */
+export function poolRunningMeans(
+  means: readonly Float64Array[],
+  active: Int32Array,
+  sums: Float64Array,
+  factors: Float64Array,
+  counts: Int32Array,
+  threads = 0,
+): void {
+  binding().poolRunningMeans(means, active, sums, factors, counts, threads);
+}
+
+/**
  * Matching pursuit of one batch (Kilosort's mexMPnu8): finds spikes as scaled templates, subtracts
  * them, and reports those whose trough lies in the batch's own samples, so adjacent batches whose
  * halos overlap report every spike exactly once. `matcher` runs it (default: the CPU binding; the

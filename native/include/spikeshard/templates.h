@@ -127,6 +127,12 @@ TemplateCorrelations template_correlations(const TemplateSet& model, int n_simil
 // ~0.7 GB at 1 200 templates.
 TemplateCorrelations template_correlations(const TemplateSet& model, int n_similar_max, int threads, float* WtW);
 
+// One batch's learning statistics folded into the running means, in place: for each row k,
+// means[k][i] = f·means[k][i] + ((1 − f)·sums[k·size + i]) / n with f = factors[k] (pm^n, computed
+// by the caller) and n = spikes[k] > 0. The rows must not overlap (each is written by one thread).
+void pool_running_means(double* const* means, std::size_t n_active, std::size_t size, const double* sums,
+                        const double* factors, const double* spikes, int threads = 0);
+
 // Zero-lag similarity cc[a*F + b] = ⟨T_a, T_b⟩ (used by triage); the diagonal is ||T_a||² (= 1).
 std::vector<float> zero_lag_similarity(const TemplateSet& model, int threads = 0);
 

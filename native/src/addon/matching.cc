@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "addon.h"
@@ -145,6 +146,57 @@ Napi::Value ZeroLagSimilarity(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] poolRunningMeans(means: Float64Array[], active, sums, factors, counts, threads) → undefined
+// means[active[k]] ← f·mean + ((1 − f)·sums row k) / counts[active[k]], f = factors[k], in place.
+Napi::Value PoolRunningMeans(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args a(info, "poolRunningMeans", 6);
+    if (!info[0].IsArray()) a.type_error("means", "an Array of Float64Array", info[0]);
+    Napi::Array means = info[0].As<Napi::Array>();
+    const std::size_t F = means.Length();
+    std::size_t n_active = 0;
+    const std::int32_t* active = a.typed_any<std::int32_t>(info[1], "active", n_active);
+    std::size_t n_sums = 0;
+    const double* sums = a.typed_any<double>(info[2], "sums", n_sums);
+    const double* factors = a.typed<double>(info[3], "factors", n_active, "one per active row");
+    const std::int32_t* counts = a.typed<std::int32_t>(info[4], "counts", F, "one per mean");
+    int threads = static_cast<int>(a.integer(info[5], "threads", 0, 4096));
+    if (n_active == 0) return info.Env().Undefined();
+    if (n_sums % n_active != 0) {
+      a.range_error("sums", "a multiple of active.length (" + std::to_string(n_active) + ") elements",
+                    std::to_string(n_sums));
+    }
+    const std::size_t size = n_sums / n_active;
+    std::vector<double*> rows(n_active);
+    std::vector<double> spikes(n_active);
+    for (std::size_t k = 0; k < n_active; ++k) {
+      const std::int32_t j = active[k];
+      if (j < 0 || static_cast<std::size_t>(j) >= F || (k > 0 && j <= active[k - 1])) {
+        a.range_error("active", "ascending distinct indices in [0, " + std::to_string(F) + ")",
+                      std::to_string(j) + " at " + std::to_string(k));
+      }
+      if (counts[j] <= 0) a.range_error("counts", "> 0 for every active row", std::to_string(counts[j]));
+      if (!std::isfinite(factors[k])) a.range_error("factors", "finite values", "a non-finite value");
+      rows[k] = a.typed<double>(means.Get(static_cast<std::uint32_t>(j)), "means[" + std::to_string(j) + "]", size,
+                                "sums.length / active.length");
+      spikes[k] = counts[j];
+    }
+    // Distinct rows could still share memory (subarrays of one buffer): each row must have one writer.
+    std::vector<std::pair<const double*, std::size_t>> spans(n_active);
+    for (std::size_t k = 0; k < n_active; ++k) spans[k] = {rows[k], k};
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t k = 1; k < n_active; ++k) {
+      if (spans[k].first < spans[k - 1].first + size) {
+        a.range_error("means", "rows that do not share memory", "rows " + std::to_string(active[spans[k - 1].second]) +
+                                                                     " and " + std::to_string(active[spans[k].second]) +
+                                                                     " overlapping");
+      }
+    }
+    pool_running_means(rows.data(), n_active, size, sums, factors, spikes.data(), threads);
+    return info.Env().Undefined();
+  });
+}
+
 // [sync] matchBatch(samples, nSamples, nChannels, model, options) → RawMatchResult
 Napi::Value MatchBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
@@ -201,6 +253,7 @@ void register_matching(Napi::Env env, Napi::Object exports) {
   exports.Set("factorizeTemplates", Napi::Function::New(env, FactorizeTemplates));
   exports.Set("templateCorrelations", Napi::Function::New(env, TemplateCorrelationsBinding));
   exports.Set("zeroLagSimilarity", Napi::Function::New(env, ZeroLagSimilarity));
+  exports.Set("poolRunningMeans", Napi::Function::New(env, PoolRunningMeans));
   exports.Set("matchBatch", Napi::Function::New(env, MatchBatch));
   exports.Set("proposeTemplates", Napi::Function::New(env, ProposeTemplates));
 }
