@@ -8,7 +8,6 @@
  */
 import {
   factorizeTemplates,
-  peakChannels,
   poolRunningMeans,
   zeroLagSimilarity,
   type LearnBatchResult,
@@ -158,12 +157,6 @@ export function peakChannelOf(wave: Float64Array, nChannels: number): number {
   return best;
 }
 
-function concat(parts: readonly Float64Array[], size: number): Float64Array {
-  const out = new Float64Array(parts.length * size);
-  parts.forEach((p, j) => out.set(p, j * size));
-  return out;
-}
-
 /** Low-rank factorisation of the current running means (warm-started from the last one). */
 export function factorize(
   state: TemplateState,
@@ -173,13 +166,15 @@ export function factorize(
 ): TemplateModel {
   const nChannels = state.nChannels;
   const f = state.dWU.length;
-  const mean = { nTemplates: f, templateSamples: NT0, nChannels, values: concat(state.dWU, NT0 * nChannels) };
+  // The running means are handed over as they are held, one array per template: joining them into
+  // one block copied ~0.2 GB twice per learning round.
+  const mean = { nTemplates: f, templateSamples: NT0, nChannels, rows: state.dWU };
   const previous = new Float32Array(f * NT0 * RANK);
   state.temporal.forEach((w, j) => previous.set(w ?? initialTemporal, j * NT0 * RANK));
   const model = factorizeTemplates(
     mean,
     { nChannels, nNeighbours, channels: neighbourhoods },
-    peakChannels(mean, NT0MIN),
+    Int32Array.from(state.dWU, (d) => peakChannelOf(d, nChannels)),
     {
       troughSample: NT0MIN,
       rank: RANK,

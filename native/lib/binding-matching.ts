@@ -113,7 +113,7 @@ export interface MatchingBinding {
   ): Int32Array;
   /** [sync] Low-rank factorisation of mean waveforms dWU into a template model. */
   factorizeTemplates(
-    meanWaveforms: Float64Array,
+    meanWaveforms: Float64Array | readonly Float64Array[],
     nTemplates: number,
     nChannels: number,
     neighbours: Int32Array,

@@ -107,6 +107,7 @@ export type {
   TemplateModel,
   ChannelNeighbourhoods,
   MeanWaveforms,
+  MeanWaveformRows,
   FactorizeOptions,
   SimilarTemplates,
   TemplateCorrelations,

@@ -60,6 +60,14 @@ export interface MeanWaveforms {
   values: Float64Array;
 }
 
+/** dWU with each template's mean waveform (templateSamples × nChannels) in its own array. */
+export interface MeanWaveformRows {
+  nTemplates: number;
+  templateSamples: number;
+  nChannels: number;
+  rows: readonly Float64Array[];
+}
+
 export interface FactorizeOptions {
   /** nt0min: the trough of component 0 is aligned to this sample. @default 20 */
   troughSample: number;
@@ -269,7 +277,7 @@ export function peakChannels(meanWaveforms: MeanWaveforms, troughSample: number,
  * meanAmplitude, trough alignment to `troughSample` (integer, then sub-sample).
  */
 export function factorizeTemplates(
-  meanWaveforms: MeanWaveforms,
+  meanWaveforms: MeanWaveforms | MeanWaveformRows,
   neighbourhoods: ChannelNeighbourhoods,
   peakChannel: Int32Array,
   options: FactorizeOptions,
@@ -280,7 +288,7 @@ export function factorizeTemplates(
     );
   }
   return binding().factorizeTemplates(
-    meanWaveforms.values,
+    'rows' in meanWaveforms ? meanWaveforms.rows : meanWaveforms.values,
     meanWaveforms.nTemplates,
     meanWaveforms.nChannels,
     neighbourhoods.channels,

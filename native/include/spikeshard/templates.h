@@ -105,6 +105,11 @@ struct FactorizeOptions {
 TemplateModel factorize_templates(const double* dWU, std::size_t n_templates, std::size_t n_channels,
                                   const std::int32_t* iC, int n_neighbours, const std::int32_t* iW,
                                   const float* W_prev, const FactorizeOptions& options);
+// The same with each template's nt0 × nC mean waveform in its own memory (dWU[j]), so a caller
+// holding them apart need not copy them into one block.
+TemplateModel factorize_templates(const double* const* dWU, std::size_t n_templates, std::size_t n_channels,
+                                  const std::int32_t* iC, int n_neighbours, const std::int32_t* iW,
+                                  const float* W_prev, const FactorizeOptions& options);
 
 // Full-lag template cross-correlations (Kilosort's getMeWtW), computed in float64:
 //   WtW[a, b, ℓ] = Σ_tau Σ_c T_a[tau, c]·T_b[tau + ℓ, c] for ℓ = −(nt0−1) … nt0−1,

@@ -102,13 +102,29 @@ Napi::Value FactorizeTemplates(const Napi::CallbackInfo& info) {
     fo.upsample = static_cast<int>(a.integer(o.Get("upsampleFactor"), "options.upsampleFactor", 0, 1000));
     fo.kernel_sigma = a.number(o.Get("kernelSigmaSamples"), "options.kernelSigmaSamples", 1e-3, 100.0);
     fo.threads = static_cast<int>(a.integer(o.Get("threads"), "options.threads", 0, 4096));
-    const double* d =
-        a.typed<double>(info[0], "meanWaveforms", F * fo.nt0 * nC, "nTemplates × templateSamples × nChannels");
+    // One Float64Array of all templates, or an Array of one Float64Array per template (read in
+    // place: no copy of the ~0.2 GB of running means at 1 200 templates × 384 channels).
+    std::vector<const double*> rows(F);
+    const std::size_t per_template = static_cast<std::size_t>(fo.nt0) * nC;
+    if (info[0].IsArray()) {
+      Napi::Array list = info[0].As<Napi::Array>();
+      if (list.Length() != F) {
+        a.range_error("meanWaveforms", std::to_string(F) + " rows (nTemplates)", std::to_string(list.Length()));
+      }
+      for (std::size_t j = 0; j < F; ++j) {
+        rows[j] = a.typed<double>(list.Get(static_cast<std::uint32_t>(j)), "meanWaveforms[" + std::to_string(j) + "]",
+                                  per_template, "templateSamples × nChannels");
+      }
+    } else {
+      const double* d =
+          a.typed<double>(info[0], "meanWaveforms", F * per_template, "nTemplates × templateSamples × nChannels");
+      for (std::size_t j = 0; j < F; ++j) rows[j] = d + j * per_template;
+    }
     const std::int32_t* iC = a.typed<std::int32_t>(info[3], "neighbours", nC * near, "nChannels × nNeighbours");
     const std::int32_t* iW = a.typed<std::int32_t>(info[5], "peakChannel", F, "nTemplates");
     const float* prev =
         a.typed<float>(info[6], "previousTemporal", F * fo.nt0 * fo.rank, "nTemplates × templateSamples × rank", true);
-    return write_model(info.Env(), factorize_templates(d, F, nC, iC, near, iW, prev, fo));
+    return write_model(info.Env(), factorize_templates(rows.data(), F, nC, iC, near, iW, prev, fo));
   });
 }
 

@@ -232,14 +232,14 @@ struct FactorScratch {
   std::vector<double> D, G, w, u, U, a, shifted;
 };
 
-void factorize_one(std::size_t j, const double* dWU, std::size_t n_channels, const std::int32_t* iC, int n_near,
+void factorize_one(std::size_t j, const double* const* dWU, std::size_t n_channels, const std::int32_t* iC, int n_near,
                    const std::int32_t* iW, const float* W_prev, const FactorizeOptions& o,
                    const CircularInterpolator& interp, FactorScratch& s, TemplateModel& out) {
   const int nt0 = o.nt0, rank = o.rank;
   const std::int32_t* ch = iC + static_cast<std::size_t>(iW[j]) * n_near;
   s.D.assign(static_cast<std::size_t>(nt0) * n_near, 0.0);
   for (int t = 0; t < nt0; ++t) {
-    const double* row = dWU + (j * nt0 + t) * n_channels;
+    const double* row = dWU[j] + static_cast<std::size_t>(t) * n_channels;
     for (int i = 0; i < n_near; ++i) s.D[t * n_near + i] = row[ch[i]];
   }
   s.G.assign(static_cast<std::size_t>(nt0) * nt0, 0.0);
@@ -459,6 +459,15 @@ void factorize_one(std::size_t j, const double* dWU, std::size_t n_channels, con
 TemplateModel factorize_templates(const double* dWU, std::size_t n_templates, std::size_t n_channels,
                                   const std::int32_t* iC, int n_neighbours, const std::int32_t* iW,
                                   const float* W_prev, const FactorizeOptions& o) {
+  const std::size_t per_template = static_cast<std::size_t>(std::max(o.nt0, 0)) * n_channels;
+  std::vector<const double*> rows(n_templates);
+  for (std::size_t j = 0; j < n_templates; ++j) rows[j] = dWU + j * per_template;
+  return factorize_templates(rows.data(), n_templates, n_channels, iC, n_neighbours, iW, W_prev, o);
+}
+
+TemplateModel factorize_templates(const double* const* dWU, std::size_t n_templates, std::size_t n_channels,
+                                  const std::int32_t* iC, int n_neighbours, const std::int32_t* iW,
+                                  const float* W_prev, const FactorizeOptions& o) {
   if (o.nt0 < 2) bad("factorize_templates: nt0 must be ≥ 2");
   if (o.rank < 1 || o.rank > o.nt0) bad("factorize_templates: rank must be in [1, nt0]");
   if (o.power_iterations < 0) bad("factorize_templates: power_iterations must be ≥ 0");
@@ -479,8 +488,13 @@ TemplateModel factorize_templates(const double* dWU, std::size_t n_templates, st
   out.mu.assign(n_templates, 0.0f);
   // Validates nt0min, n_neighbours, iC and iW before any of them is used as an index.
   out.view().validate();
-  for (std::size_t i = 0; i < n_templates * o.nt0 * n_channels; ++i) {
-    if (!std::isfinite(dWU[i])) bad("factorize_templates: dWU contains a non-finite value at " + std::to_string(i));
+  const std::size_t per_template = static_cast<std::size_t>(o.nt0) * n_channels;
+  for (std::size_t j = 0; j < n_templates; ++j) {
+    for (std::size_t i = 0; i < per_template; ++i) {
+      if (!std::isfinite(dWU[j][i])) {
+        bad("factorize_templates: dWU contains a non-finite value at " + std::to_string(j * per_template + i));
+      }
+    }
   }
   if (W_prev != nullptr) {
     for (std::size_t i = 0; i < n_templates * o.nt0 * o.rank; ++i) {

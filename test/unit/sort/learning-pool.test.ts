@@ -6,7 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { peakChannels, poolRunningMeans, type LearnBatchResult } from '../../../native/lib/index.js';
+import {
+  factorizeTemplates,
+  nearestChannels,
+  peakChannels,
+  poolRunningMeans,
+  type LearnBatchResult,
+} from '../../../native/lib/index.js';
 import {
   NT0,
   NT0MIN,
@@ -134,4 +140,52 @@ test('peakChannelOf picks the channel native peakChannels picks, first on ties',
     Array.from(want),
   );
   assert.ok(new Set(want).size > 3);
+});
+
+test('factorizeTemplates reads one array per template with the bits of one joined block', () => {
+  const u = rng(21);
+  const nChannels = 12;
+  const nTemplates = 9;
+  const xUm = Float32Array.from({ length: nChannels }, (_, c) => (c % 2) * 32);
+  const yUm = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
+  const hoods = nearestChannels(xUm, yUm, 6);
+  const rows = Array.from({ length: nTemplates }, (_, j) => {
+    const d = new Float64Array(NT0 * nChannels);
+    for (let t = 0; t < NT0; t++) {
+      for (let c = 0; c < nChannels; c++) {
+        const near = Math.exp(-Math.abs(c - ((3 * j) % nChannels)) / 2);
+        d[t * nChannels + c] = -10 * near * Math.exp(-((t - NT0MIN) ** 2) / 6) + 0.3 * (u() - 0.5);
+      }
+    }
+    return d;
+  });
+  const values = new Float64Array(nTemplates * NT0 * nChannels);
+  rows.forEach((d, j) => values.set(d, j * d.length));
+  const flat = { nTemplates, templateSamples: NT0, nChannels, values };
+  const peaks = peakChannels(flat, NT0MIN);
+  const options = {
+    troughSample: NT0MIN,
+    rank: 3,
+    powerIterations: 50,
+    upsampleFactor: 10,
+    kernelSigmaSamples: 1,
+    previousTemporal: null,
+    threads: 2,
+  };
+  const a = factorizeTemplates(flat, hoods, peaks, options);
+  const b = factorizeTemplates({ nTemplates, templateSamples: NT0, nChannels, rows }, hoods, peaks, options);
+  assert.deepEqual(b.temporal, a.temporal);
+  assert.deepEqual(b.spatial, a.spatial);
+  assert.deepEqual(b.meanAmplitude, a.meanAmplitude);
+  assert.ok(a.meanAmplitude.every((m) => m > 1));
+  const short = rows.map((d, j) => (j === 4 ? d.subarray(1) : d));
+  assert.throws(
+    () => factorizeTemplates({ nTemplates, templateSamples: NT0, nChannels, rows: short }, hoods, peaks, options),
+    /factorizeTemplates: meanWaveforms\[4\]: expected 732 elements \(templateSamples × nChannels\)/,
+  );
+  assert.throws(
+    () =>
+      factorizeTemplates({ nTemplates, templateSamples: NT0, nChannels, rows: rows.slice(1) }, hoods, peaks, options),
+    /meanWaveforms: expected 9 rows \(nTemplates\), got 8/,
+  );
 });
