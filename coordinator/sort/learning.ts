@@ -76,15 +76,32 @@ export function smoothWithPcs(
   return out;
 }
 
-/** Correlation and norm ratio of two waveforms over the given channels. */
+/** Σ x² of a waveform over the given channels, summed in (sample, channel) order. */
+function energy(a: Float64Array, nChannels: number, channels: Int32Array): number {
+  let aa = 0;
+  const n = channels.length;
+  for (let t = 0; t < NT0; t++) {
+    const row = t * nChannels;
+    for (let i = 0; i < n; i++) {
+      const x = a[row + channels[i]!]!;
+      aa += x * x;
+    }
+  }
+  return aa;
+}
+
+/**
+ * Correlation and norm ratio of two waveforms over the given channels; `aa` = energy(a) (one
+ * proposal meets many templates, so its own sum is taken once, with the bits of a joint loop).
+ */
 function similarity(
   a: Float64Array,
+  aa: number,
   b: Float64Array,
   nChannels: number,
   channels: Int32Array,
 ): { cc: number; ratio: number } {
   let ab = 0;
-  let aa = 0;
   let bb = 0;
   const n = channels.length;
   for (let t = 0; t < NT0; t++) {
@@ -94,7 +111,6 @@ function similarity(
       const x = a[c]!;
       const y = b[c]!;
       ab += x * y;
-      aa += x * x;
       bb += y * y;
     }
   }
@@ -133,9 +149,10 @@ export function addBirths(state: TemplateState, results: readonly LearnBatchResu
       const peak = r.proposalChannels[i]!;
       const hood = options.neighbourhoods.subarray(peak * options.nNeighbours, (peak + 1) * options.nNeighbours);
       const near = new Set(hood);
+      const aa = energy(wave, nChannels, hood);
       const duplicate = existing.some((e) => {
         if (!near.has(e.peak)) return false;
-        const s = similarity(wave, e.wave, nChannels, hood);
+        const s = similarity(wave, aa, e.wave, nChannels, hood);
         return s.cc > 0.9 && s.ratio > 0.8;
       });
       if (duplicate) continue;
