@@ -137,7 +137,7 @@ export async function checkAlfWaveforms(
       const rowBits = bits.subarray(row * N * L, (row + 1) * N * L);
       const rowChannels = Array.from(ch.subarray(row * N, (row + 1) * N));
       if (Number.isNaN(sample)) {
-        assert.ok(Number.isNaN(r['index'] as number) && Number.isNaN(r['peak_channel'] as number), `row ${row}`);
+        assert.ok(Number.isNaN(r['index']) && Number.isNaN(r['peak_channel']), `row ${row}`);
         assert.ok(
           rowChannels.every((c) => c === -1),
           `row ${row}: channels of a missing waveform are -1`,
