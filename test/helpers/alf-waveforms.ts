@@ -66,7 +66,7 @@ export interface AlfWaveformSummary {
   samples: number;
   /** Table rows that hold a waveform (the others are NaN padding of clusters with fewer than M). */
   extracted: number;
-  /** Clusters whose median waveform (waveforms.templates) is lowest on the peak channel within 3 samples of 42. */
+  /** Clusters whose median waveform (waveforms.templates) is lowest on the peak channel within 3 samples of 42 (of those with waveforms). */
   troughAt42: number;
 }
 
@@ -104,19 +104,18 @@ export async function checkAlfWaveforms(
   assert.equal(rows.length, U * M, 'waveforms.table rows = clusters × waveforms per cluster');
   if (rows.length > 0) assert.deepEqual(Object.keys(rows[0]!), ['index', 'sample', 'cluster', 'peak_channel']);
 
-  // Every cluster with a spike whose window fits in the recording has its rows, ascending.
-  const spikesOf = new Map<number, Set<number>>();
+  // Every cluster with a spike has its block of rows (empty when all its spikes are too close
+  // to an end of the recording), in ascending cluster order.
+  const spikesOf = new Map<number, number[]>();
   spikeClusters.forEach((c, s) => {
-    const t = spikeSamples[s]!;
-    if (!spikesOf.has(c)) spikesOf.set(c, new Set());
-    spikesOf.get(c)!.add(t);
+    if (!spikesOf.has(c)) spikesOf.set(c, []);
+    spikesOf.get(c)!.push(spikeSamples[s]!);
   });
   const fits = (t: number): boolean => t > TROUGH_SAMPLE && t < nSamples - (L - TROUGH_SAMPLE);
-  const withWaveforms = [...spikesOf].filter(([, ts]) => [...ts].some(fits)).map(([c]) => c);
   const clusterIds = Array.from({ length: U }, (_, u) => Number(rows[u * M]!['cluster']));
   assert.deepEqual(
     clusterIds,
-    withWaveforms.sort((a, b) => a - b),
+    [...spikesOf.keys()].sort((a, b) => a - b),
     'one block of rows per cluster with spikes',
   );
 
@@ -126,7 +125,9 @@ export async function checkAlfWaveforms(
   let troughAt42 = 0;
   for (let u = 0; u < U; u++) {
     const id = clusterIds[u]!;
-    const eligible = [...spikesOf.get(id)!].filter(fits).length;
+    const own = spikesOf.get(id)!;
+    const ownSamples = new Set(own);
+    const eligible = own.filter(fits).length;
     let filled = 0;
     let previous = -Infinity;
     for (let k = 0; k < M; k++) {
@@ -147,7 +148,7 @@ export async function checkAlfWaveforms(
       }
       assert.equal(k, filled, `row ${row}: waveforms come before the missing ones`);
       filled++;
-      assert.ok(spikesOf.get(id)!.has(sample) && fits(sample), `row ${row}: sample ${sample} is a spike of ${id}`);
+      assert.ok(ownSamples.has(sample) && fits(sample), `row ${row}: sample ${sample} is a spike of ${id}`);
       assert.ok(sample > previous, `row ${row}: a cluster's waveforms are in time order`);
       previous = sample;
       valid.push({ row, sample, index: r['index'] as number });
@@ -167,6 +168,14 @@ export async function checkAlfWaveforms(
       });
     }
     assert.equal(filled, Math.min(M, eligible), `cluster ${id}: waveforms cut`);
+    if (filled === 0) {
+      const none = tpl.subarray(u * N * L, (u + 1) * N * L);
+      assert.ok(
+        none.every((v) => Number.isNaN(v)),
+        `cluster ${id}: no waveforms, NaN median`,
+      );
+      continue;
+    }
     const n = Array.from(ch.subarray(u * M * N, (u * M + 1) * N)).indexOf(peakChannels[id]!);
     const peakWave = tpl.subarray((u * N + n) * L, (u * N + n + 1) * L);
     assert.ok(
