@@ -156,11 +156,12 @@ export const PARAMS = {
     'postprocess',
     'a cluster whose amplitude distribution misses more than this fraction below threshold is not labelled good',
   ),
-  // 256: ibllib's spike-sorting task calls ibldsp's extract_wfs_cbin with max_wf=256.
+  // 256: ibllib's spike-sorting task calls ibldsp's extract_wfs_cbin with max_wf=256. At most
+  // 1024: the traces are held in memory, 5.2 MB per cluster at 256 on Neuropixels 1.0.
   iblWaveformsPerCluster: int(
     256,
     0,
-    4_096,
+    1_024,
     'waveforms',
     'export',
     "spikes per cluster cut from the recording (IBL's preprocessing) into the ALF waveforms.* datasets, as " +
