@@ -30,7 +30,7 @@ export type { StatisticsWindow };
 export interface RunBackend {
   /** 'cpu' or 'cuda' in process; with workers, the set of backends the workers reported. */
   backends: string[];
-  /** In process: where preprocessing + drift shift and matching pursuit ran. */
+  /** Where preprocessing + drift shift ran (with workers: only for ibl, which always runs on the CPU), and matching pursuit (in process). */
   preprocessing?: string;
   matching?: string;
   /** In process: why this backend (chooseBackend's reason). */
