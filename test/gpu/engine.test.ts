@@ -21,8 +21,8 @@ import {
 } from '../../native/lib/index.js';
 import { nearestChannels, templateCorrelations } from '../../native/lib/matching.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { randomModel } from './gpu-fixture.js';
-import { bitwiseDifferences, cudaUnderTest, proposalPrototypes, simulatedRun, testPcs } from './gpu-builders.js';
+import { proposalPrototypes, randomModel, testPcs } from './gpu-fixture.js';
+import { bitwiseDifferences, cudaUnderTest, simulatedRun } from './gpu-builders.js';
 
 const { loaded, skip } = cudaUnderTest();
 

@@ -82,11 +82,6 @@ export function plantedBatch(
   return { samples, planted };
 }
 
-/** Three smooth principal components (nt0 × 3) for the feature outputs. */
-export function testPcs(): { nPcs: number; values: Float32Array } {
-  return { nPcs: 3, values: Float32Array.from({ length: nt0 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) };
-}
-
 type Typed = Float32Array | Float64Array | Int32Array;
 
 /**
@@ -195,23 +190,6 @@ export function noiseLearningModel(): { m: TemplateModel; corr: TemplateCorrelat
     crossCorrelation: corr.crossCorrelation,
   };
   return { m, corr, learning };
-}
-
-/** Proposal prototypes: nPrototypes Gaussian troughs at sample 20 of widening width (61 × nPrototypes). */
-export function proposalPrototypes(nPrototypes: number): {
-  templateSamples: number;
-  nPrototypes: number;
-  values: Float32Array;
-} {
-  return {
-    templateSamples: 61,
-    nPrototypes,
-    values: Float32Array.from({ length: 61 * nPrototypes }, (_, i) => {
-      const t = Math.floor(i / nPrototypes);
-      const p = i % nPrototypes;
-      return -Math.exp(-0.5 * ((t - 20) / (1 + 0.6 * p)) ** 2);
-    }),
-  };
 }
 
 /** A simulated recording in `dir`/sim, ready for the engines: its batches, channel state and work. */

@@ -21,8 +21,8 @@ import {
   type MatchResult,
   type TemplateModel,
 } from '../../native/lib/matching.js';
-import { krigingMatrix, randomModel, rawBlock } from './gpu-fixture.js';
-import { cpuPreprocessShift, cudaUnderTest, plantedBatch, preprocessInputs, testPcs as pcs } from './gpu-builders.js';
+import { krigingMatrix, randomModel, rawBlock, testPcs as pcs } from './gpu-fixture.js';
+import { cpuPreprocessShift, cudaUnderTest, plantedBatch, preprocessInputs } from './gpu-builders.js';
 
 const { skip, gpu } = cudaUnderTest();
 const cpu = loadCpuBinding();
@@ -205,27 +205,22 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
     similarTemplates: { nSimilar: corr.nSimilar, similar: corr.similar },
     crossCorrelation: corr.crossCorrelation,
   };
+  /** The fused entry on `raw` with this test's preprocessing, halo and model. */
+  const fused = (shift: Parameters<typeof cudaPreprocessShiftMatchBatch>[3], o: MatchOptions, residual: boolean) =>
+    cudaPreprocessShiftMatchBatch(
+      gpu(),
+      { data: raw, nChannels, rowStride },
+      preprocessOptions,
+      shift,
+      halo,
+      m,
+      o,
+      residual,
+    );
   const c = matchBatch({ samples: shifted, nSamples, nChannels, ...halo }, m, options);
-  const g = cudaPreprocessShiftMatchBatch(
-    gpu(),
-    { data: raw, nChannels, rowStride },
-    preprocessOptions,
-    kriging,
-    halo,
-    m,
-    options,
-    true,
-  );
+  const g = fused(kriging, options, true);
   compareResults('fused preprocess → shift → match', c, g);
-  const noResidual = cudaPreprocessShiftMatchBatch(
-    gpu(),
-    { data: raw, nChannels, rowStride },
-    preprocessOptions,
-    kriging,
-    halo,
-    m,
-    options,
-  );
+  const noResidual = fused(kriging, options, false);
   assert.equal(noResidual.residual, null);
   compareResults('fused, residual not returned', c, noResidual, false);
 
@@ -246,30 +241,12 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
   assert.ok(blockDiff.maxRel <= valueTolerance, `kriging pieces: max relative error ${blockDiff.maxRel}`);
   const learning: MatchOptions = { ...options, threshold: 6, learnThreshold: 6, snippetSums: true };
   const cp = matchBatch({ samples: pieced, nSamples, nChannels, ...halo }, m, learning);
-  const gp = cudaPreprocessShiftMatchBatch(
-    gpu(),
-    { data: raw, nChannels, rowStride },
-    preprocessOptions,
-    stretches,
-    halo,
-    m,
-    learning,
-    true,
-  );
+  const gp = fused(stretches, learning, true);
   console.log(
     `# fused, kriging pieces: ${gp.snippetTemplates?.length ?? 0} of ${m.nTemplates} templates got snippet sums`,
   );
   compareResults('fused with kriging pieces, compact snippet sums', cp, gp);
-  const again = cudaPreprocessShiftMatchBatch(
-    gpu(),
-    { data: raw, nChannels, rowStride },
-    preprocessOptions,
-    stretches,
-    halo,
-    m,
-    learning,
-    true,
-  );
+  const again = fused(stretches, learning, true);
   assert.equal(valueDifference(gp.snippetSums, again.snippetSums).mismatches, 0, 'two GPU runs differ (sums)');
   assert.equal(valueDifference(gp.residual, again.residual).mismatches, 0, 'two GPU runs differ (residual)');
   assert.throws(

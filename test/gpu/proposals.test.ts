@@ -11,14 +11,8 @@ import assert from 'node:assert/strict';
 import { loadCpuBinding } from '../../native/lib/load.js';
 import { cudaPreprocessShiftMatchBatch, type DeviceProposalRequest } from '../../native/lib/backend.js';
 import { matchBatch, nearestChannels, proposeTemplates, type Proposals } from '../../native/lib/matching.js';
-import { rawBlock } from './gpu-fixture.js';
-import {
-  cpuPreprocessShift,
-  cudaUnderTest,
-  noiseLearningModel,
-  preprocessInputs,
-  proposalPrototypes,
-} from './gpu-builders.js';
+import { proposalPrototypes, rawBlock } from './gpu-fixture.js';
+import { cpuPreprocessShift, cudaUnderTest, noiseLearningModel, preprocessInputs } from './gpu-builders.js';
 
 const { skip, gpu } = cudaUnderTest();
 const cpu = loadCpuBinding();
@@ -71,6 +65,20 @@ test('fused learning call with proposals = CPU chain + proposeTemplates, bitwise
   for (const seed of [61, 62]) {
     const raw = rawBlock(nSamples, nChannels, rowStride, seed);
     const { shifted } = cpuPreprocessShift(cpu, inputs, raw, nSamples, rowStride);
+    /** The fused learning call on `raw` (no residual back), with proposals when asked. */
+    const fused = (modelKey?: number, request?: DeviceProposalRequest) =>
+      cudaPreprocessShiftMatchBatch(
+        gpu(),
+        { data: raw, nChannels, rowStride },
+        preprocessOptions,
+        kriging,
+        halo,
+        m,
+        learning,
+        false,
+        modelKey,
+        request,
+      );
     const residual = matchBatch({ samples: shifted, nSamples, nChannels, ...halo }, m, learning).residual;
     for (const [name, options] of variants) {
       const request: DeviceProposalRequest = { prototypes, neighbourhoods, options };
@@ -80,18 +88,7 @@ test('fused learning call with proposals = CPU chain + proposeTemplates, bitwise
         neighbourhoods,
         options,
       );
-      const g = cudaPreprocessShiftMatchBatch(
-        gpu(),
-        { data: raw, nChannels, rowStride },
-        preprocessOptions,
-        kriging,
-        halo,
-        m,
-        learning,
-        false,
-        300 + seed,
-        request,
-      );
+      const g = fused(300 + seed, request);
       assert.equal(g.residual, null, 'no residual asked for');
       assertSameProposals(`seed ${seed}, ${name}`, c, g.proposals);
       total += c.sample.length;
@@ -99,15 +96,7 @@ test('fused learning call with proposals = CPU chain + proposeTemplates, bitwise
       console.log(`# proposals seed ${seed}, ${name}: ${c.sample.length} (capped ${c.capped})`);
     }
     // Without the argument: no proposals key value but null.
-    const plain = cudaPreprocessShiftMatchBatch(
-      gpu(),
-      { data: raw, nChannels, rowStride },
-      preprocessOptions,
-      kriging,
-      halo,
-      m,
-      learning,
-    );
+    const plain = fused();
     assert.equal(plain.proposals ?? null, null);
   }
   assert.ok(total >= 10, `only ${total} proposals: the comparison would be weak`);

@@ -24,7 +24,7 @@ import {
   type TemplateModel,
 } from '../../native/lib/matching.js';
 import { ParameterError } from '../../proto/errors.js';
-import { randomModel, rawBlock } from './gpu-fixture.js';
+import { randomModel, rawBlock, testPcs } from './gpu-fixture.js';
 import {
   bitwiseDifferences,
   cpuPreprocessShift,
@@ -32,7 +32,6 @@ import {
   noiseLearningModel,
   plantedBatch,
   preprocessInputs,
-  testPcs,
 } from './gpu-builders.js';
 
 const { skip, gpu } = cudaUnderTest();

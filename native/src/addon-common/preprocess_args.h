@@ -36,8 +36,8 @@ inline PreprocessBatchInput preprocess_batch_input(const Options& o) {
   if (in.raw_stride < in.n_channels) {
     o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(in.n_channels) + ")");
   }
-  in.raw =
-      o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride)).Data();
+  in.raw = o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride))
+               .Data();
   in.gains = o.optional_array<double>("gains", napi_float64_array, in.n_channels);
   in.good = o.array<std::uint8_t>("good", napi_uint8_array, in.n_channels).Data();
   in.n_nearest = o.count("nNearest", 1);
