@@ -188,12 +188,23 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       });
       noteIblOnCuda();
       const t0 = performance.now();
-      const result = assembleSorting(engine, info, options.params, plog, {
-        spikeshard: VERSION,
-        runId: run.runId,
-        params: options.params,
-      });
+      const steps: Record<string, number> = {};
+      const result = assembleSorting(
+        engine,
+        info,
+        options.params,
+        plog,
+        { spikeshard: VERSION, runId: run.runId, params: options.params },
+        steps,
+      );
       engine.timings['postprocess'] = (performance.now() - t0) / 1000;
+      const stepList = Object.entries(steps)
+        .map(([step, s]) => `${step} ${s.toFixed(1)} s`)
+        .join(', ');
+      plog.info(
+        { stage: 'postprocess', steps },
+        `post-processing done in ${engine.timings['postprocess'].toFixed(1)} s: ${stepList}`,
+      );
       const waveforms = await iblWaveforms(result, options.params, engine.timings, plog);
       const phyDir = path.join(outDir, info.probeLabel, 'phy');
       mkdirSync(path.dirname(phyDir), { recursive: true });
