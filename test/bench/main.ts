@@ -6,7 +6,9 @@
  *
  *   npm run bench -- --channels 384 --seconds 600 --units 100 --drift 15 [--probe np1] [--seed 1]
  *                    [--threads 0] [--work DIR] [--keep] [--json FILE] [--no-drift-correction]
- *                    [--workers 1,2,4] [--backend cpu|cuda|auto]
+ *                    [--workers 1,2,4] [--backend cpu|cuda|auto] [--log FILE]
+ *
+ * --log keeps the in-process sort's debug log (learning rounds, engine phases, post-processing steps) in FILE.
  *
  * --backend goes to every sort (and, with --workers, to the local workers); the backend that ran
  * and, with CUDA, the device memory the backend held (its peak: buffers only grow) come from run.json.
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     'no-drift-correction': { type: 'boolean', default: false },
     backend: { type: 'string', default: 'cpu' },
     workers: { type: 'string', default: '' },
+    log: { type: 'string', default: '' },
   },
 });
 
@@ -91,7 +94,8 @@ if (values.units) simArgs.push('--units', values.units);
 const simulate = run(simArgs);
 const sortArgs = ['sort', sim, '--out', out, '--fresh', '--threads', values.threads, '--backend', values.backend];
 if (values['no-drift-correction']) sortArgs.push('--no-drift-correction');
-const sort = run(sortArgs);
+const sort = run(sortArgs, values.log ? 'debug' : 'warn');
+if (values.log) writeFileSync(values.log, sort.stderr);
 const runJson = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
   results: Array<{
     probe: string;
