@@ -6,7 +6,8 @@
  */
 import { ParameterError, expected } from './errors.js';
 
-export type ParamStage = 'batching' | 'preprocess' | 'drift' | 'learning' | 'extraction' | 'postprocess' | 'run';
+export type ParamStage =
+  'batching' | 'preprocess' | 'drift' | 'learning' | 'extraction' | 'postprocess' | 'export' | 'run';
 
 interface SpecBase {
   unit: string;
@@ -154,6 +155,17 @@ export const PARAMS = {
     '',
     'postprocess',
     'a cluster whose amplitude distribution misses more than this fraction below threshold is not labelled good',
+  ),
+  // 256: ibllib's spike-sorting task calls ibldsp's extract_wfs_cbin with max_wf=256. At most
+  // 1024: the traces are held in memory, 5.2 MB per cluster at 256 on Neuropixels 1.0.
+  iblWaveformsPerCluster: int(
+    256,
+    0,
+    1_024,
+    'waveforms',
+    'export',
+    "spikes per cluster cut from the recording (IBL's preprocessing) into the ALF waveforms.* datasets, as " +
+      "ibllib's spike-sorting task writes them (0 = not written; docs/outputs.md)",
   ),
   seed: int(42, 0, 2 ** 31 - 1, '', 'run', 'seed of every random choice (batch order, k-means initialisation)'),
 } as const satisfies Record<string, ParamSpec>;

@@ -36,6 +36,21 @@ export function isDistributed(d: DistributedOptions | undefined): boolean {
 }
 
 /**
+ * What a sort with `preprocessing` does on workers that report `backends`: the ibl chain has no
+ * CUDA version, so a CUDA engine runs it, and the drift shift, on its host's CPU and keeps only
+ * matching pursuit on the GPU. The CLI neither refuses the combination nor hides it: the returned
+ * line (undefined when no stage moves off a GPU) is logged once, and run.json records
+ * `preprocessing: 'cpu'`.
+ */
+export function iblOnCudaNote(preprocessing: 'ks25' | 'ibl', backends: readonly string[]): string | undefined {
+  if (preprocessing !== 'ibl' || !backends.includes('cuda')) return undefined;
+  return (
+    '--preprocessing ibl has no CUDA version: on the CUDA workers its destriping and the drift shift run on ' +
+    'their CPU, matching pursuit on the GPU (--preprocessing ks25 runs every stage on the GPU)'
+  );
+}
+
+/**
  * @param recording the recording or session folder (local workers may read under its folder)
  * @param outDir the run folder (local mode writes its secret there, mode 0600)
  * @param threads CPU threads in all (split between local workers); 0 = all cores

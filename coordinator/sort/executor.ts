@@ -30,7 +30,7 @@ export type { StatisticsWindow };
 export interface RunBackend {
   /** 'cpu' or 'cuda' in process; with workers, the set of backends the workers reported. */
   backends: string[];
-  /** In process: where preprocessing + drift shift and matching pursuit ran. */
+  /** Where preprocessing + drift shift ran (with workers: only for ibl, which always runs on the CPU), and matching pursuit (in process). */
   preprocessing?: string;
   matching?: string;
   /** In process: why this backend (chooseBackend's reason). */
@@ -40,7 +40,7 @@ export interface RunBackend {
 }
 
 export interface BatchExecutor {
-  /** Requests a caller should keep in flight (1 for the in-process executor). */
+  /** Requests a caller should keep in flight (2 for the in-process executor: one computing, one reading). */
   readonly concurrency: number;
   statistics(task: ProbeTask, window: StatisticsWindow): Promise<WindowStatistics>;
   snippets(task: ProbeTask, batch: Batch, channels: ChannelState): Promise<Float32Array>;

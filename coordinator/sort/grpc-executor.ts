@@ -201,9 +201,9 @@ export class GrpcExecutor implements BatchExecutor {
     return { ...this.counters };
   }
 
-  /** Live workers and what they said about themselves. */
-  backendSummary(): RunBackend {
-    return { backends: [...this.backendsSeen].sort() };
+  /** The backends the workers reported; ibl preprocessing runs on their CPU whatever the backend. */
+  backendSummary(preprocessing: 'ks25' | 'ibl' = 'ks25'): RunBackend {
+    return { backends: [...this.backendsSeen].sort(), ...(preprocessing === 'ibl' ? { preprocessing: 'cpu' } : {}) };
   }
 
   liveWorkers(): Array<{ address: string; description: WorkerDescription | null }> {

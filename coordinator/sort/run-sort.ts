@@ -8,7 +8,7 @@
  *   run.json                 inputs, resolved parameters, versions, digest, results per probe
  *   .run/<probe>/            checkpoints: finished batches and the global state after each round
  *   <probe>/phy/             phy folder (params.py points at the raw .bin)
- *   alf/<probeNN>/           IBL ALF collection
+ *   alf/<probeNN>/           IBL ALF collection (with IBL's waveforms.* unless iblWaveformsPerCluster is 0)
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -18,14 +18,17 @@ import { ParameterError } from '../../proto/errors.js';
 import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import { writeAlf } from '../export/alf.js';
+import { extractIblWaveforms, type IblWaveforms } from '../export/ibl-waveforms.js';
 import { writePhy } from '../export/phy.js';
+import type { SortingResult } from '../formats/sorting-result.js';
 import { planBatches } from '../plan/batch-plan.js';
 import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
 import type { BackendRequest } from '../../native/lib/index.js';
-import { chooseExecutor, type DistributedOptions } from './choose-executor.js';
+import { chooseExecutor, iblOnCudaNote, type DistributedOptions } from './choose-executor.js';
+import { LocalExecutor } from './local-executor.js';
 import { runEngine } from './pipeline.js';
 import {
   CHECKPOINT_DIR,
@@ -159,6 +162,17 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         options.backend ?? 'cpu',
       ));
     const slots = new Slots(() => exec.concurrency);
+    let iblNoted = false;
+    const noteIblOnCuda = (): void => {
+      // The in-process engine says it itself; workers say it only in their own logs. Workers may
+      // join during the run, so this is asked again after each probe's rounds.
+      if (iblNoted || exec instanceof LocalExecutor) return;
+      const note = iblOnCudaNote(options.params.preprocessing, exec.backendSummary?.('ks25').backends ?? []);
+      if (note === undefined) return;
+      iblNoted = true;
+      log.warn({ preprocessing: 'ibl', backend: 'cuda' }, note);
+    };
+    noteIblOnCuda();
     const sortProbe = async (info: RecordingInfo): Promise<ProbeSummary> => {
       const plog = log.child({ probe: info.probeLabel });
       const done = isComplete(run, info.probeLabel);
@@ -172,13 +186,26 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         checkpoints,
         slots,
       });
+      noteIblOnCuda();
       const t0 = performance.now();
-      const result = assembleSorting(engine, info, options.params, plog, {
-        spikeshard: VERSION,
-        runId: run.runId,
-        params: options.params,
-      });
+      const steps: Record<string, number> = {};
+      const result = assembleSorting(
+        engine,
+        info,
+        options.params,
+        plog,
+        { spikeshard: VERSION, runId: run.runId, params: options.params },
+        steps,
+      );
       engine.timings['postprocess'] = (performance.now() - t0) / 1000;
+      const stepList = Object.entries(steps)
+        .map(([step, s]) => `${step} ${s.toFixed(1)} s`)
+        .join(', ');
+      plog.info(
+        { stage: 'postprocess', steps },
+        `post-processing done in ${engine.timings['postprocess'].toFixed(1)} s: ${stepList}`,
+      );
+      const waveforms = await iblWaveforms(result, options.params, engine.timings, plog);
       const phyDir = path.join(outDir, info.probeLabel, 'phy');
       mkdirSync(path.dirname(phyDir), { recursive: true });
       const t1 = performance.now();
@@ -187,7 +214,11 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       }
       // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
       writePhy(phyDir, result, { overwrite: true });
-      const alfDir = writeAlf(path.join(outDir, 'alf'), result, { runId: run.runId, overwrite: true });
+      const alfDir = writeAlf(path.join(outDir, 'alf'), result, {
+        runId: run.runId,
+        overwrite: true,
+        ...(waveforms !== undefined ? { waveforms } : {}),
+      });
       engine.timings['export'] = (performance.now() - t1) / 1000;
       const summary: ProbeSummary = {
         probe: info.probeLabel,
@@ -225,6 +256,38 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
   } finally {
     unlock();
   }
+}
+
+/**
+ * IBL's waveform datasets of `result` (`params.iblWaveformsPerCluster` per cluster; undefined when
+ * 0), cut from the raw recording with IBL's own preprocessing whatever `params.preprocessing` is,
+ * as ibllib cuts them from the raw file after any sorter. Runs in this process on the CPU, also
+ * in a CUDA or distributed sort; its seconds go to `timings.waveforms`.
+ */
+async function iblWaveforms(
+  result: SortingResult,
+  params: SortParams,
+  timings: Record<string, number>,
+  log: Logger,
+): Promise<IblWaveforms | undefined> {
+  const perCluster = params.iblWaveformsPerCluster;
+  if (perCluster === 0) {
+    log.info(
+      'waveforms: not extracted (--ibl-waveforms-per-cluster 0): the ALF collection has no waveforms.* datasets',
+    );
+    return undefined;
+  }
+  const t0 = performance.now();
+  const w = await extractIblWaveforms(result, { maxPerCluster: perCluster });
+  const seconds = (performance.now() - t0) / 1000;
+  timings['waveforms'] = seconds;
+  const extracted = w.table.sample.reduce((n, s) => (Number.isNaN(s) ? n : n + 1), 0);
+  log.info(
+    { stage: 'waveforms', seconds, clusters: w.clusterIds.length, waveforms: extracted, channels: w.nChannels },
+    `waveforms done in ${seconds.toFixed(1)} s: ${extracted} IBL waveforms of ${w.clusterIds.length} clusters ` +
+      `(up to ${perCluster} each, ${w.nChannels} channels × ${w.lengthSamples} samples; IBL preprocessing on the CPU)`,
+  );
+  return w;
 }
 
 /**

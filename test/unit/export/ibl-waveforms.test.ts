@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { parquetReadObjects } from 'hyparquet';
 import { writeAlf } from '../../../coordinator/export/alf.js';
 import {
@@ -18,6 +17,7 @@ import { decodeNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
 import { compressBin } from '../../../native/lib/index.js';
 import { InputError } from '../../../proto/errors.js';
+import { readStoredZip } from '../../helpers/alf-waveforms.js';
 import { channelPeakToPeak, loadChecked } from '../../helpers/export-checks.js';
 import { FIXTURE_UV_PER_COUNT, makeSortingFixture } from '../../helpers/sorting-fixture.js';
 import { tmpDir } from '../../helpers/tmp.js';
@@ -222,30 +222,6 @@ test('a .cbin gives the same waveforms as its .bin; a short raw file is an Input
     cleanup();
   }
 });
-
-/** The members of a stored (uncompressed) ZIP, read by the APPNOTE layout, CRCs checked. */
-function readStoredZip(bytes: Buffer): Map<string, Buffer> {
-  const members = new Map<string, Buffer>();
-  const end = bytes.length - 22;
-  assert.equal(bytes.readUInt32LE(end), 0x06054b50);
-  const n = bytes.readUInt16LE(end + 10);
-  let at = bytes.readUInt32LE(end + 16);
-  for (let i = 0; i < n; i++) {
-    assert.equal(bytes.readUInt32LE(at), 0x02014b50);
-    const nameLength = bytes.readUInt16LE(at + 28);
-    const name = bytes.toString('latin1', at + 46, at + 46 + nameLength);
-    const local = bytes.readUInt32LE(at + 42);
-    assert.equal(bytes.readUInt32LE(local), 0x04034b50);
-    assert.equal(bytes.readUInt16LE(local + 8), 0, 'stored');
-    const size = bytes.readUInt32LE(local + 18);
-    const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
-    const body = bytes.subarray(start, start + size);
-    assert.equal(zlib.crc32(body), bytes.readUInt32LE(local + 14), `${name} CRC-32`);
-    members.set(name, body);
-    at += 46 + nameLength + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
-  }
-  return members;
-}
 
 test('ALF: waveforms.traces (float16 V), templates (float32 V), table.pqt and channels.npz', () =>
   rawCase(async (r, w, dir) => {

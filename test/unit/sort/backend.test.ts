@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   BatchEngine,
@@ -24,10 +24,13 @@ import {
 import type { Logger } from '../../../proto/log.js';
 import { silentLogger } from '../../../proto/log.js';
 import { defaultParams } from '../../../proto/params.js';
+import { iblOnCudaNote } from '../../../coordinator/sort/choose-executor.js';
+import type { BatchExecutor } from '../../../coordinator/sort/executor.js';
 import { LocalExecutor } from '../../../coordinator/sort/local-executor.js';
 import { probeSetup } from '../../../coordinator/sort/pipeline.js';
 import { runSort } from '../../../coordinator/sort/run-sort.js';
 import { startWorker } from '../../../worker/server.js';
+import { IBL_WAVEFORM_FILES } from '../../helpers/alf-waveforms.js';
 import { runCli } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { WorkerClient } from '../../helpers/worker-client.js';
@@ -135,7 +138,7 @@ function recordingLogger(lines: string[]): Logger {
       lines.push(`${level}: ${typeof a === 'string' ? a : (b ?? '')}`);
     };
   const log = { info: at('info'), warn: at('warn'), debug: at('debug'), error: at('error'), trace: at('trace') };
-  return { ...log, child: () => recordingLogger(lines) } as unknown as Logger;
+  return { ...log, child: () => recordingLogger(lines), bindings: () => ({}) } as unknown as Logger;
 }
 
 const cudaLoad = loadCudaBinding();
@@ -167,37 +170,68 @@ test('--backend takes only cpu, cuda or auto', () => {
   assert.match(r.stderr, /cpu, cuda, auto|"cpu", "cuda", "auto"|cpu/);
 });
 
-test('auto falls back to the CPU with the reason logged, and run.json records it', { timeout: 120_000 }, () => {
-  const { dir, cleanup } = tmpDir('spikeshard-backend-');
-  try {
-    const sim = path.join(dir, 'sim');
-    assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '4', '--units', '3']).status, 0);
-    const out = path.join(dir, 'out');
-    const r = runCli(['sort', sim, '--out', out, '--backend', 'auto']);
-    assert.equal(r.status, 0, r.stderr);
-    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
-      results: Array<{ backend?: { backends: string[]; reason?: string; matching?: string } }>;
-    };
-    const backend = run.results[0]!.backend!;
-    if (cudaLoad.ok) {
-      assert.deepEqual(backend.backends, ['cuda']);
-    } else {
-      assert.match(r.stderr, /backend: cpu \(auto requested; CUDA backend unavailable/);
-      assert.ok(r.stderr.includes(cudaLoad.reason));
-      assert.deepEqual(backend.backends, ['cpu']);
-      assert.equal(backend.matching, 'cpu');
-      assert.match(backend.reason ?? '', /auto requested/);
+test(
+  'auto falls back to the CPU with the reason logged, and run.json records it (workers: with ibl)',
+  { timeout: 120_000 },
+  async () => {
+    const { dir, cleanup } = tmpDir('spikeshard-backend-');
+    try {
+      const sim = path.join(dir, 'sim');
+      assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '4', '--units', '3']).status, 0);
+      const out = path.join(dir, 'out');
+      const r = runCli(['sort', sim, '--out', out, '--backend', 'auto']);
+      assert.equal(r.status, 0, r.stderr);
+      const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
+        results: Array<{ backend?: { backends: string[]; reason?: string; matching?: string } }>;
+      };
+      const backend = run.results[0]!.backend!;
+      if (cudaLoad.ok) {
+        assert.deepEqual(backend.backends, ['cuda']);
+      } else {
+        assert.match(r.stderr, /backend: cpu \(auto requested; CUDA backend unavailable/);
+        assert.ok(r.stderr.includes(cudaLoad.reason));
+        assert.deepEqual(backend.backends, ['cpu']);
+        assert.equal(backend.matching, 'cpu');
+        assert.match(backend.reason ?? '', /auto requested/);
+      }
+      // Local workers get --backend and resolve it themselves; run.json lists what they reported,
+      // and that ibl preprocessing ran on their CPU (said in the log once when they have a GPU).
+      const wout = path.join(dir, 'out-w');
+      const w = runCli(['sort', sim, '--out', wout, '--backend', 'auto', '--workers', '1', '--preprocessing', 'ibl']);
+      assert.equal(w.status, 0, w.stderr);
+      const wrun = JSON.parse(readFileSync(path.join(wout, 'run.json'), 'utf8')) as typeof run;
+      assert.deepEqual(wrun.results[0]!.backend, { backends: [cudaLoad.ok ? 'cuda' : 'cpu'], preprocessing: 'cpu' });
+      const noted = (w.stderr.match(/--preprocessing ibl has no CUDA version/g) ?? []).length;
+      assert.equal(noted, cudaLoad.ok ? 1 : 0, w.stderr);
+      for (const file of IBL_WAVEFORM_FILES) assert.ok(existsSync(path.join(wout, 'alf', 'probe00', file)), file);
+      // Workers that report a GPU (an executor that is not the in-process one): the sort says it once.
+      const local = new LocalExecutor(1);
+      const gpuWorkers: BatchExecutor = {
+        concurrency: 1,
+        statistics: local.statistics.bind(local),
+        snippets: local.snippets.bind(local),
+        driftDetect: local.driftDetect.bind(local),
+        learn: local.learn.bind(local),
+        extract: local.extract.bind(local),
+        close: local.close.bind(local),
+        backendSummary: (p) => ({ backends: ['cuda'], ...(p === 'ibl' ? { preprocessing: 'cpu' } : {}) }),
+      };
+      const lines: string[] = [];
+      const params = { ...defaultParams(), preprocessing: 'ibl' as const, iblWaveformsPerCluster: 8 };
+      const options = { recording: sim, params, threads: 1, fresh: true, allowPartialSample: false, probes: [] };
+      await runSort({ ...options, outDir: path.join(dir, 'out-g') }, recordingLogger(lines), gpuWorkers);
+      const grun = JSON.parse(readFileSync(path.join(dir, 'out-g', 'run.json'), 'utf8')) as typeof run;
+      assert.deepEqual(grun.results[0]!.backend, { backends: ['cuda'], preprocessing: 'cpu' });
+      assert.equal(
+        lines.filter((l) => /^warn: --preprocessing ibl has no CUDA version/.test(l)).length,
+        1,
+        lines.join('\n'),
+      );
+    } finally {
+      cleanup();
     }
-    // Local workers get --backend and resolve it themselves; run.json lists what they reported.
-    const wout = path.join(dir, 'out-w');
-    const w = runCli(['sort', sim, '--out', wout, '--backend', 'auto', '--workers', '1']);
-    assert.equal(w.status, 0, w.stderr);
-    const wrun = JSON.parse(readFileSync(path.join(wout, 'run.json'), 'utf8')) as typeof run;
-    assert.deepEqual(wrun.results[0]!.backend, { backends: [cudaLoad.ok ? 'cuda' : 'cpu'] });
-  } finally {
-    cleanup();
-  }
-});
+  },
+);
 
 test(
   'the engine sends preprocessing, shift and matching to an injected CUDA binding: same bytes as the CPU',
@@ -335,6 +369,15 @@ test(
     }
   },
 );
+
+test('ibl preprocessing on CUDA workers is said, never refused: only when a worker has a GPU', () => {
+  const note = iblOnCudaNote('ibl', ['cpu', 'cuda']);
+  assert.match(note ?? '', /--preprocessing ibl has no CUDA version: .* on their CPU, matching pursuit on the GPU/);
+  assert.equal(iblOnCudaNote('ibl', ['cuda']), note);
+  assert.equal(iblOnCudaNote('ibl', ['cpu']), undefined);
+  assert.equal(iblOnCudaNote('ibl', []), undefined);
+  assert.equal(iblOnCudaNote('ks25', ['cuda']), undefined);
+});
 
 test("the worker's Describe and register file report the backend it runs", { timeout: 60_000 }, async () => {
   const { dir, cleanup } = tmpDir('spikeshard-backend-');

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { readNpy } from '../../../coordinator/formats/npy.js';
+import { checkAlfWaveforms } from '../../helpers/alf-waveforms.js';
 import { runCli } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
-test('a recording without spikes sorts to valid, empty outputs and says so', { timeout: 120_000 }, () => {
+test('a recording without spikes sorts to valid, empty outputs and says so', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tmpDir();
   try {
     const sim = path.join(dir, 'sim');
@@ -20,6 +21,9 @@ test('a recording without spikes sorts to valid, empty outputs and says so', { t
     assert.match(r.stdout, /imec0: 0 clusters \(0 good\), 0 spikes/);
     assert.deepEqual(readNpy(path.join(dir, 'out', 'imec0', 'phy', 'spike_times.npy')).shape, [0]);
     assert.ok(existsSync(path.join(dir, 'out', 'alf', 'probe00', 'spikes.times.npy')));
+    // IBL's waveform datasets are there, valid and empty: zero clusters (docs/outputs.md).
+    const w = await checkAlfWaveforms(path.join(dir, 'out', 'alf', 'probe00'), 256, 6 * 30_000);
+    assert.deepEqual([w.clusters, w.extracted], [0, 0]);
   } finally {
     cleanup();
   }

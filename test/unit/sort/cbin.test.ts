@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-/** A recording sorted from its mtscomp-compressed copy gives the same spikes as from the .bin. */
+/** A recording sorted from its mtscomp-compressed copy gives the same spikes and IBL waveforms as from the .bin. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { IBL_WAVEFORM_FILES } from '../../helpers/alf-waveforms.js';
 import { runCli } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 test(
-  'sorting a .cbin copy writes the same spike times, clusters and templates as the .bin',
+  'sorting a .cbin copy writes the same spike times, clusters, templates and IBL waveforms as the .bin',
   { timeout: 300_000 },
   () => {
     const { dir, cleanup } = tmpDir('spikeshard-cbin-sort-');
@@ -33,6 +34,13 @@ test(
         const fa = readFileSync(path.join(dir, 'a', 'imec0', 'phy', file));
         const fb = readFileSync(path.join(dir, 'b', 'imec0', 'phy', file));
         assert.ok(fa.length > 200, `${file} holds data`);
+        assert.ok(fa.equals(fb), `${file} differs between the .bin and .cbin sorts`);
+      }
+      // IBL's waveforms are cut from the raw file the sort read: the same bytes from the .cbin.
+      for (const file of IBL_WAVEFORM_FILES) {
+        const fa = readFileSync(path.join(dir, 'a', 'alf', 'probe00', file));
+        const fb = readFileSync(path.join(dir, 'b', 'alf', 'probe00', file));
+        assert.ok(fa.length > 1000, `${file} holds data`);
         assert.ok(fa.equals(fb), `${file} differs between the .bin and .cbin sorts`);
       }
     } finally {
