@@ -21,7 +21,7 @@ import {
   type FloatBlock,
 } from '../../native/lib/index.js';
 import { InputError, ParameterError, expected } from '../../proto/errors.js';
-import { float16Bits } from '../formats/float16.js';
+import { float16FromFloat32 } from '../formats/float16.js';
 import { encodeNpyHeader } from '../formats/npy.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import { deriveTemplates, whiteningInverse } from './derived.js';
@@ -41,6 +41,11 @@ export interface IblWaveformOptions {
   preprocess?: boolean;
   /** Samples preprocessed at a time (IBL's chunk size). [30000] */
   chunkSamples?: number;
+  /**
+   * Receives the seconds of each part: read (the raw chunks), preprocess, cut (waveforms into the
+   * scratch file), finish (medians and the float16 traces file).
+   */
+  timings?: Record<string, number>;
 }
 
 /**
@@ -232,9 +237,16 @@ function preprocessBlock(
 ): FloatBlock {
   const { probe, nChannelsDat } = result;
   const C = probe.channelMap.length;
-  const counts = new Int16Array(nSamples * C);
-  for (let t = 0; t < nSamples; t++) {
-    for (let c = 0; c < C; c++) counts[t * C + c] = raw[t * nChannelsDat + probe.channelMap[c]!]!;
+  const map = Int32Array.from(probe.channelMap);
+  // The usual map (the first C columns in order, e.g. all but SpikeGLX's sync channel) needs no
+  // copy: the destriping reads the rows with their stride.
+  const direct = preprocess && map.every((column, c) => column === c);
+  const counts = direct ? raw : new Int16Array(nSamples * C);
+  if (!direct) {
+    for (let t = 0; t < nSamples; t++) {
+      const row = t * nChannelsDat;
+      for (let c = 0; c < C; c++) counts[t * C + c] = raw[row + map[c]!]!;
+    }
   }
   if (!preprocess) {
     const data = new Float32Array(nSamples * C);
@@ -244,7 +256,7 @@ function preprocessBlock(
   }
   const pos = probe.sortingPositionsUm;
   const filtered = destripeBatch(
-    { data: counts, nChannels: C },
+    { data: counts, nChannels: C, rowStride: direct ? nChannelsDat : C },
     {
       sampleRateHz: result.sampleRateHz,
       cutoffHz: BUTTERWORTH_HZ,
@@ -323,6 +335,13 @@ export async function extractIblWaveforms(
   const scratchFile = path.join(dir, `.waveforms.float32.${tag}.tmp`);
   const partialFile = path.join(dir, `.waveforms.traces.npy.${tag}.tmp`);
   const templates = new Float32Array(U * N * L).fill(NaN);
+  const spent = { read: 0, preprocess: 0, cut: 0, finish: 0 };
+  let clock = performance.now();
+  const lap = (part: keyof typeof spent): void => {
+    const now = performance.now();
+    spent[part] += (now - clock) / 1000;
+    clock = now;
+  };
   const scratch = openSync(scratchFile, 'w+');
   try {
     const source = slots.length > 0 ? await openRaw(result) : null;
@@ -337,7 +356,11 @@ export async function extractIblWaveforms(
         const last = samples[slots[j - 1]!.spike]! - before + L;
         const a = Math.max(0, first - HALO_SAMPLES);
         const b = Math.min(result.nSamples, last + HALO_SAMPLES);
-        const block = preprocessBlock(result, await source!.read(a, b), b - a, preprocess, shift);
+        clock = performance.now();
+        const raw = await source!.read(a, b);
+        lap('read');
+        const block = preprocessBlock(result, raw, b - a, preprocess, shift);
+        lap('preprocess');
         for (let q = i; q < j; q++) {
           const { spike, u, k } = slots[q]!;
           const peak = peakChannels[clusterIds[u]!]!;
@@ -352,12 +375,14 @@ export async function extractIblWaveforms(
           }
           writeAll(scratch, new Uint8Array(wave.buffer), (firstRow[u]! + k) * rowBytes);
         }
+        lap('cut');
         i = j;
       }
     } finally {
       await source?.close();
     }
 
+    clock = performance.now();
     const out = openSync(partialFile, 'w');
     try {
       let at = writeAll(out, encodeNpyHeader([U, M, N, L], '<f2'), 0);
@@ -374,11 +399,11 @@ export async function extractIblWaveforms(
               const v = traces[(k * N + n) * L + t]!;
               if (!Number.isNaN(v)) values[filled++] = v;
             }
-            if (filled > 0) templates[(u * N + n) * L + t] = median(values.subarray(0, filled));
+            if (filled > 0) templates[(u * N + n) * L + t] = medianOfFirst(values, filled);
           }
         }
         // float16 as ibllib's task writes the traces; its median is of the float32 values, as here.
-        for (let x = 0; x < traces.length; x++) half[x] = float16Bits(traces[x]!);
+        float16FromFloat32(traces, half.subarray(0, traces.length));
         half.fill(FLOAT16_NAN, traces.length);
         at = writeAll(out, new Uint8Array(half.buffer), at);
       }
@@ -387,6 +412,7 @@ export async function extractIblWaveforms(
       closeSync(out);
     }
     renameSync(partialFile, tracesFile);
+    lap('finish');
   } catch (err) {
     rmSync(partialFile, { force: true });
     throw err;
@@ -395,6 +421,7 @@ export async function extractIblWaveforms(
     rmSync(scratchFile, { force: true });
   }
 
+  if (options.timings !== undefined) Object.assign(options.timings, spent);
   const rows = U * M;
   const order = new Map(slots.map((s, idx) => [s.spike, idx]));
   const table = {
@@ -440,9 +467,60 @@ function readAll(fd: number, bytes: Uint8Array, position: number, file: string):
   }
 }
 
-/** Median of values (sorted in place); the mean of the two middle values for an even count. */
-function median(values: Float64Array): number {
-  values.sort();
-  const h = values.length >> 1;
-  return values.length % 2 === 1 ? values[h]! : (values[h - 1]! + values[h]!) / 2;
+/**
+ * Median of values (reordered in place); the mean of the two middle values for an even count.
+ * A selection, not a sort: one per sample and channel of every cluster makes it the finishing
+ * step's main cost.
+ */
+export function median(values: Float64Array): number {
+  return medianOfFirst(values, values.length);
+}
+
+/** {@link median} of values[0, n). */
+function medianOfFirst(values: Float64Array, n: number): number {
+  const h = n >> 1;
+  const upper = selectRank(values, n, h);
+  // The rank h − 1 value is the largest of those the selection left below rank h.
+  let lower = upper;
+  if (n % 2 === 0) {
+    lower = values[0]!;
+    for (let i = 1; i < h; i++) if (values[i]! > lower) lower = values[i]!;
+  }
+  if (upper === 0 || lower === 0) {
+    // The selection does not tell −0 from 0; the sort orders −0 first, as numpy does.
+    const sorted = values.subarray(0, n).sort();
+    return n % 2 === 1 ? sorted[h]! : (sorted[h - 1]! + sorted[h]!) / 2;
+  }
+  return n % 2 === 1 ? upper : (lower + upper) / 2;
+}
+
+/** The value of rank k (0-based) of v[0, n), NaN-free; afterwards v[0, k) ≤ v[k] ≤ v(k, n) (Hoare's selection). */
+function selectRank(v: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    // Median of three as the pivot: sorted input (common: slowly varying traces) stays linear.
+    const mid = (lo + hi) >> 1;
+    if (v[mid]! < v[lo]!) swap(v, mid, lo);
+    if (v[hi]! < v[lo]!) swap(v, hi, lo);
+    if (v[hi]! < v[mid]!) swap(v, hi, mid);
+    const pivot = v[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (v[i]! < pivot) i++;
+      while (v[j]! > pivot) j--;
+      if (i <= j) swap(v, i++, j--);
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return v[k]!;
+}
+
+function swap(v: Float64Array, a: number, b: number): void {
+  const x = v[a]!;
+  v[a] = v[b]!;
+  v[b] = x;
 }

@@ -285,12 +285,13 @@ async function iblWaveforms(
     return undefined;
   }
   const t0 = performance.now();
-  const w = await extractIblWaveforms(result, dir, { maxPerCluster: perCluster });
+  const parts: Record<string, number> = {};
+  const w = await extractIblWaveforms(result, dir, { maxPerCluster: perCluster, timings: parts });
   const seconds = (performance.now() - t0) / 1000;
   timings['waveforms'] = seconds;
   const extracted = w.table.sample.reduce((n, s) => (Number.isNaN(s) ? n : n + 1), 0);
   log.info(
-    { stage: 'waveforms', seconds, clusters: w.clusterIds.length, waveforms: extracted, channels: w.nChannels },
+    { stage: 'waveforms', seconds, clusters: w.clusterIds.length, waveforms: extracted, channels: w.nChannels, parts },
     `waveforms done in ${seconds.toFixed(1)} s: ${extracted} IBL waveforms of ${w.clusterIds.length} clusters ` +
       `(up to ${perCluster} each, ${w.nChannels} channels × ${w.lengthSamples} samples; IBL preprocessing on the CPU)`,
   );

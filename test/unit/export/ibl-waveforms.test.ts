@@ -9,6 +9,7 @@ import { writeAlf } from '../../../coordinator/export/alf.js';
 import {
   channelNeighbourhoods,
   extractIblWaveforms,
+  median,
   selectWaveformSpikes,
   type IblWaveforms,
 } from '../../../coordinator/export/ibl-waveforms.js';
@@ -45,6 +46,25 @@ function writeRaw(file: string, r: SortingResult, value: (t: number, column: num
 function argmax(values: number[]): number {
   return values.indexOf(Math.max(...values));
 }
+
+test('median: the middle value, or the mean of the two middle ones, as after a sort (−0 before 0)', () => {
+  assert.equal(median(Float64Array.from([3, 1, 2])), 2);
+  assert.equal(median(Float64Array.from([4, 1, 3, 2])), 2.5);
+  assert.ok(Object.is(median(Float64Array.from([0, -0, -0])), -0));
+  assert.ok(Object.is(median(Float64Array.from([0, -0, 0])), 0));
+  let seed = 3;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let trial = 0; trial < 2000; trial++) {
+    const n = 1 + Math.floor(random() * 40);
+    // Few distinct values, so that ties and runs are common; some sorted inputs.
+    const values = Float64Array.from({ length: n }, () => Math.floor(random() * 7) - 3 + (random() < 0.2 ? 0.5 : 0));
+    if (trial % 5 === 0) values.sort();
+    const sorted = Float64Array.from(values).sort();
+    const h = n >> 1;
+    const want = n % 2 === 1 ? sorted[h]! : (sorted[h - 1]! + sorted[h]!) / 2;
+    assert.ok(Object.is(median(values), want), `trial ${trial}: ${Array.from(sorted).join(' ')}`);
+  }
+});
 
 test('neighbourhoods: channels within the radius in index order, padded with C', () => {
   // Four sites on a line at y = 0, 10, 30, 100 µm.
@@ -232,6 +252,30 @@ test('preprocessed waveforms: offsets and a common signal removed, a planted spi
       }
     }
     assert.ok(checked >= 6, `${checked} waveforms without a neighbour spike`);
+  } finally {
+    cleanup();
+  }
+});
+
+test('preprocessed waveforms: the first columns in order are read in place, with the same result as a copy', async () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    // The fixture's map skips raw column 4; the same channels in columns 0..7 read in place.
+    const mapped = makeSortingFixture({ datPath: path.join(dir, 'mapped.ap.bin'), nSpikes: 40 });
+    mapped.probe.type = 'raw'; // no ADC shift, which follows the raw column
+    const inPlace: SortingResult = {
+      ...mapped,
+      datPath: path.join(dir, 'in-place.ap.bin'),
+      probe: { ...mapped.probe, channelMap: Int32Array.from({ length: 8 }, (_, c) => c) },
+    };
+    const noisy = (t: number, column: number): number => ((t * 31 + column * 17) % 400) - 200;
+    writeRaw(mapped.datPath, mapped, noisy);
+    writeRaw(inPlace.datPath, inPlace, (t, column) => (column < 8 ? noisy(t, mapped.probe.channelMap[column]!) : 1000));
+    const a = await extractIblWaveforms(mapped, path.join(dir, 'a'), { maxPerCluster: 3 });
+    const b = await extractIblWaveforms(inPlace, path.join(dir, 'b'), { maxPerCluster: 3 });
+    assert.deepEqual(readFileSync(b.tracesFile), readFileSync(a.tracesFile));
+    assert.deepEqual(b.templates, a.templates);
+    assert.ok(a.templates.some((v) => v !== 0 && !Number.isNaN(v)));
   } finally {
     cleanup();
   }
