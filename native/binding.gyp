@@ -48,6 +48,7 @@
             "src/core/preprocess_filter.cc",
             "src/core/threads.cc",
             "src/core/templates.cc",
+            "src/core/templates_proposal_select.cc",
             "src/core/linalg.cc",
             "src/core/drift_detect.cc",
             "src/core/drift_simd.cc",

@@ -40,7 +40,7 @@ export interface RunBackend {
 }
 
 export interface BatchExecutor {
-  /** Requests a caller should keep in flight (1 for the in-process executor). */
+  /** Requests a caller should keep in flight (2 for the in-process executor: one computing, one reading). */
   readonly concurrency: number;
   statistics(task: ProbeTask, window: StatisticsWindow): Promise<WindowStatistics>;
   snippets(task: ProbeTask, batch: Batch, channels: ChannelState): Promise<Float32Array>;

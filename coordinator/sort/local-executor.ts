@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-/** The in-process executor: the engine on this machine's cores, one request at a time. */
+/** The in-process executor: the engine on this machine's cores (or its GPU), one computation at a time. */
 import type { Logger } from '../../proto/log.js';
 import {
   BatchEngine,
@@ -30,7 +30,12 @@ export function probeWork(task: ProbeTask): ProbeWork {
 }
 
 export class LocalExecutor implements BatchExecutor {
-  readonly concurrency = 1;
+  /**
+   * Two requests in flight: the engine's native calls run synchronously on this thread, so two
+   * never compute at once, but the next batch's file read (fs on the libuv pool, and a `.cbin`'s
+   * inflate) proceeds while this one computes. Costs one more batch of samples and its result.
+   */
+  readonly concurrency = 2;
   private readonly engine: BatchEngine;
   private readonly choice: Pick<BackendChoice, 'backend' | 'cuda' | 'reason'>;
 

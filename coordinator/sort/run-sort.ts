@@ -195,12 +195,23 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       });
       noteIblOnCuda();
       const t0 = performance.now();
-      const result = assembleSorting(engine, info, options.params, plog, {
-        spikeshard: VERSION,
-        runId: run.runId,
-        params: options.params,
-      });
+      const steps: Record<string, number> = {};
+      const result = assembleSorting(
+        engine,
+        info,
+        options.params,
+        plog,
+        { spikeshard: VERSION, runId: run.runId, params: options.params },
+        steps,
+      );
       engine.timings['postprocess'] = (performance.now() - t0) / 1000;
+      const stepList = Object.entries(steps)
+        .map(([step, s]) => `${step} ${s.toFixed(1)} s`)
+        .join(', ');
+      plog.info(
+        { stage: 'postprocess', steps },
+        `post-processing done in ${engine.timings['postprocess'].toFixed(1)} s: ${stepList}`,
+      );
       // Next to the outputs (the same file system, so the ALF collection links the traces file);
       // what an interrupted run left there is stale.
       const waveformDir = path.join(outDir, info.probeLabel, WAVEFORM_SCRATCH_DIR);

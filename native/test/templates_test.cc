@@ -496,3 +496,41 @@ TEST(proposals_score_is_the_best_neighbour_sum) {
     CHECK_NEAR(p.score[0], 8.5, 1e-6);  // 8·1 + (−1)·(−0.5)
   }
 }
+
+TEST(select_proposals_applies_ties_window_suppression_and_cap) {
+  // nt0 = 5 (peaks are compared within ±4 window starts), threshold² = 4, troughs t + 2 must lie in [1, 31).
+  const std::size_t n = 40, nC = 48;
+  std::vector<float> err(n, 0.0f);
+  std::vector<std::int32_t> chan(n, 0);
+  auto put = [&](std::size_t t, std::int32_t c, float e) {
+    err[t] = e;
+    chan[t] = c;
+  };
+  put(3, 30, 10.0f);   // kept
+  put(5, 0, 10.0f);    // ties with t = 3 two starts earlier: the earlier start wins, not a peak
+  put(10, 10, 50.0f);  // kept
+  put(16, 13, 40.0f);  // 3 channels from t = 10, weaker: dropped
+  put(22, 16, 30.0f);  // 3 channels from t = 16, weaker: dropped although t = 16 is dropped too
+  put(27, 40, 3.0f);   // under the threshold
+  put(34, 40, 100.0f); // trough 36 outside the own samples
+  ProposalOptions o;
+  o.nt0 = 5;
+  o.nt0min = 2;
+  o.threshold = 2.0f;
+  o.channel_radius = 4;
+  o.halo_samples = 1;
+  o.own_samples = 30;
+  Proposals p;
+  std::vector<std::size_t> starts = select_proposals(err.data(), chan.data(), n, nC, o, p);
+  CHECK(starts == (std::vector<std::size_t>{3, 10}));
+  CHECK(p.sample == (std::vector<std::int32_t>{4, 11}));
+  CHECK(p.channel == (std::vector<std::int32_t>{30, 10}));
+  CHECK(p.score == (std::vector<float>{std::sqrt(10.0f), std::sqrt(50.0f)}));
+  CHECK(p.snippets.size() == 2 * 5 * nC);
+  CHECK(!p.capped);
+  o.max_proposals = 1;
+  starts = select_proposals(err.data(), chan.data(), n, nC, o, p);
+  CHECK(starts == (std::vector<std::size_t>{3}));
+  CHECK(p.sample == (std::vector<std::int32_t>{4}));
+  CHECK(p.capped);
+}

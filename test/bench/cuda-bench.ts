@@ -40,8 +40,10 @@ import {
   goodMask,
   krigingMatrix,
   np1Probe,
+  proposalPrototypes,
   randomModel,
   rawBlock,
+  testPcs,
   whitening,
 } from '../gpu/gpu-fixture.js';
 
@@ -151,7 +153,7 @@ if (!cuda.ok) {
         learnThreshold: 6,
         snippetSums: false,
         similarTemplates: { nSimilar: corr.nSimilar, similar: corr.similar },
-        pcs: { nPcs: 3, values: Float32Array.from({ length: 61 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) },
+        pcs: testPcs(),
         crossCorrelation: corr.crossCorrelation,
       },
       false,
@@ -160,17 +162,8 @@ if (!cuda.ok) {
   const fusedRepeats = Math.max(3, Math.round(repeats / 4));
   let benchModelKey = 1_000_000;
   // Proposals as learning asks for them: 6 Gaussian-trough prototypes, 32 nearest channels of the model's geometry.
-  const nPrototypes = 6;
   const proposalRequest: DeviceProposalRequest = {
-    prototypes: {
-      templateSamples: 61,
-      nPrototypes,
-      values: Float32Array.from({ length: 61 * nPrototypes }, (_, i) => {
-        const t = Math.floor(i / nPrototypes);
-        const p = i % nPrototypes;
-        return -Math.exp(-0.5 * ((t - 20) / (1 + 0.6 * p)) ** 2);
-      }),
-    },
+    prototypes: proposalPrototypes(6),
     neighbourhoods: nearestChannels(
       Float32Array.from({ length: nChannels }, (_, c) => 16 * (c % 4)),
       Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2)),

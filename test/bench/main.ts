@@ -6,7 +6,9 @@
  *
  *   npm run bench -- --channels 384 --seconds 600 --units 100 --drift 15 [--probe np1] [--seed 1]
  *                    [--threads 0] [--work DIR] [--keep] [--json FILE] [--no-drift-correction]
- *                    [--workers 1,2,4] [--backend cpu|cuda|auto]
+ *                    [--workers 1,2,4] [--backend cpu|cuda|auto] [--log FILE]
+ *
+ * --log keeps the in-process sort's debug log (learning rounds, engine phases, post-processing steps) in FILE.
  *
  * --backend goes to every sort (and, with --workers, to the local workers); the backend that ran
  * and, with CUDA, the device memory the backend held (its peak: buffers only grow) come from run.json.
@@ -16,11 +18,25 @@
  * of round time, time in rounds vs. global steps, and bytes moved over gRPC per request (the
  * executor's own counters), and whether the outputs are the in-process sort's bytes.
  *
+ * The floor: after the sort, the simulated .bin is read once sequentially (16 MiB reads), after
+ * dropping the page cache where this process may (root); the sort's wall time is compared with it
+ * and the slowest stage is named with the recording bytes it got through per second.
+ *
  * Post-processing and export alone, on a synthetic engine output of any size:
  * `npm run bench:postprocess` (postprocess-bench.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +57,7 @@ const { values } = parseArgs({
     'no-drift-correction': { type: 'boolean', default: false },
     backend: { type: 'string', default: 'cpu' },
     workers: { type: 'string', default: '' },
+    log: { type: 'string', default: '' },
   },
 });
 
@@ -77,7 +94,8 @@ if (values.units) simArgs.push('--units', values.units);
 const simulate = run(simArgs);
 const sortArgs = ['sort', sim, '--out', out, '--fresh', '--threads', values.threads, '--backend', values.backend];
 if (values['no-drift-correction']) sortArgs.push('--no-drift-correction');
-const sort = run(sortArgs);
+const sort = run(sortArgs, values.log ? 'debug' : 'warn');
+if (values.log) writeFileSync(values.log, sort.stderr);
 const runJson = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
   results: Array<{
     probe: string;
@@ -108,6 +126,31 @@ interface Bin {
   meanAccuracy: number;
 }
 
+/** One sequential pass over `file`: seconds, and whether the page cache was dropped first. */
+function readFloor(file: string): { bytes: number; seconds: number; cold: boolean } {
+  let cold = false;
+  try {
+    spawnSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    cold = true;
+  } catch {
+    // Not root: the pass below reads (some of) the file from the page cache, and says so.
+  }
+  const buffer = Buffer.allocUnsafe(16 << 20);
+  const fd = openSync(file, 'r');
+  const t0 = performance.now();
+  let bytes = 0;
+  for (let got = readSync(fd, buffer); got > 0; got = readSync(fd, buffer)) bytes += got;
+  const seconds = (performance.now() - t0) / 1000;
+  closeSync(fd);
+  return { bytes, seconds, cold };
+}
+const binFile = path.join(
+  sim,
+  readdirSync(sim).find((f) => f.endsWith('.ap.bin'))!,
+);
+const floor = readFloor(binFile);
+
 const cpu = os.cpus();
 const machine = `${cpu[0]?.model ?? 'unknown CPU'} × ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`;
 const timings = runJson.results[0]!.timings;
@@ -131,6 +174,14 @@ const result = {
     stages: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, { seconds: v, share: v / total }])),
   },
   result: runJson.results[0],
+  readFloor: {
+    file: binFile,
+    bytes: floor.bytes,
+    seconds: floor.seconds,
+    megabytesPerSecond: floor.bytes / floor.seconds / 1e6,
+    pageCacheDropped: floor.cold,
+    sortOverFloor: sort.seconds / floor.seconds,
+  },
   accuracy: {
     all: report.summary.all,
     bySnr: report.summary.bySnr,
@@ -159,6 +210,14 @@ for (const [stage, t] of Object.entries(result.sort.stages)) {
     `  ${stage.padEnd(12)} ${t.seconds.toFixed(1).padStart(8)} s  ${(100 * t.share).toFixed(0).padStart(3)}%`,
   );
 }
+const [slowest, slowestSeconds] = Object.entries(timings).reduce((a, b) => (b[1] > a[1] ? b : a));
+console.log(
+  `slowest     ${slowest}: ${slowestSeconds.toFixed(1)} s = ${(statSync(binFile).size / slowestSeconds / 1e6).toFixed(0)} MB/s of recording`,
+);
+console.log(
+  `read floor  ${(floor.bytes / 1e6).toFixed(0)} MB in ${floor.seconds.toFixed(2)} s = ${(floor.bytes / floor.seconds / 1e6).toFixed(0)} MB/s ` +
+    `(${floor.cold ? 'page cache dropped' : 'page cache NOT dropped: not root'}); the sort took ${(sort.seconds / floor.seconds).toFixed(1)}× that`,
+);
 console.log(
   `found       ${runJson.results[0]!.clusters} clusters (${runJson.results[0]!.good} good), ${runJson.results[0]!.spikes} spikes`,
 );

@@ -18,25 +18,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import {
-  BatchEngine,
-  discoverSession,
-  inspectRecording,
-  type BatchSpan,
-  type ChannelState,
-  type DriftDetectRequest,
-  type NativeCudaBinding,
-} from '../../native/lib/index.js';
+import { BatchEngine, type DriftDetectRequest, type NativeCudaBinding } from '../../native/lib/index.js';
 import type { RawDetectorParams, RawDriftSpikes } from '../../native/lib/binding-drift.js';
 import { driftDetectorParams, type DriftDetectorOptions } from '../../native/lib/drift.js';
 import { loadCpuBinding } from '../../native/lib/load.js';
-import { defaultParams } from '../../proto/params.js';
-import { probeSetup } from '../../coordinator/sort/pipeline.js';
-import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import {
-  cudaOrSkipReason,
   driftPrototypes as prototypes,
   gains,
   gaussian,
@@ -46,15 +33,12 @@ import {
   rawBlock,
   whitening,
 } from './gpu-fixture.js';
+import { cudaUnderTest, simulatedRun } from './gpu-builders.js';
 
 // device-run.sh sets SPIKESHARD_REQUIRE_CUDA=1 where nvidia-smi lists a GPU: there an unusable
 // addon fails these tests instead of skipping them.
-const { cuda: loaded, skip: noDevice } = cudaOrSkipReason();
+const { skip: noDevice, gpu } = cudaUnderTest();
 const skip = process.env['SPIKESHARD_REQUIRE_CUDA'] === '1' ? false : noDevice;
-const gpu = (): NativeCudaBinding => {
-  if (!loaded.ok) throw new Error(loaded.reason);
-  return loaded.binding;
-};
 
 const nt0 = 61;
 const troughIndex = 19; // nt0min − 1
@@ -239,42 +223,7 @@ test(
 async function engineComparison(engine: (cpu: BatchEngine) => BatchEngine): Promise<number> {
   const { dir, cleanup } = tmpDir('spikeshard-gpu-drift-');
   try {
-    const sim = path.join(dir, 'sim');
-    const nChannels = 32;
-    const s = runCli(['simulate', sim, '--channels', String(nChannels), '--seconds', '3', '--units', '8']);
-    assert.equal(s.status, 0, s.stderr);
-    const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
-    const setup = probeSetup(info);
-    const params = defaultParams();
-    const w = whitening(nChannels, 8, 3);
-    const channels: ChannelState = {
-      labels: new Int32Array(nChannels),
-      good: new Uint8Array(nChannels).fill(1),
-      gains: Float64Array.from(setup.uvPerCount),
-      whitening: {
-        nChannels,
-        nNearest: w.nNearest,
-        epsilon: 0,
-        indices: w.indices,
-        weights: w.weights.map((v) => 0.05 * v),
-        dense: new Float64Array(0),
-      },
-    };
-    const total = info.nSamples;
-    const own = 30_000;
-    const halo = 1024;
-    const batches: BatchSpan[] = [];
-    for (let i = 0, start = 0; start < total; i++, start += own) {
-      const ownEnd = Math.min(total, start + own);
-      batches.push({
-        index: i,
-        ownStart: start,
-        ownEnd,
-        readStart: Math.max(0, start - halo),
-        readEnd: Math.min(total, ownEnd + halo),
-      });
-    }
-    const work = { probe: 'imec0', recordingPath: info.binPath, allowPartialSample: false, setup, params };
+    const { channels, batches, work } = await simulatedRun(dir, 32, 3, 8, 0.05);
     const cpu = new BatchEngine({ threads: 0 });
     const other = engine(cpu);
     let spikes = 0;

@@ -11,98 +11,32 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import {
   BatchEngine,
-  discoverSession,
-  inspectRecording,
   ownerSegments,
   type BatchSpan,
-  type ChannelState,
   type DriftState,
   type MatchRequest,
   type NativeCudaBinding,
 } from '../../native/lib/index.js';
 import { nearestChannels, templateCorrelations } from '../../native/lib/matching.js';
-import { defaultParams } from '../../proto/params.js';
-import { probeSetup } from '../../coordinator/sort/pipeline.js';
-import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { cudaOrSkipReason, randomModel, whitening } from './gpu-fixture.js';
+import { proposalPrototypes, randomModel, testPcs } from './gpu-fixture.js';
+import { bitwiseDifferences, cudaUnderTest, simulatedRun } from './gpu-builders.js';
 
-const { cuda: loaded, skip } = cudaOrSkipReason();
-
-type Typed = Float32Array | Float64Array | Int32Array;
-
-/** Fields of two results that differ in any bit (typed arrays by bytes, others by value). */
-function bitwiseDifferences(a: object, b: object): string[] {
-  const out: string[] = [];
-  const bv = b as Record<string, unknown>;
-  for (const [key, value] of Object.entries(a)) {
-    const other = bv[key];
-    if (ArrayBuffer.isView(value)) {
-      const x = value as Typed;
-      const y = other as Typed;
-      const same =
-        ArrayBuffer.isView(other) &&
-        x.constructor === y.constructor &&
-        Buffer.compare(
-          Buffer.from(x.buffer, x.byteOffset, x.byteLength),
-          Buffer.from(y.buffer, y.byteOffset, y.byteLength),
-        ) === 0;
-      if (!same) out.push(`${key} (${x.length} vs ${ArrayBuffer.isView(other) ? (other as Typed).length : 'none'})`);
-    } else if (!Object.is(value, other)) {
-      out.push(`${key} (${String(value)} vs ${String(other)})`);
-    }
-  }
-  for (const key of Object.keys(bv)) if (!(key in a)) out.push(`${key} (missing)`);
-  return out;
-}
+const { loaded, skip } = cudaUnderTest();
 
 test('engine learn/extract: fused CUDA path = CUDA block path = CPU, bitwise', { skip, timeout: 600_000 }, async () => {
   if (!loaded.ok) return;
   const cuda: NativeCudaBinding = loaded.binding;
   const { dir, cleanup } = tmpDir('spikeshard-gpu-engine-');
   try {
-    const sim = path.join(dir, 'sim');
     const nChannels = 32;
-    const s = runCli(['simulate', sim, '--channels', String(nChannels), '--seconds', '4', '--units', '6']);
-    assert.equal(s.status, 0, s.stderr);
-    const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
-    const setup = probeSetup(info);
-    assert.equal(setup.nChannels, nChannels);
-    const params = defaultParams();
-    // A local whitening scaled so that the model's templates find a few hundred spikes (some templates none).
-    const w = whitening(nChannels, 8, 3);
-    const channels: ChannelState = {
-      labels: new Int32Array(nChannels),
-      good: new Uint8Array(nChannels).fill(1),
-      gains: Float64Array.from(setup.uvPerCount),
-      whitening: {
-        nChannels,
-        nNearest: w.nNearest,
-        epsilon: 0,
-        indices: w.indices,
-        weights: w.weights.map((v) => 0.3 * v),
-        dense: new Float64Array(0),
-      },
-    };
-    // Batches of 30 000 own samples with 1024-sample halos; each batch its own drift, so a block's
-    // halos are shifted with the neighbours' matrices (the several-pieces case).
-    const total = info.nSamples;
-    const own = 30_000;
-    const halo = 1024;
-    const batches: BatchSpan[] = [];
-    for (let i = 0, start = 0; start < total; i++, start += own) {
-      const ownEnd = Math.min(total, start + own);
-      batches.push({
-        index: i,
-        ownStart: start,
-        ownEnd,
-        readStart: Math.max(0, start - halo),
-        readEnd: Math.min(total, ownEnd + halo),
-      });
-    }
+    // The whitening weights scaled by 0.3 so that the model's templates find a few hundred spikes
+    // (some templates none); batches of 30 000 own samples with 1024-sample halos.
+    const { setup, channels, batches, work } = await simulatedRun(dir, nChannels, 4, 6, 0.3);
+    // Each batch its own drift, so a block's halos are shifted with the neighbours' matrices (the
+    // several-pieces case).
     const nBlocks = 3;
     const yMax = Math.max(...setup.yUm);
     const drift: DriftState = {
@@ -114,26 +48,16 @@ test('engine learn/extract: fused CUDA path = CUDA block path = CPU, bitwise', {
     const m = randomModel(10, nChannels, 16, 11);
     const corr = templateCorrelations(m, { nSimilarMax: 4, threads: 0 });
     const neighbourhoods = nearestChannels(Float32Array.from(setup.xUm), Float32Array.from(setup.yUm), 16);
-    const nPrototypes = 4;
-    const prototypes = {
-      templateSamples: 61,
-      nPrototypes,
-      values: Float32Array.from({ length: 61 * nPrototypes }, (_, i) => {
-        const t = Math.floor(i / nPrototypes);
-        const p = i % nPrototypes;
-        return -Math.exp(-0.5 * ((t - 20) / (1 + 0.6 * p)) ** 2);
-      }),
-    };
+    const prototypes = proposalPrototypes(4);
     const model = {
       model: m,
       crossCorrelation: corr.crossCorrelation,
       similar: { nSimilar: corr.nSimilar, similar: corr.similar },
-      pcs: { nPcs: 3, values: Float32Array.from({ length: 61 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) },
+      pcs: testPcs(),
       prototypes,
       neighbourhoods: neighbourhoods.channels,
       nNeighbours: neighbourhoods.nNeighbours,
     };
-    const work = { probe: 'imec0', recordingPath: info.binPath, allowPartialSample: false, setup, params };
     const request = (batch: BatchSpan): MatchRequest => ({
       work,
       batch,

@@ -186,3 +186,25 @@ export function driftPrototypes(nPrototypes: number): Float32Array {
   }
   return w;
 }
+
+/** Three smooth principal components (nt0 × 3) for the feature outputs. */
+export function testPcs(): { nPcs: number; values: Float32Array } {
+  return { nPcs: 3, values: Float32Array.from({ length: nt0 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) };
+}
+
+/** Proposal prototypes: nPrototypes Gaussian troughs at nt0min of widening width (nt0 × nPrototypes). */
+export function proposalPrototypes(nPrototypes: number): {
+  templateSamples: number;
+  nPrototypes: number;
+  values: Float32Array;
+} {
+  return {
+    templateSamples: nt0,
+    nPrototypes,
+    values: Float32Array.from({ length: nt0 * nPrototypes }, (_, i) => {
+      const t = Math.floor(i / nPrototypes);
+      const p = i % nPrototypes;
+      return -Math.exp(-0.5 * ((t - nt0min) / (1 + 0.6 * p)) ** 2);
+    }),
+  };
+}

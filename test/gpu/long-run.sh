@@ -56,7 +56,7 @@ for spec in "$@"; do
     SPIKESHARD_REPORT_RSS=1 timeout -s INT "$BUDGET_S" node dist/cli/bin.js sort "$sim" --out "/tmp/w/$name/out" \
       --backend "$BACKEND" --threads "$THREADS" "${extra[@]}" >>"/tmp/w/$name.log" 2>&1
     rc=$?
-    grep -E '"msg":"[a-z ]+ done in|"msg":"learning round"|"msg":"learning: |"msg":"extraction: [0-9]|"msg":"post-processing|clusters \(|maxRssKb|"level":[56]0' \
+    grep -E '"msg":"[a-z -]+ done in|"msg":"learning round"|"msg":"engine: seconds|"msg":"learning: |"msg":"extraction: [0-9]|"msg":"post-processing|clusters \(|maxRssKb|"level":[56]0' \
       "/tmp/w/$name.log" >"$OUT/$name.log"
     if [ "$rc" -eq 0 ]; then
       node dist/cli/bin.js compare "$sim" "/tmp/w/$name/out/imec0/phy" --json >"$OUT/$name.compare.json"

@@ -11,7 +11,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadCpuBinding } from '../../native/lib/load.js';
-import type { NativeCudaBinding } from '../../native/lib/binding-cuda.js';
 import { cudaMatchBatch, cudaPreprocessShiftBatch, cudaPreprocessShiftMatchBatch } from '../../native/lib/backend.js';
 import {
   DEFAULT_MATCH_OPTIONS,
@@ -22,52 +21,13 @@ import {
   type MatchResult,
   type TemplateModel,
 } from '../../native/lib/matching.js';
-import {
-  cudaOrSkipReason,
-  gains,
-  gaussian,
-  goodMask,
-  krigingMatrix,
-  random,
-  randomModel,
-  rawBlock,
-  whitening,
-} from './gpu-fixture.js';
+import { krigingMatrix, randomModel, rawBlock, testPcs as pcs } from './gpu-fixture.js';
+import { cpuPreprocessShift, cudaUnderTest, plantedBatch, preprocessInputs } from './gpu-builders.js';
 
-const { cuda: loaded, skip } = cudaOrSkipReason();
-const gpu = (): NativeCudaBinding => {
-  if (!loaded.ok) throw new Error(loaded.reason);
-  return loaded.binding;
-};
+const { skip, gpu } = cudaUnderTest();
 const cpu = loadCpuBinding();
-const nt0 = 61;
 /** Max relative error of amplitudes, scores, snippet sums, features and residual (docs/cuda.md). */
 const valueTolerance = 1e-5;
-
-/** Unit noise plus `spikes` planted templates at meanAmplitude·[0.8, 1.2); returns the planted starts. */
-function plantedBatch(m: TemplateModel, nSamples: number, spikes: number, seed: number) {
-  const next = random(seed);
-  const nc = m.nChannels;
-  const samples = new Float32Array(nSamples * nc);
-  for (let i = 0; i < samples.length; i++) samples[i] = gaussian(next);
-  const planted: { start: number; id: number }[] = [];
-  for (let s = 0; s < spikes; s++) {
-    const id = Math.floor(next() * m.nTemplates);
-    const start = Math.floor(next() * (nSamples - nt0));
-    const a = (m.meanAmplitude[id] ?? 0) * (0.8 + 0.4 * next());
-    planted.push({ start, id });
-    for (let t = 0; t < nt0; t++) {
-      for (let c = 0; c < nc; c++) {
-        let v = 0;
-        for (let k = 0; k < m.rank; k++) {
-          v += (m.temporal[(id * nt0 + t) * m.rank + k] ?? 0) * (m.spatial[(id * nc + c) * m.rank + k] ?? 0);
-        }
-        samples[(start + t) * nc + c] = (samples[(start + t) * nc + c] ?? 0) + a * v;
-      }
-    }
-  }
-  return { samples, planted };
-}
 
 type Values = Float32Array | Float64Array | null;
 
@@ -149,10 +109,6 @@ function compareResults(name: string, c: AnyResult, fused: AnyResult, residual =
   console.log(
     `# match ${name}: ${c.sample.length} spikes (${c.spikesFound} found, ${c.iterations} iterations); ${notes.join(', ')}`,
   );
-}
-
-function pcs(): { nPcs: number; values: Float32Array } {
-  return { nPcs: 3, values: Float32Array.from({ length: nt0 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) };
 }
 
 test('matchBatch on planted spikes: identical spikes with and without cross-correlations', { skip }, () => {
@@ -238,27 +194,9 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
   const rowStride = 385;
   const nSamples = 65600 + 2 * 1024;
   const raw = rawBlock(nSamples, nChannels, rowStride, 41);
-  const w = whitening(nChannels, 32, 42);
-  const g0 = gains(nChannels, 43);
-  const good = goodMask(nChannels, 50);
-  const kriging = krigingMatrix(nChannels, 44);
-  const highpass = { order: 3, cutoffHz: 300, sampleRateHz: 30000 };
-  // scale brings the whitened noise near unit variance, as the real whitening does.
-  const scale = 0.02;
-  const white = cpu.preprocessBatch({
-    raw,
-    nSamples,
-    nChannels,
-    rowStride,
-    gains: g0,
-    good,
-    ...w,
-    ...highpass,
-    scale,
-    commonReference: true,
-  });
-  const shifted = new Float32Array(white.length);
-  cpu.driftApplyKriging(white, nChannels, kriging, shifted);
+  const inputs = preprocessInputs(nChannels, 32, 50, 42);
+  const { kriging, preprocessOptions } = inputs;
+  const { white, shifted } = cpuPreprocessShift(cpu, inputs, raw, nSamples, rowStride);
   const m = randomModel(250, nChannels, 32, 45);
   const corr = templateCorrelations(m, { nSimilarMax: 32, threads: 0 });
   const halo = { haloSamples: 1024, ownSamples: 65600 };
@@ -267,42 +205,22 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
     similarTemplates: { nSimilar: corr.nSimilar, similar: corr.similar },
     crossCorrelation: corr.crossCorrelation,
   };
+  /** The fused entry on `raw` with this test's preprocessing, halo and model. */
+  const fused = (shift: Parameters<typeof cudaPreprocessShiftMatchBatch>[3], o: MatchOptions, residual: boolean) =>
+    cudaPreprocessShiftMatchBatch(
+      gpu(),
+      { data: raw, nChannels, rowStride },
+      preprocessOptions,
+      shift,
+      halo,
+      m,
+      o,
+      residual,
+    );
   const c = matchBatch({ samples: shifted, nSamples, nChannels, ...halo }, m, options);
-  const preprocessOptions = {
-    ...highpass,
-    gains: g0,
-    good,
-    whitening: {
-      nChannels,
-      nNearest: w.nNearest,
-      epsilon: 0,
-      indices: w.indices,
-      weights: w.weights,
-      dense: new Float64Array(0),
-    },
-    scale,
-    commonReference: true,
-  };
-  const g = cudaPreprocessShiftMatchBatch(
-    gpu(),
-    { data: raw, nChannels, rowStride },
-    preprocessOptions,
-    kriging,
-    halo,
-    m,
-    options,
-    true,
-  );
+  const g = fused(kriging, options, true);
   compareResults('fused preprocess → shift → match', c, g);
-  const noResidual = cudaPreprocessShiftMatchBatch(
-    gpu(),
-    { data: raw, nChannels, rowStride },
-    preprocessOptions,
-    kriging,
-    halo,
-    m,
-    options,
-  );
+  const noResidual = fused(kriging, options, false);
   assert.equal(noResidual.residual, null);
   compareResults('fused, residual not returned', c, noResidual, false);
 
@@ -323,30 +241,12 @@ test('preprocessShiftMatchBatch equals CPU preprocessing + kriging + matchBatch'
   assert.ok(blockDiff.maxRel <= valueTolerance, `kriging pieces: max relative error ${blockDiff.maxRel}`);
   const learning: MatchOptions = { ...options, threshold: 6, learnThreshold: 6, snippetSums: true };
   const cp = matchBatch({ samples: pieced, nSamples, nChannels, ...halo }, m, learning);
-  const gp = cudaPreprocessShiftMatchBatch(
-    gpu(),
-    { data: raw, nChannels, rowStride },
-    preprocessOptions,
-    stretches,
-    halo,
-    m,
-    learning,
-    true,
-  );
+  const gp = fused(stretches, learning, true);
   console.log(
     `# fused, kriging pieces: ${gp.snippetTemplates?.length ?? 0} of ${m.nTemplates} templates got snippet sums`,
   );
   compareResults('fused with kriging pieces, compact snippet sums', cp, gp);
-  const again = cudaPreprocessShiftMatchBatch(
-    gpu(),
-    { data: raw, nChannels, rowStride },
-    preprocessOptions,
-    stretches,
-    halo,
-    m,
-    learning,
-    true,
-  );
+  const again = fused(stretches, learning, true);
   assert.equal(valueDifference(gp.snippetSums, again.snippetSums).mismatches, 0, 'two GPU runs differ (sums)');
   assert.equal(valueDifference(gp.residual, again.residual).mismatches, 0, 'two GPU runs differ (residual)');
   assert.throws(

@@ -9,24 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadCpuBinding } from '../../native/lib/load.js';
-import type { NativeCudaBinding } from '../../native/lib/binding-cuda.js';
 import { cudaPreprocessShiftMatchBatch, type DeviceProposalRequest } from '../../native/lib/backend.js';
-import {
-  DEFAULT_MATCH_OPTIONS,
-  matchBatch,
-  nearestChannels,
-  proposeTemplates,
-  templateCorrelations,
-  type MatchOptions,
-  type Proposals,
-} from '../../native/lib/matching.js';
-import { cudaOrSkipReason, gains, goodMask, krigingMatrix, randomModel, rawBlock, whitening } from './gpu-fixture.js';
+import { matchBatch, nearestChannels, proposeTemplates, type Proposals } from '../../native/lib/matching.js';
+import { proposalPrototypes, rawBlock } from './gpu-fixture.js';
+import { cpuPreprocessShift, cudaUnderTest, noiseLearningModel, preprocessInputs } from './gpu-builders.js';
 
-const { cuda: loaded, skip } = cudaOrSkipReason();
-const gpu = (): NativeCudaBinding => {
-  if (!loaded.ok) throw new Error(loaded.reason);
-  return loaded.binding;
-};
+const { skip, gpu } = cudaUnderTest();
 const cpu = loadCpuBinding();
 
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
@@ -52,49 +40,13 @@ test('fused learning call with proposals = CPU chain + proposeTemplates, bitwise
   const rowStride = 65;
   const nSamples = 12_288;
   const halo = { haloSamples: 512, ownSamples: nSamples - 1024 };
-  const w = whitening(nChannels, 16, 52);
-  const g0 = gains(nChannels, 53);
-  const good = goodMask(nChannels, 20);
-  const kriging = krigingMatrix(nChannels, 54);
-  const highpass = { order: 3, cutoffHz: 300, sampleRateHz: 30000 };
-  const scale = 0.02;
-  const preprocessOptions = {
-    ...highpass,
-    gains: g0,
-    good,
-    whitening: {
-      nChannels,
-      nNearest: w.nNearest,
-      epsilon: 0,
-      indices: w.indices,
-      weights: w.weights,
-      dense: new Float64Array(0),
-    },
-    scale,
-    commonReference: true,
-  };
-  const m = randomModel(20, nChannels, 16, 55);
-  const corr = templateCorrelations(m, { nSimilarMax: 8, threads: 0 });
-  const learning: MatchOptions = {
-    ...DEFAULT_MATCH_OPTIONS,
-    threshold: 3,
-    learnThreshold: 3.5,
-    amplitudePrior: 0.01,
-    crossCorrelation: corr.crossCorrelation,
-  };
+  const inputs = preprocessInputs(nChannels, 16, 20, 52);
+  const { kriging, preprocessOptions } = inputs;
+  const { m, learning } = noiseLearningModel();
   const x = Float32Array.from({ length: nChannels }, (_, c) => 16 * (c % 4));
   const y = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
   const neighbourhoods = nearestChannels(x, y, 16);
-  const nPrototypes = 6;
-  const prototypes = {
-    templateSamples: 61,
-    nPrototypes,
-    values: Float32Array.from({ length: 61 * nPrototypes }, (_, i) => {
-      const t = Math.floor(i / nPrototypes);
-      const p = i % nPrototypes;
-      return -Math.exp(-0.5 * ((t - 20) / (1 + 0.6 * p)) ** 2);
-    }),
-  };
+  const prototypes = proposalPrototypes(6);
   const base = {
     troughSample: 20,
     neighboursSummed: 7,
@@ -112,20 +64,21 @@ test('fused learning call with proposals = CPU chain + proposeTemplates, bitwise
   let capped = 0;
   for (const seed of [61, 62]) {
     const raw = rawBlock(nSamples, nChannels, rowStride, seed);
-    const white = cpu.preprocessBatch({
-      raw,
-      nSamples,
-      nChannels,
-      rowStride,
-      gains: g0,
-      good,
-      ...w,
-      ...highpass,
-      scale,
-      commonReference: true,
-    });
-    const shifted = new Float32Array(white.length);
-    cpu.driftApplyKriging(white, nChannels, kriging, shifted);
+    const { shifted } = cpuPreprocessShift(cpu, inputs, raw, nSamples, rowStride);
+    /** The fused learning call on `raw` (no residual back), with proposals when asked. */
+    const fused = (modelKey?: number, request?: DeviceProposalRequest) =>
+      cudaPreprocessShiftMatchBatch(
+        gpu(),
+        { data: raw, nChannels, rowStride },
+        preprocessOptions,
+        kriging,
+        halo,
+        m,
+        learning,
+        false,
+        modelKey,
+        request,
+      );
     const residual = matchBatch({ samples: shifted, nSamples, nChannels, ...halo }, m, learning).residual;
     for (const [name, options] of variants) {
       const request: DeviceProposalRequest = { prototypes, neighbourhoods, options };
@@ -135,18 +88,7 @@ test('fused learning call with proposals = CPU chain + proposeTemplates, bitwise
         neighbourhoods,
         options,
       );
-      const g = cudaPreprocessShiftMatchBatch(
-        gpu(),
-        { data: raw, nChannels, rowStride },
-        preprocessOptions,
-        kriging,
-        halo,
-        m,
-        learning,
-        false,
-        300 + seed,
-        request,
-      );
+      const g = fused(300 + seed, request);
       assert.equal(g.residual, null, 'no residual asked for');
       assertSameProposals(`seed ${seed}, ${name}`, c, g.proposals);
       total += c.sample.length;
@@ -154,15 +96,7 @@ test('fused learning call with proposals = CPU chain + proposeTemplates, bitwise
       console.log(`# proposals seed ${seed}, ${name}: ${c.sample.length} (capped ${c.capped})`);
     }
     // Without the argument: no proposals key value but null.
-    const plain = cudaPreprocessShiftMatchBatch(
-      gpu(),
-      { data: raw, nChannels, rowStride },
-      preprocessOptions,
-      kriging,
-      halo,
-      m,
-      learning,
-    );
+    const plain = fused();
     assert.equal(plain.proposals ?? null, null);
   }
   assert.ok(total >= 10, `only ${total} proposals: the comparison would be weak`);

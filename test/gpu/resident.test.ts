@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadCpuBinding } from '../../native/lib/load.js';
-import type { NativeCudaBinding, NativeResidentModel } from '../../native/lib/binding-cuda.js';
+import type { NativeResidentModel } from '../../native/lib/binding-cuda.js';
 import { cudaMatchBatch, cudaPreprocessShiftMatchBatch } from '../../native/lib/backend.js';
 import {
   DEFAULT_MATCH_OPTIONS,
@@ -24,79 +24,19 @@ import {
   type TemplateModel,
 } from '../../native/lib/matching.js';
 import { ParameterError } from '../../proto/errors.js';
+import { randomModel, rawBlock, testPcs } from './gpu-fixture.js';
 import {
-  cudaOrSkipReason,
-  gains,
-  gaussian,
-  goodMask,
-  krigingMatrix,
-  random,
-  randomModel,
-  rawBlock,
-  whitening,
-} from './gpu-fixture.js';
+  bitwiseDifferences,
+  cpuPreprocessShift,
+  cudaUnderTest,
+  noiseLearningModel,
+  plantedBatch,
+  preprocessInputs,
+} from './gpu-builders.js';
 
-const { cuda: loaded, skip } = cudaOrSkipReason();
-const gpu = (): NativeCudaBinding => {
-  if (!loaded.ok) throw new Error(loaded.reason);
-  return loaded.binding;
-};
+const { skip, gpu } = cudaUnderTest();
 const cpu = loadCpuBinding();
 const nt0 = 61;
-
-type Typed = Float32Array | Float64Array | Int32Array;
-
-/** Fields of two results that differ in any bit (typed arrays by bytes, others by value); null = absent. */
-function bitwiseDifferences(a: object, b: object, skipFields: readonly string[] = []): string[] {
-  const out: string[] = [];
-  const av = a as Record<string, unknown>;
-  const bv = b as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(av), ...Object.keys(bv)])) {
-    if (skipFields.includes(key)) continue;
-    const x = av[key] ?? null;
-    const y = bv[key] ?? null;
-    if (ArrayBuffer.isView(x) || ArrayBuffer.isView(y)) {
-      const same =
-        ArrayBuffer.isView(x) &&
-        ArrayBuffer.isView(y) &&
-        x.constructor === y.constructor &&
-        Buffer.compare(
-          Buffer.from(x.buffer, x.byteOffset, x.byteLength),
-          Buffer.from(y.buffer, y.byteOffset, y.byteLength),
-        ) === 0;
-      if (!same) {
-        const len = (v: unknown): string => (ArrayBuffer.isView(v) ? String((v as Typed).length) : 'none');
-        out.push(`${key} (${len(x)} vs ${len(y)})`);
-      }
-    } else if (!Object.is(x, y)) {
-      out.push(`${key} (${JSON.stringify(x)} vs ${JSON.stringify(y)})`);
-    }
-  }
-  return out;
-}
-
-/** Unit noise plus `spikes` planted templates at meanAmplitude·[0.8, 1.2). */
-function plantedBatch(m: TemplateModel, nSamples: number, spikes: number, seed: number): Float32Array {
-  const next = random(seed);
-  const nc = m.nChannels;
-  const samples = new Float32Array(nSamples * nc);
-  for (let i = 0; i < samples.length; i++) samples[i] = gaussian(next);
-  for (let s = 0; s < spikes; s++) {
-    const id = Math.floor(next() * m.nTemplates);
-    const start = Math.floor(next() * (nSamples - nt0));
-    const a = (m.meanAmplitude[id] ?? 0) * (0.8 + 0.4 * next());
-    for (let t = 0; t < nt0; t++) {
-      for (let c = 0; c < nc; c++) {
-        let v = 0;
-        for (let k = 0; k < m.rank; k++) {
-          v += (m.temporal[(id * nt0 + t) * m.rank + k] ?? 0) * (m.spatial[(id * nc + c) * m.rank + k] ?? 0);
-        }
-        samples[(start + t) * nc + c] = (samples[(start + t) * nc + c] ?? 0) + a * v;
-      }
-    }
-  }
-  return samples;
-}
 
 function residency(): NativeResidentModel & { bytesInUse: number } {
   const m = gpu().deviceMemory();
@@ -126,14 +66,14 @@ test(
       haloSamples: 256,
       ownSamples: nSamples - 512,
     });
-    const a = batchOf(plantedBatch(m, nSamples, 40, 6));
-    const b = batchOf(plantedBatch(m, nSamples, 40, 7));
+    const a = batchOf(plantedBatch(m, nSamples, 40, 6).samples);
+    const b = batchOf(plantedBatch(m, nSamples, 40, 7).samples);
     const extract: MatchOptions = {
       ...DEFAULT_MATCH_OPTIONS,
       threshold: 5,
       snippetSums: false,
       similarTemplates: { nSimilar: corr.nSimilar, similar: corr.similar },
-      pcs: { nPcs: 3, values: Float32Array.from({ length: nt0 * 3 }, (_, i) => Math.sin(0.1 * (i + 1))) },
+      pcs: testPcs(),
       crossCorrelation: corr.crossCorrelation,
     };
     const learn: MatchOptions = { ...DEFAULT_MATCH_OPTIONS, crossCorrelation: corr.crossCorrelation };
@@ -249,55 +189,15 @@ test(
     const rowStride = 65;
     const nSamples = 12_288;
     const halo = { haloSamples: 512, ownSamples: nSamples - 1024 };
-    const w = whitening(nChannels, 16, 52);
-    const g0 = gains(nChannels, 53);
-    const good = goodMask(nChannels, 20);
-    const kriging = krigingMatrix(nChannels, 54);
-    const highpass = { order: 3, cutoffHz: 300, sampleRateHz: 30000 };
-    const scale = 0.02;
-    const preprocessOptions = {
-      ...highpass,
-      gains: g0,
-      good,
-      whitening: {
-        nChannels,
-        nNearest: w.nNearest,
-        epsilon: 0,
-        indices: w.indices,
-        weights: w.weights,
-        dense: new Float64Array(0),
-      },
-      scale,
-      commonReference: true,
-    };
-    const m = randomModel(20, nChannels, 16, 55);
-    const corr = templateCorrelations(m, { nSimilarMax: 8, threads: 0 });
+    const inputs = preprocessInputs(nChannels, 16, 20, 52);
+    const { kriging, preprocessOptions } = inputs;
     // Unplanted noise: a weak amplitude prior and a low threshold make it find ~20 spikes per batch.
-    const learning: MatchOptions = {
-      ...DEFAULT_MATCH_OPTIONS,
-      threshold: 3,
-      learnThreshold: 3.5,
-      amplitudePrior: 0.01,
-      crossCorrelation: corr.crossCorrelation,
-    };
+    const { m, learning } = noiseLearningModel();
     const K = 201;
     let spikes = 0;
     for (const [i, seed] of [61, 62, 63].entries()) {
       const raw = rawBlock(nSamples, nChannels, rowStride, seed);
-      const white = cpu.preprocessBatch({
-        raw,
-        nSamples,
-        nChannels,
-        rowStride,
-        gains: g0,
-        good,
-        ...w,
-        ...highpass,
-        scale,
-        commonReference: true,
-      });
-      const shifted = new Float32Array(white.length);
-      cpu.driftApplyKriging(white, nChannels, kriging, shifted);
+      const { shifted } = cpuPreprocessShift(cpu, inputs, raw, nSamples, rowStride);
       const c = matchBatch({ samples: shifted, nSamples, nChannels, ...halo }, m, learning);
       const before = residency();
       const g = cudaPreprocessShiftMatchBatch(

@@ -159,6 +159,14 @@ struct Proposals {
 Proposals propose_templates(const float* data, std::size_t n_samples, std::size_t n_channels, const float* prototypes,
                             int n_prototypes, const std::int32_t* iC, int n_neighbours, const ProposalOptions& options);
 
+// The second half of propose_templates, from err and chan (n_starts = n_samples − nt0 + 1 window
+// starts; chan[t] = the channel of err(t)): the peaks, the suppression and the cap described above,
+// with options' nt0, nt0min, threshold, channel_radius, halo_samples, own_samples, max_proposals.
+// Fills out.sample, channel, score and capped, sizes out.snippets (n × nt0 × n_channels) without
+// filling it, and returns the window start of each kept proposal (its snippet is rows st … st + nt0).
+std::vector<std::size_t> select_proposals(const float* err, const std::int32_t* chan, std::size_t n_starts,
+                                          std::size_t n_channels, const ProposalOptions& options, Proposals& out);
+
 }  // namespace spikeshard
 
 #endif  // SPIKESHARD_TEMPLATES_H_

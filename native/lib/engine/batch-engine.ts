@@ -103,6 +103,18 @@ export class BatchEngine {
   private readonly fusedMatch: FusedMatchBinding | undefined;
   private readonly fusedDrift: CudaDriftBinding | undefined;
   private iblNoted = false;
+  /** Seconds spent in the synchronous parts of requests, by `kind.phase` (logged at close, debug). */
+  private readonly phaseSeconds = new Map<string, number>();
+
+  /** Runs `f`, adding its wall time to `phase`; only for synchronous work (awaits would count other requests). */
+  private timed<T>(phase: string, f: () => T): T {
+    const t0 = performance.now();
+    try {
+      return f();
+    } finally {
+      this.phaseSeconds.set(phase, (this.phaseSeconds.get(phase) ?? 0) + (performance.now() - t0) / 1000);
+    }
+  }
 
   constructor(private readonly options: BatchEngineOptions) {
     loadCpuBinding().setThreads(options.threads);
@@ -248,15 +260,9 @@ export class BatchEngine {
       const data = await rec.read(batch.readStart, batch.readEnd);
       const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
       const options = preprocessOptions(work.setup, req.channels, work.params);
-      return cudaDriftBatch(
-        this.fusedDrift,
-        raw,
-        options,
-        own,
-        ownEnd,
-        work.setup,
-        req.wTemp,
-        work.params.driftDetectThreshold,
+      const fused = this.fusedDrift;
+      return this.timed('drift.device', () =>
+        cudaDriftBatch(fused, raw, options, own, ownEnd, work.setup, req.wTemp, work.params.driftDetectThreshold),
       );
     }
     const block = await this.whitened(req.work, batch, req.channels);
@@ -284,7 +290,9 @@ export class BatchEngine {
     const data = await rec.read(batch.readStart, batch.readEnd);
     const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
     const kriging = req.drift
-      ? blockKriging(raw, work.setup, { segments: req.segments, drift: req.drift, params: work.params })
+      ? this.timed('match.kriging', () =>
+          blockKriging(raw, work.setup, { segments: req.segments, drift: req.drift!, params: work.params }),
+        )
       : undefined;
     const options = preprocessOptions(work.setup, req.channels, work.params);
     const halo = { haloSamples: batch.ownStart - batch.readStart, ownSamples: batch.ownEnd - batch.ownStart };
@@ -315,7 +323,7 @@ export class BatchEngine {
         haloSamples: batch.ownStart - batch.readStart,
         ownSamples: batch.ownEnd - batch.ownStart,
       };
-      return learnWith(run, geometry, req.model, req.work.params);
+      return this.timed('learn.device', () => learnWith(run, geometry, req.model, req.work.params));
     }
     const block = await this.shifted(req);
     return learnBatch(
@@ -331,7 +339,7 @@ export class BatchEngine {
   async extract(req: MatchRequest): Promise<ExtractBatchResult> {
     const { batch } = req;
     const run = await this.fusedRun(req);
-    if (run) return extractWith(run, batch.ownStart, req.model, req.work.params);
+    if (run) return this.timed('extract.device', () => extractWith(run, batch.ownStart, req.model, req.work.params));
     const block = await this.shifted(req);
     return extractBatch(
       block,
@@ -362,6 +370,11 @@ export class BatchEngine {
 
   /** Closes every open recording; the engine can still be used (it reopens them). */
   async close(): Promise<void> {
+    if (this.phaseSeconds.size > 0) {
+      const seconds = Object.fromEntries([...this.phaseSeconds].map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+      this.options.log?.debug({ seconds }, 'engine: seconds in synchronous request phases');
+      this.phaseSeconds.clear();
+    }
     const all = [...this.open.values()];
     this.open.clear();
     for (const r of all) await (await r.catch(() => null))?.close();

@@ -19,6 +19,7 @@
 #include "matching.h"
 #include "args.h"
 #include "match_args.h"
+#include "preprocess_args.h"
 #include "spikeshard/preprocess.h"
 #include "spikeshard/threads.h"
 #include "spikeshard/version.h"
@@ -31,15 +32,9 @@ using addon_common::Args;
 using addon_common::checked_product;
 using addon_common::describe;
 using addon_common::guarded;
+using addon_common::highpass_options;
 using addon_common::Options;
-
-HighpassOptions highpass_options(const Options& o) {
-  HighpassOptions h;
-  h.order = o.integer("order");
-  h.cutoff_hz = o.number("cutoffHz");
-  h.sample_rate_hz = o.number("sampleRateHz");
-  return h;
-}
+using addon_common::preprocess_batch_input;
 
 // [sync] describe() → {backend: 'cuda', coreVersion, hardwareThreads, defaultThreads, device: {...}}.
 Napi::Value Describe(const Napi::CallbackInfo& info) {
@@ -126,28 +121,6 @@ Napi::Value ApplyWhitening(const Napi::CallbackInfo& info) {
   });
 }
 
-PreprocessBatchInput batch_input(const Options& o) {
-  PreprocessBatchInput in;
-  in.n_samples = o.count("nSamples", 1);
-  in.n_channels = o.count("nChannels", 1);
-  in.raw_stride = o.count("rowStride", 1);
-  if (in.raw_stride < in.n_channels) {
-    o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(in.n_channels) + ")");
-  }
-  in.raw =
-      o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride)).Data();
-  in.gains = o.optional_array<double>("gains", napi_float64_array, in.n_channels);
-  in.good = o.array<std::uint8_t>("good", napi_uint8_array, in.n_channels).Data();
-  in.n_nearest = o.count("nNearest", 1);
-  const std::size_t nk = checked_product(o, "nChannels", in.n_channels, in.n_nearest);
-  in.whitening_indices = o.array<std::int32_t>("indices", napi_int32_array, nk).Data();
-  in.whitening_weights = o.array<float>("weights", napi_float32_array, nk).Data();
-  in.highpass = highpass_options(o);
-  in.scale = o.number("scale");
-  in.common_reference = o.boolean("commonReference");
-  return in;
-}
-
 const float* kriging_field(const Options& o, std::size_t n_channels) {
   return o.optional_array<float>("krigingMatrix", napi_float32_array, checked_product(o, "nChannels", n_channels, n_channels));
 }
@@ -183,7 +156,7 @@ cuda::KrigingPieces kriging_pieces(const Options& o, const PreprocessBatchInput&
 Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Options o(info, "preprocessBatch");
-    const PreprocessBatchInput in = batch_input(o);
+    const PreprocessBatchInput in = preprocess_batch_input(o);
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
     cuda::preprocess_batch(in, out.Data());
     return out;
@@ -196,7 +169,7 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 Napi::Value PreprocessShiftBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Options o(info, "preprocessShiftBatch");
-    const PreprocessBatchInput in = batch_input(o);
+    const PreprocessBatchInput in = preprocess_batch_input(o);
     const cuda::KrigingPieces pieces = kriging_pieces(o, in);
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
     cuda::preprocess_shift_batch(in, pieces, out.Data());
@@ -255,7 +228,7 @@ FusedArgs fused_args(const Napi::CallbackInfo& info, const char* fn, std::size_t
   }
   Options o(info[0].As<Napi::Object>(), env, fn);
   FusedArgs a;
-  a.input = batch_input(o);
+  a.input = preprocess_batch_input(o);
   a.pieces = kriging_pieces(o, a.input);
   const Args args(env, fn);
   a.model = addon_common::read_template_set(args, info[1], "model");
@@ -342,7 +315,7 @@ Napi::Value BenchmarkPreprocessShiftMatch(const Napi::CallbackInfo& info) {
 Napi::Value BenchmarkPreprocess(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Options o(info, "benchmarkPreprocess");
-    const PreprocessBatchInput in = batch_input(o);
+    const PreprocessBatchInput in = preprocess_batch_input(o);
     const float* m = kriging_field(o, in.n_channels);
     const int repeats = static_cast<int>(o.count("repeats", 1));
     const cuda::BenchmarkResult r = cuda::benchmark_preprocess(in, m, repeats);

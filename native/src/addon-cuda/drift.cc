@@ -9,7 +9,9 @@
 #include <string>
 
 #include "args.h"
+#include "drift_args.h"
 #include "drift_backend.h"
+#include "preprocess_args.h"
 #include "spikeshard/drift.h"
 #include "spikeshard/preprocess.h"
 
@@ -18,35 +20,11 @@ namespace spikeshard::addon_cuda {
 namespace {
 
 using addon_common::Args;
-using addon_common::checked_product;
 using addon_common::describe;
+using addon_common::drift_detection_to_js;
 using addon_common::guarded;
 using addon_common::Options;
-
-// The batch fields of preprocessBatch (the same checks as the addon's other fused entries).
-PreprocessBatchInput batch_input(const Options& o) {
-  PreprocessBatchInput in;
-  in.n_samples = o.count("nSamples", 1);
-  in.n_channels = o.count("nChannels", 1);
-  in.raw_stride = o.count("rowStride", 1);
-  if (in.raw_stride < in.n_channels) {
-    o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(in.n_channels) + ")");
-  }
-  in.raw =
-      o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride)).Data();
-  in.gains = o.optional_array<double>("gains", napi_float64_array, in.n_channels);
-  in.good = o.array<std::uint8_t>("good", napi_uint8_array, in.n_channels).Data();
-  in.n_nearest = o.count("nNearest", 1);
-  const std::size_t nk = checked_product(o, "nChannels", in.n_channels, in.n_nearest);
-  in.whitening_indices = o.array<std::int32_t>("indices", napi_int32_array, nk).Data();
-  in.whitening_weights = o.array<float>("weights", napi_float32_array, nk).Data();
-  in.highpass.order = o.integer("order");
-  in.highpass.cutoff_hz = o.number("cutoffHz");
-  in.highpass.sample_rate_hz = o.number("sampleRateHz");
-  in.scale = o.number("scale");
-  in.common_reference = o.boolean("commonReference");
-  return in;
-}
+using addon_common::preprocess_batch_input;
 
 double positive(const Args& a, const Napi::Object& p, const char* key) {
   const Napi::Value v = p.Get(key);
@@ -101,27 +79,6 @@ Detection detection_args(const Args& a, const Napi::CallbackInfo& info, std::siz
   return d;
 }
 
-Napi::Object write_spikes(Napi::Env env, const DriftDetection& d) {
-  const std::size_t n = d.spikes.size();
-  Napi::Int32Array samples = Napi::Int32Array::New(env, n);
-  Napi::Int32Array centres = Napi::Int32Array::New(env, n);
-  Napi::Float32Array depths = Napi::Float32Array::New(env, n);
-  Napi::Float32Array amps = Napi::Float32Array::New(env, n);
-  for (std::size_t i = 0; i < n; ++i) {
-    samples[i] = static_cast<std::int32_t>(d.spikes[i].sample);
-    centres[i] = static_cast<std::int32_t>(d.spikes[i].centre);
-    depths[i] = d.spikes[i].depth_um;
-    amps[i] = d.spikes[i].amplitude;
-  }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("samples", samples);
-  out.Set("centres", centres);
-  out.Set("depthsUm", depths);
-  out.Set("amplitudes", amps);
-  out.Set("found", static_cast<double>(d.found));
-  return out;
-}
-
 // [sync] driftDetectSpikes(data, nChannels, xUm, yUm, wTemp, params) → {samples, centres, depthsUm,
 // amplitudes, found}: the CPU binding's function on the device (same spikes, bitwise values).
 Napi::Value DetectSpikes(const Napi::CallbackInfo& info) {
@@ -139,7 +96,7 @@ Napi::Value DetectSpikes(const Napi::CallbackInfo& info) {
       a.range_error("data", "at most 2^31 - 1 samples", std::to_string(nt));
     }
     const Detection d = detection_args(a, info, 2, nc, nt);
-    return write_spikes(info.Env(), cuda::detect_drift_spikes(data, nt, nc, d.args));
+    return drift_detection_to_js(info.Env(), cuda::detect_drift_spikes(data, nt, nc, d.args));
   });
 }
 
@@ -155,12 +112,12 @@ Napi::Value PreprocessDetectSpikes(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(info.Env(), std::string(fn) + ": batch: expected an object, got " + describe(info[0]));
     }
     const Options o(info[0].As<Napi::Object>(), info.Env(), fn);
-    const PreprocessBatchInput in = batch_input(o);
+    const PreprocessBatchInput in = preprocess_batch_input(o);
     if (in.n_samples > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
       a.range_error("batch.nSamples", "at most 2^31 - 1 samples", std::to_string(in.n_samples));
     }
     const Detection d = detection_args(a, info, 1, in.n_channels, in.n_samples);
-    return write_spikes(info.Env(), cuda::preprocess_detect_drift_spikes(in, d.args));
+    return drift_detection_to_js(info.Env(), cuda::preprocess_detect_drift_spikes(in, d.args));
   });
 }
 

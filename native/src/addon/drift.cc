@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "drift_args.h"
 #include "spikeshard/drift.h"
 #include "spikeshard/prototypes.h"
 
@@ -293,25 +294,7 @@ Napi::Value DetectSpikes(const Napi::CallbackInfo& info) {
     const DriftDetection d =
         detect_drift_spikes(data.Data(), nt, nc, geo, w.Data(), w.ElementLength() / nt0, own_begin, own_end,
                             capacity, dp);
-    Napi::Env env = a.env();
-    const std::size_t n = d.spikes.size();
-    Napi::Int32Array samples = Napi::Int32Array::New(env, n);
-    Napi::Int32Array centres = Napi::Int32Array::New(env, n);
-    Napi::Float32Array depths = Napi::Float32Array::New(env, n);
-    Napi::Float32Array amps = Napi::Float32Array::New(env, n);
-    for (std::size_t i = 0; i < n; ++i) {
-      samples[i] = static_cast<std::int32_t>(d.spikes[i].sample);
-      centres[i] = static_cast<std::int32_t>(d.spikes[i].centre);
-      depths[i] = d.spikes[i].depth_um;
-      amps[i] = d.spikes[i].amplitude;
-    }
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("samples", samples);
-    out.Set("centres", centres);
-    out.Set("depthsUm", depths);
-    out.Set("amplitudes", amps);
-    out.Set("found", static_cast<double>(d.found));
-    return out;
+    return addon_common::drift_detection_to_js(a.env(), d);
   });
 }
 

@@ -12,6 +12,7 @@
 
 #include "addon.h"
 #include "args.h"
+#include "preprocess_args.h"
 #include "spikeshard/destripe.h"
 #include "spikeshard/preprocess.h"
 
@@ -21,16 +22,10 @@ namespace {
 
 using addon_common::checked_product;
 using addon_common::guarded;
+using addon_common::highpass_options;
 using addon_common::Options;
+using addon_common::preprocess_batch_input;
 using addon_common::to_typed;
-
-HighpassOptions highpass_options(const Options& o) {
-  HighpassOptions h;
-  h.order = o.integer("order");
-  h.cutoff_hz = o.number("cutoffHz");
-  h.sample_rate_hz = o.number("sampleRateHz");
-  return h;
-}
 
 // [sync] butterworthHighpassSos({order, cutoffHz, sampleRateHz}) → Float64Array (sections × 6,
 // rows [b0 b1 b2 1 a1 a2] as scipy's sos). RangeError on an impossible design.
@@ -229,24 +224,7 @@ Napi::Value ApplyWhitening(const Napi::CallbackInfo& info) {
 Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Options o(info, "preprocessBatch");
-    PreprocessBatchInput in;
-    in.n_samples = o.count("nSamples", 1);
-    in.n_channels = o.count("nChannels", 1);
-    in.raw_stride = o.count("rowStride", 1);
-    if (in.raw_stride < in.n_channels) {
-      o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(in.n_channels) + ")");
-    }
-    in.raw = o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride))
-                 .Data();
-    in.gains = o.optional_array<double>("gains", napi_float64_array, in.n_channels);
-    in.good = o.array<std::uint8_t>("good", napi_uint8_array, in.n_channels).Data();
-    in.n_nearest = o.count("nNearest", 1);
-    const std::size_t nk = checked_product(o, "nChannels", in.n_channels, in.n_nearest);
-    in.whitening_indices = o.array<std::int32_t>("indices", napi_int32_array, nk).Data();
-    in.whitening_weights = o.array<float>("weights", napi_float32_array, nk).Data();
-    in.highpass = highpass_options(o);
-    in.scale = o.number("scale");
-    in.common_reference = o.boolean("commonReference");
+    const PreprocessBatchInput in = preprocess_batch_input(o);
     auto out = Napi::Float32Array::New(o.env(), in.n_samples * in.n_channels);
     preprocess_batch(in, out.Data());
     return out;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -96,6 +98,64 @@ std::vector<double> channel_shifts(const double* dshift_row_um, const double* yb
   return out;
 }
 
+namespace {
+
+// The factor of Kxx + ridge·I depends only on the probe and the kernel, not on the shifts: every
+// batch's matrix of a sort shares it, so the last one is kept (an n³/3 serial step per call else).
+struct KrigingFactor {
+  std::vector<double> x_um, y_um;
+  double sigma_x_um, sigma_y_um, ridge;
+  std::vector<double> l;   // Cholesky factor L, row-major lower triangle
+  std::vector<double> lt;  // Lᵀ, so the back substitution reads rows
+};
+
+std::mutex factor_mutex;
+std::shared_ptr<const KrigingFactor> last_factor;
+
+double kriging_kernel(const KrigingParams& p, double xa, double ya, double xb, double yb) {
+  return std::exp(-std::fabs(xa - xb) / p.sigma_x_um - std::fabs(ya - yb) / p.sigma_y_um);
+}
+
+std::shared_ptr<const KrigingFactor> kriging_factor(const double* x_um, const double* y_um, std::size_t n,
+                                                    const KrigingParams& p) {
+  {
+    const std::lock_guard<std::mutex> lock(factor_mutex);
+    const auto& f = last_factor;
+    if (f && f->x_um.size() == n && std::equal(x_um, x_um + n, f->x_um.begin()) &&
+        std::equal(y_um, y_um + n, f->y_um.begin()) && f->sigma_x_um == p.sigma_x_um &&
+        f->sigma_y_um == p.sigma_y_um && f->ridge == p.ridge) {
+      return f;
+    }
+  }
+  auto f = std::make_shared<KrigingFactor>();
+  f->x_um.assign(x_um, x_um + n);
+  f->y_um.assign(y_um, y_um + n);
+  f->sigma_x_um = p.sigma_x_um;
+  f->sigma_y_um = p.sigma_y_um;
+  f->ridge = p.ridge;
+  std::vector<double>& a = f->l;
+  a.resize(n * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) a[i * n + j] = kriging_kernel(p, x_um[i], y_um[i], x_um[j], y_um[j]);
+    a[i * n + i] += p.ridge;
+  }
+  cholesky(a, n);
+  f->lt.assign(n * n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j <= i; ++j) f->lt[j * n + i] = a[i * n + j];
+  }
+  const std::lock_guard<std::mutex> lock(factor_mutex);
+  last_factor = f;
+  return f;
+}
+
+// Rows of M solved together: each row's arithmetic is unchanged (same operations in the same
+// order), but interleaving independent rows lets the compiler vectorise across them and breaks the
+// dependency chain of a single row's running sum.
+constexpr std::size_t kRowsTogether = 4;
+
+}  // namespace
+
 std::vector<float> kriging_matrix(const double* x_um, const double* y_um, std::size_t n,
                                   const double* shift_um, const KrigingParams& p, int threads) {
   require(n > 0, "kriging_matrix: n_channels must be > 0");
@@ -105,36 +165,47 @@ std::vector<float> kriging_matrix(const double* x_um, const double* y_um, std::s
     require(std::isfinite(x_um[c]) && std::isfinite(y_um[c]) && std::isfinite(shift_um[c]),
             "kriging_matrix: position or shift of channel " + std::to_string(c) + " is not finite");
   }
-  auto kernel = [&](double xa, double ya, double xb, double yb) {
-    return std::exp(-std::fabs(xa - xb) / p.sigma_x_um - std::fabs(ya - yb) / p.sigma_y_um);
-  };
-  std::vector<double> a(n * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < n; ++j) a[i * n + j] = kernel(x_um[i], y_um[i], x_um[j], y_um[j]);
-    a[i * n + i] += p.ridge;
-  }
-  cholesky(a, n);
-  std::vector<double> lt(n * n, 0.0);  // Lᵀ, so the back substitution reads rows
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j <= i; ++j) lt[j * n + i] = a[i * n + j];
-  }
+  const std::shared_ptr<const KrigingFactor> factor = kriging_factor(x_um, y_um, n, p);
+  const double* a = factor->l.data();
+  const double* lt = factor->lt.data();
+  constexpr std::size_t R = kRowsTogether;
   // Row i of M solves (Kxx + ridge·I) m = Kyx[i, :]ᵀ (the matrix is symmetric).
   std::vector<float> m(n * n);
-  parallel_for(n, [&](std::size_t b, std::size_t e) {
-    std::vector<double> z(n);
-    for (std::size_t i = b; i < e; ++i) {
-      const double xs = x_um[i], ys = y_um[i] - shift_um[i];
+  const std::size_t n_groups = (n + R - 1) / R;
+  parallel_for(n_groups, [&](std::size_t b, std::size_t e) {
+    std::vector<double> z(n * R);  // z[j * R + r]: unknown j of row r of the group
+    for (std::size_t g = b; g < e; ++g) {
+      const std::size_t first = g * R;
+      const std::size_t rows = std::min(R, n - first);
+      double xs[R], ys[R];
+      for (std::size_t r = 0; r < R; ++r) {
+        const std::size_t i = first + std::min(r, rows - 1);  // a short last group repeats its last row
+        xs[r] = x_um[i];
+        ys[r] = y_um[i] - shift_um[i];
+      }
       for (std::size_t j = 0; j < n; ++j) {
-        double s = kernel(xs, ys, x_um[j], y_um[j]);
-        for (std::size_t k = 0; k < j; ++k) s -= a[j * n + k] * z[k];
-        z[j] = s / a[j * n + j];
+        double s[R];
+        for (std::size_t r = 0; r < R; ++r) s[r] = kriging_kernel(p, xs[r], ys[r], x_um[j], y_um[j]);
+        const double* aj = a + j * n;
+        for (std::size_t k = 0; k < j; ++k) {
+          const double* zk = z.data() + k * R;
+          for (std::size_t r = 0; r < R; ++r) s[r] -= aj[k] * zk[r];
+        }
+        for (std::size_t r = 0; r < R; ++r) z[j * R + r] = s[r] / aj[j];
       }
       for (std::size_t j = n; j-- > 0;) {
-        double s = z[j];
-        for (std::size_t k = j + 1; k < n; ++k) s -= lt[j * n + k] * z[k];
-        z[j] = s / a[j * n + j];
+        double s[R];
+        for (std::size_t r = 0; r < R; ++r) s[r] = z[j * R + r];
+        const double* ltj = lt + j * n;
+        for (std::size_t k = j + 1; k < n; ++k) {
+          const double* zk = z.data() + k * R;
+          for (std::size_t r = 0; r < R; ++r) s[r] -= ltj[k] * zk[r];
+        }
+        for (std::size_t r = 0; r < R; ++r) z[j * R + r] = s[r] / a[j * n + j];
       }
-      for (std::size_t j = 0; j < n; ++j) m[i * n + j] = static_cast<float>(z[j]);
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t j = 0; j < n; ++j) m[(first + r) * n + j] = static_cast<float>(z[j * R + r]);
+      }
     }
   }, threads);
   return m;

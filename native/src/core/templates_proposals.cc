@@ -129,56 +129,10 @@ Proposals propose_templates(const float* data, std::size_t n_samples, std::size_
       },
       o.threads);
 
-  struct Peak {
-    std::size_t st;
-    std::int32_t ch;
-    float e;
-  };
-  const float th2 = o.threshold * o.threshold;
-  std::vector<Peak> peaks;
-  const std::size_t first = o.halo_samples, last = o.halo_samples + o.own_samples;
-  for (std::size_t t = 0; t < n_valid; ++t) {
-    const float e = err[t];
-    if (!(e > th2)) continue;
-    const std::size_t trough = t + o.nt0min;
-    if (trough < first || trough >= last) continue;
-    std::size_t w0 = t >= L ? t - L : 0, w1 = std::min(n_valid - 1, t + L);
-    bool peak = true;
-    for (std::size_t u = w0; u < t && peak; ++u) peak = err[u] < e;
-    for (std::size_t u = t + 1; u <= w1 && peak; ++u) peak = err[u] <= e;
-    if (peak) peaks.push_back({t, chan[t], e});
-  }
-  // Spatial suppression over the whole batch (not greedy: a peak is dropped by any stronger peak
-  // nearby, even one that is itself dropped).
-  std::vector<Peak> kept;
-  for (const Peak& p : peaks) {
-    bool keep = true;
-    for (const Peak& q : peaks) {
-      if (&q == &p || std::abs(q.ch - p.ch) > o.channel_radius) continue;
-      bool stronger = q.e > p.e || (q.e == p.e && (q.st < p.st || (q.st == p.st && q.ch < p.ch)));
-      if (stronger) {
-        keep = false;
-        break;
-      }
-    }
-    if (keep) kept.push_back(p);
-  }
-  // peaks are in time order with one per window start, so kept is already sorted by (time, channel).
   Proposals out;
-  if (kept.size() > o.max_proposals) {
-    kept.resize(o.max_proposals);
-    out.capped = true;
-  }
-  const std::size_t n = kept.size();
-  out.sample.resize(n);
-  out.channel.resize(n);
-  out.score.resize(n);
-  out.snippets.resize(n * nt0 * n_channels);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.sample[i] = static_cast<std::int32_t>(kept[i].st + o.nt0min - first);
-    out.channel[i] = kept[i].ch;
-    out.score[i] = std::sqrt(kept[i].e);
-    std::copy(data + kept[i].st * n_channels, data + (kept[i].st + nt0) * n_channels,
+  const std::vector<std::size_t> starts = select_proposals(err.data(), chan.data(), n_valid, n_channels, o, out);
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    std::copy(data + starts[i] * n_channels, data + (starts[i] + nt0) * n_channels,
               &out.snippets[i * nt0 * n_channels]);
   }
   return out;

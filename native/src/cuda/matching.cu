@@ -703,56 +703,11 @@ std::vector<std::size_t> propose_on_device(Context& ctx, const float* d_cols, st
   ctx.download(chan.data(), d_chan, n * sizeof(int));
   ctx.synchronize();
 
-  // From here the CPU's code, line for line.
-  struct Peak {
-    std::size_t st;
-    std::int32_t ch;
-    float e;
-  };
-  const float th2 = o.threshold * o.threshold;
-  std::vector<Peak> peaks;
-  const std::size_t first = mo.halo_samples, last = mo.halo_samples + mo.own_samples;
-  for (std::size_t t = 0; t < n; ++t) {
-    const float e = err[t];
-    if (!(e > th2)) continue;
-    const std::size_t trough = t + o.nt0min;
-    if (trough < first || trough >= last) continue;
-    std::size_t w0 = t >= L ? t - L : 0, w1 = std::min(n - 1, t + L);
-    bool peak = true;
-    for (std::size_t u = w0; u < t && peak; ++u) peak = err[u] < e;
-    for (std::size_t u = t + 1; u <= w1 && peak; ++u) peak = err[u] <= e;
-    if (peak) peaks.push_back({t, chan[t], e});
-  }
-  std::vector<Peak> kept;
-  for (const Peak& p : peaks) {
-    bool keep = true;
-    for (const Peak& q : peaks) {
-      if (&q == &p || std::abs(q.ch - p.ch) > o.channel_radius) continue;
-      const bool stronger = q.e > p.e || (q.e == p.e && (q.st < p.st || (q.st == p.st && q.ch < p.ch)));
-      if (stronger) {
-        keep = false;
-        break;
-      }
-    }
-    if (keep) kept.push_back(p);
-  }
-  if (kept.size() > o.max_proposals) {
-    kept.resize(o.max_proposals);
-    out.capped = true;
-  }
-  const std::size_t k = kept.size();
-  out.sample.resize(k);
-  out.channel.resize(k);
-  out.score.resize(k);
-  out.snippets.resize(k * nt0 * nC);
-  std::vector<std::size_t> starts(k);
-  for (std::size_t i = 0; i < k; ++i) {
-    out.sample[i] = static_cast<std::int32_t>(kept[i].st + o.nt0min - first);
-    out.channel[i] = kept[i].ch;
-    out.score[i] = std::sqrt(kept[i].e);
-    starts[i] = kept[i].st;
-  }
-  return starts;
+  // From here the CPU's code (the window is placed by the match options).
+  ProposalOptions placed = o;
+  placed.halo_samples = mo.halo_samples;
+  placed.own_samples = mo.own_samples;
+  return select_proposals(err.data(), chan.data(), n, nC, placed, out);
 }
 
 }  // namespace
