@@ -156,8 +156,11 @@ export const PARAMS = {
     'postprocess',
     'a cluster whose amplitude distribution misses more than this fraction below threshold is not labelled good',
   ),
-  // 256: ibllib's spike-sorting task calls ibldsp's extract_wfs_cbin with max_wf=256. At most
-  // 1024: the traces are held in memory, 5.2 MB per cluster at 256 on Neuropixels 1.0.
+  // 256: ibllib's spike-sorting task calls ibldsp's extract_wfs_cbin with max_wf=256. The traces
+  // go through files, so memory holds one cluster's block (30 KB per waveform on Neuropixels 1.0)
+  // and the table (~112 bytes per slot); at most 1024 because of the disk: waveforms.traces.npy
+  // takes 10 KB per slot (7 GB for 700 clusters at 1024), with a float32 scratch file of twice
+  // that per extracted waveform while they are cut.
   iblWaveformsPerCluster: int(
     256,
     0,
@@ -165,7 +168,9 @@ export const PARAMS = {
     'waveforms',
     'export',
     "spikes per cluster cut from the recording (IBL's preprocessing) into the ALF waveforms.* datasets, as " +
-      "ibllib's spike-sorting task writes them (0 = not written; docs/outputs.md)",
+      "ibllib's spike-sorting task writes them (0 = not written); each costs 10 KB of waveforms.traces.npy on " +
+      'Neuropixels 1.0 (2.6 MB per cluster at 256) and 20 KB of scratch disk while cut; memory does not grow with it ' +
+      '(docs/outputs.md)',
   ),
   seed: int(42, 0, 2 ** 31 - 1, '', 'run', 'seed of every random choice (batch order, k-means initialisation)'),
 } as const satisfies Record<string, ParamSpec>;

@@ -4,11 +4,11 @@
  * ibllib's `ks2_to_alf` produces from a phy folder, computed here directly from the result. SI
  * units as the attribute names say: s, V, µm, ms.
  */
+import { closeSync, copyFileSync, fstatSync, linkSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { ParameterError, expected } from '../../proto/errors.js';
+import { InputError, ParameterError, expected } from '../../proto/errors.js';
 import { writeFileAtomic } from '../formats/atomic.js';
-import { toFloat16 } from '../formats/float16.js';
-import { writeNpy } from '../formats/npy.js';
+import { encodeNpyHeader, writeNpy } from '../formats/npy.js';
 import { writeNpz } from '../formats/npz.js';
 import { writeParquet, type ParquetColumn } from '../formats/parquet.js';
 import type { SortingResult } from '../formats/sorting-result.js';
@@ -45,7 +45,8 @@ export interface AlfOptions extends StagedFolderOptions {
   /**
    * IBL's waveform extraction (`waveforms.traces/templates/table/channels`), made beforehand by
    * `extractIblWaveforms` (ibl-waveforms.ts) from the same result (it reads the raw recording, asynchronously);
-   * absent: not written.
+   * its traces file is hard-linked into the collection (copied across file systems) and stays
+   * where it is; absent: not written.
    */
   waveforms?: IblWaveforms;
   /** Receives the seconds of each part: derive (templates, amplitudes, depths), metrics, write. */
@@ -163,8 +164,7 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     if (iblWaveforms !== undefined) {
       const { clusterIds, maxPerCluster: M, nChannels: N, lengthSamples: L, table } = iblWaveforms;
       const U = clusterIds.length;
-      // float16 as ibllib's task writes it (half the size; ~3 significant digits, far below the noise).
-      writeNpy(file('waveforms.traces.npy'), toFloat16(iblWaveforms.traces), [U, M, N, L], '<f2');
+      placeFile(iblWaveforms.tracesFile, file('waveforms.traces.npy'));
       writeNpy(file('waveforms.templates.npy'), iblWaveforms.templates, [U, N, L]);
       writeParquet(file('waveforms.table.pqt'), [
         { name: 'index', type: 'double', values: table.index },
@@ -192,7 +192,6 @@ function checkIblWaveforms(w: IblWaveforms, T: number, C: number): void {
     if (id < 0 || id >= T || (u > 0 && id <= clusterIds[u - 1]!))
       bad(`clusterIds[${u}]`, `ascending ids < T = ${T}`, id);
   });
-  if (w.traces.length !== U * M * N * L) bad('traces length', `U·M·N·L = ${U * M * N * L}`, w.traces.length);
   if (w.templates.length !== U * N * L) bad('templates length', `U·N·L = ${U * N * L}`, w.templates.length);
   if (w.channels.length !== U * M * N) bad('channels length', `U·M·N = ${U * M * N}`, w.channels.length);
   for (const [name, column] of Object.entries(w.table)) {
@@ -201,6 +200,51 @@ function checkIblWaveforms(w: IblWaveforms, T: number, C: number): void {
   w.channels.forEach((c, i) => {
     if (c < -1 || c > C) bad(`channels[${i}]`, `a channel in [0, ${C}], or -1`, c);
   });
+  checkTracesFile(w.tracesFile, [U, M, N, L]);
+}
+
+/**
+ * Throws an InputError unless `file` is an `.npy` of float16 with exactly this shape (its header
+ * as encodeNpyHeader writes it, then the data, nothing after), without reading the data.
+ */
+function checkTracesFile(file: string, shape: number[]): void {
+  const header = encodeNpyHeader(shape, '<f2');
+  const size = header.length + shape.reduce((a, b) => a * b, 1) * 2;
+  let found: Buffer;
+  let bytes: number;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      bytes = fstatSync(fd).size;
+      found = Buffer.alloc(header.length);
+      readSync(fd, found, 0, header.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new InputError(file, `cannot read the IBL waveform traces: ${(err as Error).message}`, { cause: err });
+  }
+  if (bytes !== size || !found.equals(header)) {
+    throw new InputError(
+      file,
+      `IBL waveform traces ${expected(`a float16 npy of shape (${shape.join(', ')}), ${size} bytes`, `${bytes} bytes, header ${JSON.stringify(found.toString('latin1').slice(10).trim())}`)}`,
+    );
+  }
+}
+
+/**
+ * Puts the finished file `from` at `to` (in the staging folder) as a hard link, which costs no
+ * copy and leaves `from` for its owner to remove; a copy where the file system refuses links
+ * (another device, or no link support).
+ */
+function placeFile(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    copyFileSync(from, to);
+  }
 }
 
 /** clusters.metrics.pqt's columns in IBL's order: ids int64, bitwise_fail uint8, ks2_label text, the rest double. */

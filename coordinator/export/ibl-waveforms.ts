@@ -10,7 +10,8 @@
  * (300 Hz, order 3), ADC sample-shift correction, interpolation of dead and noisy channels, and a
  * common median reference over all channels. Differences from ibldsp are in docs/outputs.md.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import {
   CbinReader,
@@ -20,6 +21,8 @@ import {
   type FloatBlock,
 } from '../../native/lib/index.js';
 import { InputError, ParameterError, expected } from '../../proto/errors.js';
+import { float16FromFloat32 } from '../formats/float16.js';
+import { encodeNpyHeader } from '../formats/npy.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import { deriveTemplates, whiteningInverse } from './derived.js';
 import { validateSortingResult } from './validate.js';
@@ -38,9 +41,17 @@ export interface IblWaveformOptions {
   preprocess?: boolean;
   /** Samples preprocessed at a time (IBL's chunk size). [30000] */
   chunkSamples?: number;
+  /**
+   * Receives the seconds of each part: read (the raw chunks), preprocess, cut (waveforms into the
+   * scratch file), finish (medians and the float16 traces file).
+   */
+  timings?: Record<string, number>;
 }
 
-/** What {@link extractIblWaveforms} returns: the contents of the four `waveforms.*` files. */
+/**
+ * What {@link extractIblWaveforms} returns: the contents of the four `waveforms.*` files, the
+ * traces as a finished file (they are too large to hold in memory: 5.2 MB per cluster as float32).
+ */
 export interface IblWaveforms {
   /** (U,) the clusters that have spikes, ascending: row u of traces and templates is cluster clusterIds[u]. */
   clusterIds: Int32Array;
@@ -48,9 +59,12 @@ export interface IblWaveforms {
   /** N: channels per waveform (the largest neighbourhood; shorter ones are padded). */
   nChannels: number;
   lengthSamples: number;
-  /** (U, M, N, L) V; NaN on padding channels and for the missing waveforms of clusters with fewer than M. */
-  traces: Float32Array;
-  /** (U, N, L) V: per sample and channel, the median over the cluster's waveforms; NaN where it has none and on padding channels. */
+  /**
+   * `waveforms.traces.npy`, complete, in the folder given to extractIblWaveforms: (U, M, N, L)
+   * float16 V; NaN on padding channels and for the missing waveforms of clusters with fewer than M.
+   */
+  tracesFile: string;
+  /** (U, N, L) V: per sample and channel, the median over the cluster's float32 waveforms (before their rounding to float16); NaN where it has none and on padding channels. */
   templates: Float32Array;
   /** U·M rows, by cluster then sample; missing waveforms last in their cluster with NaN sample, index and channel. */
   table: {
@@ -120,19 +134,35 @@ export function selectWaveformSpikes(
   troughOffsetSamples: number,
   lengthSamples: number,
 ): { clusterIds: Int32Array; picked: number[][] } {
-  const eligible = new Map<number, number[]>();
+  const fits = (t: number): boolean => t > troughOffsetSamples && t < nSamples - (lengthSamples - troughOffsetSamples);
+  // Two passes over the spikes with per-cluster counters, so that memory grows with the clusters
+  // and the picks, not with the recording's spikes.
+  let maxId = -1;
   for (let s = 0; s < clusters.length; s++) {
     const id = clusters[s]!;
-    if (!eligible.has(id)) eligible.set(id, []);
-    const t = samples[s]!;
-    if (t > troughOffsetSamples && t < nSamples - (lengthSamples - troughOffsetSamples)) eligible.get(id)!.push(s);
+    if (!Number.isSafeInteger(id) || id < 0) throw new RangeError(`spike ${s}: cluster ${expected('an id >= 0', id)}`);
+    if (id > maxId) maxId = id;
   }
-  const clusterIds = Int32Array.from([...eligible.keys()].sort((a, b) => a - b));
-  const picked = Array.from(clusterIds, (id) => {
-    const m = eligible.get(id)!;
-    if (m.length <= maxPerCluster) return m;
-    return Array.from({ length: maxPerCluster }, (_, k) => m[Math.floor((k * m.length) / maxPerCluster)]!);
-  });
+  const present = new Uint8Array(maxId + 1);
+  const eligible = new Float64Array(maxId + 1);
+  for (let s = 0; s < clusters.length; s++) {
+    present[clusters[s]!] = 1;
+    if (fits(samples[s]!)) eligible[clusters[s]!]!++;
+  }
+  const clusterIds = Int32Array.from(Array.from({ length: maxId + 1 }, (_, id) => id).filter((id) => present[id]));
+  const picked = Array.from(clusterIds, (): number[] => []);
+  const row = new Int32Array(maxId + 1);
+  clusterIds.forEach((id, u) => (row[id] = u));
+  const seen = new Float64Array(maxId + 1);
+  for (let s = 0; s < clusters.length; s++) {
+    if (!fits(samples[s]!)) continue;
+    const id = clusters[s]!;
+    const n = eligible[id]!;
+    const rank = seen[id]!++;
+    const mine = picked[row[id]!]!;
+    const k = mine.length;
+    if (n <= maxPerCluster || (k < maxPerCluster && rank === Math.floor((k * n) / maxPerCluster))) mine.push(s);
+  }
   return { clusterIds, picked };
 }
 
@@ -207,9 +237,16 @@ function preprocessBlock(
 ): FloatBlock {
   const { probe, nChannelsDat } = result;
   const C = probe.channelMap.length;
-  const counts = new Int16Array(nSamples * C);
-  for (let t = 0; t < nSamples; t++) {
-    for (let c = 0; c < C; c++) counts[t * C + c] = raw[t * nChannelsDat + probe.channelMap[c]!]!;
+  const map = Int32Array.from(probe.channelMap);
+  // The usual map (the first C columns in order, e.g. all but SpikeGLX's sync channel) needs no
+  // copy: the destriping reads the rows with their stride.
+  const direct = preprocess && map.every((column, c) => column === c);
+  const counts = direct ? raw : new Int16Array(nSamples * C);
+  if (!direct) {
+    for (let t = 0; t < nSamples; t++) {
+      const row = t * nChannelsDat;
+      for (let c = 0; c < C; c++) counts[t * C + c] = raw[row + map[c]!]!;
+    }
   }
   if (!preprocess) {
     const data = new Float32Array(nSamples * C);
@@ -219,7 +256,7 @@ function preprocessBlock(
   }
   const pos = probe.sortingPositionsUm;
   const filtered = destripeBatch(
-    { data: counts, nChannels: C },
+    { data: counts, nChannels: C, rowStride: direct ? nChannelsDat : C },
     {
       sampleRateHz: result.sampleRateHz,
       cutoffHz: BUTTERWORTH_HZ,
@@ -239,11 +276,21 @@ function preprocessBlock(
 
 /**
  * Cuts IBL's waveforms (`waveforms.*`) of `result` from its raw recording (`result.datPath`, .bin
- * or .cbin). Reads and preprocesses only the chunks that hold a selected spike; an unreadable or
- * short recording is an InputError before anything is returned.
+ * or .cbin) and writes `waveforms.traces.npy` into `dir` (created if missing; put it on the file
+ * system of the ALF output so that `writeAlf` can hard-link the file instead of copying it). Reads
+ * and preprocesses only the chunks that hold a selected spike; an unreadable or short recording is
+ * an InputError and leaves no traces file.
+ *
+ * Memory is one preprocessed chunk plus one cluster's waveforms, whatever the number of clusters:
+ * each waveform goes to its place in a float32 scratch file in `dir` as its chunk is processed (in
+ * time order); then, one cluster at a time, its block is read back for the median template and
+ * written as float16 to the traces file, which is renamed into place when complete. The scratch
+ * file is removed; `dir` needs ~6 bytes per trace value meanwhile (U·M·N·L·2 for the traces, and
+ * 4 per value of the waveforms actually cut).
  */
 export async function extractIblWaveforms(
   result: SortingResult,
+  dir: string,
   options: IblWaveformOptions = {},
 ): Promise<IblWaveforms> {
   const dims = validateSortingResult(result);
@@ -269,7 +316,6 @@ export async function extractIblWaveforms(
   picked.forEach((spikes, u) => spikes.forEach((spike, k) => slots.push({ spike, u, k })));
   slots.sort((a, b) => samples[a.spike]! - samples[b.spike]! || a.spike - b.spike);
 
-  const traces = new Float32Array(U * M * N * L).fill(NaN);
   const probeType = result.probe.type;
   const fullShift = adcSampleShift(
     probeType === 'np1' || probeType === 'np2' || probeType === 'np2-4shank' ? probeType : 'custom',
@@ -277,51 +323,105 @@ export async function extractIblWaveforms(
   );
   const shift = Float64Array.from(result.probe.channelMap, (c) => fullShift[c]!);
 
-  const source = slots.length > 0 ? await openRaw(result) : null;
-  try {
-    let i = 0;
-    while (i < slots.length) {
-      const chunk = Math.floor(samples[slots[i]!.spike]! / chunkSamples);
-      let j = i;
-      while (j < slots.length && Math.floor(samples[slots[j]!.spike]! / chunkSamples) === chunk) j++;
-      const first = samples[slots[i]!.spike]! - before;
-      const last = samples[slots[j - 1]!.spike]! - before + L;
-      const a = Math.max(0, first - HALO_SAMPLES);
-      const b = Math.min(result.nSamples, last + HALO_SAMPLES);
-      const block = preprocessBlock(result, await source!.read(a, b), b - a, preprocess, shift);
-      for (let q = i; q < j; q++) {
-        const { spike, u, k } = slots[q]!;
-        const peak = peakChannels[clusterIds[u]!]!;
-        const start = samples[spike]! - before - a;
-        for (let n = 0; n < N; n++) {
-          const c = neighbours[peak * N + n]!;
-          if (c === C) continue;
-          const out = ((u * M + k) * N + n) * L;
-          for (let t = 0; t < L; t++) traces[out + t] = block.data[(start + t) * C + c]! * 1e-6;
-        }
-      }
-      i = j;
-    }
-  } finally {
-    await source?.close();
-  }
+  // The scratch file holds only the waveforms actually cut, cluster after cluster: row
+  // firstRow[u] + k is waveform k of cluster u, N·L float32 values.
+  const firstRow = new Float64Array(U + 1);
+  picked.forEach((spikes, u) => (firstRow[u + 1] = firstRow[u]! + spikes.length));
+  const rowBytes = N * L * 4;
 
+  mkdirSync(dir, { recursive: true });
+  const tracesFile = path.join(dir, 'waveforms.traces.npy');
+  const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
+  const scratchFile = path.join(dir, `.waveforms.float32.${tag}.tmp`);
+  const partialFile = path.join(dir, `.waveforms.traces.npy.${tag}.tmp`);
   const templates = new Float32Array(U * N * L).fill(NaN);
-  const values = new Float64Array(M);
-  for (let u = 0; u < U; u++) {
-    const m = picked[u]!.length;
-    for (let n = 0; n < N; n++) {
-      for (let t = 0; t < L; t++) {
-        let filled = 0;
-        for (let k = 0; k < m; k++) {
-          const v = traces[((u * M + k) * N + n) * L + t]!;
-          if (!Number.isNaN(v)) values[filled++] = v;
+  const spent = { read: 0, preprocess: 0, cut: 0, finish: 0 };
+  let clock = performance.now();
+  const lap = (part: keyof typeof spent): void => {
+    const now = performance.now();
+    spent[part] += (now - clock) / 1000;
+    clock = now;
+  };
+  const scratch = openSync(scratchFile, 'w+');
+  try {
+    const source = slots.length > 0 ? await openRaw(result) : null;
+    try {
+      const wave = new Float32Array(N * L);
+      let i = 0;
+      while (i < slots.length) {
+        const chunk = Math.floor(samples[slots[i]!.spike]! / chunkSamples);
+        let j = i;
+        while (j < slots.length && Math.floor(samples[slots[j]!.spike]! / chunkSamples) === chunk) j++;
+        const first = samples[slots[i]!.spike]! - before;
+        const last = samples[slots[j - 1]!.spike]! - before + L;
+        const a = Math.max(0, first - HALO_SAMPLES);
+        const b = Math.min(result.nSamples, last + HALO_SAMPLES);
+        clock = performance.now();
+        const raw = await source!.read(a, b);
+        lap('read');
+        const block = preprocessBlock(result, raw, b - a, preprocess, shift);
+        lap('preprocess');
+        for (let q = i; q < j; q++) {
+          const { spike, u, k } = slots[q]!;
+          const peak = peakChannels[clusterIds[u]!]!;
+          const start = samples[spike]! - before - a;
+          for (let n = 0; n < N; n++) {
+            const c = neighbours[peak * N + n]!;
+            if (c === C) {
+              wave.fill(NaN, n * L, (n + 1) * L);
+              continue;
+            }
+            for (let t = 0; t < L; t++) wave[n * L + t] = block.data[(start + t) * C + c]! * 1e-6;
+          }
+          writeAll(scratch, new Uint8Array(wave.buffer), (firstRow[u]! + k) * rowBytes);
         }
-        if (filled > 0) templates[(u * N + n) * L + t] = median(values.subarray(0, filled));
+        lap('cut');
+        i = j;
       }
+    } finally {
+      await source?.close();
     }
+
+    clock = performance.now();
+    const out = openSync(partialFile, 'w');
+    try {
+      let at = writeAll(out, encodeNpyHeader([U, M, N, L], '<f2'), 0);
+      const values = new Float64Array(M);
+      const half = new Uint16Array(M * N * L);
+      for (let u = 0; u < U; u++) {
+        const m = picked[u]!.length;
+        const traces = new Float32Array(m * N * L);
+        readAll(scratch, new Uint8Array(traces.buffer), firstRow[u]! * rowBytes, scratchFile);
+        for (let n = 0; n < N; n++) {
+          for (let t = 0; t < L; t++) {
+            let filled = 0;
+            for (let k = 0; k < m; k++) {
+              const v = traces[(k * N + n) * L + t]!;
+              if (!Number.isNaN(v)) values[filled++] = v;
+            }
+            if (filled > 0) templates[(u * N + n) * L + t] = medianOfFirst(values, filled);
+          }
+        }
+        // float16 as ibllib's task writes the traces; its median is of the float32 values, as here.
+        float16FromFloat32(traces, half.subarray(0, traces.length));
+        half.fill(FLOAT16_NAN, traces.length);
+        at = writeAll(out, new Uint8Array(half.buffer), at);
+      }
+      fsyncSync(out);
+    } finally {
+      closeSync(out);
+    }
+    renameSync(partialFile, tracesFile);
+    lap('finish');
+  } catch (err) {
+    rmSync(partialFile, { force: true });
+    throw err;
+  } finally {
+    closeSync(scratch);
+    rmSync(scratchFile, { force: true });
   }
 
+  if (options.timings !== undefined) Object.assign(options.timings, spent);
   const rows = U * M;
   const order = new Map(slots.map((s, idx) => [s.spike, idx]));
   const table = {
@@ -343,12 +443,84 @@ export async function extractIblWaveforms(
       channels.set(neighbours.subarray(peak * N, (peak + 1) * N), row * N);
     }
   });
-  return { clusterIds, maxPerCluster: M, nChannels: N, lengthSamples: L, traces, templates, table, channels };
+  return { clusterIds, maxPerCluster: M, nChannels: N, lengthSamples: L, tracesFile, templates, table, channels };
 }
 
-/** Median of values (sorted in place); the mean of the two middle values for an even count. */
-function median(values: Float64Array): number {
-  values.sort();
-  const h = values.length >> 1;
-  return values.length % 2 === 1 ? values[h]! : (values[h - 1]! + values[h]!) / 2;
+/** float16Bits(NaN): the pattern of the waveforms a cluster does not have (numpy's float16 NaN). */
+const FLOAT16_NAN = 0x7e00;
+
+/** Writes all of `bytes` at `position` of `fd`; returns the position after them. */
+function writeAll(fd: number, bytes: Uint8Array, position: number): number {
+  let written = 0;
+  while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written);
+  return position + bytes.length;
+}
+
+/** Fills `bytes` from `position` of `fd`. */
+function readAll(fd: number, bytes: Uint8Array, position: number, file: string): void {
+  let got = 0;
+  while (got < bytes.length) {
+    const r = readSync(fd, bytes, got, bytes.length - got, position + got);
+    if (r === 0)
+      throw new InputError(file, `scratch file ended at byte ${position + got}, ${bytes.length - got} short`);
+    got += r;
+  }
+}
+
+/**
+ * Median of values (reordered in place); the mean of the two middle values for an even count.
+ * A selection, not a sort: one per sample and channel of every cluster makes it the finishing
+ * step's main cost.
+ */
+export function median(values: Float64Array): number {
+  return medianOfFirst(values, values.length);
+}
+
+/** {@link median} of values[0, n). */
+function medianOfFirst(values: Float64Array, n: number): number {
+  const h = n >> 1;
+  const upper = selectRank(values, n, h);
+  // The rank h − 1 value is the largest of those the selection left below rank h.
+  let lower = upper;
+  if (n % 2 === 0) {
+    lower = values[0]!;
+    for (let i = 1; i < h; i++) if (values[i]! > lower) lower = values[i]!;
+  }
+  if (upper === 0 || lower === 0) {
+    // The selection does not tell −0 from 0; the sort orders −0 first, as numpy does.
+    const sorted = values.subarray(0, n).sort();
+    return n % 2 === 1 ? sorted[h]! : (sorted[h - 1]! + sorted[h]!) / 2;
+  }
+  return n % 2 === 1 ? upper : (lower + upper) / 2;
+}
+
+/** The value of rank k (0-based) of v[0, n), NaN-free; afterwards v[0, k) ≤ v[k] ≤ v(k, n) (Hoare's selection). */
+function selectRank(v: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    // Median of three as the pivot: sorted input (common: slowly varying traces) stays linear.
+    const mid = (lo + hi) >> 1;
+    if (v[mid]! < v[lo]!) swap(v, mid, lo);
+    if (v[hi]! < v[lo]!) swap(v, hi, lo);
+    if (v[hi]! < v[mid]!) swap(v, hi, mid);
+    const pivot = v[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (v[i]! < pivot) i++;
+      while (v[j]! > pivot) j--;
+      if (i <= j) swap(v, i++, j--);
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return v[k]!;
+}
+
+function swap(v: Float64Array, a: number, b: number): void {
+  const x = v[a]!;
+  v[a] = v[b]!;
+  v[b] = x;
 }

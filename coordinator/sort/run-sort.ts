@@ -9,8 +9,9 @@
  *   .run/<probe>/            checkpoints: finished batches and the global state after each round
  *   <probe>/phy/             phy folder (params.py points at the raw .bin)
  *   alf/<probeNN>/           IBL ALF collection (with IBL's waveforms.* unless iblWaveformsPerCluster is 0)
+ *   <probe>/.ibl-waveforms.tmp/  only while a probe's IBL waveforms are cut and exported
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { discoverSession, inspectRecording, loadCpuBinding, type RecordingInfo } from '../../native/lib/index.js';
@@ -49,6 +50,12 @@ import {
 import { Slots } from './slots.js';
 
 export type { ProbeSummary } from './run-folder.js';
+
+/**
+ * Per probe (`<probe>/.ibl-waveforms.tmp/`): IBL's waveform traces while they are cut, until the
+ * ALF collection links them; '.tmp', so that a resumed run's sweep of temporaries removes it.
+ */
+const WAVEFORM_SCRATCH_DIR = '.ibl-waveforms.tmp';
 
 export interface SortOptions {
   /** A recording (.bin/.meta/.json) or a session folder. */
@@ -205,21 +212,30 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         { stage: 'postprocess', steps },
         `post-processing done in ${engine.timings['postprocess'].toFixed(1)} s: ${stepList}`,
       );
-      const waveforms = await iblWaveforms(result, options.params, engine.timings, plog);
+      // Next to the outputs (the same file system, so the ALF collection links the traces file);
+      // what an interrupted run left there is stale.
+      const waveformDir = path.join(outDir, info.probeLabel, WAVEFORM_SCRATCH_DIR);
+      rmSync(waveformDir, { recursive: true, force: true });
+      let alfDir: string;
       const phyDir = path.join(outDir, info.probeLabel, 'phy');
-      mkdirSync(path.dirname(phyDir), { recursive: true });
-      const t1 = performance.now();
-      if (result.templates.count === 0) {
-        plog.warn(`no units found on ${info.probeLabel}: its phy folder and ALF collection are written empty`);
+      try {
+        const waveforms = await iblWaveforms(result, waveformDir, options.params, engine.timings, plog);
+        mkdirSync(path.dirname(phyDir), { recursive: true });
+        const t1 = performance.now();
+        if (result.templates.count === 0) {
+          plog.warn(`no units found on ${info.probeLabel}: its phy folder and ALF collection are written empty`);
+        }
+        // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
+        writePhy(phyDir, result, { overwrite: true });
+        alfDir = writeAlf(path.join(outDir, 'alf'), result, {
+          runId: run.runId,
+          overwrite: true,
+          ...(waveforms !== undefined ? { waveforms } : {}),
+        });
+        engine.timings['export'] = (performance.now() - t1) / 1000;
+      } finally {
+        rmSync(waveformDir, { recursive: true, force: true });
       }
-      // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
-      writePhy(phyDir, result, { overwrite: true });
-      const alfDir = writeAlf(path.join(outDir, 'alf'), result, {
-        runId: run.runId,
-        overwrite: true,
-        ...(waveforms !== undefined ? { waveforms } : {}),
-      });
-      engine.timings['export'] = (performance.now() - t1) / 1000;
       const summary: ProbeSummary = {
         probe: info.probeLabel,
         clusters: result.templates.count,
@@ -262,10 +278,12 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
  * IBL's waveform datasets of `result` (`params.iblWaveformsPerCluster` per cluster; undefined when
  * 0), cut from the raw recording with IBL's own preprocessing whatever `params.preprocessing` is,
  * as ibllib cuts them from the raw file after any sorter. Runs in this process on the CPU, also
- * in a CUDA or distributed sort; its seconds go to `timings.waveforms`.
+ * in a CUDA or distributed sort; its seconds go to `timings.waveforms`. The traces file is
+ * written into `dir`, with a float32 scratch file beside it while it runs.
  */
 async function iblWaveforms(
   result: SortingResult,
+  dir: string,
   params: SortParams,
   timings: Record<string, number>,
   log: Logger,
@@ -278,12 +296,13 @@ async function iblWaveforms(
     return undefined;
   }
   const t0 = performance.now();
-  const w = await extractIblWaveforms(result, { maxPerCluster: perCluster });
+  const parts: Record<string, number> = {};
+  const w = await extractIblWaveforms(result, dir, { maxPerCluster: perCluster, timings: parts });
   const seconds = (performance.now() - t0) / 1000;
   timings['waveforms'] = seconds;
   const extracted = w.table.sample.reduce((n, s) => (Number.isNaN(s) ? n : n + 1), 0);
   log.info(
-    { stage: 'waveforms', seconds, clusters: w.clusterIds.length, waveforms: extracted, channels: w.nChannels },
+    { stage: 'waveforms', seconds, clusters: w.clusterIds.length, waveforms: extracted, channels: w.nChannels, parts },
     `waveforms done in ${seconds.toFixed(1)} s: ${extracted} IBL waveforms of ${w.clusterIds.length} clusters ` +
       `(up to ${perCluster} each, ${w.nChannels} channels × ${w.lengthSamples} samples; IBL preprocessing on the CPU)`,
   );

@@ -57,7 +57,7 @@ test('no units: IBL waveforms need no raw file and are written with zero rows', 
   const { dir, cleanup } = tmpDir();
   try {
     const r = empty(); // its datPath does not exist: nothing is read
-    const waveforms = await extractIblWaveforms(r);
+    const waveforms = await extractIblWaveforms(r, path.join(dir, 'wf'));
     assert.equal(waveforms.clusterIds.length, 0);
     const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'e', waveforms });
     assert.deepEqual(readNpy(path.join(alf, 'waveforms.traces.npy')).shape, [0, 256, 8, 128]);

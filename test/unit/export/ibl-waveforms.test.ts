@@ -2,18 +2,19 @@
 /** IBL's waveform extraction (waveforms.*): selection, neighbourhoods, values cut from a known raw file, the files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { writeAlf } from '../../../coordinator/export/alf.js';
 import {
   channelNeighbourhoods,
   extractIblWaveforms,
+  median,
   selectWaveformSpikes,
   type IblWaveforms,
 } from '../../../coordinator/export/ibl-waveforms.js';
-import { toFloat16 } from '../../../coordinator/formats/float16.js';
-import { decodeNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
+import { float16Bits } from '../../../coordinator/formats/float16.js';
+import { decodeNpy, readNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
 import { compressBin } from '../../../native/lib/index.js';
 import { InputError } from '../../../proto/errors.js';
@@ -23,6 +24,13 @@ import { FIXTURE_UV_PER_COUNT, makeSortingFixture } from '../../helpers/sorting-
 import { tmpDir } from '../../helpers/tmp.js';
 
 const V_PER_COUNT = FIXTURE_UV_PER_COUNT * 1e-6;
+const FLOAT16_NAN = 0x7e00;
+
+/** The float32 volts of a raw count without preprocessing, rounded as the extraction rounds them (µV, then V). */
+const rawVolts = (counts: number): number => Math.fround(Math.fround(counts * FIXTURE_UV_PER_COUNT) * 1e-6);
+
+/** waveforms.traces as float16 bit patterns (U·M·N·L, C order). */
+const traceBits = (w: IblWaveforms): Uint16Array => readNpy(w.tracesFile).data as Uint16Array;
 
 /** A known value for every raw sample and column. */
 const rawValue = (sample: number, column: number): number => ((sample * 7 + column * 13) % 2000) - 1000;
@@ -38,6 +46,25 @@ function writeRaw(file: string, r: SortingResult, value: (t: number, column: num
 function argmax(values: number[]): number {
   return values.indexOf(Math.max(...values));
 }
+
+test('median: the middle value, or the mean of the two middle ones, as after a sort (−0 before 0)', () => {
+  assert.equal(median(Float64Array.from([3, 1, 2])), 2);
+  assert.equal(median(Float64Array.from([4, 1, 3, 2])), 2.5);
+  assert.ok(Object.is(median(Float64Array.from([0, -0, -0])), -0));
+  assert.ok(Object.is(median(Float64Array.from([0, -0, 0])), 0));
+  let seed = 3;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let trial = 0; trial < 2000; trial++) {
+    const n = 1 + Math.floor(random() * 40);
+    // Few distinct values, so that ties and runs are common; some sorted inputs.
+    const values = Float64Array.from({ length: n }, () => Math.floor(random() * 7) - 3 + (random() < 0.2 ? 0.5 : 0));
+    if (trial % 5 === 0) values.sort();
+    const sorted = Float64Array.from(values).sort();
+    const h = n >> 1;
+    const want = n % 2 === 1 ? sorted[h]! : (sorted[h - 1]! + sorted[h]!) / 2;
+    assert.ok(Object.is(median(values), want), `trial ${trial}: ${Array.from(sorted).join(' ')}`);
+  }
+});
 
 test('neighbourhoods: channels within the radius in index order, padded with C', () => {
   // Four sites on a line at y = 0, 10, 30, 100 µm.
@@ -59,6 +86,26 @@ test('selection: spikes whose window fits, all of a small cluster, an even sprea
   assert.deepEqual(picked, [[1, 3, 5], [], [9]]);
 });
 
+test('selection: the same picks as the definition, on random spikes of many clusters', () => {
+  let seed = 7;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const n = 5000;
+  const samples = Array.from({ length: n }, () => Math.floor(random() * 20000)).sort((a, b) => a - b);
+  const clusters = Array.from({ length: n }, () => Math.floor(random() * random() * 40));
+  for (const max of [1, 7, 64, 1000]) {
+    const { clusterIds, picked } = selectWaveformSpikes(samples, clusters, 20000, max, 42, 128);
+    const ids = [...new Set(clusters)].sort((a, b) => a - b);
+    assert.deepEqual(Array.from(clusterIds), ids);
+    ids.forEach((id, u) => {
+      const eligible = samples.flatMap((t, s) => (clusters[s] === id && t > 42 && t < 20000 - 86 ? [s] : []));
+      const m = eligible.length;
+      const want = m <= max ? eligible : Array.from({ length: max }, (_, k) => eligible[Math.floor((k * m) / max)]!);
+      assert.deepEqual(picked[u], want, `cluster ${id}, at most ${max}`);
+    });
+  }
+  assert.throws(() => selectWaveformSpikes([10], [-1], 100, 3, 3, 10), RangeError);
+});
+
 /** Writes the raw file and extracts without preprocessing; the values are raw counts × V per count. */
 function rawCase(fn: (r: SortingResult, w: IblWaveforms, dir: string) => void | Promise<void>): Promise<void> {
   const { dir, cleanup } = tmpDir();
@@ -71,20 +118,23 @@ function rawCase(fn: (r: SortingResult, w: IblWaveforms, dir: string) => void | 
     if (t === 2 && kept++ >= 3) r.spikes.templates[s] = 1;
   });
   writeRaw(raw, r, rawValue);
-  return extractIblWaveforms(r, { maxPerCluster: 5, preprocess: false, radiusUm: 30 })
+  return extractIblWaveforms(r, path.join(dir, 'wf'), { maxPerCluster: 5, preprocess: false, radiusUm: 30 })
     .then((w) => fn(r, w, dir))
     .finally(cleanup);
 }
 
 test('raw waveforms: 128 samples from 42 before the trough, on the peak channel neighbourhood, in volts', () =>
-  rawCase((r, w) => {
+  rawCase((r, w, dir) => {
     const T = r.templates.count;
     const C = 8;
     assert.deepEqual(Array.from(w.clusterIds), [0, 1, 2]);
     const { index: nbr, width: N } = channelNeighbourhoods(r.probe.sortingPositionsUm, 30);
     assert.equal(w.nChannels, N);
     assert.ok(N < C, 'a 30 µm radius leaves some rows padded');
-    assert.equal(w.traces.length, T * 5 * N * 128);
+    const bits = traceBits(w);
+    assert.deepEqual(readNpy(w.tracesFile).shape, [T, 5, N, 128]);
+    // Only the traces file stays in the extraction's folder (no scratch file).
+    assert.deepEqual(readdirSync(path.join(dir, 'wf')), ['waveforms.traces.npy']);
     const peaks = Array.from({ length: T }, (_, t) => argmax(channelPeakToPeak(r, null, t)));
     const own = (t: number): number[] =>
       Array.from(r.spikes.templates.keys()).filter((s) => r.spikes.templates[s] === t && r.spikes.samples[s]! > 42);
@@ -96,18 +146,13 @@ test('raw waveforms: 128 samples from 42 before the trough, on the peak channel 
         for (let j = 0; j < N; j++) {
           const c = nbr[peaks[u]! * N + j]!;
           for (const i of [0, 42, 127]) {
-            const got = w.traces[((u * 5 + k) * N + j) * 128 + i]!;
+            const got = bits[((u * 5 + k) * N + j) * 128 + i]!;
             if (k >= chosen.length || c === C) {
-              assert.ok(Number.isNaN(got), `missing waveform or padding channel is NaN (${u}, ${k}, ${j})`);
+              assert.equal(got, FLOAT16_NAN, `missing waveform or padding channel is NaN (${u}, ${k}, ${j})`);
               continue;
             }
-            const want = Math.fround(
-              rawValue(r.spikes.samples[chosen[k]!]! - 42 + i, r.probe.channelMap[c]!) * FIXTURE_UV_PER_COUNT * 1e-6,
-            );
-            assert.ok(
-              Math.abs(got - want) <= 1e-6 * Math.abs(want) + 1e-12,
-              `traces[${u}, ${k}, ${j}, ${i}]: ${got} vs ${want}`,
-            );
+            const want = rawVolts(rawValue(r.spikes.samples[chosen[k]!]! - 42 + i, r.probe.channelMap[c]!));
+            assert.equal(got, float16Bits(want), `traces[${u}, ${k}, ${j}, ${i}]: float16 of ${want}`);
           }
         }
       }
@@ -120,15 +165,25 @@ test('raw waveforms: templates are medians, the table and channels follow cluste
   rawCase((r, w) => {
     const N = w.nChannels;
     const peaks = Array.from({ length: 3 }, (_, t) => argmax(channelPeakToPeak(r, null, t)));
-    // Median by hand of cluster 1 (5 waveforms), neighbour 0, sample 60; cluster 2 (3 waveforms).
+    // Medians by hand of the float32 values (not of their float16 rounding in the traces file):
+    // clusters 0 and 1 have 5 waveforms, cluster 2 has 3.
+    const { index: nbr } = channelNeighbourhoods(r.probe.sortingPositionsUm, 30);
     for (const [u, m] of [
+      [0, 5],
       [1, 5],
       [2, 3],
     ] as const) {
-      const values = Array.from({ length: m }, (_, k) => w.traces[((u * 5 + k) * N + 0) * 128 + 60]!).sort(
-        (a, b) => a - b,
-      );
-      assert.equal(w.templates[(u * N + 0) * 128 + 60], values[(m - 1) / 2]);
+      for (const [j, i] of [
+        [0, 60],
+        [1, 42],
+      ] as const) {
+        const c = nbr[peaks[u]! * N + j]!;
+        if (c === 8) continue;
+        const values = Array.from({ length: m }, (_, k) =>
+          rawVolts(rawValue(w.table.sample[u * 5 + k]! - 42 + i, r.probe.channelMap[c]!)),
+        ).sort((a, b) => a - b);
+        assert.equal(w.templates[(u * N + j) * 128 + i], values[(m - 1) / 2], `template (${u}, ${j}, ${i})`);
+      }
     }
     // Table: rows u·5 + k; cluster 2 has 2 missing rows (NaN sample, index, channel; channels −1).
     assert.deepEqual(Array.from(w.table.cluster), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
@@ -139,7 +194,6 @@ test('raw waveforms: templates are medians, the table and channels follow cluste
       const u = Math.floor(row / 5);
       if (row % 5 > 0) assert.ok(w.table.sample[row]! > w.table.sample[row - 1]!, 'ascending within a cluster');
       assert.equal(w.table.peakChannel[row], peaks[u]);
-      const { index: nbr } = channelNeighbourhoods(r.probe.sortingPositionsUm, 30);
       assert.deepEqual(
         Array.from(w.channels.subarray(row * N, (row + 1) * N)),
         Array.from(nbr.subarray(peaks[u]! * N, (peaks[u]! + 1) * N)),
@@ -171,8 +225,9 @@ test('preprocessed waveforms: offsets and a common signal removed, a planted spi
       r,
       (t, c) => ((c * 131) % 1000) - 500 + Math.round(100 * Math.sin((2 * Math.PI * 1500 * t) / 30000)) + pulse(t, c),
     );
-    const w = await extractIblWaveforms(r, { maxPerCluster: 4 });
+    const w = await extractIblWaveforms(r, path.join(dir, 'wf'), { maxPerCluster: 4 });
     const N = w.nChannels;
+    const volts = toFloat64(readNpy(w.tracesFile));
     assert.equal(N, 8);
     let checked = 0;
     for (let u = 0; u < 3; u++) {
@@ -184,7 +239,7 @@ test('preprocessed waveforms: offsets and a common signal removed, a planted spi
         checked++;
         for (let j = 0; j < N; j++) {
           const c = w.channels[row * N + j]!;
-          const trace = w.traces.subarray((row * N + j) * 128, (row * N + j + 1) * 128);
+          const trace = volts.subarray((row * N + j) * 128, (row * N + j + 1) * 128);
           if (c === peaks[u]) {
             // The 3-sample trough survives the 300 Hz high-pass at about 80 % of its depth.
             const trough = trace[42]! / V_PER_COUNT;
@@ -202,22 +257,50 @@ test('preprocessed waveforms: offsets and a common signal removed, a planted spi
   }
 });
 
-test('a .cbin gives the same waveforms as its .bin; a short raw file is an InputError', async () => {
+test('preprocessed waveforms: the first columns in order are read in place, with the same result as a copy', async () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    // The fixture's map skips raw column 4; the same channels in columns 0..7 read in place.
+    const mapped = makeSortingFixture({ datPath: path.join(dir, 'mapped.ap.bin'), nSpikes: 40 });
+    mapped.probe.type = 'raw'; // no ADC shift, which follows the raw column
+    const inPlace: SortingResult = {
+      ...mapped,
+      datPath: path.join(dir, 'in-place.ap.bin'),
+      probe: { ...mapped.probe, channelMap: Int32Array.from({ length: 8 }, (_, c) => c) },
+    };
+    const noisy = (t: number, column: number): number => ((t * 31 + column * 17) % 400) - 200;
+    writeRaw(mapped.datPath, mapped, noisy);
+    writeRaw(inPlace.datPath, inPlace, (t, column) => (column < 8 ? noisy(t, mapped.probe.channelMap[column]!) : 1000));
+    const a = await extractIblWaveforms(mapped, path.join(dir, 'a'), { maxPerCluster: 3 });
+    const b = await extractIblWaveforms(inPlace, path.join(dir, 'b'), { maxPerCluster: 3 });
+    assert.deepEqual(readFileSync(b.tracesFile), readFileSync(a.tracesFile));
+    assert.deepEqual(b.templates, a.templates);
+    assert.ok(a.templates.some((v) => v !== 0 && !Number.isNaN(v)));
+  } finally {
+    cleanup();
+  }
+});
+
+test('a .cbin gives the same waveforms as its .bin; a short raw file is an InputError and leaves no file', async () => {
   const { dir, cleanup } = tmpDir();
   try {
     const raw = path.join(dir, 'rec.ap.bin');
     const r = makeSortingFixture({ datPath: raw, nSpikes: 50 });
     writeRaw(raw, r, rawValue);
-    const fromBin = await extractIblWaveforms(r, { maxPerCluster: 3 });
+    const fromBin = await extractIblWaveforms(r, path.join(dir, 'bin'), { maxPerCluster: 3 });
     const { cbinPath } = await compressBin(raw, {
       nChannels: r.nChannelsDat,
       sampleRateHz: 30000,
       chunkDurationS: 0.3,
     });
-    const fromCbin = await extractIblWaveforms({ ...r, datPath: cbinPath }, { maxPerCluster: 3 });
-    assert.deepEqual(fromCbin.traces, fromBin.traces);
+    const fromCbin = await extractIblWaveforms({ ...r, datPath: cbinPath }, path.join(dir, 'cbin'), {
+      maxPerCluster: 3,
+    });
+    assert.deepEqual(readFileSync(fromCbin.tracesFile), readFileSync(fromBin.tracesFile));
+    assert.deepEqual(fromCbin.templates, fromBin.templates);
     writeFileSync(raw, Buffer.alloc(100));
-    await assert.rejects(extractIblWaveforms(r), InputError);
+    await assert.rejects(extractIblWaveforms(r, path.join(dir, 'short')), InputError);
+    assert.deepEqual(readdirSync(path.join(dir, 'short')), [], 'neither the traces nor the scratch file is left');
   } finally {
     cleanup();
   }
@@ -227,14 +310,9 @@ test('ALF: waveforms.traces (float16 V), templates (float32 V), table.pqt and ch
   rawCase(async (r, w, dir) => {
     const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'w', waveforms: w });
     const N = w.nChannels;
-    const traces = loadChecked(alf, 'waveforms.traces.npy', '<f2', [3, 5, N, 128]);
-    assert.deepEqual(traces.data, toFloat16(w.traces));
-    const volts = toFloat64(traces);
-    for (let i = 0; i < volts.length; i += 97) {
-      const want = w.traces[i]!;
-      if (Number.isNaN(want)) assert.ok(Number.isNaN(volts[i]!));
-      else assert.ok(Math.abs(volts[i]! - want) <= Math.abs(want) * 2 ** -11 + 2 ** -25, `float16 traces[${i}]`);
-    }
+    loadChecked(alf, 'waveforms.traces.npy', '<f2', [3, 5, N, 128]);
+    // The extraction's file itself (linked, not consumed: it is still in place).
+    assert.deepEqual(readFileSync(path.join(alf, 'waveforms.traces.npy')), readFileSync(w.tracesFile));
     assert.deepEqual(loadChecked(alf, 'waveforms.templates.npy', '<f4', [3, N, 128]).data, w.templates);
     const zip = readStoredZip(readFileSync(path.join(alf, 'waveforms.channels.npz')));
     assert.deepEqual([...zip.keys()], ['channels.npy']);
@@ -256,4 +334,15 @@ test('ALF: waveforms.traces (float16 V), templates (float32 V), table.pqt and ch
     assert.ok(!readFileSync(path.join(plain, 'params.py'), 'utf8').includes('waveforms'));
     const other = makeSortingFixture({ nTemplates: 2 });
     assert.throws(() => writeAlf(path.join(dir, 'alf3'), other, { runId: 'w', waveforms: w }), /clusterIds\[2\]/);
+    // A traces file of another shape or cut short is refused before anything is written.
+    assert.throws(
+      () => writeAlf(path.join(dir, 'alf4'), r, { runId: 'w', waveforms: { ...w, maxPerCluster: 4 } }),
+      RangeError,
+    );
+    truncateSync(w.tracesFile, 1000);
+    assert.throws(() => writeAlf(path.join(dir, 'alf5'), r, { runId: 'w', waveforms: w }), InputError);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith('alf')),
+      ['alf', 'alf2'],
+    );
   }));

@@ -134,7 +134,7 @@ test(
       const raw = path.join(dir, 'raw.ap.bin');
       const r = makeSortingFixture({ datPath: raw });
       writeFileSync(raw, Buffer.alloc(r.nSamples * r.nChannelsDat * 2));
-      const waveforms = await extractIblWaveforms(r, { maxPerCluster: 4 });
+      const waveforms = await extractIblWaveforms(r, path.join(dir, 'wf'), { maxPerCluster: 4 });
       const alf = writeAlf(path.join(dir, 'alf'), r, { runId: 'numpy', waveforms });
       const out = python(
         [

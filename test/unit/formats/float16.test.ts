@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { float16Bits, float16Value, toFloat16 } from '../../../coordinator/formats/float16.js';
+import { float16Bits, float16FromFloat32, float16Value, toFloat16 } from '../../../coordinator/formats/float16.js';
 import { decodeNpy, encodeNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
 import { hasNumpy, python } from '../../helpers/python.js';
 
@@ -52,4 +52,16 @@ test('float16 agrees with numpy on float32 values', { skip: !hasNumpy() && 'no n
     `import json, numpy as np\nv = np.array(${JSON.stringify(values)}, dtype=np.float32)\nprint(json.dumps(v.astype(np.float16).view(np.uint16).tolist()))`,
   );
   assert.deepEqual(Array.from(toFloat16(values)), JSON.parse(out) as number[]);
+});
+
+test('float16FromFloat32 gives float16Bits of every float32, subnormals, NaN and infinities included', () => {
+  const src = new Float32Array(5000);
+  const bits = new Uint32Array(src.buffer);
+  let seed = 11;
+  for (let i = 0; i < bits.length; i++) bits[i] = seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+  src.set([0, -0, 65520, -65519, 2 ** -25, 3 * 2 ** -25, NaN, Infinity, -Infinity, 1e-4]);
+  const out = new Uint16Array(src.length);
+  float16FromFloat32(src, out);
+  src.forEach((v, i) => assert.equal(out[i], float16Bits(v), `float16(${v})`));
+  assert.throws(() => float16FromFloat32(src, new Uint16Array(3)), RangeError);
 });

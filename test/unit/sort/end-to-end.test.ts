@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { readNpy } from '../../../coordinator/formats/npy.js';
 import { checkAlfWaveforms } from '../../helpers/alf-waveforms.js';
@@ -86,6 +86,8 @@ test(
       // Sorted spike times sit on the trough, so the median waveforms do too.
       assert.ok(w.troughAt42 >= 0.9 * w.clusters, `trough at 42 ± 3 in ${w.troughAt42} of ${w.clusters} clusters`);
       assert.match(r.stderr + r.stdout, /waveforms done in [\d.]+ s: \d+ IBL waveforms of \d+ clusters/);
+      // The traces were cut through files next to the outputs, removed once the collection links them.
+      assert.deepEqual(readdirSync(path.join(out, 'imec0')), ['phy'], 'no waveform scratch folder is left');
       assert.ok(existsSync(path.join(out, 'report.html')), 'report.html');
       const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as {
         results: Array<{ timings: Record<string, number> }>;
