@@ -19,6 +19,7 @@ import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import { writeAlf } from '../export/alf.js';
 import { writePhy } from '../export/phy.js';
+import type { SortingResult } from '../formats/sorting-result.js';
 import { planBatches } from '../plan/batch-plan.js';
 import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
@@ -173,22 +174,29 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         slots,
       });
       const t0 = performance.now();
-      const result = assembleSorting(engine, info, options.params, plog, {
-        spikeshard: VERSION,
-        runId: run.runId,
-        params: options.params,
-      });
-      engine.timings['postprocess'] = (performance.now() - t0) / 1000;
       const phyDir = path.join(outDir, info.probeLabel, 'phy');
-      mkdirSync(path.dirname(phyDir), { recursive: true });
-      const t1 = performance.now();
-      if (result.templates.count === 0) {
-        plog.warn(`no units found on ${info.probeLabel}: its phy folder and ALF collection are written empty`);
+      let result: SortingResult;
+      let alfDir: string;
+      // Post-processing and export read the feature rows from the engine's checkpoint records.
+      try {
+        result = assembleSorting(engine, info, options.params, plog, {
+          spikeshard: VERSION,
+          runId: run.runId,
+          params: options.params,
+        });
+        engine.timings['postprocess'] = (performance.now() - t0) / 1000;
+        mkdirSync(path.dirname(phyDir), { recursive: true });
+        const t1 = performance.now();
+        if (result.templates.count === 0) {
+          plog.warn(`no units found on ${info.probeLabel}: its phy folder and ALF collection are written empty`);
+        }
+        // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
+        writePhy(phyDir, result, { overwrite: true });
+        alfDir = writeAlf(path.join(outDir, 'alf'), result, { runId: run.runId, overwrite: true });
+        engine.timings['export'] = (performance.now() - t1) / 1000;
+      } finally {
+        engine.features.close();
       }
-      // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
-      writePhy(phyDir, result, { overwrite: true });
-      const alfDir = writeAlf(path.join(outDir, 'alf'), result, { runId: run.runId, overwrite: true });
-      engine.timings['export'] = (performance.now() - t1) / 1000;
       const summary: ProbeSummary = {
         probe: info.probeLabel,
         clusters: result.templates.count,

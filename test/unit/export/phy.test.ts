@@ -6,7 +6,8 @@ import path from 'node:path';
 import { writePhy } from '../../../coordinator/export/phy.js';
 import { ParameterError } from '../../../proto/errors.js';
 import { assertClose, channelPeakToPeak, invertMatrix, loadChecked, loadValues } from '../../helpers/export-checks.js';
-import { makeSortingFixture } from '../../helpers/sorting-fixture.js';
+import { MemorySpikeFeatures } from '../../../coordinator/formats/spike-features.js';
+import { allRows, makeSortingFixture } from '../../helpers/sorting-fixture.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 function withPhy(fn: (phy: string, root: string, result: ReturnType<typeof makeSortingFixture>) => void): void {
@@ -60,9 +61,12 @@ test('feature files keep their values and layouts', () => {
     const S = r.spikes.samples.length;
     const T = r.templates.count;
     const K = r.nFeatures;
-    assert.deepEqual(loadChecked(phy, 'template_features.npy', '<f4', [S, K]).data, r.spikes.templateFeatures);
+    assert.deepEqual(
+      loadChecked(phy, 'template_features.npy', '<f4', [S, K]).data,
+      allRows(r.spikes.features, 'template'),
+    );
     assert.deepEqual(loadChecked(phy, 'template_feature_ind.npy', '<u4', [T, K]).data, r.templates.featureInd);
-    assert.deepEqual(loadChecked(phy, 'pc_features.npy', '<f4', [S, 3, K]).data, r.spikes.pcFeatures);
+    assert.deepEqual(loadChecked(phy, 'pc_features.npy', '<f4', [S, 3, K]).data, allRows(r.spikes.features, 'pc'));
     assert.deepEqual(loadChecked(phy, 'pc_feature_ind.npy', '<u4', [T, K]).data, r.templates.pcFeatureInd);
     assert.deepEqual(loadChecked(phy, 'spike_pc_components.npy', '<f4', [61, 3]).data, r.pcBasis);
     assert.deepEqual(loadChecked(phy, 'similar_templates.npy', '<f4', [T, T]).data, r.templates.similarity);
@@ -190,9 +194,23 @@ test('an inconsistent result is refused before anything is written', () => {
         /spikes\.templates length/,
       ],
       [
-        'short pc features',
-        (r) => (r.spikes.pcFeatures = r.spikes.pcFeatures.subarray(3)),
-        /spikes\.pcFeatures length/,
+        'narrow pc features',
+        (r) => {
+          const S = r.spikes.samples.length;
+          const template = allRows(r.spikes.features, 'template');
+          r.spikes.features = new MemorySpikeFeatures(S, template, new Float32Array(S * (3 * r.nFeatures - 1)));
+        },
+        /spikes\.features\.width\('pc'\)/,
+      ],
+      [
+        'features of fewer spikes',
+        (r) =>
+          (r.spikes.features = new MemorySpikeFeatures(
+            r.spikes.samples.length - 1,
+            new Float32Array(0),
+            new Float32Array(0),
+          )),
+        /spikes\.features\.nSpikes/,
       ],
       ['template id out of range', (r) => (r.spikes.templates[7] = 3), /spikes\.templates\[7\]/],
       ['channel index out of range', (r) => (r.templates.pcFeatureInd[2] = 8), /templates\.pcFeatureInd\[2\]/],

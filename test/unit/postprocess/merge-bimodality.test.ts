@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bimodality, findMerges, type MergeFeatures } from '../../../coordinator/postprocess/merges.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
+import { MemorySpikeFeatures } from '../../../coordinator/formats/spike-features.js';
 
 const FS = 30_000;
 
@@ -41,7 +42,12 @@ function pair(separation: number): { samples: Float64Array; labels: Uint32Array;
   return {
     samples: Float64Array.from(samples),
     labels: Uint32Array.from(labels),
-    features: { values, similar: Int32Array.from([0, 1, 0, 1]), nSimilar: 2, spikeTemplates: Uint32Array.from(labels) },
+    features: {
+      source: new MemorySpikeFeatures(samples.length, values, new Float32Array(0)),
+      similar: Int32Array.from([0, 1, 0, 1]),
+      nSimilar: 2,
+      spikeTemplates: Uint32Array.from(labels),
+    },
   };
 }
 

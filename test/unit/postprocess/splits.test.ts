@@ -10,6 +10,7 @@ import {
   type SplitInput,
 } from '../../../coordinator/postprocess/splits.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
+import { MemorySpikeFeatures } from '../../../coordinator/formats/spike-features.js';
 
 const FS = 30_000;
 const OPTIONS = { sampleRateHz: FS, minConfidence: 0.9, minSpikes: 300, minFraction: 0.05, detrendSigmaSpikes: 250 };
@@ -18,8 +19,17 @@ function gauss(rng: SeededRandom): number {
   return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
 }
 
-/** One cluster of spikes drawn from feature blobs; `sameNeuron` makes one refractory train. */
-function cluster(rng: SeededRandom, blobs: number[][], counts: number[], sameNeuron: boolean): SplitInput {
+/**
+ * One cluster of spikes drawn from feature blobs; `sameNeuron` makes one refractory train. `edit`
+ * may change the (S, nPc, K) PC features before they are wrapped.
+ */
+function cluster(
+  rng: SeededRandom,
+  blobs: number[][],
+  counts: number[],
+  sameNeuron: boolean,
+  edit: (pcFeatures: Float32Array) => void = () => {},
+): SplitInput {
   const nPc = 3;
   const k = 4;
   const total = counts.reduce((a, b) => a + b, 0);
@@ -37,12 +47,13 @@ function cluster(rng: SeededRandom, blobs: number[][], counts: number[], sameNeu
   labels.forEach((b, i) => {
     for (let d = 0; d < nPc * k; d++) pcFeatures[i * nPc * k + d] = blobs[b]![d % blobs[b]!.length]! + gauss(rng);
   });
+  edit(pcFeatures);
   return {
     samples,
     clusters: new Uint32Array(total),
     nClusters: 1,
     spikeTemplates: new Uint32Array(total),
-    pcFeatures,
+    pcFeatures: new MemorySpikeFeatures(total, new Float32Array(0), pcFeatures),
     pcFeatureInd: Uint32Array.from([0, 1, 2, 3]),
     nPc,
     nFeatures: k,
@@ -135,14 +146,15 @@ test('timeSegregation is near 0 for interleaved halves and near 1 for halves in 
 
 test('a cluster whose waveform alternates between two states over long epochs (drift) is not split', () => {
   const rng = new SeededRandom(7);
-  const input = cluster(rng, [[0, 0, 0]], [4000], false);
-  // epochs of 300 spikes, most spikes of an epoch in one of two feature states (a unit drifting
-  // up and down), so the halves overlap in time and their cross-correlogram cannot veto
-  for (let i = 0; i < 4000; i++) {
-    const state = (Math.floor(i / 300) % 2 === 0) !== rng.next() < 0.1;
-    const shift = state ? 8 : -4;
-    for (let d = 0; d < 12; d += 4) input.pcFeatures[i * 12 + d]! += shift;
-  }
+  const input = cluster(rng, [[0, 0, 0]], [4000], false, (pc) => {
+    // epochs of 300 spikes, most spikes of an epoch in one of two feature states (a unit drifting
+    // up and down), so the halves overlap in time and their cross-correlogram cannot veto
+    for (let i = 0; i < 4000; i++) {
+      const state = (Math.floor(i / 300) % 2 === 0) !== rng.next() < 0.1;
+      const shift = state ? 8 : -4;
+      for (let d = 0; d < 12; d += 4) pc[i * 12 + d]! += shift;
+    }
+  });
   // as when the running-mean detrend misses the drift (here: a window far longer than the epochs)
   const missed = { ...OPTIONS, detrendSigmaSpikes: 100_000 };
   assert.ok(splitClusters(input, { ...missed, maxTimeSegregation: Infinity }).nClusters > 1, 'the pursuit splits it');
