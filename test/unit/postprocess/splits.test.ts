@@ -10,7 +10,7 @@ import {
   type SplitInput,
 } from '../../../coordinator/postprocess/splits.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
-import { MemorySpikeFeatures } from '../../../coordinator/formats/spike-features.js';
+import { MemorySpikeFeatures, SelectedSpikeFeatures } from '../../../coordinator/formats/spike-features.js';
 
 const FS = 30_000;
 const OPTIONS = { sampleRateHz: FS, minConfidence: 0.9, minSpikes: 300, minFraction: 0.05, detrendSigmaSpikes: 250 };
@@ -102,6 +102,18 @@ test('two neurons in one cluster are split; the halves are the two neurons', () 
   assert.equal(r.splits.length, 1);
   const sizes = [0, 1].map((c) => r.clusters.filter((x) => x === c).length).sort((a, b) => a - b);
   assert.deepEqual(sizes, [500, 700]);
+  // The same rows behind a selection, each after a decoy row of zeros: the same split.
+  const n = input.samples.length;
+  const real = input.pcFeatures.gather(
+    'pc',
+    Int32Array.from({ length: n }, (_, i) => i),
+  );
+  const rows = new Float32Array(2 * n * 12);
+  for (let i = 0; i < n; i++) rows.set(real.subarray(i * 12, (i + 1) * 12), (2 * i + 1) * 12);
+  const keep = Uint8Array.from({ length: 2 * n }, (_, i) => i % 2);
+  const base = new MemorySpikeFeatures(2 * n, new Float32Array(0), rows);
+  const viaView = splitClusters({ ...input, pcFeatures: new SelectedSpikeFeatures(base, keep) }, OPTIONS);
+  assert.deepEqual(viaView, r);
 });
 
 test('a unimodal cluster is not split', () => {
