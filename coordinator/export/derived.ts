@@ -192,23 +192,29 @@ export function nearestChannels(result: SortingResult, dims: SortingDims, peakCh
  */
 export function spikeDepthsUm(result: SortingResult, dims: SortingDims, templateDepthsUm: Float64Array): Float64Array {
   const { nSpikes: S, nPc, nFeatures: K } = dims;
-  const { pcFeatures, templates } = result.spikes;
+  const { features, templates } = result.spikes;
   const ind = result.templates.pcFeatureInd;
   const pos = result.probe.localPositionsUm;
   const out = new Float64Array(S);
-  for (let s = 0; s < S; s++) {
-    const t = templates[s]!;
-    let num = 0;
-    let den = 0;
-    for (let k = 0; k < K; k++) {
-      const pc1 = pcFeatures[s * nPc * K + k]!;
-      if (!(pc1 > 0)) continue;
-      const w = pc1 * pc1;
-      num += w * pos[2 * ind[t * K + k]! + 1]!;
-      den += w;
+  const width = nPc * K;
+  let s = 0;
+  // PC features are read chunk by chunk in spike order: never the whole (S, nPc, K) array.
+  features.scan('pc', null, (chunk) => {
+    for (let row = 0; row < chunk.length / width; row++, s++) {
+      const t = templates[s]!;
+      let num = 0;
+      let den = 0;
+      for (let k = 0; k < K; k++) {
+        const pc1 = chunk[row * width + k]!;
+        if (!(pc1 > 0)) continue;
+        const w = pc1 * pc1;
+        num += w * pos[2 * ind[t * K + k]! + 1]!;
+        den += w;
+      }
+      out[s] = den > 0 ? num / den : templateDepthsUm[t]!;
     }
-    out[s] = den > 0 ? num / den : templateDepthsUm[t]!;
-  }
+  });
+  if (s !== S) throw new RangeError(`spike depths: the PC features gave ${s} rows, expected ${S}`);
   return out;
 }
 

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { writeFileAtomic } from '../formats/atomic.js';
-import { writeNpy } from '../formats/npy.js';
+import { writeNpy, writeNpyChunks } from '../formats/npy.js';
 import { as, int64From, uint64From } from './typed.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import {
@@ -70,9 +70,12 @@ function writePhyFiles(
   const templatesInd = int64From(Array.from({ length: T * C }, (_, k) => k % C));
   writeNpy(file('templates_ind.npy'), templatesInd, [T, C]);
 
-  writeNpy(file('template_features.npy'), as(Float32Array, spikes.templateFeatures), [S, K]);
+  // The feature files are most of the folder (~0.5 kB per spike): streamed from the source.
+  writeNpyChunks(file('template_features.npy'), [S, K], '<f4', (write) =>
+    spikes.features.scan('template', null, write),
+  );
   writeNpy(file('template_feature_ind.npy'), as(Uint32Array, templates.featureInd), [T, K]);
-  writeNpy(file('pc_features.npy'), as(Float32Array, spikes.pcFeatures), [S, nPc, K]);
+  writeNpyChunks(file('pc_features.npy'), [S, nPc, K], '<f4', (write) => spikes.features.scan('pc', null, write));
   writeNpy(file('pc_feature_ind.npy'), as(Uint32Array, templates.pcFeatureInd), [T, K]);
   writeNpy(file('spike_pc_components.npy'), as(Float32Array, result.pcBasis), [nt0, nPc]);
 

@@ -109,8 +109,14 @@ export function validateSortingResult(result: SortingResult): SortingDims {
   checkLength('spikes.templates', spikes.templates, S, 'S');
   checkLength('spikes.amplitudes', spikes.amplitudes, S, 'S');
   checkLength('spikes.scores', spikes.scores, S, 'S');
-  checkLength('spikes.templateFeatures', spikes.templateFeatures, S * K, 'S·K');
-  checkLength('spikes.pcFeatures', spikes.pcFeatures, S * nPc * K, 'S·nPc·K');
+  if (spikes.features.nSpikes !== S) fail('spikes.features.nSpikes', `S = ${S}`, spikes.features.nSpikes);
+  // A source without spikes may not know its widths; its files are empty whatever they are.
+  if (S > 0 && spikes.features.width('template') !== K) {
+    fail("spikes.features.width('template')", `K = ${K}`, spikes.features.width('template'));
+  }
+  if (S > 0 && spikes.features.width('pc') !== nPc * K) {
+    fail("spikes.features.width('pc')", `nPc·K = ${nPc * K}`, spikes.features.width('pc'));
+  }
   checkIndices('spikes.templates', spikes.templates, T, 'T');
   checkFinite('spikes.amplitudes', spikes.amplitudes);
   let previous = 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /** Crash-safe writes: a file is either absent or complete, never torn. */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 let counter = 0;
@@ -24,17 +24,35 @@ export function writeFileAtomic(
   data: string | Uint8Array | readonly Uint8Array[],
   options: AtomicWriteOptions = {},
 ): void {
+  const parts = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
+  writeFileAtomicStream(file, (write) => parts.forEach(write), options);
+}
+
+/**
+ * Like writeFileAtomic for a body produced piece by piece: `fill` calls `write` with each piece,
+ * in order, and may drop it afterwards (nothing is kept), so a large file never sits in memory
+ * whole. When `fill` throws, the temporary file is removed and `file` is left as it was.
+ */
+export function writeFileAtomicStream(
+  file: string,
+  fill: (write: (bytes: Uint8Array) => void) => void,
+  options: AtomicWriteOptions = {},
+): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter++}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
-    const parts = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
-    for (const bytes of parts) {
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    try {
+      fill((bytes) => {
+        let written = 0;
+        while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      });
+      if (options.sync !== false) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    if (options.sync !== false) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, file);
 }

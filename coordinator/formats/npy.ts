@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { InputError, expected } from '../../proto/errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic, writeFileAtomicStream } from './atomic.js';
 import { float16Value } from './float16.js';
 
 /** Little-endian numeric dtypes; '<f2' (float16) is held as its raw bit patterns in a Uint16Array (float16.ts). */
@@ -130,6 +130,37 @@ export function writeNpy(
   dtype: NpyDtype = dtypeOf(data),
 ): void {
   writeFileAtomic(file, checkedParts(data, shape, dtype));
+}
+
+/**
+ * Writes an `.npy` file of `shape` and `dtype` atomically from chunks that `fill` hands to `write`
+ * in C order (e.g. rows scanned from disk), so the array is never held whole. RangeError, and no
+ * file, when a chunk's element size does not match `dtype` or the chunks do not add up to `shape`.
+ */
+export function writeNpyChunks(
+  file: string,
+  shape: readonly number[],
+  dtype: NpyDtype,
+  fill: (write: (chunk: NpyData) => void) => void,
+): void {
+  const count = shape.reduce((a, b) => a * b, 1);
+  writeFileAtomicStream(file, (write) => {
+    write(encodeNpyHeader(shape, dtype));
+    let written = 0;
+    fill((chunk) => {
+      if (DTYPES[dtype].size !== chunk.BYTES_PER_ELEMENT) {
+        throw new RangeError(`writeNpyChunks: dtype ${dtype} does not match a ${chunk.constructor.name} chunk`);
+      }
+      if (written + chunk.length > count) {
+        throw new RangeError(`writeNpyChunks: shape ${shapeLiteral(shape)} holds ${count} elements, got more`);
+      }
+      write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      written += chunk.length;
+    });
+    if (written !== count) {
+      throw new RangeError(`writeNpyChunks: shape ${shapeLiteral(shape)} holds ${count} elements, got ${written}`);
+    }
+  });
 }
 
 function parseHeader(file: string, text: string): { dtype: NpyDtype; fortran: boolean; shape: number[] } {

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+import type { SpikeFeatures } from './spike-features.js';
+
 /**
- * A finished sorting of one probe, in memory: what the engine produces and what the phy and ALF
+ * A finished sorting of one probe, in memory (its per-spike feature rows excepted: they are read
+ * from a SpikeFeatures source, usually extraction's checkpoint records): what the engine produces and what the phy and ALF
  * writers consume. Shapes are given as (rows, columns, ...) in C order; T = templates (which are
  * also the clusters: spikeshard writes clusters = templates, as Kilosort does), S = spikes,
  * C = sorted channels, nt0 = template samples (61), nPc = 3 PCs, K = feature neighbourhood (32).
@@ -55,10 +58,12 @@ export interface SortingResult {
     amplitudes: Float64Array;
     /** (S,) matching score sqrt(E) used by the cut-off. */
     scores: Float32Array;
-    /** (S, K) projections on the K most similar templates (templates.featureInd). */
-    templateFeatures: Float32Array;
-    /** (S, nPc, K) PC projections on the template's K channels (templates.pcFeatureInd). */
-    pcFeatures: Float32Array;
+    /**
+     * The feature rows of the S spikes, read on demand: 'template' rows (S, K), projections on
+     * the K most similar templates (templates.featureInd); 'pc' rows (S, nPc, K), PC projections
+     * on the template's K channels (templates.pcFeatureInd). Widths K and nPc·K.
+     */
+    features: SpikeFeatures;
   };
   templates: {
     count: number;

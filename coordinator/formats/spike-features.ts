@@ -18,7 +18,11 @@ export interface SpikeFeatures {
   width(kind: FeatureKind): number;
   /** The rows of the given spikes (indices ascending), packed in that order. */
   gather(kind: FeatureKind, rows: ArrayLike<number>): Float32Array;
-  /** Every row (or those whose `keep` entry is 1), in spike order, in consecutive chunks. */
+  /**
+   * Every row (or those whose `keep` entry is 1), in spike order, in consecutive chunks of whole
+   * rows. A chunk may be the source's own memory: the sink reads it before returning and keeps no
+   * reference to it.
+   */
   scan(kind: FeatureKind, keep: Uint8Array | null, sink: (chunk: Float32Array) => void): void;
   /** Releases open files. */
   close(): void;
@@ -193,5 +197,80 @@ export class RecordSpikeFeatures implements SpikeFeatures {
   close(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+  }
+}
+
+/**
+ * The rows of some spikes of `base` (after duplicates removal, after the cut-off), renumbered
+ * 0…n−1 in order, with template-feature rows optionally padded with zeros or cut to a given width
+ * (phy's template_features holds K columns while extraction found nSimilar). Nothing is copied:
+ * rows are read from `base` when gathered or scanned.
+ */
+export class SelectedSpikeFeatures implements SpikeFeatures {
+  readonly nSpikes: number;
+  /** Index in `base` of each selected spike, ascending. */
+  private readonly baseRows: Int32Array;
+  private readonly templateWidth: number;
+
+  /**
+   * @param keep (base.nSpikes,) 1 for the spikes selected
+   * @param templateWidth floats per template-feature row; the base's width when null
+   */
+  constructor(
+    private readonly base: SpikeFeatures,
+    keep: Uint8Array,
+    templateWidth: number | null = null,
+  ) {
+    if (keep.length !== base.nSpikes) {
+      throw new RangeError(`a selection of ${keep.length} spikes does not fit features of ${base.nSpikes} spikes`);
+    }
+    let n = 0;
+    for (const k of keep) n += k ? 1 : 0;
+    this.baseRows = new Int32Array(n);
+    let at = 0;
+    for (let i = 0; i < keep.length; i++) if (keep[i]) this.baseRows[at++] = i;
+    this.nSpikes = n;
+    this.templateWidth = templateWidth ?? base.width('template');
+    if (!(Number.isInteger(this.templateWidth) && this.templateWidth >= 0)) {
+      throw new RangeError(`template-feature width must be a non-negative integer, got ${this.templateWidth}`);
+    }
+  }
+
+  width(kind: FeatureKind): number {
+    return kind === 'template' ? this.templateWidth : this.base.width('pc');
+  }
+
+  /** Base rows of `kind` at this view's width: the base's own when it already has that width. */
+  private fit(kind: FeatureKind, rows: Float32Array): Float32Array {
+    const from = this.base.width(kind);
+    const to = this.width(kind);
+    if (from === to) return rows;
+    const n = from === 0 ? 0 : rows.length / from;
+    const copied = Math.min(from, to);
+    const out = new Float32Array(n * to);
+    for (let r = 0; r < n; r++) out.set(rows.subarray(r * from, r * from + copied), r * to);
+    return out;
+  }
+
+  gather(kind: FeatureKind, rows: ArrayLike<number>): Float32Array {
+    checkAscending(rows, this.nSpikes);
+    const mapped = new Int32Array(rows.length);
+    for (let i = 0; i < rows.length; i++) mapped[i] = this.baseRows[rows[i]!]!;
+    return this.fit(kind, this.base.gather(kind, mapped));
+  }
+
+  scan(kind: FeatureKind, keep: Uint8Array | null, sink: (chunk: Float32Array) => void): void {
+    if (keep !== null && keep.length !== this.nSpikes) {
+      throw new RangeError(`a keep mask of ${keep.length} spikes does not fit features of ${this.nSpikes} spikes`);
+    }
+    if (this.nSpikes === 0) return;
+    const baseKeep = new Uint8Array(this.base.nSpikes);
+    for (let i = 0; i < this.nSpikes; i++) baseKeep[this.baseRows[i]!] = keep === null ? 1 : keep[i]! ? 1 : 0;
+    this.base.scan(kind, baseKeep, (chunk) => sink(this.fit(kind, chunk)));
+  }
+
+  /** Closes the base. */
+  close(): void {
+    this.base.close();
   }
 }

@@ -10,6 +10,7 @@
  * population: the spikes of both, projected on the difference of the two templates, must not
  * form two modes (the check Kilosort 4 added to its merges).
  */
+import type { SpikeFeatures } from '../formats/spike-features.js';
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster, pick } from './clusters.js';
 
@@ -27,8 +28,11 @@ export interface MergeOptions {
 
 /** Per-spike projections on similar templates (the extraction's template features). */
 export interface MergeFeatures {
-  /** (S × nSimilar) projection of each spike's waveform on template similar[t_s][k]. */
-  values: Float32Array;
+  /**
+   * (S, nSimilar) projection of each spike's waveform on template similar[t_s][k]: the 'template'
+   * rows of the source (a pair's rows are gathered when it is checked, never the whole array).
+   */
+  source: SpikeFeatures;
   /** (T × nSimilar) the similar templates of each template. */
   similar: Int32Array;
   nSimilar: number;
@@ -59,8 +63,18 @@ export function findMerges(
   if (similarity.length !== nClusters * nClusters) {
     throw new RangeError(`similarity has ${similarity.length} values, expected ${nClusters}×${nClusters}`);
   }
+  if (features !== null) {
+    const nSpikes = features.source.nSpikes;
+    const width = features.source.width('template');
+    if (nSpikes !== clusters.length || (nSpikes > 0 && width !== features.nSimilar)) {
+      throw new RangeError(
+        `template features of ${nSpikes} spikes × ${width} values, expected ${clusters.length} × nSimilar = ${features.nSimilar}`,
+      );
+    }
+  }
   const groups = groupByCluster(clusters, nClusters);
-  const members = groups.map((g) => Array.from(g));
+  // Each cluster's spikes, ascending (the order feature rows are gathered in).
+  const members: Int32Array[] = groups;
   const trains = groups.map((g) => pick(samples, g));
   const maxBimodality = options.maxBimodality ?? 0.5;
   const counts = groups.map((g) => g.length);
@@ -69,6 +83,8 @@ export function findMerges(
   const merges: Array<{ from: number; into: number }> = [];
   for (const a of order) {
     if (counts[a] === 0) continue;
+    // a's rows, gathered at its first feature check and reused for its other candidates.
+    let sideA: ClusterRows | null = null;
     const candidates: number[] = [];
     for (let b = 0; b < nClusters; b++) {
       if (b !== a && counts[b]! > counts[a]! && similarity[a * nClusters + b]! >= options.similarityThreshold)
@@ -79,12 +95,13 @@ export function findMerges(
       const m = ccgMetrics(trains[a]!, trains[b]!, options.sampleRateHz, false);
       if (m.contamination < options.maxContamination && m.pValue < options.maxPValue) {
         if (features !== null) {
-          const d = differenceProjections(features, members[a]!, members[b]!, a, b);
+          sideA ??= clusterRows(features, members[a]!);
+          const d = differenceProjections(features, sideA, clusterRows(features, members[b]!), a, b);
           const bm = d === null ? -1 : bimodality(d.values, d.fromA);
           if (d !== null && bm > maxBimodality) continue;
         }
-        members[b] = members[b]!.concat(members[a]!);
-        members[a] = [];
+        members[b] = mergeSorted(members[b]!, members[a]!);
+        members[a] = new Int32Array(0);
         trains[b] = mergeSorted(trains[b]!, trains[a]!);
         trains[a] = new Float64Array(0);
         counts[b]! += counts[a]!;
@@ -104,8 +121,8 @@ export function findMerges(
   return { clusters: out, merges };
 }
 
-function mergeSorted(x: Float64Array, y: Float64Array): Float64Array {
-  const out = new Float64Array(x.length + y.length);
+function mergeSorted<T extends Float64Array | Int32Array>(x: T, y: T): T {
+  const out = new (x.constructor as new (n: number) => T)(x.length + y.length);
   let i = 0;
   let j = 0;
   let k = 0;
@@ -115,6 +132,17 @@ function mergeSorted(x: Float64Array, y: Float64Array): Float64Array {
   return out;
 }
 
+/** A cluster's spikes (ascending) and their template-feature rows, packed in that order. */
+export interface ClusterRows {
+  spikes: Int32Array;
+  rows: Float32Array;
+}
+
+/** The template-feature rows of `spikes` (ascending). */
+export function clusterRows(f: MergeFeatures, spikes: Int32Array): ClusterRows {
+  return { spikes, rows: f.source.gather('template', spikes) };
+}
+
 /**
  * Projection of every spike of clusters a and b on T_a − T_b (unnormalised), from the template
  * features; spikes whose template lacks a or b among its similar templates are skipped. Null
@@ -122,8 +150,8 @@ function mergeSorted(x: Float64Array, y: Float64Array): Float64Array {
  */
 export function differenceProjections(
   f: MergeFeatures,
-  spikesA: readonly number[],
-  spikesB: readonly number[],
+  sideA: ClusterRows,
+  sideB: ClusterRows,
   a: number,
   b: number,
 ): { values: Float64Array; fromA: Uint8Array } | null {
@@ -131,12 +159,12 @@ export function differenceProjections(
   const fromA: number[] = [];
   let nA = 0;
   let nB = 0;
-  for (const [list, isA] of [
-    [spikesA, 1],
-    [spikesB, 0],
+  for (const [side, isA] of [
+    [sideA, 1],
+    [sideB, 0],
   ] as const) {
-    for (const s of list) {
-      const t = f.spikeTemplates[s]!;
+    for (let row = 0; row < side.spikes.length; row++) {
+      const t = f.spikeTemplates[side.spikes[row]!]!;
       let ia = -1;
       let ib = -1;
       for (let k = 0; k < f.nSimilar; k++) {
@@ -145,7 +173,7 @@ export function differenceProjections(
         if (n === b && ib < 0) ib = k;
       }
       if (ia < 0 || ib < 0) continue;
-      values.push(f.values[s * f.nSimilar + ia]! - f.values[s * f.nSimilar + ib]!);
+      values.push(side.rows[row * f.nSimilar + ia]! - side.rows[row * f.nSimilar + ib]!);
       fromA.push(isA);
       if (isA) nA++;
       else nB++;

@@ -7,6 +7,7 @@
  * reference: the slow-drift detrend is not circular, and each half keeps its own mean waveform
  * (Kilosort crosses them; §11 item 10).
  */
+import type { SpikeFeatures } from '../formats/spike-features.js';
 import { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from '../../native/lib/index.js';
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster, pick } from './clusters.js';
@@ -64,8 +65,8 @@ export interface SplitInput {
   nClusters: number;
   /** (S,) template that found each spike (its PC-feature channels are that template's). */
   spikeTemplates: Uint32Array;
-  /** (S, nPc, K) PC features. */
-  pcFeatures: Float32Array;
+  /** (S, nPc, K) PC features: the 'pc' rows of the source, gathered one cluster at a time. */
+  pcFeatures: SpikeFeatures;
   /** (T, K) channels of each template's PC features. */
   pcFeatureInd: Uint32Array;
   nPc: number;
@@ -231,14 +232,14 @@ function clusterFeatures(input: SplitInput, spikes: Int32Array, reference: numbe
   const slot = new Int32Array(maxChannel + 1).fill(-1);
   for (let i = 0; i < k; i++) slot[input.pcFeatureInd[reference * k + i]!] = i;
   const dims = nPc * k;
+  const rows = input.pcFeatures.gather('pc', spikes);
   const out = new Float64Array(spikes.length * dims);
   for (let row = 0; row < spikes.length; row++) {
-    const s = spikes[row]!;
-    const t = input.spikeTemplates[s]!;
+    const t = input.spikeTemplates[spikes[row]!]!;
     for (let j = 0; j < k; j++) {
       const target = slot[input.pcFeatureInd[t * k + j]!]!;
       if (target < 0) continue;
-      for (let p = 0; p < nPc; p++) out[row * dims + p * k + target] = input.pcFeatures[s * dims + p * k + j]!;
+      for (let p = 0; p < nPc; p++) out[row * dims + p * k + target] = rows[row * dims + p * k + j]!;
     }
   }
   return out;
@@ -266,6 +267,15 @@ function meanRow(x: Float64Array, dims: number, rows: number[]): Float64Array {
 }
 
 export function splitClusters(input: SplitInput, options: SplitOptions): SplitResult {
+  const pcWidth = input.pcFeatures.width('pc');
+  if (
+    input.pcFeatures.nSpikes !== input.samples.length ||
+    (input.samples.length > 0 && pcWidth !== input.nPc * input.nFeatures)
+  ) {
+    throw new RangeError(
+      `PC features of ${input.pcFeatures.nSpikes} spikes × ${pcWidth} values, expected ${input.samples.length} × nPc·K = ${input.nPc * input.nFeatures}`,
+    );
+  }
   const clusters = Uint32Array.from(input.clusters);
   const groups = groupByCluster(clusters, input.nClusters).map((g) => Array.from(g));
   const splits: SplitResult['splits'] = [];

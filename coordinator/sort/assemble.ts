@@ -7,6 +7,7 @@ import type { RecordingInfo } from '../../native/lib/index.js';
 import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import type { SortingResult } from '../formats/sorting-result.js';
+import { SelectedSpikeFeatures } from '../formats/spike-features.js';
 import { amplitudeCutoff } from '../postprocess/cutoff.js';
 import { removeDuplicates } from '../postprocess/duplicates.js';
 import { findMerges } from '../postprocess/merges.js';
@@ -14,29 +15,11 @@ import { splitClusters } from '../postprocess/splits.js';
 import { NT0, NT0MIN, RANK } from './learning.js';
 import type { EngineOutput } from './pipeline.js';
 
-type Spikes = EngineOutput['spikes'];
+/** The small per-spike columns (the feature rows are read through a SpikeFeatures source). */
+type Spikes = Pick<EngineOutput['spikes'], 'samples' | 'templates' | 'amplitudes' | 'scores'>;
 
-/**
- * Moves the rows (`width` values each) of `values` whose `keep` entry is 1 to the front, in order,
- * and returns that prefix as a view. Rows only ever move towards the start, so no row is
- * overwritten before it is read: the feature arrays (most of a sort's memory, ~0.5 kB per spike)
- * are filtered without a second copy.
- */
-function compactRows(values: Float32Array, width: number, keep: Uint8Array): Float32Array {
-  let at = 0;
-  for (let i = 0; i < keep.length; i++) {
-    if (!keep[i]) continue;
-    if (at !== i) values.copyWithin(at * width, i * width, (i + 1) * width);
-    at++;
-  }
-  return values.subarray(0, at * width);
-}
-
-/**
- * The spikes whose `keep` entry is 1, every per-spike array filtered alike. The small columns are
- * copied; the feature arrays are compacted in place (`spikes`' own feature rows are overwritten).
- */
-function selectSpikes(spikes: Spikes, keep: Uint8Array, nSimilar: number, nPcValues: number): Spikes {
+/** The spikes whose `keep` entry is 1, every small column filtered alike. */
+function selectSpikes(spikes: Spikes, keep: Uint8Array): Spikes {
   let n = 0;
   for (const k of keep) n += k;
   if (n === keep.length) return spikes;
@@ -45,9 +28,6 @@ function selectSpikes(spikes: Spikes, keep: Uint8Array, nSimilar: number, nPcVal
     templates: new Int32Array(n),
     amplitudes: new Float32Array(n),
     scores: new Float32Array(n),
-    templateFeatures: compactRows(spikes.templateFeatures, nSimilar, keep),
-    pcFeatures: compactRows(spikes.pcFeatures, nPcValues, keep),
-    capped: spikes.capped,
   };
   let at = 0;
   for (let i = 0; i < keep.length; i++) {
@@ -66,10 +46,11 @@ const N_PC = 3;
 const DUPLICATE_LAG_S = 0.4e-3;
 
 /**
- * The finished sorting of one probe. Consumes `out.spikes`: its feature arrays are filtered in
- * place and shared with the result (no second copy of ~0.5 kB per spike), so `out.spikes`'
- * features must not be read afterwards. `timings`, when given, receives the seconds of each step
- * (duplicates, merges, splits, cutoff, clusterArrays).
+ * The finished sorting of one probe. Feature rows are never held whole: merges and splits gather
+ * one cluster's rows at a time from `out.features`, and the result's `spikes.features` is a view
+ * of it selecting the kept spikes (reading it reads `out.features`; closing it closes that).
+ * `timings`, when given, receives the seconds of each step (duplicates, merges, splits, cutoff,
+ * clusterArrays).
  */
 export function assembleSorting(
   out: EngineOutput,
@@ -95,7 +76,8 @@ export function assembleSorting(
     maxLagSamples: Math.round(DUPLICATE_LAG_S * fs),
     minFraction: 0.5,
   });
-  const spikes = selectSpikes(out.spikes, duplicates.keep, out.correlations.nSimilar, N_PC * nN);
+  const spikes = selectSpikes(out.spikes, duplicates.keep);
+  const features = new SelectedSpikeFeatures(out.features, duplicates.keep);
   const nS = spikes.samples.length;
   const spikeTemplates = Uint32Array.from(spikes.templates);
   const pcFeatureInd = new Uint32Array(nT * nN);
@@ -119,7 +101,7 @@ export function assembleSorting(
       maxBimodality: 0.5,
     },
     {
-      values: spikes.templateFeatures,
+      source: features,
       similar: out.correlations.similar,
       nSimilar: out.correlations.nSimilar,
       spikeTemplates,
@@ -132,7 +114,7 @@ export function assembleSorting(
       clusters: merged.clusters,
       nClusters: nT,
       spikeTemplates,
-      pcFeatures: spikes.pcFeatures,
+      pcFeatures: features,
       pcFeatureInd,
       nPc: N_PC,
       nFeatures: nN,
@@ -194,27 +176,13 @@ export function assembleSorting(
 
   const nSim = out.correlations.nSimilar;
   const K = nN;
-  // Merges and splits are done with the features: the kept rows are compacted in place rather
-  // than copied (the engine's feature arrays are consumed here).
-  let templateFeatures: Float32Array;
-  if (nSim === K) {
-    templateFeatures = compactRows(spikes.templateFeatures, K, cut.keep);
-  } else {
-    templateFeatures = new Float32Array(nKeptSpikes * K);
-    let row = 0;
-    for (let i = 0; i < nS; i++) {
-      if (!cut.keep[i]) continue;
-      for (let k = 0; k < nSim; k++) templateFeatures[row * K + k] = spikes.templateFeatures[i * nSim + k]!;
-      row++;
-    }
-  }
   const sel = {
     samples: new Float64Array(nKeptSpikes),
     templates: new Uint32Array(nKeptSpikes),
     amplitudes: new Float64Array(nKeptSpikes),
     scores: new Float32Array(nKeptSpikes),
-    templateFeatures,
-    pcFeatures: compactRows(spikes.pcFeatures, N_PC * nN, cut.keep),
+    // phy's template features have K columns (templates.featureInd): nSimilar found, zero-padded or cut.
+    features: new SelectedSpikeFeatures(features, cut.keep, K),
   };
   let at = 0;
   for (let i = 0; i < nS; i++) {

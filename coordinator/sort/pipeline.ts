@@ -44,7 +44,6 @@ import {
   MemorySpikeFeatures,
   RecordSpikeFeatures,
   featurePartOf,
-  type FeatureKind,
   type FeaturePart,
   type SpikeFeatures,
 } from '../formats/spike-features.js';
@@ -62,10 +61,12 @@ export interface EngineOutput {
   correlations: { similarity: Float32Array; similar: Int32Array; nSimilar: number };
   /** wPCA used for PC features, nt0 × 3. */
   pcs: Float32Array;
+  /** The spikes; with a run folder their feature arrays are empty (see `features`). */
   spikes: ExtractBatchResult;
   /**
    * The spikes' feature rows. With a run folder they stay in extraction's checkpoint records and
-   * are read on demand; without one they are `spikes`' own arrays.
+   * are read on demand (the source holds open files until closed); without one they are `spikes`'
+   * own arrays.
    */
   features: SpikeFeatures;
   timings: Record<string, number>;
@@ -482,16 +483,10 @@ export async function runEngine(
     return { spikes: concatExtraction(parts), onDisk: cp !== null ? new RecordSpikeFeatures(onDisk, widths) : null };
   });
   const { spikes } = extracted;
-  let features: SpikeFeatures;
-  if (extracted.onDisk === null) {
-    features = new MemorySpikeFeatures(spikes.samples.length, spikes.templateFeatures, spikes.pcFeatures);
-  } else {
-    features = extracted.onDisk;
-    // Assembly still reads whole feature arrays: materialised here from the records, once.
-    spikes.templateFeatures = readAll(features, 'template');
-    spikes.pcFeatures = readAll(features, 'pc');
-    features.close();
-  }
+  // With a run folder, `spikes`' feature arrays are empty: post-processing and export read the
+  // rows from the checkpoint records, so memory does not grow with them.
+  const features: SpikeFeatures =
+    extracted.onDisk ?? new MemorySpikeFeatures(spikes.samples.length, spikes.templateFeatures, spikes.pcFeatures);
   log.info({ spikes: spikes.samples.length }, `extraction: ${spikes.samples.length} spikes`);
   return {
     setup,
@@ -509,14 +504,4 @@ export async function runEngine(
     features,
     timings,
   };
-}
-
-function readAll(features: SpikeFeatures, kind: FeatureKind): Float32Array {
-  const out = new Float32Array(features.nSpikes * features.width(kind));
-  let at = 0;
-  features.scan(kind, null, (chunk) => {
-    out.set(chunk, at);
-    at += chunk.length;
-  });
-  return out;
 }

@@ -195,30 +195,32 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       });
       noteIblOnCuda();
       const t0 = performance.now();
-      const steps: Record<string, number> = {};
-      const result = assembleSorting(
-        engine,
-        info,
-        options.params,
-        plog,
-        { spikeshard: VERSION, runId: run.runId, params: options.params },
-        steps,
-      );
-      engine.timings['postprocess'] = (performance.now() - t0) / 1000;
-      const stepList = Object.entries(steps)
-        .map(([step, s]) => `${step} ${s.toFixed(1)} s`)
-        .join(', ');
-      plog.info(
-        { stage: 'postprocess', steps },
-        `post-processing done in ${engine.timings['postprocess'].toFixed(1)} s: ${stepList}`,
-      );
       // Next to the outputs (the same file system, so the ALF collection links the traces file);
       // what an interrupted run left there is stale.
       const waveformDir = path.join(outDir, info.probeLabel, WAVEFORM_SCRATCH_DIR);
       rmSync(waveformDir, { recursive: true, force: true });
-      let alfDir: string;
       const phyDir = path.join(outDir, info.probeLabel, 'phy');
+      let result: SortingResult;
+      let alfDir: string;
+      // Post-processing and export read the feature rows from the engine's checkpoint records.
       try {
+        const steps: Record<string, number> = {};
+        result = assembleSorting(
+          engine,
+          info,
+          options.params,
+          plog,
+          { spikeshard: VERSION, runId: run.runId, params: options.params },
+          steps,
+        );
+        engine.timings['postprocess'] = (performance.now() - t0) / 1000;
+        const stepList = Object.entries(steps)
+          .map(([step, s]) => `${step} ${s.toFixed(1)} s`)
+          .join(', ');
+        plog.info(
+          { stage: 'postprocess', steps },
+          `post-processing done in ${engine.timings['postprocess'].toFixed(1)} s: ${stepList}`,
+        );
         const waveforms = await iblWaveforms(result, waveformDir, options.params, engine.timings, plog);
         mkdirSync(path.dirname(phyDir), { recursive: true });
         const t1 = performance.now();
@@ -234,6 +236,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         });
         engine.timings['export'] = (performance.now() - t1) / 1000;
       } finally {
+        engine.features.close();
         rmSync(waveformDir, { recursive: true, force: true });
       }
       const summary: ProbeSummary = {

@@ -5,7 +5,9 @@
  * and the amplitudes (plus a little noise), ascending spike samples, a symmetric and well
  * conditioned whitening matrix, Neuropixels-like positions. Random but seeded.
  */
+import assert from 'node:assert/strict';
 import type { ClusterLabel, SortingResult } from '../../coordinator/formats/sorting-result.js';
+import { MemorySpikeFeatures, type FeatureKind, type SpikeFeatures } from '../../coordinator/formats/spike-features.js';
 
 export interface SortingFixtureOptions {
   seed?: number;
@@ -206,7 +208,13 @@ export function makeSortingFixture(options: SortingFixtureOptions = {}): Sorting
     },
     nt0,
     nt0min,
-    spikes: { samples, templates: spikeTemplates, amplitudes, scores, templateFeatures, pcFeatures },
+    spikes: {
+      samples,
+      templates: spikeTemplates,
+      amplitudes,
+      scores,
+      features: new MemorySpikeFeatures(S, templateFeatures, pcFeatures),
+    },
     templates: {
       count: T,
       waveforms,
@@ -228,4 +236,25 @@ export function makeSortingFixture(options: SortingFixtureOptions = {}): Sorting
     },
     provenance: { generator: 'sorting-fixture', seed },
   };
+}
+
+/** Every row of one kind of `features`, in spike order, as one array (tests only: small sources). */
+export function allRows(features: SpikeFeatures, kind: FeatureKind): Float32Array {
+  const out = new Float32Array(features.nSpikes * features.width(kind));
+  let at = 0;
+  features.scan(kind, null, (chunk) => {
+    out.set(chunk, at);
+    at += chunk.length;
+  });
+  assert.equal(at, out.length, `${kind} features: the scan gave ${at} values, expected ${out.length}`);
+  return out;
+}
+
+/** `result`'s features replaced by in-memory copies that `edit` may change first. */
+export function editFeatures(result: SortingResult, edit: (template: Float32Array, pc: Float32Array) => void): void {
+  const f = result.spikes.features;
+  const template = allRows(f, 'template');
+  const pc = allRows(f, 'pc');
+  edit(template, pc);
+  result.spikes.features = new MemorySpikeFeatures(f.nSpikes, template, pc);
 }

@@ -14,7 +14,7 @@ import {
   loadValues,
   unwhitenedSample,
 } from '../../helpers/export-checks.js';
-import { FIXTURE_UV_PER_COUNT, makeSortingFixture } from '../../helpers/sorting-fixture.js';
+import { FIXTURE_UV_PER_COUNT, editFeatures, makeSortingFixture } from '../../helpers/sorting-fixture.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 const VOLTS_PER_COUNT = FIXTURE_UV_PER_COUNT * 1e-6;
@@ -129,21 +129,23 @@ test('spikes.depths: a spike with PC1 weight on one channel sits at that channel
       const t = r.spikes.templates[s]!;
       let num = 0;
       let den = 0;
+      const row = r.spikes.features.gather('pc', [s]);
       for (let k = 0; k < K; k++) {
-        const w = Math.max(r.spikes.pcFeatures[s * 3 * K + k]!, 0) ** 2;
+        const w = Math.max(row[k]!, 0) ** 2;
         num += w * y(r.templates.pcFeatureInd[t * K + k]!);
         den += w;
       }
       assert.ok(den > 0);
       assert.ok(Math.abs(depths[s]! - num / den) < 1e-4);
     },
-    (r) => {
-      // Spike 0: only the second PC-feature channel has a positive PC1; spike 1: none has.
-      for (let k = 0; k < K; k++) {
-        r.spikes.pcFeatures[0 * 3 * K + k] = k === 1 ? 7 : -3;
-        r.spikes.pcFeatures[1 * 3 * K + k] = -1;
-      }
-    },
+    (r) =>
+      editFeatures(r, (_template, pc) => {
+        // Spike 0: only the second PC-feature channel has a positive PC1; spike 1: none has.
+        for (let k = 0; k < K; k++) {
+          pc[0 * 3 * K + k] = k === 1 ? 7 : -3;
+          pc[1 * 3 * K + k] = -1;
+        }
+      }),
   );
 });
 

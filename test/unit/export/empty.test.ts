@@ -8,6 +8,7 @@ import { extractIblWaveforms } from '../../../coordinator/export/ibl-waveforms.j
 import { writePhy } from '../../../coordinator/export/phy.js';
 import { readNpy } from '../../../coordinator/formats/npy.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
+import { MemorySpikeFeatures } from '../../../coordinator/formats/spike-features.js';
 import { makeSortingFixture } from '../../helpers/sorting-fixture.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
@@ -20,8 +21,7 @@ function empty(): SortingResult {
       templates: new Uint32Array(0),
       amplitudes: new Float64Array(0),
       scores: new Float32Array(0),
-      templateFeatures: new Float32Array(0),
-      pcFeatures: new Float32Array(0),
+      features: new MemorySpikeFeatures(0, new Float32Array(0), new Float32Array(0)),
     },
     templates: {
       count: 0,

@@ -6,7 +6,14 @@ import path from 'node:path';
 import { writePhy } from '../../../coordinator/export/phy.js';
 import { ParameterError } from '../../../proto/errors.js';
 import { assertClose, channelPeakToPeak, invertMatrix, loadChecked, loadValues } from '../../helpers/export-checks.js';
-import { makeSortingFixture } from '../../helpers/sorting-fixture.js';
+import { writeRecord } from '../../../coordinator/formats/record.js';
+import {
+  MemorySpikeFeatures,
+  RecordSpikeFeatures,
+  SelectedSpikeFeatures,
+  featurePartOf,
+} from '../../../coordinator/formats/spike-features.js';
+import { allRows, makeSortingFixture } from '../../helpers/sorting-fixture.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 function withPhy(fn: (phy: string, root: string, result: ReturnType<typeof makeSortingFixture>) => void): void {
@@ -30,6 +37,63 @@ test('spike files hold the samples, template ids and amplitudes', () => {
     assert.deepEqual(loadChecked(phy, 'spike_clusters.npy', '<u4', [S]).data, r.spikes.templates);
     assert.deepEqual(loadChecked(phy, 'amplitudes.npy', '<f8', [S]).data, r.spikes.amplitudes);
   });
+});
+
+test('feature files streamed from checkpoint records through a selection have the bytes of in-memory ones', () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const r = makeSortingFixture({ datPath: path.join(dir, 'raw', 'rec_g0_t0.imec0.ap.bin') });
+    const S = r.spikes.samples.length;
+    const K = r.nFeatures;
+    const template = allRows(r.spikes.features, 'template');
+    const pc = allRows(r.spikes.features, 'pc');
+    // The engine's spikes: every third one is a duplicate (junk rows, dropped by the selection);
+    // its template rows are nSimilar = K − 1 wide, so the selection pads them back to K with zeros.
+    const nEngine = S + Math.floor(S / 2);
+    const keep = new Uint8Array(nEngine);
+    const engineTemplate = new Float32Array(nEngine * (K - 1)).fill(99);
+    const enginePc = new Float32Array(nEngine * 3 * K).fill(-99);
+    for (let i = 0, s = 0; i < nEngine; i++) {
+      if (i % 3 === 2 || s === S) continue;
+      keep[i] = 1;
+      template.fill(0, s * K + K - 1, (s + 1) * K);
+      engineTemplate.set(template.subarray(s * K, s * K + K - 1), i * (K - 1));
+      enginePc.set(pc.subarray(s * 3 * K, (s + 1) * 3 * K), i * 3 * K);
+      s++;
+    }
+    assert.equal(
+      keep.reduce((a, b) => a + b, 0),
+      S,
+    );
+    r.spikes.features = new MemorySpikeFeatures(S, template, pc);
+    writePhy(path.join(dir, 'memory'), r);
+    // Batches of uneven sizes, one empty, as extraction writes them.
+    const counts = [7, 0, 50, nEngine - 57];
+    let first = 0;
+    const parts = counts.map((count, b) => {
+      const file = path.join(dir, `batch-${b}.rec`);
+      writeRecord(file, 'extraction/batch', {
+        templateFeatures: engineTemplate.slice(first * (K - 1), (first + count) * (K - 1)),
+        pcFeatures: enginePc.slice(first * 3 * K, (first + count) * 3 * K),
+      });
+      first += count;
+      return featurePartOf(file, count);
+    });
+    const records = new RecordSpikeFeatures(parts, { template: K - 1, pc: 3 * K });
+    r.spikes.features = new SelectedSpikeFeatures(records, keep, K);
+    try {
+      writePhy(path.join(dir, 'records'), r);
+    } finally {
+      r.spikes.features.close();
+    }
+    for (const name of ['template_features.npy', 'pc_features.npy']) {
+      const bytes = readFileSync(path.join(dir, 'records', name));
+      assert.ok(bytes.length > S * K * 4, name);
+      assert.deepEqual(bytes, readFileSync(path.join(dir, 'memory', name)), name);
+    }
+  } finally {
+    cleanup();
+  }
 });
 
 test('templates.npy has 21 zero samples, then the 61-sample template', () => {
@@ -60,9 +124,12 @@ test('feature files keep their values and layouts', () => {
     const S = r.spikes.samples.length;
     const T = r.templates.count;
     const K = r.nFeatures;
-    assert.deepEqual(loadChecked(phy, 'template_features.npy', '<f4', [S, K]).data, r.spikes.templateFeatures);
+    assert.deepEqual(
+      loadChecked(phy, 'template_features.npy', '<f4', [S, K]).data,
+      allRows(r.spikes.features, 'template'),
+    );
     assert.deepEqual(loadChecked(phy, 'template_feature_ind.npy', '<u4', [T, K]).data, r.templates.featureInd);
-    assert.deepEqual(loadChecked(phy, 'pc_features.npy', '<f4', [S, 3, K]).data, r.spikes.pcFeatures);
+    assert.deepEqual(loadChecked(phy, 'pc_features.npy', '<f4', [S, 3, K]).data, allRows(r.spikes.features, 'pc'));
     assert.deepEqual(loadChecked(phy, 'pc_feature_ind.npy', '<u4', [T, K]).data, r.templates.pcFeatureInd);
     assert.deepEqual(loadChecked(phy, 'spike_pc_components.npy', '<f4', [61, 3]).data, r.pcBasis);
     assert.deepEqual(loadChecked(phy, 'similar_templates.npy', '<f4', [T, T]).data, r.templates.similarity);
@@ -190,9 +257,23 @@ test('an inconsistent result is refused before anything is written', () => {
         /spikes\.templates length/,
       ],
       [
-        'short pc features',
-        (r) => (r.spikes.pcFeatures = r.spikes.pcFeatures.subarray(3)),
-        /spikes\.pcFeatures length/,
+        'narrow pc features',
+        (r) => {
+          const S = r.spikes.samples.length;
+          const template = allRows(r.spikes.features, 'template');
+          r.spikes.features = new MemorySpikeFeatures(S, template, new Float32Array(S * (3 * r.nFeatures - 1)));
+        },
+        /spikes\.features\.width\('pc'\)/,
+      ],
+      [
+        'features of fewer spikes',
+        (r) =>
+          (r.spikes.features = new MemorySpikeFeatures(
+            r.spikes.samples.length - 1,
+            new Float32Array(0),
+            new Float32Array(0),
+          )),
+        /spikes\.features\.nSpikes/,
       ],
       ['template id out of range', (r) => (r.spikes.templates[7] = 3), /spikes\.templates\[7\]/],
       ['channel index out of range', (r) => (r.templates.pcFeatureInd[2] = 8), /templates\.pcFeatureInd\[2\]/],

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeNpy, encodeNpy, readNpy, writeNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
+import {
+  decodeNpy,
+  encodeNpy,
+  readNpy,
+  writeNpy,
+  writeNpyChunks,
+  toFloat64,
+} from '../../../coordinator/formats/npy.js';
 import { InputError } from '../../../proto/errors.js';
 import { hasNumpy, python } from '../../helpers/python.js';
 import { tmpDir } from '../../helpers/tmp.js';
@@ -35,6 +42,39 @@ test('the data starts on a 64-byte boundary and the header ends with a newline',
   assert.equal((10 + headerLen) % 64, 0);
   assert.equal(buf[10 + headerLen - 1], 0x0a);
   assert.match(buf.subarray(10, 10 + headerLen).toString('latin1'), /'shape': \(2, 3\)/);
+});
+
+test('an array written in chunks has the bytes of the array written whole; a short or long one leaves no file', () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const data = Float32Array.from({ length: 7 * 3 }, (_, i) => i * 0.5 - 3);
+    writeNpy(path.join(dir, 'whole.npy'), data, [7, 3]);
+    writeNpyChunks(path.join(dir, 'chunks.npy'), [7, 3], '<f4', (write) => {
+      for (const [a, b] of [
+        [0, 6],
+        [6, 6],
+        [6, 15],
+        [15, 21],
+      ] as const)
+        write(data.subarray(a, b));
+    });
+    assert.deepEqual(readFileSync(path.join(dir, 'chunks.npy')), readFileSync(path.join(dir, 'whole.npy')));
+    assert.throws(
+      () => writeNpyChunks(path.join(dir, 'short.npy'), [7, 3], '<f4', (write) => write(data.subarray(3))),
+      /holds 21 elements, got 18/,
+    );
+    assert.throws(
+      () => writeNpyChunks(path.join(dir, 'long.npy'), [2, 3], '<f4', (write) => write(data)),
+      /holds 6 elements, got more/,
+    );
+    assert.throws(
+      () => writeNpyChunks(path.join(dir, 'dtype.npy'), [7, 3], '<f8', (write) => write(data)),
+      /dtype <f8 does not match a Float32Array/,
+    );
+    assert.deepEqual(readdirSync(dir).sort(), ['chunks.npy', 'whole.npy']);
+  } finally {
+    cleanup();
+  }
 });
 
 test('1-d and scalar shapes use Python tuple syntax', () => {

@@ -6,8 +6,10 @@ import { locateRecordArrays, writeRecord } from '../../../coordinator/formats/re
 import {
   MemorySpikeFeatures,
   RecordSpikeFeatures,
+  SelectedSpikeFeatures,
   featurePartOf,
   type FeatureKind,
+  type SpikeFeatures,
 } from '../../../coordinator/formats/spike-features.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
@@ -95,6 +97,63 @@ test('rows out of order or out of range are refused, naming the row', () => {
       () => locateRecordArrays(path.join(dir, 'batch-0.rec'), ['capped']),
       /"capped" expected a typed array/,
     );
+  } finally {
+    records.close();
+    cleanup();
+  }
+});
+
+/** All rows of `kind`, scanned with `keep`, as one list. */
+function scanned(f: SpikeFeatures, kind: FeatureKind, keep: Uint8Array | null): number[] {
+  const out: number[] = [];
+  f.scan(kind, keep, (chunk) => out.push(...chunk));
+  return out;
+}
+
+test('a selection renumbers the kept spikes; views of views compose; template rows are padded or cut', () => {
+  const { dir, cleanup } = tmpDir();
+  const { records, memory } = fixture(dir);
+  try {
+    // Spikes of every batch but the empty one; a second selection keeps every other one of those.
+    const first = new Uint8Array(48).map((_, i) => (i % 5 === 1 || i >= 44 ? 1 : 0));
+    const chosen = Array.from(first.keys()).filter((i) => first[i]);
+    for (const base of [records, memory]) {
+      const view = new SelectedSpikeFeatures(base, first);
+      assert.equal(view.nSpikes, chosen.length);
+      assert.equal(view.width('template'), TW);
+      for (const kind of ['template', 'pc'] as FeatureKind[]) {
+        // Row i of the view is base row chosen[i], whose values name it (s·100 + column).
+        assert.deepEqual(view.gather(kind, [0, 2, chosen.length - 1]), base.gather(kind, [1, 11, 47]));
+        assert.deepEqual(scanned(view, kind, null), Array.from(base.gather(kind, chosen)));
+      }
+      const second = Uint8Array.from(chosen, (_, i) => (i % 2 === 0 ? 1 : 0));
+      const evens = chosen.filter((_, i) => i % 2 === 0);
+      const wide = new SelectedSpikeFeatures(view, second, TW + 2);
+      const narrow = new SelectedSpikeFeatures(view, second, 2);
+      assert.equal(wide.nSpikes, evens.length);
+      assert.deepEqual(scanned(wide, 'pc', null), Array.from(base.gather('pc', evens)));
+      // The same rows as a keep mask on the view's scan.
+      assert.deepEqual(scanned(view, 'pc', second), scanned(wide, 'pc', null));
+      const rows = wide.gather('template', [1, 2]);
+      assert.equal(rows.length, 2 * (TW + 2));
+      assert.deepEqual(Array.from(rows.subarray(0, TW + 2)), [
+        evens[1]! * 100,
+        evens[1]! * 100 + 1,
+        evens[1]! * 100 + 2,
+        evens[1]! * 100 + 3,
+        0,
+        0,
+      ]);
+      assert.deepEqual(
+        scanned(narrow, 'template', null),
+        evens.flatMap((s) => [s * 100, s * 100 + 1]),
+      );
+      const half = Uint8Array.from({ length: evens.length }, (_, i) => (i < 3 ? 1 : 0));
+      assert.deepEqual(scanned(wide, 'template', half).length, 3 * (TW + 2));
+      assert.throws(() => new SelectedSpikeFeatures(base, new Uint8Array(47)), /selection of 47 spikes.*48 spikes/);
+      assert.throws(() => view.scan('pc', new Uint8Array(3), () => {}), /keep mask of 3 spikes/);
+      assert.throws(() => view.gather('pc', [chosen.length]), /below/);
+    }
   } finally {
     records.close();
     cleanup();

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bimodality, findMerges, type MergeFeatures } from '../../../coordinator/postprocess/merges.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
+import { MemorySpikeFeatures, SelectedSpikeFeatures } from '../../../coordinator/formats/spike-features.js';
 
 const FS = 30_000;
 
@@ -41,7 +42,12 @@ function pair(separation: number): { samples: Float64Array; labels: Uint32Array;
   return {
     samples: Float64Array.from(samples),
     labels: Uint32Array.from(labels),
-    features: { values, similar: Int32Array.from([0, 1, 0, 1]), nSimilar: 2, spikeTemplates: Uint32Array.from(labels) },
+    features: {
+      source: new MemorySpikeFeatures(samples.length, values, new Float32Array(0)),
+      similar: Int32Array.from([0, 1, 0, 1]),
+      nSimilar: 2,
+      spikeTemplates: Uint32Array.from(labels),
+    },
   };
 }
 
@@ -59,4 +65,38 @@ test('a refractory-looking pair whose spikes form two populations stays apart', 
   assert.deepEqual(findMerges(p.samples, p.labels, 2, SIM, OPTIONS).merges, [{ from: 0, into: 1 }]);
   const r = findMerges(p.samples, p.labels, 2, SIM, OPTIONS, p.features);
   assert.deepEqual(r.merges, []);
+});
+
+/**
+ * The same features behind a selection: each real row follows a decoy row that would flip the
+ * decision if read in its place (two far-apart modes, 0 vs 100).
+ */
+function behindSelection(f: MergeFeatures): MergeFeatures {
+  const n = f.source.nSpikes;
+  const real = f.source.gather(
+    'template',
+    Int32Array.from({ length: n }, (_, i) => i),
+  );
+  const rows = new Float32Array(2 * n * 2);
+  const keep = new Uint8Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    rows.set(i % 2 ? [0, 100] : [100, 0], 2 * i * 2);
+    rows.set(real.subarray(2 * i, 2 * i + 2), (2 * i + 1) * 2);
+    keep[2 * i + 1] = 1;
+  }
+  return { ...f, source: new SelectedSpikeFeatures(new MemorySpikeFeatures(2 * n, rows, new Float32Array(0)), keep) };
+}
+
+test("merges read the pair's rows through a selection of the engine's spikes, not the rows beside them", () => {
+  for (const [separation, merges] of [
+    [0.5, [{ from: 0, into: 1 }]],
+    [8, []],
+  ] as const) {
+    const p = pair(separation);
+    const r = findMerges(p.samples, p.labels, 2, SIM, OPTIONS, behindSelection(p.features));
+    assert.deepEqual(r.merges, merges, `separation ${separation}`);
+  }
+  const p = pair(0.5);
+  const short = { ...p.features, source: new MemorySpikeFeatures(5, new Float32Array(10), new Float32Array(0)) };
+  assert.throws(() => findMerges(p.samples, p.labels, 2, SIM, OPTIONS, short), /features of 5 spikes/);
 });

@@ -10,6 +10,7 @@ import {
   type SplitInput,
 } from '../../../coordinator/postprocess/splits.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
+import { MemorySpikeFeatures, SelectedSpikeFeatures } from '../../../coordinator/formats/spike-features.js';
 
 const FS = 30_000;
 const OPTIONS = { sampleRateHz: FS, minConfidence: 0.9, minSpikes: 300, minFraction: 0.05, detrendSigmaSpikes: 250 };
@@ -18,8 +19,17 @@ function gauss(rng: SeededRandom): number {
   return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
 }
 
-/** One cluster of spikes drawn from feature blobs; `sameNeuron` makes one refractory train. */
-function cluster(rng: SeededRandom, blobs: number[][], counts: number[], sameNeuron: boolean): SplitInput {
+/**
+ * One cluster of spikes drawn from feature blobs; `sameNeuron` makes one refractory train. `edit`
+ * may change the (S, nPc, K) PC features before they are wrapped.
+ */
+function cluster(
+  rng: SeededRandom,
+  blobs: number[][],
+  counts: number[],
+  sameNeuron: boolean,
+  edit: (pcFeatures: Float32Array) => void = () => {},
+): SplitInput {
   const nPc = 3;
   const k = 4;
   const total = counts.reduce((a, b) => a + b, 0);
@@ -37,12 +47,13 @@ function cluster(rng: SeededRandom, blobs: number[][], counts: number[], sameNeu
   labels.forEach((b, i) => {
     for (let d = 0; d < nPc * k; d++) pcFeatures[i * nPc * k + d] = blobs[b]![d % blobs[b]!.length]! + gauss(rng);
   });
+  edit(pcFeatures);
   return {
     samples,
     clusters: new Uint32Array(total),
     nClusters: 1,
     spikeTemplates: new Uint32Array(total),
-    pcFeatures,
+    pcFeatures: new MemorySpikeFeatures(total, new Float32Array(0), pcFeatures),
     pcFeatureInd: Uint32Array.from([0, 1, 2, 3]),
     nPc,
     nFeatures: k,
@@ -91,6 +102,18 @@ test('two neurons in one cluster are split; the halves are the two neurons', () 
   assert.equal(r.splits.length, 1);
   const sizes = [0, 1].map((c) => r.clusters.filter((x) => x === c).length).sort((a, b) => a - b);
   assert.deepEqual(sizes, [500, 700]);
+  // The same rows behind a selection, each after a decoy row of zeros: the same split.
+  const n = input.samples.length;
+  const real = input.pcFeatures.gather(
+    'pc',
+    Int32Array.from({ length: n }, (_, i) => i),
+  );
+  const rows = new Float32Array(2 * n * 12);
+  for (let i = 0; i < n; i++) rows.set(real.subarray(i * 12, (i + 1) * 12), (2 * i + 1) * 12);
+  const keep = Uint8Array.from({ length: 2 * n }, (_, i) => i % 2);
+  const base = new MemorySpikeFeatures(2 * n, new Float32Array(0), rows);
+  const viaView = splitClusters({ ...input, pcFeatures: new SelectedSpikeFeatures(base, keep) }, OPTIONS);
+  assert.deepEqual(viaView, r);
 });
 
 test('a unimodal cluster is not split', () => {
@@ -135,14 +158,15 @@ test('timeSegregation is near 0 for interleaved halves and near 1 for halves in 
 
 test('a cluster whose waveform alternates between two states over long epochs (drift) is not split', () => {
   const rng = new SeededRandom(7);
-  const input = cluster(rng, [[0, 0, 0]], [4000], false);
-  // epochs of 300 spikes, most spikes of an epoch in one of two feature states (a unit drifting
-  // up and down), so the halves overlap in time and their cross-correlogram cannot veto
-  for (let i = 0; i < 4000; i++) {
-    const state = (Math.floor(i / 300) % 2 === 0) !== rng.next() < 0.1;
-    const shift = state ? 8 : -4;
-    for (let d = 0; d < 12; d += 4) input.pcFeatures[i * 12 + d]! += shift;
-  }
+  const input = cluster(rng, [[0, 0, 0]], [4000], false, (pc) => {
+    // epochs of 300 spikes, most spikes of an epoch in one of two feature states (a unit drifting
+    // up and down), so the halves overlap in time and their cross-correlogram cannot veto
+    for (let i = 0; i < 4000; i++) {
+      const state = (Math.floor(i / 300) % 2 === 0) !== rng.next() < 0.1;
+      const shift = state ? 8 : -4;
+      for (let d = 0; d < 12; d += 4) pc[i * 12 + d]! += shift;
+    }
+  });
   // as when the running-mean detrend misses the drift (here: a window far longer than the epochs)
   const missed = { ...OPTIONS, detrendSigmaSpikes: 100_000 };
   assert.ok(splitClusters(input, { ...missed, maxTimeSegregation: Infinity }).nClusters > 1, 'the pursuit splits it');

@@ -10,6 +10,7 @@ import { InputError } from '../../../proto/errors.js';
 import { decodePng, dumpDom, findChromium, screenshot } from '../../helpers/chromium.js';
 import { runCli } from '../../helpers/cli.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
+import { MemorySpikeFeatures } from '../../../coordinator/formats/spike-features.js';
 import { makeSortingFixture } from '../../helpers/sorting-fixture.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
@@ -216,8 +217,7 @@ test(
           templates: new Uint32Array(0),
           amplitudes: new Float64Array(0),
           scores: new Float32Array(0),
-          templateFeatures: new Float32Array(0),
-          pcFeatures: new Float32Array(0),
+          features: new MemorySpikeFeatures(0, new Float32Array(0), new Float32Array(0)),
         },
         templates: {
           count: 0,
