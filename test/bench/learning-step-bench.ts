@@ -43,6 +43,7 @@ import {
 } from '../../coordinator/sort/learning.js';
 import { Checkpoints } from '../../coordinator/sort/run-folder.js';
 import { silentLogger } from '../../proto/log.js';
+import { rng } from '../helpers/uniform.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,18 +70,6 @@ const nProposals = Number(values.proposals);
 const repeats = Math.max(1, Number(values.repeat));
 const nNeighbours = Math.min(32, nChannels);
 
-/** A small deterministic generator (splitmix32): uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z ^= z >>> 16;
-    return (z >>> 0) / 4294967296;
-  };
-}
 const uniform = rng(Number(values.seed));
 
 const xUm = Float32Array.from({ length: nChannels }, (_, c) => [43, 11, 59, 27][c % 4]!);

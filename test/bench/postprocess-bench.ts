@@ -34,6 +34,7 @@ import { NT0, RANK } from '../../coordinator/sort/learning.js';
 import type { EngineOutput } from '../../coordinator/sort/pipeline.js';
 import { resolveParams } from '../../proto/params.js';
 import { createLogger, silentLogger } from '../../proto/log.js';
+import { rng } from '../helpers/uniform.js';
 
 export interface SyntheticSize {
   nChannels: number;
@@ -47,19 +48,6 @@ export interface SyntheticSize {
 
 const SAMPLE_RATE_HZ = 30000;
 const N_PC = 3;
-
-/** A small deterministic generator (splitmix32): uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z ^= z >>> 16;
-    return (z >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal draws from a table of 65 536 (fast enough for ~10⁸ feature values). */
 function normalSource(uniform: () => number): () => number {

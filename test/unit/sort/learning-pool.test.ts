@@ -20,19 +20,7 @@ import {
   peakChannelOf,
   type TemplateState,
 } from '../../../coordinator/sort/learning.js';
-
-/** A small deterministic generator (splitmix32): uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z ^= z >>> 16;
-    return (z >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../helpers/uniform.js';
 
 /** The pooling as the TypeScript learning loop wrote it (the reference for the native loop). */
 function poolInTypeScript(state: TemplateState, result: LearnBatchResult, pm: number): void {
