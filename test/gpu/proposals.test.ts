@@ -10,7 +10,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadCpuBinding } from '../../native/lib/load.js';
 import { cudaPreprocessShiftMatchBatch, type DeviceProposalRequest } from '../../native/lib/backend.js';
-import { matchBatch, nearestChannels, proposeTemplates, type Proposals } from '../../native/lib/matching.js';
+import {
+  DEFAULT_PROPOSAL_OPTIONS,
+  matchBatch,
+  nearestChannels,
+  proposeTemplates,
+  type Proposals,
+} from '../../native/lib/matching.js';
 import { proposalPrototypes, rawBlock } from './gpu-fixture.js';
 import { cpuPreprocessShift, cudaUnderTest, noiseLearningModel, preprocessInputs } from './gpu-builders.js';
 
@@ -47,14 +53,7 @@ test('fused learning call with proposals = CPU chain + proposeTemplates, bitwise
   const y = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
   const neighbourhoods = nearestChannels(x, y, 16);
   const prototypes = proposalPrototypes(6);
-  const base = {
-    troughSample: 20,
-    neighboursSummed: 7,
-    channelRadius: 4,
-    threshold: 6,
-    maxProposals: 5000,
-    threads: 0,
-  };
+  const base = { ...DEFAULT_PROPOSAL_OPTIONS };
   const variants: [string, DeviceProposalRequest['options']][] = [
     ['learning defaults', base],
     ['radius 0, 3 neighbours summed, threshold 3', { ...base, channelRadius: 0, neighboursSummed: 3, threshold: 3 }],
