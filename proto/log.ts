@@ -37,3 +37,14 @@ export function createLogger(options: Partial<LoggerOptions> = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * The process's resident memory now and its peak so far, in MB, for log lines at stage ends: the
+ * peak only grows, so the first stage whose line shows the sort's final peak is where it was reached.
+ */
+export function memoryFields(): { rssMB: number; peakRssMB: number } {
+  return {
+    rssMB: Math.round(process.memoryUsage.rss() / 1e6),
+    peakRssMB: Math.round((process.resourceUsage().maxRSS * 1024) / 1e6),
+  };
+}

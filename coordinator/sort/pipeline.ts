@@ -24,7 +24,7 @@ import {
   type TemplateModel,
 } from '../../native/lib/index.js';
 import { InputError } from '../../proto/errors.js';
-import type { Logger } from '../../proto/log.js';
+import { memoryFields, type Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import { learningRounds, planBatches, statisticsWindows, type Batch } from '../plan/batch-plan.js';
 import type { BatchExecutor, ProbeTask } from './executor.js';
@@ -185,7 +185,10 @@ export async function runEngine(
     const t0 = performance.now();
     const r = await f();
     timings[stage] = (performance.now() - t0) / 1000;
-    log.info({ stage, seconds: timings[stage] }, `${stage} done in ${(timings[stage] ?? 0).toFixed(1)} s`);
+    log.info(
+      { stage, seconds: timings[stage], ...memoryFields() },
+      `${stage} done in ${(timings[stage] ?? 0).toFixed(1)} s`,
+    );
     return r;
   };
   const setup = probeSetup(info);
@@ -408,6 +411,7 @@ export async function runEngine(
           prepareS: seconds(prepareStart, matchStart),
           matchS: seconds(matchStart, poolStart),
           poolS: seconds(poolStart, performance.now()),
+          ...memoryFields(),
         },
         'learning round',
       );

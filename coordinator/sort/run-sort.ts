@@ -16,7 +16,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { discoverSession, inspectRecording, loadCpuBinding, type RecordingInfo } from '../../native/lib/index.js';
 import { ParameterError } from '../../proto/errors.js';
-import type { Logger } from '../../proto/log.js';
+import { memoryFields, type Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import { writeAlf } from '../export/alf.js';
 import { extractIblWaveforms, type IblWaveforms } from '../export/ibl-waveforms.js';
@@ -218,7 +218,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
           .map(([step, s]) => `${step} ${s.toFixed(1)} s`)
           .join(', ');
         plog.info(
-          { stage: 'postprocess', steps },
+          { stage: 'postprocess', steps, ...memoryFields() },
           `post-processing done in ${engine.timings['postprocess'].toFixed(1)} s: ${stepList}`,
         );
         const waveforms = await iblWaveforms(result, waveformDir, options.params, engine.timings, plog);
@@ -254,7 +254,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       );
       writeManifest(outDir, run);
       plog.info(
-        { ...summary },
+        { ...summary, ...memoryFields() },
         `${info.probeLabel}: ${summary.clusters} clusters (${summary.good} good), ${summary.spikes} spikes`,
       );
       return summary;
@@ -305,7 +305,15 @@ async function iblWaveforms(
   timings['waveforms'] = seconds;
   const extracted = w.table.sample.reduce((n, s) => (Number.isNaN(s) ? n : n + 1), 0);
   log.info(
-    { stage: 'waveforms', seconds, clusters: w.clusterIds.length, waveforms: extracted, channels: w.nChannels, parts },
+    {
+      stage: 'waveforms',
+      seconds,
+      clusters: w.clusterIds.length,
+      waveforms: extracted,
+      channels: w.nChannels,
+      parts,
+      ...memoryFields(),
+    },
     `waveforms done in ${seconds.toFixed(1)} s: ${extracted} IBL waveforms of ${w.clusterIds.length} clusters ` +
       `(up to ${perCluster} each, ${w.nChannels} channels × ${w.lengthSamples} samples; IBL preprocessing on the CPU)`,
   );
