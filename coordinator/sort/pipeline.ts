@@ -372,6 +372,7 @@ export async function runEngine(
         nNeighbours,
       };
       const matchStart = performance.now();
+      let inRoundPoolMs = 0;
       const results = await runRound(
         log,
         `learning round ${r + 1}/${rounds.length}`,
@@ -382,11 +383,31 @@ export async function runEngine(
         // statistics are templates × nt0 × channels float64 each (~0.2 GB at 1 200 templates ×
         // 384 channels), so writing, hashing and deleting them cost more than redoing the round
         // after a kill. Resume is per round (learning/state below).
-        run.slots ? { slots: run.slots } : {},
+        {
+          ...(run.slots ? { slots: run.slots } : {}),
+          // Pooled in batch order as the results arrive, and their sums dropped: a batch's sums
+          // are up to templates × nt0 × channels float64 (~0.2 GB at 1 300 templates × 384
+          // channels), so holding a round's eight was most of a long sort's peak memory. Births
+          // below need only the proposals.
+          inOrder: (_, res) => {
+            const poolStart = performance.now();
+            applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
+            inRoundPoolMs += performance.now() - poolStart;
+            // Copies: a result decoded from a worker's message is views on one buffer, which a
+            // view kept here would keep whole.
+            return {
+              ...res,
+              active: new Int32Array(0),
+              sums: new Float64Array(0),
+              counts: res.counts.slice(),
+              proposals: res.proposals.slice(),
+              proposalChannels: res.proposalChannels.slice(),
+              proposalScores: res.proposalScores.slice(),
+            };
+          },
+        },
       );
-      const poolStart = performance.now();
-      for (const res of results)
-        applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
+      const poolStart = performance.now() - inRoundPoolMs;
       // As in Kilosort's last learning iteration, the final round gives birth to nothing: a newborn
       // would go to extraction as a single smoothed residual snippet that never matched a spike.
       // A recording of a single round is the exception, else it would have no template at all.
