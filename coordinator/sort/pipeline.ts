@@ -363,8 +363,9 @@ export async function runEngine(
       }
       const match: MatchModel = {
         model,
-        crossCorrelation:
-          model.nTemplates > 0 ? templateCorrelations(model, { nSimilarMax: 1, threads: 0 }).crossCorrelation : null,
+        // WtW is derived where the batches are matched (on the device for CUDA).
+        crossCorrelation: null,
+        deriveCrossCorrelation: true,
         similar: null,
         pcs: null,
         prototypes: proposalPrototypes,
@@ -460,16 +461,18 @@ export async function runEngine(
   });
 
   // Round 4: extraction with frozen templates.
-  const correlations = templateCorrelations(model, {
-    nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)),
-    threads: 0,
-  });
+  // Only the similarity tables are kept: extraction derives WtW where it matches (below), so the
+  // F² × 121 floats are not held here through extraction.
+  const correlations = (({ similarity, similar, nSimilar }) => ({ similarity, similar, nSimilar }))(
+    templateCorrelations(model, { nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)), threads: 0 }),
+  );
   const widths = { template: correlations.nSimilar, pc: 3 * nNeighbours };
   const extracted = await timed('extraction', async () => {
     if (model.nTemplates === 0) return { spikes: concatExtraction([]), onDisk: null };
     const match: MatchModel = {
       model,
-      crossCorrelation: correlations.crossCorrelation,
+      crossCorrelation: null,
+      deriveCrossCorrelation: true,
       similar: { nSimilar: correlations.nSimilar, similar: correlations.similar },
       pcs: { nPcs: 3, values: pcs },
       prototypes: proposalPrototypes,
@@ -519,11 +522,7 @@ export async function runEngine(
     channels,
     drift,
     model,
-    correlations: {
-      similarity: correlations.similarity,
-      similar: correlations.similar,
-      nSimilar: correlations.nSimilar,
-    },
+    correlations,
     pcs,
     spikes,
     features,
