@@ -15,6 +15,7 @@ import type {
   NativeCudaMatchOptions,
   NativeKrigingPieces,
   NativeProposalArgs,
+  NativeShiftBatchArgs,
 } from './binding-cuda.js';
 import { loadCudaBinding } from './load.js';
 import type { FloatBlock, PreprocessBatchOptions, SampleBlock } from './preprocess.js';
@@ -248,21 +249,79 @@ export function cudaPreprocessShiftMatchBatch(
   modelKey?: number,
   proposals?: DeviceProposalRequest,
 ): FusedMatchResult {
-  const fn = 'cudaPreprocessShiftMatchBatch';
+  const args = fusedArgs(
+    'cudaPreprocessShiftMatchBatch',
+    raw,
+    options,
+    kriging,
+    halo,
+    matchOptions,
+    modelKey,
+    proposals,
+  );
+  const result: NativeFusedMatchResult = cuda.preprocessShiftMatchBatch(
+    args[0],
+    model,
+    args[1],
+    returnResidual,
+    args[2],
+  );
+  return result;
+}
+
+/**
+ * {@link cudaPreprocessShiftMatchBatch} off the JavaScript thread (a libuv worker): the same
+ * checks (bad arguments throw before it returns) and the same result, bitwise. While the device
+ * works, the caller prepares the next batch; calls in flight at once run one after the other on
+ * the device. The arrays passed in must not be modified until the promise settles.
+ */
+export function cudaPreprocessShiftMatchBatchAsync(
+  cuda: Pick<NativeCudaBinding, 'preprocessShiftMatchBatchAsync'>,
+  raw: SampleBlock<Int16Array>,
+  options: PreprocessBatchOptions,
+  kriging: BlockKriging,
+  halo: Pick<Batch, 'haloSamples' | 'ownSamples'>,
+  model: TemplateModel,
+  matchOptions: MatchOptions,
+  returnResidual = false,
+  modelKey?: number,
+  proposals?: DeviceProposalRequest,
+): Promise<FusedMatchResult> {
+  const args = fusedArgs(
+    'cudaPreprocessShiftMatchBatchAsync',
+    raw,
+    options,
+    kriging,
+    halo,
+    matchOptions,
+    modelKey,
+    proposals,
+  );
+  return cuda.preprocessShiftMatchBatchAsync(args[0], model, args[1], returnResidual, args[2]);
+}
+
+/** The binding's batch, options and proposals arguments of the fused entries, checked. */
+function fusedArgs(
+  fn: string,
+  raw: SampleBlock<Int16Array>,
+  options: PreprocessBatchOptions,
+  kriging: BlockKriging,
+  halo: Pick<Batch, 'haloSamples' | 'ownSamples'>,
+  matchOptions: MatchOptions,
+  modelKey: number | undefined,
+  proposals: DeviceProposalRequest | undefined,
+): [NativeShiftBatchArgs, NativeCudaMatchOptions, NativeProposalArgs | null] {
   const rowStride = raw.rowStride ?? raw.nChannels;
   if (!Number.isSafeInteger(rowStride) || rowStride < raw.nChannels || raw.data.length % rowStride !== 0) {
     throw new ParameterError(
       `${fn}: rowStride: ${expected(`an integer ≥ nChannels dividing the data length`, rowStride)}`,
     );
   }
-  const result: NativeFusedMatchResult = cuda.preprocessShiftMatchBatch(
+  return [
     preprocessArgs(raw, options, kriging, rowStride),
-    model,
     keyedOptions(halo, matchOptions, modelKey),
-    returnResidual,
     proposals ? proposalArgs(fn, proposals, raw.nChannels) : null,
-  );
-  return result;
+  ];
 }
 
 function proposalArgs(fn: string, p: DeviceProposalRequest, nChannels: number): NativeProposalArgs {

@@ -169,6 +169,18 @@ export interface NativeCudaBinding
     proposals?: NativeProposalArgs | null,
   ): NativeFusedMatchResult;
   /**
+   * [async] preprocessShiftMatchBatch off the JavaScript thread: same arguments (checked before it
+   * returns; bad ones throw), a promise of the same result. The arrays passed in must not be
+   * modified until it settles.
+   */
+  preprocessShiftMatchBatchAsync(
+    batch: NativeShiftBatchArgs,
+    model: RawTemplateModel,
+    options: NativeCudaMatchOptions,
+    returnResidual: boolean,
+    proposals?: NativeProposalArgs | null,
+  ): Promise<NativeFusedMatchResult>;
+  /**
    * [sync] Host-clock stages of preprocessShiftMatchBatch (staging copy into pinned memory, upload,
    * preprocessing + shift kernels, matching kernels, download, copy out of pinned memory, total,
    * model upload), the stream synchronised at each boundary. After an untimed warm-up (model

@@ -14,6 +14,7 @@ export {
   cudaMatchBatch,
   cudaPreprocessShiftBatch,
   cudaPreprocessShiftMatchBatch,
+  cudaPreprocessShiftMatchBatchAsync,
   describeCudaDevice,
 } from './backend.js';
 export type { BackendChoice, BackendName, BackendRequest } from './backend.js';

@@ -7,6 +7,7 @@
 import type { Logger } from '../../../proto/log.js';
 import {
   cudaPreprocessShiftMatchBatch,
+  cudaPreprocessShiftMatchBatchAsync,
   type BackendChoice,
   type BackendName,
   type DeviceProposalRequest,
@@ -47,7 +48,8 @@ import { windowStatistics, type WindowStatistics } from './statistics.js';
 import type { BatchSpan, ChannelState } from './types.js';
 
 /** The fused raw-to-spikes entry of the CUDA binding. */
-type FusedMatchBinding = Pick<NativeCudaBinding, 'preprocessShiftMatchBatch' | 'fusedProposals'>;
+type FusedMatchBinding = Pick<NativeCudaBinding, 'preprocessShiftMatchBatch' | 'fusedProposals'> &
+  Partial<Pick<NativeCudaBinding, 'preprocessShiftMatchBatchAsync'>>;
 
 /**
  * Where the engine's per-batch kernels run. With CUDA, preprocessing and the drift shift run on the
@@ -103,8 +105,22 @@ export class BatchEngine {
   private readonly fusedMatch: FusedMatchBinding | undefined;
   private readonly fusedDrift: CudaDriftBinding | undefined;
   private iblNoted = false;
-  /** Seconds spent in the synchronous parts of requests, by `kind.phase` (logged at close, debug). */
+  /**
+   * Seconds by `kind.phase` (logged at close, debug): the synchronous parts of requests, and for
+   * the asynchronous device calls (`*.device`) from the call to its result, queueing behind another
+   * request's device call included.
+   */
   private readonly phaseSeconds = new Map<string, number>();
+
+  /** {@link timed} for a promise: the wall time from the call until it settles. */
+  private async timedAsync<T>(phase: string, f: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      this.phaseSeconds.set(phase, (this.phaseSeconds.get(phase) ?? 0) + (performance.now() - t0) / 1000);
+    }
+  }
 
   /** Runs `f`, adding its wall time to `phase`; only for synchronous work (awaits would count other requests). */
   private timed<T>(phase: string, f: () => T): T {
@@ -296,9 +312,11 @@ export class BatchEngine {
       : undefined;
     const options = preprocessOptions(work.setup, req.channels, work.params);
     const halo = { haloSamples: batch.ownStart - batch.readStart, ownSamples: batch.ownEnd - batch.ownStart };
-    const run = (matchOptions: MatchOptions, returnResidual: boolean, proposals?: DeviceProposalRequest) =>
-      cudaPreprocessShiftMatchBatch(
-        fused,
+    // Off the JavaScript thread when the build has the async entry: the next batch's read, kriging
+    // and the last result's pooling then overlap this batch's device work.
+    const asyncEntry = fused.preprocessShiftMatchBatchAsync;
+    const run = (matchOptions: MatchOptions, returnResidual: boolean, proposals?: DeviceProposalRequest) => {
+      const args = [
         { data, nChannels: work.setup.nChannels },
         options,
         kriging,
@@ -308,7 +326,11 @@ export class BatchEngine {
         returnResidual,
         deviceModelKey(req.model),
         proposals,
-      );
+      ] as const;
+      return asyncEntry
+        ? cudaPreprocessShiftMatchBatchAsync({ preprocessShiftMatchBatchAsync: asyncEntry }, ...args)
+        : cudaPreprocessShiftMatchBatch(fused, ...args);
+    };
     // A build whose fused entry proposes templates spares learning the residual's download.
     return Object.assign(run, { proposesOnDevice: fused.fusedProposals === true });
   }
@@ -323,7 +345,7 @@ export class BatchEngine {
         haloSamples: batch.ownStart - batch.readStart,
         ownSamples: batch.ownEnd - batch.ownStart,
       };
-      return this.timed('learn.device', () => learnWith(run, geometry, req.model, req.work.params));
+      return this.timedAsync('learn.device', () => learnWith(run, geometry, req.model, req.work.params));
     }
     const block = await this.shifted(req);
     return learnBatch(
@@ -339,7 +361,9 @@ export class BatchEngine {
   async extract(req: MatchRequest): Promise<ExtractBatchResult> {
     const { batch } = req;
     const run = await this.fusedRun(req);
-    if (run) return this.timed('extract.device', () => extractWith(run, batch.ownStart, req.model, req.work.params));
+    if (run) {
+      return this.timedAsync('extract.device', () => extractWith(run, batch.ownStart, req.model, req.work.params));
+    }
     const block = await this.shifted(req);
     return extractBatch(
       block,

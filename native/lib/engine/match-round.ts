@@ -95,7 +95,7 @@ export type BatchMatchRun = ((
   options: MatchOptions,
   returnResidual: boolean,
   proposals?: DeviceProposalRequest,
-) => FusedMatchResult) & {
+) => FusedMatchResult | Promise<FusedMatchResult>) & {
   /** The run computes `proposals` itself (on the device) when asked: no residual needs to come back. */
   readonly proposesOnDevice?: boolean;
 };
@@ -173,14 +173,14 @@ function crossCorrelationOptions(match: MatchModel): Pick<MatchOptions, 'crossCo
   return { crossCorrelation: match.crossCorrelation };
 }
 
-export function learnBatch(
+export async function learnBatch(
   block: FloatBlock,
   haloSamples: number,
   ownSamples: number,
   match: MatchModel,
   params: MatchParams,
   matcher?: BatchMatcher,
-): LearnBatchResult {
+): Promise<LearnBatchResult> {
   const geometry = { nSamples: block.nSamples, nChannels: block.nChannels, haloSamples, ownSamples };
   if (match.model.nTemplates > 0) {
     return learnWith(blockMatchRun(block, haloSamples, ownSamples, match.model, matcher), geometry, match, params);
@@ -194,15 +194,15 @@ export function learnBatch(
 }
 
 /** Learning statistics and proposals of one batch from a matching-pursuit run (templates > 0). */
-export function learnWith(
+export async function learnWith(
   run: BatchMatchRun,
   geometry: BatchGeometry,
   match: MatchModel,
   params: MatchParams,
-): LearnBatchResult {
+): Promise<LearnBatchResult> {
   if (run.proposesOnDevice) {
     const request = proposalRequest(geometry, match, params);
-    const r = run(learnOptions(match, params), false, request);
+    const r = await run(learnOptions(match, params), false, request);
     if (!r.proposals || r.snippetSums === null || r.snippetCounts === null || r.snippetTemplates === null) {
       throw new RangeError('learnWith: the device run returned no proposals or no snippet sums');
     }
@@ -217,7 +217,7 @@ export function learnWith(
       proposalScores: r.proposals.score,
     };
   }
-  const r = run(learnOptions(match, params), true);
+  const r = await run(learnOptions(match, params), true);
   if (r.residual === null || r.snippetSums === null || r.snippetCounts === null || r.snippetTemplates === null) {
     throw new RangeError('learnWith: the matcher returned no residual or no snippet sums');
   }
@@ -276,7 +276,7 @@ export function extractBatch(
   match: MatchModel,
   params: MatchParams,
   matcher?: BatchMatcher,
-): ExtractBatchResult {
+): Promise<ExtractBatchResult> {
   return extractWith(
     blockMatchRun(block, haloSamples, ownSamples, match.model, matcher),
     firstOwnSample,
@@ -286,16 +286,16 @@ export function extractBatch(
 }
 
 /** Spikes and features of one batch from a matching-pursuit run (no residual asked for). */
-export function extractWith(
+export async function extractWith(
   run: BatchMatchRun,
   firstOwnSample: number,
   match: MatchModel,
   params: MatchParams,
-): ExtractBatchResult {
+): Promise<ExtractBatchResult> {
   if (match.similar === null || match.pcs === null) {
     throw new RangeError('extractBatch: the model needs similar templates and PCs for extraction');
   }
-  const r = run(
+  const r = await run(
     {
       threshold: params.extractThreshold,
       amplitudePrior: params.amplitudePrior,

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "cuda_backend.h"
 #include "drift.h"
@@ -265,6 +267,62 @@ Napi::Value PreprocessShiftMatchBatch(const Napi::CallbackInfo& info) {
   });
 }
 
+// The fused entry on a libuv worker thread, so that the JavaScript thread reads and prepares the
+// next batch (file read, kriging matrices, pooling the last result) while this one runs on the
+// device. The arguments are read and checked on the JavaScript thread before queueing (bad ones
+// throw there, as the sync entry's do); the batch, model, options and proposals objects are held
+// by references until the call completes, so the typed arrays the parsed pointers point into stay
+// alive. The device context's mutex orders this call with any other device call.
+class FusedMatchWorker : public Napi::AsyncWorker {
+ public:
+  FusedMatchWorker(const Napi::CallbackInfo& info, FusedArgs&& args)
+      : Napi::AsyncWorker(info.Env(), "spikeshard.preprocessShiftMatchBatchAsync"),
+        deferred_(Napi::Promise::Deferred::New(info.Env())),
+        args_(std::move(args)) {
+    for (std::size_t i = 0; i < info.Length(); ++i) {
+      if (info[i].IsObject()) held_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+    }
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      result_ = cuda::preprocess_shift_match(args_.input, args_.pieces, args_.model, args_.options, args_.residual,
+                                             nullptr, args_.model_key,
+                                             args_.has_proposals ? &args_.proposals : nullptr);
+    } catch (const std::exception& e) {
+      SetError(std::string("preprocessShiftMatchBatchAsync: ") + e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(write_fused_result(env, std::move(result_), args_.options, args_.residual));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  FusedArgs args_;
+  std::vector<Napi::ObjectReference> held_;
+  cuda::FusedMatchResult result_;
+};
+
+// [async] preprocessShiftMatchBatchAsync(same arguments) → Promise of preprocessShiftMatchBatch's
+// result, computed off the JavaScript thread (FusedMatchWorker).
+Napi::Value PreprocessShiftMatchBatchAsync(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto* worker = new FusedMatchWorker(info, fused_args(info, "preprocessShiftMatchBatchAsync", 4, true));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();  // the worker deletes itself when done
+    return promise;
+  });
+}
+
 // [sync] benchmarkPreprocessShiftMatch(batch, model, options, returnResidual, repeats) → {repeats,
 // spikesFound, stages: [{name, ms, bytes}], firstStages}: host-clock stages of the fused entry
 // (staging copy, upload, preprocessing, matching, download, copy out, total, model upload), mean
@@ -428,6 +486,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceMemory", Napi::Function::New(env, DeviceMemory));
   exports.Set("releaseDeviceMemory", Napi::Function::New(env, ReleaseDeviceMemory));
   exports.Set("preprocessShiftMatchBatch", Napi::Function::New(env, PreprocessShiftMatchBatch));
+  exports.Set("preprocessShiftMatchBatchAsync", Napi::Function::New(env, PreprocessShiftMatchBatchAsync));
   exports.Set("benchmarkPreprocessShiftMatch", Napi::Function::New(env, BenchmarkPreprocessShiftMatch));
   register_matching(env, exports);
   register_drift(env, exports);
