@@ -17,11 +17,13 @@ import {
   CbinReader,
   adcSampleShift,
   commonMedianReference,
+  cutWaveforms,
   destripeBatch,
+  toFloat16Bits,
+  waveformMedians,
   type FloatBlock,
 } from '../../native/lib/index.js';
 import { InputError, ParameterError, expected } from '../../proto/errors.js';
-import { float16FromFloat32 } from '../formats/float16.js';
 import { encodeNpyHeader } from '../formats/npy.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import { deriveTemplates, whiteningInverse } from './derived.js';
@@ -304,7 +306,6 @@ export async function extractIblWaveforms(
   if (!(radiusUm >= 0)) throw new ParameterError(`IBL waveforms: radiusUm ${expected('a distance >= 0', radiusUm)}`);
   const preprocess = options.preprocess ?? true;
 
-  const C = dims.nChannels;
   const { peakChannels } = deriveTemplates(result, dims, whiteningInverse(result, dims));
   const { index: neighbours, width: N } = channelNeighbourhoods(result.probe.sortingPositionsUm, radiusUm);
   const { samples, templates: spikeClusters } = result.spikes;
@@ -346,7 +347,7 @@ export async function extractIblWaveforms(
   try {
     const source = slots.length > 0 ? await openRaw(result) : null;
     try {
-      const wave = new Float32Array(N * L);
+      let waves = new Float32Array(0);
       let i = 0;
       while (i < slots.length) {
         const chunk = Math.floor(samples[slots[i]!.spike]! / chunkSamples);
@@ -361,19 +362,21 @@ export async function extractIblWaveforms(
         lap('read');
         const block = preprocessBlock(result, raw, b - a, preprocess, shift);
         lap('preprocess');
+        const count = j - i;
+        const starts = new Int32Array(count);
+        const rows = new Int32Array(count * N);
         for (let q = i; q < j; q++) {
-          const { spike, u, k } = slots[q]!;
+          const { spike, u } = slots[q]!;
           const peak = peakChannels[clusterIds[u]!]!;
-          const start = samples[spike]! - before - a;
-          for (let n = 0; n < N; n++) {
-            const c = neighbours[peak * N + n]!;
-            if (c === C) {
-              wave.fill(NaN, n * L, (n + 1) * L);
-              continue;
-            }
-            for (let t = 0; t < L; t++) wave[n * L + t] = block.data[(start + t) * C + c]! * 1e-6;
-          }
-          writeAll(scratch, new Uint8Array(wave.buffer), (firstRow[u]! + k) * rowBytes);
+          starts[q - i] = samples[spike]! - before - a;
+          rows.set(neighbours.subarray(peak * N, (peak + 1) * N), (q - i) * N);
+        }
+        if (waves.length < count * N * L) waves = new Float32Array(count * N * L);
+        cutWaveforms(block, { starts, channels: rows, nRows: N, length: L }, 1e-6, waves.subarray(0, count * N * L));
+        const bytes = new Uint8Array(waves.buffer);
+        for (let q = i; q < j; q++) {
+          const { u, k } = slots[q]!;
+          writeAll(scratch, bytes.subarray((q - i) * rowBytes, (q - i + 1) * rowBytes), (firstRow[u]! + k) * rowBytes);
         }
         lap('cut');
         i = j;
@@ -386,25 +389,19 @@ export async function extractIblWaveforms(
     const out = openSync(partialFile, 'w');
     try {
       let at = writeAll(out, encodeNpyHeader([U, M, N, L], '<f2'), 0);
-      const values = new Float64Array(M);
-      const half = new Uint16Array(M * N * L);
+      // half[dataEnd, M·N·L) is NaN: only what the previous cluster wrote beyond this one's waveforms is refilled.
+      const half = new Uint16Array(M * N * L).fill(FLOAT16_NAN);
+      let dataEnd = 0;
+      const block = new Float32Array(M * N * L);
       for (let u = 0; u < U; u++) {
         const m = picked[u]!.length;
-        const traces = new Float32Array(m * N * L);
-        readAll(scratch, new Uint8Array(traces.buffer), firstRow[u]! * rowBytes, scratchFile);
-        for (let n = 0; n < N; n++) {
-          for (let t = 0; t < L; t++) {
-            let filled = 0;
-            for (let k = 0; k < m; k++) {
-              const v = traces[(k * N + n) * L + t]!;
-              if (!Number.isNaN(v)) values[filled++] = v;
-            }
-            if (filled > 0) templates[(u * N + n) * L + t] = medianOfFirst(values, filled);
-          }
-        }
+        const traces = block.subarray(0, m * N * L);
+        readAll(scratch, new Uint8Array(traces.buffer, 0, traces.byteLength), firstRow[u]! * rowBytes, scratchFile);
+        waveformMedians(traces, templates.subarray(u * N * L, (u + 1) * N * L));
         // float16 as ibllib's task writes the traces; its median is of the float32 values, as here.
-        float16FromFloat32(traces, half.subarray(0, traces.length));
-        half.fill(FLOAT16_NAN, traces.length);
+        toFloat16Bits(traces, half.subarray(0, traces.length));
+        if (dataEnd > traces.length) half.fill(FLOAT16_NAN, traces.length, dataEnd);
+        dataEnd = traces.length;
         at = writeAll(out, new Uint8Array(half.buffer), at);
       }
       fsyncSync(out);
