@@ -16,7 +16,6 @@ import path from 'node:path';
 import {
   CbinReader,
   adcSampleShift,
-  commonMedianReference,
   cutWaveforms,
   destripeBatch,
   toFloat16Bits,
@@ -271,9 +270,11 @@ function preprocessBlock(
       sampleShift: shift,
       kfilter: false,
       mute: false,
+      // The common median reference over all channels, in the interpolation's pass over the samples.
+      commonReference: new Uint8Array(C).fill(1),
     },
   );
-  return commonMedianReference(filtered, new Uint8Array(C).fill(1));
+  return filtered;
 }
 
 /**

@@ -30,6 +30,8 @@ export interface NativeDestripeArgs extends NativeHighpassArgs {
   saturationLevelFraction: number;
   saturationStepUv: number;
   saturationChannelFraction: number;
+  /** Channels of the common median reference applied last; null: none. */
+  reference: Uint8Array | null;
 }
 
 export interface DestripeBinding {

@@ -47,6 +47,11 @@ export interface DestripeOptions extends HighpassOptions {
   readonly saturationStepUv?: number;
   /** A sample is saturated if more than this fraction of channels is at the rail or steps. [0.2] */
   readonly saturationChannelFraction?: number;
+  /**
+   * 1 for the channels whose median is subtracted from all at each sample after the chain, as
+   * `commonMedianReference` does, in the same pass as the interpolation; null: none. [null]
+   */
+  readonly commonReference?: Uint8Array | null;
 }
 
 /** A destriped batch, µV, and how many of its samples were found saturated (and muted). */
@@ -84,6 +89,7 @@ export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOpt
   check('yUm', options.yUm, nChannels);
   check('shank', options.shank, nChannels);
   check('sampleShift', options.sampleShift, nChannels);
+  check('commonReference', options.commonReference, nChannels);
   const nSamples = raw.data.length / rowStride;
   const { data, nSaturated } = loadCpuBinding().destripeBatch({
     raw: raw.data,
@@ -112,6 +118,7 @@ export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOpt
     saturationLevelFraction: options.saturationLevelFraction ?? 0.98,
     saturationStepUv: options.saturationStepUv ?? 300,
     saturationChannelFraction: options.saturationChannelFraction ?? 0.2,
+    reference: options.commonReference ?? null,
   });
   return { data, nSamples, nChannels, nSaturated };
 }

@@ -364,3 +364,64 @@ TEST(ibl_float16_rounds_to_nearest_even) {
   float16_from_float32(in, n, out);
   for (std::size_t i = 0; i < n; ++i) CHECK(out[i] == want[i]);
 }
+
+TEST(destripe_block_equals_its_steps_one_after_the_other) {
+  // The fused passes (high-pass with ADC shift per channel group; interpolation with the common
+  // median reference per sample) against highpass_block, adc_shift, interpolate_bad_channels and
+  // common_median_reference in turn: bitwise, with a stride, 27 channels (a partial group of 8),
+  // two bad channels, with and without the k-filter and saturation in between.
+  const std::size_t n = 1500, nc = 27, stride = 29;
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> counts(-300, 300);
+  std::vector<std::int16_t> raw(n * stride);
+  for (auto& v : raw) v = static_cast<std::int16_t>(counts(rng));
+  for (std::size_t c = 0; c < nc; ++c) raw[700 * stride + c] = 500;  // a saturated sample
+  std::vector<double> x(nc), y(nc), gains(nc);
+  std::vector<std::int32_t> labels(nc, 0);
+  for (std::size_t c = 0; c < nc; ++c) {
+    x[c] = (c % 2) * 32.0;
+    y[c] = (c / 2) * 20.0;
+    gains[c] = 2.0 + 0.01 * static_cast<double>(c);
+  }
+  labels[5] = kChannelDead;
+  labels[12] = kChannelNoisy;
+  std::vector<std::uint8_t> good(nc, 1);
+  good[20] = 0;
+  const auto shift = adc_sample_shift(nc, 12, 13);
+  for (const bool kfilter_on : {false, true}) {
+    for (const bool mute_on : {false, true}) {
+      DestripeInput in;
+      in.raw = raw.data();
+      in.raw_stride = stride;
+      in.n_samples = n;
+      in.n_channels = nc;
+      in.gains = gains.data();
+      in.shift_samples = shift.data();
+      in.x_um = x.data();
+      in.y_um = y.data();
+      in.labels = labels.data();
+      in.kfilter = kfilter_on;
+      in.k.agc_window_samples = 301;
+      in.mute = mute_on;
+      in.saturation.max_count = 510;
+      in.saturation.step_uv = 1e9;  // random counts step by hundreds of µV every sample
+      in.reference = good.data();
+      std::vector<float> fused(n * nc), steps(n * nc);
+      std::size_t saturated = 0;
+      destripe_block(in, fused.data(), &saturated);
+      CHECK(saturated == (mute_on ? 1u : 0u));
+      highpass_block(raw.data(), stride, gains.data(), n, nc, in.highpass, steps.data());
+      adc_shift(steps.data(), n, nc, shift.data());
+      interpolate_bad_channels(steps.data(), n, nc, x.data(), y.data(), labels.data(), in.interpolation);
+      if (kfilter_on) kfilter(steps.data(), n, nc, nullptr, labels.data(), in.k);
+      if (mute_on) {
+        const auto mute = saturation_mute(raw.data(), stride, gains.data(), n, nc, in.saturation, nullptr);
+        for (std::size_t t = 0; t < n; ++t)
+          for (std::size_t c = 0; c < nc; ++c)
+            if (mute[t] != 1.0f) steps[t * nc + c] *= mute[t];
+      }
+      common_median_reference(steps.data(), n, nc, good.data());
+      CHECK(std::memcmp(fused.data(), steps.data(), fused.size() * sizeof(float)) == 0);
+    }
+  }
+}

@@ -3,7 +3,8 @@
  * `npm run bench:ibl-waveforms -- [options]`: speed of the IBL waveform stage (the last stage of
  * every sort, coordinator/export/ibl-waveforms.ts) on a simulated recording, its ground truth
  * standing in for the sorting. Prints seconds and MB/s per part (read, preprocess, cut, finish)
- * and of the preprocessing kernels alone (destripeBatch, commonMedianReference) on one IBL chunk;
+ * and of the preprocessing kernels alone (destripeBatch, commonMedianReference, and destripeBatch with
+ * the reference in its chain, as the extraction calls it) on one IBL chunk;
  * asserts nothing.
  *
  *   npm run bench:ibl-waveforms -- [--channels 384] [--seconds 10] [--units N] [--per-cluster 256]
@@ -122,6 +123,12 @@ try {
       destripeBatch({ data: raw, nChannels: C, rowStride: info.nSavedChannels }, destripeOptions),
     );
     time('commonMedianReference', () => commonMedianReference(filtered, good));
+    time('destripeBatch with commonReference', () =>
+      destripeBatch(
+        { data: raw, nChannels: C, rowStride: info.nSavedChannels },
+        { ...destripeOptions, commonReference: good },
+      ),
+    );
   }
 
   // 3. The whole extraction, by parts.

@@ -110,11 +110,16 @@ struct DestripeInput {
   KFilterOptions k;
   bool mute = true;
   SaturationOptions saturation;
+  // Channels (nonzero) whose median is subtracted from every channel at each sample after the
+  // chain, as common_median_reference does (IBL's waveform extraction); nullptr: none.
+  const std::uint8_t* reference = nullptr;
 };
 
 // The chain of ks25-algorithm.md §2.3 steps 1, 3–7 on one batch: mute detection on the raw
 // counts, gains + mean removal + high-pass (highpass_block), ADC shift, bad-channel interpolation,
-// k-filter, mute. out: (n_samples × n_channels) µV.
+// k-filter, mute, and the common median reference when `reference` is set. out: (n_samples ×
+// n_channels) µV. High-pass and shift run in one pass per group of channels, interpolation and
+// reference in one pass per sample: bitwise the steps run one after the other.
 void destripe_block(const DestripeInput& in, float* out, std::size_t* n_saturated = nullptr);
 
 // IBL's waveform extraction (coordinator/export/ibl-waveforms.ts), its per-value loops.

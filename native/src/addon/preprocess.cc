@@ -235,7 +235,8 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 // shiftSamples: Float64Array | null, xUm, yUm: Float64Array, shank: Int32Array | null, labels:
 // Int32Array, order, cutoffHz, sampleRateHz, interpLengthUm, interpPower, interpMinWeight,
 // kfilter: boolean, kOrder, kCutoff, kPadChannels, agcWindowSamples, mute: boolean,
-// saturationMaxCount, saturationLevelFraction, saturationStepUv, saturationChannelFraction})
+// saturationMaxCount, saturationLevelFraction, saturationStepUv, saturationChannelFraction,
+// reference: Uint8Array | null})
 // → {data: Float32Array (nSamples × nChannels, µV), nSaturated}. See spikeshard/destripe.h.
 Napi::Value DestripeBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
@@ -268,6 +269,7 @@ Napi::Value DestripeBatch(const Napi::CallbackInfo& info) {
     in.saturation.level_fraction = o.number("saturationLevelFraction");
     in.saturation.step_uv = o.number("saturationStepUv");
     in.saturation.channel_fraction = o.number("saturationChannelFraction");
+    in.reference = o.optional_array<std::uint8_t>("reference", napi_uint8_array, nc);
     auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", in.n_samples, nc));
     std::size_t n_saturated = 0;
     destripe_block(in, out.Data(), &n_saturated);
