@@ -11,7 +11,18 @@
  * common median reference over all channels. Differences from ibldsp are in docs/outputs.md.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  read,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import {
   CbinReader,
@@ -43,8 +54,9 @@ export interface IblWaveformOptions {
   /** Samples preprocessed at a time (IBL's chunk size). [30000] */
   chunkSamples?: number;
   /**
-   * Receives the seconds of each part: read (the raw chunks), preprocess, cut (waveforms into the
-   * scratch file), finish (medians and the float16 traces file).
+   * Receives the seconds of each part: read (waiting for the raw chunks: each is read while the one
+   * before is preprocessed and cut), preprocess, cut (waveforms into the scratch file), finish
+   * (medians and the float16 traces file).
    */
   timings?: Record<string, number>;
 }
@@ -211,15 +223,18 @@ async function openRaw(result: SortingResult): Promise<RawSource> {
     );
   }
   return {
-    read: (a, b) => {
-      const bytes = Buffer.alloc((b - a) * columns * 2);
+    // Asynchronous (libuv's thread pool), so that the next chunk is read while this one is preprocessed.
+    read: async (a, b) => {
+      const bytes = Buffer.allocUnsafeSlow((b - a) * columns * 2);
       let got = 0;
       while (got < bytes.length) {
-        const r = readSync(fd, bytes, got, bytes.length - got, a * columns * 2 + got);
+        const r = await new Promise<number>((resolve, reject) =>
+          read(fd, bytes, got, bytes.length - got, a * columns * 2 + got, (err, n) => (err ? reject(err) : resolve(n))),
+        );
         if (r === 0) throw new InputError(file, `ended early while reading samples ${a}–${b}`);
         got += r;
       }
-      return Promise.resolve(new Int16Array(bytes.buffer, bytes.byteOffset, (b - a) * columns));
+      return new Int16Array(bytes.buffer, bytes.byteOffset, (b - a) * columns);
     },
     close: () => {
       closeSync(fd);
@@ -346,20 +361,27 @@ export async function extractIblWaveforms(
   };
   const scratch = openSync(scratchFile, 'w+');
   try {
-    const source = slots.length > 0 ? await openRaw(result) : null;
+    // The chunks holding a selected spike (only those are read): slots [i, j), samples [a, b).
+    const chunks: { i: number; j: number; a: number; b: number }[] = [];
+    for (let i = 0; i < slots.length;) {
+      const chunk = Math.floor(samples[slots[i]!.spike]! / chunkSamples);
+      let j = i;
+      while (j < slots.length && Math.floor(samples[slots[j]!.spike]! / chunkSamples) === chunk) j++;
+      const first = samples[slots[i]!.spike]! - before;
+      const last = samples[slots[j - 1]!.spike]! - before + L;
+      chunks.push({ i, j, a: Math.max(0, first - HALO_SAMPLES), b: Math.min(result.nSamples, last + HALO_SAMPLES) });
+      i = j;
+    }
+    const source = chunks.length > 0 ? await openRaw(result) : null;
+    // One chunk read ahead; its promise is always awaited before the source closes.
+    let next: Promise<Int16Array> | null = null;
     try {
       let waves = new Float32Array(0);
-      let i = 0;
-      while (i < slots.length) {
-        const chunk = Math.floor(samples[slots[i]!.spike]! / chunkSamples);
-        let j = i;
-        while (j < slots.length && Math.floor(samples[slots[j]!.spike]! / chunkSamples) === chunk) j++;
-        const first = samples[slots[i]!.spike]! - before;
-        const last = samples[slots[j - 1]!.spike]! - before + L;
-        const a = Math.max(0, first - HALO_SAMPLES);
-        const b = Math.min(result.nSamples, last + HALO_SAMPLES);
+      for (let n = 0; n < chunks.length; n++) {
+        const { i, j, a, b } = chunks[n]!;
         clock = performance.now();
-        const raw = await source!.read(a, b);
+        const raw = await (next ?? source!.read(a, b));
+        next = n + 1 < chunks.length ? source!.read(chunks[n + 1]!.a, chunks[n + 1]!.b) : null;
         lap('read');
         const block = preprocessBlock(result, raw, b - a, preprocess, shift);
         lap('preprocess');
@@ -380,9 +402,9 @@ export async function extractIblWaveforms(
           writeAll(scratch, bytes.subarray((q - i) * rowBytes, (q - i + 1) * rowBytes), (firstRow[u]! + k) * rowBytes);
         }
         lap('cut');
-        i = j;
       }
     } finally {
+      await next?.catch(() => undefined);
       await source?.close();
     }
 
@@ -467,8 +489,8 @@ function readAll(fd: number, bytes: Uint8Array, position: number, file: string):
 
 /**
  * Median of values (reordered in place); the mean of the two middle values for an even count.
- * A selection, not a sort: one per sample and channel of every cluster makes it the finishing
- * step's main cost.
+ * The extraction's templates come from the native `waveformMedians`; this is its reference in
+ * the tests (numpy's rule, −0 before 0).
  */
 export function median(values: Float64Array): number {
   return medianOfFirst(values, values.length);

@@ -354,9 +354,19 @@ TEST(ibl_waveform_medians_skip_nan_and_follow_numpy) {
 }
 
 TEST(ibl_float16_rounds_to_nearest_even) {
-  const float in[] = {1.0f,        -2.0f,       65504.0f,   65520.0f,     65519.99f,         std::ldexp(1.0f, -24),
-                      std::ldexp(1.0f, -25), std::ldexp(3.0f, -26), 1.0f + std::ldexp(1.0f, -11), 1.0f + std::ldexp(3.0f, -11),
-                      std::nanf(""), -std::numeric_limits<float>::infinity(), -0.0f};
+  const float in[] = {1.0f,
+                      -2.0f,
+                      65504.0f,
+                      65520.0f,
+                      65519.99f,
+                      std::ldexp(1.0f, -24),
+                      std::ldexp(1.0f, -25),
+                      std::ldexp(3.0f, -26),
+                      1.0f + std::ldexp(1.0f, -11),
+                      1.0f + std::ldexp(3.0f, -11),
+                      std::nanf(""),
+                      -std::numeric_limits<float>::infinity(),
+                      -0.0f};
   const std::uint16_t want[] = {0x3c00, 0xc000, 0x7bff, 0x7c00, 0x7bff, 0x0001, 0x0000, 0x0001, 0x3c00, 0x3c02,
                                 0x7e00, 0xfc00, 0x8000};
   constexpr std::size_t n = sizeof in / sizeof in[0];

@@ -122,7 +122,8 @@ namespace {
 
 // adc_shift's taps as float, taps[i·C + c] (tap i of channel c, so that loops over channels read
 // them contiguously); a channel with no shift gets the identity. Empty when no channel is shifted.
-std::vector<float> shift_taps(const double* shift_samples, std::size_t n_channels, const FractionalDelayOptions& options) {
+std::vector<float> shift_taps(const double* shift_samples, std::size_t n_channels,
+                              const FractionalDelayOptions& options) {
   const std::size_t k_half = options.half_width;
   const std::size_t n_taps = 2 * k_half + 1;
   std::vector<float> taps(n_taps * n_channels, 0.0f);

@@ -125,7 +125,8 @@ SPIKESHARD_CLONES void shift_lanes(const float* x, std::size_t n, const float* h
     for (std::size_t i = 0; i < n_taps; ++i) {
       const std::ptrdiff_t u = static_cast<std::ptrdiff_t>(t + half) - static_cast<std::ptrdiff_t>(i);
       if (u < 0 || u >= static_cast<std::ptrdiff_t>(n)) continue;
-      for (std::size_t l = 0; l < kLanes; ++l) acc[l] += h[i * kLanes + l] * x[static_cast<std::size_t>(u) * kLanes + l];
+      const float* src = x + static_cast<std::size_t>(u) * kLanes;
+      for (std::size_t l = 0; l < kLanes; ++l) acc[l] += h[i * kLanes + l] * src[l];
     }
     store(t, acc);
   };
@@ -302,7 +303,9 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
           // adc_shift reads the float output: the same rounding first, then its FIR on this group.
           for (std::size_t i = 0; i < n * kLanes; ++i) narrow[i] = static_cast<float>(x[i]);
           for (std::size_t i = 0; i < 2 * shift_half_width + 1; ++i) {
-            for (std::size_t l = 0; l < kLanes; ++l) taps[i * kLanes + l] = l < lanes ? shift_taps[i * n_channels + c0 + l] : 0.0f;
+            for (std::size_t l = 0; l < kLanes; ++l) {
+              taps[i * kLanes + l] = l < lanes ? shift_taps[i * n_channels + c0 + l] : 0.0f;
+            }
           }
           shift_lanes(narrow.data(), n, taps.data(), shift_half_width, out + c0, n_channels, lanes);
           continue;
@@ -317,11 +320,13 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
 }
 
 template void highpass_block_impl<std::int16_t, float>(const std::int16_t*, std::size_t, const double*, std::size_t,
-                                                       std::size_t, const HighpassOptions&, float*, const float*, std::size_t);
+                                                       std::size_t, const HighpassOptions&, float*, const float*,
+                                                       std::size_t);
 template void highpass_block_impl<float, float>(const float*, std::size_t, const double*, std::size_t, std::size_t,
                                                 const HighpassOptions&, float*, const float*, std::size_t);
 template void highpass_block_impl<std::int16_t, double>(const std::int16_t*, std::size_t, const double*, std::size_t,
-                                                        std::size_t, const HighpassOptions&, double*, const float*, std::size_t);
+                                                        std::size_t, const HighpassOptions&, double*, const float*,
+                                                        std::size_t);
 template void highpass_block_impl<float, double>(const float*, std::size_t, const double*, std::size_t, std::size_t,
                                                  const HighpassOptions&, double*, const float*, std::size_t);
 

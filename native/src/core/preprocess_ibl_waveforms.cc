@@ -108,7 +108,9 @@ void cut_waveforms(const float* block, std::size_t n_samples, std::size_t n_chan
 
 void waveform_medians(const float* traces, std::size_t n_waves, std::size_t n_values, float* out) {
   if (n_values == 0) return;
-  if (out == nullptr || (n_waves > 0 && traces == nullptr)) throw std::invalid_argument("waveform_medians: null pointer");
+  if (out == nullptr || (n_waves > 0 && traces == nullptr)) {
+    throw std::invalid_argument("waveform_medians: null pointer");
+  }
   const std::size_t n_blocks = (n_values + kMedianBlock - 1) / kMedianBlock;
   parallel_for(n_blocks, [&](std::size_t b_begin, std::size_t b_end) {
     // gathered[j · n_waves + w]: value p0 + j of waveform w, so each median reads one run.
