@@ -8,6 +8,7 @@
 #include <cmath>
 #include <complex>
 #include <cstring>
+#include <memory>
 #include <numbers>
 #include <stdexcept>
 #include <string>
@@ -119,7 +120,13 @@ SPIKESHARD_CLONES void shift_lanes(const float* x, std::size_t n, const float* h
   using simd::Lanes;
   static_assert(sizeof(Lanes) == kLanes * sizeof(float));
   const std::size_t n_taps = 2 * half + 1;
-  auto store = [&](std::size_t t, const float* acc) { std::memcpy(out + t * out_stride, acc, lanes * sizeof(float)); };
+  auto store = [&](std::size_t t, const float* acc) {
+    if (lanes == kLanes) {
+      std::memcpy(out + t * out_stride, acc, kLanes * sizeof(float));
+    } else {
+      for (std::size_t l = 0; l < lanes; ++l) out[t * out_stride + l] = acc[l];
+    }
+  };
   auto edge_row = [&](std::size_t t) {
     float acc[kLanes] = {};
     for (std::size_t i = 0; i < n_taps; ++i) {
@@ -273,6 +280,23 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
   if constexpr (!std::is_same_v<Out, float>) {
     if (shift) throw std::invalid_argument("highpass_block: the ADC shift needs float output");
   }
+  // A group reads 8 values of rows a stride apart, a cache line per sample, and 4 groups share each
+  // line long after it left the cache: the block is first copied group by group, [g][t][kLanes]
+  // (in parallel over time), so that each group reads a contiguous run.
+  std::unique_ptr<In[]> grouped;
+  if (n_groups > 1) {
+    grouped.reset(new In[n_groups * n * kLanes]);
+    constexpr std::size_t kRowsPerTask = 256;
+    parallel_for((n + kRowsPerTask - 1) / kRowsPerTask, [&](std::size_t b_begin, std::size_t b_end) {
+      for (std::size_t t = b_begin * kRowsPerTask; t < std::min(n, b_end * kRowsPerTask); ++t) {
+        const In* row = in + t * in_stride;
+        for (std::size_t g = 0; g < n_groups; ++g) {
+          const std::size_t lanes = std::min(kLanes, n_channels - g * kLanes);
+          std::memcpy(grouped.get() + (g * n + t) * kLanes, row + g * kLanes, lanes * sizeof(In));
+        }
+      }
+    });
+  }
   parallel_for(n_groups, [&](std::size_t g_begin, std::size_t g_end) {
     std::vector<double> buf((n + 2 * pad) * kLanes);
     std::vector<float> narrow(shift ? n * kLanes : 0), taps(shift ? (2 * shift_half_width + 1) * kLanes : 0);
@@ -283,14 +307,28 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
       double sum[kLanes] = {};
       for (std::size_t l = 0; l < lanes; ++l) gain[l] = gains != nullptr ? gains[c0 + l] : 1.0;
       double* x = buf.data() + pad * kLanes;
-      for (std::size_t t = 0; t < n; ++t) {
-        const In* row = in + t * in_stride + c0;
-        double* dst = x + t * kLanes;
-        for (std::size_t l = 0; l < lanes; ++l) {
-          dst[l] = static_cast<double>(row[l]) * gain[l];
-          sum[l] += dst[l];
+      const In* src = grouped ? grouped.get() + g * n * kLanes : in + c0;
+      const std::size_t src_stride = grouped ? kLanes : in_stride;
+      // A whole group (all but maybe the last) with fixed bounds, so that the loop vectorises.
+      if (lanes == kLanes) {
+        for (std::size_t t = 0; t < n; ++t) {
+          const In* row = src + t * src_stride;
+          double* dst = x + t * kLanes;
+          for (std::size_t l = 0; l < kLanes; ++l) {
+            dst[l] = static_cast<double>(row[l]) * gain[l];
+            sum[l] += dst[l];
+          }
         }
-        for (std::size_t l = lanes; l < kLanes; ++l) dst[l] = 0.0;
+      } else {
+        for (std::size_t t = 0; t < n; ++t) {
+          const In* row = src + t * src_stride;
+          double* dst = x + t * kLanes;
+          for (std::size_t l = 0; l < lanes; ++l) {
+            dst[l] = static_cast<double>(row[l]) * gain[l];
+            sum[l] += dst[l];
+          }
+          for (std::size_t l = lanes; l < kLanes; ++l) dst[l] = 0.0;
+        }
       }
       double mean[kLanes];
       for (std::size_t l = 0; l < kLanes; ++l) mean[l] = sum[l] / static_cast<double>(n);
@@ -313,7 +351,11 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
       }
       for (std::size_t t = 0; t < n; ++t) {
         Out* row = out + t * n_channels + c0;
-        for (std::size_t l = 0; l < lanes; ++l) row[l] = static_cast<Out>(x[t * kLanes + l]);
+        if (lanes == kLanes) {
+          for (std::size_t l = 0; l < kLanes; ++l) row[l] = static_cast<Out>(x[t * kLanes + l]);
+        } else {
+          for (std::size_t l = 0; l < lanes; ++l) row[l] = static_cast<Out>(x[t * kLanes + l]);
+        }
       }
     }
   });
