@@ -299,9 +299,9 @@ function preprocessBlock(
  * and preprocesses only the chunks that hold a selected spike; an unreadable or short recording is
  * an InputError and leaves no traces file.
  *
- * Memory is one preprocessed chunk plus one cluster's waveforms, whatever the number of clusters:
- * each waveform goes to its place in a float32 scratch file in `dir` as its chunk is processed (in
- * time order); then, one cluster at a time, its block is read back for the median template and
+ * Memory is one preprocessed chunk (with the next raw chunk, read meanwhile) plus one cluster's
+ * waveforms, whatever the number of clusters: each waveform goes to its place in a float32 scratch
+ * file in `dir` as its chunk is processed (in time order); then, one cluster at a time, its block is read back for the median template and
  * written as float16 to the traces file, which is renamed into place when complete. The scratch
  * file is removed; `dir` needs ~6 bytes per trace value meanwhile (U·M·N·L·2 for the traces, and
  * 4 per value of the waveforms actually cut).
