@@ -11,17 +11,29 @@
  * common median reference over all channels. Differences from ibldsp are in docs/outputs.md.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  read,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import {
   CbinReader,
   adcSampleShift,
-  commonMedianReference,
+  cutWaveforms,
   destripeBatch,
+  toFloat16Bits,
+  waveformMedians,
   type FloatBlock,
 } from '../../native/lib/index.js';
 import { InputError, ParameterError, expected } from '../../proto/errors.js';
-import { float16FromFloat32 } from '../formats/float16.js';
 import { encodeNpyHeader } from '../formats/npy.js';
 import type { SortingResult } from '../formats/sorting-result.js';
 import { deriveTemplates, whiteningInverse } from './derived.js';
@@ -42,8 +54,9 @@ export interface IblWaveformOptions {
   /** Samples preprocessed at a time (IBL's chunk size). [30000] */
   chunkSamples?: number;
   /**
-   * Receives the seconds of each part: read (the raw chunks), preprocess, cut (waveforms into the
-   * scratch file), finish (medians and the float16 traces file).
+   * Receives the seconds of each part: read (waiting for the raw chunks: each is read while the one
+   * before is preprocessed and cut), preprocess, cut (waveforms into the scratch file), finish
+   * (medians and the float16 traces file).
    */
   timings?: Record<string, number>;
 }
@@ -210,15 +223,18 @@ async function openRaw(result: SortingResult): Promise<RawSource> {
     );
   }
   return {
-    read: (a, b) => {
-      const bytes = Buffer.alloc((b - a) * columns * 2);
+    // Asynchronous (libuv's thread pool), so that the next chunk is read while this one is preprocessed.
+    read: async (a, b) => {
+      const bytes = Buffer.allocUnsafeSlow((b - a) * columns * 2);
       let got = 0;
       while (got < bytes.length) {
-        const r = readSync(fd, bytes, got, bytes.length - got, a * columns * 2 + got);
+        const r = await new Promise<number>((resolve, reject) =>
+          read(fd, bytes, got, bytes.length - got, a * columns * 2 + got, (err, n) => (err ? reject(err) : resolve(n))),
+        );
         if (r === 0) throw new InputError(file, `ended early while reading samples ${a}–${b}`);
         got += r;
       }
-      return Promise.resolve(new Int16Array(bytes.buffer, bytes.byteOffset, (b - a) * columns));
+      return new Int16Array(bytes.buffer, bytes.byteOffset, (b - a) * columns);
     },
     close: () => {
       closeSync(fd);
@@ -269,9 +285,11 @@ function preprocessBlock(
       sampleShift: shift,
       kfilter: false,
       mute: false,
+      // The common median reference over all channels, in the interpolation's pass over the samples.
+      commonReference: new Uint8Array(C).fill(1),
     },
   );
-  return commonMedianReference(filtered, new Uint8Array(C).fill(1));
+  return filtered;
 }
 
 /**
@@ -281,9 +299,9 @@ function preprocessBlock(
  * and preprocesses only the chunks that hold a selected spike; an unreadable or short recording is
  * an InputError and leaves no traces file.
  *
- * Memory is one preprocessed chunk plus one cluster's waveforms, whatever the number of clusters:
- * each waveform goes to its place in a float32 scratch file in `dir` as its chunk is processed (in
- * time order); then, one cluster at a time, its block is read back for the median template and
+ * Memory is one preprocessed chunk (with the next raw chunk, read meanwhile) plus one cluster's
+ * waveforms, whatever the number of clusters: each waveform goes to its place in a float32 scratch
+ * file in `dir` as its chunk is processed (in time order); then, one cluster at a time, its block is read back for the median template and
  * written as float16 to the traces file, which is renamed into place when complete. The scratch
  * file is removed; `dir` needs ~6 bytes per trace value meanwhile (U·M·N·L·2 for the traces, and
  * 4 per value of the waveforms actually cut).
@@ -304,7 +322,6 @@ export async function extractIblWaveforms(
   if (!(radiusUm >= 0)) throw new ParameterError(`IBL waveforms: radiusUm ${expected('a distance >= 0', radiusUm)}`);
   const preprocess = options.preprocess ?? true;
 
-  const C = dims.nChannels;
   const { peakChannels } = deriveTemplates(result, dims, whiteningInverse(result, dims));
   const { index: neighbours, width: N } = channelNeighbourhoods(result.probe.sortingPositionsUm, radiusUm);
   const { samples, templates: spikeClusters } = result.spikes;
@@ -344,41 +361,50 @@ export async function extractIblWaveforms(
   };
   const scratch = openSync(scratchFile, 'w+');
   try {
-    const source = slots.length > 0 ? await openRaw(result) : null;
+    // The chunks holding a selected spike (only those are read): slots [i, j), samples [a, b).
+    const chunks: { i: number; j: number; a: number; b: number }[] = [];
+    for (let i = 0; i < slots.length;) {
+      const chunk = Math.floor(samples[slots[i]!.spike]! / chunkSamples);
+      let j = i;
+      while (j < slots.length && Math.floor(samples[slots[j]!.spike]! / chunkSamples) === chunk) j++;
+      const first = samples[slots[i]!.spike]! - before;
+      const last = samples[slots[j - 1]!.spike]! - before + L;
+      chunks.push({ i, j, a: Math.max(0, first - HALO_SAMPLES), b: Math.min(result.nSamples, last + HALO_SAMPLES) });
+      i = j;
+    }
+    const source = chunks.length > 0 ? await openRaw(result) : null;
+    // One chunk read ahead; its promise is always awaited before the source closes.
+    let next: Promise<Int16Array> | null = null;
     try {
-      const wave = new Float32Array(N * L);
-      let i = 0;
-      while (i < slots.length) {
-        const chunk = Math.floor(samples[slots[i]!.spike]! / chunkSamples);
-        let j = i;
-        while (j < slots.length && Math.floor(samples[slots[j]!.spike]! / chunkSamples) === chunk) j++;
-        const first = samples[slots[i]!.spike]! - before;
-        const last = samples[slots[j - 1]!.spike]! - before + L;
-        const a = Math.max(0, first - HALO_SAMPLES);
-        const b = Math.min(result.nSamples, last + HALO_SAMPLES);
+      let waves = new Float32Array(0);
+      for (let n = 0; n < chunks.length; n++) {
+        const { i, j, a, b } = chunks[n]!;
         clock = performance.now();
-        const raw = await source!.read(a, b);
+        const raw = await (next ?? source!.read(a, b));
+        next = n + 1 < chunks.length ? source!.read(chunks[n + 1]!.a, chunks[n + 1]!.b) : null;
         lap('read');
         const block = preprocessBlock(result, raw, b - a, preprocess, shift);
         lap('preprocess');
+        const count = j - i;
+        const starts = new Int32Array(count);
+        const rows = new Int32Array(count * N);
         for (let q = i; q < j; q++) {
-          const { spike, u, k } = slots[q]!;
+          const { spike, u } = slots[q]!;
           const peak = peakChannels[clusterIds[u]!]!;
-          const start = samples[spike]! - before - a;
-          for (let n = 0; n < N; n++) {
-            const c = neighbours[peak * N + n]!;
-            if (c === C) {
-              wave.fill(NaN, n * L, (n + 1) * L);
-              continue;
-            }
-            for (let t = 0; t < L; t++) wave[n * L + t] = block.data[(start + t) * C + c]! * 1e-6;
-          }
-          writeAll(scratch, new Uint8Array(wave.buffer), (firstRow[u]! + k) * rowBytes);
+          starts[q - i] = samples[spike]! - before - a;
+          rows.set(neighbours.subarray(peak * N, (peak + 1) * N), (q - i) * N);
+        }
+        if (waves.length < count * N * L) waves = new Float32Array(count * N * L);
+        cutWaveforms(block, { starts, channels: rows, nRows: N, length: L }, 1e-6, waves.subarray(0, count * N * L));
+        const bytes = new Uint8Array(waves.buffer);
+        for (let q = i; q < j; q++) {
+          const { u, k } = slots[q]!;
+          writeAll(scratch, bytes.subarray((q - i) * rowBytes, (q - i + 1) * rowBytes), (firstRow[u]! + k) * rowBytes);
         }
         lap('cut');
-        i = j;
       }
     } finally {
+      await next?.catch(() => undefined);
       await source?.close();
     }
 
@@ -386,25 +412,19 @@ export async function extractIblWaveforms(
     const out = openSync(partialFile, 'w');
     try {
       let at = writeAll(out, encodeNpyHeader([U, M, N, L], '<f2'), 0);
-      const values = new Float64Array(M);
-      const half = new Uint16Array(M * N * L);
+      // half[dataEnd, M·N·L) is NaN: only what the previous cluster wrote beyond this one's waveforms is refilled.
+      const half = new Uint16Array(M * N * L).fill(FLOAT16_NAN);
+      let dataEnd = 0;
+      const block = new Float32Array(M * N * L);
       for (let u = 0; u < U; u++) {
         const m = picked[u]!.length;
-        const traces = new Float32Array(m * N * L);
-        readAll(scratch, new Uint8Array(traces.buffer), firstRow[u]! * rowBytes, scratchFile);
-        for (let n = 0; n < N; n++) {
-          for (let t = 0; t < L; t++) {
-            let filled = 0;
-            for (let k = 0; k < m; k++) {
-              const v = traces[(k * N + n) * L + t]!;
-              if (!Number.isNaN(v)) values[filled++] = v;
-            }
-            if (filled > 0) templates[(u * N + n) * L + t] = medianOfFirst(values, filled);
-          }
-        }
+        const traces = block.subarray(0, m * N * L);
+        readAll(scratch, new Uint8Array(traces.buffer, 0, traces.byteLength), firstRow[u]! * rowBytes, scratchFile);
+        waveformMedians(traces, templates.subarray(u * N * L, (u + 1) * N * L));
         // float16 as ibllib's task writes the traces; its median is of the float32 values, as here.
-        float16FromFloat32(traces, half.subarray(0, traces.length));
-        half.fill(FLOAT16_NAN, traces.length);
+        toFloat16Bits(traces, half.subarray(0, traces.length));
+        if (dataEnd > traces.length) half.fill(FLOAT16_NAN, traces.length, dataEnd);
+        dataEnd = traces.length;
         at = writeAll(out, new Uint8Array(half.buffer), at);
       }
       fsyncSync(out);
@@ -469,8 +489,8 @@ function readAll(fd: number, bytes: Uint8Array, position: number, file: string):
 
 /**
  * Median of values (reordered in place); the mean of the two middle values for an even count.
- * A selection, not a sort: one per sample and channel of every cluster makes it the finishing
- * step's main cost.
+ * The extraction's templates come from the native `waveformMedians`; this is its reference in
+ * the tests (numpy's rule, −0 before 0).
  */
 export function median(values: Float64Array): number {
   return medianOfFirst(values, values.length);

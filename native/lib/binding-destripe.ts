@@ -30,6 +30,8 @@ export interface NativeDestripeArgs extends NativeHighpassArgs {
   saturationLevelFraction: number;
   saturationStepUv: number;
   saturationChannelFraction: number;
+  /** Channels of the common median reference applied last; null: none. */
+  reference: Uint8Array | null;
 }
 
 export interface DestripeBinding {
@@ -37,4 +39,21 @@ export interface DestripeBinding {
   destripeBatch(args: NativeDestripeArgs): { data: Float32Array; nSaturated: number };
   /** [sync] Per-channel ADC sampling offsets in samples. */
   adcSampleShift(args: { nChannels: number; perAdc: number; cycles: number }): Float64Array;
+  /** [sync] Waveform windows × scale out of a block into out (NaN on padded rows). RangeError on a window outside. */
+  cutWaveforms(args: {
+    block: Float32Array;
+    nSamples: number;
+    nChannels: number;
+    starts: Int32Array;
+    channels: Int32Array;
+    nWaves: number;
+    nRows: number;
+    length: number;
+    scale: number;
+    out: Float32Array;
+  }): void;
+  /** [sync] NaN-skipping medians over nWaves waveforms of nValues each, into out. */
+  waveformMedians(args: { traces: Float32Array; nWaves: number; nValues: number; out: Float32Array }): void;
+  /** [sync] binary16 bit patterns of float32 values into out (same length). */
+  float16FromFloat32(args: { values: Float32Array; out: Uint16Array }): void;
 }

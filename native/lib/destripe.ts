@@ -47,6 +47,11 @@ export interface DestripeOptions extends HighpassOptions {
   readonly saturationStepUv?: number;
   /** A sample is saturated if more than this fraction of channels is at the rail or steps. [0.2] */
   readonly saturationChannelFraction?: number;
+  /**
+   * 1 for the channels whose median is subtracted from all at each sample after the chain, as
+   * `commonMedianReference` does, in the same pass as the interpolation; null: none. [null]
+   */
+  readonly commonReference?: Uint8Array | null;
 }
 
 /** A destriped batch, µV, and how many of its samples were found saturated (and muted). */
@@ -84,6 +89,7 @@ export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOpt
   check('yUm', options.yUm, nChannels);
   check('shank', options.shank, nChannels);
   check('sampleShift', options.sampleShift, nChannels);
+  check('commonReference', options.commonReference, nChannels);
   const nSamples = raw.data.length / rowStride;
   const { data, nSaturated } = loadCpuBinding().destripeBatch({
     raw: raw.data,
@@ -112,6 +118,7 @@ export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOpt
     saturationLevelFraction: options.saturationLevelFraction ?? 0.98,
     saturationStepUv: options.saturationStepUv ?? 300,
     saturationChannelFraction: options.saturationChannelFraction ?? 0.2,
+    reference: options.commonReference ?? null,
   });
   return { data, nSamples, nChannels, nSaturated };
 }
@@ -130,4 +137,56 @@ export function adcSampleShift(probeType: ProbeType | 'custom', nChannels: numbe
 /** ADC full scale in counts (the family's default model: 512 for NP1.0); int16 range for other probes. */
 export function adcFullScaleCounts(probeType: ProbeType | 'custom'): number {
   return probeType === 'custom' ? 32768 : defaultProbeModel(probeType).maxInt;
+}
+
+/** Shape of a set of waveforms cut by {@link cutWaveforms}: nWaves × nRows × length values. */
+export interface WaveformWindows {
+  /** (nWaves,) first sample of each window in the block. */
+  readonly starts: Int32Array;
+  /** (nWaves × nRows) block channel of each row; nChannels (one past the last) pads a row with NaN. */
+  readonly channels: Int32Array;
+  readonly nRows: number;
+  /** Samples per window. */
+  readonly length: number;
+}
+
+/**
+ * IBL waveforms out of a preprocessed (samples × channels) block: out[w, r, i] =
+ * block[starts[w] + i, channels[w, r]] · scale, multiplied in double and rounded to float32 (as
+ * a JS store into a Float32Array rounds), NaN on padded rows. `out` holds nWaves·nRows·length
+ * values. RangeError on a window or channel outside the block.
+ */
+export function cutWaveforms(block: FloatBlock, windows: WaveformWindows, scale: number, out: Float32Array): void {
+  loadCpuBinding().cutWaveforms({
+    block: block.data,
+    nSamples: block.nSamples,
+    nChannels: block.nChannels,
+    starts: windows.starts,
+    channels: windows.channels,
+    nWaves: windows.starts.length,
+    nRows: windows.nRows,
+    length: windows.length,
+    scale,
+    out,
+  });
+}
+
+/**
+ * Per value p < out.length, the median over the waveforms w of traces[w·out.length + p], NaN
+ * values left out (NaN where all are): numpy's median of float32 values (the mean of the two
+ * middle ones for an even count, in float64, then rounded to float32; −0 sorts before 0).
+ */
+export function waveformMedians(traces: Float32Array, out: Float32Array): void {
+  const nValues = out.length;
+  if (nValues === 0 || traces.length % nValues !== 0) {
+    throw new ParameterError(
+      `waveformMedians: traces length: ${expected(`a multiple of out.length = ${nValues}`, traces.length)}`,
+    );
+  }
+  loadCpuBinding().waveformMedians({ traces, nWaves: traces.length / nValues, nValues, out });
+}
+
+/** binary16 bit patterns of `values` into `out` (same length), as float16Bits rounds (ties to even). */
+export function toFloat16Bits(values: Float32Array, out: Uint16Array): void {
+  loadCpuBinding().float16FromFloat32({ values, out });
 }

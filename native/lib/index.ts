@@ -143,3 +143,5 @@ export { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from '.
 export type { WeightedGram } from './postprocess.js';
 export { destripeBatch, adcSampleShift, adcFullScaleCounts, agcWindowSamples } from './destripe.js';
 export type { DestripeOptions, DestripedBlock } from './destripe.js';
+export { cutWaveforms, waveformMedians, toFloat16Bits } from './destripe.js';
+export type { WaveformWindows } from './destripe.js';

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Tests of the IBL destriping kernels: ADC shift, bad-channel interpolation, k-filter (AGC and the
 // spatial high-pass), saturation mute, and the chain's thread independence.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <numbers>
 #include <random>
 #include <vector>
@@ -279,4 +281,157 @@ TEST(destripe_kfilter_agc_equals_the_reference_chain) {
     for (std::size_t c = 0; c < nc; ++c) worst = std::max(worst, std::fabs(y[t * nc + c] - line[6 + c] * g(c)));
   }
   CHECK(worst < 1e-3);
+}
+
+TEST(ibl_cut_waveforms_scales_and_pads) {
+  // block[t, c] = 10·t + c over 6 samples × 3 channels; two windows of 2 samples, 2 rows each.
+  const std::size_t n = 6, nc = 3;
+  std::vector<float> block(n * nc);
+  for (std::size_t t = 0; t < n; ++t)
+    for (std::size_t c = 0; c < nc; ++c) block[t * nc + c] = static_cast<float>(10 * t + c);
+  const std::int32_t starts[2] = {1, 4};
+  const std::int32_t channels[4] = {2, 0, 1, 3};  // 3 = nc pads
+  std::vector<float> out(2 * 2 * 2);
+  cut_waveforms(block.data(), n, nc, starts, channels, 2, 2, 2, 1e-6, out.data());
+  CHECK(out[0] == static_cast<float>(12.0 * 1e-6) && out[1] == static_cast<float>(22.0 * 1e-6));
+  CHECK(out[2] == static_cast<float>(10.0 * 1e-6) && out[3] == static_cast<float>(20.0 * 1e-6));
+  CHECK(out[4] == static_cast<float>(41.0 * 1e-6) && out[5] == static_cast<float>(51.0 * 1e-6));
+  CHECK(std::isnan(out[6]) && std::isnan(out[7]));
+  const std::int32_t late[1] = {5};
+  bool threw = false;
+  try {
+    cut_waveforms(block.data(), n, nc, late, channels, 1, 2, 2, 1.0, out.data());
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+TEST(ibl_waveform_medians_skip_nan_and_follow_numpy) {
+  // 4 waveforms of 5 values; columns: odd count after NaNs, even count, all NaN, ±0, mixed signs.
+  const float nan = std::nanf("");
+  const float traces[4 * 5] = {
+      3, 1, nan, -0.0f, -1,  //
+      1, 2, nan, 0.0f, 1,    //
+      nan, 5, nan, -0.0f, 0.5f,  //
+      2, 7, nan, 0.0f, -0.0f,    //
+  };
+  float out[5];
+  waveform_medians(traces, 4, 5, out);
+  CHECK(out[0] == 2.0f);  // {3, 1, 2}
+  CHECK(out[1] == 3.5f);  // {1, 2, 5, 7}
+  CHECK(std::isnan(out[2]));
+  CHECK(out[3] == 0.0f && !std::signbit(out[3]));  // sorted −0 −0 0 0: (−0 + 0) / 2 = 0
+  CHECK(out[4] == 0.25f);                          // sorted −1 −0 0.5 1: (−0 + 0.5) / 2
+  const float minus[3] = {-0.0f, 0.0f, -0.0f};
+  waveform_medians(minus, 3, 1, out);
+  CHECK(out[0] == 0.0f && std::signbit(out[0]));  // sorted −0 −0 0
+  // The float mean of the middle pair is taken in double: 1 and 1 + 2^−23 average to a tie, rounded to even.
+  const float pair[2] = {1.0f, std::nextafter(1.0f, 2.0f)};
+  waveform_medians(pair, 2, 1, out);
+  CHECK(out[0] == 1.0f);
+  // Many values and blocks: the same as sorting each column, for any thread count.
+  const std::size_t m = 37, nv = 150;
+  std::vector<float> many(m * nv);
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> pick(-4, 4);
+  for (float& v : many) v = pick(rng) == 4 ? nan : static_cast<float>(pick(rng)) * 0.5f;
+  std::vector<float> got(nv), again(nv);
+  waveform_medians(many.data(), m, nv, got.data());
+  set_default_threads(3);
+  waveform_medians(many.data(), m, nv, again.data());
+  set_default_threads(0);
+  for (std::size_t p = 0; p < nv; ++p) {
+    std::vector<double> col;
+    for (std::size_t w = 0; w < m; ++w)
+      if (!std::isnan(many[w * nv + p])) col.push_back(many[w * nv + p]);
+    std::sort(col.begin(), col.end());
+    const std::size_t h = col.size() / 2;
+    const double want = col.size() % 2 == 1 ? col[h] : (col[h - 1] + col[h]) / 2;
+    CHECK(got[p] == static_cast<float>(want));
+    CHECK(std::memcmp(&got[p], &again[p], sizeof(float)) == 0);
+  }
+}
+
+TEST(ibl_float16_rounds_to_nearest_even) {
+  const float in[] = {1.0f,
+                      -2.0f,
+                      65504.0f,
+                      65520.0f,
+                      65519.99f,
+                      std::ldexp(1.0f, -24),
+                      std::ldexp(1.0f, -25),
+                      std::ldexp(3.0f, -26),
+                      1.0f + std::ldexp(1.0f, -11),
+                      1.0f + std::ldexp(3.0f, -11),
+                      std::nanf(""),
+                      -std::numeric_limits<float>::infinity(),
+                      -0.0f};
+  const std::uint16_t want[] = {0x3c00, 0xc000, 0x7bff, 0x7c00, 0x7bff, 0x0001, 0x0000, 0x0001, 0x3c00, 0x3c02,
+                                0x7e00, 0xfc00, 0x8000};
+  constexpr std::size_t n = sizeof in / sizeof in[0];
+  std::uint16_t out[n];
+  float16_from_float32(in, n, out);
+  for (std::size_t i = 0; i < n; ++i) CHECK(out[i] == want[i]);
+}
+
+TEST(destripe_block_equals_its_steps_one_after_the_other) {
+  // The fused passes (high-pass with ADC shift per channel group; interpolation with the common
+  // median reference per sample) against highpass_block, adc_shift, interpolate_bad_channels and
+  // common_median_reference in turn: bitwise, with a stride, 27 channels (a partial group of 8),
+  // two bad channels, with and without the k-filter and saturation in between.
+  const std::size_t n = 1500, nc = 27, stride = 29;
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> counts(-300, 300);
+  std::vector<std::int16_t> raw(n * stride);
+  for (auto& v : raw) v = static_cast<std::int16_t>(counts(rng));
+  for (std::size_t c = 0; c < nc; ++c) raw[700 * stride + c] = 500;  // a saturated sample
+  std::vector<double> x(nc), y(nc), gains(nc);
+  std::vector<std::int32_t> labels(nc, 0);
+  for (std::size_t c = 0; c < nc; ++c) {
+    x[c] = (c % 2) * 32.0;
+    y[c] = (c / 2) * 20.0;
+    gains[c] = 2.0 + 0.01 * static_cast<double>(c);
+  }
+  labels[5] = kChannelDead;
+  labels[12] = kChannelNoisy;
+  std::vector<std::uint8_t> good(nc, 1);
+  good[20] = 0;
+  const auto shift = adc_sample_shift(nc, 12, 13);
+  for (const bool kfilter_on : {false, true}) {
+    for (const bool mute_on : {false, true}) {
+      DestripeInput in;
+      in.raw = raw.data();
+      in.raw_stride = stride;
+      in.n_samples = n;
+      in.n_channels = nc;
+      in.gains = gains.data();
+      in.shift_samples = shift.data();
+      in.x_um = x.data();
+      in.y_um = y.data();
+      in.labels = labels.data();
+      in.kfilter = kfilter_on;
+      in.k.agc_window_samples = 301;
+      in.mute = mute_on;
+      in.saturation.max_count = 510;
+      in.saturation.step_uv = 1e9;  // random counts step by hundreds of µV every sample
+      in.reference = good.data();
+      std::vector<float> fused(n * nc), steps(n * nc);
+      std::size_t saturated = 0;
+      destripe_block(in, fused.data(), &saturated);
+      CHECK(saturated == (mute_on ? 1u : 0u));
+      highpass_block(raw.data(), stride, gains.data(), n, nc, in.highpass, steps.data());
+      adc_shift(steps.data(), n, nc, shift.data());
+      interpolate_bad_channels(steps.data(), n, nc, x.data(), y.data(), labels.data(), in.interpolation);
+      if (kfilter_on) kfilter(steps.data(), n, nc, nullptr, labels.data(), in.k);
+      if (mute_on) {
+        const auto mute = saturation_mute(raw.data(), stride, gains.data(), n, nc, in.saturation, nullptr);
+        for (std::size_t t = 0; t < n; ++t)
+          for (std::size_t c = 0; c < nc; ++c)
+            if (mute[t] != 1.0f) steps[t * nc + c] *= mute[t];
+      }
+      common_median_reference(steps.data(), n, nc, good.data());
+      CHECK(std::memcmp(fused.data(), steps.data(), fused.size() * sizeof(float)) == 0);
+    }
+  }
 }

@@ -351,6 +351,61 @@ TEST(cmr_ignores_bad_channels_and_averages_even_counts) {
   CHECK(threw);
 }
 
+TEST(cmr_equals_a_sort_per_row_bit_for_bit) {
+  // Rows whose median drifts slowly, jumps, has many ties, ±0 or NaN, odd and even good counts:
+  // every path of the windowed median. Each result must be bitwise the sorted rows' median
+  // subtracted in double, for any split of the rows between threads.
+  const std::size_t n = 3000;
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0.0, 10.0);
+  for (const std::size_t nc : {9, 40, 384}) {
+    std::vector<float> x(n * nc);
+    for (std::size_t t = 0; t < n; ++t) {
+      const double common = 30 * std::sin(0.01 * static_cast<double>(t)) + (t % 700 == 0 ? 1e4 : 0.0);
+      for (std::size_t c = 0; c < nc; ++c) {
+        float v = static_cast<float>(common + noise(rng));
+        if (t % 97 < 5) v = static_cast<float>(std::round(v / 20.0));  // ties, zeros
+        if (t % 97 == 3) v = c % 2 == 0 ? -0.0f : 0.0f;
+        if (t % 389 == 1 && c == 3) v = std::nanf("");
+        x[t * nc + c] = v;
+      }
+    }
+    std::vector<std::uint8_t> good(nc, 1);
+    good[1] = 0;  // an odd count of good channels where nc is even
+    if (nc == 9) good[2] = 0;
+    std::vector<float> want = x;
+    std::vector<bool> zero_median(n, false);
+    for (std::size_t t = 0; t < n; ++t) {
+      if (t % 389 == 1) continue;  // NaN rows: no defined median to compare with
+      std::vector<double> v;
+      for (std::size_t c = 0; c < nc; ++c)
+        if (good[c]) v.push_back(x[t * nc + c]);
+      std::sort(v.begin(), v.end());
+      const std::size_t h = v.size() / 2;
+      const double median = v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2.0;
+      zero_median[t] = median == 0.0;  // −0 or 0: only the sign of zero results may differ
+      for (std::size_t c = 0; c < nc; ++c)
+        want[t * nc + c] = static_cast<float>(static_cast<double>(x[t * nc + c]) - median);
+    }
+    std::vector<float> one = x, three = x;
+    set_default_threads(1);
+    common_median_reference(one.data(), n, nc, good.data());
+    set_default_threads(3);
+    common_median_reference(three.data(), n, nc, good.data());
+    set_default_threads(0);
+    CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
+    std::size_t differing = 0;
+    for (std::size_t t = 0; t < n; ++t) {
+      if (t % 389 == 1) continue;
+      for (std::size_t c = 0; c < nc; ++c) {
+        const float a = one[t * nc + c], b = want[t * nc + c];
+        differing += (zero_median[t] ? a == b : std::memcmp(&a, &b, sizeof a) == 0) ? 0 : 1;
+      }
+    }
+    CHECK(differing == 0);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad channels
 

@@ -110,12 +110,35 @@ struct DestripeInput {
   KFilterOptions k;
   bool mute = true;
   SaturationOptions saturation;
+  // Channels (nonzero) whose median is subtracted from every channel at each sample after the
+  // chain, as common_median_reference does (IBL's waveform extraction); nullptr: none.
+  const std::uint8_t* reference = nullptr;
 };
 
 // The chain of ks25-algorithm.md §2.3 steps 1, 3–7 on one batch: mute detection on the raw
 // counts, gains + mean removal + high-pass (highpass_block), ADC shift, bad-channel interpolation,
-// k-filter, mute. out: (n_samples × n_channels) µV.
+// k-filter, mute, and the common median reference when `reference` is set. out: (n_samples ×
+// n_channels) µV. High-pass and shift run in one pass per group of channels, interpolation and
+// reference in one pass per sample: bitwise the steps run one after the other.
 void destripe_block(const DestripeInput& in, float* out, std::size_t* n_saturated = nullptr);
+
+// IBL's waveform extraction (coordinator/export/ibl-waveforms.ts), its per-value loops.
+
+// out[w, r, i] = scale · block[starts[w] + i, channels[w, r]] (the product in double, rounded to
+// float) for w < n_waves, r < n_rows, i < length; NaN where channels[w, r] == n_channels (a padded
+// row). block: (n_samples × n_channels); every window must lie inside it. Parallel over waveforms.
+void cut_waveforms(const float* block, std::size_t n_samples, std::size_t n_channels, const std::int32_t* starts,
+                   const std::int32_t* channels, std::size_t n_waves, std::size_t n_rows, std::size_t length,
+                   double scale, float* out);
+
+// out[p] = the median over w < n_waves of the non-NaN traces[w·n_values + p] (p < n_values), NaN
+// where there are none: numpy's median of the float32 values (the mean of the two middle ones for
+// an even count, in double, rounded to float; −0 sorts before 0). Parallel over blocks of p.
+void waveform_medians(const float* traces, std::size_t n_waves, std::size_t n_values, float* out);
+
+// IEEE binary16 bit patterns of float32 values, rounded to nearest (ties to even) as numpy's
+// astype(float16): overflow gives ±inf, NaN stays NaN (quiet, sign kept). Parallel over blocks.
+void float16_from_float32(const float* in, std::size_t n, std::uint16_t* out);
 
 }  // namespace spikeshard
 

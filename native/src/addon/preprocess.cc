@@ -235,7 +235,8 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 // shiftSamples: Float64Array | null, xUm, yUm: Float64Array, shank: Int32Array | null, labels:
 // Int32Array, order, cutoffHz, sampleRateHz, interpLengthUm, interpPower, interpMinWeight,
 // kfilter: boolean, kOrder, kCutoff, kPadChannels, agcWindowSamples, mute: boolean,
-// saturationMaxCount, saturationLevelFraction, saturationStepUv, saturationChannelFraction})
+// saturationMaxCount, saturationLevelFraction, saturationStepUv, saturationChannelFraction,
+// reference: Uint8Array | null})
 // → {data: Float32Array (nSamples × nChannels, µV), nSaturated}. See spikeshard/destripe.h.
 Napi::Value DestripeBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
@@ -268,6 +269,7 @@ Napi::Value DestripeBatch(const Napi::CallbackInfo& info) {
     in.saturation.level_fraction = o.number("saturationLevelFraction");
     in.saturation.step_uv = o.number("saturationStepUv");
     in.saturation.channel_fraction = o.number("saturationChannelFraction");
+    in.reference = o.optional_array<std::uint8_t>("reference", napi_uint8_array, nc);
     auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", in.n_samples, nc));
     std::size_t n_saturated = 0;
     destripe_block(in, out.Data(), &n_saturated);
@@ -287,11 +289,59 @@ Napi::Value AdcSampleShift(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] cutWaveforms({block: Float32Array (nSamples × nChannels), nSamples, nChannels, starts:
+// Int32Array (nWaves), channels: Int32Array (nWaves × nRows; nChannels pads), nWaves, nRows,
+// length, scale, out: Float32Array (nWaves × nRows × length)}) → undefined; writes out.
+Napi::Value CutWaveforms(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "cutWaveforms");
+    const std::size_t n = o.count("nSamples", 1), nc = o.count("nChannels", 1);
+    const std::size_t n_waves = o.count("nWaves"), n_rows = o.count("nRows", 1), length = o.count("length", 1);
+    const float* block = o.array<float>("block", napi_float32_array, checked_product(o, "nSamples", n, nc)).Data();
+    const std::int32_t* starts = o.array<std::int32_t>("starts", napi_int32_array, n_waves).Data();
+    const std::size_t rows = checked_product(o, "nRows", n_waves, n_rows);
+    const std::int32_t* channels = o.array<std::int32_t>("channels", napi_int32_array, rows).Data();
+    const double scale = o.number("scale");
+    float* out = o.array<float>("out", napi_float32_array, checked_product(o, "length", rows, length)).Data();
+    cut_waveforms(block, n, nc, starts, channels, n_waves, n_rows, length, scale, out);
+    return o.env().Undefined();
+  });
+}
+
+// [sync] waveformMedians({traces: Float32Array (nWaves × nValues), nWaves, nValues, out:
+// Float32Array (nValues)}) → undefined; writes the NaN-skipping medians over waveforms into out.
+Napi::Value WaveformMedians(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "waveformMedians");
+    const std::size_t n_waves = o.count("nWaves"), n_values = o.count("nValues");
+    const float* traces =
+        o.array<float>("traces", napi_float32_array, checked_product(o, "nWaves", n_waves, n_values)).Data();
+    float* out = o.array<float>("out", napi_float32_array, n_values).Data();
+    waveform_medians(traces, n_waves, n_values, out);
+    return o.env().Undefined();
+  });
+}
+
+// [sync] float16FromFloat32({values: Float32Array, out: Uint16Array (same length)}) → undefined;
+// writes the binary16 bit patterns into out.
+Napi::Value Float16FromFloat32(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, "float16FromFloat32");
+    auto values = o.array<float>("values", napi_float32_array);
+    auto out = o.array<std::uint16_t>("out", napi_uint16_array, values.ElementLength());
+    float16_from_float32(values.Data(), values.ElementLength(), out.Data());
+    return o.env().Undefined();
+  });
+}
+
 }  // namespace
 
 void register_preprocess(Napi::Env env, Napi::Object exports) {
   exports.Set("destripeBatch", Napi::Function::New(env, DestripeBatch));
   exports.Set("adcSampleShift", Napi::Function::New(env, AdcSampleShift));
+  exports.Set("cutWaveforms", Napi::Function::New(env, CutWaveforms));
+  exports.Set("waveformMedians", Napi::Function::New(env, WaveformMedians));
+  exports.Set("float16FromFloat32", Napi::Function::New(env, Float16FromFloat32));
   exports.Set("butterworthHighpassSos", Napi::Function::New(env, ButterworthHighpassSos));
   exports.Set("highpassBlock", Napi::Function::New(env, HighpassBlock));
   exports.Set("commonMedianReference", Napi::Function::New(env, CommonMedianReference));

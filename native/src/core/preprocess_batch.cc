@@ -68,27 +68,31 @@ double median_in_place(double* values, std::size_t n) {
   return (lower + values[k]) / 2.0;
 }
 
+RowMedian::RowMedian(const std::uint8_t* good, std::size_t n_channels) {
+  for (std::size_t c = 0; c < n_channels; ++c) {
+    if (good[c] != 0) good_.push_back(c);
+  }
+  if (good_.empty()) {
+    throw std::invalid_argument("common_median_reference: no channel is marked good (of " +
+                                std::to_string(n_channels) + ")");
+  }
+  scratch_.resize(good_.size());
+}
+
+double RowMedian::operator()(const float* row) {
+  for (std::size_t i = 0; i < good_.size(); ++i) scratch_[i] = row[good_[i]];
+  return median_in_place(scratch_.data(), scratch_.size());
+}
+
 }  // namespace detail
 
 void common_median_reference(float* x, std::size_t n_samples, std::size_t n_channels, const std::uint8_t* good) {
   detail::require_block("common_median_reference", x, n_channels, n_samples, n_channels);
   if (good == nullptr) throw std::invalid_argument("common_median_reference: good-channel mask is null");
-  std::vector<std::size_t> good_channels;
-  for (std::size_t c = 0; c < n_channels; ++c) {
-    if (good[c] != 0) good_channels.push_back(c);
-  }
-  if (good_channels.empty()) {
-    throw std::invalid_argument("common_median_reference: no channel is marked good (of " +
-                                std::to_string(n_channels) + ")");
-  }
+  const detail::RowMedian prototype(good, n_channels);
   parallel_for(n_samples, [&](std::size_t t_begin, std::size_t t_end) {
-    std::vector<double> scratch(good_channels.size());
-    for (std::size_t t = t_begin; t < t_end; ++t) {
-      float* row = x + t * n_channels;
-      for (std::size_t i = 0; i < good_channels.size(); ++i) scratch[i] = row[good_channels[i]];
-      const double median = detail::median_in_place(scratch.data(), scratch.size());
-      for (std::size_t c = 0; c < n_channels; ++c) row[c] = static_cast<float>(static_cast<double>(row[c]) - median);
-    }
+    detail::RowMedian median = prototype;
+    for (std::size_t t = t_begin; t < t_end; ++t) detail::subtract_median(x + t * n_channels, n_channels, median);
   });
 }
 

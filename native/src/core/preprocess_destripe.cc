@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <map>
 #include <numbers>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "preprocess_internal.h"
@@ -116,14 +118,14 @@ std::vector<double> fractional_delay_taps(double shift_samples, std::size_t half
   return h;
 }
 
-void adc_shift(float* x, std::size_t n_samples, std::size_t n_channels, const double* shift_samples,
-               const FractionalDelayOptions& options) {
-  if (x == nullptr || shift_samples == nullptr || n_samples == 0 || n_channels == 0) {
-    throw std::invalid_argument("adc_shift: empty block or no shifts");
-  }
+namespace {
+
+// adc_shift's taps as float, taps[i·C + c] (tap i of channel c, so that loops over channels read
+// them contiguously); a channel with no shift gets the identity. Empty when no channel is shifted.
+std::vector<float> shift_taps(const double* shift_samples, std::size_t n_channels,
+                              const FractionalDelayOptions& options) {
   const std::size_t k_half = options.half_width;
   const std::size_t n_taps = 2 * k_half + 1;
-  // taps[i·C + c]: tap i of channel c, so the inner loop runs over contiguous channels.
   std::vector<float> taps(n_taps * n_channels, 0.0f);
   bool any = false;
   for (std::size_t c = 0; c < n_channels; ++c) {
@@ -135,7 +137,51 @@ void adc_shift(float* x, std::size_t n_samples, std::size_t n_channels, const do
     const auto h = fractional_delay_taps(shift_samples[c], k_half, options.kaiser_beta);
     for (std::size_t i = 0; i < n_taps; ++i) taps[i * n_channels + c] = static_cast<float>(h[i]);
   }
-  if (!any) return;
+  if (!any) taps.clear();
+  return taps;
+}
+
+// One bad channel's interpolation: its index and the good channels' weights.
+struct Interpolated {
+  std::size_t channel;
+  std::vector<std::pair<std::size_t, double>> terms;
+};
+
+std::vector<Interpolated> interpolation_rows(const double* x_um, const double* y_um, const std::int32_t* labels,
+                                             std::size_t n_channels, const InterpolationOptions& options) {
+  const std::vector<double> w = bad_channel_interpolation(x_um, y_um, labels, n_channels, options);
+  std::vector<Interpolated> rows;
+  for (std::size_t b = 0; b < n_channels; ++b) {
+    if (!is_bad(labels[b])) continue;
+    Interpolated r{b, {}};
+    for (std::size_t j = 0; j < n_channels; ++j) {
+      if (w[b * n_channels + j] != 0.0) r.terms.emplace_back(j, w[b * n_channels + j]);
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+// Bad channels are written, only good ones are read: in place is safe.
+void interpolate_row(float* row, const std::vector<Interpolated>& rows) {
+  for (const Interpolated& r : rows) {
+    double v = 0.0;
+    for (const auto& [channel, weight] : r.terms) v += weight * row[channel];
+    row[r.channel] = static_cast<float>(v);
+  }
+}
+
+}  // namespace
+
+void adc_shift(float* x, std::size_t n_samples, std::size_t n_channels, const double* shift_samples,
+               const FractionalDelayOptions& options) {
+  if (x == nullptr || shift_samples == nullptr || n_samples == 0 || n_channels == 0) {
+    throw std::invalid_argument("adc_shift: empty block or no shifts");
+  }
+  const std::size_t k_half = options.half_width;
+  const std::size_t n_taps = 2 * k_half + 1;
+  const std::vector<float> taps = shift_taps(shift_samples, n_channels, options);
+  if (taps.empty()) return;
   const std::vector<float> in(x, x + n_samples * n_channels);
   parallel_for(n_samples, [&](std::size_t t_begin, std::size_t t_end) {
     std::vector<float> acc(n_channels);
@@ -192,31 +238,10 @@ std::vector<double> bad_channel_interpolation(const double* x_um, const double* 
 
 void interpolate_bad_channels(float* x, std::size_t n_samples, std::size_t n_channels, const double* x_um,
                               const double* y_um, const std::int32_t* labels, const InterpolationOptions& options) {
-  const std::vector<double> w = bad_channel_interpolation(x_um, y_um, labels, n_channels, options);
-  struct Term {
-    std::size_t channel;
-    double weight;
-  };
-  std::vector<std::pair<std::size_t, std::vector<Term>>> rows;
-  for (std::size_t b = 0; b < n_channels; ++b) {
-    if (!is_bad(labels[b])) continue;
-    std::vector<Term> terms;
-    for (std::size_t j = 0; j < n_channels; ++j) {
-      if (w[b * n_channels + j] != 0.0) terms.push_back({j, w[b * n_channels + j]});
-    }
-    rows.emplace_back(b, std::move(terms));
-  }
+  const std::vector<Interpolated> rows = interpolation_rows(x_um, y_um, labels, n_channels, options);
   if (rows.empty()) return;
-  // Bad channels are written, only good ones are read: in place is safe.
   parallel_for(n_samples, [&](std::size_t t_begin, std::size_t t_end) {
-    for (std::size_t t = t_begin; t < t_end; ++t) {
-      float* row = x + t * n_channels;
-      for (const auto& [b, terms] : rows) {
-        double v = 0.0;
-        for (const Term& term : terms) v += term.weight * row[term.channel];
-        row[b] = static_cast<float>(v);
-      }
-    }
+    for (std::size_t t = t_begin; t < t_end; ++t) interpolate_row(x + t * n_channels, rows);
   });
 }
 
@@ -440,21 +465,43 @@ void destripe_block(const DestripeInput& in, float* out, std::size_t* n_saturate
     throw std::invalid_argument("destripe_block: labels and positions are required");
   }
   check_labels(in.labels, in.n_channels);
+  const std::size_t n = in.n_samples, nc = in.n_channels;
   std::vector<float> mute;
   std::size_t saturated = 0;
-  if (in.mute) {
-    mute = saturation_mute(in.raw, in.raw_stride, in.gains, in.n_samples, in.n_channels, in.saturation, &saturated);
+  if (in.mute) mute = saturation_mute(in.raw, in.raw_stride, in.gains, n, nc, in.saturation, &saturated);
+  const std::vector<Interpolated> bad = interpolation_rows(in.x_um, in.y_um, in.labels, nc, in.interpolation);
+  std::optional<detail::RowMedian> reference;
+  if (in.reference != nullptr) reference.emplace(in.reference, nc);
+  // High-pass and ADC shift in one pass per group of channels (highpass_block then adc_shift).
+  const FractionalDelayOptions delay;
+  const std::vector<float> taps =
+      in.shift_samples != nullptr ? shift_taps(in.shift_samples, nc, delay) : std::vector<float>();
+  detail::highpass_block_impl(in.raw, in.raw_stride, in.gains, n, nc, in.highpass, out,
+                              taps.empty() ? nullptr : taps.data(), delay.half_width);
+  // Interpolation, then (without a k-filter or saturation in between) the reference, row by row.
+  const bool fused = !in.kfilter && saturated == 0;
+  if (!bad.empty() || (fused && reference)) {
+    parallel_for(n, [&](std::size_t t_begin, std::size_t t_end) {
+      std::optional<detail::RowMedian> median = fused ? reference : std::nullopt;
+      for (std::size_t t = t_begin; t < t_end; ++t) {
+        interpolate_row(out + t * nc, bad);
+        if (median) detail::subtract_median(out + t * nc, nc, *median);
+      }
+    });
   }
-  highpass_block(in.raw, in.raw_stride, in.gains, in.n_samples, in.n_channels, in.highpass, out);
-  if (in.shift_samples != nullptr) adc_shift(out, in.n_samples, in.n_channels, in.shift_samples);
-  interpolate_bad_channels(out, in.n_samples, in.n_channels, in.x_um, in.y_um, in.labels, in.interpolation);
-  if (in.kfilter) kfilter(out, in.n_samples, in.n_channels, in.shank, in.labels, in.k);
+  if (in.kfilter) kfilter(out, n, nc, in.shank, in.labels, in.k);
   if (saturated > 0) {
-    parallel_for(in.n_samples, [&](std::size_t t_begin, std::size_t t_end) {
+    parallel_for(n, [&](std::size_t t_begin, std::size_t t_end) {
       for (std::size_t t = t_begin; t < t_end; ++t) {
         if (mute[t] == 1.0f) continue;
-        for (std::size_t c = 0; c < in.n_channels; ++c) out[t * in.n_channels + c] *= mute[t];
+        for (std::size_t c = 0; c < nc; ++c) out[t * nc + c] *= mute[t];
       }
+    });
+  }
+  if (!fused && reference) {
+    parallel_for(n, [&](std::size_t t_begin, std::size_t t_end) {
+      detail::RowMedian median = *reference;
+      for (std::size_t t = t_begin; t < t_end; ++t) detail::subtract_median(out + t * nc, nc, median);
     });
   }
   if (n_saturated != nullptr) *n_saturated = saturated;

@@ -7,10 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <cstring>
+#include <memory>
 #include <numbers>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "matching_simd.h"
 #include "preprocess_internal.h"
 #include "spikeshard/preprocess.h"
 #include "spikeshard/threads.h"
@@ -61,8 +65,8 @@ SteadyState steady_state(const std::vector<SosSection>& sos) {
 
 // One pass of the cascade over rows [0, total) of a (total × kLanes) buffer, forwards or
 // backwards, starting from the steady state scaled by the first row met.
-void cascade_pass(const std::vector<SosSection>& sos, const SteadyState& zi, double* buf, std::size_t total,
-                  bool backwards) {
+SPIKESHARD_CLONES void cascade_pass(const std::vector<SosSection>& sos, const SteadyState& zi, double* buf,
+                                    std::size_t total, bool backwards) {
   const std::size_t n_sections = sos.size();
   double s0[kMaxSections][kLanes];
   double s1[kMaxSections][kLanes];
@@ -105,6 +109,71 @@ void filtfilt_lanes(const std::vector<SosSection>& sos, const SteadyState& zi, s
   const std::size_t total = n + 2 * pad;
   cascade_pass(sos, zi, buf, total, false);
   cascade_pass(sos, zi, buf, total, true);
+}
+
+// The ADC shift (adc_shift's FIR) of one group's filtered samples, written to its kLanes columns
+// of out: y[t] = Σ_i h[i]·x[t + K − i] in float, from 0, i ascending, terms beyond the block left
+// out — adc_shift's arithmetic, value for value. x: (n × kLanes) float; h: (n_taps × kLanes).
+// Four rows at a time in the interior, where every term exists (independent sums in flight).
+SPIKESHARD_CLONES void shift_lanes(const float* x, std::size_t n, const float* h, std::size_t half, float* out,
+                                   std::size_t out_stride, std::size_t lanes) {
+  using simd::Lanes;
+  static_assert(sizeof(Lanes) == kLanes * sizeof(float));
+  const std::size_t n_taps = 2 * half + 1;
+  auto store = [&](std::size_t t, const float* acc) {
+    if (lanes == kLanes) {
+      std::memcpy(out + t * out_stride, acc, kLanes * sizeof(float));
+    } else {
+      for (std::size_t l = 0; l < lanes; ++l) out[t * out_stride + l] = acc[l];
+    }
+  };
+  auto edge_row = [&](std::size_t t) {
+    float acc[kLanes] = {};
+    for (std::size_t i = 0; i < n_taps; ++i) {
+      const std::ptrdiff_t u = static_cast<std::ptrdiff_t>(t + half) - static_cast<std::ptrdiff_t>(i);
+      if (u < 0 || u >= static_cast<std::ptrdiff_t>(n)) continue;
+      const float* src = x + static_cast<std::size_t>(u) * kLanes;
+      for (std::size_t l = 0; l < kLanes; ++l) acc[l] += h[i * kLanes + l] * src[l];
+    }
+    store(t, acc);
+  };
+  const std::size_t first = std::min(half, n), last = n > half ? n - half : 0;
+  for (std::size_t t = 0; t < first; ++t) edge_row(t);
+  std::size_t t = first;
+  for (; t + 4 <= last; t += 4) {
+    Lanes acc[4] = {};
+    for (std::size_t i = 0; i < n_taps; ++i) {
+      Lanes hv;
+      std::memcpy(&hv, h + i * kLanes, sizeof hv);
+      const float* src = x + (t + half - i) * kLanes;
+      for (std::size_t r = 0; r < 4; ++r) {
+        Lanes xv;
+        std::memcpy(&xv, src + r * kLanes, sizeof xv);
+        acc[r] += hv * xv;
+      }
+    }
+    for (std::size_t r = 0; r < 4; ++r) {
+      float a[kLanes];
+      std::memcpy(a, &acc[r], sizeof a);
+      store(t + r, a);
+    }
+  }
+  for (; t < n; ++t) {
+    if (t < last) {
+      Lanes acc = {};
+      for (std::size_t i = 0; i < n_taps; ++i) {
+        Lanes hv, xv;
+        std::memcpy(&hv, h + i * kLanes, sizeof hv);
+        std::memcpy(&xv, x + (t + half - i) * kLanes, sizeof xv);
+        acc += hv * xv;
+      }
+      float a[kLanes];
+      std::memcpy(a, &acc, sizeof a);
+      store(t, a);
+    } else {
+      edge_row(t);
+    }
+  }
 }
 
 void check_filter_length(std::size_t n, std::size_t pad) {
@@ -197,7 +266,8 @@ void require_block(const char* what, const void* data, std::size_t stride, std::
 
 template <typename In, typename Out>
 void highpass_block_impl(const In* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
-                         std::size_t n_channels, const HighpassOptions& options, Out* out) {
+                         std::size_t n_channels, const HighpassOptions& options, Out* out, const float* shift_taps,
+                         std::size_t shift_half_width) {
   require_block("highpass_block", in, in_stride, n_samples, n_channels);
   if (out == nullptr) throw std::invalid_argument("highpass_block: output pointer is null");
   const std::vector<SosSection> sos = butterworth_highpass_sos(options.order, options.cutoff_hz, options.sample_rate_hz);
@@ -206,8 +276,30 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
   const SteadyState zi = steady_state(sos);
   const std::size_t n_groups = (n_channels + kLanes - 1) / kLanes;
   const std::size_t n = n_samples;
+  const bool shift = shift_taps != nullptr;
+  if constexpr (!std::is_same_v<Out, float>) {
+    if (shift) throw std::invalid_argument("highpass_block: the ADC shift needs float output");
+  }
+  // A group reads 8 values of rows a stride apart, a cache line per sample, and 4 groups share each
+  // line long after it left the cache: the block is first copied group by group, [g][t][kLanes]
+  // (in parallel over time), so that each group reads a contiguous run.
+  std::unique_ptr<In[]> grouped;
+  if (n_groups > 1) {
+    grouped.reset(new In[n_groups * n * kLanes]);
+    constexpr std::size_t kRowsPerTask = 256;
+    parallel_for((n + kRowsPerTask - 1) / kRowsPerTask, [&](std::size_t b_begin, std::size_t b_end) {
+      for (std::size_t t = b_begin * kRowsPerTask; t < std::min(n, b_end * kRowsPerTask); ++t) {
+        const In* row = in + t * in_stride;
+        for (std::size_t g = 0; g < n_groups; ++g) {
+          const std::size_t lanes = std::min(kLanes, n_channels - g * kLanes);
+          std::memcpy(grouped.get() + (g * n + t) * kLanes, row + g * kLanes, lanes * sizeof(In));
+        }
+      }
+    });
+  }
   parallel_for(n_groups, [&](std::size_t g_begin, std::size_t g_end) {
     std::vector<double> buf((n + 2 * pad) * kLanes);
+    std::vector<float> narrow(shift ? n * kLanes : 0), taps(shift ? (2 * shift_half_width + 1) * kLanes : 0);
     for (std::size_t g = g_begin; g < g_end; ++g) {
       const std::size_t c0 = g * kLanes;
       const std::size_t lanes = std::min(kLanes, n_channels - c0);
@@ -215,14 +307,28 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
       double sum[kLanes] = {};
       for (std::size_t l = 0; l < lanes; ++l) gain[l] = gains != nullptr ? gains[c0 + l] : 1.0;
       double* x = buf.data() + pad * kLanes;
-      for (std::size_t t = 0; t < n; ++t) {
-        const In* row = in + t * in_stride + c0;
-        double* dst = x + t * kLanes;
-        for (std::size_t l = 0; l < lanes; ++l) {
-          dst[l] = static_cast<double>(row[l]) * gain[l];
-          sum[l] += dst[l];
+      const In* src = grouped ? grouped.get() + g * n * kLanes : in + c0;
+      const std::size_t src_stride = grouped ? kLanes : in_stride;
+      // A whole group (all but maybe the last) with fixed bounds, so that the loop vectorises.
+      if (lanes == kLanes) {
+        for (std::size_t t = 0; t < n; ++t) {
+          const In* row = src + t * src_stride;
+          double* dst = x + t * kLanes;
+          for (std::size_t l = 0; l < kLanes; ++l) {
+            dst[l] = static_cast<double>(row[l]) * gain[l];
+            sum[l] += dst[l];
+          }
         }
-        for (std::size_t l = lanes; l < kLanes; ++l) dst[l] = 0.0;
+      } else {
+        for (std::size_t t = 0; t < n; ++t) {
+          const In* row = src + t * src_stride;
+          double* dst = x + t * kLanes;
+          for (std::size_t l = 0; l < lanes; ++l) {
+            dst[l] = static_cast<double>(row[l]) * gain[l];
+            sum[l] += dst[l];
+          }
+          for (std::size_t l = lanes; l < kLanes; ++l) dst[l] = 0.0;
+        }
       }
       double mean[kLanes];
       for (std::size_t l = 0; l < kLanes; ++l) mean[l] = sum[l] / static_cast<double>(n);
@@ -230,33 +336,52 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
         for (std::size_t l = 0; l < kLanes; ++l) x[t * kLanes + l] -= mean[l];
       }
       filtfilt_lanes(sos, zi, pad, buf.data(), n);
+      if constexpr (std::is_same_v<Out, float>) {
+        if (shift) {
+          // adc_shift reads the float output: the same rounding first, then its FIR on this group.
+          for (std::size_t i = 0; i < n * kLanes; ++i) narrow[i] = static_cast<float>(x[i]);
+          for (std::size_t i = 0; i < 2 * shift_half_width + 1; ++i) {
+            for (std::size_t l = 0; l < kLanes; ++l) {
+              taps[i * kLanes + l] = l < lanes ? shift_taps[i * n_channels + c0 + l] : 0.0f;
+            }
+          }
+          shift_lanes(narrow.data(), n, taps.data(), shift_half_width, out + c0, n_channels, lanes);
+          continue;
+        }
+      }
       for (std::size_t t = 0; t < n; ++t) {
         Out* row = out + t * n_channels + c0;
-        for (std::size_t l = 0; l < lanes; ++l) row[l] = static_cast<Out>(x[t * kLanes + l]);
+        if (lanes == kLanes) {
+          for (std::size_t l = 0; l < kLanes; ++l) row[l] = static_cast<Out>(x[t * kLanes + l]);
+        } else {
+          for (std::size_t l = 0; l < lanes; ++l) row[l] = static_cast<Out>(x[t * kLanes + l]);
+        }
       }
     }
   });
 }
 
 template void highpass_block_impl<std::int16_t, float>(const std::int16_t*, std::size_t, const double*, std::size_t,
-                                                       std::size_t, const HighpassOptions&, float*);
+                                                       std::size_t, const HighpassOptions&, float*, const float*,
+                                                       std::size_t);
 template void highpass_block_impl<float, float>(const float*, std::size_t, const double*, std::size_t, std::size_t,
-                                                const HighpassOptions&, float*);
+                                                const HighpassOptions&, float*, const float*, std::size_t);
 template void highpass_block_impl<std::int16_t, double>(const std::int16_t*, std::size_t, const double*, std::size_t,
-                                                        std::size_t, const HighpassOptions&, double*);
+                                                        std::size_t, const HighpassOptions&, double*, const float*,
+                                                        std::size_t);
 template void highpass_block_impl<float, double>(const float*, std::size_t, const double*, std::size_t, std::size_t,
-                                                 const HighpassOptions&, double*);
+                                                 const HighpassOptions&, double*, const float*, std::size_t);
 
 }  // namespace detail
 
 void highpass_block(const std::int16_t* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
                     std::size_t n_channels, const HighpassOptions& options, float* out) {
-  detail::highpass_block_impl(in, in_stride, gains, n_samples, n_channels, options, out);
+  detail::highpass_block_impl(in, in_stride, gains, n_samples, n_channels, options, out, nullptr, 0);
 }
 
 void highpass_block(const float* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
                     std::size_t n_channels, const HighpassOptions& options, float* out) {
-  detail::highpass_block_impl(in, in_stride, gains, n_samples, n_channels, options, out);
+  detail::highpass_block_impl(in, in_stride, gains, n_samples, n_channels, options, out, nullptr, 0);
 }
 
 }  // namespace spikeshard

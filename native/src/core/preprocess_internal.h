@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "spikeshard/preprocess.h"
 
@@ -15,11 +16,33 @@ namespace spikeshard::detail {
 // the values. n must be ≥ 1.
 double median_in_place(double* values, std::size_t n);
 
+// The median over the good channels of one row at a time (median_in_place of their values), with
+// its buffer: one per thread.
+class RowMedian {
+ public:
+  // good: (n_channels) nonzero for the channels that enter the median; throws if none.
+  RowMedian(const std::uint8_t* good, std::size_t n_channels);
+  double operator()(const float* row);
+
+ private:
+  std::vector<std::size_t> good_;
+  std::vector<double> scratch_;
+};
+
+// row[c] −= the median of the row's good channels, in double, rounded to float (every channel).
+inline void subtract_median(float* row, std::size_t n_channels, RowMedian& median) {
+  const double m = median(row);
+  for (std::size_t c = 0; c < n_channels; ++c) row[c] = static_cast<float>(static_cast<double>(row[c]) - m);
+}
+
 // highpass_block for any input type (int16, float) into float or double output; explicitly
-// instantiated in preprocess_filter.cc.
+// instantiated in preprocess_filter.cc. With shift_taps (float output only): then adc_shift with
+// these taps ((2·half_width + 1) × n_channels, tap i of channel c at [i·n_channels + c]), bitwise
+// as adc_shift computes it, on each group of channels while it is in cache (no second pass).
 template <typename In, typename Out>
 void highpass_block_impl(const In* in, std::size_t in_stride, const double* gains, std::size_t n_samples,
-                         std::size_t n_channels, const HighpassOptions& options, Out* out);
+                         std::size_t n_channels, const HighpassOptions& options, Out* out,
+                         const float* shift_taps = nullptr, std::size_t shift_half_width = 0);
 
 // Shape checks shared by the public entry points (std::invalid_argument with `what` first).
 void require_block(const char* what, const void* data, std::size_t stride, std::size_t n_samples,

@@ -13,10 +13,10 @@ import {
   selectWaveformSpikes,
   type IblWaveforms,
 } from '../../../coordinator/export/ibl-waveforms.js';
-import { float16Bits } from '../../../coordinator/formats/float16.js';
+import { float16Bits, float16FromFloat32 } from '../../../coordinator/formats/float16.js';
 import { decodeNpy, readNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
-import { compressBin } from '../../../native/lib/index.js';
+import { compressBin, toFloat16Bits, waveformMedians } from '../../../native/lib/index.js';
 import { InputError } from '../../../proto/errors.js';
 import { readStoredZip } from '../../helpers/alf-waveforms.js';
 import { channelPeakToPeak, loadChecked } from '../../helpers/export-checks.js';
@@ -64,6 +64,43 @@ test('median: the middle value, or the mean of the two middle ones, as after a s
     const want = n % 2 === 1 ? sorted[h]! : (sorted[h - 1]! + sorted[h]!) / 2;
     assert.ok(Object.is(median(values), want), `trial ${trial}: ${Array.from(sorted).join(' ')}`);
   }
+});
+
+test('native medians and float16: the same as median() and float16FromFloat32 on values with ties, ±0 and NaN', () => {
+  let seed = 11;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const m of [1, 2, 3, 8, 255, 256]) {
+    const nValues = 70;
+    // Few distinct values (ties, −0 and 0, NaN as missing waveforms) and some wide ones (odd means in float64).
+    const traces = Float32Array.from({ length: m * nValues }, () => {
+      const r = random();
+      if (r < 0.1) return NaN;
+      if (r < 0.3) return random() < 0.5 ? -0 : 0;
+      if (r < 0.6) return Math.floor(random() * 5) - 2;
+      return (random() - 0.5) * 1e-4;
+    });
+    const got = new Float32Array(nValues);
+    waveformMedians(traces, got);
+    for (let p = 0; p < nValues; p++) {
+      const kept = Float64Array.from({ length: m }, (_, w) => traces[w * nValues + p]!).filter((v) => !Number.isNaN(v));
+      const want = kept.length === 0 ? NaN : Math.fround(median(kept));
+      assert.ok(Object.is(got[p], want), `m ${m}, value ${p}: ${got[p]} vs ${want}`);
+    }
+    const bits = new Uint16Array(traces.length);
+    const want = new Uint16Array(traces.length);
+    toFloat16Bits(traces, bits);
+    float16FromFloat32(traces, want);
+    assert.deepEqual(bits, want);
+  }
+  // Every float16 rounding case: all float32 patterns with a 13-bit low part of 0x0fff, 0x1000 or 0x1001.
+  const patterns = new Uint32Array(3 * 2 ** 19);
+  for (let hi = 0; hi < 2 ** 19; hi++) for (let k = 0; k < 3; k++) patterns[3 * hi + k] = (hi << 13) | (0x0fff + k);
+  const values = new Float32Array(patterns.buffer);
+  const bits = new Uint16Array(values.length);
+  const want = new Uint16Array(values.length);
+  toFloat16Bits(values, bits);
+  float16FromFloat32(values, want);
+  assert.deepEqual(bits, want);
 });
 
 test('neighbourhoods: channels within the radius in index order, padded with C', () => {

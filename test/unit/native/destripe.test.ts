@@ -6,6 +6,7 @@ import {
   adcFullScaleCounts,
   adcSampleShift,
   agcWindowSamples,
+  commonMedianReference,
   destripeBatch,
   loadCpuBinding,
   type DestripeOptions,
@@ -176,4 +177,24 @@ test('destriping is bitwise independent of the thread count', () => {
   const two = destripeBatch({ data: raw, nChannels: nC }, opts);
   binding.setThreads(0);
   assert.deepEqual(Buffer.from(one.data.buffer), Buffer.from(two.data.buffer));
+});
+
+test('commonReference: the median reference in the chain is bitwise commonMedianReference after it', () => {
+  const nChannels = 30;
+  const nSamples = 2000;
+  const randn = gaussian(5);
+  const raw = Int16Array.from({ length: nSamples * nChannels }, () => Math.round(40 * randn()));
+  const labels = new Int32Array(nChannels);
+  labels[7] = 1;
+  const good = Uint8Array.from({ length: nChannels }, (_, c) => (c === 3 ? 0 : 1));
+  for (const kfilter of [false, true]) {
+    const base = options(nChannels, { labels, sampleShift: adcSampleShift('np1', nChannels), kfilter, mute: false });
+    const after = commonMedianReference(destripeBatch({ data: raw, nChannels }, base), good);
+    const inChain = destripeBatch({ data: raw, nChannels }, { ...base, commonReference: good });
+    assert.deepEqual(inChain.data, after.data);
+  }
+  assert.throws(
+    () => destripeBatch({ data: raw, nChannels }, options(nChannels, { commonReference: new Uint8Array(3) })),
+    /commonReference length/,
+  );
 });
