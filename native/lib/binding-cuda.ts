@@ -224,6 +224,14 @@ export interface NativeCudaBinding
     wTemp: Float32Array,
     params: RawDetectorParams,
   ): RawDriftSpikes;
+  /** [async] preprocessDriftDetectSpikes off the JavaScript thread: same arguments (checked before it returns), a promise of the same result. */
+  preprocessDriftDetectSpikesAsync(
+    batch: PreprocessBatchArgs,
+    xUm: Float64Array,
+    yUm: Float64Array,
+    wTemp: Float32Array,
+    params: RawDetectorParams,
+  ): Promise<RawDriftSpikes>;
   /** [sync] Device memory held by the backend's context (grow-only buffers reused between calls). */
   deviceMemory(): { bytesInUse: number; maxBytes: number } & NativeResidentModel;
   /** [sync] Frees the context's device buffers (the resident model with them). */

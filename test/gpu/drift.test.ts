@@ -179,11 +179,11 @@ test('driftDetectSpikes: CUDA argument errors are the CPU shapes (RangeError)', 
 });
 
 test(
-  'preprocessDriftDetectSpikes = CPU preprocessBatch + driftDetectSpikes (raw int16, 32 and 384 channels)',
+  'preprocessDriftDetectSpikes and its async twin = CPU preprocessBatch + driftDetectSpikes (raw int16, 32 and 384 channels)',
   {
     skip,
   },
-  () => {
+  async () => {
     const cpuBinding = loadCpuBinding();
     for (const [nChannels, nSamples, threshold] of [
       [32, 12_000, 6],
@@ -214,6 +214,8 @@ test(
       const cpu = cpuBinding.driftDetectSpikes(whitened, nChannels, probe.xUm, probe.yUm, w, params);
       const cuda = gpu().preprocessDriftDetectSpikes(batch, probe.xUm, probe.yUm, w, params);
       assertSameSpikes(cpu, cuda, `fused ${nChannels} ch × ${nSamples}, threshold ${threshold}`);
+      const later = await gpu().preprocessDriftDetectSpikesAsync(batch, probe.xUm, probe.yUm, w, params);
+      assertSameSpikes(cpu, later, `async fused ${nChannels} ch × ${nSamples}, threshold ${threshold}`);
       assert.ok(cpu.samples.length > 0, `fused ${nChannels} ch: no spike detected`);
     }
   },

@@ -26,7 +26,7 @@ import {
   type CudaPreprocessBinding,
 } from './batch.js';
 import {
-  cudaDriftBatch,
+  cudaDriftBatchAsync,
   driftBatch,
   prototypeSnippets,
   type CudaDriftBinding,
@@ -277,8 +277,8 @@ export class BatchEngine {
       const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
       const options = preprocessOptions(work.setup, req.channels, work.params);
       const fused = this.fusedDrift;
-      return this.timed('drift.device', () =>
-        cudaDriftBatch(fused, raw, options, own, ownEnd, work.setup, req.wTemp, work.params.driftDetectThreshold),
+      return this.timedAsync('drift.device', () =>
+        cudaDriftBatchAsync(fused, raw, options, own, ownEnd, work.setup, req.wTemp, work.params.driftDetectThreshold),
       );
     }
     const block = await this.whitened(req.work, batch, req.channels);

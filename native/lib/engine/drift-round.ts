@@ -59,7 +59,8 @@ export function driftBatch(
 }
 
 /** The CUDA binding's fused detection entry (raw int16 → whitened on the device → spikes). */
-export type CudaDriftBinding = Pick<NativeCudaBinding, 'preprocessDriftDetectSpikes'>;
+export type CudaDriftBinding = Pick<NativeCudaBinding, 'preprocessDriftDetectSpikes'> &
+  Partial<Pick<NativeCudaBinding, 'preprocessDriftDetectSpikesAsync'>>;
 
 /**
  * {@link driftBatch} of a raw batch on the CUDA backend: preprocessing (`options`, no drift shift)
@@ -79,6 +80,27 @@ export function cudaDriftBatch(
   const args = preprocessArgs({ data: raw.data, nChannels: setup.nChannels }, options, undefined, setup.nChannels);
   const params = driftDetectorParams({ ownBeginSample: ownBegin, ownEndSample: ownEnd, threshold }, args.nSamples);
   const spikes = cuda.preprocessDriftDetectSpikes(args, setup.xUm, setup.yUm, wTemp, params);
+  return driftResult(spikes, raw.firstSample, setup);
+}
+
+/**
+ * {@link cudaDriftBatch} off the JavaScript thread when the build has the async entry (else the
+ * sync one): the next batch's read overlaps this one's device work. Same result, bitwise.
+ */
+export async function cudaDriftBatchAsync(
+  cuda: CudaDriftBinding,
+  raw: RawBlock,
+  options: PreprocessBatchOptions,
+  ownBegin: number,
+  ownEnd: number,
+  setup: ProbeSetup,
+  wTemp: Float32Array,
+  threshold: number,
+): Promise<DriftBatchResult> {
+  if (!cuda.preprocessDriftDetectSpikesAsync) return cudaDriftBatch(cuda, raw, options, ownBegin, ownEnd, setup, wTemp, threshold);
+  const args = preprocessArgs({ data: raw.data, nChannels: setup.nChannels }, options, undefined, setup.nChannels);
+  const params = driftDetectorParams({ ownBeginSample: ownBegin, ownEndSample: ownEnd, threshold }, args.nSamples);
+  const spikes = await cuda.preprocessDriftDetectSpikesAsync(args, setup.xUm, setup.yUm, wTemp, params);
   return driftResult(spikes, raw.firstSample, setup);
 }
 

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "args.h"
 #include "drift_args.h"
@@ -100,24 +102,79 @@ Napi::Value DetectSpikes(const Napi::CallbackInfo& info) {
   });
 }
 
+// The arguments of preprocessDriftDetectSpikes and its async twin, read and checked.
+struct FusedDetection {
+  PreprocessBatchInput input;
+  Detection detection;
+};
+
+FusedDetection fused_detection_args(const Napi::CallbackInfo& info, const char* fn) {
+  const Args a(info, fn, 5);
+  if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": batch: expected an object, got " + describe(info[0]));
+  }
+  const Options o(info[0].As<Napi::Object>(), info.Env(), fn);
+  FusedDetection f{preprocess_batch_input(o), {}};
+  if (f.input.n_samples > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    a.range_error("batch.nSamples", "at most 2^31 - 1 samples", std::to_string(f.input.n_samples));
+  }
+  f.detection = detection_args(a, info, 1, f.input.n_channels, f.input.n_samples);
+  return f;
+}
+
 // [sync] preprocessDriftDetectSpikes(batch: {...preprocessBatch fields}, xUm, yUm, wTemp, params) →
 // the result of driftDetectSpikes on preprocessBatch(batch) (no drift shift), computed without
 // the whitened block leaving the device: int16 in, spikes out. params as driftDetectSpikes'
 // (own range relative to the batch's first row).
 Napi::Value PreprocessDetectSpikes(const Napi::CallbackInfo& info) {
-  const char* fn = "preprocessDriftDetectSpikes";
   return guarded(info, [&]() -> Napi::Value {
-    const Args a(info, fn, 5);
-    if (!info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray()) {
-      throw Napi::TypeError::New(info.Env(), std::string(fn) + ": batch: expected an object, got " + describe(info[0]));
+    FusedDetection f = fused_detection_args(info, "preprocessDriftDetectSpikes");
+    f.detection.args.geometry = &f.detection.geometry;
+    return drift_detection_to_js(info.Env(), cuda::preprocess_detect_drift_spikes(f.input, f.detection.args));
+  });
+}
+
+// preprocessDriftDetectSpikes on a libuv worker thread (as the addon's FusedMatchWorker): the
+// arguments are checked on the JavaScript thread and the objects holding the arrays they point
+// into are referenced until the call completes.
+class FusedDetectionWorker : public Napi::AsyncWorker {
+ public:
+  FusedDetectionWorker(const Napi::CallbackInfo& info, FusedDetection&& args)
+      : Napi::AsyncWorker(info.Env(), "spikeshard.preprocessDriftDetectSpikesAsync"),
+        deferred_(Napi::Promise::Deferred::New(info.Env())),
+        args_(std::move(args)) {
+    args_.detection.args.geometry = &args_.detection.geometry;  // moved: point at this copy
+    for (std::size_t i = 0; i < info.Length(); ++i) {
+      if (info[i].IsObject()) held_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
     }
-    const Options o(info[0].As<Napi::Object>(), info.Env(), fn);
-    const PreprocessBatchInput in = preprocess_batch_input(o);
-    if (in.n_samples > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
-      a.range_error("batch.nSamples", "at most 2^31 - 1 samples", std::to_string(in.n_samples));
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      result_ = cuda::preprocess_detect_drift_spikes(args_.input, args_.detection.args);
+    } catch (const std::exception& e) {
+      SetError(std::string("preprocessDriftDetectSpikesAsync: ") + e.what());
     }
-    const Detection d = detection_args(a, info, 1, in.n_channels, in.n_samples);
-    return drift_detection_to_js(info.Env(), cuda::preprocess_detect_drift_spikes(in, d.args));
+  }
+  void OnOK() override { deferred_.Resolve(drift_detection_to_js(Env(), result_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  FusedDetection args_;
+  std::vector<Napi::ObjectReference> held_;
+  DriftDetection result_;
+};
+
+// [async] preprocessDriftDetectSpikesAsync(same arguments) → Promise of its result.
+Napi::Value PreprocessDetectSpikesAsync(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto* worker = new FusedDetectionWorker(info, fused_detection_args(info, "preprocessDriftDetectSpikesAsync"));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();  // the worker deletes itself when done
+    return promise;
   });
 }
 
@@ -126,6 +183,7 @@ Napi::Value PreprocessDetectSpikes(const Napi::CallbackInfo& info) {
 void register_drift(Napi::Env env, Napi::Object exports) {
   exports.Set("driftDetectSpikes", Napi::Function::New(env, DetectSpikes));
   exports.Set("preprocessDriftDetectSpikes", Napi::Function::New(env, PreprocessDetectSpikes));
+  exports.Set("preprocessDriftDetectSpikesAsync", Napi::Function::New(env, PreprocessDetectSpikesAsync));
 }
 
 }  // namespace spikeshard::addon_cuda
