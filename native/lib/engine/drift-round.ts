@@ -97,7 +97,8 @@ export async function cudaDriftBatchAsync(
   wTemp: Float32Array,
   threshold: number,
 ): Promise<DriftBatchResult> {
-  if (!cuda.preprocessDriftDetectSpikesAsync) return cudaDriftBatch(cuda, raw, options, ownBegin, ownEnd, setup, wTemp, threshold);
+  if (!cuda.preprocessDriftDetectSpikesAsync)
+    return cudaDriftBatch(cuda, raw, options, ownBegin, ownEnd, setup, wTemp, threshold);
   const args = preprocessArgs({ data: raw.data, nChannels: setup.nChannels }, options, undefined, setup.nChannels);
   const params = driftDetectorParams({ ownBeginSample: ownBegin, ownEndSample: ownEnd, threshold }, args.nSamples);
   const spikes = await cuda.preprocessDriftDetectSpikesAsync(args, setup.xUm, setup.yUm, wTemp, params);
