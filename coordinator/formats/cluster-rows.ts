@@ -4,7 +4,7 @@
  * contiguously, in spike order, so that a cluster is one read instead of one read per run of
  * consecutive spikes in every extraction record (thousands for a cluster spread over a long
  * recording). The copy is written by one scan over the source, through a bounded staging buffer
- * that is sorted by cluster before each flush: memory is the staging buffer, not the rows.
+ * kept in cluster order: memory is the staging buffer, not the rows.
  *
  * File layout: float32 rows (`width` values each, little-endian as in memory), the clusters'
  * blocks back to back in ascending cluster id; it has no header and lives only as long as the
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { RunError } from '../../proto/errors.js';
 import type { FeatureKind, FeatureReadStats, SpikeFeatures } from './spike-features.js';
 
-/** Staging buffer of the write, in bytes (twice this is held while writing). */
+/** Staging buffer of the write, in bytes. */
 export const DEFAULT_STAGE_BYTES = 32 * 2 ** 20;
 
 /** What writing the copy cost. */
@@ -78,11 +78,18 @@ export class ClusterOrderedRows {
         clusterOf[s] = c;
       }
     }
-    const keep = Uint8Array.from(clusterOf, (c) => (c >= 0 ? 1 : 0));
+    // The cluster of each row the scan will deliver (the kept spikes, in spike order).
+    const keep = new Uint8Array(source.nSpikes);
+    const rowCluster = new Int32Array(total);
+    for (let s = 0, r = 0; s < clusterOf.length; s++) {
+      if (clusterOf[s]! < 0) continue;
+      keep[s] = 1;
+      rowCluster[r++] = clusterOf[s]!;
+    }
     mkdirSync(path.dirname(file), { recursive: true });
     this.fd = openSync(file, 'w+');
     try {
-      if (total > 0 && w > 0) this.copy(source, kind, clusterOf, keep, next, total, stageBytes);
+      if (total > 0 && w > 0) this.copy(source, kind, keep, rowCluster, next, stageBytes);
     } catch (err) {
       this.close();
       throw err;
@@ -90,74 +97,71 @@ export class ClusterOrderedRows {
     this.writeStats.seconds = (performance.now() - t0) / 1000;
   }
 
+  /**
+   * The scan's rows go straight to their place in a staging buffer kept in cluster order (which
+   * rows a stage will receive is known in advance: `rowCluster`); a full stage is written with
+   * one write per cluster present.
+   */
   private copy(
     source: SpikeFeatures,
     kind: FeatureKind,
-    clusterOf: Int32Array,
     keep: Uint8Array,
+    rowCluster: Int32Array,
     next: Float64Array,
-    total: number,
     stageBytes: number,
   ): void {
     const w = this.width;
+    const total = rowCluster.length;
     const stageRows = Math.max(1, Math.min(total, Math.floor(stageBytes / (4 * w))));
-    const stage = new Float32Array(stageRows * w);
-    const sorted = new Float32Array(stageRows * w);
-    const stageCluster = new Int32Array(stageRows);
+    // Rows are copied as 32-bit integers: every bit pattern as it is.
+    const staged = new Int32Array(stageRows * w);
     const nClusters = next.length;
+    const start = new Int32Array(nClusters);
     const count = new Int32Array(nClusters);
-    const at = new Int32Array(nClusters);
-    let filled = 0;
-    let spike = 0; // the spike of the next incoming row: the next one kept
-    let seen = 0;
-    const flush = (): void => {
-      // Counting sort of the staged rows by cluster (stable: spike order within a cluster), then
-      // one write per cluster present.
+    const at = new Int32Array(nClusters); // next value of each cluster in `staged`
+    let end = 0; // end of the current stage's rows
+    let row = 0; // the next row the scan delivers
+    const prepare = (): void => {
+      const first = end;
+      end = Math.min(total, first + stageRows);
       count.fill(0);
-      for (let r = 0; r < filled; r++) count[stageCluster[r]!]!++;
-      let start = 0;
+      for (let r = first; r < end; r++) count[rowCluster[r]!]!++;
+      let s = 0;
       for (let c = 0; c < nClusters; c++) {
-        at[c] = start;
-        start += count[c]!;
+        start[c] = s;
+        at[c] = s * w;
+        s += count[c]!;
       }
-      for (let r = 0; r < filled; r++) {
-        const to = at[stageCluster[r]!]!++ * w;
-        const from = r * w;
-        for (let d = 0; d < w; d++) sorted[to + d] = stage[from + d]!;
-      }
-      start = 0;
+    };
+    const flush = (): void => {
       for (let c = 0; c < nClusters; c++) {
         if (count[c] === 0) continue;
-        const bytes = Buffer.from(sorted.buffer, sorted.byteOffset + start * w * 4, count[c]! * w * 4);
+        const bytes = Buffer.from(staged.buffer, staged.byteOffset + start[c]! * w * 4, count[c]! * w * 4);
         const written = writeSync(this.fd!, bytes, 0, bytes.length, next[c]! * w * 4);
-        if (written !== bytes.length)
+        if (written !== bytes.length) {
           throw new RunError(`${this.file}: short write (${written} of ${bytes.length} bytes)`);
+        }
         this.writeStats.writes++;
         this.writeStats.bytes += written;
         next[c]! += count[c]!;
-        start += count[c]!;
       }
-      filled = 0;
     };
+    prepare();
     source.scan(kind, keep, (chunk) => {
       const rows = chunk.length / w;
-      for (let r = 0; r < rows;) {
-        const n = Math.min(rows - r, stageRows - filled);
-        stage.set(chunk.subarray(r * w, (r + n) * w), filled * w);
-        for (let i = 0; i < n; i++) {
-          while (spike < keep.length && !keep[spike]) spike++;
-          if (spike >= keep.length) throw new RunError(`${this.file}: the source scanned more rows than were kept`);
-          stageCluster[filled + i] = clusterOf[spike]!;
-          spike++;
+      if (row + rows > total) throw new RunError(`${this.file}: the source scanned more rows than were kept`);
+      const from = new Int32Array(chunk.buffer, chunk.byteOffset, chunk.length);
+      for (let r = 0; r < rows; r++) {
+        const c = rowCluster[row]!;
+        staged.set(from.subarray(r * w, r * w + w), at[c]);
+        at[c]! += w;
+        if (++row === end) {
+          flush();
+          prepare();
         }
-        filled += n;
-        seen += n;
-        r += n;
-        if (filled === stageRows) flush();
       }
     });
-    if (filled > 0) flush();
-    if (seen !== total) throw new RunError(`${this.file}: the source scanned ${seen} rows, expected ${total}`);
+    if (row !== total) throw new RunError(`${this.file}: the source scanned ${row} rows, expected ${total}`);
   }
 
   /** Whether cluster `c`'s rows were copied. */

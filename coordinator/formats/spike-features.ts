@@ -43,8 +43,17 @@ function keptRows(values: Float32Array, width: number, keep: Uint8Array, first: 
   if (n === count) return values;
   const out = new Float32Array(n * width);
   let at = 0;
-  for (let i = 0; i < count; i++) {
-    if (keep[first + i]) out.set(values.subarray(i * width, (i + 1) * width), at++ * width);
+  // One copy per run of kept rows (most rows are kept).
+  for (let i = 0; i < count;) {
+    if (!keep[first + i]) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < count && keep[first + end]) end++;
+    out.set(values.subarray(i * width, end * width), at * width);
+    at += end - i;
+    i = end;
   }
   return out;
 }

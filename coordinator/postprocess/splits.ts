@@ -462,7 +462,11 @@ function assignIds(
 
 /** How the splits are run; none of it changes the result. */
 export interface SplitRunOptions {
-  /** Threads splitting clusters side by side (worker threads); 0: one per core; 1: this thread only. @default 0 */
+  /**
+   * Threads splitting clusters side by side (worker threads); 1: this thread only; 0: one per
+   * core, but no more than one per {@link SPIKES_PER_WORKER} spikes to split (a worker costs a
+   * start and ~30 MB). @default 0
+   */
   threads?: number;
   /**
    * Folder for a cluster-ordered copy of the PC rows (coordinator/formats/cluster-rows.ts), deleted
@@ -491,6 +495,9 @@ export interface SplitStats {
   /** Largest estimate of the memory held by the clusters being split at once, in bytes. */
   peakBytes: number;
 }
+
+/** With threads: 0, one worker thread per this many spikes to split at most (small sorts stay in one thread). */
+export const SPIKES_PER_WORKER = 20_000;
 
 /** Name of the cluster-ordered PC rows in the scratch folder. */
 export const SPLIT_ROWS_FILE = 'split-pc-rows.f32';
@@ -548,8 +555,12 @@ export async function splitClusters(
   const order = Array.from({ length: input.nClusters }, (_, c) => c)
     .filter((c) => wanted[c])
     .sort((a, b) => members[b]!.length - members[a]!.length || a - b);
-  const cores = run.threads !== undefined && run.threads > 0 ? run.threads : os.availableParallelism();
-  const nWorkers = cores > 1 && order.length > 1 ? Math.min(cores, order.length) : 0;
+  const auto = run.threads === undefined || run.threads <= 0;
+  const cores = auto ? os.availableParallelism() : run.threads!;
+  let spikesToSplit = 0;
+  for (const c of order) spikesToSplit += members[c]!.length;
+  const useful = Math.min(order.length, auto ? Math.ceil(spikesToSplit / SPIKES_PER_WORKER) : Infinity);
+  const nWorkers = cores > 1 && useful > 1 ? Math.min(cores, useful) : 0;
   const stats: SplitStats = {
     workers: nWorkers,
     clusters: order.length,
