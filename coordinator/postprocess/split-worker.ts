@@ -12,7 +12,9 @@ if (port === null) throw new Error('split-worker.js runs as a worker thread of s
 port.on('message', (task: SplitTaskMessage) => {
   let reply: SplitReplyMessage;
   try {
-    reply = { cluster: task.cluster, tree: splitTree(ctx, task) };
+    const t0 = performance.now();
+    const tree = splitTree(ctx, task);
+    reply = { cluster: task.cluster, tree, seconds: (performance.now() - t0) / 1000 };
   } catch (error) {
     port.postMessage({ cluster: task.cluster, error } satisfies SplitReplyMessage);
     return;

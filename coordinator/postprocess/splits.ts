@@ -494,6 +494,10 @@ export interface SplitStats {
   reads: FeatureReadStats;
   /** Largest estimate of the memory held by the clusters being split at once, in bytes. */
   peakBytes: number;
+  /** Seconds spent finding splits, summed over clusters (in whichever thread). */
+  computeSeconds: number;
+  /** The longest of them (one cluster's: a lower bound of the splits' time on any number of threads). */
+  longestClusterSeconds: number;
 }
 
 /** With threads: 0, one worker thread per this many spikes to split at most (small sorts stay in one thread). */
@@ -506,6 +510,11 @@ const DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2 ** 20;
 /** Estimated bytes held while a cluster of n spikes is split: its rows, raw and centred features, per-spike vectors. */
 function clusterBytes(n: number, dims: number): number {
   return n * (20 * dims + 64);
+}
+
+function addCompute(stats: SplitStats, seconds: number): void {
+  stats.computeSeconds += seconds;
+  stats.longestClusterSeconds = Math.max(stats.longestClusterSeconds, seconds);
 }
 
 /** A typed array that owns its whole, unshared buffer (so that the buffer can be moved to another thread). */
@@ -526,7 +535,9 @@ export interface SplitTaskMessage extends ClusterSpikes {
 }
 
 /** A split worker's answer. */
-export type SplitReplyMessage = { cluster: number; tree: SplitTree } | { cluster: number; error: unknown };
+export type SplitReplyMessage =
+  | { cluster: number; tree: SplitTree; /** wall seconds of splitTree */ seconds: number }
+  | { cluster: number; error: unknown };
 
 /**
  * Splits every cluster that can be (ks25-algorithm.md §5.3). Clusters are independent until they
@@ -567,7 +578,10 @@ export async function splitClusters(
     scratch: null,
     reads: { reads: 0, bytes: 0, seconds: 0 },
     peakBytes: 0,
+    computeSeconds: 0,
+    longestClusterSeconds: 0,
   };
+
   const trees = new Array<SplitTree | null>(input.nClusters).fill(null);
   let copy: ClusterOrderedRows | null = null;
   try {
@@ -596,7 +610,10 @@ export async function splitClusters(
     if (nWorkers === 0) {
       for (const c of order) {
         stats.peakBytes = Math.max(stats.peakBytes, clusterBytes(members[c]!.length, dims));
-        trees[c] = splitTree(ctx, load(c));
+        const cluster = load(c);
+        const t0 = performance.now();
+        trees[c] = splitTree(ctx, cluster);
+        addCompute(stats, (performance.now() - t0) / 1000);
       }
     } else {
       // Each worker's kernels get their share of the cores.
@@ -686,6 +703,7 @@ function splitInWorkers(
           return;
         }
         trees[reply.cluster] = reply.tree;
+        addCompute(stats, reply.seconds);
         heldBytes -= inFlight.get(worker) ?? 0;
         inFlight.delete(worker);
         idle.push(worker);

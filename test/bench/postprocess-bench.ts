@@ -533,7 +533,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `splits        ${splitStats.clusters} clusters looked at, ${splitStats.workers} worker threads, ` +
-      `at most ${(splitStats.peakBytes / 2 ** 20).toFixed(0)} MiB of clusters at once`,
+      `at most ${(splitStats.peakBytes / 2 ** 20).toFixed(0)} MiB of clusters at once; ` +
+      `${splitStats.computeSeconds.toFixed(2)} s of pursuit in all, ${splitStats.longestClusterSeconds.toFixed(2)} s the longest cluster`,
   );
   console.log(
     `result        ${result.templates.count} clusters (${result.templates.labels.filter((l) => l === 'good').length} good), ${result.spikes.samples.length} spikes`,
