@@ -463,9 +463,10 @@ function assignIds(
 /** How the splits are run; none of it changes the result. */
 export interface SplitRunOptions {
   /**
-   * Threads splitting clusters side by side (worker threads); 1: this thread only; 0: one per
+   * Cores for the splits (0: all). Clusters are split side by side in worker threads: one per
    * core, but no more than one per {@link SPIKES_PER_WORKER} spikes to split (a worker costs a
-   * start and ~30 MB). @default 0
+   * start) and than the memory budget allows ({@link WORKER_BYTES} each, at most half the
+   * budget); their native kernels share the cores. 1: this thread only. @default 0
    */
   threads?: number;
   /**
@@ -474,10 +475,13 @@ export interface SplitRunOptions {
    */
   scratchDir?: string | null;
   /**
-   * Memory for the clusters being split at once (their rows and float64 feature matrices, about
-   * 20 bytes per feature value); a cluster larger than this is split alone. @default 512 MiB
+   * Memory for the worker threads and the clusters being split at once (their rows and float64
+   * feature matrices, about 20 bytes per feature value); a cluster larger than what the workers
+   * leave is split alone. @default 512 MiB
    */
   memoryBudgetBytes?: number;
+  /** Spikes to split per worker thread started, at least. @default {@link SPIKES_PER_WORKER} */
+  spikesPerWorker?: number;
   /** Filled with what the splits cost. */
   stats?: SplitStats;
 }
@@ -500,12 +504,17 @@ export interface SplitStats {
   longestClusterSeconds: number;
 }
 
-/** With threads: 0, one worker thread per this many spikes to split at most (small sorts stay in one thread). */
+/** One worker thread per this many spikes to split at most (small sorts stay in one thread). */
 export const SPIKES_PER_WORKER = 20_000;
 
 /** Name of the cluster-ordered PC rows in the scratch folder. */
 export const SPLIT_ROWS_FILE = 'split-pc-rows.f32';
 const DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2 ** 20;
+/**
+ * Memory of one split worker beyond the clusters it is given: its own heap, code and garbage not
+ * yet collected (measured: +30 MB RSS per worker on the post-processing bench).
+ */
+export const WORKER_BYTES = 32 * 2 ** 20;
 
 /** Estimated bytes held while a cluster of n spikes is split: its rows, raw and centred features, per-spike vectors. */
 function clusterBytes(n: number, dims: number): number {
@@ -566,11 +575,15 @@ export async function splitClusters(
   const order = Array.from({ length: input.nClusters }, (_, c) => c)
     .filter((c) => wanted[c])
     .sort((a, b) => members[b]!.length - members[a]!.length || a - b);
-  const auto = run.threads === undefined || run.threads <= 0;
-  const cores = auto ? os.availableParallelism() : run.threads!;
+  const cores = run.threads !== undefined && run.threads > 0 ? run.threads : os.availableParallelism();
+  const budget = run.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
   let spikesToSplit = 0;
   for (const c of order) spikesToSplit += members[c]!.length;
-  const useful = Math.min(order.length, auto ? Math.ceil(spikesToSplit / SPIKES_PER_WORKER) : Infinity);
+  const useful = Math.min(
+    order.length,
+    Math.ceil(spikesToSplit / (run.spikesPerWorker ?? SPIKES_PER_WORKER)),
+    Math.max(2, Math.floor(budget / (2 * WORKER_BYTES))),
+  );
   const nWorkers = cores > 1 && useful > 1 ? Math.min(cores, useful) : 0;
   const stats: SplitStats = {
     workers: nWorkers,
@@ -618,12 +631,11 @@ export async function splitClusters(
     } else {
       // Each worker's kernels get their share of the cores.
       const workerCtx = { ...ctx, threads: Math.max(1, Math.floor(cores / nWorkers)) };
-      const budget = run.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
       await splitInWorkers(
         workerCtx,
         order,
         nWorkers,
-        budget,
+        Math.max(0, budget - nWorkers * WORKER_BYTES),
         (c) => clusterBytes(members[c]!.length, dims),
         load,
         trees,

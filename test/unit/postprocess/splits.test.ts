@@ -296,12 +296,13 @@ test('clusters split side by side get the ids of the sequential procedure, for a
       [1, true, 2 ** 30],
       [2, true, 1],
       [3, false, 2 ** 30],
-      [3, true, 1],
+      [3, true, 2 ** 30],
     ];
     for (const [threads, scratch, memoryBudgetBytes] of runs) {
       const scratchDir = scratch ? path.join(dir, `scratch-${threads}`) : null;
       const stats = {} as SplitStats;
-      const got = await splitClusters(input, OPTIONS, { threads, scratchDir, memoryBudgetBytes, stats });
+      const run = { threads, scratchDir, memoryBudgetBytes, stats, spikesPerWorker: 1 };
+      const got = await splitClusters(input, OPTIONS, run);
       const what = `threads ${threads}, scratch ${scratch}, budget ${memoryBudgetBytes}`;
       assert.deepEqual(got, expected, what);
       assert.equal(stats.workers, threads === 1 ? 0 : threads, what);
