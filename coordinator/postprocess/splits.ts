@@ -710,6 +710,7 @@ function splitInWorkers(
       workers.push(worker);
       idle.push(worker);
       worker.on('message', (reply: SplitReplyMessage) => {
+        if (settled) return; // failed elsewhere: the workers are being stopped
         if ('error' in reply) {
           finish(reply.error);
           return;
