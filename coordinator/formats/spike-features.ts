@@ -43,8 +43,17 @@ function keptRows(values: Float32Array, width: number, keep: Uint8Array, first: 
   if (n === count) return values;
   const out = new Float32Array(n * width);
   let at = 0;
-  for (let i = 0; i < count; i++) {
-    if (keep[first + i]) out.set(values.subarray(i * width, (i + 1) * width), at++ * width);
+  // One copy per run of kept rows (most rows are kept).
+  for (let i = 0; i < count;) {
+    if (!keep[first + i]) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < count && keep[first + end]) end++;
+    out.set(values.subarray(i * width, end * width), at * width);
+    at += end - i;
+    i = end;
   }
   return out;
 }
@@ -108,12 +117,23 @@ export function featurePartOf(file: string, count: number): FeaturePart {
   return { file, count, templateOffset: at['templateFeatures']!.byteOffset, pcOffset: at['pcFeatures']!.byteOffset };
 }
 
+/** What a file-backed feature source has read so far (benchmarks, logs). */
+export interface FeatureReadStats {
+  /** Positioned reads. */
+  reads: number;
+  bytes: number;
+  /** Wall seconds spent in them. */
+  seconds: number;
+}
+
 /**
  * Features read from extraction's checkpoint records (one per batch, in spike order). Rows are read
  * with positioned reads, a whole batch's array at once when many of its rows are wanted.
  */
 export class RecordSpikeFeatures implements SpikeFeatures {
   readonly nSpikes: number;
+  /** Reads made so far. */
+  readonly stats: FeatureReadStats = { reads: 0, bytes: 0, seconds: 0 };
   private readonly starts: number[];
   private readonly fds = new Map<string, number>();
 
@@ -147,7 +167,11 @@ export class RecordSpikeFeatures implements SpikeFeatures {
     const w = this.widths[kind];
     const base = kind === 'template' ? part.templateOffset : part.pcOffset;
     const bytes = Buffer.from(into.buffer, into.byteOffset, nRows * w * 4);
+    const t0 = performance.now();
     const got = readSync(this.fd(part.file), bytes, 0, bytes.length, base + firstRow * w * 4);
+    this.stats.reads++;
+    this.stats.bytes += got;
+    this.stats.seconds += (performance.now() - t0) / 1000;
     if (got !== bytes.length) {
       throw new RunError(`${part.file}: feature rows ${firstRow}…${firstRow + nRows - 1} run past the end of the file`);
     }

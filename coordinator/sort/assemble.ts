@@ -11,7 +11,7 @@ import { SelectedSpikeFeatures } from '../formats/spike-features.js';
 import { amplitudeCutoff } from '../postprocess/cutoff.js';
 import { removeDuplicates } from '../postprocess/duplicates.js';
 import { findMerges } from '../postprocess/merges.js';
-import { splitClusters } from '../postprocess/splits.js';
+import { splitClusters, type SplitStats } from '../postprocess/splits.js';
 import { NT0, NT0MIN, RANK } from './learning.js';
 import type { EngineOutput } from './pipeline.js';
 
@@ -45,6 +45,19 @@ const N_PC = 3;
 /** Largest lag between two reports of one event (0.4 ms, the scorer's match window). */
 const DUPLICATE_LAG_S = 0.4e-3;
 
+/** How post-processing runs; none of it changes the result. */
+export interface AssembleOptions {
+  /** Threads of the splits (worker threads; 0: one per core). @default 0 */
+  threads?: number;
+  /**
+   * Folder (in the run folder) for the splits' cluster-ordered copy of the PC rows, deleted when
+   * done; null: each cluster's rows are gathered from the feature source.
+   */
+  scratchDir?: string | null;
+  /** Filled with what the splits cost (benchmarks). */
+  splitStats?: SplitStats;
+}
+
 /**
  * The finished sorting of one probe. Feature rows are never held whole: merges and splits gather
  * one cluster's rows at a time from `out.features`, and the result's `spikes.features` is a view
@@ -52,14 +65,15 @@ const DUPLICATE_LAG_S = 0.4e-3;
  * `timings`, when given, receives the seconds of each step (duplicates, merges, splits, cutoff,
  * clusterArrays).
  */
-export function assembleSorting(
+export async function assembleSorting(
   out: EngineOutput,
   info: RecordingInfo,
   params: SortParams,
   log: Logger,
   provenance: Record<string, unknown>,
   timings: Record<string, number> | null = null,
-): SortingResult {
+  run: AssembleOptions = {},
+): Promise<SortingResult> {
   let stepStart = performance.now();
   const stepDone = (step: string): void => {
     const now = performance.now();
@@ -108,7 +122,8 @@ export function assembleSorting(
     },
   );
   stepDone('merges');
-  const split = splitClusters(
+  const splitStats = run.splitStats ?? ({} as SplitStats);
+  const split = await splitClusters(
     {
       samples: spikes.samples,
       clusters: merged.clusters,
@@ -127,8 +142,14 @@ export function assembleSorting(
       detrendSigmaSpikes: 250,
       maxTimeSegregation: 0.3,
     },
+    { threads: run.threads ?? 0, scratchDir: run.scratchDir ?? null, stats: splitStats },
   );
   stepDone('splits');
+  log.debug(
+    { splitStats },
+    `splits: ${splitStats.clusters} clusters looked at by ${splitStats.workers} worker threads, ` +
+      `${splitStats.reads.reads} reads of ${(splitStats.reads.bytes / 2 ** 20).toFixed(0)} MiB`,
+  );
   log.info(
     { duplicates: duplicates.pairs, merges: merged.merges.length, splits: split.splits.length },
     `post-processing: ${duplicates.pairs.length} duplicate pairs (${out.spikes.samples.length - spikes.samples.length} spikes), ${merged.merges.length} merges, ${split.splits.length} splits`,

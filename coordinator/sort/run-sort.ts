@@ -56,6 +56,8 @@ export type { ProbeSummary } from './run-folder.js';
  * ALF collection links them; '.tmp', so that a resumed run's sweep of temporaries removes it.
  */
 const WAVEFORM_SCRATCH_DIR = '.ibl-waveforms.tmp';
+/** The splits' cluster-ordered copy of the PC rows (coordinator/formats/cluster-rows.ts). */
+const SPLIT_SCRATCH_DIR = '.splits.tmp';
 
 export interface SortOptions {
   /** A recording (.bin/.meta/.json) or a session folder. */
@@ -199,19 +201,21 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       // what an interrupted run left there is stale.
       const waveformDir = path.join(outDir, info.probeLabel, WAVEFORM_SCRATCH_DIR);
       rmSync(waveformDir, { recursive: true, force: true });
+      const splitDir = path.join(outDir, info.probeLabel, SPLIT_SCRATCH_DIR);
       const phyDir = path.join(outDir, info.probeLabel, 'phy');
       let result: SortingResult;
       let alfDir: string;
       // Post-processing and export read the feature rows from the engine's checkpoint records.
       try {
         const steps: Record<string, number> = {};
-        result = assembleSorting(
+        result = await assembleSorting(
           engine,
           info,
           options.params,
           plog,
           { spikeshard: VERSION, runId: run.runId, params: options.params },
           steps,
+          { threads: options.threads, scratchDir: splitDir },
         );
         engine.timings['postprocess'] = (performance.now() - t0) / 1000;
         const stepList = Object.entries(steps)
@@ -238,6 +242,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       } finally {
         engine.features.close();
         rmSync(waveformDir, { recursive: true, force: true });
+        rmSync(splitDir, { recursive: true, force: true });
       }
       const summary: ProbeSummary = {
         probe: info.probeLabel,

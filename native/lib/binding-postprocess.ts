@@ -5,7 +5,8 @@ export interface PostprocessBinding {
   /**
    * [sync] Weighted Gram matrix of the rows of x (n × dims): gram[c][d] = Σ_i (x[i][c]·w[i])·x[i][d]
    * (w null: Σ_i x[i][c]·x[i][d]) and, when t is given, rhs[c] = Σ_i x[i][c]·t[i], each summed
-   * in spike order. Throws TypeError on a wrong argument type, RangeError on a wrong length.
+   * in spike order. `threads` (0 or absent: the default count) does not change the bits. Throws
+   * TypeError on a wrong argument type, RangeError on a wrong length.
    */
   postprocessWeightedGram(
     x: Float64Array,
@@ -13,14 +14,15 @@ export interface PostprocessBinding {
     dims: number,
     w: Float64Array | null,
     t: Float64Array | null,
+    threads?: number,
   ): { gram: Float64Array; rhs: Float64Array | null };
   /**
    * [sync] Running mean along the rows of x (n × dims): three box passes over rows i − half … i +
    * half, renormalised at the ends. Throws TypeError / RangeError on wrong arguments.
    */
-  postprocessRunningMean(x: Float64Array, n: number, dims: number, half: number): Float64Array;
+  postprocessRunningMean(x: Float64Array, n: number, dims: number, half: number, threads?: number): Float64Array;
   /** [sync] out[i] = Σ_d x[i][d]·w[d] in ascending d. Throws TypeError / RangeError on wrong arguments. */
-  postprocessProject(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array;
+  postprocessProject(x: Float64Array, n: number, dims: number, w: Float64Array, threads?: number): Float64Array;
   /**
    * [sync] Solves a·x = b (n × n, row-major) by Gaussian elimination with partial pivoting. Throws
    * RangeError for a singular matrix or wrong lengths, TypeError for wrong argument types.

@@ -16,7 +16,8 @@ export interface WeightedGram {
 /**
  * gram[c][d] = Σ_i (x[i][c] · weights[i]) · x[i][d] (without weights: Σ_i x[i][c] · x[i][d]) and,
  * with `rhsWeights`, rhs[c] = Σ_i x[i][c] · rhsWeights[i], over the n rows of x (n × dims,
- * row-major), summed in row order; terms with x[i][c] = 0 are left out.
+ * row-major), summed in row order; terms with x[i][c] = 0 are left out. `threads`: 0 for the
+ * default count (1 where many calls run side by side, e.g. in worker threads); the bits are the same.
  */
 export function weightedGram(
   x: Float64Array,
@@ -24,22 +25,33 @@ export function weightedGram(
   dims: number,
   weights: Float64Array | null = null,
   rhsWeights: Float64Array | null = null,
+  threads = 0,
 ): WeightedGram {
-  return loadCpuBinding().postprocessWeightedGram(x, n, dims, weights, rhsWeights);
+  return loadCpuBinding().postprocessWeightedGram(x, n, dims, weights, rhsWeights, threads);
 }
 
 /**
  * Mean along the rows of x (n × dims, row-major) over a Gaussian-like window: three passes of a
  * box sum over rows i − halfWidth … i + halfWidth (each a running sum: add the entering row, then
  * drop the leaving one), divided by the same sums of a column of ones (edges renormalised).
+ * `threads` as for {@link weightedGram}.
  */
-export function runningMeanRows(x: Float64Array, n: number, dims: number, halfWidth: number): Float64Array {
-  return loadCpuBinding().postprocessRunningMean(x, n, dims, halfWidth);
+export function runningMeanRows(
+  x: Float64Array,
+  n: number,
+  dims: number,
+  halfWidth: number,
+  threads = 0,
+): Float64Array {
+  return loadCpuBinding().postprocessRunningMean(x, n, dims, halfWidth, threads);
 }
 
-/** out[i] = Σ_d x[i][d] · w[d] over the n rows of x (n × dims), summed in ascending d. */
-export function projectRows(x: Float64Array, n: number, dims: number, w: Float64Array): Float64Array {
-  return loadCpuBinding().postprocessProject(x, n, dims, w);
+/**
+ * out[i] = Σ_d x[i][d] · w[d] over the n rows of x (n × dims), summed in ascending d. `threads` as
+ * for {@link weightedGram}.
+ */
+export function projectRows(x: Float64Array, n: number, dims: number, w: Float64Array, threads = 0): Float64Array {
+  return loadCpuBinding().postprocessProject(x, n, dims, w, threads);
 }
 
 /**

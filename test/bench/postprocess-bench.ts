@@ -2,16 +2,26 @@
 /**
  * `npm run bench:postprocess -- [options]`: speed and memory of post-processing and export at
  * scale, without sorting anything. A synthetic EngineOutput (what extraction hands over) is built
- * deterministically from a seed, then assembleSorting (duplicates, merges, splits, cut-off,
- * per-cluster arrays), writePhy and writeAlf (derived arrays, metrics, files) run on it, each step
- * timed. Prints seconds per step, spikes/s and peak RSS; asserts nothing.
+ * deterministically from a seed, its feature rows are written to one record per batch as
+ * extraction's checkpoints hold them (read back through RecordSpikeFeatures, as a sort with a run
+ * folder does), then assembleSorting (duplicates, merges, splits, cut-off, per-cluster arrays),
+ * writePhy and writeAlf (derived arrays, metrics, files) run on it, each step timed. Prints
+ * seconds per step, spikes/s, the feature reads (count, bytes, seconds) and peak RSS; asserts
+ * nothing.
  *
- *   npm run bench:postprocess -- [--channels 384] [--templates 700] [--spikes 3000000] [--seconds 600]
- *                                [--seed 1] [--small] [--out DIR] [--hash] [--json FILE] [--verbose]
+ *   npm run bench:postprocess -- [--channels 384] [--templates 70] [--spikes 300000] [--seconds 300]
+ *                                [--seed 1] [--small | --full] [--memory] [--threads 0] [--no-scratch]
+ *                                [--out DIR] [--hash] [--json FILE] [--verbose]
  *
- * --small: 64 channels, 60 templates, 120 000 spikes over 120 s (a few seconds). --out keeps the
- * phy folder and ALF collection there; --hash prints one SHA-1 over every output file (names and
- * bytes), to check that a change leaves the outputs byte-identical.
+ * The default (300 000 spikes over 5 minutes, ~4 300 per template as in a 10-minute NP1 sort,
+ * a few clusters of 20 000 and more) runs in about a minute on 2 cores. --full: 700 templates,
+ * 3 000 000 spikes over 600 s (the 10-minute sort's size). --small: 64 channels, 60 templates,
+ * 120 000 spikes over 120 s (a few seconds). --memory keeps the features in memory
+ * (MemorySpikeFeatures, a sort without a run folder). --threads: worker threads of the splits (0:
+ * one per core, 1: none). --no-scratch: the splits gather each cluster's rows from the records
+ * instead of writing their cluster-ordered copy first. --out keeps the records, phy folder and ALF
+ * collection there; --hash prints one SHA-1 over the phy and ALF files (names and bytes), to
+ * check that a change leaves the outputs byte-identical.
  *
  * The synthetic sort: templates on an NP1-like probe with log-normal firing rates (Poisson trains
  * with a 2 ms refractory period), ~5 % low-score contaminating spikes per template, pairs of
@@ -27,9 +37,16 @@ import { parseArgs } from 'node:util';
 import type { RecordingInfo } from '../../native/lib/index.js';
 import { writeAlf } from '../../coordinator/export/alf.js';
 import { writePhy } from '../../coordinator/export/phy.js';
-import { MemorySpikeFeatures } from '../../coordinator/formats/spike-features.js';
+import {
+  MemorySpikeFeatures,
+  RecordSpikeFeatures,
+  featurePartOf,
+  type FeaturePart,
+} from '../../coordinator/formats/spike-features.js';
+import { writeRecord } from '../../coordinator/formats/record.js';
 import { planBatches } from '../../coordinator/plan/batch-plan.js';
 import { assembleSorting } from '../../coordinator/sort/assemble.js';
+import type { SplitStats } from '../../coordinator/postprocess/splits.js';
 import { NT0, RANK } from '../../coordinator/sort/learning.js';
 import type { EngineOutput } from '../../coordinator/sort/pipeline.js';
 import { resolveParams } from '../../proto/params.js';
@@ -337,6 +354,43 @@ export function syntheticEngineOutput(size: SyntheticSize): { out: EngineOutput;
   return { out, info };
 }
 
+/**
+ * Writes each batch's feature rows to `dir` as one record (keys templateFeatures and pcFeatures,
+ * as extraction's checkpoint records), empties the engine output's feature arrays and points its
+ * `features` at the records.
+ */
+export function moveFeaturesToRecords(out: EngineOutput, dir: string): RecordSpikeFeatures {
+  mkdirSync(dir, { recursive: true });
+  const { samples, templateFeatures, pcFeatures } = out.spikes;
+  const n = samples.length;
+  const templateWidth = n === 0 ? 0 : templateFeatures.length / n;
+  const pcWidth = n === 0 ? 0 : pcFeatures.length / n;
+  const parts: FeaturePart[] = [];
+  let first = 0;
+  out.batches.forEach((batch, b) => {
+    let end = first;
+    while (end < n && samples[end]! < batch.ownEnd) end++;
+    const file = path.join(dir, `extraction-${String(b).padStart(5, '0')}.rec`);
+    writeRecord(
+      file,
+      'extraction',
+      {
+        templateFeatures: templateFeatures.subarray(first * templateWidth, end * templateWidth),
+        pcFeatures: pcFeatures.subarray(first * pcWidth, end * pcWidth),
+      },
+      { sync: false },
+    );
+    parts.push(featurePartOf(file, end - first));
+    first = end;
+  });
+  if (first !== n) throw new RangeError(`synthetic sort: ${n - first} spikes lie after the last batch`);
+  out.spikes.templateFeatures = new Float32Array(0);
+  out.spikes.pcFeatures = new Float32Array(0);
+  const features = new RecordSpikeFeatures(parts, { template: templateWidth, pc: pcWidth });
+  out.features = features;
+  return features;
+}
+
 /** SHA-1 over the relative names and bytes of every file under `dir`, in name order. */
 export function folderHash(dir: string): string {
   const hash = createHash('sha1');
@@ -355,61 +409,79 @@ export function folderHash(dir: string): string {
   return hash.digest('hex');
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       channels: { type: 'string', default: '384' },
-      templates: { type: 'string', default: '700' },
-      spikes: { type: 'string', default: '3000000' },
-      seconds: { type: 'string', default: '600' },
+      templates: { type: 'string', default: '' },
+      spikes: { type: 'string', default: '' },
+      seconds: { type: 'string', default: '' },
       seed: { type: 'string', default: '1' },
       small: { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
+      memory: { type: 'boolean', default: false },
+      threads: { type: 'string', default: '0' },
+      'no-scratch': { type: 'boolean', default: false },
       out: { type: 'string', default: '' },
       hash: { type: 'boolean', default: false },
       json: { type: 'string', default: '' },
       verbose: { type: 'boolean', default: false },
     },
   });
-  const size: SyntheticSize = values.small
-    ? {
-        nChannels: 64,
-        nTemplates: 60,
-        nSpikes: 120_000,
-        durationS: 120,
-        seed: Number(values.seed),
-        nSimilar: 32,
-        nNeighbours: 32,
-      }
-    : {
-        nChannels: Number(values.channels),
-        nTemplates: Number(values.templates),
-        nSpikes: Number(values.spikes),
-        durationS: Number(values.seconds),
-        seed: Number(values.seed),
-        nSimilar: 32,
-        nNeighbours: 32,
-      };
+  const preset = values.small
+    ? { nChannels: 64, nTemplates: 60, nSpikes: 120_000, durationS: 120 }
+    : values.full
+      ? { nChannels: 384, nTemplates: 700, nSpikes: 3_000_000, durationS: 600 }
+      : { nChannels: Number(values.channels), nTemplates: 70, nSpikes: 300_000, durationS: 300 };
+  const size: SyntheticSize = {
+    nChannels: preset.nChannels,
+    nTemplates: values.templates ? Number(values.templates) : preset.nTemplates,
+    nSpikes: values.spikes ? Number(values.spikes) : preset.nSpikes,
+    durationS: values.seconds ? Number(values.seconds) : preset.durationS,
+    seed: Number(values.seed),
+    nSimilar: 32,
+    nNeighbours: 32,
+  };
   const seconds: Record<string, number> = {};
   let t0 = performance.now();
   const { out, info } = syntheticEngineOutput(size);
   seconds['synthesize'] = (performance.now() - t0) / 1000;
   const nInput = out.spikes.samples.length;
   const inputBytes = out.spikes.templateFeatures.byteLength + out.spikes.pcFeatures.byteLength;
-  const rssAfterInput = process.memoryUsage().rss;
 
   const work = values.out || mkdtempSync(path.join(os.tmpdir(), 'spikeshard-postprocess-bench-'));
   mkdirSync(work, { recursive: true });
+  let records: RecordSpikeFeatures | null = null;
+  if (!values.memory) {
+    t0 = performance.now();
+    records = moveFeaturesToRecords(out, path.join(work, 'records'));
+    seconds['records'] = (performance.now() - t0) / 1000;
+  }
+  const rssAfterInput = process.memoryUsage().rss;
   const steps: Record<string, number> = {};
+  const zeroReads = { reads: 0, bytes: 0, seconds: 0 };
+  const readsAt = (): typeof zeroReads => ({ ...(records?.stats ?? zeroReads) });
+  const readsBefore = readsAt();
   t0 = performance.now();
-  const result = assembleSorting(
+  const splitStats = {} as SplitStats;
+  const cpuBefore = process.cpuUsage();
+  const result = await assembleSorting(
     out,
     info,
     resolveParams(),
     values.verbose ? createLogger({ pretty: false }) : silentLogger(),
     { bench: 'postprocess' },
     steps,
+    {
+      threads: Number(values.threads),
+      scratchDir: values['no-scratch'] ? null : path.join(work, 'scratch'),
+      splitStats,
+    },
   );
   seconds['assemble'] = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  seconds['assembleCpu'] = (cpu.user + cpu.system) / 1e6;
+  const assembleReads = readsAt();
   t0 = performance.now();
   writePhy(path.join(work, 'phy'), result, { overwrite: true });
   seconds['phy'] = (performance.now() - t0) / 1000;
@@ -417,38 +489,79 @@ function main(): void {
   t0 = performance.now();
   writeAlf(path.join(work, 'alf'), result, { runId: 'bench', overwrite: true, timings: alfSteps });
   seconds['alf'] = (performance.now() - t0) / 1000;
+  const exportReads = readsAt();
+  result.spikes.features.close();
   const total = seconds['assemble'] + seconds['phy'] + seconds['alf'];
   const maxRssMb = process.resourceUsage().maxRSS / 1024;
 
-  const cpu = os.cpus();
-  const machine = `${cpu[0]?.model ?? 'unknown CPU'} × ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  const cpus = os.cpus();
+  const machine = `${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`;
   console.log(`machine       ${machine}, node ${process.version}`);
   console.log(
     `input         ${size.nChannels} channels, ${size.nTemplates} templates, ${nInput} spikes over ${size.durationS} s, ` +
-      `seed ${size.seed}; features ${(inputBytes / 2 ** 20).toFixed(0)} MiB (RSS after synthesis ${(rssAfterInput / 2 ** 20).toFixed(0)} MiB)`,
+      `seed ${size.seed}; features ${(inputBytes / 2 ** 20).toFixed(0)} MiB ${records ? `in ${out.batches.length} records` : 'in memory'} ` +
+      `(RSS then ${(rssAfterInput / 2 ** 20).toFixed(0)} MiB)`,
   );
   console.log(`synthesize    ${seconds['synthesize'].toFixed(1).padStart(7)} s`);
+  if (seconds['records'] !== undefined) console.log(`write records ${seconds['records'].toFixed(1).padStart(7)} s`);
   const row = (name: string, s: number): void =>
     console.log(
       `${name.padEnd(13)} ${s.toFixed(2).padStart(7)} s  ${(nInput / s / 1e6).toFixed(2).padStart(7)} M spikes/s`,
     );
   row('assemble', seconds['assemble']);
+  console.log(`  (CPU time   ${seconds['assembleCpu'].toFixed(2).padStart(7)} s, all threads)`);
   for (const [k, v] of Object.entries(steps)) row(`  ${k}`, v);
   row('phy', seconds['phy']);
   row('alf', seconds['alf']);
   for (const [k, v] of Object.entries(alfSteps)) row(`  ${k}`, v);
   row('total', total);
+  const readRow = (name: string, a: typeof zeroReads, b: typeof zeroReads): void =>
+    console.log(
+      `${name.padEnd(13)} ${String(b.reads - a.reads).padStart(9)} reads ${((b.bytes - a.bytes) / 2 ** 20).toFixed(0).padStart(7)} MiB ` +
+        `${(b.seconds - a.seconds).toFixed(2).padStart(7)} s`,
+    );
+  if (records) {
+    readRow('reads: assemble', readsBefore, assembleReads);
+    readRow('reads: export', assembleReads, exportReads);
+  }
+  if (splitStats.scratch) {
+    const w = splitStats.scratch;
+    console.log(
+      `split copy    ${String(w.writes).padStart(9)} writes ${(w.bytes / 2 ** 20).toFixed(0).padStart(6)} MiB ${w.seconds.toFixed(2).padStart(7)} s (scan and writes)`,
+    );
+    readRow('split reads', zeroReads, splitStats.reads);
+  }
+  console.log(
+    `splits        ${splitStats.clusters} clusters looked at, ${splitStats.workers} worker threads, ` +
+      `at most ${(splitStats.peakBytes / 2 ** 20).toFixed(0)} MiB of clusters at once; ` +
+      `${splitStats.computeSeconds.toFixed(2)} s of pursuit in all, ${splitStats.longestClusterSeconds.toFixed(2)} s the longest cluster`,
+  );
   console.log(
     `result        ${result.templates.count} clusters (${result.templates.labels.filter((l) => l === 'good').length} good), ${result.spikes.samples.length} spikes`,
   );
   console.log(`peak RSS      ${maxRssMb.toFixed(0)} MiB`);
+  if (values.out) rmSync(path.join(work, 'records'), { recursive: true, force: true });
   const digest = values.hash ? folderHash(work) : null;
   if (digest !== null) console.log(`outputs sha1  ${digest}`);
   if (values.json) {
-    const report = { machine, node: process.version, size, nInput, seconds, steps, alfSteps, total, maxRssMb, digest };
+    const report = {
+      machine,
+      node: process.version,
+      size,
+      nInput,
+      features: records ? 'records' : 'memory',
+      seconds,
+      steps,
+      alfSteps,
+      total,
+      reads: { assemble: assembleReads, export: exportReads },
+      splitStats,
+      maxRssMb,
+      digest,
+    };
     writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
   }
   if (!values.out) rmSync(work, { recursive: true, force: true });
 }
 
-if (process.argv[1] !== undefined && import.meta.url.endsWith(path.basename(process.argv[1]))) main();
+if (process.argv[1] !== undefined && import.meta.url.endsWith(path.basename(process.argv[1]))) await main();

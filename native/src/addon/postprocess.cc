@@ -41,12 +41,24 @@ const double* doubles_arg(const Napi::CallbackInfo& info, std::size_t k, const c
   return a.Data();
 }
 
-// [sync] postprocessWeightedGram(x, n, dims, w | null, t | null): {gram, rhs | null}
+// The optional trailing threads argument at index k: 0 (the default thread count) when absent.
+int threads_arg(const Napi::CallbackInfo& info, std::size_t k) {
+  if (info.Length() <= k) return 0;
+  const std::size_t threads = count_arg(info, k, "threads");
+  if (threads > 4096) {
+    throw Napi::RangeError::New(info.Env(), "threads must be at most 4096, got " + std::to_string(threads));
+  }
+  return static_cast<int>(threads);
+}
+
+// [sync] postprocessWeightedGram(x, n, dims, w | null, t | null, threads?): {gram, rhs | null}
 Napi::Value WeightedGram(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 5) {
-    throw Napi::TypeError::New(env, "postprocessWeightedGram expects 5 arguments: (x, n, dims, w | null, t | null)");
+  if (info.Length() != 5 && info.Length() != 6) {
+    throw Napi::TypeError::New(
+        env, "postprocessWeightedGram expects 5 or 6 arguments: (x, n, dims, w | null, t | null, threads?)");
   }
+  const int threads = threads_arg(info, 5);
   const std::size_t n = count_arg(info, 1, "n");
   const std::size_t dims = count_arg(info, 2, "dims");
   if (dims == 0 || dims > 4096) {
@@ -65,7 +77,7 @@ Napi::Value WeightedGram(const Napi::CallbackInfo& info) {
     rhs_value = r;
   }
   try {
-    weighted_gram(x, n, dims, w, t, gram.Data(), rhs);
+    weighted_gram(x, n, dims, w, t, gram.Data(), rhs, threads);
   } catch (const std::invalid_argument& e) {
     throw Napi::RangeError::New(env, e.what());
   } catch (const std::exception& e) {
@@ -95,33 +107,37 @@ void check_dims(Napi::Env env, std::size_t n, std::size_t dims) {
   if (n > kMaxSafeInteger / static_cast<double>(dims)) throw Napi::RangeError::New(env, "n × dims is too large");
 }
 
-// [sync] postprocessRunningMean(x, n, dims, half): Float64Array (n × dims)
+// [sync] postprocessRunningMean(x, n, dims, half, threads?): Float64Array (n × dims)
 Napi::Value RunningMean(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 4) {
-    throw Napi::TypeError::New(env, "postprocessRunningMean expects 4 arguments: (x, n, dims, half)");
+  if (info.Length() != 4 && info.Length() != 5) {
+    throw Napi::TypeError::New(env, "postprocessRunningMean expects 4 or 5 arguments: (x, n, dims, half, threads?)");
   }
+  const int threads = threads_arg(info, 4);
   const std::size_t n = count_arg(info, 1, "n");
   const std::size_t dims = count_arg(info, 2, "dims");
   const std::size_t half = count_arg(info, 3, "half");
   check_dims(env, n, dims);
   const double* x = doubles_arg(info, 0, "x", n * dims, false);
   auto out = Napi::Float64Array::New(env, n * dims);
-  guarded(env, [&] { running_mean(x, n, dims, half, out.Data()); });
+  guarded(env, [&] { running_mean(x, n, dims, half, out.Data(), threads); });
   return out;
 }
 
-// [sync] postprocessProject(x, n, dims, w): Float64Array (n)
+// [sync] postprocessProject(x, n, dims, w, threads?): Float64Array (n)
 Napi::Value Project(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 4) throw Napi::TypeError::New(env, "postprocessProject expects 4 arguments: (x, n, dims, w)");
+  if (info.Length() != 4 && info.Length() != 5) {
+    throw Napi::TypeError::New(env, "postprocessProject expects 4 or 5 arguments: (x, n, dims, w, threads?)");
+  }
+  const int threads = threads_arg(info, 4);
   const std::size_t n = count_arg(info, 1, "n");
   const std::size_t dims = count_arg(info, 2, "dims");
   check_dims(env, n, dims);
   const double* x = doubles_arg(info, 0, "x", n * dims, false);
   const double* w = doubles_arg(info, 3, "w", dims, false);
   auto out = Napi::Float64Array::New(env, n);
-  guarded(env, [&] { project_rows(x, n, dims, w, out.Data()); });
+  guarded(env, [&] { project_rows(x, n, dims, w, out.Data(), threads); });
   return out;
 }
 

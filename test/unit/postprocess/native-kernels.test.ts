@@ -153,3 +153,35 @@ test('solveLinearSystem is the former elimination bit for bit, and refuses a sin
   }
   assert.throws(() => solveLinearSystem(Float64Array.of(1, 2, 2, 4), Float64Array.of(1, 1), 2), /singular/);
 });
+
+/** Byte equality of two float arrays (fast on millions of values; sameBits says where they differ). */
+function sameBytes(got: Float64Array, want: Float64Array, what: string): void {
+  const a = Buffer.from(got.buffer, got.byteOffset, got.byteLength);
+  const b = Buffer.from(want.buffer, want.byteOffset, want.byteLength);
+  if (!a.equals(b)) sameBits(got, want, what);
+}
+
+test('the kernels give the same bits for any explicit thread count, and refuse a bad one', () => {
+  // Large enough that the kernels use the threads they are given (small inputs run on one).
+  const n = 66_000;
+  const dims = 64;
+  const x = randomRows(7, n, dims);
+  const rng = new SeededRandom(8);
+  const w = Float64Array.from({ length: n }, () => rng.next() + 0.5);
+  const t = Float64Array.from({ length: n }, () => rng.next() - 0.5);
+  const dir = Float64Array.from({ length: dims }, (_, d) => Math.cos(d));
+  const one = weightedGram(x, n, dims, w, t, 1);
+  const oneMean = runningMeanRows(x, n, dims, 100, 1);
+  const oneProj = projectRows(x, n, dims, dir, 1);
+  for (const threads of [0, 3]) {
+    const got = weightedGram(x, n, dims, w, t, threads);
+    sameBytes(got.gram, one.gram, `gram (${threads} threads)`);
+    sameBytes(got.rhs!, one.rhs!, `rhs (${threads} threads)`);
+    sameBytes(runningMeanRows(x, n, dims, 100, threads), oneMean, `running mean (${threads} threads)`);
+    sameBytes(projectRows(x, n, dims, dir, threads), oneProj, `projections (${threads} threads)`);
+  }
+  const binding = loadCpuBinding();
+  assert.throws(() => binding.postprocessWeightedGram(x, n, dims, null, null, -1), RangeError);
+  assert.throws(() => binding.postprocessRunningMean(x, n, dims, 3, 1.5), RangeError);
+  assert.throws(() => binding.postprocessProject(x, n, dims, dir, 5000), /at most 4096/);
+});

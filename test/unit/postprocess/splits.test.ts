@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import {
   bimodalPursuit,
   runningMean,
   solveLinear,
   splitClusters,
   timeSegregation,
+  trySplit,
   type SplitInput,
+  type SplitOptions,
+  type SplitResult,
+  type SplitStats,
 } from '../../../coordinator/postprocess/splits.js';
+import { groupByCluster } from '../../../coordinator/postprocess/clusters.js';
+import { tmpDir } from '../../helpers/tmp.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
 import { MemorySpikeFeatures, SelectedSpikeFeatures } from '../../../coordinator/formats/spike-features.js';
 
@@ -86,7 +94,7 @@ test('bimodal pursuit separates two blobs', () => {
   assert.ok(Math.min(fit.confidenceFirst, fit.confidenceSecond) > 0.95);
 });
 
-test('two neurons in one cluster are split; the halves are the two neurons', () => {
+test('two neurons in one cluster are split; the halves are the two neurons', async () => {
   const rng = new SeededRandom(2);
   const input = cluster(
     rng,
@@ -97,7 +105,7 @@ test('two neurons in one cluster are split; the halves are the two neurons', () 
     [500, 700],
     false,
   );
-  const r = splitClusters(input, OPTIONS);
+  const r = await splitClusters(input, OPTIONS);
   assert.equal(r.nClusters, 2);
   assert.equal(r.splits.length, 1);
   const sizes = [0, 1].map((c) => r.clusters.filter((x) => x === c).length).sort((a, b) => a - b);
@@ -112,16 +120,16 @@ test('two neurons in one cluster are split; the halves are the two neurons', () 
   for (let i = 0; i < n; i++) rows.set(real.subarray(i * 12, (i + 1) * 12), (2 * i + 1) * 12);
   const keep = Uint8Array.from({ length: 2 * n }, (_, i) => i % 2);
   const base = new MemorySpikeFeatures(2 * n, new Float32Array(0), rows);
-  const viaView = splitClusters({ ...input, pcFeatures: new SelectedSpikeFeatures(base, keep) }, OPTIONS);
+  const viaView = await splitClusters({ ...input, pcFeatures: new SelectedSpikeFeatures(base, keep) }, OPTIONS);
   assert.deepEqual(viaView, r);
 });
 
-test('a unimodal cluster is not split', () => {
+test('a unimodal cluster is not split', async () => {
   const input = cluster(new SeededRandom(3), [[0, 0, 0]], [1200], false);
-  assert.equal(splitClusters(input, OPTIONS).nClusters, 1);
+  assert.equal((await splitClusters(input, OPTIONS)).nClusters, 1);
 });
 
-test('a bimodal cluster whose halves share a refractory period stays whole', () => {
+test('a bimodal cluster whose halves share a refractory period stays whole', async () => {
   const input = cluster(
     new SeededRandom(4),
     [
@@ -131,10 +139,10 @@ test('a bimodal cluster whose halves share a refractory period stays whole', () 
     [500, 700],
     true,
   );
-  assert.equal(splitClusters(input, OPTIONS).nClusters, 1);
+  assert.equal((await splitClusters(input, OPTIONS)).nClusters, 1);
 });
 
-test('clusters below the spike minimum are left alone', () => {
+test('clusters below the spike minimum are left alone', async () => {
   const input = cluster(
     new SeededRandom(5),
     [
@@ -144,7 +152,7 @@ test('clusters below the spike minimum are left alone', () => {
     [100, 150],
     false,
   );
-  assert.equal(splitClusters(input, OPTIONS).nClusters, 1);
+  assert.equal((await splitClusters(input, OPTIONS)).nClusters, 1);
 });
 
 test('timeSegregation is near 0 for interleaved halves and near 1 for halves in different epochs', () => {
@@ -156,7 +164,7 @@ test('timeSegregation is near 0 for interleaved halves and near 1 for halves in 
   assert.ok(timeSegregation(times, epochs, 20) > 0.9);
 });
 
-test('a cluster whose waveform alternates between two states over long epochs (drift) is not split', () => {
+test('a cluster whose waveform alternates between two states over long epochs (drift) is not split', async () => {
   const rng = new SeededRandom(7);
   const input = cluster(rng, [[0, 0, 0]], [4000], false, (pc) => {
     // epochs of 300 spikes, most spikes of an epoch in one of two feature states (a unit drifting
@@ -169,6 +177,143 @@ test('a cluster whose waveform alternates between two states over long epochs (d
   });
   // as when the running-mean detrend misses the drift (here: a window far longer than the epochs)
   const missed = { ...OPTIONS, detrendSigmaSpikes: 100_000 };
-  assert.ok(splitClusters(input, { ...missed, maxTimeSegregation: Infinity }).nClusters > 1, 'the pursuit splits it');
-  assert.equal(splitClusters(input, missed).nClusters, 1);
+  assert.ok(
+    (await splitClusters(input, { ...missed, maxTimeSegregation: Infinity })).nClusters > 1,
+    'the pursuit splits it',
+  );
+  assert.equal((await splitClusters(input, missed)).nClusters, 1);
+});
+
+/**
+ * Several clusters (spikes interleaved in time, independent trains): 2 and 4 hold three
+ * populations each (split twice: the parent again, or the half split off), 1 two, 0 and 3 one,
+ * 5 is below the spike minimum. Spikes of cluster c were found by template c or c + 6.
+ */
+function manyClusters(seed: number): SplitInput {
+  const rng = new SeededRandom(seed);
+  const nPc = 3;
+  const k = 4;
+  const dims = nPc * k;
+  const populations: number[][][] = [
+    [[0, 0, 0, 0]],
+    [
+      [7, 0, 0, 0],
+      [-4, 0, 0, 0],
+    ],
+    [
+      [12, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 12, 0, 0],
+    ],
+    [[2, 2, 0, 0]],
+    [
+      [0, 0, 9, 0],
+      [0, 0, -9, 0],
+      [0, 0, 0, 14],
+    ],
+    [
+      [9, 0, 0, 0],
+      [-9, 0, 0, 0],
+    ],
+  ];
+  const sizes = [900, 1000, 1500, 700, 1350, 250];
+  const labels: Array<[number, number]> = [];
+  sizes.forEach((n, c) => {
+    for (let i = 0; i < n; i++) labels.push([c, i % populations[c]!.length]);
+  });
+  rng.shuffle(labels);
+  const total = labels.length;
+  const samples = new Float64Array(total);
+  const clusters = new Uint32Array(total);
+  const spikeTemplates = new Uint32Array(total);
+  const pc = new Float32Array(total * dims);
+  let t = 0;
+  labels.forEach(([c, p], i) => {
+    t += Math.floor(-Math.log(1 - rng.next()) * 300);
+    samples[i] = t;
+    clusters[i] = c;
+    spikeTemplates[i] = c + (rng.next() < 0.2 ? 6 : 0);
+    const mean = populations[c]![p]!;
+    for (let d = 0; d < dims; d++) pc[i * dims + d] = mean[d % k]! + gauss(rng);
+  });
+  // Templates c and c + 6 share channels 0…3 (in another order for the second), so features line up.
+  const pcFeatureInd = new Uint32Array(12 * k);
+  for (let j = 0; j < 12; j++) for (let i = 0; i < k; i++) pcFeatureInd[j * k + i] = j < 6 ? i : k - 1 - i;
+  return {
+    samples,
+    clusters,
+    nClusters: 6,
+    spikeTemplates,
+    pcFeatures: new MemorySpikeFeatures(total, new Float32Array(0), pc),
+    pcFeatureInd,
+    nPc,
+    nFeatures: k,
+  };
+}
+
+/** The sequential procedure, written out: each cluster in id order, again after each split; new ids at the end. */
+function sequentialSplits(input: SplitInput, options: SplitOptions): SplitResult {
+  const all = Int32Array.from({ length: input.samples.length }, (_, i) => i);
+  const everything = {
+    samples: input.samples,
+    templates: input.spikeTemplates,
+    rows: input.pcFeatures.gather('pc', all),
+  };
+  const ctx = { pcFeatureInd: input.pcFeatureInd, nPc: input.nPc, nFeatures: input.nFeatures, options, threads: 1 };
+  const clusters = Uint32Array.from(input.clusters);
+  const groups = groupByCluster(clusters, input.nClusters);
+  const splits: SplitResult['splits'] = [];
+  for (let c = 0; c < groups.length; c++) {
+    const split = trySplit(ctx, everything, groups[c]!);
+    if (split === null) continue;
+    const child = groups.length;
+    for (const s of split.first) clusters[s] = child;
+    groups[c] = split.second;
+    groups.push(split.first);
+    splits.push({ parent: c, child, reference: split.reference });
+    c--;
+  }
+  return { clusters, nClusters: groups.length, splits };
+}
+
+test('clusters split side by side get the ids of the sequential procedure, for any thread count, copy and budget', async () => {
+  const input = manyClusters(11);
+  const expected = sequentialSplits(input, OPTIONS);
+  // The case is worth testing: nested splits, and a cluster split twice before the next one's turn.
+  assert.ok(expected.splits.length >= 5, `${expected.splits.length} splits`);
+  assert.ok(
+    expected.splits.some((s) => s.parent >= input.nClusters),
+    'a cluster split off is split again',
+  );
+  assert.ok(
+    expected.splits.some((s, i) => i > 0 && s.parent === expected.splits[i - 1]!.parent && s.parent < input.nClusters),
+    'a cluster is split twice in a row',
+  );
+  const { dir, cleanup } = tmpDir();
+  try {
+    const runs: Array<[number, boolean, number]> = [
+      [1, false, 2 ** 30],
+      [1, true, 2 ** 30],
+      [2, true, 1],
+      [3, false, 2 ** 30],
+      [3, true, 2 ** 30],
+    ];
+    for (const [threads, scratch, memoryBudgetBytes] of runs) {
+      const scratchDir = scratch ? path.join(dir, `scratch-${threads}`) : null;
+      const stats = {} as SplitStats;
+      const run = { threads, scratchDir, memoryBudgetBytes, stats, spikesPerWorker: 1 };
+      const got = await splitClusters(input, OPTIONS, run);
+      const what = `threads ${threads}, scratch ${scratch}, budget ${memoryBudgetBytes}`;
+      assert.deepEqual(got, expected, what);
+      assert.equal(stats.workers, threads === 1 ? 0 : threads, what);
+      assert.equal(stats.clusters, 5, what);
+      assert.equal(stats.reads.reads, scratch ? 5 : 0, what);
+      if (scratchDir !== null) assert.deepEqual(readdirSync(scratchDir), [], 'the copy is deleted');
+      // A budget below every cluster: one cluster at a time (the largest, 1 500 spikes × 12 values).
+      if (memoryBudgetBytes === 1) assert.ok(stats.peakBytes < 1500 * 12 * 40, `${what}: ${stats.peakBytes} bytes`);
+    }
+  } finally {
+    cleanup();
+  }
+  assert.equal(existsSync(dir), false);
 });
