@@ -95,6 +95,7 @@ export {
   templateCorrelations,
   zeroLagSimilarity,
   poolRunningMeans,
+  selectBirths,
   matchBatch,
   proposeTemplates,
   DEFAULT_FACTORIZE_OPTIONS,
@@ -119,6 +120,8 @@ export type {
   ProposalPrototypes,
   ProposalOptions,
   Proposals,
+  SelectBirthsOptions,
+  Births,
 } from './matching.js';
 export * from './engine/index.js';
 export {
