@@ -10,7 +10,7 @@ import {
   factorizeTemplates,
   poolRunningMeans,
   selectBirths,
-  zeroLagSimilarity,
+  triageTemplates,
   type LearnBatchResult,
   type TemplateModel,
 } from '../../native/lib/index.js';
@@ -154,28 +154,14 @@ export interface TriageOptions {
   amplitudeGap: number;
 }
 
-/** Indices of the templates that survive triage (ks25-algorithm.md §4.6), ascending. */
+/**
+ * Indices of the templates that survive triage (ks25-algorithm.md §4.6), ascending: native and
+ * threaded (triageTemplates), with the comparisons of the TypeScript loop it replaced.
+ */
 export function triage(state: TemplateState, model: TemplateModel, options: TriageOptions): number[] {
-  const f = state.dWU.length;
-  if (f === 0) return [];
-  const cc = zeroLagSimilarity(model);
-  const keep: number[] = [];
-  for (let a = 0; a < f; a++) {
-    if (state.nsp[a]! < options.minNsp) continue;
-    let duplicate = false;
-    for (let b = 0; b < f && !duplicate; b++) {
-      if (b === a) continue;
-      if (
-        cc[a * f + b]! > options.maxSimilarity &&
-        Math.abs(model.meanAmplitude[a]! - model.meanAmplitude[b]!) < options.amplitudeGap &&
-        (state.nsp[a]! < state.nsp[b]! || (state.nsp[a] === state.nsp[b] && a > b))
-      ) {
-        duplicate = true;
-      }
-    }
-    if (!duplicate) keep.push(a);
-  }
-  return keep;
+  if (state.dWU.length === 0) return [];
+  const keep = triageTemplates(model, Float64Array.from(state.nsp), { ...options, threads: 0 });
+  return Array.from(keep);
 }
 
 export function selectTemplates(state: TemplateState, keep: readonly number[]): void {

@@ -99,6 +99,13 @@ export interface RawProposals {
   capped: boolean;
 }
 
+export interface RawTriageOptions {
+  minNsp: number;
+  maxSimilarity: number;
+  amplitudeGap: number;
+  threads: number;
+}
+
 export interface RawBirthOptions {
   templateSamples: number;
   troughSample: number;
@@ -148,6 +155,8 @@ export interface MatchingBinding {
     counts: Int32Array,
     threads: number,
   ): void;
+  /** [sync] The templates that survive triage, ascending. */
+  triageTemplates(model: RawTemplateModel, nsp: Float64Array, options: RawTriageOptions): Int32Array;
   /** [sync] The proposals of a learning round that become templates, and their smoothed waveforms. */
   selectBirths(
     means: readonly Float64Array[],

@@ -96,6 +96,7 @@ export {
   zeroLagSimilarity,
   poolRunningMeans,
   selectBirths,
+  triageTemplates,
   matchBatch,
   proposeTemplates,
   DEFAULT_FACTORIZE_OPTIONS,
@@ -122,6 +123,7 @@ export type {
   Proposals,
   SelectBirthsOptions,
   Births,
+  TriageOptions,
 } from './matching.js';
 export * from './engine/index.js';
 export {

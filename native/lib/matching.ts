@@ -334,6 +334,27 @@ export function poolRunningMeans(
   binding().poolRunningMeans(means, active, sums, factors, counts, threads);
 }
 
+/** The rule of triageTemplates. */
+export interface TriageOptions {
+  /** Templates whose running spike count (nsp) is below this are dropped. */
+  minNsp: number;
+  /** Of two templates with zero-lag similarity above this... */
+  maxSimilarity: number;
+  /** ...and mean amplitudes less than this apart (σ), the one with the smaller nsp is dropped (the later on ties). */
+  amplitudeGap: number;
+  /** 0 = the default thread count. */
+  threads: number;
+}
+
+/**
+ * Triage of a learning round (ks25-algorithm.md §4.6): the indices of the templates kept,
+ * ascending. `nsp` holds each template's running spike count. Uses zeroLagSimilarity's values;
+ * each template's verdict is its own row's, so the answer does not depend on the thread count.
+ */
+export function triageTemplates(model: TemplateModel, nsp: Float64Array, options: TriageOptions): Int32Array {
+  return binding().triageTemplates(model, nsp, options);
+}
+
 /** The rule and limits of selectBirths. */
 export interface SelectBirthsOptions {
   /** nt0. */

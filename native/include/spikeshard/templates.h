@@ -169,6 +169,18 @@ std::vector<std::size_t> select_births(const double* const* means, std::size_t n
                                        std::size_t n_proposals, const float* pcs, const std::int32_t* iC,
                                        const BirthOptions& options, double* const* smoothed);
 
+// Triage of a learning round (ks25-algorithm.md §4.6): the templates kept, ascending. Template a
+// is dropped when nsp[a] < min_nsp, or when some b ≠ a has zero-lag similarity cc[a, b]
+// (zero_lag_similarity, float32) > max_similarity, |mu[a] − mu[b]| < amplitude_gap (in float64)
+// and the larger running count (nsp[a] < nsp[b], or equal counts and b < a).
+struct TriageOptions {
+  double min_nsp = 0.0;
+  double max_similarity = 0.9;
+  double amplitude_gap = 0.0;
+  int threads = 0;
+};
+std::vector<std::int32_t> triage_templates(const TemplateSet& model, const double* nsp, const TriageOptions& options);
+
 // New-template proposals on a residual (Kilosort's mexGetSpikes2, §4.3), with the running-max
 // quirk of the reference fixed (every window start gets its own maximum).
 //  data: sample-major residual, n_samples × n_channels (a batch plus halos).

@@ -163,6 +163,24 @@ Napi::Value ZeroLagSimilarity(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] triageTemplates(model, nsp: Float64Array, options) → Int32Array (kept templates, ascending)
+Napi::Value TriageTemplates(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args a(info, "triageTemplates", 3);
+    TemplateSet m = read_template_set(a, info[0], "model");
+    m.validate();
+    const double* nsp = a.typed<double>(info[1], "nsp", m.n_templates, "one per template");
+    Napi::Object o = a.object(info[2], "options");
+    TriageOptions to;
+    const double big = std::numeric_limits<double>::max();
+    to.min_nsp = a.number(o.Get("minNsp"), "options.minNsp", -big, big);
+    to.max_similarity = a.number(o.Get("maxSimilarity"), "options.maxSimilarity", -big, big);
+    to.amplitude_gap = a.number(o.Get("amplitudeGap"), "options.amplitudeGap", -big, big);
+    to.threads = static_cast<int>(a.integer(o.Get("threads"), "options.threads", 0, 4096));
+    return i32(info.Env(), triage_templates(m, nsp, to));
+  });
+}
+
 // [sync] poolRunningMeans(means: Float64Array[], active, sums, factors, counts, threads) → undefined
 // means[active[k]] ← f·mean + ((1 − f)·sums row k) / counts[active[k]], f = factors[k], in place.
 Napi::Value PoolRunningMeans(const Napi::CallbackInfo& info) {
@@ -356,6 +374,7 @@ void register_matching(Napi::Env env, Napi::Object exports) {
   exports.Set("zeroLagSimilarity", Napi::Function::New(env, ZeroLagSimilarity));
   exports.Set("poolRunningMeans", Napi::Function::New(env, PoolRunningMeans));
   exports.Set("selectBirths", Napi::Function::New(env, SelectBirths));
+  exports.Set("triageTemplates", Napi::Function::New(env, TriageTemplates));
   exports.Set("matchBatch", Napi::Function::New(env, MatchBatch));
   exports.Set("proposeTemplates", Napi::Function::New(env, ProposeTemplates));
 }
