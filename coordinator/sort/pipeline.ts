@@ -355,8 +355,8 @@ export async function runEngine(
         `learning: ${r} of ${rounds.length} rounds loaded from the run folder`,
       );
     }
-    // The write of the last round's state record, running while the next round's batches are
-    // matched (see below).
+    // The write of the last round's state record, running while the next round is prepared and
+    // its batches are matched (see below).
     let stateWrite: Promise<void> | null = null;
     for (const round of rounds.slice(r)) {
       const prepareStart = performance.now();
@@ -370,8 +370,9 @@ export async function runEngine(
       }
       const match: MatchModel = {
         model,
-        crossCorrelation:
-          model.nTemplates > 0 ? templateCorrelations(model, { nSimilarMax: 1, threads: 0 }).crossCorrelation : null,
+        // WtW is derived where the batches are matched (on the device for CUDA).
+        crossCorrelation: null,
+        deriveCrossCorrelation: true,
         similar: null,
         pcs: null,
         prototypes: proposalPrototypes,
@@ -379,23 +380,48 @@ export async function runEngine(
         nNeighbours,
       };
       const matchStart = performance.now();
+      let inRoundPoolMs = 0;
       const results = await runRound(
         log,
         `learning round ${r + 1}/${rounds.length}`,
         round,
         executor.concurrency,
-        (bi) => executor.learn(task, batches[bi]!, channels, drift, match),
+        // A result is handed on (and pooled, which changes the running means in place) only once
+        // the last round's state record, which holds those means, is written.
+        async (bi) => {
+          const res = await executor.learn(task, batches[bi]!, channels, drift, match);
+          await stateWrite;
+          return res;
+        },
         // No per-batch records in learning: a round's batches are seconds of work, while their
         // statistics are templates × nt0 × channels float64 each (~0.2 GB at 1 200 templates ×
         // 384 channels), so writing, hashing and deleting them cost more than redoing the round
         // after a kill. Resume is per round (learning/state below).
-        run.slots ? { slots: run.slots } : {},
+        {
+          ...(run.slots ? { slots: run.slots } : {}),
+          // Pooled in batch order as the results arrive, and their sums dropped: a batch's sums
+          // are up to templates × nt0 × channels float64 (~0.2 GB at 1 300 templates × 384
+          // channels), so holding a round's eight was most of a long sort's peak memory. Births
+          // below need only the proposals.
+          inOrder: (_, res) => {
+            const poolStart = performance.now();
+            applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
+            inRoundPoolMs += performance.now() - poolStart;
+            // Copies: a result decoded from a worker's message is views on one buffer, which a
+            // view kept here would keep whole.
+            return {
+              ...res,
+              active: new Int32Array(0),
+              sums: new Float64Array(0),
+              counts: res.counts.slice(),
+              proposals: res.proposals.slice(),
+              proposalChannels: res.proposalChannels.slice(),
+              proposalScores: res.proposalScores.slice(),
+            };
+          },
+        },
       );
-      const poolStart = performance.now();
-      // Pooling changes the running means in place: the record that holds them must be written first.
-      await stateWrite;
-      for (const res of results)
-        applyBatchStatistics(state, res, momentum(visited++, nLearn, params.momentumStart, params.momentumEnd));
+      const poolStart = performance.now() - inRoundPoolMs;
       // As in Kilosort's last learning iteration, the final round gives birth to nothing: a newborn
       // would go to extraction as a single smoothed residual snippet that never matched a spike.
       // A recording of a single round is the exception, else it would have no template at all.
@@ -456,16 +482,18 @@ export async function runEngine(
   });
 
   // Round 4: extraction with frozen templates.
-  const correlations = templateCorrelations(model, {
-    nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)),
-    threads: 0,
-  });
+  // Only the similarity tables are kept: extraction derives WtW where it matches (below), so the
+  // F² × 121 floats are not held here through extraction.
+  const correlations = (({ similarity, similar, nSimilar }) => ({ similarity, similar, nSimilar }))(
+    templateCorrelations(model, { nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)), threads: 0 }),
+  );
   const widths = { template: correlations.nSimilar, pc: 3 * nNeighbours };
   const extracted = await timed('extraction', async () => {
     if (model.nTemplates === 0) return { spikes: concatExtraction([]), onDisk: null };
     const match: MatchModel = {
       model,
-      crossCorrelation: correlations.crossCorrelation,
+      crossCorrelation: null,
+      deriveCrossCorrelation: true,
       similar: { nSimilar: correlations.nSimilar, similar: correlations.similar },
       pcs: { nPcs: 3, values: pcs },
       prototypes: proposalPrototypes,
@@ -515,11 +543,7 @@ export async function runEngine(
     channels,
     drift,
     model,
-    correlations: {
-      similarity: correlations.similarity,
-      similar: correlations.similar,
-      nSimilar: correlations.nSimilar,
-    },
+    correlations,
     pcs,
     spikes,
     features,

@@ -11,6 +11,13 @@ export interface RoundOptions<R> {
   save?: (index: number, result: R) => void;
   /** Executor slots shared with the other probes of the job. */
   slots?: Slots;
+  /**
+   * Called once per item in index order, as soon as it and every earlier item have a result; what
+   * it returns is kept in the item's place. Lets a caller fold large results into its state as they
+   * arrive (in the order that makes the fold deterministic) and keep only what it still needs, so
+   * that a round holds about `concurrency` large results instead of all of them.
+   */
+  inOrder?: (index: number, result: R) => R;
 }
 
 export async function runRound<I, R>(
@@ -22,12 +29,23 @@ export async function runRound<I, R>(
   options: RoundOptions<R> = {},
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
+  const done = new Array<boolean>(items.length).fill(false);
+  let delivered = 0;
+  const deliver = (): void => {
+    if (options.inOrder === undefined) return;
+    for (; delivered < items.length && done[delivered]; delivered++)
+      results[delivered] = options.inOrder(delivered, results[delivered]!);
+  };
   const todo: number[] = [];
   for (let i = 0; i < items.length; i++) {
     const earlier = options.load?.(i);
     if (earlier === undefined) todo.push(i);
-    else results[i] = earlier;
+    else {
+      results[i] = earlier;
+      done[i] = true;
+    }
   }
+  deliver();
   if (todo.length === 0) {
     log.info(
       { round: label, loaded: items.length, computed: 0 },
@@ -47,6 +65,8 @@ export async function runRound<I, R>(
       const r = await (options.slots ? options.slots.run(call) : call());
       options.save?.(i, r);
       results[i] = r;
+      done[i] = true;
+      deliver();
       progress.advance();
     }
   });

@@ -188,6 +188,8 @@ export interface NativeCudaBinding
     stages: NativeCudaStageTiming[];
     firstStages: NativeCudaStageTiming[];
   };
+  /** [sync] WtW of `model` computed on the device: bitwise the CPU binding's templateCorrelations(model).crossCorrelation. */
+  templateCrossCorrelations(model: RawTemplateModel): Float32Array;
   /** [sync] Per-stage device times of matchBatch (CUDA events), mean over `repeats` after one warm-up. */
   benchmarkMatch(
     samples: Float32Array,

@@ -61,6 +61,8 @@ export interface RawMatchOptions {
   similarTemplates: { nSimilar: number; similar: Int32Array } | null;
   pcs: { nPcs: number; values: Float32Array } | null;
   crossCorrelation: Float32Array | null;
+  /** Exact score updates with WtW derived from the model where the match runs (crossCorrelation null). */
+  deriveCrossCorrelation?: boolean;
   threads: number;
 }
 

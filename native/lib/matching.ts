@@ -162,6 +162,13 @@ export interface MatchOptions {
   pcs: Option<TemporalPcs>;
   /** WtW of this model: update scores exactly from it instead of re-filtering the residual, or null. */
   crossCorrelation: Option<Float32Array>;
+  /**
+   * Exact score updates with WtW derived from the model where the match runs (crossCorrelation must
+   * be null): the CUDA backend computes it on the device and keeps it there with a keyed model; the
+   * CPU computes it on every call, so CPU callers that match many batches pass the array instead.
+   * @default false
+   */
+  deriveCrossCorrelation?: boolean;
   /** @default 0 */
   threads: number;
 }
@@ -449,6 +456,7 @@ export function rawMatchOptions(
       : null,
     pcs: options.pcs ? { nPcs: options.pcs.nPcs, values: options.pcs.values } : null,
     crossCorrelation: options.crossCorrelation,
+    deriveCrossCorrelation: options.deriveCrossCorrelation ?? false,
     threads: options.threads,
   };
 }

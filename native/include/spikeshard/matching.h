@@ -60,6 +60,11 @@ struct MatchOptions {
   const float* pcs = nullptr;  // wPCA, nt0 × n_pcs; enables PC features
   int n_pcs = 0;
   const float* cross_correlations = nullptr;  // WtW, F × F × (2·nt0 − 1); exact score updates
+  // Exact score updates with WtW derived from the model where the match runs (cross_correlations
+  // must be null): the CUDA backend computes it on the device and keeps it with a resident model,
+  // so the host never holds its F² × (2·nt0 − 1) floats; the CPU computes template_correlations per
+  // call (callers that match many batches against one model pass the array instead).
+  bool derive_cross_correlations = false;
   int threads = 0;
 };
 

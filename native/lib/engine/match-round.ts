@@ -7,6 +7,7 @@
  */
 import {
   matchBatch,
+  templateCorrelations,
   type BatchMatcher,
   type MatchOptions,
   proposeTemplates,
@@ -23,6 +24,13 @@ export interface MatchModel {
   model: TemplateModel;
   /** WtW of `model` (exact score updates), or null to re-filter the residual. */
   crossCorrelation: Float32Array | null;
+  /**
+   * Exact score updates with WtW derived from `model` where the batches are matched
+   * (crossCorrelation null): on the device for the CUDA backend, which keeps it with the resident
+   * model, once per model on the host for the CPU. The coordinator then never holds the F² × 121
+   * floats (0.8 GB at 1 300 templates) nor sends them to workers.
+   */
+  deriveCrossCorrelation?: boolean;
   /** Extraction only: iList and wPCA for the features. */
   similar: SimilarTemplates | null;
   pcs: TemporalPcs | null;
@@ -101,7 +109,11 @@ export function blockMatchRun(
   matcher?: BatchMatcher,
 ): BatchMatchRun {
   return (options, returnResidual) => {
-    const r = matchBatch(batchOf(block, haloSamples, ownSamples), model, options, matcher);
+    const host = !matcher && options.deriveCrossCorrelation === true;
+    const matchOptions = host
+      ? { ...options, crossCorrelation: hostCrossCorrelation(model), deriveCrossCorrelation: false }
+      : options;
+    const r = matchBatch(batchOf(block, haloSamples, ownSamples), model, matchOptions, matcher);
     let snippetTemplates: Int32Array | null = null;
     let snippetSums = r.snippetSums;
     if (r.snippetSums !== null && r.snippetCounts !== null) {
@@ -115,6 +127,21 @@ export function blockMatchRun(
     }
     return { ...r, residual: returnResidual ? r.residual : null, snippetTemplates, snippetSums };
   };
+}
+
+const derived = new WeakMap<TemplateModel, Float32Array>();
+
+/**
+ * WtW of `model` for the CPU matcher, computed once per model object: a round's batches share one
+ * (a model is never modified once built), and it goes with the model.
+ */
+function hostCrossCorrelation(model: TemplateModel): Float32Array {
+  let wtw = derived.get(model);
+  if (wtw === undefined) {
+    wtw = templateCorrelations(model, { nSimilarMax: 1, threads: 0 }).crossCorrelation;
+    derived.set(model, wtw);
+  }
+  return wtw;
 }
 
 function batchOf(block: FloatBlock, haloSamples: number, ownSamples: number) {
@@ -131,9 +158,19 @@ function learnOptions(match: MatchModel, params: MatchParams): MatchOptions {
     snippetSums: true,
     similarTemplates: null,
     pcs: null,
-    crossCorrelation: match.crossCorrelation,
+    ...crossCorrelationOptions(match),
     threads: 0,
   };
+}
+
+function crossCorrelationOptions(match: MatchModel): Pick<MatchOptions, 'crossCorrelation' | 'deriveCrossCorrelation'> {
+  if (match.deriveCrossCorrelation === true) {
+    if (match.crossCorrelation !== null) {
+      throw new RangeError('MatchModel: deriveCrossCorrelation needs crossCorrelation to be null (given both)');
+    }
+    return { crossCorrelation: null, deriveCrossCorrelation: match.model.nTemplates > 0 };
+  }
+  return { crossCorrelation: match.crossCorrelation };
 }
 
 export function learnBatch(
@@ -268,7 +305,7 @@ export function extractWith(
       snippetSums: false,
       similarTemplates: match.similar,
       pcs: match.pcs,
-      crossCorrelation: match.crossCorrelation,
+      ...crossCorrelationOptions(match),
       threads: 0,
     },
     false,

@@ -83,6 +83,13 @@ inline MatchOptions read_match_options(const Args& a, const Napi::Value& v, cons
       a.typed<float>(o.Get("crossCorrelation"), "options.crossCorrelation",
                      m.n_templates * m.n_templates * (2 * static_cast<std::size_t>(m.nt0) - 1),
                      "nTemplates × nTemplates × (2·templateSamples − 1)", true);
+  const Napi::Value derive = o.Get("deriveCrossCorrelation");
+  if (!derive.IsUndefined() && !derive.IsNull()) {
+    mo.derive_cross_correlations = a.boolean(derive, "options.deriveCrossCorrelation");
+    if (mo.derive_cross_correlations && mo.cross_correlations != nullptr) {
+      a.range_error("options.deriveCrossCorrelation", "false when options.crossCorrelation is given", "true");
+    }
+  }
   return mo;
 }
 

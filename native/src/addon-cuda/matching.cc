@@ -71,6 +71,20 @@ Napi::Value BenchmarkMatch(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] templateCrossCorrelations(model) → Float32Array: WtW computed on the device (the parity
+// twin of the CPU's templateCorrelations(model).crossCorrelation).
+Napi::Value TemplateCrossCorrelations(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() != 1) {
+      throw Napi::TypeError::New(info.Env(), "templateCrossCorrelations(model): expected 1 argument, got " +
+                                                 std::to_string(info.Length()));
+    }
+    Args a(info.Env(), "templateCrossCorrelations");
+    const TemplateSet model = addon_common::read_template_set(a, info[0], "model");
+    return adopt<float>(info.Env(), cuda::template_cross_correlations(model));
+  });
+}
+
 }  // namespace
 
 std::uint64_t read_model_key(Napi::Env env, const Napi::Value& options, const char* fn) {
@@ -114,6 +128,7 @@ Napi::Object write_fused_result(Napi::Env env, cuda::FusedMatchResult&& r, const
 void register_matching(Napi::Env env, Napi::Object exports) {
   exports.Set("matchBatch", Napi::Function::New(env, MatchBatch));
   exports.Set("benchmarkMatch", Napi::Function::New(env, BenchmarkMatch));
+  exports.Set("templateCrossCorrelations", Napi::Function::New(env, TemplateCrossCorrelations));
   // preprocessShiftMatchBatch takes its optional proposals argument (the engine feature-detects it).
   exports.Set("fusedProposals", Napi::Boolean::New(env, true));
 }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "matching_simd.h"
+#include "spikeshard/templates.h"
 #include "spikeshard/threads.h"
 
 namespace spikeshard {
@@ -566,6 +567,17 @@ MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_
       bad("the batch holds a non-finite value at sample " + std::to_string(i / n_channels) + ", channel " +
           std::to_string(i % n_channels));
     }
+  }
+  if (o.derive_cross_correlations && o.cross_correlations != nullptr) {
+    bad("derive_cross_correlations needs cross_correlations to be null (given both)");
+  }
+  if (o.derive_cross_correlations && model.n_templates > 0) {
+    const TemplateCorrelations derived = template_correlations(model, 1, o.threads);
+    MatchOptions with = o;
+    with.cross_correlations = derived.WtW.data();
+    with.derive_cross_correlations = false;
+    Pursuit pursuit(data, n_samples, n_channels, model, with);
+    return pursuit.run();
   }
   Pursuit pursuit(data, n_samples, n_channels, model, o);
   return pursuit.run();

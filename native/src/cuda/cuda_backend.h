@@ -154,6 +154,9 @@ BenchmarkResult benchmark_preprocess(const PreprocessBatchInput& input, const fl
 // nt0 ≤ 256, and a template's neighbourhood must not repeat a channel (std::invalid_argument
 // otherwise). With want_residual = false the residual is left empty.
 //
+// options.derive_cross_correlations: WtW is computed on the device from the model
+// (template_cross_correlations below) and, under a model key, kept there with the model.
+//
 // model_key ≠ 0 names the model (with options.similar, options.pcs and options.cross_correlations)
 // for the device-resident model: the context keeps the last keyed model's tables and WtW on the
 // device, and a later call with the same key reuses them instead of uploading them again. A key
@@ -161,6 +164,10 @@ BenchmarkResult benchmark_preprocess(const PreprocessBatchInput& input, const fl
 // with different W, U, mu or channels throws std::invalid_argument. 0 uploads the model as a one-off.
 MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_channels, const TemplateSet& model,
                         const MatchOptions& options, bool want_residual = true, std::uint64_t model_key = 0);
+
+// WtW of template_correlations (spikeshard/templates.h) computed on the device, bitwise the CPU's
+// (float64 sums in its order, no FMA): what match_batch uses when derive_cross_correlations is set.
+std::vector<float> template_cross_correlations(const TemplateSet& model);
 
 // preprocess_shift_batch then match_batch on its output, without the batch leaving the device
 // (the CPU's result layout: snippet sums of every template).

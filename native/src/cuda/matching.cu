@@ -298,6 +298,104 @@ __global__ void subtract_kernel(const Spike* __restrict__ s, std::size_t nT, int
   }
 }
 
+// WtW of the pair (a, b ≥ a) of block (b, a), bitwise template_correlations (src/core/
+// templates_correlation.cc): the same float64 sums in the same order, each product and sum rounded
+// on its own (__dmul_rn/__dadd_rn: no FMA contraction). uu = Σ_i U_a·U_b over a's neighbourhood,
+// v = uu·W_b, and lag ℓ of the 2·nt0 − 1 sums Σ_k Σ_tau W_a[k, tau]·v[k, tau − (nt0 − 1 − ℓ)] with
+// tau ascending. Both (a, b) and its mirror (b, a) are written; on the diagonal, position p of the
+// CPU's row ends up holding lag max(p, 2·nt0 − 2 − p) (its two writes per lag, the later one kept),
+// so only those lags write there. Pairs whose neighbourhoods do not overlap stay zero (memset).
+__global__ void wtw_derive_kernel(const float* __restrict__ W, const float* __restrict__ U,
+                                  const int* __restrict__ chans, const unsigned char* __restrict__ overlap, int F,
+                                  int nC, int nt0, int rank, int near, float* __restrict__ wtw) {
+  const int a = blockIdx.y, b = blockIdx.x;
+  if (b < a || overlap[static_cast<std::size_t>(a) * F + b] == 0) return;
+  extern __shared__ double pair[];
+  double* uu = pair;               // rank × rank
+  double* v = uu + rank * rank;    // rank × nt0
+  double* wa = v + rank * nt0;     // rank × nt0, component-major
+  const int tid = threadIdx.x;
+  if (tid < rank * rank) {
+    const int k = tid / rank, l = tid % rank;
+    double sum = 0.0;
+    for (int i = 0; i < near; ++i) {
+      const int c = chans[static_cast<std::size_t>(a) * near + i];
+      const double ua = U[(static_cast<std::size_t>(a) * nC + c) * rank + k];
+      const double ub = U[(static_cast<std::size_t>(b) * nC + c) * rank + l];
+      sum = __dadd_rn(sum, __dmul_rn(ua, ub));
+    }
+    uu[tid] = sum;
+  }
+  for (int x = tid; x < rank * nt0; x += blockDim.x) {
+    const int k = x / nt0, t = x % nt0;
+    wa[x] = W[(static_cast<std::size_t>(a) * nt0 + t) * rank + k];
+  }
+  __syncthreads();
+  for (int x = tid; x < rank * nt0; x += blockDim.x) {
+    const int k = x / nt0, t = x % nt0;
+    double sum = 0.0;
+    for (int l = 0; l < rank; ++l) {
+      sum = __dadd_rn(sum, __dmul_rn(uu[k * rank + l], static_cast<double>(W[(static_cast<std::size_t>(b) * nt0 + t) * rank + l])));
+    }
+    v[x] = sum;
+  }
+  __syncthreads();
+  const int n_lags = 2 * nt0 - 1;
+  float* ab = wtw + (static_cast<std::size_t>(a) * F + b) * n_lags;
+  float* ba = wtw + (static_cast<std::size_t>(b) * F + a) * n_lags;
+  for (int lag = tid; lag < n_lags; lag += blockDim.x) {
+    double sum = 0.0;
+    for (int k = 0; k < rank; ++k) {
+      // tau meets v[tau + lag − (nt0 − 1)].
+      const int t0 = max(0, nt0 - 1 - lag), t1 = min(nt0, 2 * nt0 - 1 - lag);
+      for (int t = t0; t < t1; ++t) sum = __dadd_rn(sum, __dmul_rn(wa[k * nt0 + t], v[k * nt0 + t + lag - (nt0 - 1)]));
+    }
+    const float x = static_cast<float>(sum);
+    if (a != b || lag >= n_lags - 1 - lag) {
+      ab[lag] = x;
+      ba[n_lags - 1 - lag] = x;
+    }
+  }
+}
+
+// overlap[a·F + b] = 1 when the neighbourhoods of templates a and b share a channel.
+std::vector<unsigned char> neighbourhood_overlap(const TemplateSet& m) {
+  const std::size_t F = m.n_templates, nC = m.n_channels;
+  std::vector<std::vector<std::uint64_t>> support(F, std::vector<std::uint64_t>((nC + 63) / 64, 0));
+  for (std::size_t j = 0; j < F; ++j) {
+    const std::int32_t* ch = m.channels_of(j);
+    for (int i = 0; i < m.n_neighbours; ++i) support[j][ch[i] / 64] |= std::uint64_t{1} << (ch[i] % 64);
+  }
+  std::vector<unsigned char> overlap(F * F, 0);
+  for (std::size_t a = 0; a < F; ++a) {
+    for (std::size_t b = 0; b < F; ++b) {
+      bool any = false;
+      for (std::size_t w = 0; w < support[a].size() && !any; ++w) any = (support[a][w] & support[b][w]) != 0;
+      overlap[a * F + b] = any ? 1 : 0;
+    }
+  }
+  return overlap;
+}
+
+// Fills d_wtw (F × F × (2·nt0 − 1)) from the model tables already on the device.
+void derive_wtw_on_device(Context& ctx, const float* d_W, const float* d_U, const int* d_chans, const unsigned char* d_overlap,
+                const TemplateSet& m, float* d_wtw) {
+  const std::size_t F = m.n_templates;
+  const std::size_t n_lags = 2 * static_cast<std::size_t>(m.nt0) - 1;
+  SPIKESHARD_CUDA_CHECK(cudaMemsetAsync(d_wtw, 0, F * F * n_lags * sizeof(float), ctx.stream()));
+  if (F == 0) return;
+  const std::size_t shared = (static_cast<std::size_t>(m.rank) * m.rank + 2 * static_cast<std::size_t>(m.rank) * m.nt0) * sizeof(double);
+  if (shared > 48 * 1024) {
+    SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(wtw_derive_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(shared)));
+  }
+  const int threads = 128;
+  wtw_derive_kernel<<<dim3(static_cast<unsigned int>(F), static_cast<unsigned int>(F)), threads, shared, ctx.stream()>>>(
+      d_W, d_U, d_chans, d_overlap, static_cast<int>(F), static_cast<int>(m.n_channels), m.nt0, m.rank,
+      m.n_neighbours, d_wtw);
+  SPIKESHARD_CUDA_LAUNCHED();
+}
+
 // Exact score updates c_b(t) −= y·WtW[id, b, st − t], spikes in time order (see the top).
 __global__ void wtw_update_kernel(const Spike* __restrict__ s, int n, int L, int F, const float* __restrict__ wtw,
                                   const unsigned char* __restrict__ overlap, std::size_t n_valid,
@@ -770,7 +868,11 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
   float* d_c = ctx.buffer_of<float>(kSlotMatchScores, F * n_valid);
   float* d_wtw = nullptr;
   const std::size_t n_lags = 2 * static_cast<std::size_t>(L) + 1;
-  if (o.cross_correlations != nullptr && F > 0) d_wtw = ctx.buffer_of<float>(kSlotMatchWtW, F * F * n_lags);
+  if (o.derive_cross_correlations && o.cross_correlations != nullptr) {
+    bad("derive_cross_correlations needs cross_correlations to be null (given both)");
+  }
+  const bool derive_wtw = o.derive_cross_correlations && F > 0;
+  if ((o.cross_correlations != nullptr || derive_wtw) && F > 0) d_wtw = ctx.buffer_of<float>(kSlotMatchWtW, F * F * n_lags);
 
   if (timer != nullptr) timer->mark(ctx);  // setup start
   // The model: reused when resident under this key (every buffer() call of the model slots is above,
@@ -784,7 +886,10 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
         " was uploaded with a different template model; a key must name one unchanging model");
   }
   const bool reuse_tables = same_key && resident.lambda == o.lambda && resident.overlap.size() == F * F;
-  const std::uint64_t wtw_hash = model_key != 0 && d_wtw != nullptr ? wtw_hash_of(m, o.cross_correlations) : 0;
+  // A derived WtW is a function of the model alone: its hash is the model's, tagged.
+  const std::uint64_t wtw_hash = model_key == 0 || d_wtw == nullptr ? 0
+                                 : derive_wtw                        ? model_hash ^ 0x5157a7ed0dull
+                                                                     : wtw_hash_of(m, o.cross_correlations);
   const bool reuse_wtw = reuse_tables && d_wtw != nullptr && resident.has_wtw && resident.wtw_hash == wtw_hash &&
                          resident.wtw_generation == ctx.generation(kSlotMatchWtW);
   double uploaded_bytes = 0;
@@ -800,8 +905,7 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
     // Host-side model tables, computed exactly as the CPU's prepare().
     std::vector<float> uc(F * near * rank), tdense(F * nt0 * near), lmu(F), lmu2(F);
     std::vector<int> chans(F * near), pos(F * nC, -1);
-    std::vector<unsigned char> overlap(F * F, 0);
-    std::vector<std::vector<std::uint64_t>> support(F, std::vector<std::uint64_t>((nC + 63) / 64, 0));
+    std::vector<unsigned char> overlap = neighbourhood_overlap(m);
     for (std::size_t j = 0; j < F; ++j) {
       const std::int32_t* ch = m.channels_of(j);
       for (int i = 0; i < near; ++i) {
@@ -811,7 +915,6 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
               " (not supported by the CUDA kernels)");
         }
         pos[j * nC + ch[i]] = i;
-        support[j][ch[i] / 64] |= std::uint64_t{1} << (ch[i] % 64);
         for (int k = 0; k < rank; ++k) uc[(j * near + i) * rank + k] = m.U[(j * nC + ch[i]) * rank + k];
       }
       for (int t = 0; t < nt0; ++t) {
@@ -823,13 +926,6 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
       }
       lmu[j] = o.lambda * m.mu[j];
       lmu2[j] = o.lambda * m.mu[j] * m.mu[j];
-    }
-    for (std::size_t a = 0; a < F; ++a) {
-      for (std::size_t b = 0; b < F; ++b) {
-        bool any = false;
-        for (std::size_t w = 0; w < support[a].size() && !any; ++w) any = (support[a][w] & support[b][w]) != 0;
-        overlap[a * F + b] = any ? 1 : 0;
-      }
     }
 
     if (F > 0) {
@@ -853,7 +949,11 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
   }
   if (d_wtw != nullptr && !reuse_wtw) {
     resident.has_wtw = false;
-    put(d_wtw, o.cross_correlations, F * F * n_lags * sizeof(float));
+    if (derive_wtw) {
+      derive_wtw_on_device(ctx, d_W, d_U, d_chans, d_overlap, m, d_wtw);
+    } else {
+      put(d_wtw, o.cross_correlations, F * F * n_lags * sizeof(float));
+    }
     resident.wtw_hash = wtw_hash;
     resident.wtw_generation = ctx.generation(kSlotMatchWtW);
     resident.has_wtw = model_key != 0;
@@ -1140,6 +1240,40 @@ MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_
       detail::run_match(ctx, d_data, n_samples, n_channels, model, options, want_residual, nullptr, nullptr, nullptr,
                         model_key),
       model.n_templates, static_cast<std::size_t>(model.nt0) * n_channels);
+}
+
+std::vector<float> template_cross_correlations(const TemplateSet& model) {
+  model.validate();
+  const std::size_t F = model.n_templates, nC = model.n_channels;
+  const std::size_t n_lags = 2 * static_cast<std::size_t>(model.nt0) - 1;
+  std::vector<float> wtw(F * F * n_lags, 0.0f);
+  if (F == 0) return wtw;
+  Context& ctx = Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  // The per-call work slots: a resident model's slots are left as they are.
+  float *d_W, *d_U;
+  int* d_chans;
+  unsigned char* d_overlap;
+  detail::carve(ctx, detail::kSlotMatchWork, [&](detail::Carver& c) {
+    d_W = c.take<float>(F * model.nt0 * model.rank);
+    d_U = c.take<float>(F * nC * model.rank);
+    d_chans = c.take<int>(F * model.n_neighbours);
+    d_overlap = c.take<unsigned char>(F * F);
+  });
+  float* d_wtw = ctx.buffer_of<float>(detail::kSlotMatchOut, wtw.size());
+  std::vector<int> chans(F * model.n_neighbours);
+  for (std::size_t j = 0; j < F; ++j) {
+    std::copy(model.channels_of(j), model.channels_of(j) + model.n_neighbours, chans.begin() + j * model.n_neighbours);
+  }
+  const std::vector<unsigned char> overlap = detail::neighbourhood_overlap(model);
+  ctx.upload(d_W, model.W, F * model.nt0 * model.rank * sizeof(float));
+  ctx.upload(d_U, model.U, F * nC * model.rank * sizeof(float));
+  ctx.upload(d_chans, chans.data(), chans.size() * sizeof(int));
+  ctx.upload(d_overlap, overlap.data(), overlap.size());
+  detail::derive_wtw_on_device(ctx, d_W, d_U, d_chans, d_overlap, model, d_wtw);
+  ctx.download(wtw.data(), d_wtw, wtw.size() * sizeof(float));
+  ctx.synchronize();
+  return wtw;
 }
 
 MatchResult preprocess_shift_match_batch(const PreprocessBatchInput& input, const float* kriging_matrix,

@@ -84,6 +84,7 @@ test('every element type, nested messages, repeated fields, nulls and 64-bit sam
     model: {
       model: null,
       crossCorrelation: null,
+      deriveCrossCorrelation: true,
       similar: { nSimilar: 2, similar: Int32Array.of(0, 1, 1, 0) },
       pcs: null,
       prototypes: { templateSamples: 61, nPrototypes: 1, values: new Float32Array(61).fill(0.5) },
@@ -101,6 +102,7 @@ test('every element type, nested messages, repeated fields, nulls and 64-bit sam
   assert.equal(value['drift'], null);
   const model = value['model'] as Record<string, unknown>;
   assert.equal(model['crossCorrelation'], null);
+  assert.equal(model['deriveCrossCorrelation'], true);
   assert.equal(model['pcs'], null);
   assert.deepEqual((model['similar'] as Record<string, unknown>)['similar'], body.model.similar.similar);
 });

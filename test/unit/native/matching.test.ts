@@ -155,6 +155,13 @@ test('matchBatch gives the same result with exact score updates and with any thr
   assert.deepEqual(exact.templateId, one.templateId);
   assert.equal(one.sample.length, 30);
   assert.equal(one.templateFeatures?.length, 30 * cor.nSimilar);
+  // WtW derived by the matcher from the model is the array above, bit for bit.
+  const derived = matchBatch(batch, m, { ...options, deriveCrossCorrelation: true });
+  assert.deepEqual(derived, exact);
+  assert.throws(
+    () => matchBatch(batch, m, { ...options, crossCorrelation: cor.crossCorrelation, deriveCrossCorrelation: true }),
+    /deriveCrossCorrelation.*false when options.crossCorrelation is given/,
+  );
 });
 
 test('templateCorrelations are mirror-symmetric with unit self-similarity', () => {

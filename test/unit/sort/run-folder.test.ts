@@ -36,6 +36,39 @@ const input: InputFingerprint = {
 };
 const versions = { spikeshard: '0.1.0', core: 1 };
 
+test('runRound hands results to inOrder in item order whatever order they finish in, loaded ones included', async () => {
+  // Item i finishes after delay[i] ticks: with 3 lanes, items 2–4 finish before item 0 and item 5 last.
+  const delay = [3, 0, 1, 2, 1, 8];
+  const ticks = (n: number): Promise<void> =>
+    n === 0 ? Promise.resolve() : new Promise((resolve) => setImmediate(() => void ticks(n - 1).then(resolve)));
+  const seen: string[] = [];
+  const results = await runRound(
+    silentLogger(),
+    'round',
+    [0, 1, 2, 3, 4, 5],
+    3,
+    async (x) => {
+      await ticks(delay[x]!);
+      seen.push(`done ${x}`);
+      return x * 10;
+    },
+    {
+      load: (i) => (i === 1 ? 10 : undefined),
+      inOrder: (i, r) => {
+        seen.push(`in order ${i}`);
+        return r + 1;
+      },
+    },
+  );
+  assert.deepEqual(results, [1, 11, 21, 31, 41, 51]);
+  const order = seen.filter((s) => s.startsWith('in order')).map((s) => Number(s.split(' ')[2]));
+  assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
+  // Item 0 is handed over only after it finished, and items 1.. not before item 0 (no waiting for the whole round).
+  assert.ok(seen.indexOf('in order 0') > seen.indexOf('done 0'));
+  assert.ok(seen.indexOf('done 0') > seen.indexOf('done 3'), 'the later items finished first');
+  assert.ok(seen.indexOf('in order 4') < seen.indexOf('done 5'), 'item 4 was handed over before the round ended');
+});
+
 test('the digest ignores where the data lives but not what it is or how it is sorted', () => {
   const params = resolveParams({});
   const d = runDigest([input], params, versions);
