@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /** Crash-safe writes: a file is either absent or complete, never torn. */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 let counter = 0;
+
+const temporaryOf = (file: string): string =>
+  path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter++}.tmp`);
 
 /** How writeFileAtomic makes a file durable. */
 export interface AtomicWriteOptions {
@@ -38,7 +42,7 @@ export function writeFileAtomicStream(
   fill: (write: (bytes: Uint8Array) => void) => void,
   options: AtomicWriteOptions = {},
 ): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter++}.tmp`);
+  const tmp = temporaryOf(file);
   const fd = openSync(tmp, 'w');
   try {
     try {
@@ -53,6 +57,38 @@ export function writeFileAtomicStream(
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * writeFileAtomic on libuv's thread pool: the parts are written (and synced unless `sync: false`)
+ * while the caller goes on, and renamed over `file` at the end. The caller must leave the parts'
+ * memory unchanged until the promise settles. On failure the temporary file is removed, `file` is
+ * left as it was and the promise rejects.
+ */
+export async function writeFileAtomicInBackground(
+  file: string,
+  parts: readonly Uint8Array[],
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const tmp = temporaryOf(file);
+  try {
+    const handle = await open(tmp, 'w');
+    try {
+      for (const bytes of parts) {
+        let written = 0;
+        while (written < bytes.length) {
+          written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
+        }
+      }
+      if (options.sync !== false) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
     throw err;
   }
 }

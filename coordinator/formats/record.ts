@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { InputError, expected } from '../../proto/errors.js';
-import { writeFileAtomic, type AtomicWriteOptions } from './atomic.js';
+import { writeFileAtomic, writeFileAtomicInBackground, type AtomicWriteOptions } from './atomic.js';
 import { dtypeInfo, dtypeOf, type DtypeInfo, type NpyData } from './npy.js';
 
 export const RECORD_VERSION = 1;
@@ -146,6 +146,19 @@ export function decodeRecord(bytes: Uint8Array, file = '<buffer>'): { kind: stri
 /** Writes a record atomically (temporary sibling, fsync unless `sync: false`, rename). */
 export function writeRecord(file: string, kind: string, value: unknown, options: AtomicWriteOptions = {}): void {
   writeFileAtomic(file, encodeRecord(kind, value), options);
+}
+
+/**
+ * Encodes a record now (its SHA-256 included) and writes it atomically in the background; the
+ * typed arrays of `value` must stay unchanged until the promise settles (they are not copied).
+ */
+export function writeRecordInBackground(
+  file: string,
+  kind: string,
+  value: unknown,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  return writeFileAtomicInBackground(file, encodeRecord(kind, value), options);
 }
 
 /** Reads a record and checks its kind. */

@@ -9,7 +9,8 @@
 import {
   factorizeTemplates,
   poolRunningMeans,
-  zeroLagSimilarity,
+  selectBirths,
+  triageTemplates,
   type LearnBatchResult,
   type TemplateModel,
 } from '../../native/lib/index.js';
@@ -57,67 +58,6 @@ export function applyBatchStatistics(state: TemplateState, result: LearnBatchRes
   for (let j = 0; j < result.nTemplates; j++) state.nsp[j] = 0.95 * state.nsp[j]! + 0.05 * result.counts[j]!;
 }
 
-/** Projects each channel's trace on the temporal PCs and back (denoises a single snippet). */
-export function smoothWithPcs(
-  snippet: Float32Array | Float64Array,
-  nChannels: number,
-  pcs: Float32Array,
-  nPcs: number,
-): Float64Array {
-  const out = new Float64Array(NT0 * nChannels);
-  for (let c = 0; c < nChannels; c++) {
-    for (let p = 0; p < nPcs; p++) {
-      let dot = 0;
-      for (let t = 0; t < NT0; t++) dot += snippet[t * nChannels + c]! * pcs[t * nPcs + p]!;
-      if (dot === 0) continue;
-      for (let t = 0; t < NT0; t++) out[t * nChannels + c]! += dot * pcs[t * nPcs + p]!;
-    }
-  }
-  return out;
-}
-
-/** Σ x² of a waveform over the given channels, summed in (sample, channel) order. */
-function energy(a: Float64Array, nChannels: number, channels: Int32Array): number {
-  let aa = 0;
-  const n = channels.length;
-  for (let t = 0; t < NT0; t++) {
-    const row = t * nChannels;
-    for (let i = 0; i < n; i++) {
-      const x = a[row + channels[i]!]!;
-      aa += x * x;
-    }
-  }
-  return aa;
-}
-
-/**
- * Correlation and norm ratio of two waveforms over the given channels; `aa` = energy(a) (one
- * proposal meets many templates, so its own sum is taken once, with the bits of a joint loop).
- */
-function similarity(
-  a: Float64Array,
-  aa: number,
-  b: Float64Array,
-  nChannels: number,
-  channels: Int32Array,
-): { cc: number; ratio: number } {
-  let ab = 0;
-  let bb = 0;
-  const n = channels.length;
-  for (let t = 0; t < NT0; t++) {
-    const row = t * nChannels;
-    for (let i = 0; i < n; i++) {
-      const c = row + channels[i]!;
-      const x = a[c]!;
-      const y = b[c]!;
-      ab += x * y;
-      bb += y * y;
-    }
-  }
-  if (aa === 0 || bb === 0) return { cc: 0, ratio: 0 };
-  return { cc: ab / Math.sqrt(aa * bb), ratio: Math.sqrt(Math.min(aa, bb) / Math.max(aa, bb)) };
-}
-
 export interface BirthOptions {
   /** Temporal PCs (nt0 × nPcs) used to denoise proposals. */
   pcs: Float32Array;
@@ -133,37 +73,36 @@ export interface BirthOptions {
 /**
  * Adds the proposals of a round (in batch order) as new templates, skipping those that repeat an
  * earlier proposal or an existing template: the same neuron proposed by several batches of one
- * round (correlation > 0.9 and amplitudes within a factor 1.25) is born once.
+ * round (correlation > 0.9 and amplitudes within a factor 1.25 over the proposal's neighbourhood)
+ * is born once. Each newborn is its proposal smoothed on the temporal PCs. Native and threaded
+ * (selectBirths); the bits are those of the serial TypeScript loop it replaced.
  */
 export function addBirths(state: TemplateState, results: readonly LearnBatchResult[], options: BirthOptions): number {
   const { nChannels } = state;
-  // peakChannels' rule, read in place: handing it the templates meant copying them all (~0.2 GB).
-  const existing = state.dWU.map((d) => ({ wave: d, peak: peakChannelOf(d, nChannels) }));
-  let born = 0;
-  for (const r of results) {
-    const n = r.proposalChannels.length;
-    for (let i = 0; i < n; i++) {
-      if (state.dWU.length >= options.maxTemplates) return born;
-      const snippet = r.proposals.subarray(i * NT0 * nChannels, (i + 1) * NT0 * nChannels);
-      const wave = smoothWithPcs(snippet, nChannels, options.pcs, options.nPcs);
-      const peak = r.proposalChannels[i]!;
-      const hood = options.neighbourhoods.subarray(peak * options.nNeighbours, (peak + 1) * options.nNeighbours);
-      const near = new Set(hood);
-      const aa = energy(wave, nChannels, hood);
-      const duplicate = existing.some((e) => {
-        if (!near.has(e.peak)) return false;
-        const s = similarity(wave, aa, e.wave, nChannels, hood);
-        return s.cc > 0.9 && s.ratio > 0.8;
-      });
-      if (duplicate) continue;
-      state.dWU.push(wave);
-      state.nsp.push(options.initialNsp);
-      state.temporal.push(null);
-      existing.push({ wave, peak });
-      born++;
-    }
+  const maxBirths = options.maxTemplates - state.dWU.length;
+  if (maxBirths <= 0) return 0;
+  const { waves } = selectBirths(
+    state.dWU,
+    nChannels,
+    results.map((r) => r.proposals),
+    results.map((r) => r.proposalChannels),
+    { nPcs: options.nPcs, values: options.pcs },
+    { nChannels, nNeighbours: options.nNeighbours, channels: options.neighbourhoods },
+    {
+      templateSamples: NT0,
+      troughSample: NT0MIN,
+      maxCorrelation: 0.9,
+      minAmplitudeRatio: 0.8,
+      maxBirths,
+      threads: 0,
+    },
+  );
+  for (const wave of waves) {
+    state.dWU.push(wave);
+    state.nsp.push(options.initialNsp);
+    state.temporal.push(null);
   }
-  return born;
+  return waves.length;
 }
 
 /** The channel of largest |value| at the trough sample, the first on ties (as native peakChannels). */
@@ -215,28 +154,14 @@ export interface TriageOptions {
   amplitudeGap: number;
 }
 
-/** Indices of the templates that survive triage (ks25-algorithm.md §4.6), ascending. */
+/**
+ * Indices of the templates that survive triage (ks25-algorithm.md §4.6), ascending: native and
+ * threaded (triageTemplates), with the comparisons of the TypeScript loop it replaced.
+ */
 export function triage(state: TemplateState, model: TemplateModel, options: TriageOptions): number[] {
-  const f = state.dWU.length;
-  if (f === 0) return [];
-  const cc = zeroLagSimilarity(model);
-  const keep: number[] = [];
-  for (let a = 0; a < f; a++) {
-    if (state.nsp[a]! < options.minNsp) continue;
-    let duplicate = false;
-    for (let b = 0; b < f && !duplicate; b++) {
-      if (b === a) continue;
-      if (
-        cc[a * f + b]! > options.maxSimilarity &&
-        Math.abs(model.meanAmplitude[a]! - model.meanAmplitude[b]!) < options.amplitudeGap &&
-        (state.nsp[a]! < state.nsp[b]! || (state.nsp[a] === state.nsp[b] && a > b))
-      ) {
-        duplicate = true;
-      }
-    }
-    if (!duplicate) keep.push(a);
-  }
-  return keep;
+  if (state.dWU.length === 0) return [];
+  const keep = triageTemplates(model, Float64Array.from(state.nsp), { ...options, threads: 0 });
+  return Array.from(keep);
 }
 
 export function selectTemplates(state: TemplateState, keep: readonly number[]): void {

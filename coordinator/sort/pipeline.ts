@@ -160,7 +160,11 @@ export async function runEngine(
         const v = cp.load<unknown>(batchKey(round, i));
         return v === undefined ? undefined : decode(v);
       },
-      save: (i, r) => cp.save(batchKey(round, i), encode(r)),
+      // Renamed into place without fsync: a kill or pre-emption loses no record (the page cache
+      // outlives the process), and one torn by a machine crash fails its SHA-256 on resume and its
+      // batch is redone. A sync per batch cost more than the kernels of small batches (extraction
+      // writes ~6 MB per 384-channel batch), and the round's state record is synced.
+      save: (i, r) => cp.saveUnsynced(batchKey(round, i), encode(r)),
     };
   };
   /**
@@ -351,6 +355,9 @@ export async function runEngine(
         `learning: ${r} of ${rounds.length} rounds loaded from the run folder`,
       );
     }
+    // The write of the last round's state record, running while the next round is prepared and
+    // its batches are matched (see below).
+    let stateWrite: Promise<void> | null = null;
     for (const round of rounds.slice(r)) {
       const prepareStart = performance.now();
       model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
@@ -379,7 +386,13 @@ export async function runEngine(
         `learning round ${r + 1}/${rounds.length}`,
         round,
         executor.concurrency,
-        (bi) => executor.learn(task, batches[bi]!, channels, drift, match),
+        // A result is handed on (and pooled, which changes the running means in place) only once
+        // the last round's state record, which holds those means, is written.
+        async (bi) => {
+          const res = await executor.learn(task, batches[bi]!, channels, drift, match);
+          await stateWrite;
+          return res;
+        },
         // No per-batch records in learning: a round's batches are seconds of work, while their
         // statistics are templates × nt0 × channels float64 each (~0.2 GB at 1 200 templates ×
         // 384 channels), so writing, hashing and deleting them cost more than redoing the round
@@ -441,14 +454,22 @@ export async function runEngine(
       if (cp !== null) {
         // Not fsynced: the state is ~0.2 GB (float64 running means) and replaced every round, so a
         // sync per round cost as much as the rest of the global step. A kill or pre-emption loses
-        // nothing (the page cache is written back); a machine crash may leave a torn record, which
-        // fails its checksum on resume and learning starts over: a rare loss of minutes, against
-        // seconds saved on every round of every sort. learning/final below is synced.
-        cp.saveUnsynced('learning/state', { roundsDone: r, visited, state });
+        // nothing written (the page cache is written back); a machine crash may leave a torn
+        // record, which fails its checksum on resume and learning starts over: a rare loss of
+        // minutes, against seconds saved on every round of every sort. learning/final is synced.
+        // Hashed now, written in the background while the next round is prepared and matched
+        // (writing cost ~0.3 s of the main thread per round at 1 200 templates × 384 channels):
+        // a kill during the write leaves the previous round's record, so a resume redoes at most
+        // one round more than with a blocking write. Writing only every k rounds would save the
+        // hashing too, but a kill would then cost up to k rounds.
+        stateWrite = cp.saveUnsyncedInBackground('learning/state', { roundsDone: r, visited, state });
+        // Marked handled: a failed write is thrown where it is awaited, not as an unhandled rejection.
+        stateWrite.catch(() => undefined);
         // Batch records that a run folder written before learning stopped keeping them may hold.
         cp.remove(`learning/round-${String(r - 1).padStart(5, '0')}`);
       }
     }
+    await stateWrite;
     model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
     const keep = triage(state, model, triageOptions);
     selectTemplates(state, keep);

@@ -31,7 +31,7 @@ import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import type { RunBackend } from './executor.js';
 import { writeFileAtomic } from '../formats/atomic.js';
-import { readRecord, writeRecord } from '../formats/record.js';
+import { readRecord, writeRecord, writeRecordInBackground } from '../formats/record.js';
 
 /** Version of the run-folder layout; a folder of another version is not resumed. */
 export const RUN_FOLDER_VERSION = 1;
@@ -385,6 +385,18 @@ export class Checkpoints {
     const file = this.pathOf(key);
     mkdirSync(path.dirname(file), { recursive: true });
     writeRecord(file, key.replace(/-\d+/g, ''), value, { sync: false });
+  }
+
+  /**
+   * saveUnsynced with the writing on libuv's thread pool: the record is encoded (and hashed) now,
+   * written while the caller goes on, and renamed into place when complete. The typed arrays of
+   * `value` must not change until the promise settles. A kill before then leaves the previous
+   * record (and a temporary file, swept on the next start).
+   */
+  saveUnsyncedInBackground(key: string, value: unknown): Promise<void> {
+    const file = this.pathOf(key);
+    mkdirSync(path.dirname(file), { recursive: true });
+    return writeRecordInBackground(file, key.replace(/-\d+/g, ''), value, { sync: false });
   }
 
   /** Deletes a key's record or a whole sub-folder of records. */

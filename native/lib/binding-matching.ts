@@ -101,6 +101,27 @@ export interface RawProposals {
   capped: boolean;
 }
 
+export interface RawTriageOptions {
+  minNsp: number;
+  maxSimilarity: number;
+  amplitudeGap: number;
+  threads: number;
+}
+
+export interface RawBirthOptions {
+  templateSamples: number;
+  troughSample: number;
+  maxCorrelation: number;
+  minAmplitudeRatio: number;
+  maxBirths: number;
+  threads: number;
+}
+
+export interface RawBirths {
+  born: Int32Array;
+  waves: Float64Array[];
+}
+
 export interface MatchingBinding {
   /** [sync] iC: nChannels × nNeighbours nearest channels (self first). */
   nearestChannels(xUm: Float32Array, yUm: Float32Array, nNeighbours: number): Int32Array;
@@ -136,6 +157,20 @@ export interface MatchingBinding {
     counts: Int32Array,
     threads: number,
   ): void;
+  /** [sync] The templates that survive triage, ascending. */
+  triageTemplates(model: RawTemplateModel, nsp: Float64Array, options: RawTriageOptions): Int32Array;
+  /** [sync] The proposals of a learning round that become templates, and their smoothed waveforms. */
+  selectBirths(
+    means: readonly Float64Array[],
+    nChannels: number,
+    proposals: readonly Float32Array[],
+    proposalChannels: readonly Int32Array[],
+    pcs: Float32Array,
+    nPcs: number,
+    neighbours: Int32Array,
+    nNeighbours: number,
+    options: RawBirthOptions,
+  ): RawBirths;
   /** [sync] Matching pursuit of one batch. */
   matchBatch(
     samples: Float32Array,

@@ -96,6 +96,8 @@ export {
   templateCorrelations,
   zeroLagSimilarity,
   poolRunningMeans,
+  selectBirths,
+  triageTemplates,
   matchBatch,
   proposeTemplates,
   DEFAULT_FACTORIZE_OPTIONS,
@@ -120,6 +122,9 @@ export type {
   ProposalPrototypes,
   ProposalOptions,
   Proposals,
+  SelectBirthsOptions,
+  Births,
+  TriageOptions,
 } from './matching.js';
 export * from './engine/index.js';
 export {

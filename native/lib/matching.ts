@@ -341,6 +341,87 @@ export function poolRunningMeans(
   binding().poolRunningMeans(means, active, sums, factors, counts, threads);
 }
 
+/** The rule of triageTemplates. */
+export interface TriageOptions {
+  /** Templates whose running spike count (nsp) is below this are dropped. */
+  minNsp: number;
+  /** Of two templates with zero-lag similarity above this... */
+  maxSimilarity: number;
+  /** ...and mean amplitudes less than this apart (σ), the one with the smaller nsp is dropped (the later on ties). */
+  amplitudeGap: number;
+  /** 0 = the default thread count. */
+  threads: number;
+}
+
+/**
+ * Triage of a learning round (ks25-algorithm.md §4.6): the indices of the templates kept,
+ * ascending. `nsp` holds each template's running spike count. Uses zeroLagSimilarity's values;
+ * each template's verdict is its own row's, so the answer does not depend on the thread count.
+ */
+export function triageTemplates(model: TemplateModel, nsp: Float64Array, options: TriageOptions): Int32Array {
+  return binding().triageTemplates(model, nsp, options);
+}
+
+/** The rule and limits of selectBirths. */
+export interface SelectBirthsOptions {
+  /** nt0. */
+  templateSamples: number;
+  /** nt0min: the sample whose largest |value| names a template's peak channel. */
+  troughSample: number;
+  /** A proposal repeats a waveform when their correlation over its neighbourhood is above this... */
+  maxCorrelation: number;
+  /** ...and the smaller of their norms over it is above this fraction of the larger. */
+  minAmplitudeRatio: number;
+  /** Births allowed (the template limit less the templates already held). */
+  maxBirths: number;
+  /** 0 = the default thread count. */
+  threads: number;
+}
+
+/** What selectBirths found: the proposals born and their smoothed waveforms. */
+export interface Births {
+  /** Indices of the born proposals over all batches, in batch order, ascending. */
+  born: Int32Array;
+  /** The smoothed waveform of each born proposal, templateSamples × nChannels (float64). */
+  waves: Float64Array[];
+}
+
+/**
+ * The births of a learning round (ks25-algorithm.md §4.2): each proposal (batch `b`'s snippet `i`,
+ * templateSamples × nChannels, peak channel `proposalChannels[b][i]`) is smoothed by projecting
+ * each channel's trace on the temporal `pcs` (templateSamples × nPcs) and back, and is born unless
+ * a template of `means` (peak channel: largest |value| at the trough) or an earlier born proposal
+ * has its peak channel in the proposal's neighbourhood and repeats it there (correlation and norm
+ * ratio above the options'). Proposals are smoothed and compared with the templates in parallel;
+ * every sum keeps a serial loop's order, so the bits do not depend on the thread count.
+ */
+export function selectBirths(
+  means: readonly Float64Array[],
+  nChannels: number,
+  proposals: readonly Float32Array[],
+  proposalChannels: readonly Int32Array[],
+  pcs: TemporalPcs,
+  neighbourhoods: ChannelNeighbourhoods,
+  options: SelectBirthsOptions,
+): Births {
+  if (neighbourhoods.nChannels !== nChannels) {
+    throw new RangeError(
+      `selectBirths: neighbourhoods.nChannels: expected ${nChannels} (nChannels), got ${neighbourhoods.nChannels}`,
+    );
+  }
+  return binding().selectBirths(
+    means,
+    nChannels,
+    proposals,
+    proposalChannels,
+    pcs.values,
+    pcs.nPcs,
+    neighbourhoods.channels,
+    neighbourhoods.nNeighbours,
+    options,
+  );
+}
+
 /**
  * Matching pursuit of one batch (Kilosort's mexMPnu8): finds spikes as scaled templates, subtracts
  * them, and reports those whose trough lies in the batch's own samples, so adjacent batches whose

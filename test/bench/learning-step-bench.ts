@@ -6,10 +6,12 @@
  *
  *   npm run bench:learning-step -- [--templates 400] [--channels 384] [--batches 8] [--active 0.7]
  *                                  [--proposals 40] [--threads 0] [--seed 1] [--repeat 1] [--full]
- *                                  [--batch-records] [--dir DIR] [--json FILE]
+ *                                  [--batch-records] [--extraction-spikes 7000] [--dir DIR] [--json FILE]
  *
  * --batch-records: also time saving and removing each batch's result as a checkpoint record, which
  * the learning loop did until it kept only the per-round state.
+ * --extraction-spikes: spikes in the extraction batch record timed at the end (7 000: a 384-channel
+ * NP1 batch of the 10-minute sort, ~4 MB of features), saved with and without fsync.
  * --full: 1 230 templates (what a 10-minute 384-channel NP1 sort holds mid-learning). The default
  * (400 templates) runs in about a minute on a 2-core machine.
  *
@@ -27,6 +29,8 @@ import { parseArgs } from 'node:util';
 import {
   nearestChannels,
   templateCorrelations,
+  zeroLagSimilarity,
+  type ExtractBatchResult,
   type LearnBatchResult,
   type TemplateModel,
 } from '../../native/lib/index.js';
@@ -42,6 +46,7 @@ import {
   type TemplateState,
 } from '../../coordinator/sort/learning.js';
 import { Checkpoints } from '../../coordinator/sort/run-folder.js';
+import { encodeRecord } from '../../coordinator/formats/record.js';
 import { silentLogger } from '../../proto/log.js';
 import { rng } from '../helpers/uniform.js';
 
@@ -57,6 +62,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '1' },
     full: { type: 'boolean', default: false },
     'batch-records': { type: 'boolean', default: false },
+    'extraction-spikes': { type: 'string', default: '7000' },
     dir: { type: 'string', default: '' },
     json: { type: 'string', default: '' },
   },
@@ -136,6 +142,20 @@ function syntheticBatch(f: number): LearnBatchResult {
   return { nTemplates: f, active, sums, counts, proposals, proposalChannels, proposalScores, spikes: 0 };
 }
 
+/** One extraction batch's result as the pipeline checkpoints it (32 similar templates, 3 PCs × 32 channels). */
+function syntheticExtraction(spikes: number): ExtractBatchResult {
+  const fill = (a: Float32Array): Float32Array => a.map(() => uniform() - 0.5);
+  return {
+    samples: Float64Array.from({ length: spikes }, (_, i) => 1000 + i * 9),
+    templates: Int32Array.from({ length: spikes }, () => Math.floor(uniform() * 700)),
+    amplitudes: fill(new Float32Array(spikes)),
+    scores: fill(new Float32Array(spikes)),
+    templateFeatures: fill(new Float32Array(spikes * 32)),
+    pcFeatures: fill(new Float32Array(spikes * 3 * 32)),
+    capped: false,
+  };
+}
+
 const rows = new Map<string, number[]>();
 function timed<T>(label: string, f: () => T): T {
   const t0 = performance.now();
@@ -159,6 +179,7 @@ try {
     // The previous round's factorisation, so that the timed one is warm-started as in the loop.
     factorize(state, neighbourhoods, nNeighbours, initialTemporal);
     let model: TemplateModel = timed('factorize', () => factorize(state, neighbourhoods, nNeighbours, initialTemporal));
+    timed('  of which zeroLagSimilarity', () => zeroLagSimilarity(model));
     const keep = timed('triage', () => triage(state, model, triageOptions));
     timed('select + factorize again', () => {
       selectTemplates(state, keep);
@@ -188,8 +209,30 @@ try {
         maxTemplates: 6 * nChannels,
       }),
     );
-    timed('save learning/state', () => cp.saveUnsynced('learning/state', { roundsDone: 1, visited: nBatches, state }));
+    timed('  of which encode (SHA-256)', () =>
+      encodeRecord('learning/state', { roundsDone: 1, visited: nBatches, state }),
+    );
+    timed('save learning/state, blocking', () =>
+      cp.saveUnsynced('learning/state', { roundsDone: 1, visited: nBatches, state }),
+    );
+    // As the learning loop saves it: hashed on the main thread, written while the next round runs.
+    const written = timed('save learning/state, in the background', () =>
+      cp.saveUnsyncedInBackground('learning/state', { roundsDone: 1, visited: nBatches, state }),
+    );
+    const t0 = performance.now();
+    await written;
+    rows.set(' (its write, overlapped)', [
+      ...(rows.get(' (its write, overlapped)') ?? []),
+      (performance.now() - t0) / 1000,
+    ]);
     if (values['batch-records']) timed('remove batch records', () => cp.remove(roundKey));
+    const extraction = syntheticExtraction(Number(values['extraction-spikes']));
+    timed('extraction batch record, fsync', () =>
+      cp.save(`extraction/batch-${String(2 * rep).padStart(5, '0')}`, extraction),
+    );
+    timed('extraction batch record, no fsync', () =>
+      cp.saveUnsynced(`extraction/batch-${String(2 * rep + 1).padStart(5, '0')}`, extraction),
+    );
   }
 } finally {
   if (!values.dir) rmSync(dir, { recursive: true, force: true });
@@ -203,10 +246,13 @@ console.log('piece'.padEnd(40) + 'seconds');
 for (const [label, xs] of rows) {
   const s = median(xs);
   table[label] = s;
-  total += s;
+  // Indented pieces are parts of the next piece (timed apart to see what it costs) or overlapped
+  // with other work, the blocking save is what the background one replaced, and the extraction
+  // record is one batch of another stage: none adds to the round's total.
+  if (!label.startsWith(' ') && !label.startsWith('extraction') && !label.endsWith('blocking')) total += s;
   console.log(label.padEnd(40) + s.toFixed(3));
 }
-console.log('total'.padEnd(40) + total.toFixed(3));
+console.log('total (the round)'.padEnd(40) + total.toFixed(3));
 const rssMb = process.resourceUsage().maxRSS / 1024;
 console.log(`peak RSS ${rssMb.toFixed(0)} MB`);
 if (values.json) writeFileSync(values.json, JSON.stringify({ ...info, table, total, rssMb }, null, 2) + '\n');

@@ -141,6 +141,46 @@ void pool_running_means(double* const* means, std::size_t n_active, std::size_t 
 // Zero-lag similarity cc[a*F + b] = ⟨T_a, T_b⟩ (used by triage); the diagonal is ||T_a||² (= 1).
 std::vector<float> zero_lag_similarity(const TemplateSet& model, int threads = 0);
 
+// Births of a learning round (ks25-algorithm.md §4.2 step 8): which proposals become templates.
+// Each proposal i (nt0 × nC float32 snippet, peak channel proposal_channels[i]) is smoothed by
+// projecting every channel's trace on the temporal PCs and back:
+//   dot[c, p] = Σ_tau snippet[tau, c]·pcs[tau, p] (tau ascending, float64);
+//   smoothed[tau, c] = Σ_p dot[c, p]·pcs[tau, p] (p ascending, terms with dot = 0 skipped),
+// written to smoothed[i] for every proposal. Over the neighbourhood H = iC[peak] (in iC order,
+// sample-major), a = smoothed, b another waveform: cc = Σab / sqrt(Σaa·Σbb) and
+// ratio = sqrt(min(Σaa, Σbb) / max(Σaa, Σbb)) (both 0 when Σaa or Σbb is 0). Proposals are taken
+// in order; one is a duplicate when some template (means[0 … n_templates), peak channel
+// argmax_c |mean[nt0min, c]|, first on ties) or an earlier born proposal has its peak channel in H
+// and cc > max_correlation and ratio > min_ratio. Non-duplicates are born until max_births.
+// Returns the indices of the born proposals, ascending. Every sum is in the order above, one
+// thread per proposal, so the bits are those of a serial loop whatever the thread count.
+struct BirthOptions {
+  int nt0 = 61;
+  int nt0min = 20;
+  int n_pcs = 3;
+  int n_neighbours = 32;
+  double max_correlation = 0.9;
+  double min_ratio = 0.8;
+  std::size_t max_births = 0;
+  int threads = 0;
+};
+std::vector<std::size_t> select_births(const double* const* means, std::size_t n_templates, std::size_t n_channels,
+                                       const float* const* proposals, const std::int32_t* proposal_channels,
+                                       std::size_t n_proposals, const float* pcs, const std::int32_t* iC,
+                                       const BirthOptions& options, double* const* smoothed);
+
+// Triage of a learning round (ks25-algorithm.md §4.6): the templates kept, ascending. Template a
+// is dropped when nsp[a] < min_nsp, or when some b ≠ a has zero-lag similarity cc[a, b]
+// (zero_lag_similarity, float32) > max_similarity, |mu[a] − mu[b]| < amplitude_gap (in float64)
+// and the larger running count (nsp[a] < nsp[b], or equal counts and b < a).
+struct TriageOptions {
+  double min_nsp = 0.0;
+  double max_similarity = 0.9;
+  double amplitude_gap = 0.0;
+  int threads = 0;
+};
+std::vector<std::int32_t> triage_templates(const TemplateSet& model, const double* nsp, const TriageOptions& options);
+
 // New-template proposals on a residual (Kilosort's mexGetSpikes2, §4.3), with the running-max
 // quirk of the reference fixed (every window start gets its own maximum).
 //  data: sample-major residual, n_samples × n_channels (a batch plus halos).

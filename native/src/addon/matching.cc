@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Bindings of the matching area: channel neighbourhoods, template factorisation, template
-// correlations, new-template proposals and matching pursuit. Raw TS types: native/lib/binding-matching.ts.
+// correlations, pooling and births of learning, new-template proposals and matching pursuit.
+// Raw TS types: native/lib/binding-matching.ts.
 //
 // Every entry point is [sync]: it runs on the calling thread and blocks the event loop for the
 // duration of the kernel (a batch takes about a second). Arguments are checked here; a wrong type
@@ -162,6 +163,24 @@ Napi::Value ZeroLagSimilarity(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] triageTemplates(model, nsp: Float64Array, options) → Int32Array (kept templates, ascending)
+Napi::Value TriageTemplates(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args a(info, "triageTemplates", 3);
+    TemplateSet m = read_template_set(a, info[0], "model");
+    m.validate();
+    const double* nsp = a.typed<double>(info[1], "nsp", m.n_templates, "one per template");
+    Napi::Object o = a.object(info[2], "options");
+    TriageOptions to;
+    const double big = std::numeric_limits<double>::max();
+    to.min_nsp = a.number(o.Get("minNsp"), "options.minNsp", -big, big);
+    to.max_similarity = a.number(o.Get("maxSimilarity"), "options.maxSimilarity", -big, big);
+    to.amplitude_gap = a.number(o.Get("amplitudeGap"), "options.amplitudeGap", -big, big);
+    to.threads = static_cast<int>(a.integer(o.Get("threads"), "options.threads", 0, 4096));
+    return i32(info.Env(), triage_templates(m, nsp, to));
+  });
+}
+
 // [sync] poolRunningMeans(means: Float64Array[], active, sums, factors, counts, threads) → undefined
 // means[active[k]] ← f·mean + ((1 − f)·sums row k) / counts[active[k]], f = factors[k], in place.
 Napi::Value PoolRunningMeans(const Napi::CallbackInfo& info) {
@@ -210,6 +229,90 @@ Napi::Value PoolRunningMeans(const Napi::CallbackInfo& info) {
     }
     pool_running_means(rows.data(), n_active, size, sums, factors, spikes.data(), threads);
     return info.Env().Undefined();
+  });
+}
+
+// [sync] selectBirths(means: Float64Array[], nChannels, proposals: Float32Array[], proposalChannels: Int32Array[],
+//                     pcs, nPcs, neighbours, nNeighbours, options) → {born: Int32Array, waves: Float64Array[]}
+// proposals[b] holds batch b's snippets (proposalChannels[b].length × templateSamples × nChannels);
+// born indexes the proposals of all batches in order; waves[k] is the smoothed waveform of born[k].
+Napi::Value SelectBirths(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args a(info, "selectBirths", 9);
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) a.type_error("means", "an Array of Float64Array", info[0]);
+    if (!info[2].IsArray()) a.type_error("proposals", "an Array of Float32Array", info[2]);
+    if (!info[3].IsArray()) a.type_error("proposalChannels", "an Array of Int32Array", info[3]);
+    auto nC = static_cast<std::size_t>(a.integer(info[1], "nChannels", 1, 65536));
+    int n_pcs = static_cast<int>(a.integer(info[5], "nPcs", 1, 1024));
+    int near = static_cast<int>(a.integer(info[7], "nNeighbours", 1, static_cast<std::int64_t>(nC)));
+    const std::int32_t* iC = a.typed<std::int32_t>(info[6], "neighbours", nC * near, "nChannels × nNeighbours");
+    Napi::Object o = a.object(info[8], "options");
+    BirthOptions bo;
+    bo.nt0 = static_cast<int>(a.integer(o.Get("templateSamples"), "options.templateSamples", 1, 4096));
+    bo.nt0min = static_cast<int>(a.integer(o.Get("troughSample"), "options.troughSample", 0, bo.nt0 - 1));
+    bo.n_pcs = n_pcs;
+    bo.n_neighbours = near;
+    bo.max_correlation = a.number(o.Get("maxCorrelation"), "options.maxCorrelation", -2.0, 2.0);
+    bo.min_ratio = a.number(o.Get("minAmplitudeRatio"), "options.minAmplitudeRatio", -2.0, 2.0);
+    bo.max_births = static_cast<std::size_t>(a.integer(o.Get("maxBirths"), "options.maxBirths", 0, kMaxTemplates));
+    bo.threads = static_cast<int>(a.integer(o.Get("threads"), "options.threads", 0, 4096));
+    const float* pcs = a.typed<float>(info[4], "pcs", static_cast<std::size_t>(bo.nt0) * n_pcs, "templateSamples × nPcs");
+    const std::size_t size = static_cast<std::size_t>(bo.nt0) * nC;
+
+    Napi::Array means = info[0].As<Napi::Array>();
+    std::vector<const double*> rows(means.Length());
+    for (std::uint32_t j = 0; j < means.Length(); ++j) {
+      rows[j] = a.typed<double>(means.Get(j), "means[" + std::to_string(j) + "]", size, "templateSamples × nChannels");
+    }
+    Napi::Array batches = info[2].As<Napi::Array>();
+    Napi::Array channel_lists = info[3].As<Napi::Array>();
+    if (channel_lists.Length() != batches.Length()) {
+      a.range_error("proposalChannels", std::to_string(batches.Length()) + " arrays (one per proposals array)",
+                    std::to_string(channel_lists.Length()));
+    }
+    std::vector<const float*> snippets;
+    std::vector<std::int32_t> peaks;
+    for (std::uint32_t b = 0; b < batches.Length(); ++b) {
+      std::size_t n = 0;
+      const std::int32_t* ch =
+          a.typed_any<std::int32_t>(channel_lists.Get(b), "proposalChannels[" + std::to_string(b) + "]", n);
+      const float* x = a.typed<float>(batches.Get(b), "proposals[" + std::to_string(b) + "]", n * size,
+                                      "proposalChannels[" + std::to_string(b) + "].length × templateSamples × nChannels");
+      for (std::size_t i = 0; i < n; ++i) {
+        if (ch[i] < 0 || static_cast<std::size_t>(ch[i]) >= nC) {
+          a.range_error("proposalChannels[" + std::to_string(b) + "]", "channels in [0, " + std::to_string(nC) + ")",
+                        std::to_string(ch[i]) + " at " + std::to_string(i));
+        }
+        snippets.push_back(x + i * size);
+        peaks.push_back(ch[i]);
+      }
+    }
+    for (std::size_t k = 0; k < nC * near; ++k) {
+      if (iC[k] < 0 || static_cast<std::size_t>(iC[k]) >= nC) {
+        a.range_error("neighbours", "channels in [0, " + std::to_string(nC) + ")", std::to_string(iC[k]));
+      }
+    }
+    // Every proposal is smoothed into its own new array; those of the born are handed back.
+    std::vector<Napi::Float64Array> waves;
+    std::vector<double*> smoothed;
+    waves.reserve(snippets.size());
+    for (std::size_t i = 0; i < snippets.size(); ++i) {
+      waves.push_back(Napi::Float64Array::New(env, size));
+      smoothed.push_back(waves.back().Data());
+    }
+    const std::vector<std::size_t> born = select_births(rows.data(), rows.size(), nC, snippets.data(), peaks.data(),
+                                                        snippets.size(), pcs, iC, bo, smoothed.data());
+    Napi::Int32Array born_out = Napi::Int32Array::New(env, born.size());
+    Napi::Array waves_out = Napi::Array::New(env, born.size());
+    for (std::size_t k = 0; k < born.size(); ++k) {
+      born_out[k] = static_cast<std::int32_t>(born[k]);
+      waves_out.Set(static_cast<std::uint32_t>(k), waves[born[k]]);
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("born", born_out);
+    out.Set("waves", waves_out);
+    return out;
   });
 }
 
@@ -270,6 +373,8 @@ void register_matching(Napi::Env env, Napi::Object exports) {
   exports.Set("templateCorrelations", Napi::Function::New(env, TemplateCorrelationsBinding));
   exports.Set("zeroLagSimilarity", Napi::Function::New(env, ZeroLagSimilarity));
   exports.Set("poolRunningMeans", Napi::Function::New(env, PoolRunningMeans));
+  exports.Set("selectBirths", Napi::Function::New(env, SelectBirths));
+  exports.Set("triageTemplates", Napi::Function::New(env, TriageTemplates));
   exports.Set("matchBatch", Napi::Function::New(env, MatchBatch));
   exports.Set("proposeTemplates", Napi::Function::New(env, ProposeTemplates));
 }

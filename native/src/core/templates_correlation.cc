@@ -217,4 +217,32 @@ std::vector<float> zero_lag_similarity(const TemplateSet& m, int threads) {
   return cc;
 }
 
+std::vector<std::int32_t> triage_templates(const TemplateSet& m, const double* nsp, const TriageOptions& o) {
+  const std::size_t F = m.n_templates;
+  const std::vector<float> cc = zero_lag_similarity(m, o.threads);
+  // Each template's verdict reads only its own row: rows are split over threads, kept in order.
+  std::vector<unsigned char> keep(F, 0);
+  parallel_for(
+      F,
+      [&](std::size_t begin, std::size_t end) {
+        for (std::size_t a = begin; a < end; ++a) {
+          if (nsp[a] < o.min_nsp) continue;
+          const float* row = &cc[a * F];
+          bool duplicate = false;
+          for (std::size_t b = 0; b < F && !duplicate; ++b) {
+            duplicate = b != a && static_cast<double>(row[b]) > o.max_similarity &&
+                        std::fabs(static_cast<double>(m.mu[a]) - static_cast<double>(m.mu[b])) < o.amplitude_gap &&
+                        (nsp[a] < nsp[b] || (nsp[a] == nsp[b] && a > b));
+          }
+          keep[a] = duplicate ? 0 : 1;
+        }
+      },
+      o.threads);
+  std::vector<std::int32_t> out;
+  for (std::size_t a = 0; a < F; ++a) {
+    if (keep[a]) out.push_back(static_cast<std::int32_t>(a));
+  }
+  return out;
+}
+
 }  // namespace spikeshard

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Progress } from '../../../coordinator/progress.js';
@@ -170,6 +170,31 @@ test('an unsynced checkpoint reloads bit for bit; torn by a crash, it is treated
     const bytes = readFileSync(file);
     writeFileSync(file, bytes.subarray(0, bytes.length - 8));
     assert.equal(cp.load('learning/state'), undefined);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a checkpoint saved in the background is in place when its promise resolves; a failed one leaves nothing', async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-runfolder-');
+  try {
+    const cp = new Checkpoints(dir, silentLogger());
+    const dWU = [Float64Array.from({ length: 5000 }, (_, i) => Math.sin(i)), Float64Array.from([-0, 2])];
+    cp.saveUnsynced('learning/state', { roundsDone: 1, state: { dWU, nsp: [1, 2] } });
+    const pending = cp.saveUnsyncedInBackground('learning/state', { roundsDone: 2, state: { dWU, nsp: [3, 4] } });
+    await pending;
+    const back = cp.load<{ roundsDone: number; state: { dWU: Float64Array[]; nsp: number[] } }>('learning/state');
+    assert.equal(back?.roundsDone, 2);
+    assert.deepEqual(back.state.nsp, [3, 4]);
+    back.state.dWU.forEach((d, j) => assert.deepEqual(new Uint8Array(d.buffer), new Uint8Array(dWU[j]!.buffer)));
+    // A key whose path is a non-empty folder cannot be renamed onto: the promise rejects and no
+    // temporary file is left behind.
+    mkdirSync(path.join(cp.pathOf('learning/blocked'), 'x'), { recursive: true });
+    await assert.rejects(cp.saveUnsyncedInBackground('learning/blocked', { dWU }));
+    assert.deepEqual(
+      readdirSync(path.join(dir, 'learning')).filter((n) => n.endsWith('.tmp')),
+      [],
+    );
   } finally {
     cleanup();
   }
