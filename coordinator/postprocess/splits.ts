@@ -477,7 +477,7 @@ export interface SplitRunOptions {
   /**
    * Memory for the worker threads and the clusters being split at once (their rows and float64
    * feature matrices, about 20 bytes per feature value); a cluster larger than what the workers
-   * leave is split alone. @default 512 MiB
+   * leave is split alone. @default 384 MiB
    */
   memoryBudgetBytes?: number;
   /** Spikes to split per worker thread started, at least. @default {@link SPIKES_PER_WORKER} */
@@ -509,12 +509,14 @@ export const SPIKES_PER_WORKER = 20_000;
 
 /** Name of the cluster-ordered PC rows in the scratch folder. */
 export const SPLIT_ROWS_FILE = 'split-pc-rows.f32';
-const DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2 ** 20;
+// 512 MiB with 8 workers put a 10-minute 384-channel sort's peak RSS at 2.06 GB, in splits, against
+// 1.33 GB for 1 minute (the H100 machine, 2026-11-25): the workers cost more than counted there.
+const DEFAULT_MEMORY_BUDGET_BYTES = 384 * 2 ** 20;
 /**
  * Memory of one split worker beyond the clusters it is given: its own heap, code and garbage not
- * yet collected (measured: +30 MB RSS per worker on the post-processing bench).
+ * yet collected (+30 MB RSS per worker on the post-processing bench; more in a 10-minute sort).
  */
-export const WORKER_BYTES = 32 * 2 ** 20;
+export const WORKER_BYTES = 48 * 2 ** 20;
 
 /** Estimated bytes held while a cluster of n spikes is split: its rows, raw and centred features, per-spike vectors. */
 function clusterBytes(n: number, dims: number): number {
