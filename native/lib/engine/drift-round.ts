@@ -77,10 +77,23 @@ export function cudaDriftBatch(
   wTemp: Float32Array,
   threshold: number,
 ): DriftBatchResult {
-  const args = preprocessArgs({ data: raw.data, nChannels: setup.nChannels }, options, undefined, setup.nChannels);
-  const params = driftDetectorParams({ ownBeginSample: ownBegin, ownEndSample: ownEnd, threshold }, args.nSamples);
+  const { args, params } = fusedDriftArgs(raw, options, ownBegin, ownEnd, setup, threshold);
   const spikes = cuda.preprocessDriftDetectSpikes(args, setup.xUm, setup.yUm, wTemp, params);
   return driftResult(spikes, raw.firstSample, setup);
+}
+
+/** The binding's batch and detector arguments of the fused detection entries. */
+function fusedDriftArgs(
+  raw: RawBlock,
+  options: PreprocessBatchOptions,
+  ownBegin: number,
+  ownEnd: number,
+  setup: ProbeSetup,
+  threshold: number,
+) {
+  const args = preprocessArgs({ data: raw.data, nChannels: setup.nChannels }, options, undefined, setup.nChannels);
+  const params = driftDetectorParams({ ownBeginSample: ownBegin, ownEndSample: ownEnd, threshold }, args.nSamples);
+  return { args, params };
 }
 
 /**
@@ -99,8 +112,7 @@ export async function cudaDriftBatchAsync(
 ): Promise<DriftBatchResult> {
   if (!cuda.preprocessDriftDetectSpikesAsync)
     return cudaDriftBatch(cuda, raw, options, ownBegin, ownEnd, setup, wTemp, threshold);
-  const args = preprocessArgs({ data: raw.data, nChannels: setup.nChannels }, options, undefined, setup.nChannels);
-  const params = driftDetectorParams({ ownBeginSample: ownBegin, ownEndSample: ownEnd, threshold }, args.nSamples);
+  const { args, params } = fusedDriftArgs(raw, options, ownBegin, ownEnd, setup, threshold);
   const spikes = await cuda.preprocessDriftDetectSpikesAsync(args, setup.xUm, setup.yUm, wTemp, params);
   return driftResult(spikes, raw.firstSample, setup);
 }

@@ -22,6 +22,7 @@
 #include "args.h"
 #include "match_args.h"
 #include "preprocess_args.h"
+#include "promise_worker.h"
 #include "spikeshard/preprocess.h"
 #include "spikeshard/threads.h"
 #include "spikeshard/version.h"
@@ -267,59 +268,23 @@ Napi::Value PreprocessShiftMatchBatch(const Napi::CallbackInfo& info) {
   });
 }
 
-// The fused entry on a libuv worker thread, so that the JavaScript thread reads and prepares the
-// next batch (file read, kriging matrices, pooling the last result) while this one runs on the
-// device. The arguments are read and checked on the JavaScript thread before queueing (bad ones
-// throw there, as the sync entry's do); the batch, model, options and proposals objects are held
-// by references until the call completes, so the typed arrays the parsed pointers point into stay
-// alive. The device context's mutex orders this call with any other device call.
-class FusedMatchWorker : public Napi::AsyncWorker {
- public:
-  FusedMatchWorker(const Napi::CallbackInfo& info, FusedArgs&& args)
-      : Napi::AsyncWorker(info.Env(), "spikeshard.preprocessShiftMatchBatchAsync"),
-        deferred_(Napi::Promise::Deferred::New(info.Env())),
-        args_(std::move(args)) {
-    for (std::size_t i = 0; i < info.Length(); ++i) {
-      if (info[i].IsObject()) held_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-    }
-  }
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      result_ = cuda::preprocess_shift_match(args_.input, args_.pieces, args_.model, args_.options, args_.residual,
-                                             nullptr, args_.model_key,
-                                             args_.has_proposals ? &args_.proposals : nullptr);
-    } catch (const std::exception& e) {
-      SetError(std::string("preprocessShiftMatchBatchAsync: ") + e.what());
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(write_fused_result(env, std::move(result_), args_.options, args_.residual));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  FusedArgs args_;
-  std::vector<Napi::ObjectReference> held_;
-  cuda::FusedMatchResult result_;
-};
-
 // [async] preprocessShiftMatchBatchAsync(same arguments) → Promise of preprocessShiftMatchBatch's
-// result, computed off the JavaScript thread (FusedMatchWorker).
+// result, computed on a libuv worker thread, so that the JavaScript thread reads and prepares the
+// next batch (file read, kriging matrices, pooling the last result) while this one runs on the
+// device. The arguments are checked here first (bad ones throw, as the sync entry's do); the
+// device context's mutex orders the call with any other device call.
 Napi::Value PreprocessShiftMatchBatchAsync(const Napi::CallbackInfo& info) {
+  const char* fn = "preprocessShiftMatchBatchAsync";
   return guarded(info, [&]() -> Napi::Value {
-    auto* worker = new FusedMatchWorker(info, fused_args(info, "preprocessShiftMatchBatchAsync", 4, true));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();  // the worker deletes itself when done
-    return promise;
+    return addon_common::queue_promise<cuda::FusedMatchResult>(
+        info, fn, fused_args(info, fn, 4, true),
+        [](FusedArgs& a) {
+          return cuda::preprocess_shift_match(a.input, a.pieces, a.model, a.options, a.residual, nullptr, a.model_key,
+                                              a.has_proposals ? &a.proposals : nullptr);
+        },
+        [](Napi::Env env, cuda::FusedMatchResult&& r, FusedArgs& a) -> Napi::Value {
+          return write_fused_result(env, std::move(r), a.options, a.residual);
+        });
   });
 }
 

@@ -14,6 +14,7 @@
 #include "drift_args.h"
 #include "drift_backend.h"
 #include "preprocess_args.h"
+#include "promise_worker.h"
 #include "spikeshard/drift.h"
 #include "spikeshard/preprocess.h"
 
@@ -134,47 +135,18 @@ Napi::Value PreprocessDetectSpikes(const Napi::CallbackInfo& info) {
   });
 }
 
-// preprocessDriftDetectSpikes on a libuv worker thread (as the addon's FusedMatchWorker): the
-// arguments are checked on the JavaScript thread and the objects holding the arrays they point
-// into are referenced until the call completes.
-class FusedDetectionWorker : public Napi::AsyncWorker {
- public:
-  FusedDetectionWorker(const Napi::CallbackInfo& info, FusedDetection&& args)
-      : Napi::AsyncWorker(info.Env(), "spikeshard.preprocessDriftDetectSpikesAsync"),
-        deferred_(Napi::Promise::Deferred::New(info.Env())),
-        args_(std::move(args)) {
-    args_.detection.args.geometry = &args_.detection.geometry;  // moved: point at this copy
-    for (std::size_t i = 0; i < info.Length(); ++i) {
-      if (info[i].IsObject()) held_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-    }
-  }
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      result_ = cuda::preprocess_detect_drift_spikes(args_.input, args_.detection.args);
-    } catch (const std::exception& e) {
-      SetError(std::string("preprocessDriftDetectSpikesAsync: ") + e.what());
-    }
-  }
-  void OnOK() override { deferred_.Resolve(drift_detection_to_js(Env(), result_)); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  FusedDetection args_;
-  std::vector<Napi::ObjectReference> held_;
-  DriftDetection result_;
-};
-
-// [async] preprocessDriftDetectSpikesAsync(same arguments) → Promise of its result.
+// [async] preprocessDriftDetectSpikesAsync(same arguments) → Promise of its result, computed on a
+// libuv worker thread (arguments checked here first, as the fused match's async entry).
 Napi::Value PreprocessDetectSpikesAsync(const Napi::CallbackInfo& info) {
+  const char* fn = "preprocessDriftDetectSpikesAsync";
   return guarded(info, [&]() -> Napi::Value {
-    auto* worker = new FusedDetectionWorker(info, fused_detection_args(info, "preprocessDriftDetectSpikesAsync"));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();  // the worker deletes itself when done
-    return promise;
+    return addon_common::queue_promise<DriftDetection>(
+        info, fn, fused_detection_args(info, fn),
+        [](FusedDetection& f) {
+          f.detection.args.geometry = &f.detection.geometry;  // moved into the worker: point at this copy
+          return cuda::preprocess_detect_drift_spikes(f.input, f.detection.args);
+        },
+        [](Napi::Env env, DriftDetection&& d, FusedDetection&) -> Napi::Value { return drift_detection_to_js(env, d); });
   });
 }
 
