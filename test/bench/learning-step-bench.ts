@@ -27,7 +27,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  nearestChannels,
   templateCorrelations,
   zeroLagSimilarity,
   type ExtractBatchResult,
@@ -37,7 +36,6 @@ import {
 import {
   NT0,
   NT0MIN,
-  RANK,
   addBirths,
   applyBatchStatistics,
   factorize,
@@ -48,6 +46,7 @@ import {
 import { Checkpoints } from '../../coordinator/sort/run-folder.js';
 import { encodeRecord } from '../../coordinator/formats/record.js';
 import { silentLogger } from '../../proto/log.js';
+import { learnedLikeTemporal, staggeredNeighbourhoods } from '../helpers/learning-fixture.js';
 import { rng } from '../helpers/uniform.js';
 
 const { values } = parseArgs({
@@ -78,18 +77,10 @@ const nNeighbours = Math.min(32, nChannels);
 
 const uniform = rng(Number(values.seed));
 
-const xUm = Float32Array.from({ length: nChannels }, (_, c) => [43, 11, 59, 27][c % 4]!);
-const yUm = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
-const neighbourhoods = nearestChannels(xUm, yUm, nNeighbours).channels;
+const neighbourhoods = staggeredNeighbourhoods(nChannels, nNeighbours);
 
 /** Temporal shapes: a trough at nt0min, its derivative and a slow wave (like learned PCs). */
-const initialTemporal = new Float32Array(NT0 * RANK);
-for (let t = 0; t < NT0; t++) {
-  const g = Math.exp(-((t - NT0MIN) ** 2) / 8);
-  initialTemporal[t * RANK] = g;
-  initialTemporal[t * RANK + 1] = ((t - NT0MIN) * g) / 3;
-  initialTemporal[t * RANK + 2] = 0.1 * Math.sin(t / 5);
-}
+const initialTemporal = learnedLikeTemporal();
 
 /** A localised waveform on `peak`'s neighbourhood, amplitude `amp` (whitened units), with a little noise. */
 function waveform(peak: number, amp: number, out: Float64Array | Float32Array): void {

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nearestChannels, selectBirths, type LearnBatchResult } from '../../../native/lib/index.js';
+import { selectBirths, type LearnBatchResult } from '../../../native/lib/index.js';
 import {
   NT0,
   NT0MIN,
@@ -15,6 +15,7 @@ import {
   type BirthOptions,
   type TemplateState,
 } from '../../../coordinator/sort/learning.js';
+import { staggeredNeighbourhoods } from '../../helpers/learning-fixture.js';
 import { rng } from '../../helpers/uniform.js';
 
 /** The births as the TypeScript learning loop computed them (the reference). */
@@ -77,9 +78,7 @@ function birthsInTypeScript(state: TemplateState, results: readonly LearnBatchRe
 
 const nChannels = 24;
 const nNeighbours = 8;
-const xUm = Float32Array.from({ length: nChannels }, (_, c) => [43, 11, 59, 27][c % 4]!);
-const yUm = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
-const neighbourhoods = nearestChannels(xUm, yUm, nNeighbours).channels;
+const neighbourhoods = staggeredNeighbourhoods(nChannels, nNeighbours);
 
 /** A spike-like waveform on `peak`'s neighbourhood with random channel weights, plus noise. */
 function waveform(u: () => number, peak: number, amp: number): Float64Array {

@@ -5,16 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nearestChannels, triageTemplates, zeroLagSimilarity, type TemplateModel } from '../../../native/lib/index.js';
+import { triageTemplates, zeroLagSimilarity, type TemplateModel } from '../../../native/lib/index.js';
 import {
   NT0,
   NT0MIN,
-  RANK,
   factorize,
   triage,
   type TemplateState,
   type TriageOptions,
 } from '../../../coordinator/sort/learning.js';
+import { learnedLikeTemporal, staggeredNeighbourhoods } from '../../helpers/learning-fixture.js';
 import { rng } from '../../helpers/uniform.js';
 
 /** Triage as the TypeScript learning loop computed it (the reference). */
@@ -42,16 +42,8 @@ function triageInTypeScript(state: TemplateState, model: TemplateModel, options:
 
 const nChannels = 32;
 const nNeighbours = 8;
-const xUm = Float32Array.from({ length: nChannels }, (_, c) => [43, 11, 59, 27][c % 4]!);
-const yUm = Float32Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2));
-const neighbourhoods = nearestChannels(xUm, yUm, nNeighbours).channels;
-const initialTemporal = new Float32Array(NT0 * RANK);
-for (let t = 0; t < NT0; t++) {
-  const g = Math.exp(-((t - NT0MIN) ** 2) / 8);
-  initialTemporal[t * RANK] = g;
-  initialTemporal[t * RANK + 1] = ((t - NT0MIN) * g) / 3;
-  initialTemporal[t * RANK + 2] = 0.1 * Math.sin(t / 5);
-}
+const neighbourhoods = staggeredNeighbourhoods(nChannels, nNeighbours);
+const initialTemporal = learnedLikeTemporal();
 
 /** Templates on random channels, a third of them near-copies of another (duplicate candidates). */
 function scenario(seed: number): { state: TemplateState; model: TemplateModel } {
