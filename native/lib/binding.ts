@@ -11,6 +11,7 @@ import type { DriftBinding } from './binding-drift.js';
 import type { MatchingBinding } from './binding-matching.js';
 import type { SimulateBinding } from './binding-simulate.js';
 import type { PostprocessBinding } from './binding-postprocess.js';
+import type { RecordingBinding } from './binding-recording.js';
 
 export interface NativeDescription {
   backend: 'cpu' | 'cuda';
@@ -20,7 +21,14 @@ export interface NativeDescription {
 }
 
 export interface NativeCpuBinding
-  extends PreprocessBinding, DestripeBinding, DriftBinding, MatchingBinding, SimulateBinding, PostprocessBinding {
+  extends
+    PreprocessBinding,
+    DestripeBinding,
+    DriftBinding,
+    MatchingBinding,
+    SimulateBinding,
+    PostprocessBinding,
+    RecordingBinding {
   /** [sync] What this build is. */
   describe(): NativeDescription;
   /** [sync] Threads for parallel kernels; 0 = all cores. Throws TypeError on a non-number. */

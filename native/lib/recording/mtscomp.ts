@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { InputError, ParameterError, expected } from '../../../proto/errors.js';
+import { loadCpuBinding } from '../load.js';
 
 /** What a `.ch` file says. Sample and byte offsets are exact below 2^53. */
 export interface MtscompHeader {
@@ -124,19 +125,20 @@ export function chPathOf(cbinPath: string): string {
 }
 
 export interface CbinReaderOptions {
-  /** Most bytes of decoded chunks kept; at least two chunks are always kept. @default 128 MiB */
+  /** Most bytes of decoded chunks kept; at least two chunks and those decoded ahead are always kept. @default 128 MiB */
   cacheBytes: number;
   /**
    * Chunks decoded ahead of the one being copied out: within a read, and past its end when reads
-   * go forward through the file (batch after batch). Their inflating runs on libuv's thread pool
-   * while this thread undoes the time difference of the current chunk. 0: one chunk at a time.
-   * @default 2
+   * go forward through the file (batch after batch). Their decoding (inflate, then the native
+   * cumulative sum) runs on libuv's thread pool, several chunks at once, while this thread copies
+   * out the current one. 0: one chunk at a time.
+   * @default 4
    */
   prefetchChunks: number;
 }
 
 const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
-const DEFAULT_PREFETCH_CHUNKS = 2;
+const DEFAULT_PREFETCH_CHUNKS = 4;
 
 /**
  * Random access to the samples of a `.cbin`. Reads touch only the chunks they overlap; decoded
@@ -309,12 +311,20 @@ export class CbinReader {
     }
     const nSamples = chunkBounds[index + 1]! - chunkBounds[index]!;
     const raw = await inflateChunkAsync(this.cbinPath, index, compressed, nSamples * nChannels * 2);
-    const rows = undoTimeDiff(this.cbinPath, index, raw, nSamples, nChannels);
+    const rows = new Int16Array(nSamples * nChannels);
+    await loadCpuBinding().undoTimeDiffAsync(
+      diffView(this.cbinPath, index, raw, nSamples, nChannels),
+      nSamples,
+      nChannels,
+      rows,
+    );
     this.decodedChunks++;
     if (this.handle === null) return rows; // closed meanwhile: nothing to cache
     this.cache.set(index, rows);
     this.cachedBytes += rows.byteLength;
-    while (this.cache.size > 2 && this.cachedBytes > this.cacheBytes) {
+    // The chunks decoded ahead are kept whatever the byte bound, or a small cache would evict them
+    // before they are read and decode them twice.
+    while (this.cache.size > 2 + this.prefetchChunks && this.cachedBytes > this.cacheBytes) {
       const oldest = this.cache.keys().next().value as number;
       this.cachedBytes -= this.cache.get(oldest)!.byteLength;
       this.cache.delete(oldest);
@@ -410,6 +420,13 @@ export function decodeChunk(
 
 /** The wrapping cumulative sum along time of an inflated chunk (channel-major), as sample-major rows. */
 function undoTimeDiff(cbinPath: string, index: number, raw: Buffer, nSamples: number, nChannels: number): Int16Array {
+  const rows = new Int16Array(nSamples * nChannels);
+  loadCpuBinding().undoTimeDiff(diffView(cbinPath, index, raw, nSamples, nChannels), nSamples, nChannels, rows);
+  return rows;
+}
+
+/** An inflated chunk as int16 time differences, after checking its size. */
+function diffView(cbinPath: string, index: number, raw: Buffer, nSamples: number, nChannels: number): Int16Array {
   if (raw.byteLength !== nSamples * nChannels * 2) {
     throw new InputError(
       cbinPath,
@@ -419,31 +436,16 @@ function undoTimeDiff(cbinPath: string, index: number, raw: Buffer, nSamples: nu
   }
   // inflate's result may start at an odd offset of a shared pool; copy when it does.
   const aligned = raw.byteOffset % 2 === 0 ? raw : Buffer.from(raw);
-  const diff = new Int16Array(aligned.buffer, aligned.byteOffset, nSamples * nChannels);
-  const rows = new Int16Array(nSamples * nChannels);
-  // Cumulative sum per channel, in tiles of samples so that both the channel-major reads and the
-  // sample-major writes stay in cache. The running sums are exact integers (|sum| < 2^31 over a
-  // chunk of < 2^16 samples); storing into the Int16Array reduces them modulo 2^16, which is
-  // mtscomp's wrapping int16 sum.
-  const acc = new Float64Array(nChannels);
-  const tile = 256;
-  for (let t0 = 0; t0 < nSamples; t0 += tile) {
-    const t1 = Math.min(nSamples, t0 + tile);
-    for (let c = 0; c < nChannels; c++) {
-      const base = c * nSamples;
-      let a = acc[c]!;
-      for (let t = t0; t < t1; t++) {
-        a += diff[base + t]!;
-        rows[t * nChannels + c] = a;
-      }
-      acc[c] = ((a % 65536) + 65536) % 65536;
-    }
-  }
-  return rows;
+  return new Int16Array(aligned.buffer, aligned.byteOffset, nSamples * nChannels);
 }
 
 /** Differences along time (first row kept, wrapping) in channel-major order, then zlib. */
 export function encodeChunk(rows: Int16Array, nSamples: number, nChannels: number, level = -1): Buffer {
+  return zlib.deflateSync(timeDiff(rows, nSamples, nChannels), { level });
+}
+
+/** mtscomp's time differences of sample-major rows, channel-major, as the bytes zlib compresses. */
+function timeDiff(rows: Int16Array, nSamples: number, nChannels: number): Uint8Array {
   const diff = new Int16Array(nSamples * nChannels);
   for (let c = 0; c < nChannels; c++) {
     const base = c * nSamples;
@@ -454,8 +456,10 @@ export function encodeChunk(rows: Int16Array, nSamples: number, nChannels: numbe
       previous = v;
     }
   }
-  return zlib.deflateSync(new Uint8Array(diff.buffer), { level });
+  return new Uint8Array(diff.buffer);
 }
+
+const deflateAsync = promisify(zlib.deflate);
 
 /** What {@link verifyCbin} checked. */
 export interface CbinVerification {
@@ -570,11 +574,21 @@ export async function compressBin(
   const output = await open(tmp, 'w');
   const sha1Raw = createHash('sha1');
   const sha1Compressed = createHash('sha1');
+  // Chunks are deflated on libuv's thread pool, several at once (deflate at level 6 is ~20× slower
+  // than reading), and written in order as each oldest one finishes.
+  const window = Math.max(1, Number(process.env['UV_THREADPOOL_SIZE']) || 4);
+  const deflating: Promise<Buffer>[] = [];
+  const writeOldest = async (): Promise<void> => {
+    const compressed = await deflating.shift()!;
+    sha1Compressed.update(compressed);
+    await output.write(compressed);
+    offsets.push(offsets[offsets.length - 1]! + compressed.length);
+  };
   try {
-    const buffer = Buffer.allocUnsafeSlow(chunkSamples * bytesPerSample);
     for (let k = 0; k + 1 < bounds.length; k++) {
       const n = bounds[k + 1]! - bounds[k]!;
       const bytes = n * bytesPerSample;
+      const buffer = Buffer.allocUnsafeSlow(bytes);
       let done = 0;
       while (done < bytes) {
         const { bytesRead } = await input.read(buffer, done, bytes - done, bounds[k]! * bytesPerSample + done);
@@ -582,13 +596,18 @@ export async function compressBin(
           throw new InputError(binPath, `ended early at sample ${bounds[k]! + done / bytesPerSample}`);
         done += bytesRead;
       }
-      sha1Raw.update(buffer.subarray(0, bytes));
-      const compressed = encodeChunk(new Int16Array(buffer.buffer, 0, n * nChannels), n, nChannels);
-      sha1Compressed.update(compressed);
-      await output.write(compressed);
-      offsets.push(offsets[k]! + compressed.length);
+      sha1Raw.update(buffer);
+      const deflate = deflateAsync(timeDiff(new Int16Array(buffer.buffer, 0, n * nChannels), n, nChannels), {
+        level: -1,
+      });
+      // Marked handled: a failure is thrown where the chunk's turn to be written comes.
+      deflate.catch(() => undefined);
+      deflating.push(deflate);
+      if (deflating.length >= window) await writeOldest();
     }
+    while (deflating.length > 0) await writeOldest();
   } catch (err) {
+    await Promise.allSettled(deflating);
     await output.close();
     await unlink(tmp).catch(() => undefined);
     throw err;

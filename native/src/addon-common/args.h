@@ -301,12 +301,14 @@ class Args {
     if constexpr (std::is_same_v<T, float>) return napi_float32_array;
     if constexpr (std::is_same_v<T, double>) return napi_float64_array;
     if constexpr (std::is_same_v<T, std::int32_t>) return napi_int32_array;
+    if constexpr (std::is_same_v<T, std::int16_t>) return napi_int16_array;
   }
   template <typename T>
   static const char* array_name() {
     if constexpr (std::is_same_v<T, float>) return "a Float32Array";
     if constexpr (std::is_same_v<T, double>) return "a Float64Array";
     if constexpr (std::is_same_v<T, std::int32_t>) return "an Int32Array";
+    if constexpr (std::is_same_v<T, std::int16_t>) return "an Int16Array";
   }
 
   Napi::Env env_;

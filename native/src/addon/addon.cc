@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_matching(env, exports);
   register_simulate(env, exports);
   register_postprocess(env, exports);
+  register_recording(env, exports);
   return exports;
 }
 

@@ -12,6 +12,7 @@ void register_drift(Napi::Env env, Napi::Object exports);
 void register_matching(Napi::Env env, Napi::Object exports);
 void register_simulate(Napi::Env env, Napi::Object exports);
 void register_postprocess(Napi::Env env, Napi::Object exports);
+void register_recording(Napi::Env env, Napi::Object exports);
 
 }  // namespace spikeshard::addon
 

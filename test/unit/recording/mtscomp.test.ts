@@ -18,6 +18,7 @@ import {
   verifyCbin,
 } from '../../../native/lib/index.js';
 import { InputError } from '../../../proto/errors.js';
+import { loadCpuBinding } from '../../../native/lib/load.js';
 import { runCli } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
@@ -85,6 +86,24 @@ test('full-range int16 samples survive encode and decode (wrapping across many t
   });
   const decoded = decodeChunk('x.cbin', 0, encodeChunk(rows, nSamples, nChannels), nSamples, nChannels);
   assert.deepEqual(decoded, rows);
+});
+
+test('the native time-difference undo checks its arrays and agrees sync and async', async () => {
+  const native = loadCpuBinding();
+  // Channel-major diffs of 3 samples × 2 channels; the second channel wraps past 32767.
+  const diff = Int16Array.from([1, 2, 3, 32767, 1, 0]);
+  const rows = new Int16Array(6);
+  native.undoTimeDiff(diff, 3, 2, rows);
+  assert.deepEqual(Array.from(rows), [1, 32767, 3, -32768, 6, -32768]);
+  const again = new Int16Array(6);
+  await native.undoTimeDiffAsync(diff, 3, 2, again);
+  assert.deepEqual(again, rows);
+  assert.throws(() => native.undoTimeDiff(diff, 3, 2, new Int16Array(5)), /rows: expected 6 elements/);
+  assert.throws(() => native.undoTimeDiff(diff, 3, 2, diff), /rows: expected an array other than diff/);
+  assert.throws(
+    () => native.undoTimeDiffAsync(diff, 3, 2, new Float32Array(6) as never),
+    /rows: expected an Int16Array/,
+  );
 });
 
 test('a .cbin made from a simulated .bin reads byte-identically, whole and across chunk boundaries', async () => {
@@ -163,7 +182,7 @@ test('chunks are decoded ahead only for forward reads, identically with or witho
       return Buffer.from(out.buffer);
     };
     // Random access: chunk 5 alone, then chunk 1: nothing decoded that was not asked for.
-    const random = await CbinReader.open(cbinPath);
+    const random = await CbinReader.open(cbinPath, undefined, { prefetchChunks: 2 });
     assert.deepEqual(await read(random, bounds[5]! + 3, bounds[5]! + 10), rowsOf(bounds[5]! + 3, bounds[5]! + 10));
     assert.deepEqual(await read(random, bounds[1]!, bounds[1]! + 1), rowsOf(bounds[1]!, bounds[1]! + 1));
     assert.equal(random.decodedChunks, 2);
