@@ -33,13 +33,16 @@ console.log(
   `${positionals[0]}: ${C} channels, ${(nSamples / sampleRateHz).toFixed(1)} s, libuv pool ${process.env['UV_THREADPOOL_SIZE']} threads`,
 );
 const out = new Int16Array((batch + 2 * halo) * C);
+await rec.close();
 for (let pass = 0; pass < Number(values.passes); pass++) {
+  // Opened afresh each pass: a reused reader would serve a short recording from its chunk cache.
+  const reader = await openRecording(positionals[0]!);
   const start = performance.now();
   let samples = 0;
   for (let s = 0; s < nSamples; s += batch) {
     const a = Math.max(0, s - halo);
     const b = Math.min(nSamples, s + batch + halo);
-    await rec.read(a, b, out.subarray(0, (b - a) * C));
+    await reader.read(a, b, out.subarray(0, (b - a) * C));
     samples += b - a;
   }
   const seconds = (performance.now() - start) / 1000;
@@ -47,5 +50,5 @@ for (let pass = 0; pass < Number(values.passes); pass++) {
     `pass ${pass + 1}: ${((samples * C * 2) / 1e6 / seconds).toFixed(0)} MB/s decoded, ` +
       `${(nSamples / sampleRateHz / seconds).toFixed(1)}× real time (${seconds.toFixed(2)} s)`,
   );
+  await reader.close();
 }
-await rec.close();
