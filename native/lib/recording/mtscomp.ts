@@ -131,14 +131,15 @@ export interface CbinReaderOptions {
    * Chunks decoded ahead of the one being copied out: within a read, and past its end when reads
    * go forward through the file (batch after batch). Their decoding (inflate, then the native
    * cumulative sum) runs on libuv's thread pool, several chunks at once, while this thread copies
-   * out the current one. 0: one chunk at a time.
-   * @default 4
+   * out the current one (inflate runs at ~190 MB/s of samples per thread, so reading at disk speed
+   * needs several). 0: one chunk at a time.
+   * @default 8
    */
   prefetchChunks: number;
 }
 
 const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
-const DEFAULT_PREFETCH_CHUNKS = 4;
+const DEFAULT_PREFETCH_CHUNKS = 8;
 
 /**
  * Random access to the samples of a `.cbin`. Reads touch only the chunks they overlap; decoded
@@ -597,8 +598,12 @@ export async function compressBin(
         done += bytesRead;
       }
       sha1Raw.update(buffer);
+      // One output buffer the size of the input: zlib's default 16 KiB pieces cost the JavaScript
+      // thread a thread-pool round trip each (~500 per 1-s chunk at 384 channels), which capped
+      // compression at ~3.5 busy cores.
       const deflate = deflateAsync(timeDiff(new Int16Array(buffer.buffer, 0, n * nChannels), n, nChannels), {
         level: -1,
+        chunkSize: oneBufferChunkSize(bytes),
       });
       // Marked handled: a failure is thrown where the chunk's turn to be written comes.
       deflate.catch(() => undefined);
