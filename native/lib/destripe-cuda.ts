@@ -1,19 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /**
- * IBL's waveform path on the CUDA backend: {@link destripeBatch} (with `kfilter: false, mute: false`)
- * and {@link cutWaveforms} on the device, bitwise equal to the CPU's (docs/cuda.md). The raw chunk
+ * IBL's waveform path on the CUDA backend: `destripeBatch` (with `kfilter: false, mute: false`)
+ * and `cutWaveforms` on the device, bitwise equal to the CPU's (docs/cuda.md). The raw chunk
  * goes in, only the cut waveforms come back.
  */
 import { ParameterError, expected } from '../../proto/errors.js';
 import type { NativeCudaBinding, NativeDestripeCutArgs } from './binding-cuda.js';
-import {
-  destripeArgs,
-  type DestripeOptions,
-  type DestripedBlock,
-  type WaveformWindows,
-  type cutWaveforms,
-  type destripeBatch,
-} from './destripe.js';
+import { destripeArgs, type DestripeOptions, type DestripedBlock, type WaveformWindows } from './destripe.js';
 import type { SampleBlock } from './preprocess.js';
 
 function deviceOptions(fn: string, options: DestripeOptions): DestripeOptions {
@@ -52,7 +45,7 @@ function cutArgs(
   };
 }
 
-/** {@link destripeBatch} on the device (kfilter and mute must be false): the whole block, µV. */
+/** `destripeBatch` on the device (kfilter and mute must be false): the whole block, µV. */
 export function cudaDestripeBatch(
   cuda: Pick<NativeCudaBinding, 'destripeBatch'>,
   raw: SampleBlock<Int16Array>,
@@ -64,7 +57,7 @@ export function cudaDestripeBatch(
 }
 
 /**
- * {@link cutWaveforms}({@link destripeBatch}(raw, options), windows, scale) on the device: a new
+ * `cutWaveforms`(`destripeBatch`(raw, options), windows, scale) on the device: a new
  * (nWaves × nRows × length) Float32Array. kfilter and mute must be false.
  */
 export function cudaDestripeCutWaveforms(
