@@ -48,13 +48,16 @@ export class LocalExecutor implements BatchExecutor {
   }
 
   /**
-   * The CUDA binding the engine runs on, for in-process work beside the batches (IBL's waveforms);
-   * undefined when the engine runs on the CPU.
+   * The CUDA binding the engine runs on when it has IBL's waveform entry (destripeCutWaveformsAsync),
+   * for that in-process work beside the batches; undefined when the engine runs on the CPU or its
+   * binding has no such entry (a build before it): then the waveforms are cut on the CPU, and the
+   * stage's log line says so.
    */
-  get cuda(): NativeCudaBinding | undefined {
+  get waveformDevice(): Pick<NativeCudaBinding, 'destripeCutWaveformsAsync'> | undefined {
     if (this.choice.backend !== 'cuda') return undefined;
-    if (this.choice.cuda === undefined) throw new RunError('backend cuda chosen without its CUDA binding');
-    return this.choice.cuda;
+    const cuda = this.choice.cuda;
+    if (cuda === undefined) throw new RunError('backend cuda chosen without its CUDA binding');
+    return typeof cuda.destripeCutWaveformsAsync === 'function' ? cuda : undefined;
   }
 
   backendSummary(preprocessing: 'ks25' | 'ibl'): RunBackend {

@@ -231,7 +231,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
           options.params,
           engine.timings,
           plog,
-          exec instanceof LocalExecutor ? exec.cuda : undefined,
+          exec instanceof LocalExecutor ? exec.waveformDevice : undefined,
         );
         mkdirSync(path.dirname(phyDir), { recursive: true });
         const t1 = performance.now();
@@ -304,7 +304,7 @@ async function iblWaveforms(
   params: SortParams,
   timings: Record<string, number>,
   log: Logger,
-  cuda?: NativeCudaBinding,
+  cuda?: Pick<NativeCudaBinding, 'destripeCutWaveformsAsync'>,
 ): Promise<IblWaveforms | undefined> {
   const perCluster = params.iblWaveformsPerCluster;
   if (perCluster === 0) {
