@@ -46,6 +46,7 @@
           "dependencies": ["spikeshard_cuda_kernels"],
           "sources": [
             "src/core/preprocess_filter.cc",
+            "src/core/destripe_tables.cc",
             "src/core/threads.cc",
             "src/core/templates.cc",
             "src/core/templates_proposal_select.cc",

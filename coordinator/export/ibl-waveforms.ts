@@ -27,11 +27,14 @@ import path from 'node:path';
 import {
   CbinReader,
   adcSampleShift,
+  cudaDestripeCutWaveformsAsync,
   cutWaveforms,
   destripeBatch,
   toFloat16Bits,
   waveformMedians,
+  type DestripeOptions,
   type FloatBlock,
+  type NativeCudaBinding,
 } from '../../native/lib/index.js';
 import { InputError, ParameterError, expected } from '../../proto/errors.js';
 import { encodeNpyHeader } from '../formats/npy.js';
@@ -54,9 +57,18 @@ export interface IblWaveformOptions {
   /** Samples preprocessed at a time (IBL's chunk size). [30000] */
   chunkSamples?: number;
   /**
+   * Preprocess and cut each chunk on this CUDA backend instead of the CPU (the sort passes its own
+   * when it runs on CUDA): the raw chunk goes to the device, only its waveforms come back, bitwise
+   * the CPU path's. A device error fails the extraction (no fallback). Ignored when `preprocess`
+   * is false (nothing to compute). [the CPU]
+   */
+  cuda?: Pick<NativeCudaBinding, 'destripeCutWaveformsAsync'>;
+  /**
    * Receives the seconds of each part: read (waiting for the raw chunks: each is read while the one
    * before is preprocessed and cut), preprocess, cut (waveforms into the scratch file), finish
-   * (medians and the float16 traces file).
+   * (medians and the float16 traces file). With `cuda`, preprocess is the wait for the device
+   * (preprocessing and cutting; the next chunk is read and the previous one written meanwhile)
+   * and cut the writing.
    */
   timings?: Record<string, number>;
 }
@@ -243,53 +255,68 @@ async function openRaw(result: SortingResult): Promise<RawSource> {
   };
 }
 
+/**
+ * Samples [a, b) of the sorted channels: the raw chunk as the destriping reads it (in place with the
+ * file's row stride for the usual map, the first C columns in order, e.g. all but SpikeGLX's sync
+ * channel; a gathered copy otherwise).
+ */
+function sortedCounts(
+  result: SortingResult,
+  raw: Int16Array,
+  nSamples: number,
+): { data: Int16Array; rowStride: number } {
+  const { probe, nChannelsDat } = result;
+  const C = probe.channelMap.length;
+  const map = probe.channelMap;
+  if (map.every((column, c) => column === c)) return { data: raw, rowStride: nChannelsDat };
+  const counts = new Int16Array(nSamples * C);
+  for (let t = 0; t < nSamples; t++) {
+    const row = t * nChannelsDat;
+    for (let c = 0; c < C; c++) counts[t * C + c] = raw[row + map[c]!]!;
+  }
+  return { data: counts, rowStride: C };
+}
+
+/** IBL's preprocessing as destripeBatch options (the same on the CPU and the device). */
+function destripeOptions(result: SortingResult, shift: Float64Array): DestripeOptions {
+  const { probe } = result;
+  const C = probe.channelMap.length;
+  const pos = probe.sortingPositionsUm;
+  return {
+    sampleRateHz: result.sampleRateHz,
+    cutoffHz: BUTTERWORTH_HZ,
+    order: BUTTERWORTH_ORDER,
+    gains: probe.uvPerCount,
+    labels: Int32Array.from(probe.channelLabels),
+    xUm: Float64Array.from({ length: C }, (_, c) => pos[2 * c]!),
+    yUm: Float64Array.from({ length: C }, (_, c) => pos[2 * c + 1]!),
+    shank: probe.shanks,
+    sampleShift: shift,
+    kfilter: false,
+    mute: false,
+    // The common median reference over all channels, in the interpolation's pass over the samples.
+    commonReference: new Uint8Array(C).fill(1),
+  };
+}
+
 /** Samples [a, b) of the sorted channels as a (samples × C) block in µV, preprocessed or not. */
 function preprocessBlock(
   result: SortingResult,
   raw: Int16Array,
   nSamples: number,
   preprocess: boolean,
-  shift: Float64Array,
+  options: DestripeOptions,
 ): FloatBlock {
-  const { probe, nChannelsDat } = result;
+  const { probe } = result;
   const C = probe.channelMap.length;
-  const map = Int32Array.from(probe.channelMap);
-  // The usual map (the first C columns in order, e.g. all but SpikeGLX's sync channel) needs no
-  // copy: the destriping reads the rows with their stride.
-  const direct = preprocess && map.every((column, c) => column === c);
-  const counts = direct ? raw : new Int16Array(nSamples * C);
-  if (!direct) {
-    for (let t = 0; t < nSamples; t++) {
-      const row = t * nChannelsDat;
-      for (let c = 0; c < C; c++) counts[t * C + c] = raw[row + map[c]!]!;
-    }
-  }
+  const counts = sortedCounts(result, raw, nSamples);
   if (!preprocess) {
     const data = new Float32Array(nSamples * C);
     for (let t = 0; t < nSamples; t++)
-      for (let c = 0; c < C; c++) data[t * C + c] = counts[t * C + c]! * probe.uvPerCount[c]!;
+      for (let c = 0; c < C; c++) data[t * C + c] = counts.data[t * counts.rowStride + c]! * probe.uvPerCount[c]!;
     return { data, nSamples, nChannels: C };
   }
-  const pos = probe.sortingPositionsUm;
-  const filtered = destripeBatch(
-    { data: counts, nChannels: C, rowStride: direct ? nChannelsDat : C },
-    {
-      sampleRateHz: result.sampleRateHz,
-      cutoffHz: BUTTERWORTH_HZ,
-      order: BUTTERWORTH_ORDER,
-      gains: probe.uvPerCount,
-      labels: Int32Array.from(probe.channelLabels),
-      xUm: Float64Array.from({ length: C }, (_, c) => pos[2 * c]!),
-      yUm: Float64Array.from({ length: C }, (_, c) => pos[2 * c + 1]!),
-      shank: probe.shanks,
-      sampleShift: shift,
-      kfilter: false,
-      mute: false,
-      // The common median reference over all channels, in the interpolation's pass over the samples.
-      commonReference: new Uint8Array(C).fill(1),
-    },
-  );
-  return filtered;
+  return destripeBatch({ data: counts.data, nChannels: C, rowStride: counts.rowStride }, options);
 }
 
 /**
@@ -373,8 +400,35 @@ export async function extractIblWaveforms(
       i = j;
     }
     const source = chunks.length > 0 ? await openRaw(result) : null;
-    // One chunk read ahead; its promise is always awaited before the source closes.
+    const destripe = destripeOptions(result, shift);
+    const C = result.probe.channelMap.length;
+    // The windows of chunk n: first samples relative to the chunk, channel rows of each waveform.
+    const windows = (n: number): { starts: Int32Array; channels: Int32Array; nRows: number; length: number } => {
+      const { i, j, a } = chunks[n]!;
+      const starts = new Int32Array(j - i);
+      const channels = new Int32Array((j - i) * N);
+      for (let q = i; q < j; q++) {
+        const { spike, u } = slots[q]!;
+        const peak = peakChannels[clusterIds[u]!]!;
+        starts[q - i] = samples[spike]! - before - a;
+        channels.set(neighbours.subarray(peak * N, (peak + 1) * N), (q - i) * N);
+      }
+      return { starts, channels, nRows: N, length: L };
+    };
+    // Chunk n's waveforms (waves[(q − i)·N·L …] is slot q's) into their rows of the scratch file.
+    const store = (n: number, waves: Float32Array): void => {
+      const { i, j } = chunks[n]!;
+      const bytes = new Uint8Array(waves.buffer, waves.byteOffset, (j - i) * rowBytes);
+      for (let q = i; q < j; q++) {
+        const { u, k } = slots[q]!;
+        writeAll(scratch, bytes.subarray((q - i) * rowBytes, (q - i + 1) * rowBytes), (firstRow[u]! + k) * rowBytes);
+      }
+    };
+    const cuda = preprocess ? options.cuda : undefined;
+    // One chunk read ahead; its promise is always awaited before the source closes. On the
+    // device, one chunk in flight while the previous one's waveforms are written.
     let next: Promise<Int16Array> | null = null;
+    let inFlight: { n: number; waves: Promise<Float32Array> } | null = null;
     try {
       let waves = new Float32Array(0);
       for (let n = 0; n < chunks.length; n++) {
@@ -383,27 +437,51 @@ export async function extractIblWaveforms(
         const raw = await (next ?? source!.read(a, b));
         next = n + 1 < chunks.length ? source!.read(chunks[n + 1]!.a, chunks[n + 1]!.b) : null;
         lap('read');
-        const block = preprocessBlock(result, raw, b - a, preprocess, shift);
+        if (cuda !== undefined) {
+          const counts = sortedCounts(result, raw, b - a);
+          const launched = {
+            n,
+            waves: cudaDestripeCutWaveformsAsync(
+              cuda,
+              { data: counts.data, nChannels: C, rowStride: counts.rowStride },
+              destripe,
+              windows(n),
+              1e-6,
+            ),
+          };
+          // Awaited below, after the next read: marked handled now so that a device error that
+          // arrives meanwhile is not an unhandled rejection (it still rejects the await).
+          launched.waves.catch(() => undefined);
+          if (inFlight !== null) {
+            const done = inFlight;
+            inFlight = null;
+            const cut = await done.waves;
+            lap('preprocess');
+            store(done.n, cut);
+            lap('cut');
+          }
+          inFlight = launched;
+          continue;
+        }
+        const block = preprocessBlock(result, raw, b - a, preprocess, destripe);
         lap('preprocess');
         const count = j - i;
-        const starts = new Int32Array(count);
-        const rows = new Int32Array(count * N);
-        for (let q = i; q < j; q++) {
-          const { spike, u } = slots[q]!;
-          const peak = peakChannels[clusterIds[u]!]!;
-          starts[q - i] = samples[spike]! - before - a;
-          rows.set(neighbours.subarray(peak * N, (peak + 1) * N), (q - i) * N);
-        }
         if (waves.length < count * N * L) waves = new Float32Array(count * N * L);
-        cutWaveforms(block, { starts, channels: rows, nRows: N, length: L }, 1e-6, waves.subarray(0, count * N * L));
-        const bytes = new Uint8Array(waves.buffer);
-        for (let q = i; q < j; q++) {
-          const { u, k } = slots[q]!;
-          writeAll(scratch, bytes.subarray((q - i) * rowBytes, (q - i + 1) * rowBytes), (firstRow[u]! + k) * rowBytes);
-        }
+        cutWaveforms(block, windows(n), 1e-6, waves.subarray(0, count * N * L));
+        store(n, waves);
+        lap('cut');
+      }
+      if (inFlight !== null) {
+        const done = inFlight;
+        inFlight = null;
+        clock = performance.now();
+        const cut = await done.waves;
+        lap('preprocess');
+        store(done.n, cut);
         lap('cut');
       }
     } finally {
+      await inFlight?.waves.catch(() => undefined);
       await next?.catch(() => undefined);
       await source?.close();
     }

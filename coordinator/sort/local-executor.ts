@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /** The in-process executor: the engine on this machine's cores (or its GPU), one computation at a time. */
+import { RunError } from '../../proto/errors.js';
 import type { Logger } from '../../proto/log.js';
 import {
   BatchEngine,
@@ -12,6 +13,7 @@ import {
   type ExtractBatchResult,
   type LearnBatchResult,
   type MatchModel,
+  type NativeCudaBinding,
   type ProbeWork,
   type WindowStatistics,
 } from '../../native/lib/index.js';
@@ -43,6 +45,19 @@ export class LocalExecutor implements BatchExecutor {
   constructor(threads = 0, backend?: Pick<BackendChoice, 'backend' | 'cuda' | 'reason'>, log?: Logger) {
     this.choice = backend ?? { backend: 'cpu', reason: 'cpu requested' };
     this.engine = new BatchEngine({ threads, backend: engineBackend(this.choice), ...(log ? { log } : {}) });
+  }
+
+  /**
+   * The CUDA binding the engine runs on when it has IBL's waveform entry (destripeCutWaveformsAsync),
+   * for that in-process work beside the batches; undefined when the engine runs on the CPU or its
+   * binding has no such entry (a build before it): then the waveforms are cut on the CPU, and the
+   * stage's log line says so.
+   */
+  get waveformDevice(): Pick<NativeCudaBinding, 'destripeCutWaveformsAsync'> | undefined {
+    if (this.choice.backend !== 'cuda') return undefined;
+    const cuda = this.choice.cuda;
+    if (cuda === undefined) throw new RunError('backend cuda chosen without its CUDA binding');
+    return typeof cuda.destripeCutWaveformsAsync === 'function' ? cuda : undefined;
   }
 
   backendSummary(preprocessing: 'ks25' | 'ibl'): RunBackend {

@@ -27,7 +27,7 @@ import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
-import type { BackendRequest } from '../../native/lib/index.js';
+import type { BackendRequest, NativeCudaBinding } from '../../native/lib/index.js';
 import { chooseExecutor, iblOnCudaNote, type DistributedOptions } from './choose-executor.js';
 import { LocalExecutor } from './local-executor.js';
 import { runEngine } from './pipeline.js';
@@ -225,7 +225,14 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
           { stage: 'postprocess', steps, ...memoryFields() },
           `post-processing done in ${engine.timings['postprocess'].toFixed(1)} s: ${stepList}`,
         );
-        const waveforms = await iblWaveforms(result, waveformDir, options.params, engine.timings, plog);
+        const waveforms = await iblWaveforms(
+          result,
+          waveformDir,
+          options.params,
+          engine.timings,
+          plog,
+          exec instanceof LocalExecutor ? exec.waveformDevice : undefined,
+        );
         mkdirSync(path.dirname(phyDir), { recursive: true });
         const t1 = performance.now();
         if (result.templates.count === 0) {
@@ -285,9 +292,11 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
 /**
  * IBL's waveform datasets of `result` (`params.iblWaveformsPerCluster` per cluster; undefined when
  * 0), cut from the raw recording with IBL's own preprocessing whatever `params.preprocessing` is,
- * as ibllib cuts them from the raw file after any sorter. Runs in this process on the CPU, also
- * in a CUDA or distributed sort; its seconds go to `timings.waveforms`. The traces file is
- * written into `dir`, with a float32 scratch file beside it while it runs.
+ * as ibllib cuts them from the raw file after any sorter. Runs in this process: on the GPU of the
+ * in-process engine when it runs on CUDA (`cuda`; bitwise the CPU's result, a device error fails
+ * the sort), otherwise on the CPU (also in a distributed sort); its seconds go to
+ * `timings.waveforms`. The traces file is written into `dir`, with a float32 scratch file beside
+ * it while it runs.
  */
 async function iblWaveforms(
   result: SortingResult,
@@ -295,6 +304,7 @@ async function iblWaveforms(
   params: SortParams,
   timings: Record<string, number>,
   log: Logger,
+  cuda?: Pick<NativeCudaBinding, 'destripeCutWaveformsAsync'>,
 ): Promise<IblWaveforms | undefined> {
   const perCluster = params.iblWaveformsPerCluster;
   if (perCluster === 0) {
@@ -305,7 +315,11 @@ async function iblWaveforms(
   }
   const t0 = performance.now();
   const parts: Record<string, number> = {};
-  const w = await extractIblWaveforms(result, dir, { maxPerCluster: perCluster, timings: parts });
+  const w = await extractIblWaveforms(result, dir, {
+    maxPerCluster: perCluster,
+    timings: parts,
+    ...(cuda !== undefined ? { cuda } : {}),
+  });
   const seconds = (performance.now() - t0) / 1000;
   timings['waveforms'] = seconds;
   const extracted = w.table.sample.reduce((n, s) => (Number.isNaN(s) ? n : n + 1), 0);
@@ -313,6 +327,7 @@ async function iblWaveforms(
     {
       stage: 'waveforms',
       seconds,
+      device: cuda !== undefined ? 'cuda' : 'cpu',
       clusters: w.clusterIds.length,
       waveforms: extracted,
       channels: w.nChannels,
@@ -320,7 +335,7 @@ async function iblWaveforms(
       ...memoryFields(),
     },
     `waveforms done in ${seconds.toFixed(1)} s: ${extracted} IBL waveforms of ${w.clusterIds.length} clusters ` +
-      `(up to ${perCluster} each, ${w.nChannels} channels × ${w.lengthSamples} samples; IBL preprocessing on the CPU)`,
+      `(up to ${perCluster} each, ${w.nChannels} channels × ${w.lengthSamples} samples; IBL preprocessing on the ${cuda !== undefined ? 'GPU (CUDA)' : 'CPU'})`,
   );
   return w;
 }

@@ -10,6 +10,7 @@
  */
 import type { NativeDescription } from './binding.js';
 import type { PreprocessBinding } from './binding-preprocess.js';
+import type { NativeDestripeArgs } from './binding-destripe.js';
 import type { DriftBinding, RawDetectorParams, RawDriftSpikes } from './binding-drift.js';
 import type {
   MatchingBinding,
@@ -115,6 +116,20 @@ export interface NativeProposalArgs {
   threshold: number;
   maxProposals: number;
 }
+
+/**
+ * destripeBatch's arguments (kfilter and mute false: the device runs only the waveform path's chain)
+ * plus the windows of cutWaveforms: `starts` (nWaves), `channels` (nWaves × nRows; nChannels pads a
+ * row with NaN), `length` samples each, multiplied by `scale`.
+ */
+export type NativeDestripeCutArgs = NativeDestripeArgs & {
+  starts: Int32Array;
+  channels: Int32Array;
+  nWaves: number;
+  nRows: number;
+  length: number;
+  scale: number;
+};
 
 export interface NativeCudaStageTiming {
   name: string;
@@ -232,6 +247,18 @@ export interface NativeCudaBinding
     wTemp: Float32Array,
     params: RawDetectorParams,
   ): Promise<RawDriftSpikes>;
+  /**
+   * [sync] The CPU binding's destripeBatch on the device, bitwise equal, for IBL's waveform path only:
+   * `kfilter` and `mute` must be false (RangeError otherwise); nSaturated is 0.
+   */
+  destripeBatch(args: NativeDestripeArgs): { data: Float32Array; nSaturated: number };
+  /**
+   * [sync] cutWaveforms(destripeBatch(args), windows, scale) without the block leaving the device: the
+   * raw chunk in, only the nWaves × nRows × length waveforms out, bitwise the CPU's.
+   */
+  destripeCutWaveforms(args: NativeDestripeCutArgs): Float32Array;
+  /** [async] destripeCutWaveforms off the JavaScript thread: same arguments (checked before it returns), a promise of the same result. */
+  destripeCutWaveformsAsync(args: NativeDestripeCutArgs): Promise<Float32Array>;
   /** [sync] Device memory held by the backend's context (grow-only buffers reused between calls). */
   deviceMemory(): { bytesInUse: number; maxBytes: number } & NativeResidentModel;
   /** [sync] Frees the context's device buffers (the resident model with them). */

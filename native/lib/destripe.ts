@@ -7,6 +7,7 @@
  * thread count, like every preprocessing kernel.
  */
 import { ParameterError, expected } from '../../proto/errors.js';
+import type { NativeDestripeArgs } from './binding-destripe.js';
 import { loadCpuBinding } from './load.js';
 import type { FloatBlock, HighpassOptions, SampleBlock } from './preprocess.js';
 import { defaultProbeModel, type ProbeType } from './recording/probe-table.js';
@@ -59,9 +60,9 @@ export interface DestripedBlock extends FloatBlock {
   readonly nSaturated: number;
 }
 
-function check(name: string, array: ArrayLike<number> | undefined | null, n: number): void {
+function check(fn: string, name: string, array: ArrayLike<number> | undefined | null, n: number): void {
   if (array !== undefined && array !== null && array.length !== n) {
-    throw new ParameterError(`destripeBatch: ${name} length: ${expected(String(n), array.length)}`);
+    throw new ParameterError(`${fn}: ${name} length: ${expected(String(n), array.length)}`);
   }
 }
 
@@ -71,29 +72,33 @@ export function agcWindowSamples(sampleRateHz: number): number {
   return n % 2 === 1 ? n : n + 1;
 }
 
-/** Destripes raw int16 samples (batch plus halo) into a (samples × channels) µV block. */
-export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOptions): DestripedBlock {
+/**
+ * The binding's arguments of {@link destripeBatch} (shared with the CUDA backend's IBL waveform
+ * entries), checked; `fn` names the caller in the errors.
+ */
+export function destripeArgs(
+  raw: SampleBlock<Int16Array>,
+  options: DestripeOptions,
+  fn = 'destripeBatch',
+): NativeDestripeArgs {
   const nChannels = raw.nChannels;
   const rowStride = raw.rowStride ?? nChannels;
   if (!Number.isSafeInteger(nChannels) || nChannels < 1 || rowStride < nChannels) {
-    throw new ParameterError(`destripeBatch: nChannels: ${expected(`1..rowStride (${rowStride})`, nChannels)}`);
+    throw new ParameterError(`${fn}: nChannels: ${expected(`1..rowStride (${rowStride})`, nChannels)}`);
   }
   if (raw.data.length === 0 || raw.data.length % rowStride !== 0) {
-    throw new ParameterError(
-      `destripeBatch: data length: ${expected(`a positive multiple of ${rowStride}`, raw.data.length)}`,
-    );
+    throw new ParameterError(`${fn}: data length: ${expected(`a positive multiple of ${rowStride}`, raw.data.length)}`);
   }
-  check('gains', options.gains, nChannels);
-  check('labels', options.labels, nChannels);
-  check('xUm', options.xUm, nChannels);
-  check('yUm', options.yUm, nChannels);
-  check('shank', options.shank, nChannels);
-  check('sampleShift', options.sampleShift, nChannels);
-  check('commonReference', options.commonReference, nChannels);
-  const nSamples = raw.data.length / rowStride;
-  const { data, nSaturated } = loadCpuBinding().destripeBatch({
+  check(fn, 'gains', options.gains, nChannels);
+  check(fn, 'labels', options.labels, nChannels);
+  check(fn, 'xUm', options.xUm, nChannels);
+  check(fn, 'yUm', options.yUm, nChannels);
+  check(fn, 'shank', options.shank, nChannels);
+  check(fn, 'sampleShift', options.sampleShift, nChannels);
+  check(fn, 'commonReference', options.commonReference, nChannels);
+  return {
     raw: raw.data,
-    nSamples,
+    nSamples: raw.data.length / rowStride,
     nChannels,
     rowStride,
     gains: options.gains ?? null,
@@ -119,8 +124,14 @@ export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOpt
     saturationStepUv: options.saturationStepUv ?? 300,
     saturationChannelFraction: options.saturationChannelFraction ?? 0.2,
     reference: options.commonReference ?? null,
-  });
-  return { data, nSamples, nChannels, nSaturated };
+  };
+}
+
+/** Destripes raw int16 samples (batch plus halo) into a (samples × channels) µV block. */
+export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOptions): DestripedBlock {
+  const args = destripeArgs(raw, options);
+  const { data, nSaturated } = loadCpuBinding().destripeBatch(args);
+  return { data, nSamples: args.nSamples, nChannels: args.nChannels, nSaturated };
 }
 
 /**

@@ -150,3 +150,4 @@ export { destripeBatch, adcSampleShift, adcFullScaleCounts, agcWindowSamples } f
 export type { DestripeOptions, DestripedBlock } from './destripe.js';
 export { cutWaveforms, waveformMedians, toFloat16Bits } from './destripe.js';
 export type { WaveformWindows } from './destripe.js';
+export { cudaDestripeBatch, cudaDestripeCutWaveforms, cudaDestripeCutWaveformsAsync } from './destripe-cuda.js';

@@ -9,8 +9,12 @@
  *
  *   npm run bench:ibl-waveforms -- [--channels 384] [--seconds 10] [--units N] [--per-cluster 256]
  *                                  [--chunk 30000] [--repeat 3] [--threads 0] [--seed 1]
- *                                  [--dir DIR] [--hash] [--json FILE]
+ *                                  [--dir DIR] [--hash] [--json FILE] [--cuda]
  *
+ * --cuda (a CUDA device needed) also times the device kernel on the chunk (cudaDestripeBatch with
+ * the reference) and runs the extraction a second time on the device (extractIblWaveforms with
+ * `cuda`), printing its parts and whether its traces file and templates are byte-identical to the
+ * CPU run's.
  * --dir keeps the simulation (and reuses it when its parameters match) and the traces file there;
  * without it everything goes to a temporary folder, removed at the end. --hash prints a SHA-1 of
  * the traces file and the templates, to check that a change leaves the outputs byte-identical.
@@ -28,7 +32,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   adcSampleShift,
+  chooseBackend,
   commonMedianReference,
+  cudaDestripeBatch,
   destripeBatch,
   inspectRecording,
   loadCpuBinding,
@@ -55,6 +61,7 @@ const { values } = parseArgs({
     dir: { type: 'string', default: '' },
     hash: { type: 'boolean', default: false },
     json: { type: 'string', default: '' },
+    cuda: { type: 'boolean', default: false },
   },
 });
 
@@ -131,6 +138,20 @@ try {
     );
   }
 
+  const cuda = values.cuda ? chooseBackend('cuda').cuda : undefined;
+  if (values.cuda && cuda === undefined) throw new Error('--cuda: no CUDA binding');
+  for (let rep = 0; cuda !== undefined && rep <= repeats; rep++) {
+    const run = (): unknown =>
+      cudaDestripeBatch(
+        cuda,
+        { data: raw, nChannels: C, rowStride: info.nSavedChannels },
+        { ...destripeOptions, commonReference: good },
+      );
+    if (rep === 0)
+      run(); // warm-up: device context and buffers
+    else time('destripeBatch with commonReference (CUDA, whole block back)', run);
+  }
+
   // 3. The whole extraction, by parts.
   const parts: Record<string, number> = {};
   const t0 = performance.now();
@@ -160,6 +181,27 @@ try {
   }
   console.log(line('total', totalS, fileMb));
   console.log(`× real time: ${(info.nSamples / info.sampleRateHz / totalS).toFixed(2)}`);
+  let device: { parts: Record<string, number>; totalS: number; identical: boolean } | undefined;
+  if (cuda !== undefined) {
+    const gpuParts: Record<string, number> = {};
+    const t1 = performance.now();
+    const g = await extractIblWaveforms(result, `${wfDir}-cuda`, {
+      maxPerCluster: perCluster,
+      chunkSamples,
+      timings: gpuParts,
+      cuda,
+    });
+    const gpuS = (performance.now() - t1) / 1000;
+    const identical =
+      readFileSync(g.tracesFile).equals(readFileSync(w.tracesFile)) &&
+      Buffer.from(g.templates.buffer).equals(Buffer.from(w.templates.buffer));
+    console.log('part, on the device'.padEnd(36) + 'seconds'.padStart(9) + 'MB/s'.padStart(11));
+    for (const [label, sec] of Object.entries(gpuParts)) console.log(line(label, sec, fileMb));
+    console.log(line('total', gpuS, fileMb));
+    console.log(`device output byte-identical to the CPU's: ${identical ? 'yes' : 'NO'}`);
+    device = { parts: gpuParts, totalS: gpuS, identical };
+    rmSync(`${wfDir}-cuda`, { recursive: true, force: true });
+  }
   let hash = '';
   if (values.hash) {
     hash = createHash('sha1')
@@ -172,7 +214,7 @@ try {
   console.log(`peak RSS ${rssMb.toFixed(0)} MB`);
   if (values.json) {
     const report = { channels: C, seconds: durationS, clusters: w.clusterIds.length, waveforms: extracted };
-    const body = { ...report, kernel: kernelTable, parts, totalS, hash, rssMb };
+    const body = { ...report, kernel: kernelTable, parts, totalS, hash, rssMb, ...(device ? { device } : {}) };
     writeFileSync(values.json, JSON.stringify(body, null, 2) + '\n');
   }
 } finally {

@@ -5,7 +5,8 @@
 # matching with 250 templates. Needs no compiler and no node_modules; it
 # expects the artefacts built on a machine with the CUDA toolkit (docs/cuda.md, "GPU machine"):
 #   native/build/Release/spikeshard_cuda.node, native/build/Release/spikeshard_cpu.node, dist/,
-#   native/build/cuda/spikeshard-cuda-check, native/build/cuda/spikeshard-drift-check
+#   native/build/cuda/spikeshard-cuda-check, native/build/cuda/spikeshard-drift-check,
+#   native/build/cuda/spikeshard-destripe-check
 # Results go to $OUT (default ./gpu-out): standalone.json, parity.txt, cuda-bench.json, summary.txt.
 # Exit status 0 when every step that ran passed.
 set -uo pipefail
@@ -70,6 +71,21 @@ else
   status=1
 fi
 
+# 1c. Standalone parity of IBL's waveform path (destripe + cut; built by the same check-binary target).
+destripe_check="$(dirname "$check")/spikeshard-destripe-check"
+[ -x "$destripe_check" ] || destripe_check=native/build/cuda/spikeshard-destripe-check
+if [ -x "$destripe_check" ]; then
+  say "== standalone IBL waveform path parity ($destripe_check)"
+  timeout 120 "$destripe_check" --repeats 10 >"$OUT/destripe-standalone.json" 2>"$OUT/destripe-standalone.stderr"
+  rc=$?
+  cat "$OUT/destripe-standalone.json" "$OUT/destripe-standalone.stderr" 2>/dev/null
+  say "destripe standalone: exit $rc (0 pass, 1 parity failure, 2 no device)"
+  [ "$rc" -eq 0 ] || status=1
+else
+  say "destripe standalone: $destripe_check missing"
+  status=1
+fi
+
 # 2. Node parity suite and JS-level benchmark.
 if ! command -v node >/dev/null; then
   say "node: not found on PATH, parity suite and JS benchmark skipped"
@@ -83,7 +99,7 @@ else
   SPIKESHARD_REQUIRE_CUDA=$require timeout 300 node --enable-source-maps --test --test-reporter=spec dist/test/gpu/ >"$OUT/parity.txt" 2>&1
   rc=$?
   cat "$OUT/parity.txt"
-  grep -E '^\s*# ?(highpass|median|whitening|kriging|fused|device|match|drift)' "$OUT/parity.txt" >>"$OUT/summary.txt" || true
+  grep -E '^\s*# ?(highpass|median|whitening|kriging|fused|device|match|drift|destripe)' "$OUT/parity.txt" >>"$OUT/summary.txt" || true
   say "parity suite: exit $rc"
   [ "$rc" -eq 0 ] || status=1
   say "== micro-benchmark (node dist/test/bench/cuda-bench.js)"

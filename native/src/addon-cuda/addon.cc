@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cuda_backend.h"
+#include "destripe.h"
 #include "drift.h"
 #include "matching.h"
 #include "args.h"
@@ -455,6 +456,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("benchmarkPreprocessShiftMatch", Napi::Function::New(env, BenchmarkPreprocessShiftMatch));
   register_matching(env, exports);
   register_drift(env, exports);
+  register_destripe(env, exports);
   return exports;
 }
 

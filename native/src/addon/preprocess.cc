@@ -12,6 +12,7 @@
 
 #include "addon.h"
 #include "args.h"
+#include "destripe_args.h"
 #include "preprocess_args.h"
 #include "spikeshard/destripe.h"
 #include "spikeshard/preprocess.h"
@@ -21,6 +22,7 @@ namespace spikeshard::addon {
 namespace {
 
 using addon_common::checked_product;
+using addon_common::destripe_input;
 using addon_common::guarded;
 using addon_common::highpass_options;
 using addon_common::Options;
@@ -241,35 +243,8 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 Napi::Value DestripeBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Options o(info, "destripeBatch");
-    DestripeInput in;
-    in.n_samples = o.count("nSamples", 1);
-    in.n_channels = o.count("nChannels", 1);
-    in.raw_stride = o.count("rowStride", 1);
+    const DestripeInput in = destripe_input(o);
     const std::size_t nc = in.n_channels;
-    if (in.raw_stride < nc) o.range_error("rowStride", "must be ≥ nChannels (" + std::to_string(nc) + ")");
-    in.raw = o.array<std::int16_t>("raw", napi_int16_array, checked_product(o, "nSamples", in.n_samples, in.raw_stride))
-                 .Data();
-    in.gains = o.optional_array<double>("gains", napi_float64_array, nc);
-    in.shift_samples = o.optional_array<double>("shiftSamples", napi_float64_array, nc);
-    in.x_um = o.array<double>("xUm", napi_float64_array, nc).Data();
-    in.y_um = o.array<double>("yUm", napi_float64_array, nc).Data();
-    in.shank = o.optional_array<std::int32_t>("shank", napi_int32_array, nc);
-    in.labels = o.array<std::int32_t>("labels", napi_int32_array, nc).Data();
-    in.highpass = highpass_options(o);
-    in.interpolation.length_um = o.number("interpLengthUm");
-    in.interpolation.power = o.number("interpPower");
-    in.interpolation.min_weight = o.number("interpMinWeight");
-    in.kfilter = o.boolean("kfilter");
-    in.k.order = o.integer("kOrder");
-    in.k.cutoff = o.number("kCutoff");
-    in.k.pad_channels = o.count("kPadChannels");
-    in.k.agc_window_samples = o.count("agcWindowSamples");
-    in.mute = o.boolean("mute");
-    in.saturation.max_count = o.number("saturationMaxCount");
-    in.saturation.level_fraction = o.number("saturationLevelFraction");
-    in.saturation.step_uv = o.number("saturationStepUv");
-    in.saturation.channel_fraction = o.number("saturationChannelFraction");
-    in.reference = o.optional_array<std::uint8_t>("reference", napi_uint8_array, nc);
     auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", in.n_samples, nc));
     std::size_t n_saturated = 0;
     destripe_block(in, out.Data(), &n_saturated);

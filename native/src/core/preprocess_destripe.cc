@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "destripe_internal.h"
 #include "preprocess_internal.h"
 #include "spikeshard/destripe.h"
 #include "spikeshard/threads.h"
@@ -21,18 +22,6 @@
 namespace spikeshard {
 
 namespace {
-
-bool is_bad(std::int32_t label) { return label == kChannelDead || label == kChannelNoisy; }
-
-void check_labels(const std::int32_t* labels, std::size_t n_channels) {
-  for (std::size_t c = 0; c < n_channels; ++c) {
-    if (labels[c] < 0 || labels[c] > 3) {
-      throw std::invalid_argument("destripe: label " + std::to_string(labels[c]) + " of channel " + std::to_string(c) +
-                                  " is not 0..3");
-    }
-  }
-}
-
 
 // sosfilt_zi: each section's state for a unit step in steady state (direct form II transposed:
 // z1 = H − b0, z2 = b2 − a2·H with H the section's DC gain), scaled by the DC gain of the sections
@@ -97,70 +86,9 @@ void filtfilt_columns(const std::vector<SosSection>& sos, const std::vector<std:
 
 }  // namespace
 
-std::vector<double> fractional_delay_taps(double shift_samples, std::size_t half_width, double kaiser_beta) {
-  if (!std::isfinite(shift_samples) || half_width == 0 || !(kaiser_beta >= 0.0)) {
-    throw std::invalid_argument("fractional_delay_taps: need a finite shift, half_width ≥ 1 and beta ≥ 0");
-  }
-  const std::size_t n = 2 * half_width + 1;
-  std::vector<double> h(n);
-  const double edge = static_cast<double>(half_width + 1);
-  const double norm = std::cyl_bessel_i(0.0, kaiser_beta);
-  double sum = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double u = static_cast<double>(i) - static_cast<double>(half_width) - shift_samples;
-    const double sinc = u == 0.0 ? 1.0 : std::sin(std::numbers::pi * u) / (std::numbers::pi * u);
-    const double r = u / edge;
-    const double window = r * r < 1.0 ? std::cyl_bessel_i(0.0, kaiser_beta * std::sqrt(1.0 - r * r)) / norm : 0.0;
-    h[i] = sinc * window;
-    sum += h[i];
-  }
-  for (double& v : h) v /= sum;  // unit gain at DC
-  return h;
-}
-
 namespace {
 
-// adc_shift's taps as float, taps[i·C + c] (tap i of channel c, so that loops over channels read
-// them contiguously); a channel with no shift gets the identity. Empty when no channel is shifted.
-std::vector<float> shift_taps(const double* shift_samples, std::size_t n_channels,
-                              const FractionalDelayOptions& options) {
-  const std::size_t k_half = options.half_width;
-  const std::size_t n_taps = 2 * k_half + 1;
-  std::vector<float> taps(n_taps * n_channels, 0.0f);
-  bool any = false;
-  for (std::size_t c = 0; c < n_channels; ++c) {
-    if (shift_samples[c] == 0.0) {
-      taps[k_half * n_channels + c] = 1.0f;
-      continue;
-    }
-    any = true;
-    const auto h = fractional_delay_taps(shift_samples[c], k_half, options.kaiser_beta);
-    for (std::size_t i = 0; i < n_taps; ++i) taps[i * n_channels + c] = static_cast<float>(h[i]);
-  }
-  if (!any) taps.clear();
-  return taps;
-}
-
-// One bad channel's interpolation: its index and the good channels' weights.
-struct Interpolated {
-  std::size_t channel;
-  std::vector<std::pair<std::size_t, double>> terms;
-};
-
-std::vector<Interpolated> interpolation_rows(const double* x_um, const double* y_um, const std::int32_t* labels,
-                                             std::size_t n_channels, const InterpolationOptions& options) {
-  const std::vector<double> w = bad_channel_interpolation(x_um, y_um, labels, n_channels, options);
-  std::vector<Interpolated> rows;
-  for (std::size_t b = 0; b < n_channels; ++b) {
-    if (!is_bad(labels[b])) continue;
-    Interpolated r{b, {}};
-    for (std::size_t j = 0; j < n_channels; ++j) {
-      if (w[b * n_channels + j] != 0.0) r.terms.emplace_back(j, w[b * n_channels + j]);
-    }
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
+using detail::Interpolated;
 
 // Bad channels are written, only good ones are read: in place is safe.
 void interpolate_row(float* row, const std::vector<Interpolated>& rows) {
@@ -180,7 +108,7 @@ void adc_shift(float* x, std::size_t n_samples, std::size_t n_channels, const do
   }
   const std::size_t k_half = options.half_width;
   const std::size_t n_taps = 2 * k_half + 1;
-  const std::vector<float> taps = shift_taps(shift_samples, n_channels, options);
+  const std::vector<float> taps = detail::shift_taps(shift_samples, n_channels, options);
   if (taps.empty()) return;
   const std::vector<float> in(x, x + n_samples * n_channels);
   parallel_for(n_samples, [&](std::size_t t_begin, std::size_t t_end) {
@@ -210,35 +138,10 @@ std::vector<double> adc_sample_shift(std::size_t n_channels, std::size_t per_adc
   return shift;
 }
 
-std::vector<double> bad_channel_interpolation(const double* x_um, const double* y_um, const std::int32_t* labels,
-                                              std::size_t n_channels, const InterpolationOptions& options) {
-  if (!(options.length_um > 0.0) || !(options.power > 0.0) || !(options.min_weight >= 0.0)) {
-    throw std::invalid_argument("bad_channel_interpolation: need length > 0, power > 0, min_weight ≥ 0");
-  }
-  check_labels(labels, n_channels);
-  std::vector<double> w(n_channels * n_channels, 0.0);
-  for (std::size_t b = 0; b < n_channels; ++b) {
-    if (!is_bad(labels[b])) continue;
-    double* row = w.data() + b * n_channels;
-    double sum = 0.0;
-    for (std::size_t j = 0; j < n_channels; ++j) {
-      if (labels[j] != kChannelGood) continue;
-      const double d = std::hypot(x_um[j] - x_um[b], y_um[j] - y_um[b]);
-      const double weight = std::exp(-std::pow(d / options.length_um, options.power));
-      if (weight < options.min_weight) continue;
-      row[j] = weight;
-      sum += weight;
-    }
-    if (sum > 0.0) {
-      for (std::size_t j = 0; j < n_channels; ++j) row[j] /= sum;
-    }
-  }
-  return w;
-}
 
 void interpolate_bad_channels(float* x, std::size_t n_samples, std::size_t n_channels, const double* x_um,
                               const double* y_um, const std::int32_t* labels, const InterpolationOptions& options) {
-  const std::vector<Interpolated> rows = interpolation_rows(x_um, y_um, labels, n_channels, options);
+  const std::vector<Interpolated> rows = detail::interpolation_rows(x_um, y_um, labels, n_channels, options);
   if (rows.empty()) return;
   parallel_for(n_samples, [&](std::size_t t_begin, std::size_t t_end) {
     for (std::size_t t = t_begin; t < t_end; ++t) interpolate_row(x + t * n_channels, rows);
@@ -280,7 +183,7 @@ void kfilter(float* x, std::size_t n_samples, std::size_t n_channels, const std:
   if (x == nullptr || labels == nullptr || n_samples == 0 || n_channels == 0) {
     throw std::invalid_argument("kfilter: empty block or no labels");
   }
-  check_labels(labels, n_channels);
+  detail::check_channel_labels(labels, n_channels);
   const std::size_t window = options.agc_window_samples;
   const bool agc = window > 0;
   if (agc && (window < 3 || window % 2 == 0)) throw std::invalid_argument("kfilter: the AGC window must be odd and ≥ 3");
@@ -464,18 +367,18 @@ void destripe_block(const DestripeInput& in, float* out, std::size_t* n_saturate
   if (in.labels == nullptr || in.x_um == nullptr || in.y_um == nullptr) {
     throw std::invalid_argument("destripe_block: labels and positions are required");
   }
-  check_labels(in.labels, in.n_channels);
+  detail::check_channel_labels(in.labels, in.n_channels);
   const std::size_t n = in.n_samples, nc = in.n_channels;
   std::vector<float> mute;
   std::size_t saturated = 0;
   if (in.mute) mute = saturation_mute(in.raw, in.raw_stride, in.gains, n, nc, in.saturation, &saturated);
-  const std::vector<Interpolated> bad = interpolation_rows(in.x_um, in.y_um, in.labels, nc, in.interpolation);
+  const std::vector<Interpolated> bad = detail::interpolation_rows(in.x_um, in.y_um, in.labels, nc, in.interpolation);
   std::optional<detail::RowMedian> reference;
   if (in.reference != nullptr) reference.emplace(in.reference, nc);
   // High-pass and ADC shift in one pass per group of channels (highpass_block then adc_shift).
   const FractionalDelayOptions delay;
   const std::vector<float> taps =
-      in.shift_samples != nullptr ? shift_taps(in.shift_samples, nc, delay) : std::vector<float>();
+      in.shift_samples != nullptr ? detail::shift_taps(in.shift_samples, nc, delay) : std::vector<float>();
   detail::highpass_block_impl(in.raw, in.raw_stride, in.gains, n, nc, in.highpass, out,
                               taps.empty() ? nullptr : taps.data(), delay.half_width);
   // Interpolation, then (without a k-filter or saturation in between) the reference, row by row.

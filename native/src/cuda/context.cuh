@@ -46,6 +46,11 @@ enum Slot : int {
   kSlotDriftScores,   // float scores, centres × window starts
   kSlotDriftWork,     // peak flags, counts, offsets
   kSlotDriftSpikes,   // the detected spikes (sample, centre, depth, amplitude)
+  kSlotDestripeRaw,     // int16 raw chunk of the IBL waveform path (destripe.cu)
+  kSlotDestripeTables,  // its gains, taps, interpolation terms, reference channels, rows, windows
+  kSlotDestripeScratch, // double forward pass of the high-pass, then the float destriped block
+  kSlotDestripeNarrow,  // float high-passed block before the ADC shift
+  kSlotDestripeCut,     // float cut waveforms
   kSlotCount
 };
 

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "spikeshard/destripe.h"
 #include "spikeshard/matching.h"
 #include "spikeshard/preprocess.h"
 #include "spikeshard/templates.h"
@@ -248,6 +249,40 @@ struct MatchBenchmark {
 MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::size_t n_channels,
                                const TemplateSet& model, const MatchOptions& options, int repeats,
                                const PreprocessBatchInput* input, const float* kriging_matrix);
+
+// --- IBL waveforms (destripe.cu)
+
+// The windows of cut_waveforms (spikeshard/destripe.h): out[w, r, i] = scale · block[starts[w] + i,
+// channels[w·n_rows + r]] (product in double, rounded to float); NaN where the channel is
+// n_channels (a padded row). Every window must lie inside the block.
+struct WaveformCut {
+  const std::int32_t* starts = nullptr;    // n_waves
+  const std::int32_t* channels = nullptr;  // n_waves × n_rows
+  std::size_t n_waves = 0;
+  std::size_t n_rows = 0;
+  std::size_t length = 0;
+  double scale = 1.0;
+};
+
+// Wall-clock stages of one destripe call (host clock, the stream synchronised at each boundary).
+struct DestripeTiming {
+  static constexpr int kStages = 6;
+  StageTiming stages[kStages] = {{"upload_raw_and_tables", 0, 0}, {"highpass", 0, 0}, {"shift_interpolate_reference", 0, 0},
+                                 {"cut", 0, 0},                   {"download", 0, 0}, {"total", 0, 0}};
+};
+
+// The CPU destripe_block on the device, bitwise equal, for the waveform path's settings only:
+// in.kfilter and in.mute must be false (std::invalid_argument otherwise). High-pass (with gains and
+// mean removal), ADC shift, bad-channel interpolation and the common median reference (when
+// in.reference is set). out: n_samples × n_channels µV.
+void destripe_block(const DestripeInput& in, float* out, DestripeTiming* timing = nullptr);
+
+// destripe_block then cut_waveforms on its result without the block leaving the device: the raw
+// chunk in (one staged upload), only the n_waves × n_rows × length waveforms out. Only the rows the
+// windows cover are shifted, interpolated and referenced (each row's result does not depend on the
+// others'). Bitwise equal to the CPU's destripe_block + cut_waveforms.
+void destripe_cut_waveforms(const DestripeInput& in, const WaveformCut& cut, float* out,
+                            DestripeTiming* timing = nullptr);
 
 }  // namespace spikeshard::cuda
 

@@ -43,6 +43,8 @@ interface FakeCalls {
   /** Of those, blocks shifted per stretch (several owners). */
   pieces: number;
   matchBatch: number;
+  /** IBL waveform chunks sent to the device. */
+  destripeCutWaveforms: number;
 }
 
 type ShiftArgs = Parameters<NativeCudaBinding['preprocessShiftBatch']>[0];
@@ -60,6 +62,7 @@ function fakeCuda(mode: 'fused' | 'match' | 'none'): { binding: NativeCudaBindin
     fusedKriging: 0,
     pieces: 0,
     matchBatch: 0,
+    destripeCutWaveforms: 0,
   };
   const shifted = (args: ShiftArgs): Float32Array => {
     const { krigingMatrix, krigingPieces, ...rest } = args;
@@ -84,6 +87,12 @@ function fakeCuda(mode: 'fused' | 'match' | 'none'): { binding: NativeCudaBindin
       return shifted(args);
     },
     deviceMemory: () => ({ bytesInUse: 12345, maxBytes: 2 ** 33 }),
+    destripeCutWaveformsAsync(args: Parameters<NativeCudaBinding['destripeCutWaveformsAsync']>[0]) {
+      calls.destripeCutWaveforms++;
+      const out = new Float32Array(args.nWaves * args.nRows * args.length);
+      cpu.cutWaveforms({ ...args, block: cpu.destripeBatch(args).data, out });
+      return Promise.resolve(out);
+    },
     ...(mode !== 'none'
       ? {
           matchBatch(...args: Parameters<typeof cpu.matchBatch>) {
@@ -270,6 +279,13 @@ test(
       assert.equal(full.calls.matchBatch, 0, JSON.stringify(full.calls));
       // Drift correction ran on the device, blocks whose halos have other owners' shifts included.
       assert.ok(full.calls.fusedKriging > 0 && full.calls.pieces > 0, JSON.stringify(full.calls));
+      // IBL's waveforms were cut through the device entry, with the CPU's bytes.
+      assert.ok(full.calls.destripeCutWaveforms > 0, JSON.stringify(full.calls));
+      const traces = (name: string) =>
+        createHash('sha1')
+          .update(readFileSync(path.join(dir, name, 'alf', 'probe00', 'waveforms.traces.npy')))
+          .digest('hex');
+      assert.equal(traces('cuda'), traces('cpu'));
       assert.deepEqual(viaCuda.backend, {
         backends: ['cuda'],
         preprocessing: 'cuda',

@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// IBL's waveform path on the device (cuda_backend.h: destripe_block, destripe_cut_waveforms): the
+// CPU destripe_block with kfilter = false and mute = false, then cut_waveforms, the block never
+// leaving the device. Every kernel repeats the CPU's double/float operations in its order with
+// explicit round-to-nearest intrinsics (no FMA contraction) and every value is written by one
+// thread (no atomics), so the results equal the CPU's bit for bit.
+//
+//   1. high-pass, one thread per channel: raw·gain, the mean over the chunk (one sequential sum,
+//      as the CPU's), odd extension, forward pass into a double scratch, backward pass rounded to
+//      float (the CPU's `narrow` block);
+//   2. one block per needed row: the ADC shift's 33-tap FIR in float (taps ascending, terms outside
+//      the chunk left out), the bad channels' interpolation in double, the median of the
+//      reference channels (a bitonic sort in shared memory: the same order statistics as the
+//      CPU's selection) subtracted in double;
+//   3. the cut: one thread per output value.
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <math_constants.h>
+
+#include "context.cuh"
+#include "cuda_backend.h"
+#include "destripe_internal.h"
+#include "preprocess_internal.h"
+#include "spikeshard/destripe.h"
+#include "spikeshard/preprocess.h"
+
+namespace spikeshard::cuda {
+
+namespace detail {
+
+namespace {
+
+constexpr int kMaxSections = 8;
+
+// The Butterworth sections and their step-response steady state (scipy's sosfilt_zi), by value,
+// computed on the host with the CPU's expressions.
+struct SectionPlan {
+  double b0[kMaxSections], b1[kMaxSections], b2[kMaxSections], a1[kMaxSections], a2[kMaxSections];
+  double z0[kMaxSections], z1[kMaxSections];
+  int n_sections;
+  int pad;
+};
+
+SectionPlan section_plan(const HighpassOptions& options, std::size_t n_samples) {
+  const std::vector<SosSection> sos = butterworth_highpass_sos(options.order, options.cutoff_hz, options.sample_rate_hz);
+  if (sos.size() > static_cast<std::size_t>(kMaxSections)) {
+    throw std::invalid_argument("destripe_block (CUDA): at most " + std::to_string(kMaxSections) +
+                                " sections (order 16), got " + std::to_string(sos.size()));
+  }
+  const std::size_t pad = filtfilt_pad_samples(sos);
+  if (n_samples <= pad) {
+    throw std::invalid_argument("sosfiltfilt: the signal must be longer than the edge padding (" +
+                                std::to_string(pad) + " samples), got " + std::to_string(n_samples) + " samples");
+  }
+  SectionPlan plan{};
+  plan.n_sections = static_cast<int>(sos.size());
+  plan.pad = static_cast<int>(pad);
+  double level = 1.0;
+  for (std::size_t s = 0; s < sos.size(); ++s) {
+    const SosSection& q = sos[s];
+    plan.b0[s] = q.b0;
+    plan.b1[s] = q.b1;
+    plan.b2[s] = q.b2;
+    plan.a1[s] = q.a1;
+    plan.a2[s] = q.a2;
+    const double gain = (q.b0 + q.b1 + q.b2) / (1.0 + q.a1 + q.a2);
+    plan.z1[s] = (q.b2 - q.a2 * gain) * level;
+    plan.z0[s] = (q.b1 - q.a1 * gain) * level + plan.z1[s];
+    level *= gain;
+  }
+  return plan;
+}
+
+// Rows a high-pass thread loads before running the recursion over them: 384 channels are 12
+// warps, far too few to hide a load's latency by switching warps, so each thread keeps kRun
+// independent loads in flight instead.
+constexpr int kRun = 32;
+
+// The cascade (direct form II transposed) on one sample, in the CPU's operation order; kSections
+// > 0 fixes the count so that the states stay in registers, 0 reads it from the plan.
+template <int kSections>
+__device__ __forceinline__ double sections_step(const SectionPlan& plan, double* s0, double* s1, double v) {
+  const int count = kSections > 0 ? kSections : plan.n_sections;
+#pragma unroll
+  for (int s = 0; s < count; ++s) {
+    const double y = __dadd_rn(__dmul_rn(plan.b0[s], v), s0[s]);
+    s0[s] = __dadd_rn(__dsub_rn(__dmul_rn(plan.b1[s], v), __dmul_rn(plan.a1[s], y)), s1[s]);
+    s1[s] = __dsub_rn(__dmul_rn(plan.b2[s], v), __dmul_rn(plan.a2[s], y));
+    v = y;
+  }
+  return v;
+}
+
+template <int kSections>
+__device__ __forceinline__ void sections_start(const SectionPlan& plan, double* s0, double* s1, double v0) {
+  const int count = kSections > 0 ? kSections : plan.n_sections;
+#pragma unroll
+  for (int s = 0; s < count; ++s) {
+    s0[s] = __dmul_rn(plan.z0[s], v0);
+    s1[s] = __dmul_rn(plan.z1[s], v0);
+  }
+}
+
+// Sample t of one channel as the CPU's filter sees it: raw·gain − mean, in double.
+__device__ __forceinline__ double centred(std::int16_t count, double gain, double mean) {
+  return __dsub_rn(__dmul_rn(static_cast<double>(count), gain), mean);
+}
+
+// Step 1. One thread per channel; the raw column is read with its row stride (adjacent threads,
+// adjacent channels: coalesced). fwd: (n + 2·pad) × nc doubles; narrow: n × nc floats.
+template <int kSections>
+__global__ void __launch_bounds__(32)
+    destripe_highpass_kernel(const std::int16_t* __restrict__ raw, std::size_t stride,
+                             const double* __restrict__ gains, std::size_t n, std::size_t nc, SectionPlan plan,
+                             double* __restrict__ fwd, float* __restrict__ narrow) {
+  const std::size_t c = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= nc) return;
+  const std::int16_t* col = raw + c;
+  const double gain = gains != nullptr ? gains[c] : 1.0;
+  // The mean: one chain of additions in sample order, as the CPU's per-channel sum.
+  double sum = 0.0;
+  for (std::size_t t0 = 0; t0 < n; t0 += kRun) {
+    const int m = static_cast<int>(min(static_cast<std::size_t>(kRun), n - t0));
+    std::int16_t v[kRun];
+#pragma unroll
+    for (int i = 0; i < kRun; ++i) {
+      if (i < m) v[i] = col[(t0 + i) * stride];
+    }
+#pragma unroll
+    for (int i = 0; i < kRun; ++i) {
+      if (i < m) sum = __dadd_rn(sum, __dmul_rn(static_cast<double>(v[i]), gain));
+    }
+  }
+  const double mean = __ddiv_rn(sum, static_cast<double>(n));
+  const std::size_t pad = static_cast<std::size_t>(plan.pad);
+  const std::size_t total = n + 2 * pad;
+  const double first = centred(col[0], gain, mean);
+  const double last = centred(col[(n - 1) * stride], gain, mean);
+  double s0[kSections > 0 ? kSections : kMaxSections], s1[kSections > 0 ? kSections : kMaxSections];
+  double* out = fwd + c;
+  // Forward pass over the odd extension, rows [0, total); row r is sample r − pad.
+  for (std::size_t r0 = 0; r0 < total; r0 += kRun) {
+    const int m = static_cast<int>(min(static_cast<std::size_t>(kRun), total - r0));
+    double v[kRun];
+    if (r0 >= pad && r0 + kRun <= pad + n) {
+      // Inside the signal: all loads first, then the arithmetic.
+      std::int16_t counts[kRun];
+#pragma unroll
+      for (int i = 0; i < kRun; ++i) counts[i] = col[(r0 - pad + i) * stride];
+#pragma unroll
+      for (int i = 0; i < kRun; ++i) v[i] = centred(counts[i], gain, mean);
+    } else {
+#pragma unroll
+      for (int i = 0; i < kRun; ++i) {
+        if (i >= m) continue;
+        const std::size_t r = r0 + i;
+        if (r < pad) {
+          v[i] = __dsub_rn(__dmul_rn(2.0, first), centred(col[(pad - r) * stride], gain, mean));
+        } else if (r >= pad + n) {
+          const std::size_t k = r - (pad + n - 1);
+          v[i] = __dsub_rn(__dmul_rn(2.0, last), centred(col[(n - 1 - k) * stride], gain, mean));
+        } else {
+          v[i] = centred(col[(r - pad) * stride], gain, mean);
+        }
+      }
+    }
+    if (r0 == 0) sections_start<kSections>(plan, s0, s1, v[0]);
+#pragma unroll
+    for (int i = 0; i < kRun; ++i) {
+      if (i < m) v[i] = sections_step<kSections>(plan, s0, s1, v[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < kRun; ++i) {
+      if (i < m) out[(r0 + i) * nc] = v[i];
+    }
+  }
+  // Backward pass from the last forward output; only the n central rows are kept, as float.
+  sections_start<kSections>(plan, s0, s1, out[(total - 1) * nc]);
+  for (std::size_t done = 0; done < total; done += kRun) {
+    const int m = static_cast<int>(min(static_cast<std::size_t>(kRun), total - done));
+    const std::size_t top = total - 1 - done;  // v[i] is row top − i
+    double v[kRun];
+#pragma unroll
+    for (int i = 0; i < kRun; ++i) {
+      if (i < m) v[i] = out[(top - i) * nc];
+    }
+#pragma unroll
+    for (int i = 0; i < kRun; ++i) {
+      if (i < m) v[i] = sections_step<kSections>(plan, s0, s1, v[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < kRun; ++i) {
+      const std::size_t r = top - i;
+      if (i < m && r >= pad && r < pad + n) narrow[(r - pad) * nc + c] = __double2float_rn(v[i]);
+    }
+  }
+}
+
+// Device copies of the host tables of step 2.
+struct RowTables {
+  const float* taps = nullptr;  // (2·half + 1) × nc, tap i of channel c at [i·nc + c]; null: no shift
+  int half = 0;
+  const std::int32_t* bad = nullptr;  // n_bad channels, each with terms [term_begin[b], term_begin[b + 1])
+  const std::int32_t* term_begin = nullptr;
+  const std::int32_t* term_channel = nullptr;
+  const double* term_weight = nullptr;
+  int n_bad = 0;
+  const std::int32_t* reference = nullptr;  // n_reference channels of the median; 0: no reference
+  int n_reference = 0;
+  int sort_size = 1;  // the smallest power of two ≥ n_reference
+};
+
+constexpr int kRowThreads = 256;
+
+// Step 2. One block per row rows[blockIdx.x] (or blockIdx.x when rows is null); narrow → block.
+__global__ void __launch_bounds__(kRowThreads)
+    destripe_rows_kernel(const float* __restrict__ narrow, std::size_t n, std::size_t nc, RowTables tb,
+                         const std::int32_t* __restrict__ rows, float* __restrict__ block) {
+  extern __shared__ double sorted[];  // sort_size doubles, then the row's nc floats
+  float* row = reinterpret_cast<float*>(sorted + tb.sort_size);
+  const std::size_t t = rows != nullptr ? static_cast<std::size_t>(rows[blockIdx.x]) : blockIdx.x;
+  // The ADC shift: y[t] = Σ_i h[i]·x[t + K − i] in float from 0, i ascending, as adc_shift sums.
+  const int n_taps = 2 * tb.half + 1;
+  for (std::size_t c = threadIdx.x; c < nc; c += blockDim.x) {
+    if (tb.taps == nullptr) {
+      row[c] = narrow[t * nc + c];
+      continue;
+    }
+    float acc = 0.0f;
+    for (int i = 0; i < n_taps; ++i) {
+      const std::ptrdiff_t u = static_cast<std::ptrdiff_t>(t) + tb.half - i;
+      if (u < 0 || u >= static_cast<std::ptrdiff_t>(n)) continue;
+      acc = __fadd_rn(acc, __fmul_rn(tb.taps[static_cast<std::size_t>(i) * nc + c],
+                                     narrow[static_cast<std::size_t>(u) * nc + c]));
+    }
+    row[c] = acc;
+  }
+  __syncthreads();
+  // Interpolation: only good channels are read and only bad ones written, so each bad channel
+  // can be done by its own thread in place.
+  for (int b = threadIdx.x; b < tb.n_bad; b += blockDim.x) {
+    double v = 0.0;
+    for (int k = tb.term_begin[b]; k < tb.term_begin[b + 1]; ++k) {
+      v = __dadd_rn(v, __dmul_rn(tb.term_weight[k], static_cast<double>(row[tb.term_channel[k]])));
+    }
+    row[tb.bad[b]] = __double2float_rn(v);
+  }
+  __syncthreads();
+  if (tb.n_reference == 0) {
+    for (std::size_t c = threadIdx.x; c < nc; c += blockDim.x) block[t * nc + c] = row[c];
+    return;
+  }
+  // The median of the reference channels in double: sorted ascending (padding +inf at the end),
+  // the middle value or the mean of the two middle ones, as median_in_place's selection gives.
+  const int size = tb.sort_size;
+  for (int i = threadIdx.x; i < size; i += blockDim.x) {
+    sorted[i] = i < tb.n_reference ? static_cast<double>(row[tb.reference[i]]) : CUDART_INF;
+  }
+  __syncthreads();
+  for (int k = 2; k <= size; k <<= 1) {
+    for (int j = k >> 1; j > 0; j >>= 1) {
+      for (int i = threadIdx.x; i < size; i += blockDim.x) {
+        const int partner = i ^ j;
+        if (partner <= i) continue;
+        const double a = sorted[i], b = sorted[partner];
+        const bool ascending = (i & k) == 0;
+        if ((a > b) == ascending) {
+          sorted[i] = b;
+          sorted[partner] = a;
+        }
+      }
+      __syncthreads();
+    }
+  }
+  const int h = tb.n_reference / 2;
+  const double median =
+      tb.n_reference % 2 == 1 ? sorted[h] : __ddiv_rn(__dadd_rn(sorted[h - 1], sorted[h]), 2.0);
+  for (std::size_t c = threadIdx.x; c < nc; c += blockDim.x) {
+    block[t * nc + c] = __double2float_rn(__dsub_rn(static_cast<double>(row[c]), median));
+  }
+}
+
+// Step 3. out[(w·n_rows + r)·length + i] = scale · block[starts[w] + i, channels[w·n_rows + r]].
+__global__ void cut_waveforms_kernel(const float* __restrict__ block, std::size_t nc,
+                                     const std::int32_t* __restrict__ starts,
+                                     const std::int32_t* __restrict__ channels, std::size_t n_rows,
+                                     std::size_t length, std::size_t total, double scale, float* __restrict__ out) {
+  for (std::size_t idx = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
+       idx += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const std::size_t i = idx % length;
+    const std::size_t wr = idx / length;
+    const std::size_t w = wr / n_rows;
+    const std::size_t c = static_cast<std::size_t>(channels[wr]);
+    if (c == nc) {
+      out[idx] = __int_as_float(0x7fc00000);  // quiet NaN, as std::numeric_limits<float>::quiet_NaN()
+      continue;
+    }
+    const float v = block[(static_cast<std::size_t>(starts[w]) + i) * nc + c];
+    out[idx] = __double2float_rn(__dmul_rn(static_cast<double>(v), scale));
+  }
+}
+
+// Small host arrays laid out in one buffer (16-byte aligned pieces) for a single upload.
+class TablePack {
+ public:
+  template <typename T>
+  std::size_t add(const T* data, std::size_t count) {
+    offset_ = (bytes_.size() + 15) / 16 * 16;
+    bytes_.resize(offset_ + count * sizeof(T));
+    if (count > 0) std::memcpy(bytes_.data() + offset_, data, count * sizeof(T));
+    return offset_;
+  }
+  template <typename T>
+  std::size_t add(const std::vector<T>& v) {
+    return add(v.data(), v.size());
+  }
+  const std::vector<unsigned char>& bytes() const { return bytes_; }
+
+ private:
+  std::vector<unsigned char> bytes_;
+  std::size_t offset_ = 0;
+};
+
+void check_input(const DestripeInput& in) {
+  spikeshard::detail::require_block("destripe_block (CUDA)", in.raw, in.raw_stride, in.n_samples, in.n_channels);
+  if (in.labels == nullptr || in.x_um == nullptr || in.y_um == nullptr) {
+    throw std::invalid_argument("destripe_block (CUDA): labels and positions are required");
+  }
+  if (in.kfilter || in.mute) {
+    throw std::invalid_argument(
+        "destripe_block (CUDA): only the waveform path's chain runs on the device: expected kfilter = false and "
+        "mute = false, got kfilter = " +
+        std::string(in.kfilter ? "true" : "false") + ", mute = " + (in.mute ? "true" : "false"));
+  }
+  spikeshard::detail::check_channel_labels(in.labels, in.n_channels);
+}
+
+void check_cut(const WaveformCut& cut, std::size_t n_samples, std::size_t n_channels) {
+  if (cut.n_waves == 0) return;
+  if (cut.starts == nullptr || cut.channels == nullptr || cut.n_rows == 0 || cut.length == 0) {
+    throw std::invalid_argument("cut_waveforms: null pointer or empty waveform shape");
+  }
+  for (std::size_t w = 0; w < cut.n_waves; ++w) {
+    if (cut.starts[w] < 0 || static_cast<std::size_t>(cut.starts[w]) + cut.length > n_samples) {
+      throw std::invalid_argument("cut_waveforms: window " + std::to_string(w) + " starts at sample " +
+                                  std::to_string(cut.starts[w]) + ", expected 0.." + std::to_string(n_samples) +
+                                  " − " + std::to_string(cut.length));
+    }
+  }
+  for (std::size_t i = 0; i < cut.n_waves * cut.n_rows; ++i) {
+    if (cut.channels[i] < 0 || static_cast<std::size_t>(cut.channels[i]) > n_channels) {
+      throw std::invalid_argument("cut_waveforms: channel " + std::to_string(cut.channels[i]) + " of row " +
+                                  std::to_string(i) + ", expected 0.." + std::to_string(n_channels));
+    }
+  }
+}
+
+template <int kSections>
+void launch_highpass(Context& ctx, const std::int16_t* d_raw, std::size_t stride, const double* d_gains,
+                     std::size_t n, std::size_t nc, const SectionPlan& plan, double* d_fwd, float* d_narrow) {
+  const unsigned blocks = static_cast<unsigned>((nc + 31) / 32);
+  destripe_highpass_kernel<kSections>
+      <<<blocks, 32, 0, ctx.stream()>>>(d_raw, stride, d_gains, n, nc, plan, d_fwd, d_narrow);
+  SPIKESHARD_CUDA_LAUNCHED();
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Host-clock laps between stage boundaries (the stream synchronised first) when timing is asked.
+class Laps {
+ public:
+  Laps(Context& ctx, DestripeTiming* timing) : ctx_(ctx), timing_(timing), start_(Clock::now()), last_(start_) {}
+  void lap(int stage) {
+    if (timing_ == nullptr) return;
+    ctx_.synchronize();
+    const auto now = Clock::now();
+    timing_->stages[stage].ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+  }
+  void finish() {
+    if (timing_ == nullptr) return;
+    timing_->stages[DestripeTiming::kStages - 1].ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
+  }
+
+ private:
+  Context& ctx_;
+  DestripeTiming* timing_;
+  Clock::time_point start_, last_;
+};
+
+// The shared chain: returns nothing, fills `out` with the whole block (cut == nullptr) or the
+// waveforms.
+void run_destripe(const DestripeInput& in, const WaveformCut* cut, float* out, DestripeTiming* timing) {
+  check_input(in);
+  const std::size_t n = in.n_samples, nc = in.n_channels;
+  if (cut != nullptr) {
+    check_cut(*cut, n, nc);
+    if (cut->n_waves == 0) return;
+  }
+  // Host tables, exactly those the CPU builds.
+  const SectionPlan plan = section_plan(in.highpass, n);
+  const FractionalDelayOptions delay;
+  const std::vector<float> taps =
+      in.shift_samples != nullptr ? spikeshard::detail::shift_taps(in.shift_samples, nc, delay) : std::vector<float>();
+  const std::vector<spikeshard::detail::Interpolated> interpolated =
+      spikeshard::detail::interpolation_rows(in.x_um, in.y_um, in.labels, nc, in.interpolation);
+  std::vector<std::int32_t> bad, term_begin{0}, term_channel;
+  std::vector<double> term_weight;
+  for (const auto& r : interpolated) {
+    bad.push_back(static_cast<std::int32_t>(r.channel));
+    for (const auto& [channel, weight] : r.terms) {
+      term_channel.push_back(static_cast<std::int32_t>(channel));
+      term_weight.push_back(weight);
+    }
+    term_begin.push_back(static_cast<std::int32_t>(term_channel.size()));
+  }
+  std::vector<std::int32_t> reference;
+  if (in.reference != nullptr) {
+    for (std::size_t c = 0; c < nc; ++c) {
+      if (in.reference[c] != 0) reference.push_back(static_cast<std::int32_t>(c));
+    }
+    if (reference.empty()) {
+      throw std::invalid_argument("common_median_reference: no channel is marked good (of " + std::to_string(nc) +
+                                  ")");
+    }
+  }
+  int sort_size = 1;
+  while (sort_size < static_cast<int>(reference.size())) sort_size *= 2;
+  const std::size_t shared_bytes = static_cast<std::size_t>(sort_size) * sizeof(double) + nc * sizeof(float);
+  if (shared_bytes > 48 * 1024) {
+    throw std::invalid_argument("destripe_block (CUDA): " + std::to_string(nc) +
+                                " channels need more than 48 KiB of shared memory per row");
+  }
+  // The rows the windows cover (all rows for the whole block).
+  std::vector<std::int32_t> rows;
+  if (cut != nullptr) {
+    std::vector<std::uint8_t> covered(n, 0);
+    for (std::size_t w = 0; w < cut->n_waves; ++w) {
+      std::fill_n(covered.begin() + cut->starts[w], cut->length, std::uint8_t{1});
+    }
+    for (std::size_t t = 0; t < n; ++t) {
+      if (covered[t] != 0) rows.push_back(static_cast<std::int32_t>(t));
+    }
+  }
+
+  TablePack pack;
+  const std::size_t at_gains = in.gains != nullptr ? pack.add(in.gains, nc) : 0;
+  const std::size_t at_taps = pack.add(taps);
+  const std::size_t at_bad = pack.add(bad);
+  const std::size_t at_begin = pack.add(term_begin);
+  const std::size_t at_channel = pack.add(term_channel);
+  const std::size_t at_weight = pack.add(term_weight);
+  const std::size_t at_reference = pack.add(reference);
+  const std::size_t at_rows = pack.add(rows);
+  const std::size_t at_starts = cut != nullptr ? pack.add(cut->starts, cut->n_waves) : 0;
+  const std::size_t at_channels = cut != nullptr ? pack.add(cut->channels, cut->n_waves * cut->n_rows) : 0;
+
+  Context& ctx = Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  Laps laps(ctx, timing);
+  auto* d_raw = ctx.buffer_of<std::int16_t>(kSlotDestripeRaw, n * in.raw_stride);
+  auto* d_tables = ctx.buffer_of<unsigned char>(kSlotDestripeTables, pack.bytes().size());
+  const std::size_t total = n + 2 * static_cast<std::size_t>(plan.pad);
+  // The scratch holds the forward pass, then (once the high-pass is done) the destriped block.
+  auto* d_fwd = ctx.buffer_of<double>(kSlotDestripeScratch, total * nc);
+  float* d_block = reinterpret_cast<float*>(d_fwd);
+  float* d_narrow = ctx.buffer_of<float>(kSlotDestripeNarrow, n * nc);
+  const std::size_t n_out = cut != nullptr ? cut->n_waves * cut->n_rows * cut->length : 0;
+  float* d_cut = cut != nullptr ? ctx.buffer_of<float>(kSlotDestripeCut, n_out) : nullptr;
+
+  ctx.upload_staged(d_raw, in.raw, n * in.raw_stride * sizeof(std::int16_t));
+  ctx.upload(d_tables, pack.bytes().data(), pack.bytes().size());
+  laps.lap(0);
+
+  const double* d_gains = in.gains != nullptr ? reinterpret_cast<const double*>(d_tables + at_gains) : nullptr;
+  switch (plan.n_sections) {
+    case 1:
+      launch_highpass<1>(ctx, d_raw, in.raw_stride, d_gains, n, nc, plan, d_fwd, d_narrow);
+      break;
+    case 2:
+      launch_highpass<2>(ctx, d_raw, in.raw_stride, d_gains, n, nc, plan, d_fwd, d_narrow);
+      break;
+    case 3:
+      launch_highpass<3>(ctx, d_raw, in.raw_stride, d_gains, n, nc, plan, d_fwd, d_narrow);
+      break;
+    default:
+      launch_highpass<0>(ctx, d_raw, in.raw_stride, d_gains, n, nc, plan, d_fwd, d_narrow);
+  }
+  laps.lap(1);
+
+  RowTables tb;
+  if (!taps.empty()) {
+    tb.taps = reinterpret_cast<const float*>(d_tables + at_taps);
+    tb.half = static_cast<int>(delay.half_width);
+  }
+  tb.bad = reinterpret_cast<const std::int32_t*>(d_tables + at_bad);
+  tb.term_begin = reinterpret_cast<const std::int32_t*>(d_tables + at_begin);
+  tb.term_channel = reinterpret_cast<const std::int32_t*>(d_tables + at_channel);
+  tb.term_weight = reinterpret_cast<const double*>(d_tables + at_weight);
+  tb.n_bad = static_cast<int>(bad.size());
+  tb.reference = reinterpret_cast<const std::int32_t*>(d_tables + at_reference);
+  tb.n_reference = static_cast<int>(reference.size());
+  tb.sort_size = sort_size;
+  const std::int32_t* d_rows = cut != nullptr ? reinterpret_cast<const std::int32_t*>(d_tables + at_rows) : nullptr;
+  const std::size_t n_rows_done = cut != nullptr ? rows.size() : n;
+  destripe_rows_kernel<<<static_cast<unsigned>(n_rows_done), kRowThreads, shared_bytes, ctx.stream()>>>(
+      d_narrow, n, nc, tb, d_rows, d_block);
+  SPIKESHARD_CUDA_LAUNCHED();
+  laps.lap(2);
+
+  StagedDownloads downloads(ctx);
+  if (cut != nullptr) {
+    const int threads = 256;
+    const std::size_t wanted = (n_out + threads - 1) / threads;
+    const unsigned blocks = static_cast<unsigned>(std::min<std::size_t>(wanted, 65535u * 8u));
+    cut_waveforms_kernel<<<blocks, threads, 0, ctx.stream()>>>(
+        d_block, nc, reinterpret_cast<const std::int32_t*>(d_tables + at_starts),
+        reinterpret_cast<const std::int32_t*>(d_tables + at_channels), cut->n_rows, cut->length, n_out, cut->scale,
+        d_cut);
+    SPIKESHARD_CUDA_LAUNCHED();
+    laps.lap(3);
+    downloads.add(out, d_cut, n_out * sizeof(float));
+  } else {
+    laps.lap(3);
+    downloads.add(out, d_block, n * nc * sizeof(float));
+  }
+  downloads.run();
+  laps.lap(4);
+  laps.finish();
+  if (timing != nullptr) {
+    timing->stages[0].bytes = static_cast<double>(n * in.raw_stride * sizeof(std::int16_t) + pack.bytes().size());
+    timing->stages[1].bytes = static_cast<double>(n * in.raw_stride * 2 * 3 + total * nc * 16 + n * nc * 4);
+    timing->stages[2].bytes = static_cast<double>(n_rows_done * nc * 8);
+    timing->stages[3].bytes = static_cast<double>(n_out * 8);
+    timing->stages[4].bytes = static_cast<double>((cut != nullptr ? n_out : n * nc) * sizeof(float));
+  }
+}
+
+}  // namespace
+
+}  // namespace detail
+
+void destripe_block(const DestripeInput& in, float* out, DestripeTiming* timing) {
+  if (out == nullptr) throw std::invalid_argument("destripe_block (CUDA): output pointer is null");
+  detail::run_destripe(in, nullptr, out, timing);
+}
+
+void destripe_cut_waveforms(const DestripeInput& in, const WaveformCut& cut, float* out, DestripeTiming* timing) {
+  if (out == nullptr && cut.n_waves > 0) throw std::invalid_argument("cut_waveforms (CUDA): output pointer is null");
+  detail::run_destripe(in, &cut, out, timing);
+}
+
+}  // namespace spikeshard::cuda
