@@ -176,6 +176,36 @@ test('common median reference matches the CPU (odd and even good counts)', { ski
   }
 });
 
+// The device picks the order statistics by a bitonic sort of (value, position) pairs (a rank
+// kernel beyond 8192 good channels): without ties of ±0 (where the CPU's selection may pick the other
+// zero) every value must be the CPU's, bit for bit; 1, 2, 3, 33 and 600 good channels cover
+// the one-channel path, tiny sorts and padded lists.
+test('common median reference: bitwise equal without signed-zero ties', { skip }, () => {
+  for (const [nChannels, badEvery] of [
+    [384, 10],
+    [385, 1000],
+    [1, 1000],
+    [2, 1000],
+    [3, 1000],
+    [40, 6], // 33 good: a 64-pair sort, mostly padding
+    [600, 7],
+  ] as const) {
+    const nSamples = 700;
+    const data = floatBlock(nSamples, nChannels, nChannels + 1);
+    // Exact ties of non-zero values (and their order) are still exercised.
+    for (let i = 0; i < data.length; i += 5) data[i] = Math.round((data[i] ?? 0) * 2) / 2 || 0.5;
+    const good = goodMask(nChannels, badEvery);
+    const args = { data, nSamples, nChannels, good };
+    const d = check(
+      `median reference bitwise ${nChannels} ch`,
+      cpu.commonMedianReference(args),
+      gpu().commonMedianReference(args),
+      tolerance.medianReference,
+    );
+    assert.equal(d.mismatches, 0, `${nChannels} channels: ${d.mismatches} values differ in some bit`);
+  }
+});
+
 test('whitening matches the CPU', { skip }, () => {
   for (const [nSamples, nChannels, nNearest] of [
     [10000, 384, 32],

@@ -338,6 +338,56 @@ __global__ void median_reference_kernel(float* __restrict__ x, std::size_t n_cha
   }
 }
 
+// The same order statistics by a bitonic sort of (value, good-list position) pairs in shared
+// memory: the pairs are all distinct and ordered exactly as the ranks above (value, then position;
+// −0 == +0 ties by position), so position k of the sorted list is the element of rank k, the value
+// the rank kernel picks. O(p·log²p) comparisons per sample instead of O(n_good²) (p = n_good
+// rounded up to a power of two, padded with +∞ after every real value): at 346 good channels
+// ≈ 11 500 compare-exchanges instead of ≈ 120 000 comparisons.
+constexpr int kMedianSortThreads = 256;
+constexpr std::size_t kMedianSortMaxBytes = 96 * 1024;  // p ≤ 8192; larger lists use the rank kernel
+
+__device__ __forceinline__ bool sorts_after(float a, int ia, float b, int ib) {
+  return a > b || (a == b && ia > ib);
+}
+
+__global__ void __launch_bounds__(kMedianSortThreads)
+    median_reference_sort_kernel(float* __restrict__ x, std::size_t n_channels, const std::int32_t* __restrict__ good,
+                                 int n_good, int p) {
+  extern __shared__ float sorted[];
+  int* position = reinterpret_cast<int*>(sorted + p);
+  float* row = x + static_cast<std::size_t>(blockIdx.x) * n_channels;
+  for (int i = threadIdx.x; i < p; i += blockDim.x) {
+    sorted[i] = i < n_good ? row[good[i]] : INFINITY;
+    position[i] = i;
+  }
+  __syncthreads();
+  for (int size = 2; size <= p; size <<= 1) {
+    for (int stride = size / 2; stride > 0; stride /= 2) {
+      for (int t = threadIdx.x; t < p / 2; t += blockDim.x) {
+        const int a = 2 * stride * (t / stride) + t % stride, b = a + stride;
+        const bool ascending = (a & size) == 0;
+        const float va = sorted[a], vb = sorted[b];
+        const int ia = position[a], ib = position[b];
+        if (ascending ? sorts_after(va, ia, vb, ib) : sorts_after(vb, ib, va, ia)) {
+          sorted[a] = vb;
+          sorted[b] = va;
+          position[a] = ib;
+          position[b] = ia;
+        }
+      }
+      __syncthreads();
+    }
+  }
+  const int k = n_good / 2;
+  const double median = (n_good % 2 == 1)
+                            ? static_cast<double>(sorted[k])
+                            : __ddiv_rn(__dadd_rn(static_cast<double>(sorted[k - 1]), static_cast<double>(sorted[k])), 2.0);
+  for (std::size_t c = threadIdx.x; c < n_channels; c += blockDim.x) {
+    row[c] = __double2float_rn(__dsub_rn(static_cast<double>(row[c]), median));
+  }
+}
+
 // A tile of kWhitenSamples samples in shared memory; each thread produces channel j for all of
 // them: out[t, j] = scale · Σ_k w[j, k]·x[t, idx[j, k]] in double, k ascending.
 constexpr int kWhitenSamples = 16;
@@ -394,6 +444,21 @@ void run_highpass(Context& ctx, const In* d_in, std::size_t in_stride, const dou
 
 void launch_median_reference(Context& ctx, float* d_x, std::size_t n, std::size_t n_channels,
                              const std::int32_t* d_good, int n_good) {
+  int p = 1;
+  while (p < n_good) p *= 2;
+  const std::size_t sort_bytes = static_cast<std::size_t>(p) * (sizeof(float) + sizeof(int));
+  if (p >= 2 && sort_bytes <= kMedianSortMaxBytes) {
+    if (sort_bytes > 48 * 1024) {
+      SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(median_reference_sort_kernel,
+                                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 static_cast<int>(sort_bytes)));
+    }
+    const int threads = std::min(kMedianSortThreads, std::max(32, p / 2));
+    median_reference_sort_kernel<<<static_cast<unsigned int>(n), threads, sort_bytes, ctx.stream()>>>(
+        d_x, n_channels, d_good, n_good, p);
+    SPIKESHARD_CUDA_LAUNCHED();
+    return;
+  }
   median_reference_kernel<<<static_cast<unsigned int>(n), kMedianThreads, static_cast<std::size_t>(n_good) * sizeof(float),
                             ctx.stream()>>>(d_x, n_channels, d_good, n_good);
   SPIKESHARD_CUDA_LAUNCHED();
