@@ -130,6 +130,8 @@ const cases: Case[] = [
   { nChannels: 96, nSamples: 9000, spikes: 200, threshold: 3, nPrototypes: 3, capacity: 50 },
   { nChannels: 384, nSamples: 20_000, spikes: 1500, threshold: 8, nPrototypes: 3, own: [1024, 18_976] },
   { nChannels: 384, nSamples: 20_000, spikes: 1500, threshold: 4, nPrototypes: 3 },
+  // Partial blocks of the filter kernel: 40 channels (16 per block), odd window-start counts (4 per thread).
+  { nChannels: 40, nSamples: 5003, spikes: 80, threshold: 4, nPrototypes: 3, own: [7, 4990] },
 ];
 
 test('driftDetectSpikes: CUDA = CPU on random blocks with planted spikes (32–384 channels)', { skip }, () => {

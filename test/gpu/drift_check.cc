@@ -8,7 +8,9 @@
 // cuda::detect_drift_spikes against the CPU detect_drift_spikes; then the fused raw int16 batch
 // (384 × 67 648) through cuda::preprocess_detect_drift_spikes against the CPU preprocess_batch +
 // detect_drift_spikes, and two GPU runs. Every case must give the same spikes in the same order,
-// the same `found`, and bitwise equal depths and amplitudes. Times: mean ms per call.
+// the same `found`, and bitwise equal depths and amplitudes. Times: mean ms per call; then the
+// detection's per-stage device times on the 384 × 67 648 block (detectStages384x67648) and the
+// resident tables (uploaded once for the repeated geometry, else the check fails).
 //
 //   spikeshard-drift-check [--repeats 10]
 #include <algorithm>
@@ -163,6 +165,8 @@ int main(int argc, char** argv) {
       {"96ch_thr3_capacity50", 96, 9000, 200, 3, 3, 0, 9000, 50},
       {"384ch_thr8_own", 384, 20000, 1500, 8, 3, 1024, 18976, 10000},
       {"384ch_thr4", 384, 20000, 1500, 4, 3, 0, 20000, 10000},
+      // Partial blocks of the filter kernel: 40 channels (16 per block), odd window-start counts.
+      {"40ch_thr4_partial_blocks", 40, 5003, 80, 4, 3, 7, 4990, 10000},
   };
   bool all_ok = true;
   std::printf("{\n  \"device\": \"%s\",\n  \"cases\": [\n", info.name.c_str());
@@ -273,6 +277,19 @@ int main(int argc, char** argv) {
   all_ok = all_ok && fused.ok() && alone.ok() && !cpu.spikes.empty();
   print("384ch_67648_detect_float_block", alone, cpu_detect_ms, cuda_detect_ms, false);
   print("384ch_67648_fused_raw_to_spikes", fused, cpu_ms, cuda_ms, true);
+  // The same geometry and prototypes on every call above: the tables went up once for them.
+  const cuda::DriftTableStats before = cuda::drift_table_stats();
+  const cuda::DriftBenchmark bench = cuda::benchmark_drift_detect(white.data(), n, nc, a, repeats);
+  const cuda::DriftTableStats after = cuda::drift_table_stats();
+  const bool tables_kept = before.reuses > 0 && after.uploads == before.uploads;
+  all_ok = all_ok && tables_kept && bench.spikes == cpu.found;
+  std::printf("  ],\n  \"tableUploads\": %zu, \"tableReuses\": %zu, \"tableBytes\": %zu, \"tablesKept\": %s,\n",
+              after.uploads, after.reuses, after.last_upload_bytes, tables_kept ? "true" : "false");
+  std::printf("  \"detectStages384x67648\": [\n");
+  for (int s = 0; s < cuda::DriftBenchmark::kStages; ++s) {
+    std::printf("    {\"name\": \"%s\", \"ms\": %.4f}%s\n", bench.stages[s].name, bench.stages[s].ms,
+                s + 1 < cuda::DriftBenchmark::kStages ? "," : "");
+  }
   std::printf("  ],\n  \"ok\": %s\n}\n", all_ok ? "true" : "false");
   return all_ok ? 0 : 1;
 }

@@ -110,6 +110,51 @@ test('high-pass (float input, no gains, order 5) matches the CPU', { skip }, () 
   check('highpass float order 5', cpu.highpassBlock(args), gpu().highpassBlock(args), tolerance.highpass);
 });
 
+// The device high-pass is a pipeline (an io warp and section warps over 32-sample chunks, 32
+// channels per block; more than 3 sections share warps): every section count, chunk tails
+// (extended lengths one below, at and one above a multiple of 32; the edge padding is
+// 3·(2·sections + 1) samples, 3 fewer at an odd order: 12 at order 3) and partial channel blocks
+// must give the CPU's bits.
+test('high-pass pipeline: bitwise equal for orders 1–16, chunk tails and partial channel blocks', { skip }, () => {
+  const cases: [order: number, nSamples: number, nChannels: number][] = [
+    [1, 13, 33],
+    [2, 40, 31],
+    [3, 71, 64], // 71 + 24 = 95 extended rows
+    [3, 72, 65], // 96: exact chunks
+    [3, 73, 1], // 97
+    [4, 1000, 40],
+    [6, 333, 70], // 3 sections: one per warp
+    [7, 500, 33], // 4 sections: 2 warps of 2
+    [9, 257, 32], // 5 sections: 2 + 2 + 1
+    [16, 600, 45], // 8 sections: 3 + 3 + 2
+  ];
+  for (const [order, nSamples, nChannels] of cases) {
+    const stride = nChannels + 3;
+    const data = rawBlock(nSamples, nChannels, stride, order * 7 + nChannels);
+    const args = {
+      data,
+      nSamples,
+      nChannels,
+      rowStride: stride,
+      gains: gains(nChannels, order),
+      order,
+      cutoffHz: 300,
+      sampleRateHz: 30000,
+    };
+    const d = check(
+      `highpass pipeline order ${order} ${nSamples}×${nChannels}`,
+      cpu.highpassBlock(args),
+      gpu().highpassBlock(args),
+      tolerance.highpass,
+    );
+    assert.equal(
+      d.mismatches,
+      0,
+      `order ${order}, ${nSamples}×${nChannels}: ${d.mismatches} values differ in some bit`,
+    );
+  }
+});
+
 test('common median reference matches the CPU (odd and even good counts)', { skip }, () => {
   for (const [nChannels, badEvery] of [
     [384, 10], // 346 good: even
@@ -128,6 +173,36 @@ test('common median reference matches the CPU (odd and even good counts)', { ski
       gpu().commonMedianReference(args),
       tolerance.medianReference,
     );
+  }
+});
+
+// The device picks the order statistics by a bitonic sort of (value, position) pairs (a rank
+// kernel beyond 8192 good channels): without ties of ±0 (where the CPU's selection may pick the other
+// zero) every value must be the CPU's, bit for bit; 1, 2, 3, 33 and 600 good channels cover
+// the one-channel path, tiny sorts and padded lists.
+test('common median reference: bitwise equal without signed-zero ties', { skip }, () => {
+  for (const [nChannels, badEvery] of [
+    [384, 10],
+    [385, 1000],
+    [1, 1000],
+    [2, 1000],
+    [3, 1000],
+    [40, 6], // 33 good: a 64-pair sort, mostly padding
+    [600, 7],
+  ] as const) {
+    const nSamples = 700;
+    const data = floatBlock(nSamples, nChannels, nChannels + 1);
+    // Exact ties of non-zero values (and their order) are still exercised.
+    for (let i = 0; i < data.length; i += 5) data[i] = Math.round((data[i] ?? 0) * 2) / 2 || 0.5;
+    const good = goodMask(nChannels, badEvery);
+    const args = { data, nSamples, nChannels, good };
+    const d = check(
+      `median reference bitwise ${nChannels} ch`,
+      cpu.commonMedianReference(args),
+      gpu().commonMedianReference(args),
+      tolerance.medianReference,
+    );
+    assert.equal(d.mismatches, 0, `${nChannels} channels: ${d.mismatches} values differ in some bit`);
   }
 });
 

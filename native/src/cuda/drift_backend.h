@@ -37,6 +37,32 @@ constexpr std::size_t kMaxDriftTemplateSamples = 256;
 DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::size_t n_channels,
                                    const DriftDetectArgs& args);
 
+// The detector's tables (geometry and prototypes, ≈ 1 MB at 384 channels) stay on the device
+// between calls and go up again only when a call's tables differ in any byte (or the device memory
+// was released): uploads and reuses so far.
+struct DriftTableStats {
+  std::size_t uploads = 0;
+  std::size_t reuses = 0;
+  std::size_t last_upload_bytes = 0;
+};
+DriftTableStats drift_table_stats();
+
+// Per-stage times of detect_drift_spikes on a block already on the device (mean over `repeats`
+// calls after one warm-up call; device times from events, the tables' host side and the whole call
+// by the host clock).
+struct DriftBenchmark {
+  static constexpr int kStages = 6;
+  struct Stage {
+    const char* name;
+    double ms = 0;
+  };
+  Stage stages[kStages] = {{"tables_host"}, {"filter"}, {"score"}, {"peaks_count_scan"}, {"spikes_write"}, {"total_call"}};
+  std::size_t spikes = 0;
+  int repeats = 0;
+};
+DriftBenchmark benchmark_drift_detect(const float* x, std::size_t n_samples, std::size_t n_channels,
+                                      const DriftDetectArgs& args, int repeats);
+
 // preprocess_batch (raw int16 → whitened, no drift shift) then detect_drift_spikes on its device
 // output: one staged int16 upload, the spikes come back; the whitened block never leaves the device.
 DriftDetection preprocess_detect_drift_spikes(const PreprocessBatchInput& input, const DriftDetectArgs& args);

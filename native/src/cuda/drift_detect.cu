@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -36,8 +37,10 @@ namespace detail {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kConvStarts = 256;   // window starts per block of the filter (one thread each)
-constexpr int kConvChannels = 16;  // channels staged per block of the filter
+constexpr int kConvThreads = 128;   // threads per block of the filter
+constexpr int kConvPerThread = 4;   // window starts per thread of the filter
+constexpr int kConvStarts = kConvThreads * kConvPerThread;  // window starts per block of the filter
+constexpr int kConvChannels = 16;   // channels staged per block of the filter
 constexpr std::size_t kMaxNear = 64;
 constexpr std::size_t kMaxPrototypes = 255;
 constexpr int kScanThreads = 1024;
@@ -74,33 +77,67 @@ class Packer {
   std::vector<unsigned char> bytes_;
 };
 
-__global__ void filter_kernel(const float* __restrict__ x, std::size_t nc, std::size_t s0, std::size_t len,
-                              const float* __restrict__ w, int np, int nt0, float* __restrict__ conv,
-                              float* __restrict__ pm) {
-  extern __shared__ float xs[];  // kConvChannels rows of (kConvStarts + nt0 − 1) samples
-  const int stride = kConvStarts + nt0 - 1;
+// Register blocking: each thread filters kConvPerThread consecutive window starts, sliding a
+// window of as many samples along τ, so one shared load and one (broadcast) prototype load feed
+// kConvPerThread multiply-adds instead of one; each output's sum is still Σ_τ x·w, τ ascending
+// from 0.0f, one multiply then one add (the CPU's `fir`).
+__global__ void __launch_bounds__(kConvThreads) filter_kernel(const float* __restrict__ x, std::size_t nc,
+                                                            std::size_t s0, std::size_t len,
+                                                            const float* __restrict__ w, int np, int nt0,
+                                                            float* __restrict__ conv, float* __restrict__ pm) {
+  extern __shared__ float xs[];  // kConvChannels rows of (kConvStarts + nt0) samples (one spare)
+  const int stride = kConvStarts + nt0;
   const std::size_t u0 = static_cast<std::size_t>(blockIdx.x) * kConvStarts;
   const std::size_t c0 = static_cast<std::size_t>(blockIdx.y) * kConvChannels;
   const int nch = static_cast<int>(min(static_cast<std::size_t>(kConvChannels), nc - c0));
-  const int rows = static_cast<int>(min(static_cast<std::size_t>(stride), len - u0 + nt0 - 1));
+  const int rows = static_cast<int>(min(static_cast<std::size_t>(stride - 1), len - u0 + nt0 - 1));
   for (int i = threadIdx.x; i < rows * kConvChannels; i += blockDim.x) {
     const int row = i / kConvChannels, cc = i % kConvChannels;
     xs[cc * stride + row] = cc < nch ? x[(s0 + u0 + row) * nc + c0 + cc] : 0.0f;
   }
+  // Rows past the block's last window are read (the window's last slide) but feed no output.
+  for (int row = rows + static_cast<int>(threadIdx.x); row < stride; row += blockDim.x) {
+    for (int cc = 0; cc < kConvChannels; ++cc) xs[cc * stride + row] = 0.0f;
+  }
   __syncthreads();
-  const std::size_t u = u0 + threadIdx.x;
+  const int lu = static_cast<int>(threadIdx.x) * kConvPerThread;
+  const std::size_t u = u0 + lu;
   if (u >= len) return;
+  const int valid = static_cast<int>(min(static_cast<std::size_t>(kConvPerThread), len - u));
   for (int cc = 0; cc < nch; ++cc) {
-    const float* xr = xs + cc * stride + threadIdx.x;
-    float v = 0.0f;
+    const float* xr = xs + cc * stride + lu;
+    float v[kConvPerThread];
+#pragma unroll
+    for (int k = 0; k < kConvPerThread; ++k) v[k] = 0.0f;
     for (int r = 0; r < np; ++r) {
       const float* wr = w + static_cast<std::size_t>(r) * nt0;
-      float acc = 0.0f;
-      for (int t = 0; t < nt0; ++t) acc = __fadd_rn(acc, __fmul_rn(xr[t], __ldg(wr + t)));
-      conv[(static_cast<std::size_t>(r) * nc + c0 + cc) * len + u] = acc;
-      v = v < acc ? acc : v;  // std::max(v, acc)
+      float acc[kConvPerThread], win[kConvPerThread];
+#pragma unroll
+      for (int k = 0; k < kConvPerThread; ++k) {
+        acc[k] = 0.0f;
+        win[k] = xr[k];
+      }
+#pragma unroll 4
+      for (int t = 0; t < nt0; ++t) {
+        const float wt = __ldg(wr + t);
+#pragma unroll
+        for (int k = 0; k < kConvPerThread; ++k) acc[k] = __fadd_rn(acc[k], __fmul_rn(win[k], wt));
+#pragma unroll
+        for (int k = 0; k + 1 < kConvPerThread; ++k) win[k] = win[k + 1];
+        win[kConvPerThread - 1] = xr[t + kConvPerThread];
+      }
+      float* out = conv + (static_cast<std::size_t>(r) * nc + c0 + cc) * len + u;
+#pragma unroll
+      for (int k = 0; k < kConvPerThread; ++k) {
+        if (k < valid) out[k] = acc[k];
+        v[k] = v[k] < acc[k] ? acc[k] : v[k];  // std::max(v, acc)
+      }
     }
-    pm[(c0 + cc) * len + u] = __fmul_rn(v, v);
+    float* out = pm + (c0 + cc) * len + u;
+#pragma unroll
+    for (int k = 0; k < kConvPerThread; ++k) {
+      if (k < valid) out[k] = __fmul_rn(v[k], v[k]);
+    }
   }
 }
 
@@ -245,6 +282,28 @@ __global__ void write_kernel(const std::uint8_t* __restrict__ flags, const unsig
   }
 }
 
+// The tables left on the device by the last detection: a drift round detects every batch with
+// one geometry and one set of prototypes, so a call whose packed tables are byte for byte the
+// resident ones (an exact key, no hash to collide) and whose slot kept its allocation skips the
+// upload. Guarded by the context's mutex.
+struct ResidentTables {
+  std::vector<unsigned char> bytes;  // what kSlotDriftTables holds
+  std::uint64_t generation = 0;
+  bool valid = false;
+  DriftTableStats stats;
+};
+
+ResidentTables& resident_tables() {
+  static ResidentTables resident;
+  return resident;
+}
+
+// Events between the stages of one detection (benchmark only).
+struct StageEvents {
+  cudaEvent_t e[6] = {};
+  double tables_host_ms = 0;
+};
+
 unsigned blocks_for(std::size_t n, const char* what) {
   const std::size_t b = (n + kThreads - 1) / kThreads;
   require(b <= 65535, std::string("detect_drift_spikes (CUDA): ") + what + " of " + std::to_string(n) +
@@ -272,7 +331,11 @@ void check_args(std::size_t n_samples, std::size_t n_channels, const DriftDetect
 
 // The detection on a device block d_x (n × nc, sample-major); the caller holds the context's lock
 // and has checked the arguments.
-DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::size_t nc, const DriftDetectArgs& a) {
+DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::size_t nc, const DriftDetectArgs& a,
+                          StageEvents* events = nullptr) {
+  auto mark = [&](int i) {
+    if (events != nullptr) SPIKESHARD_CUDA_CHECK(cudaEventRecord(events->e[i], ctx.stream()));
+  };
   const DetectorGeometry& geo = *a.geometry;
   const DriftDetectorParams& p = a.params;
   DriftDetection result;
@@ -295,7 +358,9 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
   const unsigned score_blocks = blocks_for(len, "the scored range");
   const unsigned own_blocks = blocks_for(own_len, "the own range");
 
-  // Tables.
+  // Tables (uploaded only when they differ from the resident ones).
+  const auto host_start = std::chrono::steady_clock::now();
+  mark(0);
   std::vector<float> w(np * nt0);
   for (std::size_t r = 0; r < np; ++r) {
     for (std::size_t t = 0; t < nt0; ++t) w[r * nt0 + t] = a.w_temp[t * np + r];
@@ -310,7 +375,22 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
   const std::size_t o_cy = pk.add(geo.channel_y_um.data(), geo.channel_y_um.size());
   const std::size_t o_gy = pk.add(geo.centre_y_um.data(), geo.centre_y_um.size());
   auto* d_tables = static_cast<unsigned char*>(ctx.buffer(kSlotDriftTables, pk.bytes().size()));
-  ctx.upload(d_tables, pk.bytes().data(), pk.bytes().size());
+  ResidentTables& resident = resident_tables();
+  if (resident.valid && resident.generation == ctx.generation(kSlotDriftTables) && resident.bytes == pk.bytes()) {
+    ++resident.stats.reuses;
+  } else {
+    resident.bytes = pk.bytes();
+    ctx.upload(d_tables, resident.bytes.data(), resident.bytes.size());
+    resident.generation = ctx.generation(kSlotDriftTables);
+    resident.valid = true;
+    ++resident.stats.uploads;
+    resident.stats.last_upload_bytes = resident.bytes.size();
+  }
+  if (events != nullptr) {
+    events->tables_host_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - host_start).count();
+  }
+  mark(1);
   Tables tb;
   tb.w = reinterpret_cast<const float*>(d_tables + o_w);
   tb.near = reinterpret_cast<const std::uint32_t*>(d_tables + o_near);
@@ -326,10 +406,15 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
   float* d_pm = d_conv + np * nc * len;
   const dim3 conv_grid(static_cast<unsigned>((len + kConvStarts - 1) / kConvStarts),
                        static_cast<unsigned>((nc + kConvChannels - 1) / kConvChannels));
-  const std::size_t conv_shared = kConvChannels * (kConvStarts + nt0 - 1) * sizeof(float);
-  filter_kernel<<<conv_grid, kConvStarts, conv_shared, ctx.stream()>>>(d_x, nc, s0, len, tb.w, static_cast<int>(np),
+  const std::size_t conv_shared = kConvChannels * (kConvStarts + nt0) * sizeof(float);
+  if (conv_shared > 48 * 1024) {
+    SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(filter_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(conv_shared)));
+  }
+  filter_kernel<<<conv_grid, kConvThreads, conv_shared, ctx.stream()>>>(d_x, nc, s0, len, tb.w, static_cast<int>(np),
                                                                        static_cast<int>(nt0), d_conv, d_pm);
   SPIKESHARD_CUDA_LAUNCHED();
+  mark(2);
 
   // 2. Scores (0 where pruned or ≤ threshold²).
   float* d_score = ctx.buffer_of<float>(kSlotDriftScores, ng * len);
@@ -337,6 +422,7 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
       d_conv, d_pm, nc, len, tb, static_cast<int>(nn), static_cast<int>(nk), static_cast<int>(np), thr2, bound_cut,
       d_score);
   SPIKESHARD_CUDA_LAUNCHED();
+  mark(3);
 
   // 3–4. Peak flags, counts, offsets (the spikes' count comes back: 8 bytes).
   const std::size_t flag_bytes = (ng * own_len + 255) / 256 * 256;
@@ -354,12 +440,16 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
   SPIKESHARD_CUDA_LAUNCHED();
   scan_kernel<<<1, kScanThreads, 0, ctx.stream()>>>(d_counts, own_len, d_offsets, d_total);
   SPIKESHARD_CUDA_LAUNCHED();
+  mark(4);
   unsigned long long total = 0;
   ctx.download(&total, d_total, sizeof total);
   ctx.synchronize();
   result.found = static_cast<std::size_t>(total);
   const std::size_t kept = std::min(result.found, a.capacity);
-  if (kept == 0) return result;
+  if (kept == 0) {
+    mark(5);
+    return result;
+  }
 
   // The spikes, in (start, centre) order; the earliest `capacity` only.
   const std::size_t rec = sizeof(long long) + sizeof(int) + 2 * sizeof(float);
@@ -371,6 +461,7 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
                                                           own_len, ng, tb, static_cast<int>(nn), static_cast<int>(nk),
                                                           static_cast<int>(np), trough, kept, out);
   SPIKESHARD_CUDA_LAUNCHED();
+  mark(5);
   std::vector<long long> samples(kept);
   std::vector<int> centres(kept);
   std::vector<float> depths(kept), amplitudes(kept);
@@ -404,6 +495,45 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
   float* d_x = ctx.buffer_of<float>(detail::kSlotA, n_samples * n_channels);
   ctx.upload_staged(d_x, x, n_samples * n_channels * sizeof(float));
   return detail::run_detect(ctx, d_x, n_samples, n_channels, args);
+}
+
+DriftTableStats drift_table_stats() {
+  Context& ctx = Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  return detail::resident_tables().stats;
+}
+
+DriftBenchmark benchmark_drift_detect(const float* x, std::size_t n_samples, std::size_t n_channels,
+                                      const DriftDetectArgs& args, int repeats) {
+  detail::check_args(n_samples, n_channels, args);
+  if (x == nullptr || n_samples == 0) throw std::invalid_argument("benchmark_drift_detect: empty block");
+  if (repeats < 1) throw std::invalid_argument("benchmark_drift_detect: repeats must be ≥ 1, got " + std::to_string(repeats));
+  Context& ctx = Context::get();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  float* d_x = ctx.buffer_of<float>(detail::kSlotA, n_samples * n_channels);
+  ctx.upload_staged(d_x, x, n_samples * n_channels * sizeof(float));
+  detail::StageEvents ev;
+  for (cudaEvent_t& e : ev.e) SPIKESHARD_CUDA_CHECK(cudaEventCreate(&e));
+  DriftBenchmark bench;
+  bench.spikes = detail::run_detect(ctx, d_x, n_samples, n_channels, args).found;  // warm-up: allocations, tables
+  double sums[DriftBenchmark::kStages] = {};
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    detail::run_detect(ctx, d_x, n_samples, n_channels, args, &ev);
+    ctx.synchronize();
+    sums[DriftBenchmark::kStages - 1] +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    sums[0] += ev.tables_host_ms;
+    for (int s = 1; s < 5; ++s) {
+      float ms = 0;
+      SPIKESHARD_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.e[s], ev.e[s + 1]));
+      sums[s] += ms;
+    }
+  }
+  for (cudaEvent_t e : ev.e) cudaEventDestroy(e);
+  for (int s = 0; s < DriftBenchmark::kStages; ++s) bench.stages[s].ms = sums[s] / repeats;
+  bench.repeats = repeats;
+  return bench;
 }
 
 DriftDetection preprocess_detect_drift_spikes(const PreprocessBatchInput& input, const DriftDetectArgs& args) {
