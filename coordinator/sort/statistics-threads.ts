@@ -9,6 +9,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ProbeWork, StatisticsWindow, WindowStatistics } from '../../native/lib/index.js';
+import { ParameterError, expected } from '../../proto/errors.js';
 
 /** One window sent to a worker. */
 export interface StatisticsTask {
@@ -27,8 +28,20 @@ const MAX_WORKERS = 4;
 /** Idle workers are stopped after this long, so they hold no memory through the later rounds. */
 const IDLE_STOP_MS = 1000;
 
-/** Statistics workers for `threads` cores (0: all): none below 2 × CORES_PER_WORKER cores. */
-export function statisticsWorkerCount(threads: number): number {
+/**
+ * Statistics workers for `threads` cores (0: all): none below 2 × CORES_PER_WORKER cores. The
+ * environment variable SPIKESHARD_STATISTICS_WORKERS sets the count (0: on the calling thread),
+ * for measuring one against the other.
+ */
+export function statisticsWorkerCount(threads: number, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env['SPIKESHARD_STATISTICS_WORKERS'];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const n = Number(fromEnv);
+    if (!Number.isSafeInteger(n) || n < 0 || n > 64) {
+      throw new ParameterError(`SPIKESHARD_STATISTICS_WORKERS: ${expected('an integer from 0 to 64', fromEnv)}`);
+    }
+    return n;
+  }
   const cores = threads > 0 ? threads : os.availableParallelism();
   const n = Math.min(MAX_WORKERS, Math.floor(cores / CORES_PER_WORKER));
   return n >= 2 ? n : 0;

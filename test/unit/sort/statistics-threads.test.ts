@@ -14,11 +14,17 @@ import { runCli } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 test('statistics workers: none below 8 cores, one per 4 cores up to 4', () => {
-  assert.equal(statisticsWorkerCount(2), 0);
-  assert.equal(statisticsWorkerCount(7), 0);
-  assert.equal(statisticsWorkerCount(8), 2);
-  assert.equal(statisticsWorkerCount(16), 4);
-  assert.equal(statisticsWorkerCount(64), 4);
+  assert.equal(statisticsWorkerCount(2, {}), 0);
+  assert.equal(statisticsWorkerCount(7, {}), 0);
+  assert.equal(statisticsWorkerCount(8, {}), 2);
+  assert.equal(statisticsWorkerCount(16, {}), 4);
+  assert.equal(statisticsWorkerCount(64, {}), 4);
+  assert.equal(statisticsWorkerCount(64, { SPIKESHARD_STATISTICS_WORKERS: '0' }), 0);
+  assert.equal(statisticsWorkerCount(2, { SPIKESHARD_STATISTICS_WORKERS: '3' }), 3);
+  assert.throws(
+    () => statisticsWorkerCount(2, { SPIKESHARD_STATISTICS_WORKERS: 'many' }),
+    /SPIKESHARD_STATISTICS_WORKERS.*many/,
+  );
 });
 
 test(
