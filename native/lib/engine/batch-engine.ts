@@ -305,8 +305,11 @@ export class BatchEngine {
     }));
     // A failed read ahead is dropped, not reported here: the batch's request reads it again and
     // reports its own error.
-    ready.catch(() => this.ahead.delete(key));
-    this.ahead.set(key, { drift: req.drift, params: req.work.params, segments: segmentsKey(req.segments), ready });
+    const entry: Prefetched = { drift: req.drift, params: req.work.params, segments: segmentsKey(req.segments), ready };
+    ready.catch(() => {
+      if (this.ahead.get(key) === entry) this.ahead.delete(key);
+    });
+    this.ahead.set(key, entry);
   }
 
   /**
