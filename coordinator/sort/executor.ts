@@ -42,6 +42,11 @@ export interface RunBackend {
 export interface BatchExecutor {
   /** Requests a caller should keep in flight (2 for the in-process executor: one computing, one reading). */
   readonly concurrency: number;
+  /**
+   * Statistics windows to keep in flight, when not {@link concurrency}: an executor that computes
+   * windows side by side on the host (they are CPU-bound even with a GPU) wants more of them.
+   */
+  readonly statisticsConcurrency?: number;
   statistics(task: ProbeTask, window: StatisticsWindow): Promise<WindowStatistics>;
   snippets(task: ProbeTask, batch: Batch, channels: ChannelState): Promise<Float32Array>;
   driftDetect(task: ProbeTask, batch: Batch, channels: ChannelState, wTemp: Float32Array): Promise<DriftBatchResult>;
@@ -59,6 +64,12 @@ export interface BatchExecutor {
     drift: DriftState | null,
     model: MatchModel,
   ): Promise<ExtractBatchResult>;
+  /**
+   * Optional hint: this learning or extraction batch will be requested soon; an executor may read it
+   * (and prepare what does not depend on the model) ahead. Holds a bounded number of batches; the
+   * result of the later request is the same with or without it.
+   */
+  prefetch?(task: ProbeTask, batch: Batch, channels: ChannelState, drift: DriftState | null): void;
   close(): Promise<void>;
   /** Where this probe's batches ran, for run.json (after the probe's rounds). */
   backendSummary?(preprocessing: 'ks25' | 'ibl'): RunBackend;

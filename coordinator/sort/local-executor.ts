@@ -19,6 +19,15 @@ import {
 } from '../../native/lib/index.js';
 import type { Batch } from '../plan/batch-plan.js';
 import type { BatchExecutor, ProbeTask, RunBackend, StatisticsWindow } from './executor.js';
+import { StatisticsThreads, statisticsWorkerCount } from './statistics-threads.js';
+
+export interface LocalExecutorOptions {
+  /**
+   * Worker threads that compute statistics windows side by side (0: on this thread). @default
+   * {@link statisticsWorkerCount} of the threads (none below 8 cores)
+   */
+  statisticsWorkers?: number;
+}
 
 /** The part of a task that travels with each request (the batch plan stays with the coordinator). */
 export function probeWork(task: ProbeTask): ProbeWork {
@@ -38,13 +47,31 @@ export class LocalExecutor implements BatchExecutor {
    * inflate) proceeds while this one computes. Costs one more batch of samples and its result.
    */
   readonly concurrency = 2;
+  /** Statistics windows in flight: one per statistics worker, else {@link concurrency}. */
+  readonly statisticsConcurrency: number;
   private readonly engine: BatchEngine;
   private readonly choice: Pick<BackendChoice, 'backend' | 'cuda' | 'reason'>;
+  private readonly statisticsThreads: StatisticsThreads | null;
+  private readonly log: Logger | undefined;
 
   /** @param backend a {@link chooseBackend} result; default the CPU. */
-  constructor(threads = 0, backend?: Pick<BackendChoice, 'backend' | 'cuda' | 'reason'>, log?: Logger) {
+  constructor(
+    threads = 0,
+    backend?: Pick<BackendChoice, 'backend' | 'cuda' | 'reason'>,
+    log?: Logger,
+    options: LocalExecutorOptions = {},
+  ) {
     this.choice = backend ?? { backend: 'cpu', reason: 'cpu requested' };
-    this.engine = new BatchEngine({ threads, backend: engineBackend(this.choice), ...(log ? { log } : {}) });
+    this.log = log;
+    const workers = options.statisticsWorkers ?? statisticsWorkerCount(threads);
+    this.statisticsThreads = workers > 0 ? new StatisticsThreads(workers, threads) : null;
+    this.statisticsConcurrency = workers > 0 ? workers : this.concurrency;
+    this.engine = new BatchEngine({
+      threads,
+      backend: engineBackend(this.choice),
+      maxPrefetched: this.concurrency,
+      ...(log ? { log } : {}),
+    });
   }
 
   /**
@@ -73,7 +100,19 @@ export class LocalExecutor implements BatchExecutor {
   }
 
   statistics(task: ProbeTask, window: StatisticsWindow): Promise<WindowStatistics> {
-    return this.engine.statistics({ work: probeWork(task), window });
+    const req = { work: probeWork(task), window };
+    const threads = this.statisticsThreads;
+    if (threads === null) return this.engine.statistics(req);
+    // A window that failed in a worker is redone here: a bad window then fails with the
+    // in-process error (its type carries the exit code), and a worker's own failure is said.
+    return threads.run(req.work, window).catch(async (error: unknown) => {
+      const result = await this.engine.statistics(req);
+      this.log?.warn(
+        { window, error: String(error) },
+        'a statistics worker failed on a window that succeeds in process; computed here',
+      );
+      return result;
+    });
   }
 
   snippets(task: ProbeTask, batch: Batch, channels: ChannelState): Promise<Float32Array> {
@@ -106,7 +145,13 @@ export class LocalExecutor implements BatchExecutor {
     return this.engine.extract({ work: probeWork(task), batch, segments, channels, drift, model });
   }
 
-  close(): Promise<void> {
+  prefetch(task: ProbeTask, batch: Batch, channels: ChannelState, drift: DriftState | null): void {
+    const segments = ownerSegments(task.batches, batch);
+    this.engine.prefetch({ work: probeWork(task), batch, segments, channels, drift });
+  }
+
+  async close(): Promise<void> {
+    await this.statisticsThreads?.close();
     return this.engine.close();
   }
 }

@@ -223,7 +223,7 @@ export async function runEngine(
         log,
         'channel statistics',
         windows,
-        executor.concurrency,
+        executor.statisticsConcurrency ?? executor.concurrency,
         (w) => executor.statistics(task, w),
         perBatch<WindowStatistics>('statistics'),
       );
@@ -358,6 +358,18 @@ export async function runEngine(
     // The write of the last round's state record, running while the next round is prepared and
     // its batches are matched (see below).
     let stateWrite: Promise<void> | null = null;
+    // The batches whose requests come first after round `k`: the next round's, or extraction's
+    // after the last. Their reads (and device kriging) do not depend on the model, so they are
+    // started once round k has handed out its last batch: the fill of the next round's pipeline
+    // then overlaps this round's drain and the global step in between.
+    const firstAfter = (k: number): readonly Batch[] => {
+      const next = k + 1 < rounds.length ? rounds[k + 1]!.map((bi) => batches[bi]!) : batches;
+      return next.slice(0, executor.concurrency);
+    };
+    const prefetchAfter = (k: number): void => {
+      if (executor.prefetch === undefined) return;
+      for (const b of firstAfter(k)) executor.prefetch(task, b, channels, drift);
+    };
     for (const round of rounds.slice(r)) {
       const prepareStart = performance.now();
       model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
@@ -399,6 +411,10 @@ export async function runEngine(
         // after a kill. Resume is per round (learning/state below).
         {
           ...(run.slots ? { slots: run.slots } : {}),
+          onAllStarted: (
+            (k) => () =>
+              prefetchAfter(k)
+          )(r),
           // Pooled in batch order as the results arrive, and their sums dropped: a batch's sums
           // are up to templates × nt0 × channels float64 (~0.2 GB at 1 300 templates × 384
           // channels), so holding a round's eight was most of a long sort's peak memory. Births

@@ -18,6 +18,12 @@ export interface RoundOptions<R> {
    * that a round holds about `concurrency` large results instead of all of them.
    */
   inOrder?: (index: number, result: R) => R;
+  /**
+   * Called once, when the last item has been handed to the executor (or at once when every item was
+   * loaded): the round only waits for results from then on, so a caller can start preparing the
+   * next round's first items.
+   */
+  onAllStarted?: () => void;
 }
 
 export async function runRound<I, R>(
@@ -47,6 +53,7 @@ export async function runRound<I, R>(
   }
   deliver();
   if (todo.length === 0) {
+    options.onAllStarted?.();
     log.info(
       { round: label, loaded: items.length, computed: 0 },
       `${label}: all ${items.length} loaded from the run folder`,
@@ -62,7 +69,9 @@ export async function runRound<I, R>(
       if (k >= todo.length) return;
       const i = todo[k]!;
       const call = (): Promise<R> => work(items[i]!, i);
-      const r = await (options.slots ? options.slots.run(call) : call());
+      const pending = options.slots ? options.slots.run(call) : call();
+      if (k === todo.length - 1) options.onAllStarted?.();
+      const r = await pending;
       options.save?.(i, r);
       results[i] = r;
       done[i] = true;

@@ -60,6 +60,10 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -462,6 +466,50 @@ TEST(label_mode_breaks_ties_towards_smaller_label) {
   CHECK(mode[0] == 0);  // 0 ×2, 2 ×2 → 0
   CHECK(mode[1] == 1);
   CHECK(mode[2] == 2);  // 3 ×2, 2 ×2 → 2
+}
+
+TEST(bad_channel_features_ignore_threads_and_psd_is_each_channels_welch) {
+  // 13 channels: one whole group of 8 gathered for Welch and a partial one. psd_hf must be the
+  // band mean of welch_psd on each mean-removed channel alone, and every feature the same bits
+  // on any thread count.
+  ThreadsGuard guard;
+  const std::size_t n = 3000, nc = 13, stride = 15;
+  const double fs = 30000, gain = 2.34375;
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> u(-400, 400);
+  std::vector<std::int16_t> raw(n * stride);
+  for (std::size_t t = 0; t < n; ++t) {
+    const int common = static_cast<int>(std::lround(200 * std::sin(0.01 * static_cast<double>(t))));
+    for (std::size_t c = 0; c < stride; ++c) raw[t * stride + c] = static_cast<std::int16_t>(common + u(rng));
+  }
+  std::vector<double> gains(nc, gain);
+  BadChannelOptions options;
+  options.sample_rate_hz = fs;
+  set_default_threads(1);
+  const auto f1 = bad_channel_features(raw.data(), stride, gains.data(), n, nc, options);
+  set_default_threads(3);
+  const auto f3 = bad_channel_features(raw.data(), stride, gains.data(), n, nc, options);
+  CHECK(same_bits(f1.xcor, f3.xcor) && same_bits(f1.xcor_hf, f3.xcor_hf));
+  CHECK(same_bits(f1.xcor_lf, f3.xcor_lf) && same_bits(f1.psd_hf, f3.psd_hf));
+  const std::size_t segment = options.welch_segment_samples;
+  for (std::size_t c = 0; c < nc; ++c) {
+    std::vector<double> x(n);
+    double mean = 0;
+    for (std::size_t t = 0; t < n; ++t) mean += x[t] = raw[t * stride + c] * gain;
+    mean /= static_cast<double>(n);
+    for (double& v : x) v -= mean;
+    const auto psd = welch_psd(x.data(), n, fs, segment);
+    double sum = 0;
+    std::size_t count = 0;
+    for (std::size_t k = 0; k < psd.size(); ++k) {
+      if (static_cast<double>(k) * fs / static_cast<double>(segment) > options.psd_band_fraction * fs / 2) {
+        sum += psd[k];
+        ++count;
+      }
+    }
+    CHECK(count > 0);
+    CHECK_NEAR(f1.psd_hf[c], sum / static_cast<double>(count), 1e-9 * std::abs(sum / static_cast<double>(count)));
+  }
 }
 
 TEST(bad_channel_labels_on_synthetic_window) {

@@ -10,6 +10,7 @@ import {
   cudaPreprocessShiftMatchBatchAsync,
   type BackendChoice,
   type BackendName,
+  type BlockKriging,
   type DeviceProposalRequest,
 } from '../backend.js';
 import type { NativeCudaBinding, NativeCudaMatchOptions } from '../binding-cuda.js';
@@ -45,7 +46,23 @@ import {
 import { deviceModelKey } from './model-key.js';
 import type { DriftDetectRequest, MatchRequest, ProbeWork, SnippetsRequest, StatisticsRequest } from './requests.js';
 import { windowStatistics, type WindowStatistics } from './statistics.js';
-import type { BatchSpan, ChannelState } from './types.js';
+import type { BatchSpan, ChannelState, DriftState, RawBlock } from './types.js';
+
+/** What {@link BatchEngine.prefetch} needs of a learning or extraction request: all but the model. */
+export type PrefetchRequest = Omit<MatchRequest, 'model'>;
+
+/** A batch's model-independent inputs, read (and, for the fused device path, its kriging computed) ahead. */
+interface Prefetched {
+  /** The shift the kriging was computed for: reused only by a request with the same drift and params objects and segments. */
+  drift: DriftState | null;
+  params: ProbeWork['params'];
+  segments: string;
+  /** The raw batch, and its kriging (null: not computed ahead). */
+  ready: Promise<{ data: Int16Array; kriging: { value: BlockKriging } | null }>;
+}
+
+const segmentsKey = (segments: PrefetchRequest['segments']): string =>
+  segments.map((s) => `${s.batch}:${s.start}:${s.end}`).join(',');
 
 /** The fused raw-to-spikes entry of the CUDA binding. */
 type FusedMatchBinding = Pick<NativeCudaBinding, 'preprocessShiftMatchBatch' | 'fusedProposals'> &
@@ -95,6 +112,8 @@ export interface BatchEngineOptions {
   backend?: EngineBackend;
   /** Where the engine says (once) that a step runs on the CPU although CUDA was chosen. */
   log?: Logger;
+  /** Batches {@link BatchEngine.prefetch} holds at most (a 384-channel batch is 52 MB of int16). @default 2 */
+  maxPrefetched?: number;
 }
 
 export class BatchEngine {
@@ -105,6 +124,8 @@ export class BatchEngine {
   private readonly fusedMatch: FusedMatchBinding | undefined;
   private readonly fusedDrift: CudaDriftBinding | undefined;
   private iblNoted = false;
+  /** Batches read ahead, by {@link prefetchKey}, oldest first; each is taken by its request. */
+  private readonly ahead = new Map<string, Prefetched>();
   /**
    * Seconds by `kind.phase` (logged at close, debug): the synchronous parts of requests, and for
    * the asynchronous device calls (`*.device`) from the call to its result, queueing behind another
@@ -224,8 +245,7 @@ export class BatchEngine {
     channels: ChannelState,
     shift: Pick<MatchRequest, 'segments' | 'drift'> | null,
   ): Promise<FloatBlock> {
-    const rec = await this.recording(work);
-    const data = await rec.read(batch.readStart, batch.readEnd);
+    const data = (await this.takePrefetched(work, batch))?.data ?? (await this.read(work, batch));
     const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
     const drift = shift?.drift ?? null;
     const cuda = this.cudaFor(work);
@@ -236,6 +256,83 @@ export class BatchEngine {
     const block = whitenBlock(raw, work.setup, channels, work.params);
     if (shift && drift) shiftBlock(block, batch.readStart, shift.segments, drift, work.setup, work.params);
     return block;
+  }
+
+  private async read(work: ProbeWork, batch: BatchSpan): Promise<Int16Array> {
+    const rec = await this.recording(work);
+    return rec.read(batch.readStart, batch.readEnd);
+  }
+
+  /** The kriging matrices of a fused device run (undefined: no drift correction). */
+  private matchKriging(req: PrefetchRequest, raw: RawBlock, phase = 'match.kriging'): BlockKriging {
+    const { work, drift } = req;
+    if (!drift) return undefined;
+    return this.timed(phase, () =>
+      blockKriging(raw, work.setup, { segments: req.segments, drift, params: work.params }),
+    );
+  }
+
+  private prefetchKey(work: ProbeWork, batch: BatchSpan): string {
+    return `${work.allowPartialSample ? 1 : 0}:${batch.readStart}:${batch.readEnd}:${work.recordingPath}`;
+  }
+
+  /**
+   * Starts reading a learning or extraction batch before its request comes (the rounds' reads and
+   * kriging matrices do not depend on the model, so the next round's first batches can be prepared
+   * while this one finishes and the global step runs). With the fused CUDA path the kriging
+   * matrices are computed too once the read is done. At most `maxPrefetched` batches are held; a
+   * new one evicts the oldest, which its request then reads itself.
+   */
+  prefetch(req: PrefetchRequest): void {
+    const key = this.prefetchKey(req.work, req.batch);
+    if (this.ahead.has(key)) return;
+    const max = this.options.maxPrefetched ?? 2;
+    if (max <= 0) return;
+    while (this.ahead.size >= max) this.ahead.delete(this.ahead.keys().next().value as string);
+    const fused = this.fusedMatch !== undefined && this.cudaFor(req.work) !== undefined;
+    const { batch } = req;
+    const ready = this.read(req.work, batch).then((data) => ({
+      data,
+      kriging: fused
+        ? {
+            value: this.matchKriging(
+              req,
+              { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart },
+              'prefetch.kriging',
+            ),
+          }
+        : null,
+    }));
+    // A failed read ahead is dropped, not reported here: the batch's request reads it again and
+    // reports its own error.
+    const entry: Prefetched = { drift: req.drift, params: req.work.params, segments: segmentsKey(req.segments), ready };
+    ready.catch(() => {
+      if (this.ahead.get(key) === entry) this.ahead.delete(key);
+    });
+    this.ahead.set(key, entry);
+  }
+
+  /**
+   * The prefetched batch for this request, removed from the cache; undefined when none (or it
+   * failed). Its kriging is dropped unless it was computed for this request's shift.
+   */
+  private async takePrefetched(
+    work: ProbeWork,
+    batch: BatchSpan,
+    shift?: PrefetchRequest,
+  ): Promise<{ data: Int16Array; kriging: { value: BlockKriging } | null } | undefined> {
+    const key = this.prefetchKey(work, batch);
+    const entry = this.ahead.get(key);
+    if (entry === undefined) return undefined;
+    this.ahead.delete(key);
+    const got = await entry.ready.catch(() => undefined);
+    if (got === undefined) return undefined;
+    const same =
+      shift !== undefined &&
+      entry.drift === shift.drift &&
+      entry.params === shift.work.params &&
+      entry.segments === segmentsKey(shift.segments);
+    return same ? got : { data: got.data, kriging: null };
   }
 
   private shifted(req: MatchRequest): Promise<FloatBlock> {
@@ -302,14 +399,11 @@ export class BatchEngine {
     const fused = this.fusedMatch;
     if (!fused || !this.cudaFor(req.work) || req.model.model.nTemplates === 0) return undefined;
     const { work, batch } = req;
-    const rec = await this.recording(work);
-    const data = await rec.read(batch.readStart, batch.readEnd);
+    const early = await this.takePrefetched(work, batch, req);
+    const data = early?.data ?? (await this.read(work, batch));
     const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
-    const kriging = req.drift
-      ? this.timed('match.kriging', () =>
-          blockKriging(raw, work.setup, { segments: req.segments, drift: req.drift!, params: work.params }),
-        )
-      : undefined;
+    // The kriging is a pure function of the batch span and the shift, so one computed ahead is the same.
+    const kriging = early?.kriging ? early.kriging.value : this.matchKriging(req, raw);
     const options = preprocessOptions(work.setup, req.channels, work.params);
     const halo = { haloSamples: batch.ownStart - batch.readStart, ownSamples: batch.ownEnd - batch.ownStart };
     // Off the JavaScript thread when the build has the async entry: the next batch's read, kriging
@@ -399,6 +493,7 @@ export class BatchEngine {
       this.options.log?.debug({ seconds }, 'engine: seconds in synchronous request phases');
       this.phaseSeconds.clear();
     }
+    this.ahead.clear();
     const all = [...this.open.values()];
     this.open.clear();
     for (const r of all) await (await r.catch(() => null))?.close();

@@ -10,7 +10,7 @@ export type {
   OwnerSegment,
 } from './types.js';
 export { BatchEngine, engineBackend } from './batch-engine.js';
-export type { BatchEngineOptions, EngineBackend, EngineBackendSummary } from './batch-engine.js';
+export type { BatchEngineOptions, EngineBackend, EngineBackendSummary, PrefetchRequest } from './batch-engine.js';
 export { ownerSegments } from './requests.js';
 export type { ProbeWork, StatisticsRequest, SnippetsRequest, DriftDetectRequest, MatchRequest } from './requests.js';
 export { windowStatistics, reduceStatistics } from './statistics.js';

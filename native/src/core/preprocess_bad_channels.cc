@@ -76,15 +76,23 @@ void check_welch(std::size_t n, double sample_rate_hz, std::size_t segment) {
   }
 }
 
-// Per-channel means of a (n × nc) double block, summed in time order.
+// Per-channel means of a (n × nc) double block, summed in time order. Threads own channel
+// ranges, so each mean's sum keeps the same order for any thread count.
 std::vector<double> channel_means(const double* x, std::size_t n, std::size_t nc) {
   std::vector<double> mean(nc, 0.0);
-  for (std::size_t t = 0; t < n; ++t) {
-    for (std::size_t c = 0; c < nc; ++c) mean[c] += x[t * nc + c];
-  }
+  parallel_for(nc, [&](std::size_t c_begin, std::size_t c_end) {
+    for (std::size_t t = 0; t < n; ++t) {
+      const double* row = x + t * nc;
+      for (std::size_t c = c_begin; c < c_end; ++c) mean[c] += row[c];
+    }
+  });
   for (double& m : mean) m /= static_cast<double>(n);
   return mean;
 }
+
+// Channels whose samples are gathered into one contiguous buffer for Welch's method: a strided
+// read of one channel touches a cache line per sample, a group's read uses each line whole.
+constexpr std::size_t kWelchGroup = 8;
 
 // Similarity of each channel with the median trace of the block as given (see
 // bad_channel_features): Σ_t (x_c − mean_c)·r / Σ_t r², r = median trace − its mean.
@@ -140,16 +148,20 @@ BadChannelFeatures features_impl(const In* in, std::size_t in_stride, const doub
 
   // The block with each channel's mean removed: the input of the similarity and of the PSD.
   std::vector<double> raw(n * nc);
-  for (std::size_t t = 0; t < n; ++t) {
-    for (std::size_t c = 0; c < nc; ++c) {
-      raw[t * nc + c] = static_cast<double>(in[t * in_stride + c]) * (gains != nullptr ? gains[c] : 1.0);
+  parallel_for(n, [&](std::size_t t_begin, std::size_t t_end) {
+    for (std::size_t t = t_begin; t < t_end; ++t) {
+      for (std::size_t c = 0; c < nc; ++c) {
+        raw[t * nc + c] = static_cast<double>(in[t * in_stride + c]) * (gains != nullptr ? gains[c] : 1.0);
+      }
     }
-  }
+  });
   {
     const std::vector<double> mean = channel_means(raw.data(), n, nc);
-    for (std::size_t t = 0; t < n; ++t) {
-      for (std::size_t c = 0; c < nc; ++c) raw[t * nc + c] -= mean[c];
-    }
+    parallel_for(n, [&](std::size_t t_begin, std::size_t t_end) {
+      for (std::size_t t = t_begin; t < t_end; ++t) {
+        for (std::size_t c = 0; c < nc; ++c) raw[t * nc + c] -= mean[c];
+      }
+    });
   }
   out.xcor = median_similarity(raw.data(), n, nc);
   std::vector<double> trend = median_filter(out.xcor.data(), nc, w);
@@ -175,13 +187,23 @@ BadChannelFeatures features_impl(const In* in, std::size_t in_stride, const doub
   while (first_bin < nb && !(static_cast<double>(first_bin) * bin_hz > band_start_hz)) ++first_bin;
   if (first_bin == nb) throw std::invalid_argument("bad_channel_features: no PSD bin above the band start");
   out.psd_hf.assign(nc, 0.0);
-  parallel_for(nc, [&](std::size_t c_begin, std::size_t c_end) {
+  const std::size_t n_groups = (nc + kWelchGroup - 1) / kWelchGroup;
+  parallel_for(n_groups, [&](std::size_t g_begin, std::size_t g_end) {
     std::vector<double> psd(nb);
-    for (std::size_t c = c_begin; c < c_end; ++c) {
-      welch.run(raw.data() + c, nc, n, psd.data());
-      double sum = 0;
-      for (std::size_t k = first_bin; k < nb; ++k) sum += psd[k];
-      out.psd_hf[c] = sum / static_cast<double>(nb - first_bin);
+    std::vector<double> lanes(kWelchGroup * n);
+    for (std::size_t g = g_begin; g < g_end; ++g) {
+      const std::size_t c0 = g * kWelchGroup;
+      const std::size_t width = std::min(kWelchGroup, nc - c0);
+      for (std::size_t t = 0; t < n; ++t) {
+        const double* row = raw.data() + t * nc + c0;
+        for (std::size_t k = 0; k < width; ++k) lanes[k * n + t] = row[k];
+      }
+      for (std::size_t k = 0; k < width; ++k) {
+        welch.run(lanes.data() + k * n, 1, n, psd.data());
+        double sum = 0;
+        for (std::size_t b = first_bin; b < nb; ++b) sum += psd[b];
+        out.psd_hf[c0 + k] = sum / static_cast<double>(nb - first_bin);
+      }
     }
   });
   return out;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "matching_simd.h"
 #include "preprocess_internal.h"
 #include "spikeshard/linalg.h"
 #include "spikeshard/preprocess.h"
@@ -43,6 +44,29 @@ std::vector<std::size_t> good_channels(const char* what, const std::int32_t* lab
 constexpr std::size_t kCovarianceChunk = 64;
 constexpr std::size_t kCovarianceStrip = 16;
 
+// Adds the chunk's products x_i·x_j (tn rows of nc) to acc[j], j ∈ [i, nc). A strip of
+// kCovarianceStrip entries stays in registers across the chunk's samples; each entry still sums
+// its samples in ascending t, and no FMA is enabled, so the AVX2 build gives the same numbers.
+SPIKESHARD_CLONES void covariance_row(const double* block, std::size_t tn, std::size_t nc, std::size_t i,
+                                      double* acc) {
+  std::size_t j0 = i;
+  for (; j0 + kCovarianceStrip <= nc; j0 += kCovarianceStrip) {
+    double a[kCovarianceStrip];
+    for (std::size_t k = 0; k < kCovarianceStrip; ++k) a[k] = acc[j0 + k];
+    for (std::size_t t = 0; t < tn; ++t) {
+      const double* row = block + t * nc;
+      const double xi = row[i];
+      for (std::size_t k = 0; k < kCovarianceStrip; ++k) a[k] += xi * row[j0 + k];
+    }
+    for (std::size_t k = 0; k < kCovarianceStrip; ++k) acc[j0 + k] = a[k];
+  }
+  for (std::size_t t = 0; t < tn; ++t) {
+    const double* row = block + t * nc;
+    const double xi = row[i];
+    for (std::size_t j = j0; j < nc; ++j) acc[j] += xi * row[j];
+  }
+}
+
 constexpr std::size_t kWhitenTile = 8;
 
 }  // namespace
@@ -63,26 +87,7 @@ std::vector<double> channel_covariance(const float* x, std::size_t n_samples, st
         const std::size_t rows[2] = {u, nc - 1 - u};
         const std::size_t n_rows = rows[0] == rows[1] ? 1 : 2;
         for (std::size_t r = 0; r < n_rows; ++r) {
-          const std::size_t i = rows[r];
-          double* acc = cov.data() + i * nc;
-          // A strip of kCovarianceStrip entries stays in registers across the chunk's samples;
-          // each entry still sums its samples in ascending t, so the result does not change.
-          std::size_t j0 = i;
-          for (; j0 + kCovarianceStrip <= nc; j0 += kCovarianceStrip) {
-            double a[kCovarianceStrip];
-            for (std::size_t k = 0; k < kCovarianceStrip; ++k) a[k] = acc[j0 + k];
-            for (std::size_t t = 0; t < tn; ++t) {
-              const double* row = block.data() + t * nc;
-              const double xi = row[i];
-              for (std::size_t k = 0; k < kCovarianceStrip; ++k) a[k] += xi * row[j0 + k];
-            }
-            for (std::size_t k = 0; k < kCovarianceStrip; ++k) acc[j0 + k] = a[k];
-          }
-          for (std::size_t t = 0; t < tn; ++t) {
-            const double* row = block.data() + t * nc;
-            const double xi = row[i];
-            for (std::size_t j = j0; j < nc; ++j) acc[j] += xi * row[j];
-          }
+          covariance_row(block.data(), tn, nc, rows[r], cov.data() + rows[r] * nc);
         }
       }
     }

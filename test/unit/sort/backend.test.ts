@@ -150,6 +150,15 @@ function recordingLogger(lines: string[]): Logger {
   return { ...log, child: () => recordingLogger(lines), bindings: () => ({}) } as unknown as Logger;
 }
 
+/** A logger that keeps the fields object of every message. */
+function fieldsLogger(fields: unknown[]): Logger {
+  const at = (a: unknown): void => {
+    if (typeof a === 'object') fields.push(a);
+  };
+  const log = { info: at, warn: at, debug: at, error: at, trace: at };
+  return { ...log, child: () => fieldsLogger(fields), bindings: () => ({}) } as unknown as Logger;
+}
+
 const cudaLoad = loadCudaBinding();
 const noGpu = cudaLoad.ok ? 'a CUDA device is present here' : false;
 
@@ -271,8 +280,17 @@ test(
       assert.deepEqual(cpu.backend['backends'], ['cpu']);
 
       const full = fakeCuda('fused');
-      const viaCuda = await sort('cuda', new LocalExecutor(0, { backend: 'cuda', cuda: full.binding, reason: 'fake' }));
+      const fields: unknown[] = [];
+      const viaCuda = await sort(
+        'cuda',
+        new LocalExecutor(0, { backend: 'cuda', cuda: full.binding, reason: 'fake' }, fieldsLogger(fields)),
+      );
       assert.deepEqual(viaCuda.digests, cpu.digests);
+      // The later rounds' first batches were read ahead with their kriging matrices (learning's
+      // pipeline fill), and the bytes above are still the CPU's.
+      const phases = fields.find((f) => typeof f === 'object' && f !== null && 'seconds' in f) as
+        { seconds: Record<string, number> } | undefined;
+      assert.ok(phases !== undefined && 'prefetch.kriging' in phases.seconds, JSON.stringify(phases));
       assert.ok(full.calls.preprocessShiftBatch > 5, JSON.stringify(full.calls));
       // Learning and extraction took the fused entry, never the block path's matchBatch.
       assert.ok(full.calls.preprocessShiftMatchBatch >= 2, JSON.stringify(full.calls));

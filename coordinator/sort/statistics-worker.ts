@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * A worker thread of StatisticsThreads (statistics-threads.ts): reads and reduces the channel
+ * statistics of each window it is sent, with its own engine; the result's arrays are moved back.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { BatchEngine } from '../../native/lib/index.js';
+import type { StatisticsReply, StatisticsTask } from './statistics-threads.js';
+
+const port = parentPort;
+if (port === null) throw new Error('statistics-worker.js runs as a worker thread of StatisticsThreads');
+// The same thread count as the calling engine's (the native default is shared by the process).
+const engine = new BatchEngine({ threads: (workerData as { threads: number }).threads });
+port.on('message', (task: StatisticsTask) => {
+  engine.statistics({ work: task.work, window: task.window }).then(
+    (result) => {
+      const reply: StatisticsReply = { id: task.id, result };
+      port.postMessage(reply, [result.labels.buffer as ArrayBuffer, result.covariance.buffer as ArrayBuffer]);
+    },
+    (error: unknown) => port.postMessage({ id: task.id, error: String(error) } satisfies StatisticsReply),
+  );
+});

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/**
+ * Reading batches ahead (learning's pipeline fill): runRound says when a round has handed out its
+ * last item, and the engine's prefetched batches give the same results as reading them on request.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import {
+  BatchEngine,
+  discoverSession,
+  inspectRecording,
+  type ChannelState,
+  type ProbeWork,
+} from '../../../native/lib/index.js';
+import { runRound } from '../../../coordinator/sort/rounds.js';
+import { probeSetup } from '../../../coordinator/sort/pipeline.js';
+import { silentLogger } from '../../../proto/log.js';
+import { defaultParams } from '../../../proto/params.js';
+import { runCli } from '../../helpers/cli.js';
+import { tmpDir } from '../../helpers/tmp.js';
+
+const ticks = (n: number): Promise<void> =>
+  n === 0 ? Promise.resolve() : new Promise((resolve) => setImmediate(() => void ticks(n - 1).then(resolve)));
+
+test('runRound calls onAllStarted once, after the last item started and before the round ends', async () => {
+  const seen: string[] = [];
+  const results = await runRound(
+    silentLogger(),
+    'round',
+    [0, 1, 2, 3, 4],
+    2,
+    async (x) => {
+      seen.push(`start ${x}`);
+      await ticks(5 - x);
+      seen.push(`done ${x}`);
+      return x * 2;
+    },
+    { onAllStarted: () => seen.push('all started') },
+  );
+  assert.deepEqual(results, [0, 2, 4, 6, 8]);
+  assert.equal(seen.filter((s) => s === 'all started').length, 1);
+  const at = seen.indexOf('all started');
+  assert.equal(seen[at - 1], 'start 4', seen.join(', '));
+  // Item 4 is the last to finish here (it started last): the hook came while the round was draining.
+  assert.ok(at < seen.indexOf('done 3') || at < seen.indexOf('done 4'), seen.join(', '));
+
+  const loaded: string[] = [];
+  await runRound(silentLogger(), 'loaded', [0, 1], 2, () => Promise.reject(new Error('not computed')), {
+    load: (i) => i,
+    onAllStarted: () => loaded.push('all started'),
+  });
+  assert.deepEqual(loaded, ['all started']);
+});
+
+test(
+  'prefetched batches are the bytes read before the request, at most maxPrefetched, oldest evicted first',
+  { timeout: 60_000 },
+  async () => {
+    const { dir, cleanup } = tmpDir('spikeshard-prefetch-');
+    try {
+      const sim = path.join(dir, 'sim');
+      assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '3', '--units', '3']).status, 0);
+      const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
+      const setup = probeSetup(info);
+      const n = setup.nChannels;
+      const channels: ChannelState = {
+        labels: new Int32Array(n),
+        good: new Uint8Array(n).fill(1),
+        gains: Float64Array.from(setup.uvPerCount),
+        whitening: {
+          nChannels: n,
+          nNearest: 1,
+          epsilon: 0,
+          indices: Int32Array.from({ length: n }, (_, c) => c),
+          weights: new Float32Array(n).fill(0.1),
+          dense: new Float64Array(n * n),
+        },
+      };
+      const work: ProbeWork = {
+        probe: 'imec0',
+        recordingPath: info.binPath,
+        allowPartialSample: false,
+        setup,
+        params: { ...defaultParams(), snippetThreshold: 4 },
+      };
+      const spans = [0, 1, 2].map((i) => ({
+        index: i,
+        readStart: i * 25_000,
+        ownStart: i * 25_000 + 1000,
+        ownEnd: i * 25_000 + 24_000,
+        readEnd: i * 25_000 + 25_000,
+      }));
+      const reference = new BatchEngine({ threads: 1 });
+      const engine = new BatchEngine({ threads: 1, maxPrefetched: 2 });
+      try {
+        const expected = await Promise.all(spans.map((batch) => reference.snippets({ work, batch, channels })));
+        assert.ok(
+          expected.every((s) => s.length > 0),
+          `every simulated batch has isolated spikes: ${expected.map((s) => s.length).join(', ')}`,
+        );
+        const prefetch = (batch: (typeof spans)[number]) =>
+          engine.prefetch({ work, batch, segments: [], channels, drift: null });
+        // Three prefetched with room for two: the first is evicted. Once the reads are done the file
+        // is zeroed in place, so a batch read on request has no spikes while a prefetched one keeps them.
+        spans.forEach(prefetch);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const fd = openSync(info.binPath, 'r+');
+        try {
+          writeSync(fd, Buffer.alloc(statSync(info.binPath).size), 0);
+        } finally {
+          closeSync(fd);
+        }
+        assert.equal((await engine.snippets({ work, batch: spans[0]!, channels })).length, 0, 'batch 0 was evicted');
+        assert.deepEqual(await engine.snippets({ work, batch: spans[1]!, channels }), expected[1]);
+        assert.deepEqual(await engine.snippets({ work, batch: spans[2]!, channels }), expected[2]);
+        // Taken once: the next request reads the (now zero) file.
+        assert.equal((await engine.snippets({ work, batch: spans[1]!, channels })).length, 0);
+      } finally {
+        await engine.close();
+        await reference.close();
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);
