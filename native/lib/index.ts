@@ -95,6 +95,7 @@ export {
   peakChannels,
   factorizeTemplates,
   templateCorrelations,
+  templateSimilarity,
   zeroLagSimilarity,
   poolRunningMeans,
   selectBirths,
