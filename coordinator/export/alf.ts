@@ -51,6 +51,8 @@ export interface AlfOptions extends StagedFolderOptions {
   waveforms?: IblWaveforms;
   /** Receives the seconds of each part: derive (templates, amplitudes, depths), metrics, write. */
   timings?: Record<string, number>;
+  /** Called as each part ends, after its timing (benchmarks sample memory there). */
+  onPart?: (part: string) => void;
 }
 
 /** ALF collection name of a probe label: 'imec0' → 'probe00', 'imec1a' → 'probe01a' (split shanks); 'probe00' is kept. */
@@ -88,7 +90,8 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
   const partDone = (part: string): void => {
     const now = performance.now();
     if (options.timings !== undefined) options.timings[part] = (now - partStart) / 1000;
-    partStart = now;
+    options.onPart?.(part);
+    partStart = performance.now();
   };
   const winv = whiteningInverse(result, dims);
   const derived = deriveTemplates(result, dims, winv);
@@ -140,7 +143,7 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
     writeNpy(file('clusters.waveformsChannels.npy'), channels, [T, nWf]);
     writeFileAtomic(file('clusters.uuids.csv'), ['uuids', ...uuids, ''].join('\n'));
     writeParquet(file('clusters.metrics.pqt'), metricsColumns(metrics));
-    writeParquet(file('passingSpikes.table.pqt'), passingSpikes(result, metrics, timesS, ampsV, depthsUm, T));
+    writePassingSpikes(file('passingSpikes.table.pqt'), result, metrics, timesS, ampsV, depthsUm, T);
     writeNpy(file('templates.waveforms.npy'), waveforms, waveformShape);
     writeNpy(file('templates.waveformsChannels.npy'), channels, [T, nWf]);
     writeNpy(file('templates.amps.npy'), templateAmpsV);
@@ -259,29 +262,33 @@ export function metricsColumns(m: UnitMetrics): ParquetColumn[] {
 
 /**
  * passingSpikes.table.pqt: the spikes of the clusters that pass every metric (bitwise_fail 0),
- * with IBL's spike attributes (ids uint16 when they fit, int64 otherwise).
+ * with IBL's spike attributes (ids uint16 when they fit, int64 otherwise), streamed from the
+ * per-spike arrays through a row selection: no column is copied for the table.
  */
-function passingSpikes(
+function writePassingSpikes(
+  file: string,
   result: SortingResult,
   metrics: UnitMetrics,
   timesS: Float64Array,
   ampsV: Float64Array,
   depthsUm: Float64Array,
   nTemplates: number,
-): ParquetColumn[] {
-  const keep: number[] = [];
+): void {
   const ids = result.spikes.templates;
-  for (let s = 0; s < ids.length; s++) if (metrics.bitwise_fail[ids[s]!] === 0) keep.push(s);
-  const pick = (x: ArrayLike<number>): Float64Array => Float64Array.from(keep, (s) => x[s]!);
+  let n = 0;
+  for (let s = 0; s < ids.length; s++) if (metrics.bitwise_fail[ids[s]!] === 0) n++;
+  const rows = new Int32Array(n);
+  for (let s = 0, at = 0; s < ids.length; s++) if (metrics.bitwise_fail[ids[s]!] === 0) rows[at++] = s;
   const idType = nTemplates <= 0x10000 ? 'uint16' : 'int64';
-  return [
-    { name: 'times', type: 'double', values: pick(timesS) },
-    { name: 'clusters', type: idType, values: pick(ids) },
-    { name: 'amps', type: 'float', values: pick(ampsV) },
-    { name: 'depths', type: 'float', values: pick(depthsUm) },
-    { name: 'templates', type: idType, values: pick(ids) },
-    { name: 'samples', type: 'int64', values: pick(result.spikes.samples) },
+  const columns: ParquetColumn[] = [
+    { name: 'times', type: 'double', values: timesS },
+    { name: 'clusters', type: idType, values: ids },
+    { name: 'amps', type: 'float', values: ampsV },
+    { name: 'depths', type: 'float', values: depthsUm },
+    { name: 'templates', type: idType, values: ids },
+    { name: 'samples', type: 'int64', values: result.spikes.samples },
   ];
+  writeParquet(file, columns, {}, rows);
 }
 
 /**

@@ -6,7 +6,7 @@
  * Apache Parquet format specification (parquet.thrift) and the Thrift compact protocol
  * specification; readers (pyarrow, pandas, hyparquet) need nothing more.
  */
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomicStream } from './atomic.js';
 
 /** A column of a table: its name, its Parquet type and one value per row. */
 export type ParquetColumn =
@@ -188,18 +188,28 @@ function checkInteger(column: ParquetColumn, value: number, lo: number, hi: numb
   }
 }
 
-/** PLAIN encoding of the column's values (little-endian, lengths before byte arrays). */
-function plainValues(column: ParquetColumn): Buffer {
-  const n = column.values.length;
+/** Rows encoded at a time by the streaming writer (a multiple of 8: boolean bits stay whole bytes). */
+const CHUNK_ROWS = 1 << 16;
+
+const TWO_32 = 4294967296;
+
+/**
+ * PLAIN encoding (little-endian, lengths before byte arrays) of the column's rows `first…end−1`,
+ * or of the rows `rows[first…end−1]` when a selection is given. `first` is a multiple of 8 for
+ * booleans, whose bits are packed from the first row.
+ */
+function plainValues(column: ParquetColumn, rows: ArrayLike<number> | null, first: number, end: number): Buffer {
+  const n = end - first;
+  const at = (i: number): number => (rows === null ? first + i : rows[first + i]!);
   switch (column.type) {
     case 'double': {
       const out = Buffer.alloc(8 * n);
-      for (let i = 0; i < n; i++) out.writeDoubleLE(column.values[i]!, 8 * i);
+      for (let i = 0; i < n; i++) out.writeDoubleLE(column.values[at(i)]!, 8 * i);
       return out;
     }
     case 'float': {
       const out = Buffer.alloc(4 * n);
-      for (let i = 0; i < n; i++) out.writeFloatLE(column.values[i]!, 4 * i);
+      for (let i = 0; i < n; i++) out.writeFloatLE(column.values[at(i)]!, 4 * i);
       return out;
     }
     case 'int32':
@@ -209,8 +219,9 @@ function plainValues(column: ParquetColumn): Buffer {
         column.type === 'uint8' ? [0, 0xff] : column.type === 'uint16' ? [0, 0xffff] : [-0x80000000, 0x7fffffff];
       const out = Buffer.alloc(4 * n);
       for (let i = 0; i < n; i++) {
-        checkInteger(column, column.values[i]!, lo, hi, i);
-        out.writeInt32LE(column.values[i]!, 4 * i);
+        const row = at(i);
+        checkInteger(column, column.values[row]!, lo, hi, row);
+        out.writeInt32LE(column.values[row]!, 4 * i);
       }
       return out;
     }
@@ -218,41 +229,64 @@ function plainValues(column: ParquetColumn): Buffer {
       const out = Buffer.alloc(8 * n);
       const values = column.values;
       for (let i = 0; i < n; i++) {
-        const v = values[i]!;
+        const row = at(i);
+        const v = values[row]!;
         if (typeof v === 'bigint') {
           out.writeBigInt64LE(v, 8 * i);
         } else {
-          checkInteger(column, v, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, i);
-          out.writeBigInt64LE(BigInt(v), 8 * i);
+          checkInteger(column, v, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, row);
+          // Two's complement as two 32-bit halves (v = hi · 2³² + lo, 0 ≤ lo < 2³²): the same
+          // bytes as writeBigInt64LE(BigInt(v)), without a BigInt per value.
+          const high = Math.floor(v / TWO_32);
+          out.writeUInt32LE(v - high * TWO_32, 8 * i);
+          out.writeInt32LE(high, 8 * i + 4);
         }
       }
       return out;
     }
     case 'boolean': {
-      // Bit-packed, least significant bit first.
       const out = Buffer.alloc(Math.ceil(n / 8));
-      for (let i = 0; i < n; i++) if (column.values[i]) out[i >> 3]! |= 1 << (i & 7);
+      for (let i = 0; i < n; i++) if (column.values[at(i)]) out[i >> 3]! |= 1 << (i & 7);
       return out;
     }
     case 'string': {
-      const parts = column.values.map((s) => Buffer.from(s, 'utf8'));
+      const parts = Array.from({ length: n }, (_, i) => Buffer.from(column.values[at(i)]!, 'utf8'));
       const out = Buffer.alloc(parts.reduce((sum, p) => sum + 4 + p.length, 0));
-      let at = 0;
+      let offset = 0;
       for (const p of parts) {
-        out.writeUInt32LE(p.length, at);
-        p.copy(out, at + 4);
-        at += 4 + p.length;
+        out.writeUInt32LE(p.length, offset);
+        p.copy(out, offset + 4);
+        offset += 4 + p.length;
       }
       return out;
     }
   }
 }
 
-/**
- * The bytes of a Parquet file holding `columns` (all of the same length) as one row group.
- * `keyValue` goes into the footer's key/value metadata (e.g. provenance).
- */
-export function encodeParquet(columns: readonly ParquetColumn[], keyValue: Record<string, string> = {}): Buffer {
+/** Bytes of the PLAIN encoding of `nRows` rows of `column` (`rows`: the selection, if any). */
+function plainLength(column: ParquetColumn, rows: ArrayLike<number> | null, nRows: number): number {
+  switch (column.type) {
+    case 'double':
+    case 'int64':
+      return 8 * nRows;
+    case 'float':
+    case 'int32':
+    case 'uint8':
+    case 'uint16':
+      return 4 * nRows;
+    case 'boolean':
+      return Math.ceil(nRows / 8);
+    case 'string': {
+      let bytes = 0;
+      for (let i = 0; i < nRows; i++)
+        bytes += 4 + Buffer.byteLength(column.values[rows === null ? i : rows[i]!]!, 'utf8');
+      return bytes;
+    }
+  }
+}
+
+/** Throws a RangeError unless every column has `nRows` values and a distinct, non-empty name. */
+function checkColumns(columns: readonly ParquetColumn[]): number {
   if (columns.length === 0) throw new RangeError('parquet: a table needs at least one column');
   const nRows = columns[0]!.values.length;
   const names = new Set<string>();
@@ -265,26 +299,38 @@ export function encodeParquet(columns: readonly ParquetColumn[], keyValue: Recor
     if (c.name === '' || names.has(c.name)) throw new RangeError(`parquet column name '${c.name}': empty or repeated`);
     names.add(c.name);
   }
+  return nRows;
+}
 
-  const magic = Buffer.from('PAR1', 'ascii');
-  const parts: Buffer[] = [magic];
-  let offset = magic.length;
-  const chunks: Array<{ column: ParquetColumn; pageOffset: number; size: number }> = [];
-  for (const column of columns) {
-    const data = plainValues(column);
-    const header = new CompactWriter().message((w) => {
-      w.i32(1, PAGE_DATA)
-        .i32(2, data.length)
-        .i32(3, data.length)
-        .struct(5, (d) => {
-          d.i32(1, nRows).i32(2, ENCODING_PLAIN).i32(3, ENCODING_RLE).i32(4, ENCODING_RLE);
-        });
-    });
-    chunks.push({ column, pageOffset: offset, size: header.length + data.length });
-    parts.push(header, data);
-    offset += header.length + data.length;
-  }
+const MAGIC = Buffer.from('PAR1', 'ascii');
 
+/** The data page header of a column of `nRows` values in `dataLength` bytes. */
+function pageHeader(nRows: number, dataLength: number): Buffer {
+  return new CompactWriter().message((w) => {
+    w.i32(1, PAGE_DATA)
+      .i32(2, dataLength)
+      .i32(3, dataLength)
+      .struct(5, (d) => {
+        d.i32(1, nRows).i32(2, ENCODING_PLAIN).i32(3, ENCODING_RLE).i32(4, ENCODING_RLE);
+      });
+  });
+}
+
+interface ColumnChunk {
+  column: ParquetColumn;
+  /** Byte offset of the column's page header in the file. */
+  pageOffset: number;
+  /** Bytes of the page header and the values. */
+  size: number;
+}
+
+/** The file's end: the footer (FileMetaData), its length and the magic. */
+function fileEnd(
+  columns: readonly ParquetColumn[],
+  chunks: readonly ColumnChunk[],
+  nRows: number,
+  keyValue: Record<string, string>,
+): Buffer[] {
   const totalBytes = chunks.reduce((sum, c) => sum + c.size, 0);
   const footer = new CompactWriter().message((w) => {
     w.i32(1, 1);
@@ -316,7 +362,7 @@ export function encodeParquet(columns: readonly ParquetColumn[], keyValue: Recor
             .i64(9, chunk.pageOffset);
         });
       });
-      rg.i64(2, totalBytes).i64(3, nRows).i64(5, magic.length).i64(6, totalBytes);
+      rg.i64(2, totalBytes).i64(3, nRows).i64(5, MAGIC.length).i64(6, totalBytes);
     });
     const kv = Object.entries(keyValue);
     if (kv.length > 0) w.listStruct(5, kv, (e, [k, v]) => e.string(1, k).string(2, v));
@@ -324,15 +370,85 @@ export function encodeParquet(columns: readonly ParquetColumn[], keyValue: Recor
   });
   const length = Buffer.alloc(4);
   length.writeUInt32LE(footer.length);
-  parts.push(footer, length, magic);
+  return [footer, length, MAGIC];
+}
+
+/**
+ * The bytes of a Parquet file holding `columns` (all of the same length) as one row group, built
+ * whole in memory (small tables; see writeParquet for large ones). `keyValue` goes into the
+ * footer's key/value metadata (e.g. provenance).
+ */
+export function encodeParquet(columns: readonly ParquetColumn[], keyValue: Record<string, string> = {}): Buffer {
+  const nRows = checkColumns(columns);
+  const parts: Buffer[] = [MAGIC];
+  let offset = MAGIC.length;
+  const chunks: ColumnChunk[] = [];
+  for (const column of columns) {
+    const data = plainValues(column, null, 0, nRows);
+    const header = pageHeader(nRows, data.length);
+    chunks.push({ column, pageOffset: offset, size: header.length + data.length });
+    parts.push(header, data);
+    offset += header.length + data.length;
+  }
+  parts.push(...fileEnd(columns, chunks, nRows, keyValue));
   return Buffer.concat(parts);
 }
 
-/** Writes `columns` as a Parquet file at `file` (atomically: temporary name, fsync, rename). */
+/**
+ * Hands the bytes of the Parquet file of `columns` to `write` piece by piece, in order, each
+ * column's values encoded CHUNK_ROWS rows at a time: the same bytes as encodeParquet of the
+ * selected rows, while only one chunk is encoded at once. `rows`, when given, selects the rows
+ * of every column (indices into the columns' values, in the order written), so a table of a
+ * subset of spikes needs no copy of its columns.
+ */
+export function streamParquet(
+  columns: readonly ParquetColumn[],
+  write: (bytes: Uint8Array) => void,
+  keyValue: Record<string, string> = {},
+  rows: ArrayLike<number> | null = null,
+): void {
+  const nValues = checkColumns(columns);
+  if (rows !== null) {
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (!(Number.isInteger(r) && r >= 0 && r < nValues)) {
+        throw new RangeError(`parquet row selection [${i}]: expected a row index in [0, ${nValues}), got ${r}`);
+      }
+    }
+  }
+  const nRows = rows === null ? nValues : rows.length;
+  write(MAGIC);
+  let offset = MAGIC.length;
+  const chunks: ColumnChunk[] = [];
+  for (const column of columns) {
+    const dataLength = plainLength(column, rows, nRows);
+    const header = pageHeader(nRows, dataLength);
+    write(header);
+    let written = 0;
+    for (let first = 0; first < nRows; first += CHUNK_ROWS) {
+      const data = plainValues(column, rows, first, Math.min(nRows, first + CHUNK_ROWS));
+      write(data);
+      written += data.length;
+    }
+    if (written !== dataLength) {
+      throw new Error(`parquet column '${column.name}': encoded ${written} bytes, expected ${dataLength}`);
+    }
+    chunks.push({ column, pageOffset: offset, size: header.length + dataLength });
+    offset += header.length + dataLength;
+  }
+  for (const part of fileEnd(columns, chunks, nRows, keyValue)) write(part);
+}
+
+/**
+ * Writes `columns` (or their rows `rows`, see streamParquet) as a Parquet file at `file`
+ * (atomically: temporary name, fsync, rename), streamed: a table of millions of rows is never
+ * held encoded in memory. On a RangeError (a value that does not fit its type) no file is left.
+ */
 export function writeParquet(
   file: string,
   columns: readonly ParquetColumn[],
   keyValue: Record<string, string> = {},
+  rows: ArrayLike<number> | null = null,
 ): void {
-  writeFileAtomic(file, encodeParquet(columns, keyValue));
+  writeFileAtomicStream(file, (write) => streamParquet(columns, write, keyValue, rows));
 }

@@ -467,20 +467,25 @@ export function unitMetrics(input: UnitMetricsInput, params: UnitMetricsParams =
     bitwise_fail: new Uint8Array(T),
     ks2_label: [...input.ks2Labels],
   };
-  // Spike indices of each cluster, in time order.
-  const members: number[][] = Array.from({ length: T }, () => []);
+  // Spike indices of each cluster, in time order: cluster c's are order[start[c] … start[c + 1]),
+  // one 4-byte index per spike (arrays of numbers per cluster took 2–3 times that).
+  const start = new Int32Array(T + 1);
   for (let s = 0; s < S; s++) {
     const c = input.clusters[s]!;
     if (!(c >= 0 && c < T) || !Number.isInteger(c)) {
       throw new RangeError(`unitMetrics: spike ${s} expected a cluster in [0, ${T}), got ${c}`);
     }
-    members[c]!.push(s);
+    start[c + 1]!++;
   }
+  for (let c = 0; c < T; c++) start[c + 1]! += start[c]!;
+  const order = new Int32Array(S);
+  const next = start.slice(0, T);
+  for (let s = 0; s < S; s++) order[next[input.clusters[s]!]!++] = s;
   const t0 = S > 0 ? input.timesS[0]! : NaN;
   const t1 = S > 0 ? input.timesS[S - 1]! : NaN;
   const span = t1 - t0;
   for (let c = 0; c < T; c++) {
-    const idx = members[c]!;
+    const idx = order.subarray(start[c], start[c + 1]);
     const n = idx.length;
     m.spike_count[c] = n;
     if (n > 0) {

@@ -3,7 +3,7 @@
  * From the engine's spikes to a finished sorting: merges, splits, the score cut-off with good/mua
  * labels, renumbering, and the arrays the phy and ALF writers need.
  */
-import type { RecordingInfo } from '../../native/lib/index.js';
+import { releaseFreedMemory, type RecordingInfo } from '../../native/lib/index.js';
 import type { Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
 import type { SortingResult } from '../formats/sorting-result.js';
@@ -56,6 +56,8 @@ export interface AssembleOptions {
   scratchDir?: string | null;
   /** Filled with what the splits cost (benchmarks). */
   splitStats?: SplitStats;
+  /** Called as each step ends, after its timing (benchmarks sample memory there). */
+  onStep?: (step: string) => void;
 }
 
 /**
@@ -78,7 +80,8 @@ export async function assembleSorting(
   const stepDone = (step: string): void => {
     const now = performance.now();
     if (timings !== null) timings[step] = (now - stepStart) / 1000;
-    stepStart = now;
+    run.onStep?.(step);
+    stepStart = performance.now();
   };
   const { model, setup } = out;
   const fs = setup.sampleRateHz;
@@ -144,6 +147,10 @@ export async function assembleSorting(
     },
     { threads: run.threads ?? 0, scratchDir: run.scratchDir ?? null, stats: splitStats },
   );
+  // The split workers' heaps are freed when they exit, but glibc keeps each worker thread's arena
+  // for reuse by threads that never come: ~100 MB per worker at 10 minutes, which stayed in the
+  // RSS under the cut-off and the export (benchmarks.md, "Peak memory against recording length").
+  releaseFreedMemory();
   stepDone('splits');
   log.debug(
     { splitStats },

@@ -12,7 +12,7 @@ import {
   reduceStatistics,
   registerDrift,
   sortingPositions,
-  templateCorrelations,
+  templateSimilarity,
   type ChannelState,
   type DriftState,
   type ExtractBatchResult,
@@ -498,10 +498,10 @@ export async function runEngine(
   });
 
   // Round 4: extraction with frozen templates.
-  // Only the similarity tables are kept: extraction derives WtW where it matches (below), so the
-  // F² × 121 floats are not held here through extraction.
+  // Only the similarity tables are made here: extraction derives WtW where it matches (below), so
+  // the F² × 121 floats (0.8 GB at 1 300 templates) are neither held through extraction nor made.
   const correlations = (({ similarity, similar, nSimilar }) => ({ similarity, similar, nSimilar }))(
-    templateCorrelations(model, { nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)), threads: 0 }),
+    templateSimilarity(model, { nSimilarMax: Math.min(32, Math.max(1, model.nTemplates)), threads: 0 }),
   );
   const widths = { template: correlations.nSimilar, pc: 3 * nNeighbours };
   const extracted = await timed('extraction', async () => {

@@ -147,6 +147,12 @@ export interface MatchingBinding {
   ): RawTemplateModel;
   /** [sync] Full-lag cross-correlations WtW, similarity (simScore) and most-similar lists (iList). */
   templateCorrelations(model: RawTemplateModel, nSimilarMax: number, threads: number): RawTemplateCorrelations;
+  /** [sync] templateCorrelations' similarity and most-similar lists (the same bits), without WtW. */
+  templateSimilarity(
+    model: RawTemplateModel,
+    nSimilarMax: number,
+    threads: number,
+  ): Omit<RawTemplateCorrelations, 'crossCorrelation'>;
   /** [sync] Zero-lag similarity ⟨T_a, T_b⟩, nTemplates × nTemplates. */
   zeroLagSimilarity(model: RawTemplateModel, threads: number): Float32Array;
   poolRunningMeans(

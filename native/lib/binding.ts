@@ -33,4 +33,9 @@ export interface NativeCpuBinding
   describe(): NativeDescription;
   /** [sync] Threads for parallel kernels; 0 = all cores. Throws TypeError on a non-number. */
   setThreads(n: number): void;
+  /**
+   * [sync] Returns the C heap's free pages to the system (glibc malloc_trim over every arena);
+   * true if any were released, false if none were or the C library has no such call.
+   */
+  trimMemory(): boolean;
 }

@@ -2,6 +2,7 @@
 /** The engine's public face: everything outside native/ imports from here. */
 export { loadCpuBinding, packageRoot, NativeLoadError } from './load.js';
 export { loadCudaBinding } from './load.js';
+export { releaseFreedMemory } from './memory.js';
 export type { CudaLoadResult } from './load.js';
 export type {
   NativeCudaBinding,
@@ -94,6 +95,7 @@ export {
   peakChannels,
   factorizeTemplates,
   templateCorrelations,
+  templateSimilarity,
   zeroLagSimilarity,
   poolRunningMeans,
   selectBirths,

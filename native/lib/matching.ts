@@ -319,6 +319,18 @@ export function templateCorrelations(model: TemplateModel, options: CorrelationO
   return binding().templateCorrelations(model, options.nSimilarMax, options.threads);
 }
 
+/**
+ * templateCorrelations without WtW: the same similarity and most-similar lists, bit for bit,
+ * without making or holding the nTemplates² × nLags table (0.8 GB at 1 300 templates), for callers
+ * that need only the similarity (the engine derives WtW itself where it matches).
+ */
+export function templateSimilarity(
+  model: TemplateModel,
+  options: CorrelationOptions,
+): Omit<TemplateCorrelations, 'crossCorrelation'> {
+  return binding().templateSimilarity(model, options.nSimilarMax, options.threads);
+}
+
 /** ⟨T_a, T_b⟩ at zero lag, nTemplates × nTemplates (the triage similarity). */
 export function zeroLagSimilarity(model: TemplateModel, threads = 0): Float32Array {
   return binding().zeroLagSimilarity(model, threads);

@@ -455,6 +455,12 @@ TEST(template_correlations_bitwise_equal_to_per_lag_sums_for_any_thread_count) {
     CHECK(std::memcmp(in_place.data(), want.data(), want.size() * sizeof(float)) == 0);
     CHECK(p.similarity == r.similarity);
     CHECK(p.similar == r.similar);
+    // Without a table: the same similarity bits and lists.
+    TemplateCorrelations s = template_correlations(m.view(), 5, threads, nullptr);
+    CHECK(s.WtW.empty());
+    CHECK(s.similarity.size() == r.similarity.size());
+    CHECK(std::memcmp(s.similarity.data(), r.similarity.data(), r.similarity.size() * sizeof(float)) == 0);
+    CHECK(s.similar == r.similar);
   }
   auto cc1 = zero_lag_similarity(m.view(), 1);
   for (int threads : {2, 3, 4}) CHECK(zero_lag_similarity(m.view(), threads) == cc1);

@@ -409,6 +409,46 @@ export function folderHash(dir: string): string {
   return hash.digest('hex');
 }
 
+/** MiB of /proc/self/status's VmRSS, RssAnon and VmHWM (peak since the last `resetPeak`); zeros off Linux. */
+function procMemory(): { rss: number; anon: number; peak: number } {
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/status', 'latin1');
+  } catch {
+    return { rss: 0, anon: 0, peak: 0 };
+  }
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0) / 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), peak: kb('VmHWM') };
+}
+
+/** Resets VmHWM to the current RSS (Linux: /proc/self/clear_refs 5), so each step's own peak can be read. */
+function resetPeak(): void {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // Not Linux, or not allowed: the peaks are then running maxima.
+  }
+}
+
+/** Each step's memory: RSS and its anonymous part at the end, and the step's own peak, in MiB. */
+class StepMemory {
+  readonly rows: Array<{ step: string; rss: number; anon: number; peak: number; heap: number; buffers: number }> = [];
+  readonly base = procMemory();
+
+  constructor() {
+    resetPeak();
+  }
+
+  mark(step: string): void {
+    const peak = procMemory().peak;
+    // After a full collection, so that rss and buffers show what is still held, not garbage.
+    (globalThis as { gc?: () => void }).gc?.();
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    this.rows.push({ step, ...procMemory(), peak, heap: heapUsed / 2 ** 20, buffers: arrayBuffers / 2 ** 20 });
+    resetPeak();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -458,6 +498,9 @@ async function main(): Promise<void> {
     seconds['records'] = (performance.now() - t0) / 1000;
   }
   const rssAfterInput = process.memoryUsage().rss;
+  // What post-processing and export hold, measured from here: the synthesis's garbage collected first.
+  (globalThis as { gc?: () => void }).gc?.();
+  const memory = new StepMemory();
   const steps: Record<string, number> = {};
   const zeroReads = { reads: 0, bytes: 0, seconds: 0 };
   const readsAt = (): typeof zeroReads => ({ ...(records?.stats ?? zeroReads) });
@@ -476,6 +519,7 @@ async function main(): Promise<void> {
       threads: Number(values.threads),
       scratchDir: values['no-scratch'] ? null : path.join(work, 'scratch'),
       splitStats,
+      onStep: (step) => memory.mark(step),
     },
   );
   seconds['assemble'] = (performance.now() - t0) / 1000;
@@ -485,9 +529,15 @@ async function main(): Promise<void> {
   t0 = performance.now();
   writePhy(path.join(work, 'phy'), result, { overwrite: true });
   seconds['phy'] = (performance.now() - t0) / 1000;
+  memory.mark('phy');
   const alfSteps: Record<string, number> = {};
   t0 = performance.now();
-  writeAlf(path.join(work, 'alf'), result, { runId: 'bench', overwrite: true, timings: alfSteps });
+  writeAlf(path.join(work, 'alf'), result, {
+    runId: 'bench',
+    overwrite: true,
+    timings: alfSteps,
+    onPart: (part) => memory.mark(`alf ${part}`),
+  });
   seconds['alf'] = (performance.now() - t0) / 1000;
   const exportReads = readsAt();
   result.spikes.features.close();
@@ -539,7 +589,16 @@ async function main(): Promise<void> {
   console.log(
     `result        ${result.templates.count} clusters (${result.templates.labels.filter((l) => l === 'good').length} good), ${result.spikes.samples.length} spikes`,
   );
-  console.log(`peak RSS      ${maxRssMb.toFixed(0)} MiB`);
+  console.log(`peak RSS      ${maxRssMb.toFixed(0)} MiB (the whole process, synthesis included)`);
+  const mib = (x: number): string => x.toFixed(0).padStart(6);
+  console.log(
+    `memory        from RSS ${mib(memory.base.rss)} MiB (anon ${mib(memory.base.anon)}) after the input; ` +
+      `(run with --expose-gc to collect the synthesis first); per step, MiB:`,
+  );
+  console.log(`  ${'step'.padEnd(14)}   peak    rss   anon   heap buffers (JS heap used, array buffers)`);
+  for (const r of memory.rows) {
+    console.log(`  ${r.step.padEnd(14)} ${mib(r.peak)} ${mib(r.rss)} ${mib(r.anon)} ${mib(r.heap)} ${mib(r.buffers)}`);
+  }
   if (values.out) rmSync(path.join(work, 'records'), { recursive: true, force: true });
   const digest = values.hash ? folderHash(work) : null;
   if (digest !== null) console.log(`outputs sha1  ${digest}`);
@@ -557,6 +616,7 @@ async function main(): Promise<void> {
       reads: { assemble: assembleReads, export: exportReads },
       splitStats,
       maxRssMb,
+      memory: { base: memory.base, steps: memory.rows },
       digest,
     };
     writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');

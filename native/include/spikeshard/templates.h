@@ -129,7 +129,9 @@ TemplateCorrelations template_correlations(const TemplateSet& model, int n_simil
 // The same, with WtW written to `WtW` (nTemplates² × (2·nt0 − 1) floats, all zero on entry: only
 // pairs whose neighbourhoods overlap are written) and the result's WtW left empty. Lets a caller
 // hand over memory it already owns (a JS typed array) instead of filling and copying a vector of
-// ~0.7 GB at 1 200 templates.
+// ~0.7 GB at 1 200 templates. With `WtW` null, only the similarity and the most-similar lists are
+// made (the same bits), and no table is held: for callers that need no WtW (the coordinator's
+// similarity tables while the engine derives its own WtW where it matches).
 TemplateCorrelations template_correlations(const TemplateSet& model, int n_similar_max, int threads, float* WtW);
 
 // One batch's learning statistics folded into the running means, in place: for each row k,

@@ -5,6 +5,10 @@
 
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "addon.h"
 #include "spikeshard/threads.h"
 #include "spikeshard/version.h"
@@ -34,11 +38,26 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// [sync] trimMemory(): hands the heap's free pages back to the system (glibc's malloc_trim, every
+// arena); true if any were released, false if none were or the C library has no such call.
+// glibc keeps freed blocks for reuse: after a step that allocated and freed hundreds of MB (the
+// splits' worker threads, each with its own arena) they would stay in the process's RSS until exit.
+Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 0) throw Napi::TypeError::New(env, "trimMemory expects no arguments");
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(env, malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("describe", Napi::Function::New(env, Describe));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
   register_preprocess(env, exports);
   register_drift(env, exports);
   register_matching(env, exports);

@@ -153,6 +153,25 @@ Napi::Value TemplateCorrelationsBinding(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] templateSimilarity(model, nSimilarMax, threads) → {nTemplates, nLags, nSimilar, similarity, similar}:
+// templateCorrelations' similarity and most-similar lists (the same bits) without the WtW table.
+Napi::Value TemplateSimilarityBinding(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args a(info, "templateSimilarity", 3);
+    TemplateSet m = read_template_set(a, info[0], "model");
+    int n_similar = static_cast<int>(a.integer(info[1], "nSimilarMax", 1, 1 << 20));
+    int threads = static_cast<int>(a.integer(info[2], "threads", 0, 4096));
+    TemplateCorrelations r = template_correlations(m, n_similar, threads, nullptr);
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("nTemplates", static_cast<double>(r.n_templates));
+    out.Set("nLags", r.n_lags);
+    out.Set("nSimilar", r.n_similar);
+    out.Set("similarity", f32(info.Env(), r.similarity));
+    out.Set("similar", i32(info.Env(), r.similar));
+    return out;
+  });
+}
+
 // [sync] zeroLagSimilarity(model, threads) → Float32Array (nTemplates × nTemplates)
 Napi::Value ZeroLagSimilarity(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
@@ -371,6 +390,7 @@ void register_matching(Napi::Env env, Napi::Object exports) {
   exports.Set("peakChannels", Napi::Function::New(env, PeakChannels));
   exports.Set("factorizeTemplates", Napi::Function::New(env, FactorizeTemplates));
   exports.Set("templateCorrelations", Napi::Function::New(env, TemplateCorrelationsBinding));
+  exports.Set("templateSimilarity", Napi::Function::New(env, TemplateSimilarityBinding));
   exports.Set("zeroLagSimilarity", Napi::Function::New(env, ZeroLagSimilarity));
   exports.Set("poolRunningMeans", Napi::Function::New(env, PoolRunningMeans));
   exports.Set("selectBirths", Napi::Function::New(env, SelectBirths));

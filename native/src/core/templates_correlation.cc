@@ -146,14 +146,18 @@ TemplateCorrelations template_correlations(const TemplateSet& m, int n_similar_m
             f.spatial_products(m, a, b, uu.data());
             f.mix(b, uu.data(), v.data());
             f.all_lags(a, v.data(), acc.data());
-            float* ab = WtW + (a * F + b) * n_lags;
-            float* ba = WtW + (b * F + a) * n_lags;
             float best = -INFINITY;
-            for (int i = 0; i < n_lags; ++i) {
-              float x = static_cast<float>(acc[i]);
-              ab[i] = x;
-              ba[n_lags - 1 - i] = x;
-              best = std::max(best, x);
+            if (WtW != nullptr) {
+              float* ab = WtW + (a * F + b) * n_lags;
+              float* ba = WtW + (b * F + a) * n_lags;
+              for (int i = 0; i < n_lags; ++i) {
+                float x = static_cast<float>(acc[i]);
+                ab[i] = x;
+                ba[n_lags - 1 - i] = x;
+                best = std::max(best, x);
+              }
+            } else {
+              for (int i = 0; i < n_lags; ++i) best = std::max(best, static_cast<float>(acc[i]));
             }
             out.similarity[a * F + b] = best;
             out.similarity[b * F + a] = best;

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import { encodeParquet, writeParquet, type ParquetColumn } from '../../../coordinator/formats/parquet.js';
+import {
+  encodeParquet,
+  streamParquet,
+  writeParquet,
+  type ParquetColumn,
+} from '../../../coordinator/formats/parquet.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 function arrayBuffer(bytes: Uint8Array): ArrayBuffer {
@@ -119,4 +124,70 @@ test('bad tables are refused with the column named', () => {
       ]),
     /repeated/,
   );
+});
+
+test("the streamed writer gives encodeParquet's bytes, over several chunks and for a row selection", async () => {
+  // 150 001 rows: three chunks of the streamed encoder, the last one not a whole byte of booleans.
+  const n = 150_001;
+  const big = [-3, 2 ** 40, -(2 ** 53 - 1), 2 ** 53 - 1, 0, -1, 2 ** 32, -(2 ** 32)];
+  const columns: ParquetColumn[] = [
+    { name: 'times', type: 'double', values: Float64Array.from({ length: n }, (_, i) => i / 30000 + 1e-9 * (i % 7)) },
+    { name: 'clusters', type: 'uint16', values: Uint32Array.from({ length: n }, (_, i) => (i * 7919) % 65536) },
+    { name: 'amps', type: 'float', values: Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 1e-4) },
+    {
+      name: 'samples',
+      type: 'int64',
+      values: Float64Array.from({ length: n }, (_, i) => (i < big.length ? big[i]! : (i % 2 ? -i : i) * 2 ** 20)),
+    },
+    { name: 'n', type: 'int32', values: Int32Array.from({ length: n }, (_, i) => (i % 2 ? -i : i)) },
+    { name: 'ok', type: 'boolean', values: Array.from({ length: n }, (_, i) => i % 3 === 0 || i % 11 === 0) },
+    { name: 'label', type: 'string', values: Array.from({ length: n }, (_, i) => (i % 5 ? 'good' : 'mµa')) },
+  ];
+  const streamed = (cols: ParquetColumn[], rows: ArrayLike<number> | null = null): Buffer => {
+    const parts: Uint8Array[] = [];
+    streamParquet(cols, (bytes) => parts.push(Uint8Array.from(bytes)), { k: 'v' }, rows);
+    return Buffer.concat(parts);
+  };
+  assert.ok(streamed(columns).equals(encodeParquet(columns, { k: 'v' })), 'all rows');
+  // int64 values are written as two 32-bit halves: the extremes read back as the BigInts they are.
+  const extremes = await readBack(streamed([{ name: 'i', type: 'int64', values: big }]));
+  assert.deepEqual(
+    extremes.map((r) => r['i']),
+    big.map((v) => BigInt(v)),
+  );
+
+  const rows = Int32Array.from({ length: n }, (_, i) => i).filter((i) => (i * 2654435761) % 97 < 60);
+  const picked = columns.map((c): ParquetColumn => {
+    const values = Array.from(rows, (r) => (c.values as ArrayLike<unknown>)[r]);
+    return { ...c, values } as ParquetColumn;
+  });
+  assert.ok(streamed(columns, rows).equals(encodeParquet(picked, { k: 'v' })), 'selected rows');
+  assert.ok(
+    streamed(columns, new Int32Array(0)).equals(
+      encodeParquet(
+        picked.map((c) => ({ ...c, values: [] })),
+        { k: 'v' },
+      ),
+    ),
+    'no rows',
+  );
+
+  const { dir, cleanup } = tmpDir();
+  try {
+    const file = path.join(dir, 'sel.pqt');
+    writeParquet(file, columns, { k: 'v' }, rows);
+    assert.ok(readFileSync(file).equals(encodeParquet(picked, { k: 'v' })), 'on disk');
+    // A value out of its type's range found while streaming: no file, no temporary left.
+    const bad = path.join(dir, 'bad.pqt');
+    const tooBig = Uint32Array.from({ length: n }, (_, i) => (i === n - 1 ? 70000 : 1));
+    assert.throws(
+      () => writeParquet(bad, [{ name: 'c', type: 'uint16', values: tooBig }]),
+      /'c' \(uint16\) row 150000/,
+    );
+    assert.equal(existsSync(bad), false);
+    assert.deepEqual(readdirSync(dir), ['sel.pqt']);
+    assert.throws(() => writeParquet(bad, columns, {}, [0, n]), /row selection \[1\]/);
+  } finally {
+    cleanup();
+  }
 });

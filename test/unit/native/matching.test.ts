@@ -13,6 +13,7 @@ import {
   peakChannels,
   proposeTemplates,
   templateCorrelations,
+  templateSimilarity,
   zeroLagSimilarity,
 } from '../../../native/lib/index.js';
 import type { ChannelNeighbourhoods, MeanWaveforms, TemplateModel } from '../../../native/lib/index.js';
@@ -184,6 +185,30 @@ test('templateCorrelations are mirror-symmetric with unit self-similarity', () =
   const cc = zeroLagSimilarity(m);
   assert.equal(cc[0 * F + 1], r.crossCorrelation[(0 * F + 1) * r.nLags + nt0 - 1]);
   assert.equal(cc[0 * F + 2], 0); // disjoint neighbourhoods
+});
+
+test("templateSimilarity gives templateCorrelations' similarity and lists, bit for bit, without WtW", () => {
+  const m = model();
+  for (const nSimilarMax of [1, 2, 32]) {
+    const full = templateCorrelations(m, { nSimilarMax, threads: 0 });
+    const only = templateSimilarity(m, { nSimilarMax, threads: 1 });
+    assert.equal('crossCorrelation' in only, false);
+    assert.equal(only.nTemplates, full.nTemplates);
+    assert.equal(only.nLags, full.nLags);
+    assert.equal(only.nSimilar, full.nSimilar);
+    assert.deepEqual(new Uint8Array(only.similarity.buffer), new Uint8Array(full.similarity.buffer));
+    assert.deepEqual(only.similar, full.similar);
+    // The maximum over lags of WtW, as its definition says.
+    const F = m.nTemplates;
+    for (let a = 0; a < F; a++) {
+      for (let b = 0; b < F; b++) {
+        const lags = full.crossCorrelation.subarray((a * F + b) * full.nLags, (a * F + b + 1) * full.nLags);
+        const overlap = lags.some((x) => x !== 0);
+        if (overlap) assert.equal(only.similarity[a * F + b], Math.max(...lags));
+      }
+    }
+  }
+  assert.throws(() => templateSimilarity(m, { nSimilarMax: 0, threads: 0 }), RangeError);
 });
 
 test('proposeTemplates finds an isolated spike at its trough and peak channel', () => {
