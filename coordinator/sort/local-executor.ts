@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /** The in-process executor: the engine on this machine's cores (or its GPU), one computation at a time. */
-import { RunError } from '../../proto/errors.js';
+import { ParameterError, RunError, expected } from '../../proto/errors.js';
 import type { Logger } from '../../proto/log.js';
 import {
   BatchEngine,
@@ -27,6 +27,25 @@ export interface LocalExecutorOptions {
    * {@link statisticsWorkerCount} of the threads (none below 8 cores)
    */
   statisticsWorkers?: number;
+  /**
+   * Learning and extraction batches read ahead of their requests (0: none). @default
+   * {@link prefetchBatchCount} of the executor's concurrency
+   */
+  prefetchBatches?: number;
+}
+
+/**
+ * Batches read ahead: the requests in flight, or SPIKESHARD_PREFETCH_BATCHES (0 turns the read-ahead
+ * off, for before/after runs).
+ */
+export function prefetchBatchCount(concurrency: number, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env['SPIKESHARD_PREFETCH_BATCHES'];
+  if (fromEnv === undefined || fromEnv === '') return concurrency;
+  const n = Number(fromEnv);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 64) {
+    throw new ParameterError(`SPIKESHARD_PREFETCH_BATCHES: ${expected('an integer from 0 to 64', fromEnv)}`);
+  }
+  return n;
 }
 
 /** The part of a task that travels with each request (the batch plan stays with the coordinator). */
@@ -69,7 +88,7 @@ export class LocalExecutor implements BatchExecutor {
     this.engine = new BatchEngine({
       threads,
       backend: engineBackend(this.choice),
-      maxPrefetched: this.concurrency,
+      maxPrefetched: options.prefetchBatches ?? prefetchBatchCount(this.concurrency),
       ...(log ? { log } : {}),
     });
   }

@@ -8,7 +8,12 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ProbeWork, StatisticsWindow, WindowStatistics } from '../../native/lib/index.js';
+import {
+  releaseFreedMemory,
+  type ProbeWork,
+  type StatisticsWindow,
+  type WindowStatistics,
+} from '../../native/lib/index.js';
 import { ParameterError, expected } from '../../proto/errors.js';
 
 /** One window sent to a worker. */
@@ -152,5 +157,8 @@ export class StatisticsThreads {
     this.busy.clear();
     for (const w of workers) w.removeAllListeners('exit');
     await Promise.all(workers.map((w) => w.terminate()));
+    // Each worker's native allocations went to a malloc arena of its own, which glibc keeps after
+    // the thread ends: without this, ~80 MB per worker stayed in the RSS for the rest of the sort.
+    if (workers.length > 0) releaseFreedMemory();
   }
 }

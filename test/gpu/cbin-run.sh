@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # A compressed recording against its .bin on the GPU machine (issue 7): simulates SECONDS of NP1
 # (384 channels), compresses it (spikeshard compress --verify), measures both files' batch-read
-# speed (npm run bench:cbin-read) and sorts both with --backend $BACKEND; the two sorts' phy spike
+# speed (bench:cbin-read) and sorts both with --backend $BACKEND; the two sorts' phy spike
 # files must be byte-identical.
 #
 #   OUT=<dir> bash test/gpu/cbin-run.sh [SECONDS]
@@ -38,8 +38,8 @@ if [ ! -f "$cbindir/.complete" ]; then
   touch "$cbindir/.complete"
 fi
 say "== batch reads ($(nproc) cores)"
-npm run -s bench:cbin-read -- "$bin" --passes 2 2>&1 | tee -a "$OUT/summary.txt"
-npm run -s bench:cbin-read -- "$cbindir/sim_g0_t0.imec0.ap.cbin" --passes 2 2>&1 | tee -a "$OUT/summary.txt"
+node dist/test/bench/cbin-read-bench.js "$bin" --passes 2 2>&1 | tee -a "$OUT/summary.txt"
+node dist/test/bench/cbin-read-bench.js "$cbindir/sim_g0_t0.imec0.ap.cbin" --passes 2 2>&1 | tee -a "$OUT/summary.txt"
 status=0
 for name in bin cbin; do
   src="$rec"

@@ -14,8 +14,10 @@ import {
   type ChannelState,
   type ProbeWork,
 } from '../../../native/lib/index.js';
+import { prefetchBatchCount } from '../../../coordinator/sort/local-executor.js';
 import { runRound } from '../../../coordinator/sort/rounds.js';
 import { probeSetup } from '../../../coordinator/sort/pipeline.js';
+import { ParameterError } from '../../../proto/errors.js';
 import { silentLogger } from '../../../proto/log.js';
 import { defaultParams } from '../../../proto/params.js';
 import { runCli } from '../../helpers/cli.js';
@@ -126,3 +128,13 @@ test(
     }
   },
 );
+
+test('SPIKESHARD_PREFETCH_BATCHES sets the read-ahead (0 turns it off); a bad value is a ParameterError', () => {
+  assert.equal(prefetchBatchCount(2, {}), 2);
+  assert.equal(prefetchBatchCount(2, { SPIKESHARD_PREFETCH_BATCHES: '0' }), 0);
+  assert.equal(prefetchBatchCount(2, { SPIKESHARD_PREFETCH_BATCHES: '5' }), 5);
+  assert.throws(
+    () => prefetchBatchCount(2, { SPIKESHARD_PREFETCH_BATCHES: 'two' }),
+    (e: unknown) => e instanceof ParameterError && /an integer from 0 to 64/.test(e.message),
+  );
+});
