@@ -37,6 +37,7 @@ if [ ! -f "$cbindir/.complete" ]; then
   rm "$cbindir/sim_g0_t0.imec0.ap.bin"
   touch "$cbindir/.complete"
 fi
+sync # no writeback of the new files under the measurements
 say "== batch reads ($(nproc) cores)"
 node dist/test/bench/cbin-read-bench.js "$bin" --passes 2 2>&1 | tee -a "$OUT/summary.txt"
 node dist/test/bench/cbin-read-bench.js "$cbindir/sim_g0_t0.imec0.ap.cbin" --passes 2 2>&1 | tee -a "$OUT/summary.txt"
