@@ -38,10 +38,10 @@ simulate() { # simulate DIR PROBE DRIFT SEED SECONDS
   [ -f "$1/.complete" ] && return 0
   rm -rf "$1"
   node dist/cli/bin.js simulate "$1" --probe "$2" --channels "$CHANNELS" --units "$((CHANNELS / 4))" --drift "$3" --seed "$4" \
-    --seconds "$5" --threads "$THREADS" >"$1.log" 2>&1 && touch "$1/.complete"
-  # The recording's dirty pages are written back before any sort starts: a writeback of 14 GB
-  # running under the first sort slowed every stage of it by ~10 % (two sorts of one file, 2026-11-25).
-  sync
+  # The recording's dirty pages are written back (sync) before any sort starts: a writeback of
+  # 14 GB running under the first sort seemed to slow each of its stages by ~10 % (2026-11-25).
+  node dist/cli/bin.js simulate "$1" --probe "$2" --channels "$CHANNELS" --units "$((CHANNELS / 4))" --drift "$3" --seed "$4" \
+    --seconds "$5" --threads "$THREADS" >"$1.log" 2>&1 && touch "$1/.complete" && sync
 }
 
 pids=()
