@@ -37,7 +37,6 @@ trap 'kill $sampler 2>/dev/null' EXIT
 simulate() { # simulate DIR PROBE DRIFT SEED SECONDS
   [ -f "$1/.complete" ] && return 0
   rm -rf "$1"
-  node dist/cli/bin.js simulate "$1" --probe "$2" --channels "$CHANNELS" --units "$((CHANNELS / 4))" --drift "$3" --seed "$4" \
   # The recording's dirty pages are written back (sync) before any sort starts: a writeback of
   # 14 GB running under the first sort seemed to slow each of its stages by ~10 % (2026-11-25).
   node dist/cli/bin.js simulate "$1" --probe "$2" --channels "$CHANNELS" --units "$((CHANNELS / 4))" --drift "$3" --seed "$4" \
