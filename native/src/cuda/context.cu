@@ -51,7 +51,7 @@ ContextPool::ContextPool() {
   SPIKESHARD_CUDA_CHECK(cudaGetDeviceCount(&count));
   if (count == 0) throw std::runtime_error("CUDA backend: no CUDA device");
   SPIKESHARD_CUDA_CHECK(cudaSetDevice(0));
-  for (std::size_t i = 0; i < n; ++i) contexts_.push_back(std::make_unique<Context>(*this));
+  for (std::size_t i = 0; i < n; ++i) contexts_.push_back(std::make_unique<Context>(*this, i));
   busy_.assign(n, false);
 }
 
@@ -83,18 +83,50 @@ void ContextPool::release(std::size_t index) {
   freed_.notify_all();
 }
 
-std::size_t ContextPool::reserve(std::size_t old_bytes, std::size_t bytes, std::size_t grown) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const std::size_t others = total_bytes_ - old_bytes;
-  if (others + bytes > kMaxDeviceBytes) {
-    throw std::runtime_error("CUDA backend: a buffer of " + std::to_string(bytes) +
-                             " bytes would take the device memory of the " + std::to_string(contexts_.size()) +
-                             " contexts to " + std::to_string(others + bytes) + " bytes, above their limit of " +
-                             std::to_string(kMaxDeviceBytes) + " (batch too large)");
+std::size_t ContextPool::reserve(std::size_t self, std::size_t old_bytes, std::size_t bytes, std::size_t grown) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    const std::size_t others = total_bytes_ - old_bytes;
+    if (others + bytes <= kMaxDeviceBytes) {
+      const std::size_t size = others + grown > kMaxDeviceBytes ? bytes : grown;
+      total_bytes_ = others + size;
+      return size;
+    }
+    // Over the cap: free the buffers of an idle context (its resident state goes with them), else
+    // wait for a busy one to finish and free its buffers then. Only when every other busy context
+    // is itself waiting for memory (or none is busy) nothing can be freed: throw as one context did.
+    std::size_t idle = contexts_.size(), busy_others = 0;
+    for (std::size_t j = 0; j < contexts_.size(); ++j) {
+      if (j == self) continue;
+      if (busy_[j]) {
+        ++busy_others;
+      } else if (contexts_[j]->bytes_in_use() > 0 && idle == contexts_.size()) {
+        idle = j;
+      }
+    }
+    if (idle < contexts_.size()) {
+      busy_[idle] = true;
+      lock.unlock();
+      try {
+        contexts_[idle]->release(false);
+      } catch (...) {
+        release(idle);
+        throw;
+      }
+      release(idle);
+      lock.lock();
+      continue;
+    }
+    if (busy_others == 0 || memory_waiters_ >= busy_others) {
+      throw std::runtime_error("CUDA backend: a buffer of " + std::to_string(bytes) +
+                               " bytes would take the device memory of the " + std::to_string(contexts_.size()) +
+                               " contexts to " + std::to_string(others + bytes) + " bytes, above their limit of " +
+                               std::to_string(kMaxDeviceBytes) + " (batch too large)");
+    }
+    ++memory_waiters_;
+    freed_.wait(lock);
+    --memory_waiters_;
   }
-  const std::size_t size = others + grown > kMaxDeviceBytes ? bytes : grown;
-  total_bytes_ = others + size;
-  return size;
 }
 
 void ContextPool::unreserve(std::size_t bytes) {
@@ -118,7 +150,7 @@ void allow_dynamic_shared(const void* kernel, std::size_t bytes) {
   limit = bytes;
 }
 
-Context::Context(ContextPool& pool) : pool_(pool) {
+Context::Context(ContextPool& pool, std::size_t index) : pool_(pool), index_(index) {
   SPIKESHARD_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 }
 
@@ -131,7 +163,7 @@ void* Context::buffer(Slot slot, std::size_t bytes) {
   if (bytes == 0) bytes = 1;
   if (sizes_[slot] >= bytes) return pointers_[slot];
   // Grow by a quarter more than asked so that slightly larger batches do not reallocate.
-  const std::size_t grown = pool_.reserve(sizes_[slot], bytes, bytes + bytes / 4);
+  const std::size_t grown = pool_.reserve(index_, sizes_[slot], bytes, bytes + bytes / 4);
   ++generations_[slot];
   if (pointers_[slot] != nullptr) {
     const cudaError_t synced = cudaStreamSynchronize(stream_);
@@ -160,7 +192,7 @@ std::size_t Context::bytes_in_use() const {
   return total;
 }
 
-void Context::release() {
+void Context::release(bool pinned) {
   SPIKESHARD_CUDA_CHECK(cudaStreamSynchronize(stream_));
   for (int s = 0; s < kSlotCount; ++s) {
     if (pointers_[s] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFree(pointers_[s]));
@@ -169,7 +201,7 @@ void Context::release() {
     sizes_[s] = 0;
     ++generations_[s];
   }
-  for (int s = 0; s < kStageCount; ++s) {
+  for (int s = 0; pinned && s < kStageCount; ++s) {
     if (pinned_[s] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFreeHost(pinned_[s]));
     pinned_[s] = nullptr;
     pinned_sizes_[s] = 0;

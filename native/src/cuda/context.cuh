@@ -70,14 +70,15 @@ class ContextPool;
 
 class Context {
  public:
-  // Creates the context's stream; the device is set up by the pool.
-  explicit Context(ContextPool& pool);
+  // Creates the context's stream; the device is set up by the pool. `index`: its place in the pool.
+  Context(ContextPool& pool, std::size_t index);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  // Device pointer of at least `bytes` in `slot` (contents not preserved on growth). Throws
-  // std::runtime_error if the contexts together would exceed kMaxDeviceBytes.
+  // Device pointer of at least `bytes` in `slot` (contents not preserved on growth). When the
+  // contexts together would exceed kMaxDeviceBytes, frees idle contexts' buffers or waits for a busy
+  // one to finish (ContextPool::reserve); throws std::runtime_error when nothing can be freed.
   void* buffer(Slot slot, std::size_t bytes);
   template <typename T>
   T* buffer_of(Slot slot, std::size_t count) {
@@ -85,7 +86,8 @@ class Context {
   }
 
   std::size_t bytes_in_use() const;
-  void release();
+  // Frees the device buffers (and, with `pinned`, the staging buffers); resident state goes stale.
+  void release(bool pinned = true);
   // Changes whenever `slot`'s allocation is replaced or freed: device data kept in a slot across
   // calls (the resident template model) is valid only while its generation is unchanged.
   std::uint64_t generation(Slot slot) const { return generations_[slot]; }
@@ -115,6 +117,7 @@ class Context {
 
  private:
   ContextPool& pool_;
+  std::size_t index_;
   cudaStream_t stream_ = nullptr;
   void* pointers_[kSlotCount] = {};
   std::size_t sizes_[kSlotCount] = {};
@@ -142,10 +145,13 @@ class ContextPool {
   void release(std::size_t index);
   Context& context(std::size_t index) { return *contexts_[index]; }
 
-  // Device bytes of all contexts together, kept under kMaxDeviceBytes: a context about to replace
-  // `old_bytes` of a slot by `bytes` (or, when it fits, `grown` ≥ bytes) reserves the difference
-  // and gets the size to allocate; throws std::runtime_error when even `bytes` would not fit.
-  std::size_t reserve(std::size_t old_bytes, std::size_t bytes, std::size_t grown);
+  // Device bytes of all contexts together, kept under kMaxDeviceBytes: context `self` (leased by
+  // the caller), about to replace `old_bytes` of a slot by `bytes` (or, when it fits, `grown` ≥
+  // bytes), reserves the difference and gets the size to allocate. When even `bytes` would not
+  // fit it frees the buffers of an idle context, or waits until a busy one is released and frees
+  // its buffers then; it throws std::runtime_error when no other context is busy with memory to
+  // give back (none busy, or every busy one waits for memory itself: the waits cannot deadlock).
+  std::size_t reserve(std::size_t self, std::size_t old_bytes, std::size_t bytes, std::size_t grown);
   void unreserve(std::size_t bytes);
 
  private:
@@ -154,7 +160,8 @@ class ContextPool {
   std::condition_variable freed_;
   std::vector<std::unique_ptr<Context>> contexts_;
   std::vector<bool> busy_;
-  std::size_t total_bytes_ = 0;  // guarded by mutex_
+  std::size_t total_bytes_ = 0;     // guarded by mutex_
+  std::size_t memory_waiters_ = 0;  // contexts waiting in reserve(); guarded by mutex_
 };
 
 // One context held for the whole of a call (RAII): every entry of the backend takes one before its
