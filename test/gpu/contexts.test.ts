@@ -6,8 +6,11 @@
  * destripeCutWaveformsAsync) all in flight together give each the result of the same call run
  * alone, bitwise; two template models under two keys alternating over the contexts do not corrupt
  * each other's resident copy; the statistics are sums over the contexts and releaseDeviceMemory()
- * frees them all. Tolerance: none. Skipped without a usable CUDA device.
+ * frees them all; a bad SPIKESHARD_CUDA_CONTEXTS fails the first device call (a child process).
+ * Tolerance: none. Skipped without a usable CUDA device. Run it with SPIKESHARD_CUDA_CONTEXTS=1 (the
+ * old serial behaviour) and =4 too: the comparisons hold for any number of contexts.
  */
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cudaPreprocessShiftMatchBatchAsync } from '../../native/lib/backend.js';
@@ -183,4 +186,23 @@ test('two resident models alternating over the contexts: each call bitwise its c
     `# contexts, two models: ${after.modelUploads - before.modelUploads} uploads and ` +
       `${after.modelReuses - before.modelReuses} reuses over 20 calls`,
   );
+});
+
+test('SPIKESHARD_CUDA_CONTEXTS outside 1..16: the first device call throws, naming the value', { skip }, () => {
+  const load = new URL('../../native/lib/load.js', import.meta.url).href;
+  const script =
+    `const { loadCudaBinding } = await import(${JSON.stringify(load)});` +
+    `const r = loadCudaBinding(); if (!r.ok) throw new Error(r.reason);` +
+    `try { r.binding.deviceMemory(); console.log('no error'); } catch (e) { console.log(e.message); }`;
+  for (const value of ['0', '17', '2x']) {
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, SPIKESHARD_CUDA_CONTEXTS: value },
+      encoding: 'utf8',
+    });
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(
+      child.stdout,
+      new RegExp(`SPIKESHARD_CUDA_CONTEXTS: expected an integer from 1 to 16, got '${value}'`),
+    );
+  }
 });
