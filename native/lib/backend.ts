@@ -272,8 +272,8 @@ export function cudaPreprocessShiftMatchBatch(
 /**
  * {@link cudaPreprocessShiftMatchBatch} off the JavaScript thread (a libuv worker): the same
  * checks (bad arguments throw before it returns) and the same result, bitwise. While the device
- * works, the caller prepares the next batch; calls in flight at once run one after the other on
- * the device. The arrays passed in must not be modified until the promise settles.
+ * works, the caller prepares the next batch; calls in flight at once run on separate device
+ * contexts (streams) while one is free, else wait for one. The arrays passed in must not be modified until the promise settles.
  */
 export function cudaPreprocessShiftMatchBatchAsync(
   cuda: Pick<NativeCudaBinding, 'preprocessShiftMatchBatchAsync'>,

@@ -35,7 +35,7 @@ export interface NativeCudaDevice {
   driverVersion: number;
   /** CUDA runtime this addon was linked with (statically), same encoding. */
   runtimeVersion: number;
-  /** Cap on the device memory the backend's context may hold. */
+  /** Cap on the device memory the backend's contexts may hold together. */
   maxContextBytes: number;
 }
 
@@ -66,8 +66,8 @@ export type NativeShiftBatchArgs = PreprocessBatchArgs & {
 
 /**
  * matchBatch's options plus the device-resident model's key: a positive safe integer naming one
- * unchanging model (templates, cross-correlations, similar templates, PCs). The context keeps the
- * last keyed model on the device and a call with the same key skips its upload; a key seen with a
+ * unchanging model (templates, cross-correlations, similar templates, PCs). Each device context keeps
+ * the last keyed model it ran and a call with the same key skips its upload; a key seen with a
  * different model throws. Absent (or null): the model is uploaded for this call only.
  */
 export interface NativeCudaMatchOptions extends RawMatchOptions {
@@ -76,7 +76,7 @@ export interface NativeCudaMatchOptions extends RawMatchOptions {
 
 /** The device-resident model (deviceMemory()). */
 export interface NativeResidentModel {
-  /** Key of the model on the device, 0 when none. */
+  /** Key of the model on the device in the context that matched last, 0 when none (counts: sums over contexts). */
   residentModelKey: number;
   /** Calls that built and uploaded the model tables (keyed or not) / that reused the resident ones. */
   modelUploads: number;
@@ -259,8 +259,8 @@ export interface NativeCudaBinding
   destripeCutWaveforms(args: NativeDestripeCutArgs): Float32Array;
   /** [async] destripeCutWaveforms off the JavaScript thread: same arguments (checked before it returns), a promise of the same result. */
   destripeCutWaveformsAsync(args: NativeDestripeCutArgs): Promise<Float32Array>;
-  /** [sync] Device memory held by the backend's context (grow-only buffers reused between calls). */
+  /** [sync] Device memory held by the backend's contexts (grow-only buffers reused between calls; sums). */
   deviceMemory(): { bytesInUse: number; maxBytes: number } & NativeResidentModel;
-  /** [sync] Frees the context's device buffers (the resident model with them). */
+  /** [sync] Frees every context's device buffers (the resident models with them). */
   releaseDeviceMemory(): void;
 }

@@ -272,8 +272,8 @@ Napi::Value PreprocessShiftMatchBatch(const Napi::CallbackInfo& info) {
 // [async] preprocessShiftMatchBatchAsync(same arguments) → Promise of preprocessShiftMatchBatch's
 // result, computed on a libuv worker thread, so that the JavaScript thread reads and prepares the
 // next batch (file read, kriging matrices, pooling the last result) while this one runs on the
-// device. The arguments are checked here first (bad ones throw, as the sync entry's do); the
-// device context's mutex orders the call with any other device call.
+// device. The arguments are checked here first (bad ones throw, as the sync entry's do); the call
+// leases a free device context (its own stream) or waits for one.
 Napi::Value PreprocessShiftMatchBatchAsync(const Napi::CallbackInfo& info) {
   const char* fn = "preprocessShiftMatchBatchAsync";
   return guarded(info, [&]() -> Napi::Value {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 #include "spikeshard/threads.h"
 
@@ -19,40 +22,166 @@ void check(cudaError_t status, const char* call, const char* file, int line) {
                            "): " + cudaGetErrorName(status) + ": " + cudaGetErrorString(status));
 }
 
-Context& Context::get() {
-  // Constructed once; a failed construction throws and is retried by the next call.
-  static Context context;
-  return context;
+namespace {
+
+std::size_t contexts_from_environment() {
+  const char* text = std::getenv("SPIKESHARD_CUDA_CONTEXTS");
+  if (text == nullptr || *text == '\0') return ContextPool::kDefaultContexts;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < 1 || value > static_cast<long>(ContextPool::kMaxContexts)) {
+    throw std::runtime_error(std::string("SPIKESHARD_CUDA_CONTEXTS: expected an integer from 1 to ") +
+                             std::to_string(ContextPool::kMaxContexts) + ", got '" + text + "'");
+  }
+  return static_cast<std::size_t>(value);
 }
 
-Context::Context() {
+}  // namespace
+
+ContextPool& ContextPool::get() {
+  // Constructed once; a failed construction throws and is retried by the next call. Never destroyed:
+  // at process exit the CUDA runtime may be unloaded before static destructors run.
+  static ContextPool& pool = *new ContextPool();
+  return pool;
+}
+
+ContextPool::ContextPool() {
+  const std::size_t n = contexts_from_environment();
   int count = 0;
   SPIKESHARD_CUDA_CHECK(cudaGetDeviceCount(&count));
   if (count == 0) throw std::runtime_error("CUDA backend: no CUDA device");
   SPIKESHARD_CUDA_CHECK(cudaSetDevice(0));
+  for (std::size_t i = 0; i < n; ++i) contexts_.push_back(std::make_unique<Context>(*this, i));
+  busy_.assign(n, false);
+}
+
+std::size_t ContextPool::acquire() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    for (std::size_t i = 0; i < busy_.size(); ++i) {
+      if (!busy_[i]) {
+        busy_[i] = true;
+        return i;
+      }
+    }
+    freed_.wait(lock);
+  }
+}
+
+void ContextPool::acquire(std::size_t index) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  freed_.wait(lock, [&] { return !busy_[index]; });
+  busy_[index] = true;
+}
+
+void ContextPool::release(std::size_t index) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    busy_[index] = false;
+  }
+  // Waiters for any context and for this one share the variable: wake all, the others sleep again.
+  freed_.notify_all();
+}
+
+std::size_t ContextPool::reserve(std::size_t self, std::size_t old_bytes, std::size_t bytes, std::size_t grown) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    const std::size_t others = total_bytes_ - old_bytes;
+    if (others + bytes <= kMaxDeviceBytes) {
+      const std::size_t size = others + grown > kMaxDeviceBytes ? bytes : grown;
+      total_bytes_ = others + size;
+      return size;
+    }
+    // Over the cap: free the buffers of an idle context (its resident state goes with them), else
+    // wait for a busy one to finish and free its buffers then. Only when every other busy context
+    // is itself waiting for memory (or none is busy) nothing can be freed: throw as one context did.
+    std::size_t idle = contexts_.size(), busy_others = 0;
+    for (std::size_t j = 0; j < contexts_.size(); ++j) {
+      if (j == self) continue;
+      if (busy_[j]) {
+        ++busy_others;
+      } else if (contexts_[j]->bytes_in_use() > 0 && idle == contexts_.size()) {
+        idle = j;
+      }
+    }
+    if (idle < contexts_.size()) {
+      busy_[idle] = true;
+      lock.unlock();
+      try {
+        contexts_[idle]->release(false);
+      } catch (...) {
+        release(idle);
+        throw;
+      }
+      release(idle);
+      lock.lock();
+      continue;
+    }
+    if (busy_others == 0 || memory_waiters_ >= busy_others) {
+      throw std::runtime_error("CUDA backend: a buffer of " + std::to_string(bytes) +
+                               " bytes would take the device memory of the " + std::to_string(contexts_.size()) +
+                               " contexts to " + std::to_string(others + bytes) + " bytes, above their limit of " +
+                               std::to_string(kMaxDeviceBytes) + " (batch too large)");
+    }
+    ++memory_waiters_;
+    freed_.wait(lock);
+    --memory_waiters_;
+  }
+}
+
+void ContextPool::unreserve(std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  total_bytes_ -= bytes;
+}
+
+std::uint64_t next_sequence() {
+  static std::atomic<std::uint64_t> counter{0};
+  return ++counter;
+}
+
+void allow_dynamic_shared(const void* kernel, std::size_t bytes) {
+  if (bytes <= 48 * 1024) return;
+  static std::mutex mutex;
+  static std::unordered_map<const void*, std::size_t> limits;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::size_t& limit = limits[kernel];
+  if (limit >= bytes) return;
+  SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  limit = bytes;
+}
+
+Context::Context(ContextPool& pool, std::size_t index) : pool_(pool), index_(index) {
   SPIKESHARD_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+}
+
+Context::~Context() {
+  // Only when the pool's construction failed part-way (the pool itself is never destroyed).
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
 void* Context::buffer(Slot slot, std::size_t bytes) {
   if (bytes == 0) bytes = 1;
   if (sizes_[slot] >= bytes) return pointers_[slot];
   // Grow by a quarter more than asked so that slightly larger batches do not reallocate.
-  std::size_t grown = bytes + bytes / 4;
-  const std::size_t others = bytes_in_use() - sizes_[slot];
-  if (others + bytes > kMaxDeviceBytes) {
-    throw std::runtime_error("CUDA backend: a buffer of " + std::to_string(bytes) + " bytes would take the context to " +
-                             std::to_string(others + bytes) + " bytes, above its limit of " +
-                             std::to_string(kMaxDeviceBytes) + " (batch too large)");
-  }
-  if (others + grown > kMaxDeviceBytes) grown = bytes;
+  const std::size_t grown = pool_.reserve(index_, sizes_[slot], bytes, bytes + bytes / 4);
+  ++generations_[slot];
   if (pointers_[slot] != nullptr) {
-    SPIKESHARD_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    SPIKESHARD_CUDA_CHECK(cudaFree(pointers_[slot]));
+    const cudaError_t synced = cudaStreamSynchronize(stream_);
+    const cudaError_t freed = cudaFree(pointers_[slot]);
     pointers_[slot] = nullptr;
     sizes_[slot] = 0;
+    if (synced != cudaSuccess || freed != cudaSuccess) {
+      pool_.unreserve(grown);
+      SPIKESHARD_CUDA_CHECK(synced);
+      SPIKESHARD_CUDA_CHECK(freed);
+    }
   }
-  ++generations_[slot];
-  SPIKESHARD_CUDA_CHECK(cudaMalloc(&pointers_[slot], grown));
+  const cudaError_t allocated = cudaMalloc(&pointers_[slot], grown);
+  if (allocated != cudaSuccess) {
+    pointers_[slot] = nullptr;
+    pool_.unreserve(grown);
+    SPIKESHARD_CUDA_CHECK(allocated);
+  }
   sizes_[slot] = grown;
   return pointers_[slot];
 }
@@ -63,15 +192,16 @@ std::size_t Context::bytes_in_use() const {
   return total;
 }
 
-void Context::release() {
+void Context::release(bool pinned) {
   SPIKESHARD_CUDA_CHECK(cudaStreamSynchronize(stream_));
   for (int s = 0; s < kSlotCount; ++s) {
     if (pointers_[s] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFree(pointers_[s]));
     pointers_[s] = nullptr;
+    pool_.unreserve(sizes_[s]);
     sizes_[s] = 0;
     ++generations_[s];
   }
-  for (int s = 0; s < kStageCount; ++s) {
+  for (int s = 0; pinned && s < kStageCount; ++s) {
     if (pinned_[s] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFreeHost(pinned_[s]));
     pinned_[s] = nullptr;
     pinned_sizes_[s] = 0;
@@ -205,15 +335,15 @@ DeviceInfo describe_device() {
 }
 
 std::size_t device_bytes_in_use() {
-  detail::Context& ctx = detail::Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
-  return ctx.bytes_in_use();
+  detail::ContextPool& pool = detail::ContextPool::get();
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < pool.size(); ++i) total += detail::ContextLease(i)->bytes_in_use();
+  return total;
 }
 
 void release_device_memory() {
-  detail::Context& ctx = detail::Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
-  ctx.release();
+  detail::ContextPool& pool = detail::ContextPool::get();
+  for (std::size_t i = 0; i < pool.size(); ++i) detail::ContextLease(i)->release();
 }
 
 }  // namespace spikeshard::cuda

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The per-process device context of the CUDA backend: error checking, grow-only device buffers
-// reused between calls, one stream, and the mutex that serialises calls.
+// The device contexts of the CUDA backend: error checking, and a small pool of contexts (issue 5),
+// each with its own stream, grow-only device buffers reused between calls, pinned staging and
+// per-context state (the resident template model, the drift tables). A call leases one free context
+// for its whole duration (ContextLease), so calls in flight on several host threads run on
+// different streams and overlap on the device; a call that finds every context busy waits.
 #ifndef SPIKESHARD_CUDA_CONTEXT_CUH_
 #define SPIKESHARD_CUDA_CONTEXT_CUH_
 
 #include <cuda_runtime.h>
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -58,13 +62,23 @@ enum Slot : int {
 // pinned memory at full bus speed, pageable memory goes through the driver's own bounce buffers.
 enum Staging : int { kStageIn = 0, kStageOut, kStageCount };
 
+// Per-context state kept by other files between calls (valid only with the slots it describes,
+// which belong to the same context).
+enum State : int { kStateMatchModel = 0, kStateDriftTables, kStateCount };
+
+class ContextPool;
 
 class Context {
  public:
-  static Context& get();  // initialises the device and stream on first use; throws if none
+  // Creates the context's stream; the device is set up by the pool. `index`: its place in the pool.
+  Context(ContextPool& pool, std::size_t index);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
 
-  // Device pointer of at least `bytes` in `slot` (contents not preserved on growth). Throws
-  // std::runtime_error if the context would exceed kMaxDeviceBytes.
+  // Device pointer of at least `bytes` in `slot` (contents not preserved on growth). When the
+  // contexts together would exceed kMaxDeviceBytes, frees idle contexts' buffers or waits for a busy
+  // one to finish (ContextPool::reserve); throws std::runtime_error when nothing can be freed.
   void* buffer(Slot slot, std::size_t bytes);
   template <typename T>
   T* buffer_of(Slot slot, std::size_t count) {
@@ -72,12 +86,20 @@ class Context {
   }
 
   std::size_t bytes_in_use() const;
-  void release();
+  // Frees the device buffers (and, with `pinned`, the staging buffers); resident state goes stale.
+  void release(bool pinned = true);
   // Changes whenever `slot`'s allocation is replaced or freed: device data kept in a slot across
   // calls (the resident template model) is valid only while its generation is unchanged.
   std::uint64_t generation(Slot slot) const { return generations_[slot]; }
   cudaStream_t stream() const { return stream_; }
-  std::mutex& mutex() { return mutex_; }
+
+  // This context's object of type T for `which` (value-initialised on first use). The lease
+  // guards it like the buffers; every caller of one `which` must use the same T.
+  template <typename T>
+  T& state(State which) {
+    if (!states_[which]) states_[which] = std::make_shared<T>();
+    return *static_cast<T*>(states_[which].get());
+  }
 
   void upload(void* device, const void* host, std::size_t bytes);
   void download(void* host, const void* device, std::size_t bytes);
@@ -94,15 +116,83 @@ class Context {
   void upload_staged(void* device, const void* host, std::size_t bytes);
 
  private:
-  Context();
-  std::mutex mutex_;
+  ContextPool& pool_;
+  std::size_t index_;
   cudaStream_t stream_ = nullptr;
   void* pointers_[kSlotCount] = {};
   std::size_t sizes_[kSlotCount] = {};
   std::uint64_t generations_[kSlotCount] = {};
   void* pinned_[kStageCount] = {};
   std::size_t pinned_sizes_[kStageCount] = {};
+  std::shared_ptr<void> states_[kStateCount];
 };
+
+// The process's contexts: SPIKESHARD_CUDA_CONTEXTS (an integer from 1 to kMaxContexts, default
+// kDefaultContexts; 1 serialises every call as before issue 5). Created on first use; a failed
+// creation throws and is retried by the next call.
+class ContextPool {
+ public:
+  static constexpr std::size_t kDefaultContexts = 2;
+  static constexpr std::size_t kMaxContexts = 16;
+  static ContextPool& get();
+
+  std::size_t size() const { return contexts_.size(); }
+  // Waits (condition variable) until a context is free and takes it: the lowest-numbered free one,
+  // so that calls one after the other always land on context 0 and find its resident state.
+  std::size_t acquire();
+  // Waits until context `index` is free and takes it (statistics, release of all contexts).
+  void acquire(std::size_t index);
+  void release(std::size_t index);
+  Context& context(std::size_t index) { return *contexts_[index]; }
+
+  // Device bytes of all contexts together, kept under kMaxDeviceBytes: context `self` (leased by
+  // the caller), about to replace `old_bytes` of a slot by `bytes` (or, when it fits, `grown` ≥
+  // bytes), reserves the difference and gets the size to allocate. When even `bytes` would not
+  // fit it frees the buffers of an idle context, or waits until a busy one is released and frees
+  // its buffers then; it throws std::runtime_error when no other context is busy with memory to
+  // give back (none busy, or every busy one waits for memory itself: the waits cannot deadlock).
+  std::size_t reserve(std::size_t self, std::size_t old_bytes, std::size_t bytes, std::size_t grown);
+  void unreserve(std::size_t bytes);
+
+ private:
+  ContextPool();
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<Context>> contexts_;
+  std::vector<bool> busy_;
+  std::size_t total_bytes_ = 0;     // guarded by mutex_
+  std::size_t memory_waiters_ = 0;  // contexts waiting in reserve(); guarded by mutex_
+};
+
+// One context held for the whole of a call (RAII): every entry of the backend takes one before its
+// first device operation.
+class ContextLease {
+ public:
+  ContextLease() : pool_(ContextPool::get()), index_(pool_.acquire()) {}
+  explicit ContextLease(std::size_t index) : pool_(ContextPool::get()), index_(index) { pool_.acquire(index); }
+  ~ContextLease() { pool_.release(index_); }
+  ContextLease(const ContextLease&) = delete;
+  ContextLease& operator=(const ContextLease&) = delete;
+  Context& operator*() const { return pool_.context(index_); }
+  Context* operator->() const { return &pool_.context(index_); }
+
+ private:
+  ContextPool& pool_;
+  std::size_t index_;
+};
+
+// A number that grows with every call to it (process-wide): tells which context's state was
+// written last when statistics over all contexts report "the last" of something.
+std::uint64_t next_sequence();
+
+// cudaFuncSetAttribute(kernel, MaxDynamicSharedMemorySize, bytes) when bytes exceed the 48 KiB
+// default, raising the kernel's limit only (under a lock): two calls on different contexts that
+// set different limits must not lower the one the other is about to launch with.
+void allow_dynamic_shared(const void* kernel, std::size_t bytes);
+template <typename Kernel>
+void allow_dynamic_shared_for(Kernel* kernel, std::size_t bytes) {
+  allow_dynamic_shared(reinterpret_cast<const void*>(kernel), bytes);
+}
 
 // Host copy split over the host threads (disjoint ranges; used between pageable and pinned memory).
 void copy_parallel(void* dst, const void* src, std::size_t bytes);

@@ -14,9 +14,11 @@
 // suite (test/gpu) checks this with the tolerances documented in docs/cuda.md. No atomics: every
 // output is written by exactly one thread, so results are reproducible run to run.
 //
-// Device memory: one per-process context holds grow-only cudaMalloc buffers reused between calls
-// and one stream; the context refuses to grow beyond kMaxDeviceBytes. Calls are serialised by a
-// mutex (the addon's functions are synchronous).
+// Device memory: a pool of contexts (SPIKESHARD_CUDA_CONTEXTS, default 2; context.cuh), each with
+// grow-only cudaMalloc buffers reused between calls, its own stream and its resident state. Every
+// call holds one free context throughout (or waits for one), so calls in flight on several threads
+// (the async entries) run on different streams at once, each with the arithmetic of a call alone.
+// The contexts together refuse to grow beyond kMaxDeviceBytes.
 //
 // Errors: std::invalid_argument on bad shapes (the addon maps it to RangeError), std::runtime_error
 // naming the CUDA call and its error string on device failures.
@@ -37,7 +39,7 @@
 
 namespace spikeshard::cuda {
 
-// Peak device memory the context may hold.
+// Peak device memory all contexts together may hold.
 constexpr std::size_t kMaxDeviceBytes = std::size_t{8} << 30;
 
 struct DeviceInfo {
@@ -58,10 +60,10 @@ struct DeviceInfo {
 // Never throws; available = false with a reason when no usable device is present.
 DeviceInfo describe_device();
 
-// Bytes currently held by the context's buffers.
+// Bytes currently held by the contexts' buffers (sum).
 std::size_t device_bytes_in_use();
 
-// Frees the context's buffers (a later call allocates again).
+// Frees every context's buffers (a later call allocates again).
 void release_device_memory();
 
 // --- per-kernel entries (parity tests); shapes and semantics as the CPU functions of the same name
@@ -221,8 +223,9 @@ FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const
                                         FusedTiming* timing = nullptr, std::uint64_t model_key = 0,
                                         const ProposalInput* proposals = nullptr);
 
-// The device-resident model: the key held (0: none), how many keyed or unkeyed calls uploaded the
-// model and how many reused it, and the bytes the last call uploaded.
+// The device-resident model: the key held by the context that matched last (0: none), how many keyed
+// or unkeyed calls uploaded the model and how many reused it (sums over the contexts), and the bytes
+// the last call uploaded.
 struct ResidentModelStats {
   std::uint64_t key = 0;
   std::size_t uploads = 0;

@@ -464,8 +464,8 @@ void run_destripe(const DestripeInput& in, const WaveformCut* cut, float* out, D
   const std::size_t at_starts = cut != nullptr ? pack.add(cut->starts, cut->n_waves) : 0;
   const std::size_t at_channels = cut != nullptr ? pack.add(cut->channels, cut->n_waves * cut->n_rows) : 0;
 
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   Laps laps(ctx, timing);
   auto* d_raw = ctx.buffer_of<std::int16_t>(kSlotDestripeRaw, n * in.raw_stride);
   auto* d_tables = ctx.buffer_of<unsigned char>(kSlotDestripeTables, pack.bytes().size());

@@ -39,7 +39,8 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
 
 // The detector's tables (geometry and prototypes, ≈ 1 MB at 384 channels) stay on the device
 // between calls and go up again only when a call's tables differ in any byte (or the device memory
-// was released): uploads and reuses so far.
+// was released), in each device context: uploads and reuses so far summed over the contexts, the
+// bytes of the newest upload.
 struct DriftTableStats {
   std::size_t uploads = 0;
   std::size_t reuses = 0;

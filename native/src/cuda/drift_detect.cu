@@ -285,18 +285,16 @@ __global__ void write_kernel(const std::uint8_t* __restrict__ flags, const unsig
 // The tables left on the device by the last detection: a drift round detects every batch with
 // one geometry and one set of prototypes, so a call whose packed tables are byte for byte the
 // resident ones (an exact key, no hash to collide) and whose slot kept its allocation skips the
-// upload. Guarded by the context's mutex.
+// upload. One per context (each has its own kSlotDriftTables), guarded by the context's lease.
 struct ResidentTables {
   std::vector<unsigned char> bytes;  // what kSlotDriftTables holds
   std::uint64_t generation = 0;
   bool valid = false;
   DriftTableStats stats;
+  std::uint64_t upload_sequence = 0;  // next_sequence() at the last upload: the newest one reports its bytes
 };
 
-ResidentTables& resident_tables() {
-  static ResidentTables resident;
-  return resident;
-}
+ResidentTables& resident_tables(Context& ctx) { return ctx.state<ResidentTables>(kStateDriftTables); }
 
 // Events between the stages of one detection (benchmark only).
 struct StageEvents {
@@ -375,7 +373,7 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
   const std::size_t o_cy = pk.add(geo.channel_y_um.data(), geo.channel_y_um.size());
   const std::size_t o_gy = pk.add(geo.centre_y_um.data(), geo.centre_y_um.size());
   auto* d_tables = static_cast<unsigned char*>(ctx.buffer(kSlotDriftTables, pk.bytes().size()));
-  ResidentTables& resident = resident_tables();
+  ResidentTables& resident = resident_tables(ctx);
   if (resident.valid && resident.generation == ctx.generation(kSlotDriftTables) && resident.bytes == pk.bytes()) {
     ++resident.stats.reuses;
   } else {
@@ -385,6 +383,7 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
     resident.valid = true;
     ++resident.stats.uploads;
     resident.stats.last_upload_bytes = resident.bytes.size();
+    resident.upload_sequence = next_sequence();
   }
   if (events != nullptr) {
     events->tables_host_ms =
@@ -407,10 +406,7 @@ DriftDetection run_detect(Context& ctx, const float* d_x, std::size_t n, std::si
   const dim3 conv_grid(static_cast<unsigned>((len + kConvStarts - 1) / kConvStarts),
                        static_cast<unsigned>((nc + kConvChannels - 1) / kConvChannels));
   const std::size_t conv_shared = kConvChannels * (kConvStarts + nt0) * sizeof(float);
-  if (conv_shared > 48 * 1024) {
-    SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(filter_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(conv_shared)));
-  }
+  allow_dynamic_shared_for(filter_kernel, conv_shared);
   filter_kernel<<<conv_grid, kConvThreads, conv_shared, ctx.stream()>>>(d_x, nc, s0, len, tb.w, static_cast<int>(np),
                                                                        static_cast<int>(nt0), d_conv, d_pm);
   SPIKESHARD_CUDA_LAUNCHED();
@@ -489,8 +485,8 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
                                    const DriftDetectArgs& args) {
   detail::check_args(n_samples, n_channels, args);
   if (x == nullptr && n_samples > 0) throw std::invalid_argument("detect_drift_spikes: data pointer is null");
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   if (n_samples == 0) return {};
   float* d_x = ctx.buffer_of<float>(detail::kSlotA, n_samples * n_channels);
   ctx.upload_staged(d_x, x, n_samples * n_channels * sizeof(float));
@@ -498,9 +494,21 @@ DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::s
 }
 
 DriftTableStats drift_table_stats() {
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
-  return detail::resident_tables().stats;
+  // Sums over the contexts; the last upload is the newest of any context.
+  detail::ContextPool& pool = detail::ContextPool::get();
+  DriftTableStats total;
+  std::uint64_t newest = 0;
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    detail::ContextLease lease(i);
+    const detail::ResidentTables& r = detail::resident_tables(*lease);
+    total.uploads += r.stats.uploads;
+    total.reuses += r.stats.reuses;
+    if (r.upload_sequence > newest) {
+      newest = r.upload_sequence;
+      total.last_upload_bytes = r.stats.last_upload_bytes;
+    }
+  }
+  return total;
 }
 
 DriftBenchmark benchmark_drift_detect(const float* x, std::size_t n_samples, std::size_t n_channels,
@@ -508,8 +516,8 @@ DriftBenchmark benchmark_drift_detect(const float* x, std::size_t n_samples, std
   detail::check_args(n_samples, n_channels, args);
   if (x == nullptr || n_samples == 0) throw std::invalid_argument("benchmark_drift_detect: empty block");
   if (repeats < 1) throw std::invalid_argument("benchmark_drift_detect: repeats must be ≥ 1, got " + std::to_string(repeats));
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   float* d_x = ctx.buffer_of<float>(detail::kSlotA, n_samples * n_channels);
   ctx.upload_staged(d_x, x, n_samples * n_channels * sizeof(float));
   detail::StageEvents ev;
@@ -538,8 +546,8 @@ DriftBenchmark benchmark_drift_detect(const float* x, std::size_t n_samples, std
 
 DriftDetection preprocess_detect_drift_spikes(const PreprocessBatchInput& input, const DriftDetectArgs& args) {
   detail::check_args(input.n_samples, input.n_channels, args);
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   const float* d_x = detail::run_preprocess(ctx, input, KrigingPieces{}, nullptr, 0);
   return detail::run_detect(ctx, d_x, input.n_samples, input.n_channels, args);
 }

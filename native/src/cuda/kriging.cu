@@ -87,8 +87,8 @@ void launch_kriging(Context& ctx, const float* d_x, std::size_t n, std::size_t n
 void apply_kriging(const float* x, std::size_t n_samples, std::size_t n_channels, const float* m, float* out) {
   if (n_channels == 0) throw std::invalid_argument("apply_kriging: n_channels must be > 0");
   if (x == nullptr || m == nullptr || out == nullptr) throw std::invalid_argument("apply_kriging: null pointer");
-  detail::Context& ctx = detail::Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  detail::Context& ctx = *lease;
   const std::size_t block = n_samples * n_channels;
   float* d_x = ctx.buffer_of<float>(detail::kSlotA, block);
   float* d_out = ctx.buffer_of<float>(detail::kSlotB, block);

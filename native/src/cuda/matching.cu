@@ -153,10 +153,7 @@ template <int R>
 void launch_project_r(Context& ctx, dim3 grid, std::size_t shared, const float* cols, std::size_t nT,
                       std::size_t n_valid, const int* chans, const float* uc, const float* W, int nt0, int near,
                       const ProjectItem* items, float* c) {
-  if (shared > 48 * 1024) {
-    SPIKESHARD_CUDA_CHECK(
-        cudaFuncSetAttribute(project_kernel<R>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
-  }
+  allow_dynamic_shared_for(project_kernel<R>, shared);
   project_kernel<R><<<grid, kTileQ, shared, ctx.stream()>>>(cols, nT, n_valid, chans, uc, W, nt0, near, items, c);
   SPIKESHARD_CUDA_LAUNCHED();
 }
@@ -385,10 +382,7 @@ void derive_wtw_on_device(Context& ctx, const float* d_W, const float* d_U, cons
   SPIKESHARD_CUDA_CHECK(cudaMemsetAsync(d_wtw, 0, F * F * n_lags * sizeof(float), ctx.stream()));
   if (F == 0) return;
   const std::size_t shared = (static_cast<std::size_t>(m.rank) * m.rank + 2 * static_cast<std::size_t>(m.rank) * m.nt0) * sizeof(double);
-  if (shared > 48 * 1024) {
-    SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(wtw_derive_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(shared)));
-  }
+  allow_dynamic_shared_for(wtw_derive_kernel, shared);
   const int threads = 128;
   wtw_derive_kernel<<<dim3(static_cast<unsigned int>(F), static_cast<unsigned int>(F)), threads, shared, ctx.stream()>>>(
       d_W, d_U, d_chans, d_overlap, static_cast<int>(F), static_cast<int>(m.n_channels), m.nt0, m.rank,
@@ -702,7 +696,7 @@ class Hasher {
 // (chosen by the caller per unchanging model) skips building and uploading the tables when the
 // amplitude prior is the same, and WtW when it was uploaded under this key, as long as neither slot
 // was reallocated or freed since. The similar-template lists and PCs (kilobytes) are uploaded by
-// every call. Guarded by the context's mutex.
+// every call. One per context (each has its own slots), guarded by the context's lease.
 struct ResidentModel {
   std::uint64_t key = 0;  // 0: the slots hold no reusable model
   std::uint64_t model_hash = 0;
@@ -715,12 +709,10 @@ struct ResidentModel {
   std::size_t uploads = 0;
   std::size_t reuses = 0;
   double last_upload_bytes = 0;
+  std::uint64_t sequence = 0;  // next_sequence() at the last call: the newest context reports its key
 };
 
-ResidentModel& resident_model() {
-  static ResidentModel resident;
-  return resident;
-}
+ResidentModel& resident_model(Context& ctx) { return ctx.state<ResidentModel>(kStateMatchModel); }
 
 std::uint64_t model_hash_of(const TemplateSet& m) {
   Hasher h;
@@ -785,10 +777,7 @@ std::vector<std::size_t> propose_on_device(Context& ctx, const float* d_cols, st
   ctx.upload(d_w, in.prototypes, static_cast<std::size_t>(nt0) * n_proto * sizeof(float));
   ctx.upload(d_iC, in.iC, nC * near * sizeof(int));
   const std::size_t shared = sizeof(float) * (kTileQ + L + static_cast<std::size_t>(nt0) * n_proto);
-  if (shared > 48 * 1024) {
-    SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(proposal_filter_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(shared)));
-  }
+  allow_dynamic_shared_for(proposal_filter_kernel, shared);
   proposal_filter_kernel<<<dim3(blocks(n, kTileQ), static_cast<unsigned int>(nC)), kTileQ, shared, ctx.stream()>>>(
       d_cols, nT, n, nC, d_w, n_proto, nt0, d_conv);
   SPIKESHARD_CUDA_LAUNCHED();
@@ -877,7 +866,7 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
   if (timer != nullptr) timer->mark(ctx);  // setup start
   // The model: reused when resident under this key (every buffer() call of the model slots is above,
   // so the generations compared here are final for this call), else built and uploaded.
-  ResidentModel& resident = resident_model();
+  ResidentModel& resident = resident_model(ctx);
   const std::uint64_t model_hash = model_key != 0 ? model_hash_of(m) : 0;
   const bool same_key = model_key != 0 && resident.key == model_key &&
                         resident.model_generation == ctx.generation(kSlotMatchModel);
@@ -964,6 +953,7 @@ FusedMatchResult run_match(Context& ctx, const float* d_data, std::size_t nT, st
   if (np > 0) put(d_pcs, o.pcs, static_cast<std::size_t>(nt0) * np * sizeof(float));
   if (ns > 0) put(d_similar, o.similar, F * ns * sizeof(int));
   resident.last_upload_bytes = uploaded_bytes;
+  resident.sequence = next_sequence();
   const std::vector<unsigned char>& overlap = resident.overlap;
   if (fused != nullptr) {
     ctx.synchronize();
@@ -1232,8 +1222,8 @@ MatchResult match_batch(const float* data, std::size_t n_samples, std::size_t n_
                         const MatchOptions& options, bool want_residual, std::uint64_t model_key) {
   detail::validate(n_samples, n_channels, model, options);
   if (data == nullptr) detail::bad("data pointer is null");
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   float* d_data = ctx.buffer_of<float>(detail::kSlotMatchInput, n_samples * n_channels);
   ctx.upload_staged(d_data, data, n_samples * n_channels * sizeof(float));
   return detail::full_layout(
@@ -1248,8 +1238,8 @@ std::vector<float> template_cross_correlations(const TemplateSet& model) {
   const std::size_t n_lags = 2 * static_cast<std::size_t>(model.nt0) - 1;
   std::vector<float> wtw(F * F * n_lags, 0.0f);
   if (F == 0) return wtw;
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   // The per-call work slots: a resident model's slots are left as they are.
   float *d_W, *d_U;
   int* d_chans;
@@ -1288,8 +1278,8 @@ FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const
                                         FusedTiming* timing, std::uint64_t model_key,
                                         const ProposalInput* proposals) {
   detail::validate(input.n_samples, input.n_channels, model, options);
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   if (timing == nullptr) {
     const float* d_data = detail::run_preprocess(ctx, input, kriging, nullptr, 0);
     return detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options, want_residual, nullptr,
@@ -1327,10 +1317,22 @@ FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const
 }
 
 ResidentModelStats resident_model_stats() {
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
-  const detail::ResidentModel& r = detail::resident_model();
-  return {r.key, r.uploads, r.reuses, r.last_upload_bytes};
+  // Uploads and reuses summed over the contexts; the key and bytes of the context used last.
+  detail::ContextPool& pool = detail::ContextPool::get();
+  ResidentModelStats total;
+  std::uint64_t newest = 0;
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    detail::ContextLease lease(i);
+    const detail::ResidentModel& r = detail::resident_model(*lease);
+    total.uploads += r.uploads;
+    total.reuses += r.reuses;
+    if (r.sequence > newest) {
+      newest = r.sequence;
+      total.key = r.key;
+      total.last_upload_bytes = r.last_upload_bytes;
+    }
+  }
+  return total;
 }
 
 MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::size_t n_channels,
@@ -1338,8 +1340,8 @@ MatchBenchmark benchmark_match(const float* data, std::size_t n_samples, std::si
                                const PreprocessBatchInput* input, const float* kriging_matrix) {
   if (repeats < 1) throw std::invalid_argument("benchmark_match: repeats must be ≥ 1, got " + std::to_string(repeats));
   detail::validate(n_samples, n_channels, model, options);
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   MatchBenchmark out;
   const std::size_t bytes = n_samples * n_channels * sizeof(float);
   float* d_data = ctx.buffer_of<float>(detail::kSlotMatchInput, n_samples * n_channels);

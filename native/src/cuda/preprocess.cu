@@ -430,10 +430,7 @@ void run_highpass(Context& ctx, const In* d_in, std::size_t in_stride, const dou
                   std::size_t n_channels, const FilterPlan& plan, float* d_out) {
   double* scratch = ctx.buffer_of<double>(kSlotScratch, (n + 2 * static_cast<std::size_t>(plan.pad)) * n_channels);
   const std::size_t shared = highpass_shared_bytes(plan.section_warps);
-  if (shared > 48 * 1024) {
-    SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(highpass_pipeline_kernel<In>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(shared)));
-  }
+  allow_dynamic_shared_for(highpass_pipeline_kernel<In>, shared);
   const dim3 grid(blocks_for(n_channels, kHpLanes)), block(kHpLanes * (1 + plan.section_warps));
   highpass_pipeline_kernel<In><<<grid, block, shared, ctx.stream()>>>(d_in, in_stride, d_gains, n, n_channels, plan,
                                                                       scratch, d_out);
@@ -448,11 +445,7 @@ void launch_median_reference(Context& ctx, float* d_x, std::size_t n, std::size_
   while (p < n_good) p *= 2;
   const std::size_t sort_bytes = static_cast<std::size_t>(p) * (sizeof(float) + sizeof(int));
   if (p >= 2 && sort_bytes <= kMedianSortMaxBytes) {
-    if (sort_bytes > 48 * 1024) {
-      SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(median_reference_sort_kernel,
-                                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                 static_cast<int>(sort_bytes)));
-    }
+    allow_dynamic_shared_for(median_reference_sort_kernel, sort_bytes);
     const int threads = std::min(kMedianSortThreads, std::max(32, p / 2));
     median_reference_sort_kernel<<<static_cast<unsigned int>(n), threads, sort_bytes, ctx.stream()>>>(
         d_x, n_channels, d_good, n_good, p);
@@ -468,10 +461,7 @@ void launch_whitening(Context& ctx, const float* d_in, std::size_t n, std::size_
                       const std::int32_t* d_indices, const float* d_weights, std::size_t n_nearest, double scale,
                       float* d_out) {
   const std::size_t shared = kWhitenSamples * n_channels * sizeof(float);
-  if (shared > 48 * 1024) {
-    SPIKESHARD_CUDA_CHECK(cudaFuncSetAttribute(whitening_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(shared)));
-  }
+  allow_dynamic_shared_for(whitening_kernel, shared);
   whitening_kernel<<<blocks_for(n, kWhitenSamples), kWhitenThreads, shared, ctx.stream()>>>(
       d_in, n, n_channels, d_indices, d_weights, static_cast<int>(n_nearest), scale, d_out);
   SPIKESHARD_CUDA_LAUNCHED();
@@ -658,8 +648,8 @@ void highpass_impl(const In* in, std::size_t in_stride, const double* gains, std
   spikeshard::detail::require_block("highpass_block", in, in_stride, n_samples, n_channels);
   if (out == nullptr) throw std::invalid_argument("highpass_block: output pointer is null");
   const detail::FilterPlan plan = detail::make_plan(options, n_samples);
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   In* d_in = ctx.buffer_of<In>(detail::kSlotRaw, n_samples * in_stride);
   double* d_gains = gains != nullptr ? ctx.buffer_of<double>(detail::kSlotGains, n_channels) : nullptr;
   float* d_out = ctx.buffer_of<float>(detail::kSlotA, n_samples * n_channels);
@@ -685,8 +675,8 @@ void highpass_block(const float* in, std::size_t in_stride, const double* gains,
 void common_median_reference(float* x, std::size_t n_samples, std::size_t n_channels, const std::uint8_t* good) {
   spikeshard::detail::require_block("common_median_reference", x, n_channels, n_samples, n_channels);
   const std::vector<std::int32_t> list = detail::good_list(good, n_channels, "common_median_reference");
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   float* d_x = ctx.buffer_of<float>(detail::kSlotA, n_samples * n_channels);
   auto* d_good = ctx.buffer_of<std::int32_t>(detail::kSlotGood, list.size());
   ctx.upload(d_x, x, n_samples * n_channels * sizeof(float));
@@ -701,8 +691,8 @@ void apply_whitening(const float* in, std::size_t n_samples, std::size_t n_chann
   spikeshard::detail::require_block("apply_whitening", in, n_channels, n_samples, n_channels);
   if (out == nullptr) throw std::invalid_argument("apply_whitening: output pointer is null");
   detail::check_whitening(indices, weights, n_channels, n_nearest);
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   const std::size_t block = n_samples * n_channels, nk = n_channels * n_nearest;
   float* d_in = ctx.buffer_of<float>(detail::kSlotA, block);
   float* d_out = ctx.buffer_of<float>(detail::kSlotB, block);
@@ -723,8 +713,8 @@ KrigingPieces whole_block(const float* kriging_matrix, std::size_t n_samples) {
 
 void preprocess_shift_batch(const PreprocessBatchInput& input, const KrigingPieces& kriging, float* out) {
   if (out == nullptr) throw std::invalid_argument("preprocess_batch: output pointer is null");
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   const float* d_result = detail::run_preprocess(ctx, input, kriging, nullptr, 0);
   detail::StagedDownloads downloads(ctx);
   downloads.add(out, d_result, input.n_samples * input.n_channels * sizeof(float));
@@ -739,8 +729,8 @@ void preprocess_batch(const PreprocessBatchInput& input, float* out) { preproces
 
 BenchmarkResult benchmark_preprocess(const PreprocessBatchInput& input, const float* kriging_matrix, int repeats) {
   if (repeats < 1) throw std::invalid_argument("benchmark_preprocess: repeats must be ≥ 1, got " + std::to_string(repeats));
-  Context& ctx = Context::get();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
+  detail::ContextLease lease;
+  Context& ctx = *lease;
   BenchmarkResult result;
   detail::run_preprocess(ctx, input, whole_block(kriging_matrix, input.n_samples), &result, repeats);
   return result;
