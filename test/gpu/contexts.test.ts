@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /**
- * `npm run test:gpu`: several device contexts (issue 5, SPIKESHARD_CUDA_CONTEXTS, default 2), so
+ * `npm run test:gpu`: several device contexts (issue 5, SPIKESHARD_CUDA_CONTEXTS; 2 here unless set), so
  * that calls in flight run on different streams at once. Different batches of the three async fused
  * entries (preprocessShiftMatchBatchAsync with a resident model, preprocessDriftDetectSpikesAsync,
  * destripeCutWaveformsAsync) all in flight together give each the result of the same call run
@@ -21,6 +21,8 @@ import { templateCorrelations, type MatchOptions, type TemplateModel } from '../
 import { bitwiseDifferences, cudaUnderTest, noiseLearningModel, preprocessInputs } from './gpu-builders.js';
 import { driftPrototypes, gains, goodMask, np1Probe, random, randomModel, rawBlock, whitening } from './gpu-fixture.js';
 
+// The default is one context; this file tests two (or the number given), read at the first device call.
+process.env['SPIKESHARD_CUDA_CONTEXTS'] ??= '2';
 const { skip, gpu } = cudaUnderTest();
 const nChannels = 64;
 
@@ -158,7 +160,7 @@ test('the three async fused entries, 6 batches in flight at once: each bitwise i
   assert.equal(after.modelUploads + after.modelReuses - before.modelUploads - before.modelReuses, 2 * 4);
   assert.ok(after.bytesInUse > 0 && after.bytesInUse <= after.maxBytes, `bytes in use ${after.bytesInUse}`);
   console.log(
-    `# contexts (SPIKESHARD_CUDA_CONTEXTS=${process.env.SPIKESHARD_CUDA_CONTEXTS ?? 'unset: 2'}): ` +
+    `# contexts (SPIKESHARD_CUDA_CONTEXTS=${process.env.SPIKESHARD_CUDA_CONTEXTS}): ` +
       `6 calls one after the other ${aloneMs.toFixed(1)} ms, in flight together ${togetherMs.toFixed(1)} ms; ` +
       `${after.modelUploads - before.modelUploads} model uploads, ${after.bytesInUse} device bytes`,
   );

@@ -128,11 +128,13 @@ class Context {
 };
 
 // The process's contexts: SPIKESHARD_CUDA_CONTEXTS (an integer from 1 to kMaxContexts, default
-// kDefaultContexts; 1 serialises every call as before issue 5). Created on first use; a failed
-// creation throws and is retried by the next call.
+// kDefaultContexts). One by default: on the H100 two contexts ran six queued calls in 20.5 instead
+// of 94 ms, but a 10-minute sort, whose host side feeds the device, was no faster (154.0 s against
+// 148.1 s) and held ~450 MB more pinned host memory (docs/cuda.md, "Several device contexts").
+// Created on first use; a failed creation throws and is retried by the next call.
 class ContextPool {
  public:
-  static constexpr std::size_t kDefaultContexts = 2;
+  static constexpr std::size_t kDefaultContexts = 1;
   static constexpr std::size_t kMaxContexts = 16;
   static ContextPool& get();
 

@@ -14,7 +14,7 @@
 // suite (test/gpu) checks this with the tolerances documented in docs/cuda.md. No atomics: every
 // output is written by exactly one thread, so results are reproducible run to run.
 //
-// Device memory: a pool of contexts (SPIKESHARD_CUDA_CONTEXTS, default 2; context.cuh), each with
+// Device memory: a pool of contexts (SPIKESHARD_CUDA_CONTEXTS, default 1; context.cuh), each with
 // grow-only cudaMalloc buffers reused between calls, its own stream and its resident state. Every
 // call holds one free context throughout (or waits for one), so calls in flight on several threads
 // (the async entries) run on different streams at once, each with the arithmetic of a call alone.
