@@ -2,9 +2,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { ExitCode } from '../../proto/errors.js';
 import { main } from './main.js';
-import { sizeThreadPool } from './thread-pool.js';
-
-sizeThreadPool();
 
 // Benchmarks read the peak memory of a command from this line (npm run bench).
 if (process.env['SPIKESHARD_REPORT_RSS'] === '1') {

@@ -5,13 +5,13 @@
  * way the rounds read them (Recording.read of each batch with its halos, one after the other).
  * Prints decoded MB/s (int16 of all neural channels) and × real time per pass; asserts nothing.
  * For a `.cbin` this is the decode speed (inflate + time-difference undo, libuv's pool); for a
- * `.bin` the page cache or disk (test/gpu/read-floor.sh gives the raw floor).
+ * `.bin` the page cache or disk (test/gpu/read-floor.sh gives the raw floor). libuv's pool, which
+ * decodes the chunks, has 4 threads unless UV_THREADPOOL_SIZE is set in the environment before
+ * Node starts (an ES module cannot resize it: the module loader has already started it).
  */
 import { parseArgs } from 'node:util';
 import { openRecording } from '../../native/lib/index.js';
-import { sizeThreadPool } from '../../coordinator/cli/thread-pool.js';
 
-sizeThreadPool();
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -30,7 +30,7 @@ const rec = await openRecording(positionals[0]!);
 const { nSamples, sampleRateHz } = rec.info;
 const C = rec.info.neuralColumns.length;
 console.log(
-  `${positionals[0]}: ${C} channels, ${(nSamples / sampleRateHz).toFixed(1)} s, libuv pool ${process.env['UV_THREADPOOL_SIZE']} threads`,
+  `${positionals[0]}: ${C} channels, ${(nSamples / sampleRateHz).toFixed(1)} s, UV_THREADPOOL_SIZE ${process.env['UV_THREADPOOL_SIZE'] ?? 'unset (libuv pool of 4 threads)'}`,
 );
 const out = new Int16Array((batch + 2 * halo) * C);
 await rec.close();
