@@ -17,7 +17,6 @@ import {
   inspectRecording,
   loadCpuBinding,
   loadCudaBinding,
-  type ChannelState,
   type NativeCudaBinding,
   type NativeCudaDevice,
 } from '../../../native/lib/index.js';
@@ -32,6 +31,7 @@ import { runSort } from '../../../coordinator/sort/run-sort.js';
 import { startWorker } from '../../../worker/server.js';
 import { IBL_WAVEFORM_FILES } from '../../helpers/alf-waveforms.js';
 import { runCli } from '../../helpers/cli.js';
+import { diagonalChannels } from '../../helpers/diagonal-channels.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { WorkerClient } from '../../helpers/worker-client.js';
 
@@ -346,20 +346,7 @@ test(
       assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '2', '--units', '2']).status, 0);
       const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
       const setup = probeSetup(info);
-      const n = setup.nChannels;
-      const channels: ChannelState = {
-        labels: new Int32Array(n),
-        good: new Uint8Array(n).fill(1),
-        gains: Float64Array.from(setup.uvPerCount),
-        whitening: {
-          nChannels: n,
-          nNearest: 1,
-          epsilon: 0,
-          indices: Int32Array.from({ length: n }, (_, c) => c),
-          weights: new Float32Array(n).fill(1),
-          dense: new Float64Array(n * n),
-        },
-      };
+      const channels = diagonalChannels(setup, 1);
       const batch = { index: 0, ownStart: 1000, ownEnd: 30_000, readStart: 0, readEnd: 31_000 };
       const request = (preprocessing: 'ks25' | 'ibl') => ({
         work: {

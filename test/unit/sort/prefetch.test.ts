@@ -7,13 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import {
-  BatchEngine,
-  discoverSession,
-  inspectRecording,
-  type ChannelState,
-  type ProbeWork,
-} from '../../../native/lib/index.js';
+import { BatchEngine, discoverSession, inspectRecording, type ProbeWork } from '../../../native/lib/index.js';
 import { prefetchBatchCount } from '../../../coordinator/sort/local-executor.js';
 import { runRound } from '../../../coordinator/sort/rounds.js';
 import { probeSetup } from '../../../coordinator/sort/pipeline.js';
@@ -21,6 +15,7 @@ import { ParameterError } from '../../../proto/errors.js';
 import { silentLogger } from '../../../proto/log.js';
 import { defaultParams } from '../../../proto/params.js';
 import { runCli } from '../../helpers/cli.js';
+import { diagonalChannels } from '../../helpers/diagonal-channels.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 const ticks = (n: number): Promise<void> =>
@@ -66,20 +61,7 @@ test(
       assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '3', '--units', '3']).status, 0);
       const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
       const setup = probeSetup(info);
-      const n = setup.nChannels;
-      const channels: ChannelState = {
-        labels: new Int32Array(n),
-        good: new Uint8Array(n).fill(1),
-        gains: Float64Array.from(setup.uvPerCount),
-        whitening: {
-          nChannels: n,
-          nNearest: 1,
-          epsilon: 0,
-          indices: Int32Array.from({ length: n }, (_, c) => c),
-          weights: new Float32Array(n).fill(0.1),
-          dense: new Float64Array(n * n),
-        },
-      };
+      const channels = diagonalChannels(setup, 0.1);
       const work: ProbeWork = {
         probe: 'imec0',
         recordingPath: info.binPath,
