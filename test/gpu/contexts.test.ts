@@ -14,12 +14,19 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cudaPreprocessShiftMatchBatchAsync } from '../../native/lib/backend.js';
-import { adcSampleShift, type DestripeOptions } from '../../native/lib/destripe.js';
 import { cudaDestripeCutWaveformsAsync } from '../../native/lib/destripe-cuda.js';
 import { driftDetectorParams } from '../../native/lib/drift.js';
 import { templateCorrelations, type MatchOptions, type TemplateModel } from '../../native/lib/matching.js';
 import { bitwiseDifferences, cudaUnderTest, noiseLearningModel, preprocessInputs } from './gpu-builders.js';
-import { driftPrototypes, gains, goodMask, np1Probe, random, randomModel, rawBlock, whitening } from './gpu-fixture.js';
+import {
+  driftPrototypes,
+  driftTestBatch,
+  iblWaveformOptions,
+  np1Probe,
+  random,
+  randomModel,
+  rawBlock,
+} from './gpu-fixture.js';
 
 // The default is one context; this file tests two (or the number given), read at the first device call.
 process.env['SPIKESHARD_CUDA_CONTEXTS'] ??= '2';
@@ -65,26 +72,10 @@ function shiftMatchJobs(model: TemplateModel, options: MatchOptions, key: number
 function driftJobs(seeds: number[]): Job[] {
   const nSamples = 12_000;
   const probe = np1Probe(nChannels);
-  const wh = whitening(nChannels, 32, 5);
   const w = driftPrototypes(3);
   const params = driftDetectorParams({ threshold: 6, ownBeginSample: 1024, ownEndSample: nSamples - 1024 }, nSamples);
   return seeds.map((seed) => {
-    const batch = {
-      raw: rawBlock(nSamples, nChannels, nChannels, seed),
-      nSamples,
-      nChannels,
-      rowStride: nChannels,
-      gains: gains(nChannels, 3),
-      good: goodMask(nChannels, 13),
-      indices: wh.indices,
-      weights: wh.weights,
-      nNearest: wh.nNearest,
-      order: 3,
-      cutoffHz: 300,
-      sampleRateHz: 30_000,
-      scale: 1 / 40,
-      commonReference: true,
-    };
+    const batch = driftTestBatch(nChannels, nSamples, seed);
     return {
       name: `drift seed ${seed}`,
       start: () => gpu().preprocessDriftDetectSpikesAsync(batch, probe.xUm, probe.yUm, w, params),
@@ -99,19 +90,7 @@ function destripeJobs(seeds: number[]): Job[] {
   const labels = new Int32Array(nChannels);
   labels[5] = 1;
   labels[40] = 2;
-  const options: DestripeOptions = {
-    sampleRateHz: 30000,
-    cutoffHz: 300,
-    order: 3,
-    gains: Float64Array.from({ length: nChannels }, () => 2.34375 * (0.9 + 0.2 * next())),
-    labels,
-    xUm: Float64Array.from({ length: nChannels }, (_, c) => [43, 11, 59, 27][c % 4]!),
-    yUm: Float64Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2)),
-    sampleShift: adcSampleShift('np1', nChannels),
-    kfilter: false,
-    mute: false,
-    commonReference: new Uint8Array(nChannels).fill(1),
-  };
+  const options = iblWaveformOptions(nChannels, labels);
   const nWaves = 60;
   const nRows = 12;
   const length = 82;

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { extractIblWaveforms } from '../../coordinator/export/ibl-waveforms.js';
 import type { SortingResult } from '../../coordinator/formats/sorting-result.js';
 import type { NativeDestripeArgs } from '../../native/lib/binding-destripe.js';
-import { adcSampleShift, destripeArgs, type DestripeOptions } from '../../native/lib/destripe.js';
+import { destripeArgs } from '../../native/lib/destripe.js';
 import {
   cudaDestripeBatch,
   cudaDestripeCutWaveforms,
@@ -26,7 +26,7 @@ import { ParameterError } from '../../proto/errors.js';
 import { makeSortingFixture } from '../helpers/sorting-fixture.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { cudaUnderTest } from './gpu-builders.js';
-import { random, rawBlock } from './gpu-fixture.js';
+import { iblWaveformOptions, random, rawBlock } from './gpu-fixture.js';
 
 const { skip, gpu } = cudaUnderTest();
 const cpu = loadCpuBinding();
@@ -39,24 +39,6 @@ function mismatches(a: Float32Array, b: Float32Array): number {
   let n = 0;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) n++;
   return n;
-}
-
-/** NP1.0 geometry and IBL's waveform settings for nChannels channels, with the given labels. */
-function options(nChannels: number, labels: Int32Array, shift = true, reference = true): DestripeOptions {
-  const next = random(nChannels);
-  return {
-    sampleRateHz: 30000,
-    cutoffHz: 300,
-    order: 3,
-    gains: Float64Array.from({ length: nChannels }, () => 2.34375 * (0.9 + 0.2 * next())),
-    labels,
-    xUm: Float64Array.from({ length: nChannels }, (_, c) => [43, 11, 59, 27][c % 4]!),
-    yUm: Float64Array.from({ length: nChannels }, (_, c) => 20 * Math.floor(c / 2)),
-    sampleShift: shift ? adcSampleShift('np1', nChannels) : null,
-    kfilter: false,
-    mute: false,
-    commonReference: reference ? new Uint8Array(nChannels).fill(1) : null,
-  };
 }
 
 function np1Labels(nChannels: number): Int32Array {
@@ -88,7 +70,7 @@ const cases = [
 for (const k of cases) {
   test(`destripeBatch (kfilter, mute off) on the device, ${k.name}: bitwise the CPU's`, { skip }, () => {
     const raw = rawBlock(k.nSamples, k.nChannels, k.rowStride, 11 + k.nChannels);
-    const o = options(k.nChannels, np1Labels(k.nChannels), !k.plain, !k.plain);
+    const o = iblWaveformOptions(k.nChannels, np1Labels(k.nChannels), !k.plain, !k.plain);
     const block = { data: raw, nChannels: k.nChannels, rowStride: k.rowStride };
     const onCpu = cpu.destripeBatch(destripeArgs(block, o)).data;
     const onGpu = cudaDestripeBatch(gpu(), block, o).data;
@@ -103,7 +85,7 @@ test('destripeCutWaveforms (+Async) on the device: bitwise cutWaveforms of the C
   const nChannels = 384;
   const rowStride = 385;
   const raw = rawBlock(nSamples, nChannels, rowStride, 99);
-  const o = options(nChannels, np1Labels(nChannels));
+  const o = iblWaveformOptions(nChannels, np1Labels(nChannels));
   const block = { data: raw, nChannels, rowStride };
   const cpuBlock = cpu.destripeBatch(destripeArgs(block, o)).data;
   const w = windows(nSamples, nChannels, 250, 40, 128, 5);
@@ -142,7 +124,7 @@ test('destripeCutWaveforms (+Async) on the device: bitwise cutWaveforms of the C
 
 test('destripe on the device: the k-filter or the mute is refused, not silently skipped', { skip }, () => {
   const raw = rawBlock(300, 7, 7, 3);
-  const o = options(7, new Int32Array(7));
+  const o = iblWaveformOptions(7, new Int32Array(7));
   const args: NativeDestripeArgs = destripeArgs({ data: raw, nChannels: 7 }, o);
   assert.throws(() => gpu().destripeBatch({ ...args, kfilter: true }), RangeError);
   assert.throws(() => gpu().destripeBatch({ ...args, mute: true }), RangeError);

@@ -23,16 +23,7 @@ import type { RawDetectorParams, RawDriftSpikes } from '../../native/lib/binding
 import { driftDetectorParams, type DriftDetectorOptions } from '../../native/lib/drift.js';
 import { loadCpuBinding } from '../../native/lib/load.js';
 import { tmpDir } from '../helpers/tmp.js';
-import {
-  driftPrototypes as prototypes,
-  gains,
-  gaussian,
-  goodMask,
-  np1Probe,
-  random,
-  rawBlock,
-  whitening,
-} from './gpu-fixture.js';
+import { driftPrototypes as prototypes, driftTestBatch, gaussian, np1Probe, random } from './gpu-fixture.js';
 import { cudaUnderTest, simulatedRun } from './gpu-builders.js';
 
 // device-run.sh sets SPIKESHARD_REQUIRE_CUDA=1 where nvidia-smi lists a GPU: there an unusable
@@ -192,24 +183,7 @@ test(
       [384, 67_648, 8],
     ] as const) {
       const probe = np1Probe(nChannels);
-      const wh = whitening(nChannels, Math.min(32, nChannels), 5);
-      const batch = {
-        raw: rawBlock(nSamples, nChannels, nChannels, 7 + nChannels),
-        nSamples,
-        nChannels,
-        rowStride: nChannels,
-        gains: gains(nChannels, 3),
-        good: goodMask(nChannels, 13),
-        indices: wh.indices,
-        weights: wh.weights,
-        nNearest: wh.nNearest,
-        order: 3,
-        cutoffHz: 300,
-        sampleRateHz: 30_000,
-        // The fixture's noise is ~50 µV: scaled to about unit noise, as whitening does.
-        scale: 1 / 40,
-        commonReference: true,
-      };
+      const batch = driftTestBatch(nChannels, nSamples, 7 + nChannels);
       const w = prototypes(3);
       const params = driftDetectorParams({ threshold, ownBeginSample: 1024, ownEndSample: nSamples - 1024 }, nSamples);
       const whitened = cpuBinding.preprocessBatch(batch);

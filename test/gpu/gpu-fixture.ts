@@ -4,6 +4,7 @@
  * random batches shaped like Neuropixels data, a random local-whitening neighbourhood, a
  * near-identity kriging matrix, and error statistics between a CPU and a CUDA result.
  */
+import { adcSampleShift, type DestripeOptions } from '../../native/lib/destripe.js';
 import { loadCudaBinding, type CudaLoadResult } from '../../native/lib/load.js';
 import {
   DEFAULT_FACTORIZE_OPTIONS,
@@ -206,5 +207,56 @@ export function proposalPrototypes(nPrototypes: number): {
       const p = i % nPrototypes;
       return -Math.exp(-0.5 * ((t - nt0min) / (1 + 0.6 * p)) ** 2);
     }),
+  };
+}
+
+/**
+ * A raw batch with its preprocessing settings as preprocessDriftDetectSpikes takes it: the seeded
+ * raw block (rowStride = nChannels), gains, every 13th channel bad, a 32-neighbour whitening, the
+ * 300 Hz order-3 high-pass and the common reference, scaled by 1/40 (the fixture's noise is ~50 µV:
+ * about unit noise, as whitening gives).
+ */
+export function driftTestBatch(nChannels: number, nSamples: number, seed: number) {
+  const wh = whitening(nChannels, Math.min(32, nChannels), 5);
+  return {
+    raw: rawBlock(nSamples, nChannels, nChannels, seed),
+    nSamples,
+    nChannels,
+    rowStride: nChannels,
+    gains: gains(nChannels, 3),
+    good: goodMask(nChannels, 13),
+    indices: wh.indices,
+    weights: wh.weights,
+    nNearest: wh.nNearest,
+    order: 3,
+    cutoffHz: 300,
+    sampleRateHz: 30_000,
+    scale: 1 / 40,
+    commonReference: true,
+  };
+}
+
+/**
+ * IBL's waveform preprocessing for nChannels channels of an NP1.0 probe (gains seeded by nChannels):
+ * the ADC shift unless `shift` is false, the common reference over all channels unless `reference`
+ * is false, no k-filter, no muting.
+ */
+export function iblWaveformOptions(
+  nChannels: number,
+  labels: Int32Array,
+  shift = true,
+  reference = true,
+): DestripeOptions {
+  return {
+    sampleRateHz: 30000,
+    cutoffHz: 300,
+    order: 3,
+    gains: gains(nChannels, nChannels),
+    labels,
+    ...np1Probe(nChannels),
+    sampleShift: shift ? adcSampleShift('np1', nChannels) : null,
+    kfilter: false,
+    mute: false,
+    commonReference: reference ? new Uint8Array(nChannels).fill(1) : null,
   };
 }
