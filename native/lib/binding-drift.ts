@@ -158,6 +158,14 @@ export interface DriftBinding {
     yBlockUm: Float64Array,
     params: RawKrigingParams,
   ): RawKrigingMatrix;
+  /** [async] {@link driftKrigingMatrix} off the JavaScript thread. */
+  driftKrigingMatrixAsync(
+    xUm: Float64Array,
+    yUm: Float64Array,
+    dshiftRowUm: Float64Array,
+    yBlockUm: Float64Array,
+    params: RawKrigingParams,
+  ): Promise<RawKrigingMatrix>;
   /** [sync] out = data · Mᵀ; `out` may be `data` itself (in place) but must not partially overlap it. */
   driftApplyKriging(data: Float32Array, nChannels: number, matrix: Float32Array, out: Float32Array): void;
 }

@@ -339,11 +339,24 @@ export function krigingMatrix(
   yBlockUm: Float64Array,
   options: KrigingOptions = {},
 ): KrigingMatrix {
-  return loadCpuBinding().driftKrigingMatrix(probe.xUm, probe.yUm, dshiftRowUm, yBlockUm, {
-    sigmaXUm: options.sigmaXUm ?? 20,
-    sigmaYUm: options.sigmaYUm ?? 30,
-    ridge: options.ridge ?? 0.01,
-  });
+  return loadCpuBinding().driftKrigingMatrix(probe.xUm, probe.yUm, dshiftRowUm, yBlockUm, krigingParams(options));
+}
+
+/**
+ * {@link krigingMatrix} computed off the JavaScript thread (the same matrix). The arrays must not
+ * change until the promise settles.
+ */
+export async function krigingMatrixAsync(
+  probe: DriftProbe,
+  dshiftRowUm: Float64Array,
+  yBlockUm: Float64Array,
+  options: KrigingOptions = {},
+): Promise<KrigingMatrix> {
+  return loadCpuBinding().driftKrigingMatrixAsync(probe.xUm, probe.yUm, dshiftRowUm, yBlockUm, krigingParams(options));
+}
+
+function krigingParams(options: KrigingOptions) {
+  return { sigmaXUm: options.sigmaXUm ?? 20, sigmaYUm: options.sigmaYUm ?? 30, ridge: options.ridge ?? 0.01 };
 }
 
 /**

@@ -73,6 +73,7 @@ export {
   registerDrift,
   dshiftRow,
   krigingMatrix,
+  krigingMatrixAsync,
   applyKriging,
 } from './drift.js';
 export type {

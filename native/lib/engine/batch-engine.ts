@@ -19,7 +19,7 @@ import type { BatchMatcher, MatchOptions } from '../matching.js';
 import type { FloatBlock } from '../preprocess.js';
 import { openRecording, type Recording } from '../recording/recording.js';
 import {
-  blockKriging,
+  blockKrigingAsync,
   cudaWhitenShiftBlock,
   preprocessOptions,
   shiftBlock,
@@ -46,7 +46,7 @@ import {
 import { deviceModelKey } from './model-key.js';
 import type { DriftDetectRequest, MatchRequest, ProbeWork, SnippetsRequest, StatisticsRequest } from './requests.js';
 import { windowStatistics, type WindowStatistics } from './statistics.js';
-import type { BatchSpan, ChannelState, DriftState, RawBlock } from './types.js';
+import type { BatchSpan, ChannelState, DriftState } from './types.js';
 
 /** What {@link BatchEngine.prefetch} needs of a learning or extraction request: all but the model. */
 export type PrefetchRequest = Omit<MatchRequest, 'model'>;
@@ -127,27 +127,17 @@ export class BatchEngine {
   /** Batches read ahead, by {@link prefetchKey}, oldest first; each is taken by its request. */
   private readonly ahead = new Map<string, Prefetched>();
   /**
-   * Seconds by `kind.phase` (logged at close, debug): the synchronous parts of requests, and for
-   * the asynchronous device calls (`*.device`) from the call to its result, queueing behind another
-   * request's device call included.
+   * Seconds by `kind.phase` (logged at close, debug): for each asynchronous step (device calls
+   * `*.device`, kriging solves `*.kriging`) the time from the call to its result, queueing behind
+   * other requests' work included.
    */
   private readonly phaseSeconds = new Map<string, number>();
 
-  /** {@link timed} for a promise: the wall time from the call until it settles. */
+  /** Runs `f`, adding the wall time from the call until its promise settles to `phase`. */
   private async timedAsync<T>(phase: string, f: () => Promise<T>): Promise<T> {
     const t0 = performance.now();
     try {
       return await f();
-    } finally {
-      this.phaseSeconds.set(phase, (this.phaseSeconds.get(phase) ?? 0) + (performance.now() - t0) / 1000);
-    }
-  }
-
-  /** Runs `f`, adding its wall time to `phase`; only for synchronous work (awaits would count other requests). */
-  private timed<T>(phase: string, f: () => T): T {
-    const t0 = performance.now();
-    try {
-      return f();
     } finally {
       this.phaseSeconds.set(phase, (this.phaseSeconds.get(phase) ?? 0) + (performance.now() - t0) / 1000);
     }
@@ -263,12 +253,16 @@ export class BatchEngine {
     return rec.read(batch.readStart, batch.readEnd);
   }
 
-  /** The kriging matrices of a fused device run (undefined: no drift correction). */
-  private matchKriging(req: PrefetchRequest, raw: RawBlock, phase = 'match.kriging'): BlockKriging {
-    const { work, drift } = req;
-    if (!drift) return undefined;
-    return this.timed(phase, () =>
-      blockKriging(raw, work.setup, { segments: req.segments, drift, params: work.params }),
+  /**
+   * The kriging matrices of a fused device run (undefined: no drift correction), solved off the
+   * JavaScript thread; they depend only on the batch's span, so they are solved while it is read.
+   */
+  private matchKriging(req: PrefetchRequest, phase = 'match.kriging'): Promise<BlockKriging> {
+    const { work, drift, batch } = req;
+    if (!drift) return Promise.resolve(undefined);
+    const span = { firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
+    return this.timedAsync(phase, () =>
+      blockKrigingAsync(span, work.setup, { segments: req.segments, drift, params: work.params }),
     );
   }
 
@@ -291,18 +285,10 @@ export class BatchEngine {
     while (this.ahead.size >= max) this.ahead.delete(this.ahead.keys().next().value as string);
     const fused = this.fusedMatch !== undefined && this.cudaFor(req.work) !== undefined;
     const { batch } = req;
-    const ready = this.read(req.work, batch).then((data) => ({
-      data,
-      kriging: fused
-        ? {
-            value: this.matchKriging(
-              req,
-              { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart },
-              'prefetch.kriging',
-            ),
-          }
-        : null,
-    }));
+    const kriging = fused
+      ? this.matchKriging(req, 'prefetch.kriging').then((value) => ({ value }))
+      : Promise.resolve(null);
+    const ready = Promise.all([this.read(req.work, batch), kriging]).then(([data, k]) => ({ data, kriging: k }));
     // A failed read ahead is dropped, not reported here: the batch's request reads it again and
     // reports its own error.
     const entry: Prefetched = { drift: req.drift, params: req.work.params, segments: segmentsKey(req.segments), ready };
@@ -400,10 +386,10 @@ export class BatchEngine {
     if (!fused || !this.cudaFor(req.work) || req.model.model.nTemplates === 0) return undefined;
     const { work, batch } = req;
     const early = await this.takePrefetched(work, batch, req);
-    const data = early?.data ?? (await this.read(work, batch));
-    const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
     // The kriging is a pure function of the batch span and the shift, so one computed ahead is the same.
-    const kriging = early?.kriging ? early.kriging.value : this.matchKriging(req, raw);
+    const solving = early?.kriging ? Promise.resolve(early.kriging.value) : this.matchKriging(req);
+    const data = early?.data ?? (await this.read(work, batch));
+    const kriging = await solving;
     const options = preprocessOptions(work.setup, req.channels, work.params);
     const halo = { haloSamples: batch.ownStart - batch.readStart, ownSamples: batch.ownEnd - batch.ownStart };
     // Off the JavaScript thread when the build has the async entry: the next batch's read, kriging
@@ -490,7 +476,7 @@ export class BatchEngine {
   async close(): Promise<void> {
     if (this.phaseSeconds.size > 0) {
       const seconds = Object.fromEntries([...this.phaseSeconds].map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
-      this.options.log?.debug({ seconds }, 'engine: seconds in synchronous request phases');
+      this.options.log?.debug({ seconds }, 'engine: seconds in request phases');
       this.phaseSeconds.clear();
     }
     this.ahead.clear();

@@ -5,7 +5,7 @@
  * the shift of the batch that owns them, so the samples a batch sees in its halo are exactly those
  * its neighbour sees in its own range and a spike near a boundary is matched the same way by both.
  */
-import { applyKriging, krigingMatrix } from '../drift.js';
+import { applyKriging, krigingMatrix, krigingMatrixAsync } from '../drift.js';
 import type { DriftBinding } from '../binding-drift.js';
 import type { NativeCudaBinding } from '../binding-cuda.js';
 import { preprocessBatch, type FloatBlock, type PreprocessBatchOptions } from '../preprocess.js';
@@ -64,9 +64,39 @@ export interface BlockShift {
  * halos belong to the neighbouring batches, which usually have other shifts); undefined when no
  * row is shifted. The matrices come from the CPU path's cache, so the shift is the CPU's.
  */
-export function blockKriging(raw: RawBlock, setup: ProbeSetup, shift: BlockShift | null): BlockKriging {
+export function blockKriging(raw: BlockSpan, setup: ProbeSetup, shift: BlockShift | null): BlockKriging {
   if (!shift) return undefined;
-  const pieces = krigingPieces(raw.firstSample, raw.nSamples, shift.segments, shift.drift, setup, shift.params);
+  return devicePieces(
+    krigingPieces(raw.firstSample, raw.nSamples, shift.segments, shift.drift, setup, shift.params),
+    raw,
+  );
+}
+
+/**
+ * {@link blockKriging} with the matrices solved off the JavaScript thread (the same matrices). It
+ * needs only the block's span, so it can run while the block is read.
+ */
+export async function blockKrigingAsync(
+  raw: BlockSpan,
+  setup: ProbeSetup,
+  shift: BlockShift | null,
+): Promise<BlockKriging> {
+  if (!shift) return undefined;
+  const stretches = shiftedStretches(raw.firstSample, raw.nSamples, shift.segments, shift.drift);
+  const pieces = await Promise.all(
+    stretches.map(async ({ from, to, row }) => ({
+      from,
+      to,
+      matrix: await cachedKrigingMatrixAsync(setup, row, shift.drift.yBlockUm, shift.params.krigingSigmaUm),
+    })),
+  );
+  return devicePieces(pieces, raw);
+}
+
+/** The span of a block: what its kriging depends on. */
+export type BlockSpan = Pick<RawBlock, 'firstSample' | 'nSamples'>;
+
+function devicePieces(pieces: KrigingPiece[], raw: BlockSpan): BlockKriging {
   const first = pieces[0]?.matrix;
   if (first === undefined) return undefined;
   const single =
@@ -136,16 +166,30 @@ function krigingPieces(
   setup: ProbeSetup,
   params: ShiftParams,
 ): KrigingPiece[] {
-  const pieces: KrigingPiece[] = [];
+  return shiftedStretches(firstSample, nSamples, segments, drift).map(({ from, to, row }) => ({
+    from,
+    to,
+    matrix: cachedKrigingMatrix(setup, row, drift.yBlockUm, params.krigingSigmaUm),
+  }));
+}
+
+/** The stretches of a block that get shifted (block rows, half-open) with their owner's dshift row. */
+function shiftedStretches(
+  firstSample: number,
+  nSamples: number,
+  segments: ReadonlyArray<{ batch: number; start: number; end: number }>,
+  drift: DriftState,
+): Array<{ from: number; to: number; row: Float64Array }> {
+  const stretches: Array<{ from: number; to: number; row: Float64Array }> = [];
   for (const seg of segments) {
     const row = drift.dshiftUm.subarray(seg.batch * drift.nBlocks, (seg.batch + 1) * drift.nBlocks);
     if (row.every((v) => v === 0)) continue;
     const from = Math.max(0, seg.start - firstSample);
     const to = Math.min(nSamples, seg.end - firstSample);
     if (to <= from) continue;
-    pieces.push({ from, to, matrix: cachedKrigingMatrix(setup, row, drift.yBlockUm, params.krigingSigmaUm) });
+    stretches.push({ from, to, row });
   }
-  return pieces;
+  return stretches;
 }
 
 function applyPieces(
@@ -161,12 +205,15 @@ function applyPieces(
   }
 }
 
-interface CachedKriging {
+interface KrigingKey {
   xUm: Float64Array;
   yUm: Float64Array;
   yBlockUm: Float64Array;
   sigmaUm: number;
   row: Float64Array;
+}
+
+interface CachedKriging extends KrigingKey {
   matrix: Float32Array;
 }
 
@@ -178,28 +225,68 @@ interface CachedKriging {
 const KRIGING_CACHE_SIZE = 4;
 const krigingCache: CachedKriging[] = [];
 
+/** The kernel's horizontal and vertical length scales (the vertical one is 1.5×). */
+function krigingScales(sigmaUm: number): { sigmaXUm: number; sigmaYUm: number } {
+  return { sigmaXUm: sigmaUm, sigmaYUm: 1.5 * sigmaUm };
+}
+
+function sameKriging(e: KrigingKey, setup: ProbeSetup, row: Float64Array, yBlockUm: Float64Array, sigmaUm: number) {
+  return (
+    e.xUm === setup.xUm &&
+    e.yUm === setup.yUm &&
+    e.yBlockUm === yBlockUm &&
+    e.sigmaUm === sigmaUm &&
+    e.row.length === row.length &&
+    e.row.every((v, i) => Object.is(v, row[i]))
+  );
+}
+
 function cachedKrigingMatrix(
   setup: ProbeSetup,
   row: Float64Array,
   yBlockUm: Float64Array,
   sigmaUm: number,
 ): Float32Array {
-  const hit = krigingCache.find(
-    (e) =>
-      e.xUm === setup.xUm &&
-      e.yUm === setup.yUm &&
-      e.yBlockUm === yBlockUm &&
-      e.sigmaUm === sigmaUm &&
-      e.row.length === row.length &&
-      e.row.every((v, i) => Object.is(v, row[i])),
-  );
+  const hit = krigingCache.find((e) => sameKriging(e, setup, row, yBlockUm, sigmaUm));
   if (hit) return hit.matrix;
   const copy = Float64Array.from(row);
-  const { matrix } = krigingMatrix({ xUm: setup.xUm, yUm: setup.yUm }, copy, yBlockUm, {
-    sigmaXUm: sigmaUm,
-    sigmaYUm: 1.5 * sigmaUm,
-  });
+  const { matrix } = krigingMatrix({ xUm: setup.xUm, yUm: setup.yUm }, copy, yBlockUm, krigingScales(sigmaUm));
   krigingCache.push({ xUm: setup.xUm, yUm: setup.yUm, yBlockUm, sigmaUm, row: copy, matrix });
   if (krigingCache.length > KRIGING_CACHE_SIZE) krigingCache.shift();
+  return matrix;
+}
+
+interface PendingKriging extends KrigingKey {
+  matrix: Promise<Float32Array>;
+}
+
+/**
+ * The asynchronous path's cache: promises, so requests for a matrix still being solved share it.
+ * Larger than the synchronous one: learning visits batches out of order, and its read-ahead asks
+ * for the next round's first batches while this round's are still matched.
+ */
+const KRIGING_ASYNC_CACHE_SIZE = 8;
+const krigingAsyncCache: PendingKriging[] = [];
+
+function cachedKrigingMatrixAsync(
+  setup: ProbeSetup,
+  row: Float64Array,
+  yBlockUm: Float64Array,
+  sigmaUm: number,
+): Promise<Float32Array> {
+  const hit = krigingAsyncCache.find((e) => sameKriging(e, setup, row, yBlockUm, sigmaUm));
+  if (hit) return hit.matrix;
+  const copy = Float64Array.from(row);
+  const matrix = krigingMatrixAsync({ xUm: setup.xUm, yUm: setup.yUm }, copy, yBlockUm, krigingScales(sigmaUm)).then(
+    (k) => k.matrix,
+  );
+  const entry: PendingKriging = { xUm: setup.xUm, yUm: setup.yUm, yBlockUm, sigmaUm, row: copy, matrix };
+  krigingAsyncCache.push(entry);
+  if (krigingAsyncCache.length > KRIGING_ASYNC_CACHE_SIZE) krigingAsyncCache.shift();
+  // A failed solve is not kept: the next request tries again and reports its own error.
+  matrix.catch(() => {
+    const at = krigingAsyncCache.indexOf(entry);
+    if (at >= 0) krigingAsyncCache.splice(at, 1);
+  });
   return matrix;
 }

@@ -15,6 +15,7 @@
 
 #include "addon.h"
 #include "drift_args.h"
+#include "promise_worker.h"
 #include "spikeshard/drift.h"
 #include "spikeshard/prototypes.h"
 
@@ -362,32 +363,68 @@ Napi::Value Register(const Napi::CallbackInfo& info) {
   });
 }
 
+// The arguments of driftKrigingMatrix and its async twin, read and checked on the JavaScript
+// thread (the positions stay referenced by the async worker while it runs).
+struct KrigingArgs {
+  const double* x_um = nullptr;
+  const double* y_um = nullptr;
+  std::size_t n_channels = 0;
+  std::vector<double> shifts_um;
+  KrigingParams params;
+};
+
+KrigingArgs kriging_args(const Napi::CallbackInfo& info, const char* fn) {
+  Args a(info, fn, 5);
+  const Napi::Float64Array xs = a.f64(0, "xUm");
+  const Napi::Float64Array ys = a.f64(1, "yUm");
+  const std::size_t nc = xs.ElementLength();
+  if (nc == 0) a.range_error("xUm", "at least one channel", "length 0");
+  a.same_length(ys.ElementLength(), nc, "yUm", "one position per channel, as xUm");
+  const Napi::Float64Array row = a.f64(2, "dshiftRowUm");
+  const Napi::Float64Array yblk = a.f64(3, "yBlockUm");
+  if (row.ElementLength() == 0) a.range_error("dshiftRowUm", "at least one block", "length 0");
+  a.same_length(yblk.ElementLength(), row.ElementLength(), "yBlockUm", "one depth per block, as dshiftRowUm");
+  const Napi::Object p = a.params(4);
+  KrigingArgs k;
+  k.params.sigma_x_um = a.pos(p, "sigmaXUm");
+  k.params.sigma_y_um = a.pos(p, "sigmaYUm");
+  k.params.ridge = a.pos(p, "ridge");
+  k.x_um = xs.Data();
+  k.y_um = ys.Data();
+  k.n_channels = nc;
+  k.shifts_um = channel_shifts(row.Data(), yblk.Data(), row.ElementLength(), ys.Data(), nc);
+  return k;
+}
+
+Napi::Value kriging_to_js(Napi::Env env, const std::vector<float>& m, const std::vector<double>& shifts) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("matrix", f32_out(env, m));
+  out.Set("channelShiftUm", f64_out(env, shifts));
+  return out;
+}
+
 // [sync] driftKrigingMatrix(xUm, yUm, dshiftRowUm, yBlockUm, params) → {matrix, channelShiftUm}
 Napi::Value KrigingMatrix(const Napi::CallbackInfo& info) {
   const char* fn = "driftKrigingMatrix";
   return guarded(info, fn, [&]() -> Napi::Value {
-    Args a(info, fn, 5);
-    const Napi::Float64Array xs = a.f64(0, "xUm");
-    const Napi::Float64Array ys = a.f64(1, "yUm");
-    const std::size_t nc = xs.ElementLength();
-    if (nc == 0) a.range_error("xUm", "at least one channel", "length 0");
-    a.same_length(ys.ElementLength(), nc, "yUm", "one position per channel, as xUm");
-    const Napi::Float64Array row = a.f64(2, "dshiftRowUm");
-    const Napi::Float64Array yblk = a.f64(3, "yBlockUm");
-    if (row.ElementLength() == 0) a.range_error("dshiftRowUm", "at least one block", "length 0");
-    a.same_length(yblk.ElementLength(), row.ElementLength(), "yBlockUm", "one depth per block, as dshiftRowUm");
-    const Napi::Object p = a.params(4);
-    KrigingParams kp;
-    kp.sigma_x_um = a.pos(p, "sigmaXUm");
-    kp.sigma_y_um = a.pos(p, "sigmaYUm");
-    kp.ridge = a.pos(p, "ridge");
-    const std::vector<double> shifts = channel_shifts(row.Data(), yblk.Data(), row.ElementLength(), ys.Data(), nc);
-    const std::vector<float> m = kriging_matrix(xs.Data(), ys.Data(), nc, shifts.data(), kp);
-    Napi::Env env = a.env();
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("matrix", f32_out(env, m));
-    out.Set("channelShiftUm", f64_out(env, shifts));
-    return out;
+    const KrigingArgs k = kriging_args(info, fn);
+    return kriging_to_js(info.Env(), kriging_matrix(k.x_um, k.y_um, k.n_channels, k.shifts_um.data(), k.params),
+                         k.shifts_um);
+  });
+}
+
+// [async] driftKrigingMatrixAsync(same arguments) → Promise of the same result, computed off the
+// JavaScript thread (each matrix is two triangular solves of nChannels right-hand sides, ~8 ms for
+// 384 channels, once or more per batch of learning and extraction).
+Napi::Value KrigingMatrixAsync(const Napi::CallbackInfo& info) {
+  const char* fn = "driftKrigingMatrixAsync";
+  return guarded(info, fn, [&]() -> Napi::Value {
+    return addon_common::queue_promise<std::vector<float>>(
+        info, fn, kriging_args(info, fn),
+        [](KrigingArgs& k) { return kriging_matrix(k.x_um, k.y_um, k.n_channels, k.shifts_um.data(), k.params); },
+        [](Napi::Env env, std::vector<float>&& m, KrigingArgs& k) -> Napi::Value {
+          return kriging_to_js(env, m, k.shifts_um);
+        });
   });
 }
 
@@ -424,6 +461,7 @@ void register_drift(Napi::Env env, Napi::Object exports) {
   exports.Set("driftHistogram", Napi::Function::New(env, Histogram));
   exports.Set("driftRegister", Napi::Function::New(env, Register));
   exports.Set("driftKrigingMatrix", Napi::Function::New(env, KrigingMatrix));
+  exports.Set("driftKrigingMatrixAsync", Napi::Function::New(env, KrigingMatrixAsync));
   exports.Set("driftApplyKriging", Napi::Function::New(env, ApplyKriging));
 }
 

@@ -8,11 +8,13 @@ import {
   dshiftRow,
   findIsolatedSnippets,
   krigingMatrix,
+  krigingMatrixAsync,
   learnPrototypes,
   loadCpuBinding,
   registerDrift,
 } from '../../../native/lib/index.js';
 import type { DriftProbe } from '../../../native/lib/index.js';
+import { blockKriging, blockKrigingAsync } from '../../../native/lib/engine/batch.js';
 
 /** Neuropixels 1.0 layout: two sites per 20 µm row, columns {43, 11} / {59, 27} µm. */
 function np1(nChannels: number): DriftProbe {
@@ -260,3 +262,55 @@ test('bindings reject wrong types and shapes, naming the argument', () => {
 function zeroMatrix(): Float32Array {
   return new Float32Array(nChannels * nChannels);
 }
+
+test('kriging off the JavaScript thread: the same matrices, and the same device form of a block', async () => {
+  const row = new Float64Array([-20, 10]);
+  const yBlock = new Float64Array([100, 600]);
+  const sync = krigingMatrix(probe, row, yBlock);
+  const later = await krigingMatrixAsync(probe, row, yBlock);
+  assert.deepEqual(new Uint32Array(later.matrix.buffer), new Uint32Array(sync.matrix.buffer));
+  assert.deepEqual(later.channelShiftUm, sync.channelShiftUm);
+  await assert.rejects(krigingMatrixAsync(probe, new Float64Array([1]), yBlock), {
+    name: 'RangeError',
+    message: /driftKrigingMatrixAsync: yBlockUm/,
+  });
+
+  // A block spanning three owners (halo of batch 0, batch 1, halo of batch 2), the last unshifted.
+  const setup = {
+    nChannels,
+    sampleRateHz: 30_000,
+    xUm: probe.xUm,
+    yUm: probe.yUm,
+    uvPerCount: new Float64Array(nChannels),
+    used: new Uint8Array(nChannels).fill(1),
+  };
+  const drift = { nBatches: 3, nBlocks: 2, dshiftUm: new Float64Array([-20, 10, 5, 7, 0, 0]), yBlockUm: yBlock };
+  const shift = {
+    segments: [
+      { batch: 0, start: 0, end: 100 },
+      { batch: 1, start: 100, end: 300 },
+      { batch: 2, start: 300, end: 400 },
+    ],
+    drift,
+    params: { krigingSigmaUm: 20 },
+  };
+  const span = { firstSample: 60, nSamples: 300 };
+  const pieces = blockKriging(span, setup, shift);
+  const asyncPieces = await blockKrigingAsync(span, setup, shift);
+  assert.ok(pieces !== undefined && !(pieces instanceof Float32Array), 'several stretches');
+  assert.ok(asyncPieces !== undefined && !(asyncPieces instanceof Float32Array), 'several stretches');
+  assert.deepEqual(
+    asyncPieces.map((p) => [p.from, p.to]),
+    [
+      [0, 40],
+      [40, 240],
+    ],
+  );
+  asyncPieces.forEach((p, i) => assert.deepEqual(p.matrix, pieces[i]!.matrix));
+  // One owner over the whole block: a single matrix, in both forms.
+  const inside = { firstSample: 120, nSamples: 150 };
+  const single = await blockKrigingAsync(inside, setup, shift);
+  assert.ok(single instanceof Float32Array);
+  assert.deepEqual(single, blockKriging(inside, setup, shift));
+  assert.equal(await blockKrigingAsync(inside, setup, null), undefined);
+});
