@@ -29,6 +29,7 @@
 #include "cuda_backend.h"
 #include "destripe_internal.h"
 #include "preprocess_internal.h"
+#include "sections.cuh"
 #include "spikeshard/destripe.h"
 #include "spikeshard/preprocess.h"
 
@@ -37,47 +38,6 @@ namespace spikeshard::cuda {
 namespace detail {
 
 namespace {
-
-constexpr int kMaxSections = 8;
-
-// The Butterworth sections and their step-response steady state (scipy's sosfilt_zi), by value,
-// computed on the host with the CPU's expressions.
-struct SectionPlan {
-  double b0[kMaxSections], b1[kMaxSections], b2[kMaxSections], a1[kMaxSections], a2[kMaxSections];
-  double z0[kMaxSections], z1[kMaxSections];
-  int n_sections;
-  int pad;
-};
-
-SectionPlan section_plan(const HighpassOptions& options, std::size_t n_samples) {
-  const std::vector<SosSection> sos = butterworth_highpass_sos(options.order, options.cutoff_hz, options.sample_rate_hz);
-  if (sos.size() > static_cast<std::size_t>(kMaxSections)) {
-    throw std::invalid_argument("destripe_block (CUDA): at most " + std::to_string(kMaxSections) +
-                                " sections (order 16), got " + std::to_string(sos.size()));
-  }
-  const std::size_t pad = filtfilt_pad_samples(sos);
-  if (n_samples <= pad) {
-    throw std::invalid_argument("sosfiltfilt: the signal must be longer than the edge padding (" +
-                                std::to_string(pad) + " samples), got " + std::to_string(n_samples) + " samples");
-  }
-  SectionPlan plan{};
-  plan.n_sections = static_cast<int>(sos.size());
-  plan.pad = static_cast<int>(pad);
-  double level = 1.0;
-  for (std::size_t s = 0; s < sos.size(); ++s) {
-    const SosSection& q = sos[s];
-    plan.b0[s] = q.b0;
-    plan.b1[s] = q.b1;
-    plan.b2[s] = q.b2;
-    plan.a1[s] = q.a1;
-    plan.a2[s] = q.a2;
-    const double gain = (q.b0 + q.b1 + q.b2) / (1.0 + q.a1 + q.a2);
-    plan.z1[s] = (q.b2 - q.a2 * gain) * level;
-    plan.z0[s] = (q.b1 - q.a1 * gain) * level + plan.z1[s];
-    level *= gain;
-  }
-  return plan;
-}
 
 // Rows a high-pass thread loads before running the recursion over them: 384 channels are 12
 // warps, far too few to hide a load's latency by switching warps, so each thread keeps kRun
@@ -407,7 +367,7 @@ void run_destripe(const DestripeInput& in, const WaveformCut* cut, float* out, D
     if (cut->n_waves == 0) return;
   }
   // Host tables, exactly those the CPU builds.
-  const SectionPlan plan = section_plan(in.highpass, n);
+  const SectionPlan plan = section_plan(in.highpass, n, "destripe_block (CUDA)");
   const FractionalDelayOptions delay;
   const std::vector<float> taps =
       in.shift_samples != nullptr ? spikeshard::detail::shift_taps(in.shift_samples, nc, delay) : std::vector<float>();
