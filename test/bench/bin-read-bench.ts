@@ -4,8 +4,8 @@
  * ms per batch of all neural channels (a 384-channel batch of ~65.6 k samples is ~50 MB) and MB/s,
  * for the JavaScript reader (FileHandle.read in chunks on libuv's pool, then a copy of each row:
  * `nativeRead: false`) and the native one (pread on the native threads, gathered natively), read the
- * way the rounds read them (Recording.read of consecutive batches with halos into one caller
- * array). MB/s counts the file bytes the batch spans (all saved columns). The file is read once
+ * way the rounds read them (Recording.read of consecutive batches with halos): into one caller
+ * array (`into`), and into a fresh array per batch (`fresh`, as BatchEngine reads). MB/s counts the file bytes the batch spans (all saved columns). The file is read once
  * before timing, so a file that fits in memory is measured from the page cache; old and new take
  * turns pass by pass. Checks that both return the same values; asserts nothing else.
  */
@@ -48,11 +48,11 @@ console.log(
     `(${(((batch + 2 * halo) * nSavedChannels * 2) / 1e6).toFixed(1)} MB), native threads ${readThreads || 'default'}`,
 );
 
-async function pass(rec: Recording): Promise<{ msPerBatch: number; mbPerS: number }> {
+async function pass(rec: Recording, fresh: boolean): Promise<{ msPerBatch: number; mbPerS: number }> {
   let bytes = 0;
   const start = performance.now();
   for (const [a, b] of ranges) {
-    await rec.read(a, b, out);
+    await rec.read(a, b, fresh ? undefined : out);
     bytes += (b - a) * nSavedChannels * 2;
   }
   const ms = performance.now() - start;
@@ -70,9 +70,12 @@ for (const [a, b] of ranges) {
 console.log(mismatches === 0 ? 'old and new reads are equal' : `MISMATCH: ${mismatches} values differ`);
 
 for (let p = 1; p <= Number(values.passes); p++) {
-  for (const [name, rec] of Object.entries(readers)) {
-    const { msPerBatch, mbPerS } = await pass(rec);
-    console.log(`pass ${p} ${name}: ${msPerBatch.toFixed(1)} ms per batch, ${mbPerS.toFixed(0)} MB/s`);
+  for (const fresh of [false, true]) {
+    for (const [name, rec] of Object.entries(readers)) {
+      const { msPerBatch, mbPerS } = await pass(rec, fresh);
+      const mode = fresh ? 'fresh' : 'into ';
+      console.log(`pass ${p} ${mode} ${name}: ${msPerBatch.toFixed(1)} ms per batch, ${mbPerS.toFixed(0)} MB/s`);
+    }
   }
 }
 await readers.old.close();
