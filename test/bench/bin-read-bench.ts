@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /**
- * `npm run bench:bin-read -- FILE [--batch 65536] [--halo 64] [--batches 16] [--passes 3] [--threads 0]`:
+ * `npm run bench:bin-read -- FILE [--batch 65536] [--halo 64] [--batches 16] [--passes 3] [--threads 0]
+ * [--chunk 8388608]`:
  * ms per batch of all neural channels (a 384-channel batch of ~65.6 k samples is ~50 MB) and MB/s,
  * for the JavaScript reader (FileHandle.read in chunks on libuv's pool, then a copy of each row:
  * `nativeRead: false`) and the native one (pread on the native threads, gathered natively), read the
@@ -20,11 +21,13 @@ const { values, positionals } = parseArgs({
     batches: { type: 'string', default: '16' },
     passes: { type: 'string', default: '3' },
     threads: { type: 'string', default: '0' },
+    chunk: { type: 'string', default: String(8 * 1024 * 1024) },
   },
 });
 if (positionals.length !== 1) {
   console.error(
-    'usage: npm run bench:bin-read -- FILE [--batch 65536] [--halo 64] [--batches 16] [--passes 3] [--threads 0]',
+    'usage: npm run bench:bin-read -- FILE [--batch 65536] [--halo 64] [--batches 16] [--passes 3] [--threads 0] ' +
+      '[--chunk 8388608]',
   );
   process.exit(2);
 }
@@ -34,7 +37,7 @@ const halo = Number(values.halo);
 const readThreads = Number(values.threads);
 const readers = {
   old: await openRecording(file, { nativeRead: false }),
-  new: await openRecording(file, { nativeRead: true, readThreads }),
+  new: await openRecording(file, { nativeRead: true, readThreads, readChunkBytes: Number(values.chunk) }),
 };
 const { nSamples, nChannels, nSavedChannels } = readers.new.info;
 const ranges: [number, number][] = [];
@@ -45,7 +48,8 @@ const out = new Int16Array((batch + 2 * halo) * nChannels);
 const check = new Int16Array(out.length);
 console.log(
   `${file}: ${nChannels} of ${nSavedChannels} columns, ${ranges.length} batches of ${batch} + 2 × ${halo} samples ` +
-    `(${(((batch + 2 * halo) * nSavedChannels * 2) / 1e6).toFixed(1)} MB), native threads ${readThreads || 'default'}`,
+    `(${(((batch + 2 * halo) * nSavedChannels * 2) / 1e6).toFixed(1)} MB), native threads ${readThreads || 'default'}, ` +
+    `native readChunkBytes ${values.chunk}`,
 );
 
 async function pass(rec: Recording, fresh: boolean): Promise<{ msPerBatch: number; mbPerS: number }> {
