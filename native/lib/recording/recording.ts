@@ -408,6 +408,8 @@ export class Recording {
               { chunkBytes: this.readChunkBytes, threads: this.readThreads },
             )
           : this.readRowsInChunks(handle, startSample, endSample, columns, block, out);
+    // `this` (and through it the FileHandle, which Node closes when collected) stays reachable
+    // until the read settles: the finally below uses it.
     this.readsInFlight.add(read);
     try {
       await read;
