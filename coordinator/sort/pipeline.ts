@@ -132,7 +132,20 @@ export interface EngineRun {
   checkpoints?: Checkpoints | null;
   /** Executor slots shared with the other probes sorted at the same time. */
   slots?: Slots;
+  /**
+   * Learning's state record is written after a round only when at least this long has passed since
+   * the last write (0: after every round). @default {@link LEARNING_CHECKPOINT_S}
+   */
+  learningCheckpointS?: number;
 }
+
+/**
+ * Seconds between learning's state records by default. On the GPU a round takes ~1.5 s and its
+ * state is ~0.2 GB, so a record per round hashed and wrote ~7 GB in a 10-minute sort (8 s of
+ * SHA-256 on the main thread, H100 profile 2026-11-25); a kill now costs at most this long of
+ * rounds. On the CPU a round outlasts it, so every round is still saved there.
+ */
+export const LEARNING_CHECKPOINT_S = 10;
 
 const batchKey = (round: string, i: number): string => `${round}/batch-${String(i).padStart(5, '0')}`;
 
@@ -358,6 +371,8 @@ export async function runEngine(
     // The write of the last round's state record, running while the next round is prepared and
     // its batches are matched (see below).
     let stateWrite: Promise<void> | null = null;
+    const checkpointMs = 1000 * (run.learningCheckpointS ?? LEARNING_CHECKPOINT_S);
+    let lastStateWrite = performance.now();
     // The batches whose requests come first after round `k`: the next round's, or extraction's
     // after the last. Their reads (and device kriging) do not depend on the model, so they are
     // started once round k has handed out its last batch: the fill of the next round's pipeline
@@ -391,6 +406,9 @@ export async function runEngine(
         neighbourhoods,
         nNeighbours,
       };
+      // This round's pooling updates the running means in place: the record of the previous state,
+      // hashed when it was encoded, must be on disk first, or it would not match its checksum.
+      await stateWrite;
       const matchStart = performance.now();
       let inRoundPoolMs = 0;
       const results = await runRound(
@@ -467,23 +485,22 @@ export async function runEngine(
         'learning round',
       );
       r++;
-      if (cp !== null) {
-        // Not fsynced: the state is ~0.2 GB (float64 running means) and replaced every round, so a
-        // sync per round cost as much as the rest of the global step. A kill or pre-emption loses
+      // The last round's state is not written: learning/final follows it at once.
+      if (cp !== null && r < rounds.length && performance.now() - lastStateWrite >= checkpointMs) {
+        // Not fsynced: the state is ~0.2 GB (float64 running means) and replaced often, so a sync
+        // per write cost as much as the rest of the global step. A kill or pre-emption loses
         // nothing written (the page cache is written back); a machine crash may leave a torn
         // record, which fails its checksum on resume and learning starts over: a rare loss of
-        // minutes, against seconds saved on every round of every sort. learning/final is synced.
-        // Hashed now, written in the background while the next round is prepared and matched
-        // (writing cost ~0.3 s of the main thread per round at 1 200 templates × 384 channels):
-        // a kill during the write leaves the previous round's record, so a resume redoes at most
-        // one round more than with a blocking write. Writing only every k rounds would save the
-        // hashing too, but a kill would then cost up to k rounds.
+        // minutes, against seconds saved on every sort. learning/final is synced.
+        // Hashed now, written in the background while the next round is prepared: a kill during
+        // the write leaves the previous record, so a resume redoes a little more.
         stateWrite = cp.saveUnsyncedInBackground('learning/state', { roundsDone: r, visited, state });
+        lastStateWrite = performance.now();
         // Marked handled: a failed write is thrown where it is awaited, not as an unhandled rejection.
         stateWrite.catch(() => undefined);
-        // Batch records that a run folder written before learning stopped keeping them may hold.
-        cp.remove(`learning/round-${String(r - 1).padStart(5, '0')}`);
       }
+      // Batch records that a run folder written before learning stopped keeping them may hold.
+      if (cp !== null) cp.remove(`learning/round-${String(r - 1).padStart(5, '0')}`);
     }
     await stateWrite;
     model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);

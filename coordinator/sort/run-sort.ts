@@ -73,6 +73,8 @@ export interface SortOptions {
   probes: string[];
   /** Worker options; absent = the in-process executor. */
   distributed?: DistributedOptions;
+  /** Seconds between learning's state records (0: every round). @default LEARNING_CHECKPOINT_S (pipeline.ts) */
+  learningCheckpointS?: number | undefined;
   /** `--backend`: resolved in process, passed on to local workers. @default 'cpu' */
   backend?: BackendRequest;
 }
@@ -194,6 +196,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       const engine = await runEngine(info, info.binPath, options.params, exec, plog, options.allowPartialSample, {
         checkpoints,
         slots,
+        ...(options.learningCheckpointS !== undefined ? { learningCheckpointS: options.learningCheckpointS } : {}),
       });
       noteIblOnCuda();
       const t0 = performance.now();

@@ -103,6 +103,28 @@ TEST(detector_geometry_np1_centres_and_pitch) {
   CHECK(make_detector_geometry(p.x.data(), p.y.data(), 64, strict).n_centres < g.n_centres);
 }
 
+TEST(shared_detector_geometry_is_reused_only_for_the_same_probe_and_parameters) {
+  const Probe p = np1(64);
+  const DriftDetectorParams params;
+  const auto first = shared_detector_geometry(p.x.data(), p.y.data(), 64, params);
+  CHECK(shared_detector_geometry(p.x.data(), p.y.data(), 64, params) == first);
+  const DetectorGeometry built = make_detector_geometry(p.x.data(), p.y.data(), 64, params);
+  CHECK(first->n_centres == built.n_centres && first->near_channels == built.near_channels &&
+        first->weights == built.weights && first->neighbours == built.neighbours);
+  // Parameters that shape the geometry, and positions, make a new one; the threshold does not.
+  DriftDetectorParams wider = params;
+  wider.neighbour_radius_um = 50.0;
+  const auto other = shared_detector_geometry(p.x.data(), p.y.data(), 64, wider);
+  CHECK(other != first && other->neighbours != first->neighbours);
+  std::vector<double> moved = p.y;
+  moved[5] += 1.0;
+  CHECK(shared_detector_geometry(p.x.data(), moved.data(), 64, params)->channel_y_um[5] == moved[5]);
+  DriftDetectorParams higher = params;
+  higher.threshold = 12.0;
+  const auto again = shared_detector_geometry(p.x.data(), p.y.data(), 64, params);
+  CHECK(shared_detector_geometry(p.x.data(), p.y.data(), 64, higher) == again);
+}
+
 TEST(detector_finds_planted_spikes_at_their_depth) {
   const Probe p = np1(96);
   const std::size_t nc = 96, nt = 3000;

@@ -11,7 +11,8 @@
 # missing (specs that share PROBE:DRIFT:SEED:SECONDS share one recording). The sorts run side by side
 # with --backend $BACKEND under `timeout BUDGET_S`, each resuming from its run folder; a finished sort is
 # scored. Writes to $OUT: NAME.log (the sort's info log), NAME.compare.json, NAME.run.json,
-# gpu-memory.txt (MiB used, every 5 s) and summary.txt. SORT_ARGS adds options to every sort. Exit status 0 when every sort finished.
+# gpu-memory.txt (MiB used, every 5 s) and summary.txt. SORT_ARGS adds options to every sort; CPU_PROF=1
+# writes V8 CPU profiles of each sort's threads to /tmp/w/NAME.prof. Exit status 0 when every sort finished.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck disable=SC1091
@@ -55,7 +56,9 @@ for spec in "$@"; do
     flock -u 9
     read -r -a extra <<<"${SORT_ARGS:-}"   # e.g. SORT_ARGS='--ibl-waveforms-per-cluster 0'
     [ "${flag:-}" = nodrift ] && extra+=(--no-drift-correction)
-    SPIKESHARD_REPORT_RSS=1 timeout -s INT "$BUDGET_S" node dist/cli/bin.js sort "$sim" --out "/tmp/w/$name/out" \
+    node_args=()
+    [ -n "${CPU_PROF:-}" ] && node_args=(--cpu-prof --cpu-prof-dir "/tmp/w/$name.prof")
+    SPIKESHARD_REPORT_RSS=1 timeout -s INT "$BUDGET_S" node "${node_args[@]}" dist/cli/bin.js sort "$sim" --out "/tmp/w/$name/out" \
       --backend "$BACKEND" --threads "$THREADS" "${extra[@]}" >>"/tmp/w/$name.log" 2>&1
     rc=$?
     grep -E '"msg":"[a-z -]+ done in|"msg":"learning round"|"msg":"engine: seconds|"msg":"learning: |"msg":"extraction: [0-9]|"msg":"post-processing|clusters \(|maxRssKb|"level":[56]0' \

@@ -43,6 +43,15 @@ export function registerSort(program: Command, ctx: CliContext): void {
       'sort the whole samples of a .bin whose size is not a whole number of samples',
       false,
     )
+    .option(
+      '--checkpoint-every <s>',
+      "write learning's state to the run folder at most every S seconds (0 = after every round)",
+      (value: string): number => {
+        const s = numberParser('--checkpoint-every')(value);
+        if (s < 0) throw new InvalidArgumentError(`--checkpoint-every must be >= 0 seconds, got ${value}`);
+        return s;
+      },
+    )
     .option('--workers <n>', 'start N local worker processes and send them the batches', numberParser('--workers'))
     .option('--worker-addresses <list>', 'use running workers, HOST:PORT,... (docs/distributed.md)')
     .option('--worker-dir <dir>', 'use every worker that registers in this folder, also during the run')
@@ -74,6 +83,7 @@ export function registerSort(program: Command, ctx: CliContext): void {
         backend: opts['backend'] as 'cpu' | 'cuda' | 'auto',
         fresh: (opts['fresh'] as boolean) || (opts['overwrite'] as boolean),
         allowPartialSample: opts['allowPartialSample'] as boolean,
+        learningCheckpointS: opts['checkpointEvery'] as number | undefined,
         probes: typeof opts['probe'] === 'string' ? opts['probe'].split(',').filter((s) => s !== '') : [],
         distributed: {
           workers: opts['workers'] as number | undefined,

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace spikeshard {
@@ -59,6 +60,14 @@ struct DetectorGeometry {
 // (centre g = iy · nx + ix, before dropping the centres far from every site).
 DetectorGeometry make_detector_geometry(const double* x_um, const double* y_um, std::size_t n_channels,
                                         const DriftDetectorParams& params);
+
+// make_detector_geometry's result, shared: the last geometry built is kept and returned again for
+// the same positions and geometry parameters (compared exactly). Building one compares every pair
+// of centres (~45 ms for a 384-channel probe), which the per-batch detection calls paid each time.
+// Thread-safe.
+std::shared_ptr<const DetectorGeometry> shared_detector_geometry(const double* x_um, const double* y_um,
+                                                                 std::size_t n_channels,
+                                                                 const DriftDetectorParams& params);
 
 struct DriftSpike {
   std::size_t sample;  // block-relative sample of the trough (window start + nt0min - 1)

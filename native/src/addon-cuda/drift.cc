@@ -43,7 +43,7 @@ std::size_t integer(const Args& a, const Napi::Object& p, const char* key, doubl
 
 // Arguments after the block: (xUm, yUm, wTemp, params) at info[first..first+3], as the CPU binding.
 struct Detection {
-  DetectorGeometry geometry;
+  std::shared_ptr<const DetectorGeometry> geometry;
   cuda::DriftDetectArgs args;
 };
 
@@ -75,8 +75,8 @@ Detection detection_args(const Args& a, const Napi::CallbackInfo& info, std::siz
     a.range_error("wTemp", "a non-empty length that is a multiple of params.nt0 = " + std::to_string(nt0),
                   std::to_string(w_length));
   }
-  d.geometry = make_detector_geometry(xs, ys, nc, dp);
-  d.args.geometry = &d.geometry;
+  d.geometry = shared_detector_geometry(xs, ys, nc, dp);
+  d.args.geometry = d.geometry.get();
   d.args.w_temp = w;
   d.args.n_prototypes = w_length / nt0;
   return d;
@@ -130,7 +130,6 @@ FusedDetection fused_detection_args(const Napi::CallbackInfo& info, const char* 
 Napi::Value PreprocessDetectSpikes(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     FusedDetection f = fused_detection_args(info, "preprocessDriftDetectSpikes");
-    f.detection.args.geometry = &f.detection.geometry;
     return drift_detection_to_js(info.Env(), cuda::preprocess_detect_drift_spikes(f.input, f.detection.args));
   });
 }
@@ -143,7 +142,6 @@ Napi::Value PreprocessDetectSpikesAsync(const Napi::CallbackInfo& info) {
     return addon_common::queue_promise<DriftDetection>(
         info, fn, fused_detection_args(info, fn),
         [](FusedDetection& f) {
-          f.detection.args.geometry = &f.detection.geometry;  // moved into the worker: point at this copy
           return cuda::preprocess_detect_drift_spikes(f.input, f.detection.args);
         },
         [](Napi::Env env, DriftDetection&& d, FusedDetection&) -> Napi::Value { return drift_detection_to_js(env, d); });

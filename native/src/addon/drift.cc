@@ -290,9 +290,9 @@ Napi::Value DetectSpikes(const Napi::CallbackInfo& info) {
       a.range_error("wTemp", "a non-empty length that is a multiple of params.nt0 = " + std::to_string(nt0),
                     std::to_string(w.ElementLength()));
     }
-    const DetectorGeometry geo = make_detector_geometry(xs.Data(), ys.Data(), nc, dp);
+    const std::shared_ptr<const DetectorGeometry> geo = shared_detector_geometry(xs.Data(), ys.Data(), nc, dp);
     const DriftDetection d =
-        detect_drift_spikes(data.Data(), nt, nc, geo, w.Data(), w.ElementLength() / nt0, own_begin, own_end,
+        detect_drift_spikes(data.Data(), nt, nc, *geo, w.Data(), w.ElementLength() / nt0, own_begin, own_end,
                             capacity, dp);
     return addon_common::drift_detection_to_js(a.env(), d);
   });

@@ -15,6 +15,8 @@
 // the float rounding of a score while the filtered values stay below ~6·10³ whitened units.)
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -123,6 +125,49 @@ DetectorGeometry make_detector_geometry(const double* x_um, const double* y_um, 
     g.neighbour_offsets.push_back(static_cast<std::uint32_t>(g.neighbours.size()));
   }
   return g;
+}
+
+namespace {
+
+struct GeometryKey {
+  std::vector<double> x_um, y_um;
+  std::size_t n_nearest_channels, n_sizes, max_neighbours;
+  double size_step_um, centre_x_step_um, centre_max_site_distance_um, neighbour_radius_um;
+
+  bool operator==(const GeometryKey&) const = default;
+};
+
+GeometryKey geometry_key(const double* x_um, const double* y_um, std::size_t n, const DriftDetectorParams& p) {
+  return {std::vector<double>(x_um, x_um + n),
+          std::vector<double>(y_um, y_um + n),
+          p.n_nearest_channels,
+          p.n_sizes,
+          p.max_neighbours,
+          p.size_step_um,
+          p.centre_x_step_um,
+          p.centre_max_site_distance_um,
+          p.neighbour_radius_um};
+}
+
+std::mutex geometry_mutex;
+GeometryKey last_geometry_key;
+std::shared_ptr<const DetectorGeometry> last_geometry;
+
+}  // namespace
+
+std::shared_ptr<const DetectorGeometry> shared_detector_geometry(const double* x_um, const double* y_um,
+                                                                 std::size_t n_channels,
+                                                                 const DriftDetectorParams& params) {
+  GeometryKey key = geometry_key(x_um, y_um, n_channels, params);
+  {
+    const std::lock_guard<std::mutex> lock(geometry_mutex);
+    if (last_geometry && key == last_geometry_key) return last_geometry;
+  }
+  auto built = std::make_shared<const DetectorGeometry>(make_detector_geometry(x_um, y_um, n_channels, params));
+  const std::lock_guard<std::mutex> lock(geometry_mutex);
+  last_geometry_key = std::move(key);
+  last_geometry = built;
+  return built;
 }
 
 DriftDetection detect_drift_spikes(const float* x, std::size_t n_samples, std::size_t n_channels,

@@ -76,17 +76,24 @@ FilterPlan make_plan(const HighpassOptions& options, std::size_t n_samples) {
 // cascade's sections run side by side. Each section's state depends only on the sequence of values
 // it is fed, so a section may run over a whole chunk of samples before the next section starts on
 // that chunk: the cascade becomes a pipeline with exactly the CPU's operations per value. A block
-// takes 32 channels (one per lane) and 1 + section_warps warps: warp 0 moves data (global ⇄ a ring
-// of chunks in shared memory), warp 1 + w runs sections [w·g, w·g + g) (g = sections_per_warp; one
-// section per warp up to order 6). In pipeline step k the io warp fills chunk k and stores chunk
-// k − section_warps − 1, section warp w filters chunk k − 1 − w in place, then the block
-// synchronises. A section warp's loop carries only its own states, so it waits on its own
-// recursion (≈ 4 dependent double operations per sample and section) instead of the whole
-// cascade's, plus memory latency that the io warp hides: it issues the loads of chunk k + 1 before
-// it converts chunk k. The ring has section_warps + 2 chunks: the step's io writes, io reads and
-// section chunks are all distinct.
+// takes 32 channels (one per lane) and kHpIoWarps + section_warps warps: the io warps move data
+// (global ⇄ a ring of chunks in shared memory), each its own rows of every chunk; section warp w
+// runs sections [w·g, w·g + g) (g = sections_per_warp; one section per warp up to order 6). In
+// pipeline step k the io warps fill chunk k and store chunk k − section_warps − 1, section warp w
+// filters chunk k − 1 − w in place, then the block synchronises. A section warp's loop carries only
+// its own states, so it waits on its own recursion (≈ 4 dependent double operations per sample and
+// section) instead of the whole cascade's, plus memory latency that the io warps hide: they issue
+// the loads of chunk k + 1 before they convert chunk k. The ring has section_warps + 2 chunks: the
+// step's io writes, io reads and section chunks are all distinct.
+// Several io warps: with one, it issued ~35 dependent instructions per row (addresses, conversion,
+// the shared and global stores) on one scheduler while the section warps waited at the barrier
+// (ncu on the H100: 6.5 cycles per issued instruction, a third of them at the barrier; 16 ms per
+// 384 × 67 648 batch, 12 SMs busy).
 constexpr int kHpLanes = 32;     // channels per block, one per lane
 constexpr int kHpChunk = 32;     // samples per pipeline step
+constexpr int kHpIoWarps = 4;    // warps moving data; warp w moves rows [w·kHpIoRows, (w + 1)·kHpIoRows) of a chunk
+constexpr int kHpIoRows = kHpChunk / kHpIoWarps;
+static_assert(kHpChunk % kHpIoWarps == 0, "the io warps split a chunk's rows evenly");
 constexpr int kMeanChunk = 128;  // samples of the mean's loads in flight
 
 std::size_t highpass_shared_bytes(int section_warps) {
@@ -105,17 +112,20 @@ __device__ __forceinline__ std::size_t extended_source(std::size_t r, std::size_
 // consumed from, so one chunk of registers carries one chunk of prefetch, and the section
 // coefficients live in shared memory, not across the loops (255 registers, no spills).
 template <typename In>
-__global__ void __launch_bounds__(kHpLanes * (1 + kMaxSectionWarps))
+__global__ void __launch_bounds__(kHpLanes * (kHpIoWarps + kMaxSectionWarps))
     highpass_pipeline_kernel(const In* __restrict__ in, std::size_t in_stride, const double* __restrict__ gains,
                              std::size_t n, std::size_t n_channels, FilterPlan plan, double* __restrict__ scratch,
                              float* __restrict__ out) {
   extern __shared__ double hp_shared[];
   __shared__ double coef[7][kMaxSections];  // b0 b1 b2 a1 a2 z0 z1 per section
+  __shared__ double edge[4][kHpLanes];       // per channel: gain, mean, x[0], x[n − 1] (for the io warps)
   const int depth = plan.section_warps;
   const int slots = depth + 2;
   double* const first = hp_shared + static_cast<std::size_t>(slots) * kHpChunk * kHpLanes;  // a pass's v0
   const int lane = static_cast<int>(threadIdx.x) % kHpLanes;
   const int warp = static_cast<int>(threadIdx.x) / kHpLanes;
+  const bool io = warp < kHpIoWarps;
+  const int io_row0 = warp * kHpIoRows;  // an io warp's first row of each chunk
   const std::size_t c = static_cast<std::size_t>(blockIdx.x) * kHpLanes + lane;
   const bool live = c < n_channels;
   const std::size_t pad = static_cast<std::size_t>(plan.pad);
@@ -161,14 +171,24 @@ __global__ void __launch_bounds__(kHpLanes * (1 + kMaxSectionWarps))
       x_first = __dsub_rn(__dmul_rn(static_cast<double>(in[c]), gain), mean);
       x_last = __dsub_rn(__dmul_rn(static_cast<double>(in[(n - 1) * in_stride + c]), gain), mean);
     }
+    edge[0][lane] = gain;
+    edge[1][lane] = mean;
+    edge[2][lane] = x_first;
+    edge[3][lane] = x_last;
   }
   __syncthreads();
+  if (io) {
+    gain = edge[0][lane];
+    mean = edge[1][lane];
+    x_first = edge[2][lane];
+    x_last = edge[3][lane];
+  }
 
   // Section warp w runs sections [q0, q0 + count) on chunk j in place, section after section (each
   // sees the CPU's sequence); a pass's first chunk starts every section from the steady state
   // scaled by the pass's first cascade input (as the CPU: every section from the first row met).
-  const int q0 = (warp - 1) * plan.sections_per_warp;
-  const int count = warp == 0 ? 0 : min(plan.sections_per_warp, plan.n_sections - q0);
+  const int q0 = (warp - kHpIoWarps) * plan.sections_per_warp;
+  const int count = io ? 0 : min(plan.sections_per_warp, plan.n_sections - q0);
   double s0[kMaxSectionsPerWarp] = {}, s1[kMaxSectionsPerWarp] = {};
   auto section_step = [&](std::size_t j) {
     if (j == 0) {
@@ -213,31 +233,32 @@ __global__ void __launch_bounds__(kHpLanes * (1 + kMaxSectionWarps))
     }
   };
   auto section_turn = [&](std::size_t k) {
-    const auto w = static_cast<std::size_t>(warp - 1);
+    const auto w = static_cast<std::size_t>(warp - kHpIoWarps);
     if (k >= w + 1 && k - 1 - w < chunks) section_step(k - 1 - w);
   };
 
   // Forward pass over the extended rows [0, total); its outputs go to the scratch rows.
   {
-    In v[kHpChunk];
+    In v[kHpIoRows];
     auto load_chunk = [&](std::size_t j) {
 #pragma unroll
-      for (int i = 0; i < kHpChunk; ++i) {
-        const std::size_t r = j * kHpChunk + i;
-        v[i] = (live && r < total) ? in[extended_source(r, pad, n) * in_stride + c] : In(0);
+      for (int u = 0; u < kHpIoRows; ++u) {
+        const std::size_t r = j * kHpChunk + io_row0 + u;
+        v[u] = (live && r < total) ? in[extended_source(r, pad, n) * in_stride + c] : In(0);
       }
     };
-    if (warp == 0) load_chunk(0);
+    if (io) load_chunk(0);
     for (std::size_t k = 0; k < steps; ++k) {
-      if (warp == 0) {
+      if (io) {
         if (k < chunks) {
           double* slot = slot_of(k);
           const int m = rows_in(k);
 #pragma unroll
-          for (int i = 0; i < kHpChunk; ++i) {
+          for (int u = 0; u < kHpIoRows; ++u) {
+            const int i = io_row0 + u;
             if (i < m) {
               const std::size_t r = k * kHpChunk + i;
-              double x = __dsub_rn(__dmul_rn(static_cast<double>(v[i]), gain), mean);
+              double x = __dsub_rn(__dmul_rn(static_cast<double>(v[u]), gain), mean);
               if (r < pad) x = __dsub_rn(__dmul_rn(2.0, x_first), x);
               if (r >= pad + n) x = __dsub_rn(__dmul_rn(2.0, x_last), x);
               slot[i * kHpLanes] = x;
@@ -251,7 +272,8 @@ __global__ void __launch_bounds__(kHpLanes * (1 + kMaxSectionWarps))
           const double* slot = slot_of(j);
           const int m = rows_in(j);
 #pragma unroll
-          for (int i = 0; i < kHpChunk; ++i) {
+          for (int u = 0; u < kHpIoRows; ++u) {
+            const int i = io_row0 + u;
             if (i < m) scratch[(j * kHpChunk + i) * n_channels + c] = slot[i * kHpLanes];
           }
         }
@@ -265,25 +287,25 @@ __global__ void __launch_bounds__(kHpLanes * (1 + kMaxSectionWarps))
   // Backward pass from the last forward output: chunk j holds rows total − 1 − (32·j + i); only the
   // central n rows are written out (as float).
   {
-    double v[kHpChunk];
+    double v[kHpIoRows];
     auto load_chunk = [&](std::size_t j) {
 #pragma unroll
-      for (int i = 0; i < kHpChunk; ++i) {
-        const std::size_t back = j * kHpChunk + i;
-        v[i] = (live && back < total) ? scratch[(total - 1 - back) * n_channels + c] : 0.0;
+      for (int u = 0; u < kHpIoRows; ++u) {
+        const std::size_t back = j * kHpChunk + io_row0 + u;
+        v[u] = (live && back < total) ? scratch[(total - 1 - back) * n_channels + c] : 0.0;
       }
     };
-    if (warp == 0) load_chunk(0);
+    if (io) load_chunk(0);
     for (std::size_t k = 0; k < steps; ++k) {
-      if (warp == 0) {
+      if (io) {
         if (k < chunks) {
           double* slot = slot_of(k);
           const int m = rows_in(k);
 #pragma unroll
-          for (int i = 0; i < kHpChunk; ++i) {
-            if (i < m) slot[i * kHpLanes] = v[i];
+          for (int u = 0; u < kHpIoRows; ++u) {
+            if (io_row0 + u < m) slot[(io_row0 + u) * kHpLanes] = v[u];
           }
-          if (k == 0) first[lane] = v[0];
+          if (k == 0 && warp == 0) first[lane] = v[0];
           if (k + 1 < chunks) load_chunk(k + 1);
         }
         if (k >= lag && live) {
@@ -291,7 +313,8 @@ __global__ void __launch_bounds__(kHpLanes * (1 + kMaxSectionWarps))
           const double* slot = slot_of(j);
           const int m = rows_in(j);
 #pragma unroll
-          for (int i = 0; i < kHpChunk; ++i) {
+          for (int u = 0; u < kHpIoRows; ++u) {
+            const int i = io_row0 + u;
             const std::size_t r = total - 1 - (j * kHpChunk + i);
             if (i < m && r >= pad && r < pad + n) {
               out[(r - pad) * n_channels + c] = __double2float_rn(slot[i * kHpLanes]);
@@ -431,7 +454,7 @@ void run_highpass(Context& ctx, const In* d_in, std::size_t in_stride, const dou
   double* scratch = ctx.buffer_of<double>(kSlotScratch, (n + 2 * static_cast<std::size_t>(plan.pad)) * n_channels);
   const std::size_t shared = highpass_shared_bytes(plan.section_warps);
   allow_dynamic_shared_for(highpass_pipeline_kernel<In>, shared);
-  const dim3 grid(blocks_for(n_channels, kHpLanes)), block(kHpLanes * (1 + plan.section_warps));
+  const dim3 grid(blocks_for(n_channels, kHpLanes)), block(kHpLanes * (kHpIoWarps + plan.section_warps));
   highpass_pipeline_kernel<In><<<grid, block, shared, ctx.stream()>>>(d_in, in_stride, d_gains, n, n_channels, plan,
                                                                       scratch, d_out);
   SPIKESHARD_CUDA_LAUNCHED();

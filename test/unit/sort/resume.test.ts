@@ -35,7 +35,8 @@ function outputs(out: string, probe: string, collection: string): Record<string,
   return { ...Object.fromEntries(Object.entries(phy).map(([k, v]) => [`phy/${k}`, v])), ...alf };
 }
 
-const SORT = ['--threads', '1', '--batch-samples', '32768', '--learning-round-batches', '3'];
+// --checkpoint-every 0: learning's state after every round, so the kill below finds one to resume from.
+const SORT = ['--threads', '1', '--batch-samples', '32768', '--learning-round-batches', '3', '--checkpoint-every', '0'];
 
 function simulate(dir: string, probes: number): string {
   const sim = path.join(dir, 'sim');
