@@ -10,4 +10,37 @@ export interface RecordingBinding {
   undoTimeDiff(diff: Int16Array, nSamples: number, nChannels: number, rows: Int16Array): void;
   /** [async] {@link RecordingBinding.undoTimeDiff} on libuv's thread pool; the arguments are checked before it is queued. */
   undoTimeDiffAsync(diff: Int16Array, nSamples: number, nChannels: number, rows: Int16Array): Promise<void>;
+  /**
+   * [sync] out[t·nOut + c] ← rows[t·nSaved + columns[c]] for t < nRows, nOut = columns.length: the
+   * neural columns of rows read whole (a contiguous column list copies one block per row). rows
+   * holds nRows × nSaved values, out nRows × nOut, and they must not overlap; every column lies in
+   * [0, nSaved). threads: 0 for the native default (fewer for small gathers). Throws TypeError on a
+   * wrong type, RangeError on a wrong length or column.
+   */
+  gatherColumns(
+    rows: Int16Array,
+    nRows: number,
+    nSaved: number,
+    columns: Int32Array,
+    out: Int16Array,
+    threads: number,
+  ): void;
+  /**
+   * [async] Rows [firstRow, firstRow + nRows) of the open file `fd` (nSaved int16 per row from byte
+   * 0), their columns gathered into out as {@link RecordingBinding.gatherColumns} does, read with
+   * pread on the native threads (each its own rows, in pieces of about chunkBytes / threads bytes).
+   * Resolves to -1 when every row was read, else to the byte at which the file ended (rows past it
+   * are left unwritten); rejects on a failing read, naming the byte. fd must stay open until the
+   * promise settles. Arguments are checked before the read is queued.
+   */
+  readBinRows(
+    fd: number,
+    firstRow: number,
+    nRows: number,
+    nSaved: number,
+    columns: Int32Array,
+    out: Int16Array,
+    chunkBytes: number,
+    threads: number,
+  ): Promise<number>;
 }

@@ -44,6 +44,7 @@ import {
   type MatchModel,
 } from './match-round.js';
 import { deviceModelKey } from './model-key.js';
+import { RawArrayPool } from './raw-arrays.js';
 import type { DriftDetectRequest, MatchRequest, ProbeWork, SnippetsRequest, StatisticsRequest } from './requests.js';
 import { windowStatistics, type WindowStatistics } from './statistics.js';
 import type { BatchSpan, ChannelState, DriftState } from './types.js';
@@ -114,6 +115,8 @@ export interface BatchEngineOptions {
   log?: Logger;
   /** Batches {@link BatchEngine.prefetch} holds at most (a 384-channel batch is 52 MB of int16). @default 2 */
   maxPrefetched?: number;
+  /** Raw batch arrays kept for reuse by later reads (0: a fresh array per batch). @default 4 */
+  maxPooledArrays?: number;
 }
 
 export class BatchEngine {
@@ -132,6 +135,8 @@ export class BatchEngine {
    * other requests' work included.
    */
   private readonly phaseSeconds = new Map<string, number>();
+  /** Raw arrays of finished batches, read into again (no page faults of a fresh array). */
+  private readonly rawArrays: RawArrayPool;
 
   /** Runs `f`, adding the wall time from the call until its promise settles to `phase`. */
   private async timedAsync<T>(phase: string, f: () => Promise<T>): Promise<T> {
@@ -146,6 +151,7 @@ export class BatchEngine {
   constructor(private readonly options: BatchEngineOptions) {
     loadCpuBinding().setThreads(options.threads);
     this.maxOpen = options.maxOpen ?? 8;
+    this.rawArrays = new RawArrayPool(options.maxPooledArrays ?? 4);
     this.backend = options.backend ?? { backend: 'cpu' };
     const cuda = this.backend.backend === 'cuda' ? this.backend.cuda : undefined;
     // Feature-detected: a CUDA build without matching pursuit matches on the CPU.
@@ -241,16 +247,24 @@ export class BatchEngine {
     const cuda = this.cudaFor(work);
     if (cuda) {
       const blockShift = shift && drift ? { segments: shift.segments, drift, params: work.params } : null;
-      return cudaWhitenShiftBlock(cuda, raw, work.setup, channels, work.params, blockShift);
+      const whitened = cudaWhitenShiftBlock(cuda, raw, work.setup, channels, work.params, blockShift);
+      this.rawArrays.give(data);
+      return whitened;
     }
     const block = whitenBlock(raw, work.setup, channels, work.params);
+    this.rawArrays.give(data);
     if (shift && drift) shiftBlock(block, batch.readStart, shift.segments, drift, work.setup, work.params);
     return block;
   }
 
+  /** The raw batch, into an array of an earlier batch when one of its length was given back. */
   private async read(work: ProbeWork, batch: BatchSpan): Promise<Int16Array> {
     const rec = await this.recording(work);
-    return rec.read(batch.readStart, batch.readEnd);
+    return this.readInto(rec, batch.readStart, batch.readEnd);
+  }
+
+  private readInto(rec: Recording, readStart: number, readEnd: number): Promise<Int16Array> {
+    return rec.read(readStart, readEnd, this.rawArrays.take((readEnd - readStart) * rec.info.nChannels));
   }
 
   /**
@@ -328,13 +342,15 @@ export class BatchEngine {
   async statistics(req: StatisticsRequest): Promise<WindowStatistics> {
     const rec = await this.recording(req.work);
     const { readStart, readEnd, marginSamples } = req.window;
-    const data = await rec.read(readStart, readEnd);
-    return windowStatistics(
+    const data = await this.readInto(rec, readStart, readEnd);
+    const statistics = windowStatistics(
       { data, firstSample: readStart, nSamples: readEnd - readStart },
       marginSamples,
       req.work.setup,
       req.work.params,
     );
+    this.rawArrays.give(data);
+    return statistics;
   }
 
   async snippets(req: SnippetsRequest): Promise<Float32Array> {
@@ -356,13 +372,15 @@ export class BatchEngine {
       // Raw int16 up, spikes down: the whitened block stays on the device.
       const { work } = req;
       const rec = await this.recording(work);
-      const data = await rec.read(batch.readStart, batch.readEnd);
+      const data = await this.readInto(rec, batch.readStart, batch.readEnd);
       const raw = { data, firstSample: batch.readStart, nSamples: batch.readEnd - batch.readStart };
       const options = preprocessOptions(work.setup, req.channels, work.params);
       const fused = this.fusedDrift;
-      return this.timedAsync('drift.device', () =>
+      const result = await this.timedAsync('drift.device', () =>
         cudaDriftBatchAsync(fused, raw, options, own, ownEnd, work.setup, req.wTemp, work.params.driftDetectThreshold),
       );
+      this.rawArrays.give(data);
+      return result;
     }
     const block = await this.whitened(req.work, batch, req.channels);
     return driftBatch(
@@ -381,7 +399,7 @@ export class BatchEngine {
    * the GPU), or undefined when this batch takes the block path: CPU backend, ibl preprocessing, a
    * CUDA build without the fused entry, or no templates yet (the residual is the whitened block).
    */
-  private async fusedRun(req: MatchRequest): Promise<BatchMatchRun | undefined> {
+  private async fusedRun(req: MatchRequest): Promise<{ run: BatchMatchRun; data: Int16Array } | undefined> {
     const fused = this.fusedMatch;
     if (!fused || !this.cudaFor(req.work) || req.model.model.nTemplates === 0) return undefined;
     const { work, batch } = req;
@@ -412,20 +430,24 @@ export class BatchEngine {
         : cudaPreprocessShiftMatchBatch(fused, ...args);
     };
     // A build whose fused entry proposes templates spares learning the residual's download.
-    return Object.assign(run, { proposesOnDevice: fused.fusedProposals === true });
+    return { run: Object.assign(run, { proposesOnDevice: fused.fusedProposals === true }), data };
   }
 
   async learn(req: MatchRequest): Promise<LearnBatchResult> {
     const { batch } = req;
-    const run = await this.fusedRun(req);
-    if (run) {
+    const fused = await this.fusedRun(req);
+    if (fused) {
       const geometry = {
         nSamples: batch.readEnd - batch.readStart,
         nChannels: req.work.setup.nChannels,
         haloSamples: batch.ownStart - batch.readStart,
         ownSamples: batch.ownEnd - batch.ownStart,
       };
-      return this.timedAsync('learn.device', () => learnWith(run, geometry, req.model, req.work.params));
+      const result = await this.timedAsync('learn.device', () =>
+        learnWith(fused.run, geometry, req.model, req.work.params),
+      );
+      this.rawArrays.give(fused.data);
+      return result;
     }
     const block = await this.shifted(req);
     return learnBatch(
@@ -440,9 +462,13 @@ export class BatchEngine {
 
   async extract(req: MatchRequest): Promise<ExtractBatchResult> {
     const { batch } = req;
-    const run = await this.fusedRun(req);
-    if (run) {
-      return this.timedAsync('extract.device', () => extractWith(run, batch.ownStart, req.model, req.work.params));
+    const fused = await this.fusedRun(req);
+    if (fused) {
+      const result = await this.timedAsync('extract.device', () =>
+        extractWith(fused.run, batch.ownStart, req.model, req.work.params),
+      );
+      this.rawArrays.give(fused.data);
+      return result;
     }
     const block = await this.shifted(req);
     return extractBatch(
@@ -472,6 +498,11 @@ export class BatchEngine {
     };
   }
 
+  /** Raw batch arrays held for reuse now (for tests and diagnostics). */
+  get pooledRawArrays(): number {
+    return this.rawArrays.size;
+  }
+
   /** Closes every open recording; the engine can still be used (it reopens them). */
   async close(): Promise<void> {
     if (this.phaseSeconds.size > 0) {
@@ -480,6 +511,7 @@ export class BatchEngine {
       this.phaseSeconds.clear();
     }
     this.ahead.clear();
+    this.rawArrays.clear();
     const all = [...this.open.values()];
     this.open.clear();
     for (const r of all) await (await r.catch(() => null))?.close();

@@ -2,7 +2,8 @@
 /**
  * One probe's recording: its description and streaming reads of sample ranges from the `.bin`.
  * Reads are positioned reads through one file handle in bounded chunks, so a worker holds only
- * the batch it asked for, never the file.
+ * the batch it asked for, never the file. A `.bin` batch is read natively, on several threads
+ * straight into the caller's array; a `.cbin`'s decoded rows have their columns gathered natively.
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { open, stat, type FileHandle } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { readSpikeGlxMeta } from './meta-file.js';
 import { CbinReader, chPathOf, type MtscompHeader } from './mtscomp.js';
 import { readPlainLayout } from './plain-format.js';
 import type { ProbeType } from './probe-table.js';
+import { gatherColumns, readBinColumns } from './row-gather.js';
 import { recordingFiles, type SessionProbe } from './session.js';
 import { spikeGlxLayout } from './spikeglx.js';
 
@@ -64,6 +66,14 @@ export interface OpenRecordingOptions {
   readChunkBytes: number;
   /** `.cbin` only: most bytes of decoded chunks kept between reads. @default 128 MiB */
   cbinCacheBytes: number;
+  /**
+   * Read a `.bin` natively (pread on several threads, columns gathered natively, also for the rows
+   * of a `.cbin`). false: FileHandle.read in chunks and a JavaScript copy of each row, the reader
+   * before the native one, kept for comparisons and benchmarks. @default true
+   */
+  nativeRead: boolean;
+  /** Native threads of a read; 0 for the native default (the worker's --threads). @default 0 */
+  readThreads: number;
 }
 
 /** A read of a range plus halo, clipped at the ends of the file; the caller pads. */
@@ -82,7 +92,17 @@ function checkOptions(options: Partial<OpenRecordingOptions>): OpenRecordingOpti
     throw new ParameterError(`readChunkBytes: ${expected('a positive integer', readChunkBytes)}`);
   }
   const cbinCacheBytes = options.cbinCacheBytes ?? 128 * 1024 * 1024;
-  return { allowPartialSample: options.allowPartialSample ?? false, readChunkBytes, cbinCacheBytes };
+  const readThreads = options.readThreads ?? 0;
+  if (!Number.isSafeInteger(readThreads) || readThreads < 0 || readThreads > 4096) {
+    throw new ParameterError(`readThreads: ${expected('an integer in [0, 4096]', readThreads)}`);
+  }
+  return {
+    allowPartialSample: options.allowPartialSample ?? false,
+    readChunkBytes,
+    cbinCacheBytes,
+    nativeRead: options.nativeRead ?? true,
+    readThreads,
+  };
 }
 
 async function layoutOf(files: SessionProbe): Promise<RecordingLayout> {
@@ -229,7 +249,7 @@ export async function openRecording(
         header: reader.header,
         cbinBytes,
       });
-      return new Recording(info, reader, opts.readChunkBytes);
+      return new Recording(info, reader, opts);
     } catch (err) {
       await reader.close();
       throw err;
@@ -244,7 +264,7 @@ export async function openRecording(
   try {
     const s = await handle.stat();
     if (!s.isFile()) throw new InputError(files.binPath, 'is not a regular file');
-    return new Recording(buildInfo(files, layout, s.size, opts), handle, opts.readChunkBytes);
+    return new Recording(buildInfo(files, layout, s.size, opts), handle, opts);
   } catch (err) {
     await handle.close();
     throw err;
@@ -257,14 +277,26 @@ export class Recording {
   private readonly bytesPerSample: number;
   /** `[first, count]` when the neural columns are one contiguous block (the usual case), else `null`. */
   private readonly neuralBlock: [number, number] | null;
+  private readonly readChunkBytes: number;
+  private readonly nativeRead: boolean;
+  private readonly readThreads: number;
+  /**
+   * Reads not yet settled. A native read uses the handle's descriptor number on its own threads:
+   * {@link Recording.close} waits for them, so that a descriptor closed and reused by another file
+   * is never read.
+   */
+  private readonly readsInFlight = new Set<Promise<void>>();
 
   /** @internal use {@link openRecording}. */
   constructor(
     readonly info: RecordingInfo,
     handle: FileHandle | CbinReader,
-    private readonly readChunkBytes: number,
+    options: Pick<OpenRecordingOptions, 'readChunkBytes' | 'nativeRead' | 'readThreads'>,
   ) {
     this.handle = handle;
+    this.readChunkBytes = options.readChunkBytes;
+    this.nativeRead = options.nativeRead;
+    this.readThreads = options.readThreads;
     this.bytesPerSample = 2 * info.nSavedChannels;
     const cols = info.neuralColumns;
     const first = cols[0]!;
@@ -309,10 +341,11 @@ export class Recording {
     return { data: await this.read(firstSample, last, into), firstSample, endSample: last };
   }
 
-  /** Releases the file. Reads after this throw. */
+  /** Releases the file once the reads in flight have settled. Reads after this throw. */
   async close(): Promise<void> {
     const h = this.handle;
     this.handle = null;
+    await Promise.allSettled(this.readsInFlight);
     await h?.close();
   }
 
@@ -357,9 +390,49 @@ export class Recording {
           `read of ${nSamples} samples × ${nOut} channels is too large for one array; read in batches`,
         );
       }
-      out = new Int16Array(nSamples * nOut);
+      // Not zeroed (tens of MB per batch): every value is overwritten or the read throws.
+      out = new Int16Array(Buffer.allocUnsafeSlow(nSamples * nOut * 2).buffer, 0, nSamples * nOut);
     }
     if (nSamples === 0) return out;
+    const read =
+      handle instanceof CbinReader
+        ? this.readRowsInChunks(handle, startSample, endSample, columns, block, out)
+        : this.nativeRead
+          ? readBinColumns(
+              { fd: handle.fd, path: this.info.binPath, fileBytes: this.info.fileBytes },
+              startSample,
+              nSamples,
+              this.info.nSavedChannels,
+              columns,
+              out,
+              { chunkBytes: this.readChunkBytes, threads: this.readThreads },
+            )
+          : this.readRowsInChunks(handle, startSample, endSample, columns, block, out);
+    // `this` (and through it the FileHandle, which Node closes when collected) stays reachable
+    // until the read settles: the finally below uses it.
+    this.readsInFlight.add(read);
+    try {
+      await read;
+    } finally {
+      this.readsInFlight.delete(read);
+    }
+    return out;
+  }
+
+  /**
+   * Whole rows in chunks of readChunkBytes (the next chunk read while the current one is copied
+   * out), then their columns: a `.cbin`'s decoded rows, or a `.bin` read without the native reader.
+   */
+  private async readRowsInChunks(
+    handle: FileHandle | CbinReader,
+    startSample: number,
+    endSample: number,
+    columns: Int32Array,
+    block: [number, number] | null,
+    out: Int16Array,
+  ): Promise<void> {
+    const nSamples = endSample - startSample;
+    const nOut = columns.length;
     const nSaved = this.info.nSavedChannels;
     const bytesPerSample = this.bytesPerSample;
     const chunkSamples = Math.min(nSamples, Math.max(1, Math.floor(this.readChunkBytes / bytesPerSample)));
@@ -383,10 +456,15 @@ export class Recording {
       await pending;
       if (k + 1 < nChunks) pending = readChunk(k + 1);
       const buffer = buffers[k % nBuffers]!;
-      const rows = new Int16Array(buffer.buffer, buffer.byteOffset, chunkSamples * nSaved);
       const s = startSample + k * chunkSamples;
       const n = Math.min(chunkSamples, endSample - s);
       const outBase = (s - startSample) * nOut;
+      if (this.nativeRead) {
+        const rows = new Int16Array(buffer.buffer, buffer.byteOffset, n * nSaved);
+        gatherColumns(rows, n, nSaved, columns, out.subarray(outBase, outBase + n * nOut), this.readThreads);
+        continue;
+      }
+      const rows = new Int16Array(buffer.buffer, buffer.byteOffset, chunkSamples * nSaved);
       if (block !== null) {
         const [first, count] = block;
         for (let t = 0; t < n; t++) {
@@ -400,7 +478,6 @@ export class Recording {
         }
       }
     }
-    return out;
   }
 
   private async readFully(handle: FileHandle, buffer: Buffer, length: number, sample: number): Promise<void> {

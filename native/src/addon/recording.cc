@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Bindings of the recording readers' numeric work (spikeshard/mtscomp.h): undoing mtscomp's time
-// differences, synchronously or on libuv's thread pool (the reader decodes chunks ahead while the
-// JavaScript thread hands out the current one).
+// Bindings of the recording readers' native work: undoing mtscomp's time differences
+// (spikeshard/mtscomp.h), synchronously or on libuv's thread pool (the reader decodes chunks ahead
+// while the JavaScript thread hands out the current one); reading a `.bin`'s rows and gathering
+// their neural columns (spikeshard/recording_read.h) on the project's threads.
 #include <napi.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include "addon.h"
 #include "args.h"
 #include "promise_worker.h"
 #include "spikeshard/mtscomp.h"
+#include "spikeshard/recording_read.h"
 
 namespace spikeshard::addon {
 
@@ -61,11 +65,91 @@ Napi::Value UndoTimeDiffAsync(const Napi::CallbackInfo& info) {
       [](Napi::Env env, bool&&, UndoArgs&) -> Napi::Value { return env.Undefined(); });
 }
 
+// The columns argument: an Int32Array of at least one column, each in [0, nSaved).
+const std::int32_t* parse_columns(const Args& a, const Napi::Value& v, std::size_t n_saved, std::size_t& n_out) {
+  const std::int32_t* columns = a.typed_any<std::int32_t>(v, "columns", n_out);
+  if (n_out == 0) a.range_error("columns", "at least one column", "an empty Int32Array");
+  for (std::size_t c = 0; c < n_out; ++c) {
+    if (columns[c] < 0 || static_cast<std::size_t>(columns[c]) >= n_saved) {
+      a.range_error("columns[" + std::to_string(c) + "]", "a column in [0, nSaved = " + std::to_string(n_saved) + ")",
+                    std::to_string(columns[c]));
+    }
+  }
+  return columns;
+}
+
+constexpr std::int64_t kMaxSafe = 9007199254740991;
+constexpr std::int64_t kMaxThreads = 4096;
+
+// [sync] gatherColumns(rows, nRows, nSaved, columns, out, threads): out[t·nOut + c] ← rows[t·nSaved + columns[c]].
+Napi::Value GatherColumns(const Napi::CallbackInfo& info) {
+  Args a(info, "gatherColumns", 6);
+  constexpr std::int64_t kMax = std::numeric_limits<std::int32_t>::max();
+  const auto n_rows = static_cast<std::size_t>(a.integer(info[1], "nRows", 0, kMax));
+  const auto n_saved = static_cast<std::size_t>(a.integer(info[2], "nSaved", 1, 65535));
+  std::size_t n_out = 0;
+  const std::int32_t* columns = parse_columns(a, info[3], n_saved, n_out);
+  const std::int16_t* rows = a.typed<std::int16_t>(info[0], "rows", n_rows * n_saved, "nRows × nSaved");
+  std::int16_t* out = a.typed<std::int16_t>(info[4], "out", n_rows * n_out, "nRows × columns.length");
+  const int threads = static_cast<int>(a.integer(info[5], "threads", 0, kMaxThreads));
+  if (out < rows + n_rows * n_saved && rows < out + n_rows * n_out) {
+    a.range_error("out", "memory that does not overlap rows", "an overlapping view");
+  }
+  return addon_common::guarded(info, [&]() -> Napi::Value {
+    gather_columns(rows, n_rows, n_saved, columns, n_out, out, threads);
+    return info.Env().Undefined();
+  });
+}
+
+struct BinReadArgs {
+  int fd = -1;
+  std::uint64_t first_row = 0;
+  std::size_t n_rows = 0;
+  std::size_t n_saved = 0;
+  const std::int32_t* columns = nullptr;
+  std::size_t n_out = 0;
+  std::int16_t* out = nullptr;
+  std::size_t chunk_bytes = 0;
+  int threads = 0;
+};
+
+// [async] readBinRows(fd, firstRow, nRows, nSaved, columns, out, chunkBytes, threads): Promise<number>,
+// -1 when every row was read, else the byte at which the file ended. The caller keeps fd open
+// until the promise settles; columns and out stay referenced until then.
+Napi::Value ReadBinRows(const Napi::CallbackInfo& info) {
+  Args a(info, "readBinRows", 8);
+  BinReadArgs r;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int32_t>::max();
+  r.fd = static_cast<int>(a.integer(info[0], "fd", 0, kMax));
+  r.first_row = static_cast<std::uint64_t>(a.integer(info[1], "firstRow", 0, kMaxSafe));
+  r.n_rows = static_cast<std::size_t>(a.integer(info[2], "nRows", 0, kMax));
+  r.n_saved = static_cast<std::size_t>(a.integer(info[3], "nSaved", 1, 65535));
+  r.columns = parse_columns(a, info[4], r.n_saved, r.n_out);
+  r.out = a.typed<std::int16_t>(info[5], "out", r.n_rows * r.n_out, "nRows × columns.length");
+  r.chunk_bytes = static_cast<std::size_t>(a.integer(info[6], "chunkBytes", 1, kMaxSafe));
+  r.threads = static_cast<int>(a.integer(info[7], "threads", 0, kMaxThreads));
+  if ((r.first_row + r.n_rows) * r.n_saved * 2 > static_cast<std::uint64_t>(kMaxSafe)) {
+    a.range_error("firstRow + nRows", "rows that end below byte 2^53", std::to_string(r.first_row + r.n_rows));
+  }
+  return addon_common::queue_promise<std::int64_t>(
+      info, "readBinRows", std::move(r),
+      [](BinReadArgs& b) -> std::int64_t {
+        const BinReadResult res =
+            read_bin_rows(b.fd, b.first_row, b.n_rows, b.n_saved, b.columns, b.n_out, b.out, b.chunk_bytes, b.threads);
+        return res.complete ? -1 : static_cast<std::int64_t>(res.ended_at_byte);
+      },
+      [](Napi::Env env, std::int64_t&& ended, BinReadArgs&) -> Napi::Value {
+        return Napi::Number::New(env, static_cast<double>(ended));
+      });
+}
+
 }  // namespace
 
 void register_recording(Napi::Env env, Napi::Object exports) {
   exports.Set("undoTimeDiff", Napi::Function::New(env, UndoTimeDiff));
   exports.Set("undoTimeDiffAsync", Napi::Function::New(env, UndoTimeDiffAsync));
+  exports.Set("gatherColumns", Napi::Function::New(env, GatherColumns));
+  exports.Set("readBinRows", Napi::Function::New(env, ReadBinRows));
 }
 
 }  // namespace spikeshard::addon
