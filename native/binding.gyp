@@ -20,6 +20,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-O3", "-Wall", "-Wextra", "-Werror", "-fexceptions"],
+      "libraries": ["-lz"],
       "ldflags": ["-pthread"]
     }
   ],

@@ -35,16 +35,16 @@ DESTRIPE_CHECK := $(OUT)/spikeshard-destripe-check
 check-binary: $(CHECK) $(DRIFT_CHECK) $(DESTRIPE_CHECK)
 $(CHECK): test/cuda/cuda_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h)
 	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
-	  test/cuda/cuda_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -o $@
+	  test/cuda/cuda_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lz -o $@
 
 .PHONY: check-binary
 
 # Standalone drift-detection parity check (../test/gpu/drift_check.cc): CPU core + CUDA kernels.
 $(DRIFT_CHECK): ../test/gpu/drift_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h) $(wildcard src/cuda/*.h)
 	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
-	  ../test/gpu/drift_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -o $@
+	  ../test/gpu/drift_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lz -o $@
 
 # Standalone parity of IBL's waveform path (../test/gpu/destripe_check.cc): CPU core + CUDA kernels.
 $(DESTRIPE_CHECK): ../test/gpu/destripe_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h) $(wildcard src/cuda/*.h)
 	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
-	  ../test/gpu/destripe_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -o $@
+	  ../test/gpu/destripe_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lz -o $@

@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /**
- * `npm run bench:cbin-read -- FILE [--batch 65600] [--halo 1024] [--passes 1]`: how fast a sort's
+ * `npm run bench:cbin-read -- FILE [--batch 65600] [--halo 1024] [--passes 1] [--threads 0]`: how fast a sort's
  * batches come out of a recording (`.ap.bin`, `.ap.cbin` + `.ch`, or a plain `.bin`), read the
  * way the rounds read them (Recording.read of each batch with its halos, one after the other).
  * Prints decoded MB/s (int16 of all neural channels) and × real time per pass; asserts nothing.
- * For a `.cbin` this is the decode speed (inflate + time-difference undo, libuv's pool); for a
- * `.bin` the page cache or disk (test/gpu/read-floor.sh gives the raw floor). libuv's pool, which
- * decodes the chunks, has 4 threads unless UV_THREADPOOL_SIZE is set in the environment before
- * Node starts (an ES module cannot resize it: the module loader has already started it).
+ * For a `.cbin` this is the decode speed (inflate + time-difference undo, natively on the engine's
+ * task pool of `--threads` threads, 0 = all cores, as the sort's --threads sets it); for a `.bin`
+ * the page cache or disk (test/gpu/read-floor.sh gives the raw floor).
  */
 import { parseArgs } from 'node:util';
-import { openRecording } from '../../native/lib/index.js';
+import { loadCpuBinding, openRecording } from '../../native/lib/index.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -18,19 +17,22 @@ const { values, positionals } = parseArgs({
     batch: { type: 'string', default: '65600' },
     halo: { type: 'string', default: '1024' },
     passes: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '0' },
   },
 });
 if (positionals.length !== 1) {
-  console.error('usage: npm run bench:cbin-read -- FILE [--batch 65600] [--halo 1024] [--passes 1]');
+  console.error('usage: npm run bench:cbin-read -- FILE [--batch 65600] [--halo 1024] [--passes 1] [--threads 0]');
   process.exit(2);
 }
+loadCpuBinding().setThreads(Number(values.threads));
 const batch = Number(values.batch);
 const halo = Number(values.halo);
 const rec = await openRecording(positionals[0]!);
 const { nSamples, sampleRateHz } = rec.info;
 const C = rec.info.neuralColumns.length;
 console.log(
-  `${positionals[0]}: ${C} channels, ${(nSamples / sampleRateHz).toFixed(1)} s, UV_THREADPOOL_SIZE ${process.env['UV_THREADPOOL_SIZE'] ?? 'unset (libuv pool of 4 threads)'}`,
+  `${positionals[0]}: ${C} channels, ${(nSamples / sampleRateHz).toFixed(1)} s, ` +
+    `task pool of ${loadCpuBinding().taskPoolThreads()} threads (decodes .cbin chunks)`,
 );
 const out = new Int16Array((batch + 2 * halo) * C);
 await rec.close();

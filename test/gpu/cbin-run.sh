@@ -32,15 +32,17 @@ if [ ! -f "$cbindir/.complete" ]; then
   ln -s "$bin" "$cbindir/sim_g0_t0.imec0.ap.bin"
   cp "$rec/sim_g0_t0.imec0.ap.meta" "$cbindir/"
   start=$(date +%s.%N)
-  node dist/cli/bin.js compress "$cbindir/sim_g0_t0.imec0.ap.bin" --verify | tee -a "$OUT/summary.txt"
-  say "compress --verify: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
+  node dist/cli/bin.js compress "$cbindir/sim_g0_t0.imec0.ap.bin" --threads "$THREADS" --verify | tee -a "$OUT/summary.txt"
+  say "compress --threads $THREADS --verify: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
   rm "$cbindir/sim_g0_t0.imec0.ap.bin"
   touch "$cbindir/.complete"
 fi
 sync # no writeback of the new files under the measurements
 say "== batch reads ($(nproc) cores)"
-node dist/test/bench/cbin-read-bench.js "$bin" --passes 2 2>&1 | tee -a "$OUT/summary.txt"
-node dist/test/bench/cbin-read-bench.js "$cbindir/sim_g0_t0.imec0.ap.cbin" --passes 2 2>&1 | tee -a "$OUT/summary.txt"
+node dist/test/bench/cbin-read-bench.js "$bin" --passes 2 --threads "$THREADS" 2>&1 | tee -a "$OUT/summary.txt"
+node dist/test/bench/cbin-read-bench.js "$cbindir/sim_g0_t0.imec0.ap.cbin" --passes 2 --threads "$THREADS" 2>&1 |
+  tee -a "$OUT/summary.txt"
+say "sha1 of the .cbin: $(sha1sum "$cbindir/sim_g0_t0.imec0.ap.cbin" | cut -d' ' -f1)"
 status=0
 for name in bin cbin; do
   src="$rec"

@@ -7,6 +7,7 @@ import type { CliContext } from '../main.js';
 
 interface CompressCliOptions {
   chunkS: number;
+  threads: number;
   verify?: boolean;
 }
 
@@ -16,10 +17,17 @@ function positiveSeconds(text: string): number {
   return v;
 }
 
+function threadCount(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(v) || v < 0)
+    throw new InvalidArgumentError('expected an integer >= 0.');
+  return v;
+}
+
 /** Compresses one uncompressed recording; returns the `.cbin` written. */
 export async function compressRecording(
   recording: string,
-  options: { chunkDurationS: number; verify: boolean },
+  options: { chunkDurationS: number; verify: boolean; threads?: number },
 ): Promise<{ cbinPath: string; chPath: string; ratio: number }> {
   const info = await inspectRecording(recording);
   if (info.compressed !== undefined) throw new InputError(info.binPath, 'is already mtscomp-compressed');
@@ -27,6 +35,7 @@ export async function compressRecording(
     nChannels: info.nSavedChannels,
     sampleRateHz: info.sampleRateHz,
     chunkDurationS: options.chunkDurationS,
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
   });
   if (options.verify) await verifyCbin(cbinPath, { chPath, decode: true });
   const cbinBytes = header.chunkOffsets[header.chunkOffsets.length - 1]!;
@@ -42,9 +51,14 @@ export function registerCompress(program: Command, ctx: CliContext): void {
     )
     .argument('<REC>', 'recording file (.ap.bin, .ap.meta, or plain .bin/.json)')
     .option('--chunk-s <seconds>', 'chunk length (mtscomp default 1 s)', positiveSeconds, 1)
+    .option('--threads <n>', 'chunks compressed at once, one per thread (0 = all cores)', threadCount, 0)
     .option('--verify', 'decode the result and check it against the SHA-1 of the original samples')
     .action(async (recording: string, opts: CompressCliOptions) => {
-      const r = await compressRecording(recording, { chunkDurationS: opts.chunkS, verify: opts.verify ?? false });
+      const r = await compressRecording(recording, {
+        chunkDurationS: opts.chunkS,
+        verify: opts.verify ?? false,
+        threads: opts.threads,
+      });
       ctx.stdout(
         `${r.cbinPath}\n${r.chPath}\ncompression ratio ${r.ratio.toFixed(2)}${opts.verify ? ', verified' : ''}`,
       );

@@ -4,13 +4,13 @@
  * bounded cache of decoded chunks, integrity checks, and a writer. Each chunk is a zlib stream of
  * the chunk's int16 samples, differenced along time (first row kept, wrapping int16 arithmetic),
  * stored channel by channel (Fortran order). Decoding is inflate, then a wrapping cumulative sum
- * along time per channel, back into sample-major rows.
+ * along time per channel, back into sample-major rows. Both directions run natively, several chunks
+ * at once, on the engine's task pool (as many threads as `setThreads` / the CLI's `--threads`, or
+ * all cores), not on libuv's pool of 4.
  */
 import { createHash } from 'node:crypto';
 import { open, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import { InputError, ParameterError, expected } from '../../../proto/errors.js';
 import { loadCpuBinding } from '../load.js';
 
@@ -129,17 +129,16 @@ export interface CbinReaderOptions {
   cacheBytes: number;
   /**
    * Chunks decoded ahead of the one being copied out: within a read, and past its end when reads
-   * go forward through the file (batch after batch). Their decoding (inflate, then the native
-   * cumulative sum) runs on libuv's thread pool, several chunks at once, while this thread copies
+   * go forward through the file (batch after batch). Their decoding (inflate, then the cumulative
+   * sum, natively) runs on the engine's task pool, several chunks at once, while this thread copies
    * out the current one (inflate runs at ~190 MB/s of samples per thread, so reading at disk speed
    * needs several). 0: one chunk at a time.
-   * @default 8
+   * @default the task pool's threads (`setThreads`, or all cores), read at each read
    */
   prefetchChunks: number;
 }
 
 const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
-const DEFAULT_PREFETCH_CHUNKS = 8;
 
 /**
  * Random access to the samples of a `.cbin`. Reads touch only the chunks they overlap; decoded
@@ -162,9 +161,15 @@ export class CbinReader {
     readonly header: MtscompHeader,
     handle: FileHandle,
     private readonly cacheBytes: number,
-    private readonly prefetchChunks: number,
+    /** null: as many as the task pool has threads at the time. */
+    private readonly prefetchOption: number | null,
   ) {
     this.handle = handle;
+  }
+
+  /** Chunks decoded ahead: the option, or one per task-pool thread (so each thread has a chunk). */
+  private get prefetchChunks(): number {
+    return this.prefetchOption ?? loadCpuBinding().taskPoolThreads();
   }
 
   /**
@@ -180,8 +185,8 @@ export class CbinReader {
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
       throw new ParameterError(`cacheBytes: ${expected('an integer >= 0', cacheBytes)}`);
     }
-    const prefetchChunks = options.prefetchChunks ?? DEFAULT_PREFETCH_CHUNKS;
-    if (!Number.isSafeInteger(prefetchChunks) || prefetchChunks < 0) {
+    const prefetchChunks = options.prefetchChunks ?? null;
+    if (prefetchChunks !== null && (!Number.isSafeInteger(prefetchChunks) || prefetchChunks < 0)) {
       throw new ParameterError(`prefetchChunks: ${expected('an integer >= 0', prefetchChunks)}`);
     }
     const header = await readMtscompHeader(chPath);
@@ -311,14 +316,12 @@ export class CbinReader {
       done += bytesRead;
     }
     const nSamples = chunkBounds[index + 1]! - chunkBounds[index]!;
-    const raw = await inflateChunkAsync(this.cbinPath, index, compressed, nSamples * nChannels * 2);
     const rows = new Int16Array(nSamples * nChannels);
-    await loadCpuBinding().undoTimeDiffAsync(
-      diffView(this.cbinPath, index, raw, nSamples, nChannels),
-      nSamples,
-      nChannels,
-      rows,
-    );
+    try {
+      await loadCpuBinding().decodeMtscompChunkAsync(compressed, nSamples, nChannels, rows);
+    } catch (err) {
+      throw chunkFailure(this.cbinPath, index, err);
+    }
     this.decodedChunks++;
     if (this.handle === null) return rows; // closed meanwhile: nothing to cache
     this.cache.set(index, rows);
@@ -334,40 +337,13 @@ export class CbinReader {
   }
 }
 
-const inflateAsync = promisify(zlib.inflate);
-
-function inflateFailure(cbinPath: string, index: number, err: unknown): InputError {
-  return new InputError(
-    cbinPath,
-    `chunk ${index} cannot be decompressed (${(err as Error).message}); the file is corrupt`,
-    { cause: err },
-  );
-}
-
 /**
- * zlib's output piece size for a chunk of `bytes`: the whole chunk in one buffer (one byte more,
- * so that a stream longer than the .ch says is still seen). Node's default of 16 KiB pieces
- * concatenated afterwards costs 1.3–1.6× the CPU of the inflate itself on 23 MB chunks.
+ * A chunk's decoding problem (the native message says what: a damaged stream, or one of another
+ * size) as an InputError naming the file and the chunk. Argument errors are bugs: rethrown as they are.
  */
-function oneBufferChunkSize(bytes: number): number {
-  return Math.max(zlib.constants.Z_MIN_CHUNK, bytes + 1);
-}
-
-/**
- * zlib on libuv's thread pool, leaving this thread free. The output is one buffer of the chunk's
- * size, so the inflate is one piece of work instead of a thread-pool round trip per 16 KiB.
- */
-async function inflateChunkAsync(
-  cbinPath: string,
-  index: number,
-  compressed: Uint8Array,
-  bytes: number,
-): Promise<Buffer> {
-  try {
-    return await inflateAsync(compressed, { chunkSize: oneBufferChunkSize(bytes) });
-  } catch (err) {
-    throw inflateFailure(cbinPath, index, err);
-  }
+function chunkFailure(cbinPath: string, index: number, err: unknown): Error {
+  if (err instanceof TypeError || err instanceof RangeError || !(err instanceof Error)) return err as Error;
+  return new InputError(cbinPath, `chunk ${index} ${err.message}`, { cause: err });
 }
 
 function checkCbinSize(cbinPath: string, header: MtscompHeader, size: number): void {
@@ -402,7 +378,11 @@ function chunkContaining(bounds: readonly number[], s: number): number {
   return lo;
 }
 
-/** Inflates one chunk and undoes the time difference: sample-major rows. */
+/**
+ * Inflates one chunk (`compressed`, its zlib stream) and undoes the time difference, on this
+ * thread: sample-major rows of nSamples × nChannels. A damaged stream or one of another size is an
+ * {@link InputError} naming `cbinPath` and chunk `index`.
+ */
 export function decodeChunk(
   cbinPath: string,
   index: number,
@@ -410,57 +390,19 @@ export function decodeChunk(
   nSamples: number,
   nChannels: number,
 ): Int16Array {
-  let raw: Buffer;
-  try {
-    raw = zlib.inflateSync(compressed, { chunkSize: oneBufferChunkSize(nSamples * nChannels * 2) });
-  } catch (err) {
-    throw inflateFailure(cbinPath, index, err);
-  }
-  return undoTimeDiff(cbinPath, index, raw, nSamples, nChannels);
-}
-
-/** The wrapping cumulative sum along time of an inflated chunk (channel-major), as sample-major rows. */
-function undoTimeDiff(cbinPath: string, index: number, raw: Buffer, nSamples: number, nChannels: number): Int16Array {
   const rows = new Int16Array(nSamples * nChannels);
-  loadCpuBinding().undoTimeDiff(diffView(cbinPath, index, raw, nSamples, nChannels), nSamples, nChannels, rows);
+  try {
+    loadCpuBinding().decodeMtscompChunk(compressed, nSamples, nChannels, rows);
+  } catch (err) {
+    throw chunkFailure(cbinPath, index, err);
+  }
   return rows;
 }
 
-/** An inflated chunk as int16 time differences, after checking its size. */
-function diffView(cbinPath: string, index: number, raw: Buffer, nSamples: number, nChannels: number): Int16Array {
-  if (raw.byteLength !== nSamples * nChannels * 2) {
-    throw new InputError(
-      cbinPath,
-      `chunk ${index} decompresses to ${raw.byteLength} bytes; ${nSamples} samples × ${nChannels} channels × 2 = ` +
-        `${nSamples * nChannels * 2} expected (corrupt file, or a .ch from another file)`,
-    );
-  }
-  // inflate's result may start at an odd offset of a shared pool; copy when it does.
-  const aligned = raw.byteOffset % 2 === 0 ? raw : Buffer.from(raw);
-  return new Int16Array(aligned.buffer, aligned.byteOffset, nSamples * nChannels);
-}
-
-/** Differences along time (first row kept, wrapping) in channel-major order, then zlib. */
+/** Differences along time (first row kept, wrapping) in channel-major order, then zlib at `level`. */
 export function encodeChunk(rows: Int16Array, nSamples: number, nChannels: number, level = -1): Buffer {
-  return zlib.deflateSync(timeDiff(rows, nSamples, nChannels), { level });
+  return loadCpuBinding().encodeMtscompChunk(rows, nSamples, nChannels, level);
 }
-
-/** mtscomp's time differences of sample-major rows, channel-major, as the bytes zlib compresses. */
-function timeDiff(rows: Int16Array, nSamples: number, nChannels: number): Uint8Array {
-  const diff = new Int16Array(nSamples * nChannels);
-  for (let c = 0; c < nChannels; c++) {
-    const base = c * nSamples;
-    let previous = 0;
-    for (let t = 0; t < nSamples; t++) {
-      const v = rows[t * nChannels + c]!;
-      diff[base + t] = v - previous; // Int16Array stores modulo 2^16: the wraparound mtscomp uses
-      previous = v;
-    }
-  }
-  return new Uint8Array(diff.buffer);
-}
-
-const deflateAsync = promisify(zlib.deflate);
 
 /** What {@link verifyCbin} checked. */
 export interface CbinVerification {
@@ -538,6 +480,11 @@ export interface CompressOptions {
   chunkDurationS?: number;
   /** Output `.cbin`; default: the `.bin` path with `.cbin`. The `.ch` goes beside it. */
   cbinPath?: string;
+  /**
+   * Threads of the engine (`setThreads`), which compress that many chunks at once; 0: all cores.
+   * Left out: as set before (all cores unless something set it).
+   */
+  threads?: number;
 }
 
 /**
@@ -554,6 +501,12 @@ export async function compressBin(
     throw new ParameterError(`nChannels: ${expected('a positive integer', nChannels)}`);
   }
   if (!(sampleRateHz > 0)) throw new ParameterError(`sampleRateHz: ${expected('a positive number', sampleRateHz)}`);
+  if (options.threads !== undefined) {
+    if (!Number.isSafeInteger(options.threads) || options.threads < 0) {
+      throw new ParameterError(`threads: ${expected('an integer >= 0', options.threads)}`);
+    }
+    loadCpuBinding().setThreads(options.threads);
+  }
   const chunkDurationS = options.chunkDurationS ?? 1;
   const chunkSamples = Math.round(chunkDurationS * sampleRateHz);
   if (!(chunkSamples >= 1))
@@ -575,9 +528,10 @@ export async function compressBin(
   const output = await open(tmp, 'w');
   const sha1Raw = createHash('sha1');
   const sha1Compressed = createHash('sha1');
-  // Chunks are deflated on libuv's thread pool, several at once (deflate at level 6 is ~20× slower
-  // than reading), and written in order as each oldest one finishes.
-  const window = Math.max(1, Number(process.env['UV_THREADPOOL_SIZE']) || 4);
+  // Chunks are compressed natively on the engine's task pool, one per thread at once (deflate at
+  // level 6 is ~20× slower than reading), and written in order as each oldest one finishes; two
+  // more than the threads are queued so that none waits while the oldest is written.
+  const window = loadCpuBinding().taskPoolThreads() + 2;
   const deflating: Promise<Buffer>[] = [];
   const writeOldest = async (): Promise<void> => {
     const compressed = await deflating.shift()!;
@@ -598,13 +552,12 @@ export async function compressBin(
         done += bytesRead;
       }
       sha1Raw.update(buffer);
-      // One output buffer the size of the input: zlib's default 16 KiB pieces cost the JavaScript
-      // thread a thread-pool round trip each (~500 per 1-s chunk at 384 channels), which capped
-      // compression at ~3.5 busy cores.
-      const deflate = deflateAsync(timeDiff(new Int16Array(buffer.buffer, 0, n * nChannels), n, nChannels), {
-        level: -1,
-        chunkSize: oneBufferChunkSize(bytes),
-      });
+      const deflate = loadCpuBinding().encodeMtscompChunkAsync(
+        new Int16Array(buffer.buffer, buffer.byteOffset, n * nChannels),
+        n,
+        nChannels,
+        -1,
+      );
       // Marked handled: a failure is thrown where the chunk's turn to be written comes.
       deflate.catch(() => undefined);
       deflating.push(deflate);

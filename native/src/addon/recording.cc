@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Bindings of the recording readers' native work: undoing mtscomp's time differences
-// (spikeshard/mtscomp.h), synchronously or on libuv's thread pool (the reader decodes chunks ahead
-// while the JavaScript thread hands out the current one); reading a `.bin`'s rows and gathering
-// their neural columns (spikeshard/recording_read.h) on the project's threads.
+// (spikeshard/mtscomp.h), synchronously or on libuv's thread pool; whole mtscomp chunks decoded
+// (inflate included) and compressed, synchronously or on the project's task pool (the reader
+// decodes chunks ahead while the JavaScript thread hands out the current one; the writer
+// compresses several at once); reading a `.bin`'s rows and gathering their neural columns
+// (spikeshard/recording_read.h) on the project's threads.
 #include <napi.h>
 
 #include <cstddef>
@@ -12,9 +14,11 @@
 
 #include "addon.h"
 #include "args.h"
+#include "pool_promise.h"
 #include "promise_worker.h"
 #include "spikeshard/mtscomp.h"
 #include "spikeshard/recording_read.h"
+#include "spikeshard/task_pool.h"
 
 namespace spikeshard::addon {
 
@@ -143,6 +147,130 @@ Napi::Value ReadBinRows(const Napi::CallbackInfo& info) {
       });
 }
 
+// ---- whole chunks on the task pool (decode: inflate + time-difference undo; encode) ----
+
+// A Uint8Array (a Buffer is one) of any length.
+const std::uint8_t* uint8_view(const Args& a, const Napi::Value& v, const char* name, std::size_t& length) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    a.type_error(name, "a Uint8Array", v);
+  }
+  auto array = v.As<Napi::Uint8Array>();
+  length = array.ElementLength();
+  return array.Data();
+}
+
+struct ChunkShape {
+  std::size_t n_samples = 0;
+  std::size_t n_channels = 0;
+};
+
+ChunkShape parse_shape(const Args& a, const Napi::CallbackInfo& info) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int32_t>::max();
+  ChunkShape s;
+  s.n_samples = static_cast<std::size_t>(a.integer(info[1], "nSamples", 0, kMax));
+  s.n_channels = static_cast<std::size_t>(a.integer(info[2], "nChannels", 1, 65535));
+  return s;
+}
+
+struct DecodeArgs {
+  const std::uint8_t* compressed = nullptr;
+  std::size_t compressed_bytes = 0;
+  ChunkShape shape;
+  std::int16_t* rows = nullptr;
+};
+
+// (compressed: Uint8Array, nSamples, nChannels, rows: Int16Array of nSamples × nChannels).
+DecodeArgs parse_decode(const Napi::CallbackInfo& info, const char* fn) {
+  Args a(info, fn, 4);
+  DecodeArgs d;
+  d.compressed = uint8_view(a, info[0], "compressed", d.compressed_bytes);
+  d.shape = parse_shape(a, info);
+  const std::size_t n = d.shape.n_samples * d.shape.n_channels;
+  d.rows = a.typed<std::int16_t>(info[3], "rows", n, "nSamples × nChannels");
+  const auto* r0 = reinterpret_cast<const std::uint8_t*>(d.rows);
+  if (n > 0 && r0 < d.compressed + d.compressed_bytes && d.compressed < r0 + 2 * n) {
+    a.range_error("rows", "memory apart from compressed", "an overlapping view");
+  }
+  return d;
+}
+
+void run_decode(const DecodeArgs& d) {
+  mtscomp_decode_chunk(d.compressed, d.compressed_bytes, d.shape.n_samples, d.shape.n_channels, d.rows);
+}
+
+// [sync] decodeMtscompChunk(compressed, nSamples, nChannels, rows): rows ← the chunk's samples.
+// Throws Error with the chunk's problem (corrupt stream, wrong inflated size).
+Napi::Value DecodeMtscompChunk(const Napi::CallbackInfo& info) {
+  const DecodeArgs d = parse_decode(info, "decodeMtscompChunk");
+  try {
+    run_decode(d);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+  return info.Env().Undefined();
+}
+
+// [async] decodeMtscompChunkAsync(compressed, nSamples, nChannels, rows): Promise<void>, the same on
+// the task pool; rejects with the chunk's problem.
+Napi::Value DecodeMtscompChunkAsync(const Napi::CallbackInfo& info) {
+  DecodeArgs d = parse_decode(info, "decodeMtscompChunkAsync");
+  return addon_common::queue_on_pool<bool>(
+      info, "spikeshard.decodeMtscompChunk", std::move(d),
+      [](DecodeArgs& a) {
+        run_decode(a);
+        return true;
+      },
+      [](Napi::Env env, bool&&, DecodeArgs&) -> Napi::Value { return env.Undefined(); });
+}
+
+struct EncodeArgs {
+  const std::int16_t* rows = nullptr;
+  ChunkShape shape;
+  int level = -1;
+};
+
+// (rows: Int16Array of nSamples × nChannels, nSamples, nChannels, level: -1..9).
+EncodeArgs parse_encode(const Napi::CallbackInfo& info, const char* fn) {
+  Args a(info, fn, 4);
+  EncodeArgs e;
+  e.shape = parse_shape(a, info);
+  e.rows = a.typed<std::int16_t>(info[0], "rows", e.shape.n_samples * e.shape.n_channels, "nSamples × nChannels");
+  e.level = static_cast<int>(a.integer(info[3], "level", -1, 9));
+  return e;
+}
+
+Napi::Value to_buffer(Napi::Env env, const std::vector<std::uint8_t>& bytes) {
+  return Napi::Buffer<std::uint8_t>::Copy(env, bytes.data(), bytes.size());
+}
+
+// [sync] encodeMtscompChunk(rows, nSamples, nChannels, level): Buffer, the chunk's zlib stream.
+Napi::Value EncodeMtscompChunk(const Napi::CallbackInfo& info) {
+  const EncodeArgs e = parse_encode(info, "encodeMtscompChunk");
+  std::vector<std::uint8_t> bytes;
+  try {
+    bytes = mtscomp_encode_chunk(e.rows, e.shape.n_samples, e.shape.n_channels, e.level);
+  } catch (const std::exception& err) {
+    throw Napi::Error::New(info.Env(), err.what());
+  }
+  return to_buffer(info.Env(), bytes);
+}
+
+// [async] encodeMtscompChunkAsync(rows, nSamples, nChannels, level): Promise<Buffer>, on the task pool.
+Napi::Value EncodeMtscompChunkAsync(const Napi::CallbackInfo& info) {
+  EncodeArgs e = parse_encode(info, "encodeMtscompChunkAsync");
+  return addon_common::queue_on_pool<std::vector<std::uint8_t>>(
+      info, "spikeshard.encodeMtscompChunk", std::move(e),
+      [](EncodeArgs& a) { return mtscomp_encode_chunk(a.rows, a.shape.n_samples, a.shape.n_channels, a.level); },
+      [](Napi::Env env, std::vector<std::uint8_t>&& bytes, EncodeArgs&) { return to_buffer(env, bytes); });
+}
+
+// [sync] taskPoolThreads(): chunks the task pool decodes or encodes at once (setThreads, or all cores).
+Napi::Value TaskPoolThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), task_pool_threads());
+}
+
+// ---- end of whole chunks on the task pool ----
+
 }  // namespace
 
 void register_recording(Napi::Env env, Napi::Object exports) {
@@ -150,6 +278,11 @@ void register_recording(Napi::Env env, Napi::Object exports) {
   exports.Set("undoTimeDiffAsync", Napi::Function::New(env, UndoTimeDiffAsync));
   exports.Set("gatherColumns", Napi::Function::New(env, GatherColumns));
   exports.Set("readBinRows", Napi::Function::New(env, ReadBinRows));
+  exports.Set("decodeMtscompChunk", Napi::Function::New(env, DecodeMtscompChunk));
+  exports.Set("decodeMtscompChunkAsync", Napi::Function::New(env, DecodeMtscompChunkAsync));
+  exports.Set("encodeMtscompChunk", Napi::Function::New(env, EncodeMtscompChunk));
+  exports.Set("encodeMtscompChunkAsync", Napi::Function::New(env, EncodeMtscompChunkAsync));
+  exports.Set("taskPoolThreads", Napi::Function::New(env, TaskPoolThreads));
 }
 
 }  // namespace spikeshard::addon

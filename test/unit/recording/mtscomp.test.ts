@@ -303,3 +303,157 @@ test('a .ch that disagrees with the .meta is an InputError', async () => {
     cleanup();
   }
 });
+
+/** The writer as it was before the native task pool: time differences in JavaScript, Node's zlib. */
+function nodeZlibChunk(rows: Int16Array, nSamples: number, nChannels: number): Buffer {
+  const diff = new Int16Array(nSamples * nChannels);
+  for (let c = 0; c < nChannels; c++) {
+    let previous = 0;
+    for (let t = 0; t < nSamples; t++) {
+      const v = rows[t * nChannels + c]!;
+      diff[c * nSamples + t] = v - previous; // stored modulo 2^16
+      previous = v;
+    }
+  }
+  return zlib.deflateSync(new Uint8Array(diff.buffer), { level: -1 });
+}
+
+test('the native chunk codec: Node zlib bytes, exact round trip, damage named by file and chunk', () => {
+  let seed = 7;
+  const walk = (n: number, step: number): Int16Array => {
+    let v = 0;
+    return Int16Array.from({ length: n }, () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      v += (seed % step) - (step >> 1);
+      return v; // Int16Array wraps
+    });
+  };
+  for (const [nSamples, nChannels, step] of [
+    [1000, 33, 40],
+    [257, 70, 65536],
+    [1, 5, 9],
+  ] as const) {
+    const rows = walk(nSamples * nChannels, step);
+    const z = encodeChunk(rows, nSamples, nChannels);
+    assert.deepEqual(z, nodeZlibChunk(rows, nSamples, nChannels), `${nSamples} × ${nChannels}`);
+    assert.deepEqual(decodeChunk('x.cbin', 0, z, nSamples, nChannels), rows);
+  }
+  const rows = walk(600 * 10, 50);
+  const z = encodeChunk(rows, 600, 10);
+  const damaged = Buffer.from(z);
+  for (let i = 20; i < 60; i++) damaged[i] = damaged[i]! ^ 0x5a;
+  const problems: [Uint8Array, number, RegExp][] = [
+    [damaged, 600, /^x\.cbin: chunk 7 cannot be decompressed \(.+\); the file is corrupt$/],
+    [z.subarray(0, z.length - 9), 600, /^x\.cbin: chunk 7 cannot be decompressed \(the zlib stream ends early\)/],
+    [z, 601, /^x\.cbin: chunk 7 decompresses to 12000 bytes; 601 samples × 10 channels × 2 = 12020 expected/],
+    [z, 599, /^x\.cbin: chunk 7 decompresses to 12000 bytes; 599 samples × 10 channels × 2 = 11980 expected/],
+  ];
+  for (const [bytes, nSamples, message] of problems) {
+    assert.throws(
+      () => decodeChunk('x.cbin', 7, bytes, nSamples, 10),
+      (err: unknown) => err instanceof InputError && message.test(err.message),
+    );
+  }
+  assert.throws(
+    () => loadCpuBinding().encodeMtscompChunk(rows, 600, 10, 10),
+    /level: expected an integer in \[-1, 9\]/,
+  );
+  assert.throws(
+    () => loadCpuBinding().decodeMtscompChunkAsync(new Int16Array(4) as never, 2, 2, new Int16Array(4)),
+    /compressed: expected a Uint8Array, got Int16Array/,
+  );
+});
+
+test('chunks decoded and encoded many at once on the task pool equal one at a time', async () => {
+  const native = loadCpuBinding();
+  native.setThreads(3);
+  try {
+    assert.equal(native.taskPoolThreads(), 3);
+    const nChannels = 20;
+    const chunks = Array.from({ length: 24 }, (_, k) => {
+      const nSamples = 500 + 37 * k;
+      let v = k;
+      const rows = Int16Array.from({ length: nSamples * nChannels }, (_, i) => (v += ((i * 7919 + k) % 61) - 30));
+      return { nSamples, rows };
+    });
+    // Encoded all at once on the pool vs one by one on this thread: the same bytes.
+    const encoded = await Promise.all(
+      chunks.map((c) => native.encodeMtscompChunkAsync(c.rows, c.nSamples, nChannels, -1)),
+    );
+    chunks.forEach((c, k) => assert.deepEqual(encoded[k], encodeChunk(c.rows, c.nSamples, nChannels), `chunk ${k}`));
+    // Decoded all at once (one of them damaged) vs one by one.
+    const damaged = Buffer.from(encoded[5]!);
+    damaged[damaged.length - 2] = damaged[damaged.length - 2]! ^ 0xff; // Adler-32 trailer
+    const outs = chunks.map((c) => new Int16Array(c.nSamples * nChannels));
+    const settled = await Promise.allSettled(
+      chunks.map((c, k) =>
+        native.decodeMtscompChunkAsync(k === 5 ? damaged : encoded[k]!, c.nSamples, nChannels, outs[k]!),
+      ),
+    );
+    chunks.forEach((c, k) => {
+      if (k === 5) {
+        assert.equal(settled[k]!.status, 'rejected');
+        assert.match(
+          String((settled[k] as PromiseRejectedResult).reason),
+          /cannot be decompressed \(incorrect data check\)/,
+        );
+        return;
+      }
+      assert.equal(settled[k]!.status, 'fulfilled');
+      assert.deepEqual(outs[k], decodeChunk('x.cbin', k, encoded[k]!, c.nSamples, nChannels), `chunk ${k}`);
+      assert.deepEqual(outs[k], c.rows);
+    });
+  } finally {
+    native.setThreads(0);
+  }
+});
+
+test('compress writes, whatever the thread count, the bytes of the Node zlib writer it replaced', async () => {
+  const { dir, cleanup } = tmpDir('spikeshard-cbin-');
+  try {
+    const { bin } = simulated(dir);
+    const samples = readFileSync(bin);
+    const rows = new Int16Array(samples.buffer, samples.byteOffset, samples.length / 2);
+    const nChannels = 33;
+    const written: Buffer[] = [];
+    for (const threads of [1, 3]) {
+      const cbinPath = path.join(dir, `t${threads}.cbin`);
+      const { header } = await compressBin(bin, {
+        nChannels,
+        sampleRateHz: 30000,
+        chunkDurationS: 0.2,
+        cbinPath,
+        threads,
+      });
+      const bounds = header.chunkBounds;
+      const reference = Buffer.concat(
+        bounds
+          .slice(0, -1)
+          .map((a, k) =>
+            nodeZlibChunk(rows.subarray(a * nChannels, bounds[k + 1]! * nChannels), bounds[k + 1]! - a, nChannels),
+          ),
+      );
+      written.push(readFileSync(cbinPath));
+      assert.deepEqual(written[written.length - 1], reference, `threads ${threads}`);
+      assert.deepEqual(await verifyCbin(cbinPath, { decode: true }), {
+        compressedChecked: true,
+        uncompressedChecked: true,
+      });
+    }
+    assert.equal(loadCpuBinding().taskPoolThreads(), 3);
+    // The CLI's --threads: 1-s chunks beside the .bin, the same bytes as one thread in this process.
+    const cli = runCli(['compress', bin, '--threads', '2']);
+    assert.equal(cli.status, 0, cli.stderr);
+    const oneThread = path.join(dir, 'one.cbin');
+    await compressBin(bin, { nChannels, sampleRateHz: 30000, cbinPath: oneThread, threads: 1 });
+    assert.deepEqual(readFileSync(bin.replace(/\.bin$/, '.cbin')), readFileSync(oneThread));
+    assert.match(runCli(['compress', bin, '--threads', '-1']).stderr, /--threads.*expected an integer >= 0/);
+    await assert.rejects(
+      compressBin(bin, { nChannels, sampleRateHz: 30000, threads: -1 }),
+      /threads: expected an integer >= 0/,
+    );
+  } finally {
+    loadCpuBinding().setThreads(0);
+    cleanup();
+  }
+});
