@@ -28,4 +28,30 @@ export interface PostprocessBinding {
    * RangeError for a singular matrix or wrong lengths, TypeError for wrong argument types.
    */
   postprocessSolveLinear(a: Float64Array, b: Float64Array, n: number): Float64Array;
+  /**
+   * [sync] The splits' bimodal pursuit of the rows of x (n × dims): which spikes the first of two
+   * Gaussians takes, and each half's mean responsibility. Throws TypeError / RangeError on wrong
+   * arguments, RangeError for a singular refit system.
+   */
+  postprocessBimodalPursuit(x: Float64Array, n: number, dims: number, threads?: number): BimodalFitRaw;
+  /**
+   * [async, own thread] The bimodal pursuit of raw (n × dims) minus its running mean over rows
+   * (half width `half`); raw is only read and must stay attached until the promise settles.
+   * Throws TypeError / RangeError on wrong arguments; the promise rejects with RangeError for a
+   * singular refit system.
+   */
+  postprocessSplitPursuit(
+    raw: Float64Array,
+    n: number,
+    dims: number,
+    half: number,
+    threads?: number,
+  ): Promise<BimodalFitRaw>;
+}
+
+/** What the pursuit returns: inFirst (n) is 1 for the first Gaussian's spikes. */
+export interface BimodalFitRaw {
+  inFirst: Uint8Array;
+  confidenceFirst: number;
+  confidenceSecond: number;
 }

@@ -146,8 +146,15 @@ export {
   simTableRowFloats,
 } from './simulate.js';
 export type { SimChunkSetup, SimTableGrid } from './simulate.js';
-export { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from './postprocess.js';
-export type { WeightedGram } from './postprocess.js';
+export {
+  bimodalPursuitRows,
+  detrendedPursuit,
+  projectRows,
+  runningMeanRows,
+  solveLinearSystem,
+  weightedGram,
+} from './postprocess.js';
+export type { BimodalFit, WeightedGram } from './postprocess.js';
 export { destripeBatch, adcSampleShift, adcFullScaleCounts, agcWindowSamples } from './destripe.js';
 export type { DestripeOptions, DestripedBlock } from './destripe.js';
 export { cutWaveforms, waveformMedians, toFloat16Bits } from './destripe.js';

@@ -4,6 +4,7 @@
  * summed over spikes in spike order by one thread, so the results are bitwise those of the
  * plain sequential loop they replace, for any thread count.
  */
+import type { BimodalFitRaw } from './binding-postprocess.js';
 import { loadCpuBinding } from './load.js';
 
 export interface WeightedGram {
@@ -61,4 +62,35 @@ export function projectRows(x: Float64Array, n: number, dims: number, w: Float64
  */
 export function solveLinearSystem(a: Float64Array, b: Float64Array, n: number): Float64Array {
   return loadCpuBinding().postprocessSolveLinear(a, b, n);
+}
+
+/** A two-way split of spikes by the bimodal pursuit. */
+export type BimodalFit = BimodalFitRaw;
+
+/**
+ * The cluster splits' bimodal pursuit (ks25-algorithm.md §5.3 step 4) of the rows of x (n × dims,
+ * row-major): the top direction of Σ x xᵀ, then 50 iterations of a two-Gaussian EM along it, the
+ * direction refitted on every fourth iteration from the tenth. `inFirst` (n) marks the spikes of
+ * the first Gaussian (responsibility > 0.5); the confidences are each half's mean responsibility
+ * (0 for an empty half). Deterministic; `threads` as for {@link weightedGram}. RangeError when a
+ * refit system is singular.
+ */
+export function bimodalPursuitRows(x: Float64Array, n: number, dims: number, threads = 0): BimodalFit {
+  return loadCpuBinding().postprocessBimodalPursuit(x, n, dims, threads);
+}
+
+/**
+ * {@link bimodalPursuitRows} of `raw` minus its {@link runningMeanRows} (half width `halfWidth`),
+ * on a native thread of its own: the JavaScript thread stays free and as many clusters as there are
+ * cores can be pursued at once. `raw` is only read; it must not be transferred before the promise
+ * settles.
+ */
+export function detrendedPursuit(
+  raw: Float64Array,
+  n: number,
+  dims: number,
+  halfWidth: number,
+  threads = 0,
+): Promise<BimodalFit> {
+  return loadCpuBinding().postprocessSplitPursuit(raw, n, dims, halfWidth, threads);
 }

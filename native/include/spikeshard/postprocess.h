@@ -7,6 +7,7 @@
 #define SPIKESHARD_POSTPROCESS_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace spikeshard {
 
@@ -32,6 +33,24 @@ void project_rows(const double* x, std::size_t n, std::size_t dims, const double
 // row with the largest |pivot| wins), rows with a zero factor skipped, then back substitution.
 // Throws std::invalid_argument when a pivot's magnitude is below 1e-300 (singular matrix).
 void solve_linear(const double* a, const double* b, std::size_t n, double* x);
+
+// The outcome of a bimodal pursuit: the mean responsibility of each half for its own spikes.
+struct BimodalFit {
+  double confidence_first;
+  double confidence_second;
+};
+
+// The cluster splits' bimodal pursuit (ks25-algorithm.md §5.3 step 4) of the rows of x (n ×
+// dims): the top direction of the second-moment matrix (200 power iterations), then 50
+// iterations of a two-Gaussian EM along it, the direction refitted by weighted least squares on
+// every fourth iteration from the tenth. in_first (n) receives 1 for the spikes given to the first
+// Gaussian (responsibility > 0.5). Deterministic and independent of `threads` (the Gram matrices
+// and projections are summed as weighted_gram and project_rows promise). Throws
+// std::invalid_argument for dims == 0 or a singular refit system.
+BimodalFit bimodal_pursuit(const double* x, std::size_t n, std::size_t dims, std::uint8_t* in_first, int threads = 0);
+
+// x (n × dims) minus its running_mean over rows with the same half width, in place.
+void detrend_rows(double* x, std::size_t n, std::size_t dims, std::size_t half, int threads = 0);
 
 }  // namespace spikeshard
 

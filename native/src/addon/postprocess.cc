@@ -3,8 +3,14 @@
 // argument is checked here; the core only sees plain pointers and sizes.
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "addon.h"
 #include "spikeshard/postprocess.h"
@@ -154,6 +160,102 @@ Napi::Value SolveLinear(const Napi::CallbackInfo& info) {
   return out;
 }
 
+
+// {inFirst, confidenceFirst, confidenceSecond} of a pursuit.
+Napi::Object fit_object(Napi::Env env, const std::vector<std::uint8_t>& in_first, const BimodalFit& fit) {
+  auto first = Napi::Uint8Array::New(env, in_first.size());
+  if (!in_first.empty()) std::memcpy(first.Data(), in_first.data(), in_first.size());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("inFirst", first);
+  out.Set("confidenceFirst", Napi::Number::New(env, fit.confidence_first));
+  out.Set("confidenceSecond", Napi::Number::New(env, fit.confidence_second));
+  return out;
+}
+
+// [sync] postprocessBimodalPursuit(x, n, dims, threads?): {inFirst, confidenceFirst, confidenceSecond}
+Napi::Value BimodalPursuit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 && info.Length() != 4) {
+    throw Napi::TypeError::New(env, "postprocessBimodalPursuit expects 3 or 4 arguments: (x, n, dims, threads?)");
+  }
+  const int threads = threads_arg(info, 3);
+  const std::size_t n = count_arg(info, 1, "n");
+  const std::size_t dims = count_arg(info, 2, "dims");
+  check_dims(env, n, dims);
+  const double* x = doubles_arg(info, 0, "x", n * dims, false);
+  std::vector<std::uint8_t> in_first(n);
+  BimodalFit fit{};
+  guarded(env, [&] { fit = bimodal_pursuit(x, n, dims, in_first.data(), threads); });
+  return fit_object(env, in_first, fit);
+}
+
+// One postprocessSplitPursuit call in flight: its arguments (the features' array held by a
+// reference, so that `raw` stays valid), its promise and, once computed, its result or error.
+struct SplitPursuitJob {
+  Napi::Promise::Deferred deferred;
+  Napi::ObjectReference held;
+  const double* raw;
+  std::size_t n;
+  std::size_t dims;
+  std::size_t half;
+  int threads;
+  std::vector<std::uint8_t> in_first{};
+  BimodalFit fit{};
+  std::string error{};
+  bool range_error = false;
+};
+
+// [async] postprocessSplitPursuit(raw, n, dims, half, threads?): Promise of {inFirst,
+// confidenceFirst, confidenceSecond}: the pursuit of raw minus its running mean (half width
+// `half`), on a thread of its own (not libuv's pool, which holds 4 threads unless
+// UV_THREADPOOL_SIZE is set before Node starts), so that as many clusters as there are cores can
+// be split at once. `raw` is read, never written; it must not be detached while the call runs.
+Napi::Value SplitPursuit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4 && info.Length() != 5) {
+    throw Napi::TypeError::New(env,
+                               "postprocessSplitPursuit expects 4 or 5 arguments: (raw, n, dims, half, threads?)");
+  }
+  const int threads = threads_arg(info, 4);
+  const std::size_t n = count_arg(info, 1, "n");
+  const std::size_t dims = count_arg(info, 2, "dims");
+  const std::size_t half = count_arg(info, 3, "half");
+  check_dims(env, n, dims);
+  const double* raw = doubles_arg(info, 0, "raw", n * dims, false);
+  auto job = std::make_unique<SplitPursuitJob>(SplitPursuitJob{
+      Napi::Promise::Deferred::New(env), Napi::Persistent(info[0].As<Napi::Object>()), raw, n, dims, half, threads});
+  Napi::Promise promise = job->deferred.Promise();
+  auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                            "postprocessSplitPursuit", 0, 1);
+  std::thread([tsfn, job = job.release()]() mutable {
+    try {
+      std::vector<double> x(job->raw, job->raw + job->n * job->dims);
+      detrend_rows(x.data(), job->n, job->dims, job->half, job->threads);
+      job->in_first.resize(job->n);
+      job->fit = bimodal_pursuit(x.data(), job->n, job->dims, job->in_first.data(), job->threads);
+    } catch (const std::invalid_argument& e) {
+      job->error = e.what();
+      job->range_error = true;
+    } catch (const std::exception& e) {
+      job->error = e.what();
+    }
+    // Settled on the JavaScript thread. Should the environment be closing, the job is left
+    // behind: its references may not be released from this thread.
+    tsfn.BlockingCall(job, [](Napi::Env env, Napi::Function, SplitPursuitJob* done) {
+      std::unique_ptr<SplitPursuitJob> owned(done);
+      if (done->error.empty()) {
+        done->deferred.Resolve(fit_object(env, done->in_first, done->fit));
+      } else if (done->range_error) {
+        done->deferred.Reject(Napi::RangeError::New(env, done->error).Value());
+      } else {
+        done->deferred.Reject(Napi::Error::New(env, done->error).Value());
+      }
+    });
+    tsfn.Release();
+  }).detach();
+  return promise;
+}
+
 }  // namespace
 
 void register_postprocess(Napi::Env env, Napi::Object exports) {
@@ -161,6 +263,8 @@ void register_postprocess(Napi::Env env, Napi::Object exports) {
   exports.Set("postprocessRunningMean", Napi::Function::New(env, RunningMean));
   exports.Set("postprocessProject", Napi::Function::New(env, Project));
   exports.Set("postprocessSolveLinear", Napi::Function::New(env, SolveLinear));
+  exports.Set("postprocessBimodalPursuit", Napi::Function::New(env, BimodalPursuit));
+  exports.Set("postprocessSplitPursuit", Napi::Function::New(env, SplitPursuit));
 }
 
 }  // namespace spikeshard::addon

@@ -5,7 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from '../../../native/lib/index.js';
+import {
+  bimodalPursuitRows,
+  detrendedPursuit,
+  projectRows,
+  runningMeanRows,
+  solveLinearSystem,
+  weightedGram,
+} from '../../../native/lib/index.js';
 import { loadCpuBinding } from '../../../native/lib/load.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
 
@@ -184,4 +191,51 @@ test('the kernels give the same bits for any explicit thread count, and refuse a
   assert.throws(() => binding.postprocessWeightedGram(x, n, dims, null, null, -1), RangeError);
   assert.throws(() => binding.postprocessRunningMean(x, n, dims, 3, 1.5), RangeError);
   assert.throws(() => binding.postprocessProject(x, n, dims, dir, 5000), /at most 4096/);
+});
+
+/** Two populations 9 apart on the first feature, with a slow drift of every feature over spike order. */
+function driftingBlobs(seed: number, n: number, dims: number): Float64Array {
+  const rng = new SeededRandom(seed);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+  const x = new Float64Array(n * dims);
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < dims; d++) x[i * dims + d] = gauss() + (3 * i) / n;
+    x[i * dims]! += i % 4 === 0 ? 6 : -3;
+  }
+  return x;
+}
+
+test('bimodalPursuitRows finds two populations; the detrended pursuit on its own thread is the same steps, bit for bit', async () => {
+  const n = 800;
+  const dims = 6;
+  const raw = driftingBlobs(3, n, dims);
+  const rawCopy = raw.slice();
+  const half = 12;
+  const centred = runningMeanRows(raw, n, dims, half, 1);
+  for (let i = 0; i < centred.length; i++) centred[i] = raw[i]! - centred[i]!;
+  const sync = bimodalPursuitRows(centred, n, dims, 1);
+  const firstIsBlob = sync.inFirst[0] === 1;
+  for (let i = 0; i < n; i++) assert.equal(sync.inFirst[i] === 1, (i % 4 === 0) === firstIsBlob, `spike ${i}`);
+  assert.ok(Math.min(sync.confidenceFirst, sync.confidenceSecond) > 0.95);
+  // Several at once, on 1 and 3 kernel threads: each the same as the call on this thread.
+  const fits = await Promise.all([1, 3, 1].map((threads) => detrendedPursuit(raw, n, dims, half, threads)));
+  for (const fit of fits) {
+    assert.deepEqual(fit.inFirst, sync.inFirst);
+    assert.equal(fit.confidenceFirst, sync.confidenceFirst);
+    assert.equal(fit.confidenceSecond, sync.confidenceSecond);
+  }
+  sameBits(raw, rawCopy, 'raw after the detrended pursuit');
+});
+
+test('the pursuits refuse bad arguments', async () => {
+  const x = new Float64Array(12);
+  assert.throws(() => bimodalPursuitRows(x, 5, 2), RangeError);
+  assert.throws(() => bimodalPursuitRows(x, 6, 0), RangeError);
+  assert.throws(() => bimodalPursuitRows(new Float32Array(12) as unknown as Float64Array, 6, 2), TypeError);
+  assert.throws(() => detrendedPursuit(x, 4, 2, 1), RangeError);
+  assert.throws(() => detrendedPursuit(x, 6, 2, -1), RangeError);
+  // A constant cluster: no spike above the mean, so the EM stops at once and the second half holds all.
+  const flat = await detrendedPursuit(new Float64Array(12).fill(2), 6, 2, 1);
+  assert.deepEqual([...flat.inFirst], [0, 0, 0, 0, 0, 0]);
+  assert.equal(flat.confidenceFirst, 0);
 });
