@@ -415,7 +415,7 @@ export interface SplitRunOptions {
   scratchDir?: string | null;
   /**
    * Memory for the clusters being split at once (their rows and float64 feature matrices, about
-   * 20 bytes per feature value); a cluster larger than the budget is split alone. @default 384 MiB
+   * 28 bytes per feature value); a cluster larger than the budget is split alone. @default 256 MiB
    */
   memoryBudgetBytes?: number;
   /** Filled with what the splits cost. */
@@ -442,14 +442,18 @@ export interface SplitStats {
 
 /** Name of the cluster-ordered PC rows in the scratch folder. */
 export const SPLIT_ROWS_FILE = 'split-pc-rows.f32';
-// 512 MiB with 8 worker threads put a 10-minute 384-channel sort's peak RSS at 2.06 GB, in splits;
-// the worker threads (each with its own V8 heap and malloc arena) are gone since, the budget is
-// the clusters' own memory.
-const DEFAULT_MEMORY_BUDGET_BYTES = 384 * 2 ** 20;
+// 512 MiB with 8 worker threads put a 10-minute 384-channel sort's peak RSS at 2.06 GB, in splits,
+// and 384 MiB with 4 (192 MiB of it for clusters) at 1.70 GB. The worker threads (each with its
+// own V8 heap, ~50-100 MB) are gone since: the budget is the clusters' own memory.
+const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 2 ** 20;
 
-/** Estimated bytes held while a cluster of n spikes is split: its rows, raw and centred features, per-spike vectors. */
+/**
+ * Estimated bytes held while a cluster of n spikes is split: its float32 rows (4 per value), the
+ * float64 raw features (8), the native pursuit's detrended copy (8) and the running mean's pass
+ * buffer (8, freed before the pursuit), and per-spike vectors.
+ */
 function clusterBytes(n: number, dims: number): number {
-  return n * (20 * dims + 64);
+  return n * (28 * dims + 64);
 }
 
 function addCompute(stats: SplitStats, seconds: number): void {

@@ -49,8 +49,9 @@ struct BimodalFit {
 // std::invalid_argument for dims == 0 or a singular refit system.
 BimodalFit bimodal_pursuit(const double* x, std::size_t n, std::size_t dims, std::uint8_t* in_first, int threads = 0);
 
-// x (n × dims) minus its running_mean over rows with the same half width, in place.
-void detrend_rows(double* x, std::size_t n, std::size_t dims, std::size_t half, int threads = 0);
+// out = raw − running_mean(raw) (both n × dims; out must not overlap raw).
+void detrend_rows(const double* raw, std::size_t n, std::size_t dims, std::size_t half, double* out,
+                  int threads = 0);
 
 }  // namespace spikeshard
 

@@ -229,8 +229,8 @@ Napi::Value SplitPursuit(const Napi::CallbackInfo& info) {
                                             "postprocessSplitPursuit", 0, 1);
   std::thread([tsfn, job = job.release()]() mutable {
     try {
-      std::vector<double> x(job->raw, job->raw + job->n * job->dims);
-      detrend_rows(x.data(), job->n, job->dims, job->half, job->threads);
+      std::vector<double> x(job->n * job->dims);
+      detrend_rows(job->raw, job->n, job->dims, job->half, x.data(), job->threads);
       job->in_first.resize(job->n);
       job->fit = bimodal_pursuit(x.data(), job->n, job->dims, job->in_first.data(), job->threads);
     } catch (const std::invalid_argument& e) {

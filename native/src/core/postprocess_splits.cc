@@ -142,10 +142,10 @@ BimodalFit bimodal_pursuit(const double* x, std::size_t n, std::size_t dims, std
   return {c1 > 0 ? sum1 / static_cast<double>(c1) : 0, n - c1 > 0 ? sum2 / static_cast<double>(n - c1) : 0};
 }
 
-void detrend_rows(double* x, std::size_t n, std::size_t dims, std::size_t half, int threads) {
-  std::vector<double> trend(n * dims);
-  running_mean(x, n, dims, half, trend.data(), threads);
-  for (std::size_t i = 0; i < n * dims; ++i) x[i] -= trend[i];
+void detrend_rows(const double* raw, std::size_t n, std::size_t dims, std::size_t half, double* out, int threads) {
+  // The trend is written where the result goes, then subtracted: no third n × dims array.
+  running_mean(raw, n, dims, half, out, threads);
+  for (std::size_t i = 0; i < n * dims; ++i) out[i] = raw[i] - out[i];
 }
 
 }  // namespace spikeshard
