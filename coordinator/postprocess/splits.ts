@@ -13,9 +13,9 @@ import { ClusterOrderedRows, type ClusterRowsWriteStats } from '../formats/clust
 import type { FeatureReadStats, SpikeFeatures } from '../formats/spike-features.js';
 import {
   bimodalPursuitRows,
-  detrendedPursuit,
   runningMeanRows,
   solveLinearSystem,
+  splitPursuit,
   type BimodalFit,
 } from '../../native/lib/index.js';
 import { ccgMetrics } from './ccg.js';
@@ -223,26 +223,14 @@ export interface Split {
   reference: number;
 }
 
-/** The reference template and the raw features of a set of spikes, or null when too few. */
-function splitInput(
-  ctx: SplitContext,
-  cluster: ClusterSpikes,
-  members: Int32Array,
-  maxChannel: number,
-): { reference: number; raw: Float64Array } | null {
-  if (members.length < ctx.options.minSpikes) return null;
-  const reference = mostCommonTemplate(ctx, cluster, members);
-  return { reference, raw: clusterFeatures(ctx, maxChannel, cluster, members, reference) };
-}
-
 /** The checks of a pursuit's two halves (ks25-algorithm.md §5.3 steps 5–6): the split, or null. */
 function decideSplit(
   ctx: SplitContext,
   cluster: ClusterSpikes,
   members: Int32Array,
-  raw: Float64Array,
   reference: number,
   fit: BimodalFit,
+  halfMeans: (first: number[], second: number[]) => [Float64Array, Float64Array],
 ): Split | null {
   const { options } = ctx;
   const n = members.length;
@@ -265,8 +253,7 @@ function decideSplit(
     false,
   );
   if (cross.contamination < 0.25 && cross.pValue < 0.05) return null; // one neuron seen two ways
-  const m1 = meanRow(raw, dims, first);
-  const m2 = meanRow(raw, dims, second);
+  const [m1, m2] = halfMeans(first, second);
   const n1 = Math.hypot(...m1);
   const n2 = Math.hypot(...m2);
   let dot = 0;
@@ -292,37 +279,47 @@ export function trySplit(
   members: Int32Array,
   maxChannel = largest(ctx.pcFeatureInd),
 ): Split | null {
-  const input = splitInput(ctx, cluster, members, maxChannel);
-  if (input === null) return null;
   const n = members.length;
+  if (n < ctx.options.minSpikes) return null;
   const dims = ctx.nPc * ctx.nFeatures;
+  const reference = mostCommonTemplate(ctx, cluster, members);
+  const raw = clusterFeatures(ctx, maxChannel, cluster, members, reference);
   // The detrended features overwrite the trend (each value is computed once either way).
-  const centred = runningMean(input.raw, n, dims, ctx.options.detrendSigmaSpikes, ctx.threads);
-  for (let i = 0; i < centred.length; i++) centred[i] = input.raw[i]! - centred[i]!;
+  const centred = runningMean(raw, n, dims, ctx.options.detrendSigmaSpikes, ctx.threads);
+  for (let i = 0; i < centred.length; i++) centred[i] = raw[i]! - centred[i]!;
   const fit = bimodalPursuit(centred, n, dims, ctx.threads);
-  return decideSplit(ctx, cluster, members, input.raw, input.reference, fit);
+  return decideSplit(ctx, cluster, members, reference, fit, (first, second) => [
+    meanRow(raw, dims, first),
+    meanRow(raw, dims, second),
+  ]);
 }
 
-/** {@link trySplit} with the detrend and pursuit on a native thread of their own (the same steps, the same bits). */
-async function trySplitAsync(
-  ctx: SplitContext,
-  cluster: ClusterSpikes,
-  members: Int32Array,
-  maxChannel: number,
-): Promise<Split | null> {
-  const input = splitInput(ctx, cluster, members, maxChannel);
-  if (input === null) return null;
-  const n = members.length;
-  const dims = ctx.nPc * ctx.nFeatures;
-  const half = detrendHalfWidth(ctx.options.detrendSigmaSpikes);
-  const fit = await detrendedPursuit(input.raw, n, dims, half, ctx.threads);
-  return decideSplit(ctx, cluster, members, input.raw, input.reference, fit);
+/**
+ * {@link trySplit} with the features, detrend, pursuit and half means on a native thread of its
+ * own (splitPursuit: the same steps in the same order, the same bits).
+ */
+async function trySplitAsync(ctx: SplitContext, cluster: ClusterSpikes, members: Int32Array): Promise<Split | null> {
+  if (members.length < ctx.options.minSpikes) return null;
+  const reference = mostCommonTemplate(ctx, cluster, members);
+  const fit = await splitPursuit(
+    cluster.rows,
+    cluster.templates,
+    members,
+    ctx.pcFeatureInd,
+    ctx.nPc,
+    ctx.nFeatures,
+    reference,
+    detrendHalfWidth(ctx.options.detrendSigmaSpikes),
+    ctx.threads,
+  );
+  return decideSplit(ctx, cluster, members, reference, fit, () => [fit.meanFirst, fit.meanSecond]);
 }
 
 /**
  * Every split of one cluster: it is split as long as a split is found, then each cluster split
- * off it in turn, and so on. The pursuits run on native threads: the JavaScript thread only
- * gathers features and checks the halves, so many clusters can be split at once.
+ * off it in turn, and so on. The features, detrend and pursuits run on native threads: the
+ * JavaScript thread only picks reference templates and checks the halves (their time segregation
+ * and cross-correlogram), so many clusters can be split at once.
  */
 export async function splitTree(ctx: SplitContext, cluster: ClusterSpikes): Promise<SplitTree> {
   const n = cluster.samples.length;
@@ -332,7 +329,6 @@ export async function splitTree(ctx: SplitContext, cluster: ClusterSpikes): Prom
       `a cluster of ${n} spike times has ${cluster.templates.length} templates and ${cluster.rows.length} PC values, expected ${n} and ${n} × ${dims}`,
     );
   }
-  const maxChannel = largest(ctx.pcFeatureInd);
   const node = new Int32Array(n);
   const parent: number[] = [];
   const reference: number[] = [];
@@ -341,7 +337,7 @@ export async function splitTree(ctx: SplitContext, cluster: ClusterSpikes): Prom
     let members = pending[v]!;
     pending[v] = new Int32Array(0);
     for (;;) {
-      const split = await trySplitAsync(ctx, cluster, members, maxChannel);
+      const split = await trySplitAsync(ctx, cluster, members);
       if (split === null) break;
       const child = pending.length;
       pending.push(split.first);
@@ -405,7 +401,8 @@ export interface SplitRunOptions {
    * Cores for the splits (0: all). Clusters are split side by side, up to one per core and as
    * many as the memory budget allows: each cluster's pursuits run on native threads of their own
    * (a large cluster's kernels on several when fewer clusters than cores are left), while the
-   * JavaScript thread gathers features and checks the halves. 1: one cluster at a time. @default 0
+   * JavaScript thread picks reference templates and checks the halves. 1: one cluster at a time.
+   * @default 0
    */
   threads?: number;
   /**

@@ -148,13 +148,13 @@ export {
 export type { SimChunkSetup, SimTableGrid } from './simulate.js';
 export {
   bimodalPursuitRows,
-  detrendedPursuit,
   projectRows,
   runningMeanRows,
   solveLinearSystem,
+  splitPursuit,
   weightedGram,
 } from './postprocess.js';
-export type { BimodalFit, WeightedGram } from './postprocess.js';
+export type { BimodalFit, SplitPursuit, WeightedGram } from './postprocess.js';
 export { destripeBatch, adcSampleShift, adcFullScaleCounts, agcWindowSamples } from './destripe.js';
 export type { DestripeOptions, DestripedBlock } from './destripe.js';
 export { cutWaveforms, waveformMedians, toFloat16Bits } from './destripe.js';

@@ -79,18 +79,42 @@ export function bimodalPursuitRows(x: Float64Array, n: number, dims: number, thr
   return loadCpuBinding().postprocessBimodalPursuit(x, n, dims, threads);
 }
 
+/** A split pursuit's outcome with the mean feature row (nPc·K) of each half. */
+export interface SplitPursuit extends BimodalFit {
+  meanFirst: Float64Array;
+  meanSecond: Float64Array;
+}
+
 /**
- * {@link bimodalPursuitRows} of `raw` minus its {@link runningMeanRows} (half width `halfWidth`),
- * on a native thread of its own: the JavaScript thread stays free and as many clusters as there are
- * cores can be pursued at once. `raw` is only read; it must not be transferred before the promise
- * settles.
+ * One split pursuit of a cluster's spikes, on a native thread of its own (the JavaScript thread
+ * stays free, and as many clusters as there are cores can be pursued at once): the features of
+ * `members` (indices into `rows` and `templates`) on the channels of template `reference` (each
+ * row holds nPc·K float32 features on its own template's K channels, pc-major; a channel the
+ * reference lacks gives 0, a channel it lists twice its last slot), minus their
+ * {@link runningMeanRows} (half width `halfWidth`), through {@link bimodalPursuitRows}; then the
+ * mean feature row (before the detrend) of each half, summed in spike order. The arrays are only
+ * read; they must not be transferred before the promise settles.
  */
-export function detrendedPursuit(
-  raw: Float64Array,
-  n: number,
-  dims: number,
+export function splitPursuit(
+  rows: Float32Array,
+  templates: Uint32Array,
+  members: Int32Array,
+  pcFeatureInd: Uint32Array,
+  nPc: number,
+  k: number,
+  reference: number,
   halfWidth: number,
   threads = 0,
-): Promise<BimodalFit> {
-  return loadCpuBinding().postprocessSplitPursuit(raw, n, dims, halfWidth, threads);
+): Promise<SplitPursuit> {
+  return loadCpuBinding().postprocessSplitPursuit(
+    rows,
+    templates,
+    members,
+    pcFeatureInd,
+    nPc,
+    k,
+    reference,
+    halfWidth,
+    threads,
+  );
 }

@@ -247,3 +247,40 @@ TEST(detrend_rows_removes_a_linear_trend_away_from_the_edges) {
   }
   CHECK(out[0] < -1);  // at the first row the window holds only later ones
 }
+
+TEST(split_features_small_exact_case) {
+  // Two PCs on two channels per template: template 0 on channels 3 and 5, template 1 on 5 and 7.
+  // Rows are laid out pc-major (pc · K + channel slot).
+  const std::vector<float> rows{1, 2, 3, 4, 10, 20, 30, 40};
+  const std::uint32_t templates[] = {0, 1};
+  const std::uint32_t ind[] = {3, 5, 5, 7};
+  const std::int32_t members[] = {1, 0};
+  std::vector<double> out(8, 99);
+  spikeshard::split_features(rows.data(), 2, 2, 2, templates, members, 2, ind, 2, 0, out.data());
+  // Spike 1 (template 1) on template 0's channels: channel 5 is slot 1 there, channel 7 is absent.
+  const std::vector<double> want{0, 10, 0, 30, 1, 2, 3, 4};
+  CHECK(out == want);
+  bool threw = false;
+  try {
+    const std::int32_t bad[] = {2};
+    spikeshard::split_features(rows.data(), 2, 2, 2, templates, bad, 1, ind, 2, 0, out.data());
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+TEST(half_means_small_exact_case) {
+  const std::vector<double> x{1, 2, 3, 4, 5, 6};
+  const std::uint8_t first[] = {1, 0, 0};
+  double m1[2];
+  double m2[2];
+  spikeshard::half_means(x.data(), 3, 2, first, m1, m2);
+  CHECK(m1[0] == 1 && m1[1] == 2);
+  CHECK(m2[0] == 4 && m2[1] == 5);
+  // An empty half has a zero mean (divided by max(1, 0)).
+  const std::uint8_t none[] = {0, 0, 0};
+  spikeshard::half_means(x.data(), 3, 2, none, m1, m2);
+  CHECK(m1[0] == 0 && m1[1] == 0);
+  CHECK(m2[0] == 3 && m2[1] == 4);
+}

@@ -49,6 +49,21 @@ struct BimodalFit {
 // std::invalid_argument for dims == 0 or a singular refit system.
 BimodalFit bimodal_pursuit(const double* x, std::size_t n, std::size_t dims, std::uint8_t* in_first, int threads = 0);
 
+// The features of spikes `members` (m, indices into rows) of a cluster on the channels of template
+// `reference`: rows (n_rows × n_pc·k, float) holds each spike's PC features on the k channels of
+// its own template (templates[i]; pc_feature_ind is n_templates × k); a spike's feature for channel
+// c goes to the reference's slot of c (the last when listed twice), 0 where the reference lacks c.
+// out (m × n_pc·k) is overwritten. Throws std::invalid_argument for a member, template or
+// reference out of range.
+void split_features(const float* rows, std::size_t n_rows, std::size_t n_pc, std::size_t k,
+                    const std::uint32_t* templates, const std::int32_t* members, std::size_t m,
+                    const std::uint32_t* pc_feature_ind, std::size_t n_templates, std::size_t reference, double* out);
+
+// The mean row of the spikes with in_first[i] != 0 and of the others (x: n × dims), each summed in
+// ascending i and divided by max(1, count). mean_first and mean_second (dims) are overwritten.
+void half_means(const double* x, std::size_t n, std::size_t dims, const std::uint8_t* in_first, double* mean_first,
+                double* mean_second);
+
 // out = raw − running_mean(raw) (both n × dims; out must not overlap raw).
 void detrend_rows(const double* raw, std::size_t n, std::size_t dims, std::size_t half, double* out,
                   int threads = 0);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "spikeshard/postprocess.h"
@@ -140,6 +141,60 @@ BimodalFit bimodal_pursuit(const double* x, std::size_t n, std::size_t dims, std
     }
   }
   return {c1 > 0 ? sum1 / static_cast<double>(c1) : 0, n - c1 > 0 ? sum2 / static_cast<double>(n - c1) : 0};
+}
+
+void split_features(const float* rows, std::size_t n_rows, std::size_t n_pc, std::size_t k,
+                    const std::uint32_t* templates, const std::int32_t* members, std::size_t m,
+                    const std::uint32_t* pc_feature_ind, std::size_t n_templates, std::size_t reference, double* out) {
+  if (n_pc == 0 || k == 0) throw std::invalid_argument("split_features: nPc and K must be at least 1");
+  if (reference >= n_templates) {
+    throw std::invalid_argument("split_features: reference template " + std::to_string(reference) + " of " +
+                                std::to_string(n_templates));
+  }
+  const std::size_t dims = n_pc * k;
+  std::uint32_t max_channel = 0;
+  for (std::size_t i = 0; i < n_templates * k; ++i) max_channel = std::max(max_channel, pc_feature_ind[i]);
+  // Feature slot of each channel in the reference's list (the last one when listed twice), −1 if absent.
+  std::vector<std::int32_t> slot(static_cast<std::size_t>(max_channel) + 1, -1);
+  for (std::size_t i = 0; i < k; ++i) slot[pc_feature_ind[reference * k + i]] = static_cast<std::int32_t>(i);
+  std::fill(out, out + m * dims, 0.0);
+  for (std::size_t row = 0; row < m; ++row) {
+    const std::int32_t src = members[row];
+    if (src < 0 || static_cast<std::size_t>(src) >= n_rows) {
+      throw std::invalid_argument("split_features: member " + std::to_string(src) + " of " + std::to_string(n_rows) +
+                                  " spikes");
+    }
+    const std::uint32_t t = templates[src];
+    if (t >= n_templates) {
+      throw std::invalid_argument("split_features: template " + std::to_string(t) + " of " +
+                                  std::to_string(n_templates));
+    }
+    const float* from = rows + static_cast<std::size_t>(src) * dims;
+    double* to = out + row * dims;
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::int32_t target = slot[pc_feature_ind[t * k + j]];
+      if (target < 0) continue;
+      for (std::size_t p = 0; p < n_pc; ++p) to[p * k + static_cast<std::size_t>(target)] = from[p * k + j];
+    }
+  }
+}
+
+void half_means(const double* x, std::size_t n, std::size_t dims, const std::uint8_t* in_first, double* mean_first,
+                double* mean_second) {
+  std::fill(mean_first, mean_first + dims, 0.0);
+  std::fill(mean_second, mean_second + dims, 0.0);
+  std::size_t n1 = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    double* to = in_first[i] ? mean_first : mean_second;
+    n1 += in_first[i] ? 1 : 0;
+    for (std::size_t d = 0; d < dims; ++d) to[d] += x[i * dims + d];
+  }
+  const double c1 = static_cast<double>(std::max<std::size_t>(1, n1));
+  const double c2 = static_cast<double>(std::max<std::size_t>(1, n - n1));
+  for (std::size_t d = 0; d < dims; ++d) {
+    mean_first[d] /= c1;
+    mean_second[d] /= c2;
+  }
 }
 
 void detrend_rows(const double* raw, std::size_t n, std::size_t dims, std::size_t half, double* out, int threads) {
