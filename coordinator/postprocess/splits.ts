@@ -9,12 +9,15 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { inspect } from 'node:util';
-import { Worker } from 'node:worker_threads';
-import { RunError } from '../../proto/errors.js';
 import { ClusterOrderedRows, type ClusterRowsWriteStats } from '../formats/cluster-rows.js';
 import type { FeatureReadStats, SpikeFeatures } from '../formats/spike-features.js';
-import { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from '../../native/lib/index.js';
+import {
+  bimodalPursuitRows,
+  runningMeanRows,
+  solveLinearSystem,
+  splitPursuit,
+  type BimodalFit,
+} from '../../native/lib/index.js';
 import { ccgMetrics } from './ccg.js';
 import { groupByCluster, pick } from './clusters.js';
 
@@ -91,8 +94,13 @@ export interface SplitResult {
  * (native: each column is a running sum over spike order, bitwise the same on any thread count).
  */
 export function runningMean(x: Float64Array, n: number, dims: number, sigma: number, threads = 0): Float64Array {
+  return runningMeanRows(x, n, dims, detrendHalfWidth(sigma), threads);
+}
+
+/** Half width, in spikes, of the box passes of {@link runningMean} for a window of width `sigma` spikes. */
+function detrendHalfWidth(sigma: number): number {
   const width = Math.max(1, Math.round(Math.sqrt(4 * sigma * sigma + 1)));
-  return runningMeanRows(x, n, dims, Math.floor(width / 2), threads);
+  return Math.floor(width / 2);
 }
 
 /**
@@ -103,133 +111,14 @@ export function solveLinear(a: Float64Array, b: Float64Array, n: number): Float6
   return solveLinearSystem(a, b, n);
 }
 
-function topDirection(x: Float64Array, n: number, dims: number, threads: number): Float64Array {
-  const cov = weightedGram(x, n, dims, null, null, threads).gram;
-  let w = new Float64Array(dims).fill(1 / Math.sqrt(dims));
-  for (let it = 0; it < 200; it++) {
-    const next = new Float64Array(dims);
-    for (let a = 0; a < dims; a++) {
-      let s = 0;
-      for (let b = 0; b < dims; b++) s += cov[a * dims + b]! * w[b]!;
-      next[a] = s;
-    }
-    const norm = Math.hypot(...next);
-    if (norm === 0) break;
-    for (let a = 0; a < dims; a++) next[a]! /= norm;
-    w = next;
-  }
-  return w;
-}
-
-function project(x: Float64Array, n: number, dims: number, w: Float64Array, threads: number): Float64Array {
-  return projectRows(x, n, dims, w, threads);
-}
-
-interface Bimodal {
-  inFirst: Uint8Array;
-  confidenceFirst: number;
-  confidenceSecond: number;
-}
-
 /**
- * Two-Gaussian EM along a direction that is itself refined (ks25-algorithm.md §5.3 step 4).
- * `threads`: of the native kernels (0: the default count); the result does not depend on it.
+ * Two-Gaussian EM along a direction that is itself refined (ks25-algorithm.md §5.3 step 4), in
+ * the native core (native/src/core/postprocess_splits.cc; its last bits may differ from the
+ * TypeScript loop it replaced: glibc's exp and log are not V8's). `threads`: of its kernels (0:
+ * the default count); the result does not depend on it.
  */
-export function bimodalPursuit(x: Float64Array, n: number, dims: number, threads = 0): Bimodal {
-  let w = topDirection(x, n, dims, threads);
-  let proj = project(x, n, dims, w, threads);
-  let mean = 0;
-  for (const v of proj) mean += v;
-  mean /= n;
-  const r1 = new Float64Array(n);
-  for (let i = 0; i < n; i++) r1[i] = proj[i]! > mean ? 1 : 0;
-  let mu1 = 0;
-  let mu2 = 0;
-  let s1 = 1;
-  let s2 = 1;
-  let p1 = 0.5;
-  for (let iter = 0; iter < 50; iter++) {
-    // M-step
-    let n1 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    for (let i = 0; i < n; i++) {
-      n1 += r1[i]!;
-      a1 += r1[i]! * proj[i]!;
-      a2 += (1 - r1[i]!) * proj[i]!;
-    }
-    const n2 = n - n1;
-    if (n1 < 1 || n2 < 1) break;
-    mu1 = a1 / n1;
-    mu2 = a2 / n2;
-    let v1 = 0;
-    let v2 = 0;
-    // Squares as products: V8's x ** 2 is x * x (its pow returns x * x for an exponent of 2), so
-    // the values are the same, without a call per spike.
-    for (let i = 0; i < n; i++) {
-      const d1 = proj[i]! - mu1;
-      const d2 = proj[i]! - mu2;
-      v1 += r1[i]! * (d1 * d1);
-      v2 += (1 - r1[i]!) * (d2 * d2);
-    }
-    s1 = Math.sqrt(v1 / n1) + 1e-12;
-    s2 = Math.sqrt(v2 / n2) + 1e-12;
-    p1 = n1 / n;
-    // E-step (the constant parts are evaluated once, in the same order as written per spike)
-    const base1 = Math.log(p1) - Math.log(s1);
-    const base2 = Math.log(1 - p1) - Math.log(s2);
-    const v1x2 = 2 * s1 * s1;
-    const v2x2 = 2 * s2 * s2;
-    for (let i = 0; i < n; i++) {
-      const d1 = proj[i]! - mu1;
-      const d2 = proj[i]! - mu2;
-      const l1 = base1 - (d1 * d1) / v1x2;
-      const l2 = base2 - (d2 * d2) / v2x2;
-      const m = Math.max(l1, l2);
-      // The larger term is exp(0) = 1 exactly whenever m is finite: one call to exp per spike.
-      const finite = Number.isFinite(m);
-      const e1 = finite && l1 === m ? 1 : Math.exp(l1 - m);
-      const e2 = finite && l2 === m ? 1 : Math.exp(l2 - m);
-      r1[i] = e1 / (e1 + e2);
-    }
-    // Kilosort refits the direction on every second iteration from the tenth; every fourth keeps
-    // the fit (tests and accuracy runs) at half the cost, and only the upper triangle of the
-    // symmetric system is accumulated.
-    if (iter >= 10 && iter % 4 === 2) {
-      const q = new Float64Array(n);
-      const t = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        q[i] = r1[i]! / (s1 * s1) + (1 - r1[i]!) / (s2 * s2);
-        t[i] = (r1[i]! * mu1) / (s1 * s1) + ((1 - r1[i]!) * mu2) / (s2 * s2);
-      }
-      // a = Σ_i q_i x_i x_iᵀ and b = Σ_i t_i x_i, each summed in spike order (the native kernel
-      // gives the sequential loop's bits on any number of threads).
-      const system = weightedGram(x, n, dims, q, t, threads);
-      const a = system.gram;
-      const b = system.rhs!;
-      for (let c = 0; c < dims; c++) a[c * dims + c]! += 1e-9 * (a[c * dims + c]! + 1);
-      const next = solveLinear(a, b, dims);
-      const norm = Math.hypot(...next);
-      if (norm > 0) {
-        w = next.map((v) => v / norm);
-        proj = project(x, n, dims, w, threads);
-      }
-    }
-  }
-  const inFirst = new Uint8Array(n);
-  let c1 = 0;
-  let sum1 = 0;
-  let sum2 = 0;
-  for (let i = 0; i < n; i++) {
-    if (r1[i]! > 0.5) {
-      inFirst[i] = 1;
-      c1++;
-      sum1 += r1[i]!;
-    } else {
-      sum2 += 1 - r1[i]!;
-    }
-  }
-  return { inFirst, confidenceFirst: c1 > 0 ? sum1 / c1 : 0, confidenceSecond: n - c1 > 0 ? sum2 / (n - c1) : 0 };
+export function bimodalPursuit(x: Float64Array, n: number, dims: number, threads = 0): BimodalFit {
+  return bimodalPursuitRows(x, n, dims, threads);
 }
 
 /** What deciding a cluster's splits needs besides its spikes: the same for every cluster. */
@@ -327,27 +216,25 @@ function pickLocal(values: Float64Array, members: Int32Array, at: ArrayLike<numb
   return out;
 }
 
-/**
- * One split decision on a set of a cluster's spikes (`members`, ascending indices into `cluster`):
- * the half split off (`first`), the half that stays, and the reference template, or null. It
- * depends on those spikes alone, never on cluster ids.
- */
-export function trySplit(
+/** A split found by {@link trySplit}: the half split off, the half that stays (indices into the cluster) and the reference template. */
+export interface Split {
+  first: Int32Array;
+  second: Int32Array;
+  reference: number;
+}
+
+/** The checks of a pursuit's two halves (ks25-algorithm.md §5.3 steps 5–6): the split, or null. */
+function decideSplit(
   ctx: SplitContext,
   cluster: ClusterSpikes,
   members: Int32Array,
-  maxChannel = largest(ctx.pcFeatureInd),
-): { first: Int32Array; second: Int32Array; reference: number } | null {
+  reference: number,
+  fit: BimodalFit,
+  halfMeans: (first: number[], second: number[]) => [Float64Array, Float64Array],
+): Split | null {
   const { options } = ctx;
   const n = members.length;
-  if (n < options.minSpikes) return null;
   const dims = ctx.nPc * ctx.nFeatures;
-  const reference = mostCommonTemplate(ctx, cluster, members);
-  const raw = clusterFeatures(ctx, maxChannel, cluster, members, reference);
-  // The detrended features overwrite the trend (each value is computed once either way).
-  const centred = runningMean(raw, n, dims, options.detrendSigmaSpikes, ctx.threads);
-  for (let i = 0; i < raw.length; i++) centred[i] = raw[i]! - centred[i]!;
-  const fit = bimodalPursuit(centred, n, dims, ctx.threads);
   const first: number[] = [];
   const second: number[] = [];
   for (let i = 0; i < n; i++) (fit.inFirst[i] ? first : second).push(i);
@@ -366,8 +253,7 @@ export function trySplit(
     false,
   );
   if (cross.contamination < 0.25 && cross.pValue < 0.05) return null; // one neuron seen two ways
-  const m1 = meanRow(raw, dims, first);
-  const m2 = meanRow(raw, dims, second);
+  const [m1, m2] = halfMeans(first, second);
   const n1 = Math.hypot(...m1);
   const n2 = Math.hypot(...m2);
   let dot = 0;
@@ -382,10 +268,60 @@ export function trySplit(
 }
 
 /**
- * Every split of one cluster: it is split as long as a split is found, then each cluster split
- * off it in turn, and so on.
+ * One split decision on a set of a cluster's spikes (`members`, ascending indices into `cluster`):
+ * the half split off (`first`), the half that stays, and the reference template, or null. It
+ * depends on those spikes alone, never on cluster ids. Runs on the calling thread;
+ * {@link splitTree} runs the pursuit on a native thread, with the same result.
  */
-export function splitTree(ctx: SplitContext, cluster: ClusterSpikes): SplitTree {
+export function trySplit(
+  ctx: SplitContext,
+  cluster: ClusterSpikes,
+  members: Int32Array,
+  maxChannel = largest(ctx.pcFeatureInd),
+): Split | null {
+  const n = members.length;
+  if (n < ctx.options.minSpikes) return null;
+  const dims = ctx.nPc * ctx.nFeatures;
+  const reference = mostCommonTemplate(ctx, cluster, members);
+  const raw = clusterFeatures(ctx, maxChannel, cluster, members, reference);
+  // The detrended features overwrite the trend (each value is computed once either way).
+  const centred = runningMean(raw, n, dims, ctx.options.detrendSigmaSpikes, ctx.threads);
+  for (let i = 0; i < centred.length; i++) centred[i] = raw[i]! - centred[i]!;
+  const fit = bimodalPursuit(centred, n, dims, ctx.threads);
+  return decideSplit(ctx, cluster, members, reference, fit, (first, second) => [
+    meanRow(raw, dims, first),
+    meanRow(raw, dims, second),
+  ]);
+}
+
+/**
+ * {@link trySplit} with the features, detrend, pursuit and half means on a native thread of its
+ * own (splitPursuit: the same steps in the same order, the same bits).
+ */
+async function trySplitAsync(ctx: SplitContext, cluster: ClusterSpikes, members: Int32Array): Promise<Split | null> {
+  if (members.length < ctx.options.minSpikes) return null;
+  const reference = mostCommonTemplate(ctx, cluster, members);
+  const fit = await splitPursuit(
+    cluster.rows,
+    cluster.templates,
+    members,
+    ctx.pcFeatureInd,
+    ctx.nPc,
+    ctx.nFeatures,
+    reference,
+    detrendHalfWidth(ctx.options.detrendSigmaSpikes),
+    ctx.threads,
+  );
+  return decideSplit(ctx, cluster, members, reference, fit, () => [fit.meanFirst, fit.meanSecond]);
+}
+
+/**
+ * Every split of one cluster: it is split as long as a split is found, then each cluster split
+ * off it in turn, and so on. The features, detrend and pursuits run on native threads: the
+ * JavaScript thread only picks reference templates and checks the halves (their time segregation
+ * and cross-correlogram), so many clusters can be split at once.
+ */
+export async function splitTree(ctx: SplitContext, cluster: ClusterSpikes): Promise<SplitTree> {
   const n = cluster.samples.length;
   const dims = ctx.nPc * ctx.nFeatures;
   if (cluster.templates.length !== n || cluster.rows.length !== n * dims) {
@@ -393,7 +329,6 @@ export function splitTree(ctx: SplitContext, cluster: ClusterSpikes): SplitTree 
       `a cluster of ${n} spike times has ${cluster.templates.length} templates and ${cluster.rows.length} PC values, expected ${n} and ${n} × ${dims}`,
     );
   }
-  const maxChannel = largest(ctx.pcFeatureInd);
   const node = new Int32Array(n);
   const parent: number[] = [];
   const reference: number[] = [];
@@ -402,7 +337,7 @@ export function splitTree(ctx: SplitContext, cluster: ClusterSpikes): SplitTree 
     let members = pending[v]!;
     pending[v] = new Int32Array(0);
     for (;;) {
-      const split = trySplit(ctx, cluster, members, maxChannel);
+      const split = await trySplitAsync(ctx, cluster, members);
       if (split === null) break;
       const child = pending.length;
       pending.push(split.first);
@@ -463,10 +398,11 @@ function assignIds(
 /** How the splits are run; none of it changes the result. */
 export interface SplitRunOptions {
   /**
-   * Cores for the splits (0: all). Clusters are split side by side in worker threads: one per
-   * core, but no more than one per {@link SPIKES_PER_WORKER} spikes to split (a worker costs a
-   * start) and than the memory budget allows ({@link WORKER_BYTES} each, at most half the
-   * budget); their native kernels share the cores. 1: this thread only. @default 0
+   * Cores for the splits (0: all). Clusters are split side by side, up to one per core and as
+   * many as the memory budget allows: each cluster's pursuits run on native threads of their own
+   * (a large cluster's kernels on several when fewer clusters than cores are left), while the
+   * JavaScript thread picks reference templates and checks the halves. 1: one cluster at a time.
+   * @default 0
    */
   threads?: number;
   /**
@@ -475,21 +411,18 @@ export interface SplitRunOptions {
    */
   scratchDir?: string | null;
   /**
-   * Memory for the worker threads and the clusters being split at once (their rows and float64
-   * feature matrices, about 20 bytes per feature value); a cluster larger than what the workers
-   * leave is split alone. @default 384 MiB
+   * Memory for the clusters being split at once (their rows and float64 feature matrices, about
+   * 28 bytes per feature value); a cluster larger than the budget is split alone. @default 256 MiB
    */
   memoryBudgetBytes?: number;
-  /** Spikes to split per worker thread started, at least. @default {@link SPIKES_PER_WORKER} */
-  spikesPerWorker?: number;
   /** Filled with what the splits cost. */
   stats?: SplitStats;
 }
 
 /** What {@link splitClusters} did, for logs and benchmarks. */
 export interface SplitStats {
-  /** Worker threads used (0: all in the calling thread). */
-  workers: number;
+  /** Most clusters split at once (each on native threads; 1: one after another). */
+  concurrency: number;
   /** Clusters large enough to be looked at. */
   clusters: number;
   /** Writing the cluster-ordered copy (null without a scratch folder). */
@@ -498,29 +431,26 @@ export interface SplitStats {
   reads: FeatureReadStats;
   /** Largest estimate of the memory held by the clusters being split at once, in bytes. */
   peakBytes: number;
-  /** Seconds spent finding splits, summed over clusters (in whichever thread). */
+  /** Wall seconds from each cluster's start to its last split decision, summed over clusters. */
   computeSeconds: number;
   /** The longest of them (one cluster's: a lower bound of the splits' time on any number of threads). */
   longestClusterSeconds: number;
 }
 
-/** One worker thread per this many spikes to split at most (small sorts stay in one thread). */
-export const SPIKES_PER_WORKER = 20_000;
-
 /** Name of the cluster-ordered PC rows in the scratch folder. */
 export const SPLIT_ROWS_FILE = 'split-pc-rows.f32';
-// 512 MiB with 8 workers put a 10-minute 384-channel sort's peak RSS at 2.06 GB, in splits, against
-// 1.33 GB for 1 minute (the H100 machine, 2026-11-25): the workers cost more than counted there.
-const DEFAULT_MEMORY_BUDGET_BYTES = 384 * 2 ** 20;
-/**
- * Memory of one split worker beyond the clusters it is given: its own heap, code and garbage not
- * yet collected (+30 MB RSS per worker on the post-processing bench; more in a 10-minute sort).
- */
-export const WORKER_BYTES = 48 * 2 ** 20;
+// 512 MiB with 8 worker threads put a 10-minute 384-channel sort's peak RSS at 2.06 GB, in splits,
+// and 384 MiB with 4 (192 MiB of it for clusters) at 1.70 GB. The worker threads (each with its
+// own V8 heap, ~50-100 MB) are gone since: the budget is the clusters' own memory.
+const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 2 ** 20;
 
-/** Estimated bytes held while a cluster of n spikes is split: its rows, raw and centred features, per-spike vectors. */
+/**
+ * Estimated bytes held while a cluster of n spikes is split: its float32 rows (4 per value), the
+ * float64 raw features (8), the native pursuit's detrended copy (8) and the running mean's pass
+ * buffer (8, freed before the pursuit), and per-spike vectors.
+ */
 function clusterBytes(n: number, dims: number): number {
-  return n * (20 * dims + 64);
+  return n * (28 * dims + 64);
 }
 
 function addCompute(stats: SplitStats, seconds: number): void {
@@ -528,33 +458,11 @@ function addCompute(stats: SplitStats, seconds: number): void {
   stats.longestClusterSeconds = Math.max(stats.longestClusterSeconds, seconds);
 }
 
-/** A typed array that owns its whole, unshared buffer (so that the buffer can be moved to another thread). */
-function owned<T extends Float64Array | Float32Array | Uint32Array>(x: T): T {
-  return x.buffer instanceof ArrayBuffer && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength
-    ? x
-    : (x.slice() as T);
-}
-
-/** The buffers to move with a message: those of `arrays` that are plain ArrayBuffers. */
-export function movable(...arrays: ArrayBufferView[]): ArrayBuffer[] {
-  return arrays.map((a) => a.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-}
-
-/** A cluster sent to a split worker (coordinator/postprocess/split-worker.ts). */
-export interface SplitTaskMessage extends ClusterSpikes {
-  cluster: number;
-}
-
-/** A split worker's answer. */
-export type SplitReplyMessage =
-  | { cluster: number; tree: SplitTree; /** wall seconds of splitTree */ seconds: number }
-  | { cluster: number; error: unknown };
-
 /**
  * Splits every cluster that can be (ks25-algorithm.md §5.3). Clusters are independent until they
- * get ids, so each one's splits are found on its own (in worker threads, largest first, within
- * the memory budget), then ids are given in the sequential order: the result is the same for
- * any thread count, scratch folder or budget.
+ * get ids, so each one's splits are found on its own (side by side, largest first, within the
+ * memory budget), then ids are given in the sequential order: the result is the same for any
+ * thread count, scratch folder or budget.
  */
 export async function splitClusters(
   input: SplitInput,
@@ -578,17 +486,8 @@ export async function splitClusters(
     .filter((c) => wanted[c])
     .sort((a, b) => members[b]!.length - members[a]!.length || a - b);
   const cores = run.threads !== undefined && run.threads > 0 ? run.threads : os.availableParallelism();
-  const budget = run.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
-  let spikesToSplit = 0;
-  for (const c of order) spikesToSplit += members[c]!.length;
-  const useful = Math.min(
-    order.length,
-    Math.ceil(spikesToSplit / (run.spikesPerWorker ?? SPIKES_PER_WORKER)),
-    Math.max(2, Math.floor(budget / (2 * WORKER_BYTES))),
-  );
-  const nWorkers = cores > 1 && useful > 1 ? Math.min(cores, useful) : 0;
   const stats: SplitStats = {
-    workers: nWorkers,
+    concurrency: 0,
     clusters: order.length,
     scratch: null,
     reads: { reads: 0, bytes: 0, seconds: 0 },
@@ -620,30 +519,18 @@ export async function splitClusters(
       nPc: input.nPc,
       nFeatures: input.nFeatures,
       options,
-      threads: 0,
+      threads: 1,
     };
-    if (nWorkers === 0) {
-      for (const c of order) {
-        stats.peakBytes = Math.max(stats.peakBytes, clusterBytes(members[c]!.length, dims));
-        const cluster = load(c);
-        const t0 = performance.now();
-        trees[c] = splitTree(ctx, cluster);
-        addCompute(stats, (performance.now() - t0) / 1000);
-      }
-    } else {
-      // Each worker's kernels get their share of the cores.
-      const workerCtx = { ...ctx, threads: Math.max(1, Math.floor(cores / nWorkers)) };
-      await splitInWorkers(
-        workerCtx,
-        order,
-        nWorkers,
-        Math.max(0, budget - nWorkers * WORKER_BYTES),
-        (c) => clusterBytes(members[c]!.length, dims),
-        load,
-        trees,
-        stats,
-      );
-    }
+    await splitSideBySide(
+      ctx,
+      order,
+      cores,
+      run.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES,
+      (c) => clusterBytes(members[c]!.length, dims),
+      load,
+      trees,
+      stats,
+    );
   } finally {
     copy?.close();
   }
@@ -651,11 +538,15 @@ export async function splitClusters(
   return assignIds(input, members, trees);
 }
 
-/** Runs splitTree on each cluster of `order` in a pool of worker threads, at most `budget` bytes at once. */
-function splitInWorkers(
+/**
+ * Runs splitTree on each cluster of `order`, up to `cores` at once and at most `budget` bytes of
+ * clusters at once (a larger cluster alone). Each cluster's kernels get the cores left over by
+ * the clusters in flight when it starts (the result does not depend on it).
+ */
+function splitSideBySide(
   ctx: SplitContext,
   order: readonly number[],
-  nWorkers: number,
+  cores: number,
   budget: number,
   bytesOf: (c: number) => number,
   load: (c: number) => ClusterSpikes,
@@ -663,73 +554,48 @@ function splitInWorkers(
   stats: SplitStats,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const workers: Worker[] = [];
-    const idle: Worker[] = [];
-    const inFlight = new Map<Worker, number>();
     let next = 0;
     let done = 0;
+    let inFlight = 0;
     let heldBytes = 0;
-    let settled = false;
-    const finish = (error: unknown): void => {
-      if (settled) return;
-      settled = true;
-      void Promise.all(workers.map((w) => w.terminate())).then(
-        () =>
-          error === null
-            ? resolve()
-            : reject(error instanceof Error ? error : new RunError(`a split worker failed: ${inspect(error)}`)),
-        reject,
-      );
-    };
+    let failed = false;
     const pump = (): void => {
       try {
-        while (idle.length > 0 && next < order.length) {
+        while (!failed && inFlight < cores && next < order.length) {
           const c = order[next]!;
           const bytes = bytesOf(c);
-          if (inFlight.size > 0 && heldBytes + bytes > budget) break;
+          if (inFlight > 0 && heldBytes + bytes > budget) break;
           next++;
-          const task = load(c);
-          const message: SplitTaskMessage = {
-            cluster: c,
-            samples: owned(task.samples),
-            templates: owned(task.templates),
-            rows: owned(task.rows),
-          };
-          const worker = idle.pop()!;
-          inFlight.set(worker, bytes);
+          // The clusters still to start share the cores with this one: give it its part of them.
+          const waiting = Math.min(cores - inFlight - 1, order.length - next);
+          const threads = Math.max(1, Math.floor(cores / (inFlight + 1 + Math.max(0, waiting))));
+          inFlight++;
           heldBytes += bytes;
           stats.peakBytes = Math.max(stats.peakBytes, heldBytes);
-          worker.postMessage(message, movable(message.samples, message.templates, message.rows));
+          stats.concurrency = Math.max(stats.concurrency, inFlight);
+          const t0 = performance.now();
+          splitTree({ ...ctx, threads }, load(c)).then(
+            (tree) => {
+              trees[c] = tree;
+              addCompute(stats, (performance.now() - t0) / 1000);
+              inFlight--;
+              heldBytes -= bytes;
+              done++;
+              if (done === order.length) resolve();
+              else pump();
+            },
+            (error: unknown) => {
+              failed = true;
+              reject(error instanceof Error ? error : new Error(String(error)));
+            },
+          );
         }
       } catch (error) {
-        finish(error);
-        return;
+        failed = true;
+        reject(error instanceof Error ? error : new Error(String(error)));
       }
-      if (done === order.length) finish(null);
     };
-    for (let i = 0; i < nWorkers; i++) {
-      const worker = new Worker(new URL('./split-worker.js', import.meta.url), { workerData: ctx });
-      workers.push(worker);
-      idle.push(worker);
-      worker.on('message', (reply: SplitReplyMessage) => {
-        if (settled) return; // failed elsewhere: the workers are being stopped
-        if ('error' in reply) {
-          finish(reply.error);
-          return;
-        }
-        trees[reply.cluster] = reply.tree;
-        addCompute(stats, reply.seconds);
-        heldBytes -= inFlight.get(worker) ?? 0;
-        inFlight.delete(worker);
-        idle.push(worker);
-        done++;
-        pump();
-      });
-      worker.on('error', (error) => finish(error));
-      worker.on('exit', (code) => {
-        if (!settled) finish(new RunError(`a split worker stopped (exit code ${code}) before the splits were done`));
-      });
-    }
-    pump();
+    if (order.length === 0) resolve();
+    else pump();
   });
 }

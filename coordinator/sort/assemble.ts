@@ -47,7 +47,7 @@ const DUPLICATE_LAG_S = 0.4e-3;
 
 /** How post-processing runs; none of it changes the result. */
 export interface AssembleOptions {
-  /** Threads of the splits (worker threads; 0: one per core). @default 0 */
+  /** Cores of the splits (clusters split side by side on native threads; 0: all). @default 0 */
   threads?: number;
   /**
    * Folder (in the run folder) for the splits' cluster-ordered copy of the PC rows, deleted when
@@ -147,14 +147,15 @@ export async function assembleSorting(
     },
     { threads: run.threads ?? 0, scratchDir: run.scratchDir ?? null, stats: splitStats },
   );
-  // The split workers' heaps are freed when they exit, but glibc keeps each worker thread's arena
-  // for reuse by threads that never come: ~100 MB per worker at 10 minutes, which stayed in the
-  // RSS under the cut-off and the export (benchmarks.md, "Peak memory against recording length").
+  // The splits' native threads leave freed memory in glibc's per-thread arenas, kept for reuse by
+  // threads that may never come (with the former worker threads, ~100 MB per worker at 10 minutes
+  // stayed in the RSS under the cut-off and the export; benchmarks.md, "Peak memory against
+  // recording length").
   releaseFreedMemory();
   stepDone('splits');
   log.debug(
     { splitStats },
-    `splits: ${splitStats.clusters} clusters looked at by ${splitStats.workers} worker threads, ` +
+    `splits: ${splitStats.clusters} clusters looked at, up to ${splitStats.concurrency} at once, ` +
       `${splitStats.reads.reads} reads of ${(splitStats.reads.bytes / 2 ** 20).toFixed(0)} MiB`,
   );
   log.info(

@@ -147,8 +147,15 @@ export {
   simTableRowFloats,
 } from './simulate.js';
 export type { SimChunkSetup, SimTableGrid } from './simulate.js';
-export { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from './postprocess.js';
-export type { WeightedGram } from './postprocess.js';
+export {
+  bimodalPursuitRows,
+  projectRows,
+  runningMeanRows,
+  solveLinearSystem,
+  splitPursuit,
+  weightedGram,
+} from './postprocess.js';
+export type { BimodalFit, SplitPursuit, WeightedGram } from './postprocess.js';
 export { destripeBatch, adcSampleShift, adcFullScaleCounts, agcWindowSamples } from './destripe.js';
 export type { DestripeOptions, DestripedBlock } from './destripe.js';
 export { cutWaveforms, waveformMedians, toFloat16Bits } from './destripe.js';

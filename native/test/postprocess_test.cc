@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -161,4 +164,123 @@ TEST(solve_linear_small_exact_case) {
     threw = true;
   }
   CHECK(threw);
+}
+
+TEST(bimodal_pursuit_two_points_exact_case) {
+  // Three spikes at −1 and three at +1 on one axis: the direction is that axis, the first
+  // Gaussian takes the spikes above the mean (0), both widths collapse to 1e-12, and every
+  // responsibility is exactly 0 or 1 (exp of −4 / 2e-24 underflows), so both confidences are 1.
+  const std::vector<double> x{-1, 1, -1, 1, 1, -1};
+  std::vector<std::uint8_t> first(6, 7);
+  const auto fit = spikeshard::bimodal_pursuit(x.data(), 6, 1, first.data(), 1);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(first[i] == (x[i] > 0 ? 1 : 0));
+  CHECK(fit.confidence_first == 1);
+  CHECK(fit.confidence_second == 1);
+}
+
+namespace {
+
+// Two Gaussian blobs in `dims` dimensions, apart along the first axis; spike i is in the first
+// blob when i % 3 == 0.
+std::vector<double> two_blobs(std::size_t n, std::size_t dims, unsigned seed) {
+  std::vector<double> x(n * dims);
+  unsigned state = seed;
+  const auto uniform = [&]() {
+    state = state * 1664525u + 1013904223u;
+    return (static_cast<double>(state >> 8) + 0.5) / 16777216.0;
+  };
+  const auto normal = [&]() { return std::sqrt(-2 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()); };
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t d = 0; d < dims; ++d) x[i * dims + d] = normal();
+    x[i * dims] += i % 3 == 0 ? 6 : -3;
+  }
+  return x;
+}
+
+}  // namespace
+
+TEST(bimodal_pursuit_separates_two_blobs) {
+  const std::size_t n = 600;
+  const std::size_t dims = 5;
+  const auto x = two_blobs(n, dims, 3);
+  std::vector<std::uint8_t> first(n);
+  const auto fit = spikeshard::bimodal_pursuit(x.data(), n, dims, first.data(), 1);
+  const bool first_is_blob = first[0] == 1;
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < n; ++i) wrong += (first[i] == 1) != ((i % 3 == 0) == first_is_blob);
+  CHECK(wrong == 0);
+  CHECK(std::min(fit.confidence_first, fit.confidence_second) > 0.95);
+  // One blob only: the two halves overlap, so the confidences stay well below the split threshold.
+  std::vector<double> one(n * dims);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t d = 0; d < dims; ++d) one[i * dims + d] = x[i * dims + d] - (i % 3 == 0 ? 6 : -3) * (d == 0);
+  const auto flat = spikeshard::bimodal_pursuit(one.data(), n, dims, first.data(), 1);
+  CHECK(std::min(flat.confidence_first, flat.confidence_second) < 0.9);
+}
+
+TEST(bimodal_pursuit_does_not_depend_on_the_thread_count) {
+  // Large enough for the Gram matrices to be summed on several threads.
+  const std::size_t n = 70000;
+  const std::size_t dims = 24;
+  const auto x = two_blobs(n, dims, 11);
+  std::vector<std::uint8_t> a(n), b(n);
+  const auto fa = spikeshard::bimodal_pursuit(x.data(), n, dims, a.data(), 1);
+  const auto fb = spikeshard::bimodal_pursuit(x.data(), n, dims, b.data(), 3);
+  CHECK(a == b);
+  CHECK(fa.confidence_first == fb.confidence_first);
+  CHECK(fa.confidence_second == fb.confidence_second);
+}
+
+TEST(detrend_rows_removes_a_linear_trend_away_from_the_edges) {
+  // A running mean of a straight line is the line itself where the window is whole.
+  const std::size_t n = 200;
+  std::vector<double> x(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i * 2] = 0.5 * static_cast<double>(i);
+    x[i * 2 + 1] = 3;
+  }
+  std::vector<double> out(n * 2);
+  spikeshard::detrend_rows(x.data(), n, 2, 5, out.data(), 1);
+  for (std::size_t i = 15; i + 15 < n; ++i) {
+    CHECK_NEAR(out[i * 2], 0, 1e-9);
+    CHECK_NEAR(out[i * 2 + 1], 0, 1e-12);
+  }
+  CHECK(out[0] < -1);  // at the first row the window holds only later ones
+}
+
+TEST(split_features_small_exact_case) {
+  // Two PCs on two channels per template: template 0 on channels 3 and 5, template 1 on 5 and 7.
+  // Rows are laid out pc-major (pc · K + channel slot).
+  const std::vector<float> rows{1, 2, 3, 4, 10, 20, 30, 40};
+  const std::uint32_t templates[] = {0, 1};
+  const std::uint32_t ind[] = {3, 5, 5, 7};
+  const std::int32_t members[] = {1, 0};
+  std::vector<double> out(8, 99);
+  spikeshard::split_features(rows.data(), 2, 2, 2, templates, members, 2, ind, 2, 0, out.data());
+  // Spike 1 (template 1) on template 0's channels: channel 5 is slot 1 there, channel 7 is absent.
+  const std::vector<double> want{0, 10, 0, 30, 1, 2, 3, 4};
+  CHECK(out == want);
+  bool threw = false;
+  try {
+    const std::int32_t bad[] = {2};
+    spikeshard::split_features(rows.data(), 2, 2, 2, templates, bad, 1, ind, 2, 0, out.data());
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+TEST(half_means_small_exact_case) {
+  const std::vector<double> x{1, 2, 3, 4, 5, 6};
+  const std::uint8_t first[] = {1, 0, 0};
+  double m1[2];
+  double m2[2];
+  spikeshard::half_means(x.data(), 3, 2, first, m1, m2);
+  CHECK(m1[0] == 1 && m1[1] == 2);
+  CHECK(m2[0] == 4 && m2[1] == 5);
+  // An empty half has a zero mean (divided by max(1, 0)).
+  const std::uint8_t none[] = {0, 0, 0};
+  spikeshard::half_means(x.data(), 3, 2, none, m1, m2);
+  CHECK(m1[0] == 0 && m1[1] == 0);
+  CHECK(m2[0] == 3 && m2[1] == 4);
 }

@@ -17,8 +17,8 @@
  * a few clusters of 20 000 and more) runs in about a minute on 2 cores. --full: 700 templates,
  * 3 000 000 spikes over 600 s (the 10-minute sort's size). --small: 64 channels, 60 templates,
  * 120 000 spikes over 120 s (a few seconds). --memory keeps the features in memory
- * (MemorySpikeFeatures, a sort without a run folder). --threads: worker threads of the splits (0:
- * one per core, 1: none). --no-scratch: the splits gather each cluster's rows from the records
+ * (MemorySpikeFeatures, a sort without a run folder). --threads: cores of the splits (0:
+ * all, 1: one cluster at a time). --no-scratch: the splits gather each cluster's rows from the records
  * instead of writing their cluster-ordered copy first. --out keeps the records, phy folder and ALF
  * collection there; --hash prints one SHA-1 over the phy and ALF files (names and bytes), to
  * check that a change leaves the outputs byte-identical.
@@ -582,7 +582,7 @@ async function main(): Promise<void> {
     readRow('split reads', zeroReads, splitStats.reads);
   }
   console.log(
-    `splits        ${splitStats.clusters} clusters looked at, ${splitStats.workers} worker threads, ` +
+    `splits        ${splitStats.clusters} clusters looked at, up to ${splitStats.concurrency} at once, ` +
       `at most ${(splitStats.peakBytes / 2 ** 20).toFixed(0)} MiB of clusters at once; ` +
       `${splitStats.computeSeconds.toFixed(2)} s of pursuit in all, ${splitStats.longestClusterSeconds.toFixed(2)} s the longest cluster`,
   );

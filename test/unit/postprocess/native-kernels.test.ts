@@ -5,7 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { projectRows, runningMeanRows, solveLinearSystem, weightedGram } from '../../../native/lib/index.js';
+import {
+  bimodalPursuitRows,
+  projectRows,
+  runningMeanRows,
+  solveLinearSystem,
+  splitPursuit,
+  weightedGram,
+} from '../../../native/lib/index.js';
 import { loadCpuBinding } from '../../../native/lib/load.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
 
@@ -184,4 +191,91 @@ test('the kernels give the same bits for any explicit thread count, and refuse a
   assert.throws(() => binding.postprocessWeightedGram(x, n, dims, null, null, -1), RangeError);
   assert.throws(() => binding.postprocessRunningMean(x, n, dims, 3, 1.5), RangeError);
   assert.throws(() => binding.postprocessProject(x, n, dims, dir, 5000), /at most 4096/);
+});
+
+/** Two populations 9 apart on the first feature, with a slow drift of every feature over spike order. */
+function driftingBlobs(seed: number, n: number, dims: number): Float64Array {
+  const rng = new SeededRandom(seed);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+  const x = new Float64Array(n * dims);
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < dims; d++) x[i * dims + d] = gauss() + (3 * i) / n;
+    x[i * dims]! += i % 4 === 0 ? 6 : -3;
+  }
+  return x;
+}
+
+test('bimodalPursuitRows finds two populations; splitPursuit on its own thread is the same steps, bit for bit', async () => {
+  const n = 800;
+  const nPc = 2;
+  const k = 3;
+  const dims = nPc * k;
+  const raw = driftingBlobs(3, n, dims);
+  const half = 12;
+  const centred = runningMeanRows(raw, n, dims, half, 1);
+  for (let i = 0; i < centred.length; i++) centred[i] = raw[i]! - centred[i]!;
+  const sync = bimodalPursuitRows(centred, n, dims, 1);
+  const firstIsBlob = sync.inFirst[0] === 1;
+  for (let i = 0; i < n; i++) assert.equal(sync.inFirst[i] === 1, (i % 4 === 0) === firstIsBlob, `spike ${i}`);
+  assert.ok(Math.min(sync.confidenceFirst, sync.confidenceSecond) > 0.95);
+  // The same features as float32 rows of template 0 (channels 4, 5, 6) behind decoy rows of
+  // template 1 (channels 6, 5, 4: the same channels in reverse): members are every other row.
+  const rows = new Float32Array(2 * n * dims);
+  const templates = new Uint32Array(2 * n);
+  const pcFeatureInd = Uint32Array.from([4, 5, 6, 6, 5, 4]);
+  const exact = Float64Array.from(raw, (v) => Math.fround(v));
+  for (let i = 0; i < n; i++) {
+    rows.set(exact.subarray(i * dims, (i + 1) * dims), (2 * i + 1) * dims);
+    templates[2 * i] = 1;
+    rows.fill(1000, 2 * i * dims, (2 * i + 1) * dims);
+  }
+  const members = Int32Array.from({ length: n }, (_, i) => 2 * i + 1);
+  const want = runningMeanRows(exact, n, dims, half, 1);
+  for (let i = 0; i < want.length; i++) want[i] = exact[i]! - want[i]!;
+  const wantFit = bimodalPursuitRows(want, n, dims, 1);
+  const mean = (first: boolean): Float64Array => {
+    const out = new Float64Array(dims);
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      if ((wantFit.inFirst[i] === 1) !== first) continue;
+      count++;
+      for (let d = 0; d < dims; d++) out[d]! += exact[i * dims + d]!;
+    }
+    return out.map((v) => v / Math.max(1, count));
+  };
+  // Several at once, on 1 and 3 kernel threads: each the same as the calls on this thread.
+  const fits = await Promise.all(
+    [1, 3, 1].map((threads) => splitPursuit(rows, templates, members, pcFeatureInd, nPc, k, 0, half, threads)),
+  );
+  for (const fit of fits) {
+    assert.deepEqual(fit.inFirst, wantFit.inFirst);
+    assert.equal(fit.confidenceFirst, wantFit.confidenceFirst);
+    assert.equal(fit.confidenceSecond, wantFit.confidenceSecond);
+    sameBits(fit.meanFirst, mean(true), 'meanFirst');
+    sameBits(fit.meanSecond, mean(false), 'meanSecond');
+  }
+});
+
+test('the pursuits refuse bad arguments', async () => {
+  const x = new Float64Array(12);
+  assert.throws(() => bimodalPursuitRows(x, 5, 2), RangeError);
+  assert.throws(() => bimodalPursuitRows(x, 6, 0), RangeError);
+  assert.throws(() => bimodalPursuitRows(new Float32Array(12) as unknown as Float64Array, 6, 2), TypeError);
+  const rows = new Float32Array(12);
+  const templates = new Uint32Array(6);
+  const ind = Uint32Array.from([0, 1]);
+  const all = Int32Array.from([0, 1, 2, 3, 4, 5]);
+  assert.throws(() => splitPursuit(rows, templates.subarray(1), all, ind, 1, 2, 0, 1), RangeError);
+  assert.throws(() => splitPursuit(rows, templates, all, ind, 1, 2, 1, 1), RangeError);
+  assert.throws(() => splitPursuit(rows, templates, all, ind, 1, 2, 0, -1), RangeError);
+  assert.throws(
+    () => splitPursuit(rows, templates, Uint32Array.from(all) as unknown as Int32Array, ind, 1, 2, 0, 1),
+    TypeError,
+  );
+  await assert.rejects(splitPursuit(rows, templates, Int32Array.from([6]), ind, 1, 2, 0, 1), RangeError);
+  // A constant cluster: no spike above the mean, so the EM stops at once and the second half holds all.
+  const flat = await splitPursuit(rows.fill(2), templates, all, ind, 1, 2, 0, 1);
+  assert.deepEqual([...flat.inFirst], [0, 0, 0, 0, 0, 0]);
+  assert.equal(flat.confidenceFirst, 0);
+  assert.deepEqual([...flat.meanSecond], [2, 2]);
 });
