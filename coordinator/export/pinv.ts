@@ -32,6 +32,11 @@ export function pseudoInverse(a: Float64Array, rows: number, cols: number, rcond
     throw new RangeError(`pseudoInverse: a (${rows}, ${cols}) matrix has ${rows * cols} elements, got ${a.length}`);
   }
   // The native core runs the same rotations in the same order as the TypeScript loops it
-  // replaced (bit for bit), ~10× sooner: 384 channels took 4.5 s on the main thread.
-  return jacobiPseudoInverse(a, rows, cols, rcond);
+  // replaced (bit for bit), ~4× sooner on one core: 384 channels took 4.5 s on the main thread.
+  return jacobiPseudoInverse(a, rows, cols, rcond, PSEUDO_INVERSE_THREADS);
 }
+
+// Threads of the SVD's rotations. Any count gives the same bits, but the threads work in lockstep
+// (row p follows row p − 1 pair by pair), and on a shared 2-core machine two were 2× slower than
+// one; test/bench/export-linalg-bench.ts --threads N measures it where cores are free.
+const PSEUDO_INVERSE_THREADS = 1;

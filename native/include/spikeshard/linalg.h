@@ -26,8 +26,10 @@ SymmetricEigen symmetric_eigen(const double* a, std::size_t n);
 // the numpy / MATLAB rule). Every operation is done in the order of coordinator/export/pinv.ts's
 // former TypeScript loops, without FMA contraction, so the results equal them bit for bit.
 // Throws std::invalid_argument for a non-finite entry and std::runtime_error when the rotations
-// do not converge within 80 sweeps. threads = 0: the default thread count (the final product
-// V · Σ⁻² · Uᵀ runs in parallel, one output row per thread; the bits do not depend on it).
+// do not converge within 80 sweeps. threads = 0: the default thread count. From 64 columns on,
+// the threads share each sweep's rows p in lockstep (pair (p, q) waits for (p − 1, q), so every
+// column sees the serial order's rotations in that order), and the final product V · Σ⁻² · Uᵀ
+// one output row per thread: the bits do not depend on the thread count.
 struct PseudoInverse {
   std::vector<double> inverse;          // (cols × rows) row-major
   std::vector<double> singular_values;  // min(rows, cols), descending

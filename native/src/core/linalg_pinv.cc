@@ -4,10 +4,12 @@
 // replaced and no FMA is enabled (binding.gyp and the Makefile pass -ffp-contract=off), so the
 // results are those loops' bit for bit.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "spikeshard/linalg.h"
@@ -21,7 +23,7 @@ constexpr double kEps = std::numeric_limits<double>::epsilon();  // 2⁻⁵²
 constexpr int kMaxSweeps = 80;
 constexpr std::size_t kAhead = 4;  // pair products computed ahead
 
-// Σ x[a + k] · x[b + k] in ascending k from +0: one rounding per product and per sum.
+// Σ x[k] · y[k] in ascending k from +0: one rounding per product and per sum.
 inline double dot(const double* x, const double* y, std::size_t n) {
   double s = 0;
   for (std::size_t k = 0; k < n; ++k) s += x[k] * y[k];
@@ -70,6 +72,151 @@ inline void rotate(double* __restrict x, double* __restrict y, std::size_t n, do
   }
 }
 
+// Progress of row p of a sweep (the pairs (p, q), q = p + 1 … cols − 1, in order): every pair
+// with q < next is done. One cache line each: a row's counter is written by its thread and read
+// by the thread of the next row only.
+struct alignas(64) RowProgress {
+  std::atomic<std::size_t> next{0};
+};
+
+// One sweep's rows over the columns of u (rows × cols, column by column) and of v, taken in
+// order by whichever thread asks next. Row p may do pair (p, q) once row p − 1 has done
+// (p − 1, q): then columns p and q hold exactly what the cyclic order has them hold before that
+// pair (every earlier pair touching them is done, none later has started, since row p + 1 waits
+// for row p in turn), so each column sees the same rotations in the same order as in the serial
+// loop, and the results are its bits for any number of threads.
+class Sweep {
+ public:
+  Sweep(double* u, double* v, double* norms, std::size_t rows, std::size_t cols, double negligible,
+        double orthogonal, bool busy)
+      : u_(u), v_(v), norms_(norms), rows_(rows), cols_(cols), negligible_(negligible), orthogonal_(orthogonal),
+        busy_(busy), progress_(cols) {
+    for (std::size_t p = 0; p < cols; ++p) progress_[p].next.store(p + 1, std::memory_order_relaxed);
+  }
+
+  // Takes rows until none is left.
+  void work() {
+    std::size_t rotations = 0;
+    for (;;) {
+      const std::size_t p = next_row_.fetch_add(1, std::memory_order_relaxed);
+      if (p + 1 >= cols_) break;
+      rotations += row(p);
+    }
+    rotations_.fetch_add(rotations, std::memory_order_relaxed);
+  }
+
+  std::size_t rotations() const { return rotations_.load(); }
+
+ private:
+  double* col(std::size_t c) const { return u_ + c * rows_; }
+
+  // Columns before the returned index are done by row p − 1, at least q + 1 of them (waits).
+  std::size_t wait_for(std::size_t p, std::size_t q, std::size_t ready) const {
+    if (p == 0 || q < ready) return ready;
+    const std::atomic<std::size_t>& before = progress_[p - 1].next;
+    for (unsigned spin = 0;; ++spin) {
+      const std::size_t done = before.load(std::memory_order_acquire);
+      if (done > q) return done;
+      if (spin >= 64) std::this_thread::yield();
+    }
+  }
+
+  std::size_t row(std::size_t p) {
+    std::atomic<std::size_t>& mine = progress_[p].next;
+    std::size_t rotations = 0;
+    std::size_t ready = p == 0 ? cols_ : 0;  // columns < ready are done by row p − 1
+    // gamma of the pairs (p, ahead_from + j), j < ahead_count, computed from column p as it is
+    // now: valid until a rotation changes column p (and then computed again, in that rotation's
+    // pass over the column). Which products are computed ahead decides the speed, never a bit.
+    double ahead[kAhead];
+    std::size_t ahead_from = 0;
+    std::size_t ahead_count = 0;
+    const double* z[kAhead];
+    for (std::size_t q = p + 1; q < cols_; ++q) {
+      ready = wait_for(p, q, ready);
+      const double alpha = norms_[p];
+      const double beta = norms_[q];
+      if (alpha <= negligible_ || beta <= negligible_) {
+        mine.store(q + 1, std::memory_order_release);
+        continue;
+      }
+      double gamma;
+      if (ahead_from <= q && q < ahead_from + ahead_count) {
+        gamma = ahead[q - ahead_from];
+      } else {
+        const std::size_t count = std::min({kAhead, cols_ - q, ready - q});
+        for (std::size_t j = 0; j < count; ++j) z[j] = col(q + j);
+        switch (count) {
+          case 1:
+            dots<1>(col(p), z, rows_, ahead);
+            break;
+          case 2:
+            dots<2>(col(p), z, rows_, ahead);
+            break;
+          case 3:
+            dots<3>(col(p), z, rows_, ahead);
+            break;
+          default:
+            dots<4>(col(p), z, rows_, ahead);
+            break;
+        }
+        ahead_from = q;
+        ahead_count = count;
+        gamma = ahead[0];
+      }
+      if (std::fabs(gamma) <= orthogonal_ * std::sqrt(alpha * beta)) {
+        mine.store(q + 1, std::memory_order_release);
+        continue;
+      }
+      ++rotations;
+      // The rotation that zeroes the (p, q) entry of UᵀU, taking the smaller angle.
+      const double zeta = (beta - alpha) / (2 * gamma);
+      const double t = (zeta >= 0 ? 1.0 : -1.0) / (std::fabs(zeta) + std::sqrt(1 + zeta * zeta));
+      const double cs = 1 / std::sqrt(1 + t * t);
+      const double sn = cs * t;
+      // While most pairs rotate, a product computed ahead is mostly thrown away: one then.
+      const std::size_t count = std::min({busy_ ? std::size_t{1} : kAhead, cols_ - q - 1, ready - q - 1});
+      for (std::size_t j = 0; j < count; ++j) z[j] = col(q + 1 + j);
+      switch (count) {
+        case 0:
+          rotate_then_dots<0>(col(p), col(q), rows_, cs, sn, z, ahead);
+          break;
+        case 1:
+          rotate_then_dots<1>(col(p), col(q), rows_, cs, sn, z, ahead);
+          break;
+        case 2:
+          rotate_then_dots<2>(col(p), col(q), rows_, cs, sn, z, ahead);
+          break;
+        case 3:
+          rotate_then_dots<3>(col(p), col(q), rows_, cs, sn, z, ahead);
+          break;
+        default:
+          rotate_then_dots<4>(col(p), col(q), rows_, cs, sn, z, ahead);
+          break;
+      }
+      ahead_from = q + 1;
+      ahead_count = count;
+      rotate(v_ + p * cols_, v_ + q * cols_, cols_, cs, sn);
+      norms_[p] = alpha - t * gamma;
+      norms_[q] = beta + t * gamma;
+      mine.store(q + 1, std::memory_order_release);
+    }
+    return rotations;
+  }
+
+  double* u_;
+  double* v_;
+  double* norms_;
+  std::size_t rows_;
+  std::size_t cols_;
+  double negligible_;
+  double orthogonal_;
+  bool busy_;
+  std::vector<RowProgress> progress_;
+  std::atomic<std::size_t> next_row_{0};
+  std::atomic<std::size_t> rotations_{0};
+};
+
 // The pseudo-inverse of a tall matrix (rows ≥ cols) given column by column: u holds column c at
 // u[c·rows …] and is overwritten (it ends as U·Σ).
 PseudoInverse tall_pseudo_inverse(std::vector<double>& u, std::size_t rows, std::size_t cols,
@@ -81,11 +228,13 @@ PseudoInverse tall_pseudo_inverse(std::vector<double>& u, std::size_t rows, std:
   // `rows` terms; a tighter bound only chases rounding noise for many more sweeps.
   const double orthogonal = std::sqrt(static_cast<double>(rows)) * kEps;
   const auto col = [&](std::size_t c) { return u.data() + c * rows; };
+  // Below ~64 columns a pair is too little work to hand between threads.
+  const std::size_t team =
+      cols < 64 ? 1 : std::min<std::size_t>(cols / 16, static_cast<std::size_t>(threads > 0 ? threads : default_threads()));
 
   bool converged = false;
   bool busy = true;  // whether most pairs rotated in the last sweep
   for (int sweep = 0; sweep < kMaxSweeps && !converged; ++sweep) {
-    std::size_t rotations = 0;
     // Recomputed every sweep: updating them through rotations alone would let rounding drift in.
     double largest = 0;
     for (std::size_t c = 0; c < cols; ++c) {
@@ -95,79 +244,12 @@ PseudoInverse tall_pseudo_inverse(std::vector<double>& u, std::size_t rows, std:
     // A column below rounding level of the largest one is numerically zero (far under the final
     // tolerance); its direction is noise that further rotations could never settle.
     const double negligible = (kEps * kEps * largest) / 4;
-    converged = true;
-    for (std::size_t p = 0; p + 1 < cols; ++p) {
-      // gamma of the pairs (p, ahead_from + j), j < ahead_count, computed from column p as it is
-      // now: valid until a rotation changes column p (and then computed again, in that rotation's
-      // pass over the column). Which products are computed ahead decides the speed, never a bit.
-      double ahead[kAhead];
-      std::size_t ahead_from = 0;
-      std::size_t ahead_count = 0;
-      const double* z[kAhead];
-      for (std::size_t q = p + 1; q < cols; ++q) {
-        const double alpha = norms[p];
-        const double beta = norms[q];
-        if (alpha <= negligible || beta <= negligible) continue;
-        double gamma;
-        if (ahead_from <= q && q < ahead_from + ahead_count) {
-          gamma = ahead[q - ahead_from];
-        } else {
-          const std::size_t count = std::min(kAhead, cols - q);
-          for (std::size_t j = 0; j < count; ++j) z[j] = col(q + j);
-          switch (count) {
-            case 1:
-              dots<1>(col(p), z, rows, ahead);
-              break;
-            case 2:
-              dots<2>(col(p), z, rows, ahead);
-              break;
-            case 3:
-              dots<3>(col(p), z, rows, ahead);
-              break;
-            default:
-              dots<4>(col(p), z, rows, ahead);
-              break;
-          }
-          ahead_from = q;
-          ahead_count = count;
-          gamma = ahead[0];
-        }
-        if (std::fabs(gamma) <= orthogonal * std::sqrt(alpha * beta)) continue;
-        converged = false;
-        ++rotations;
-        // The rotation that zeroes the (p, q) entry of UᵀU, taking the smaller angle.
-        const double zeta = (beta - alpha) / (2 * gamma);
-        const double t = (zeta >= 0 ? 1.0 : -1.0) / (std::fabs(zeta) + std::sqrt(1 + zeta * zeta));
-        const double cs = 1 / std::sqrt(1 + t * t);
-        const double sn = cs * t;
-        // While most pairs rotate, a product computed ahead is mostly thrown away: one then.
-        const std::size_t count = std::min(busy ? std::size_t{1} : kAhead, cols - q - 1);
-        for (std::size_t j = 0; j < count; ++j) z[j] = col(q + 1 + j);
-        switch (count) {
-          case 0:
-            rotate_then_dots<0>(col(p), col(q), rows, cs, sn, z, ahead);
-            break;
-          case 1:
-            rotate_then_dots<1>(col(p), col(q), rows, cs, sn, z, ahead);
-            break;
-          case 2:
-            rotate_then_dots<2>(col(p), col(q), rows, cs, sn, z, ahead);
-            break;
-          case 3:
-            rotate_then_dots<3>(col(p), col(q), rows, cs, sn, z, ahead);
-            break;
-          default:
-            rotate_then_dots<4>(col(p), col(q), rows, cs, sn, z, ahead);
-            break;
-        }
-        ahead_from = q + 1;
-        ahead_count = count;
-        rotate(v.data() + p * cols, v.data() + q * cols, cols, cs, sn);
-        norms[p] = alpha - t * gamma;
-        norms[q] = beta + t * gamma;
-      }
-    }
-    busy = 2 * rotations > cols * (cols - 1) / 2;
+    Sweep pass(u.data(), v.data(), norms.data(), rows, cols, negligible, orthogonal, busy);
+    // Each thread takes rows until none is left; which thread does a row changes no bit.
+    parallel_for(
+        team, [&](std::size_t, std::size_t) { pass.work(); }, static_cast<int>(team));
+    converged = pass.rotations() == 0;
+    busy = 2 * pass.rotations() > cols * (cols - 1) / 2;
   }
   if (!converged) {
     throw std::runtime_error("pseudo_inverse: Jacobi SVD did not converge in " + std::to_string(kMaxSweeps) +

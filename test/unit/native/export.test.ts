@@ -47,9 +47,19 @@ test('the pseudo-inverse equals the former TypeScript one bit for bit, for any t
     w[c * C + 7] = w[c * C + 7]! * 1e-19;
   }
   cases.push(['whitening-like 48 × 48', w, C, C]);
+  // From 64 columns on, threads take the rows of a sweep in lockstep.
+  const big = randomMatrix(96, 96, rand);
+  for (let c = 0; c < 96; c++) big[c * 96 + 40] = 0;
+  cases.push(['random 96 × 96 with a zero column', big, 96, 96]);
+  cases.push([
+    'rank 20 of 70 × 80',
+    product(randomMatrix(70, 20, rand), randomMatrix(20, 80, rand), 70, 20, 80),
+    70,
+    80,
+  ]);
   for (const [name, a, rows, cols] of cases) {
     const want = jsPseudoInverse(a, rows, cols);
-    for (const threads of [1, 3]) {
+    for (const threads of [1, 3, 8]) {
       const got = jacobiPseudoInverse(a, rows, cols, undefined, threads);
       assertSameBits(got.inverse, want.inverse, `${name}, ${threads} threads: inverse`);
       assertSameBits(got.singularValues, want.singularValues, `${name}: singular values`);
