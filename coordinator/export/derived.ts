@@ -19,7 +19,7 @@ export const PHY_LEADING_ZEROS = 21;
 /** Channels kept around the peak channel for the ALF waveforms (phylib's n_closest_channels). */
 export const ALF_WAVEFORM_CHANNELS = 32;
 
-// The SVD takes about 2 s for 384 channels; writing phy then ALF from one result reuses it. The
+// The SVD takes about 0.5 s for 384 channels; writing phy then ALF from one result reuses it. The
 // copy guards against a whitening array changed in place between the two calls.
 const inverseCache = new WeakMap<Float64Array, { copy: Float64Array; inverse: Float64Array }>();
 
