@@ -4,6 +4,8 @@
 # The CUDA backend (spikeshard_cuda) is built too when scripts/cuda-home.cjs finds a toolkit
 # (CUDA_HOME, CUDA_PATH or nvcc on PATH); without one both CUDA targets are left out and the
 # build succeeds with the CPU backend alone. docs/cuda.md has the details.
+# -ffp-contract=off: no multiply-add is fused, so the kernels that promise the bits of a plain
+# loop (or of the TypeScript one they replaced) keep that promise where the target has FMA.
 {
   "variables": {
     "cuda_home%": "<!(node scripts/cuda-home.cjs)"
@@ -19,7 +21,7 @@
       "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-O3", "-Wall", "-Wextra", "-Werror", "-fexceptions"],
+      "cflags_cc": ["-std=c++20", "-O3", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-fexceptions"],
       "libraries": ["-lz"],
       "ldflags": ["-pthread"]
     }
@@ -60,7 +62,7 @@
           "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
           "cflags!": ["-fno-exceptions"],
           "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-          "cflags_cc": ["-std=c++20", "-O3", "-Wall", "-Wextra", "-Werror", "-fexceptions"],
+          "cflags_cc": ["-std=c++20", "-O3", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-fexceptions"],
           "libraries": [
             "<(module_root_dir)/build/cuda/libspikeshard_cuda_kernels.a",
             "-L<(cuda_home)/lib64",

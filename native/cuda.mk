@@ -34,17 +34,17 @@ DRIFT_CHECK := $(OUT)/spikeshard-drift-check
 DESTRIPE_CHECK := $(OUT)/spikeshard-destripe-check
 check-binary: $(CHECK) $(DRIFT_CHECK) $(DESTRIPE_CHECK)
 $(CHECK): test/cuda/cuda_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h)
-	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
+	$(CXX) -std=c++20 -O3 -ffp-contract=off -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
 	  test/cuda/cuda_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lz -o $@
 
 .PHONY: check-binary
 
 # Standalone drift-detection parity check (../test/gpu/drift_check.cc): CPU core + CUDA kernels.
 $(DRIFT_CHECK): ../test/gpu/drift_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h) $(wildcard src/cuda/*.h)
-	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
+	$(CXX) -std=c++20 -O3 -ffp-contract=off -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
 	  ../test/gpu/drift_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lz -o $@
 
 # Standalone parity of IBL's waveform path (../test/gpu/destripe_check.cc): CPU core + CUDA kernels.
 $(DESTRIPE_CHECK): ../test/gpu/destripe_check.cc $(LIB) $(wildcard src/core/*.cc) $(wildcard src/core/*.h) $(wildcard include/spikeshard/*.h) $(wildcard src/cuda/*.h)
-	$(CXX) -std=c++20 -O3 -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
+	$(CXX) -std=c++20 -O3 -ffp-contract=off -Wall -Wextra -Werror -pthread -Iinclude -Isrc/core -Isrc/cuda \
 	  ../test/gpu/destripe_check.cc $(wildcard src/core/*.cc) $(LIB) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lz -o $@

@@ -12,6 +12,7 @@ import type { MatchingBinding } from './binding-matching.js';
 import type { SimulateBinding } from './binding-simulate.js';
 import type { PostprocessBinding } from './binding-postprocess.js';
 import type { RecordingBinding } from './binding-recording.js';
+import type { ExportBinding } from './binding-export.js';
 
 export interface NativeDescription {
   backend: 'cpu' | 'cuda';
@@ -28,7 +29,8 @@ export interface NativeCpuBinding
     MatchingBinding,
     SimulateBinding,
     PostprocessBinding,
-    RecordingBinding {
+    RecordingBinding,
+    ExportBinding {
   /** [sync] What this build is. */
   describe(): NativeDescription;
   /** [sync] Threads for parallel kernels; 0 = all cores. Throws TypeError on a non-number. */

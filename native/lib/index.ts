@@ -161,3 +161,5 @@ export type { DestripeOptions, DestripedBlock } from './destripe.js';
 export { cutWaveforms, waveformMedians, toFloat16Bits } from './destripe.js';
 export type { WaveformWindows } from './destripe.js';
 export { cudaDestripeBatch, cudaDestripeCutWaveforms, cudaDestripeCutWaveformsAsync } from './destripe-cuda.js';
+export { jacobiPseudoInverse, multiplyFloat32Rows, templatePeakToPeak } from './export.js';
+export type { JacobiPseudoInverse, TemplatePeakToPeak } from './export.js';

@@ -64,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_simulate(env, exports);
   register_postprocess(env, exports);
   register_recording(env, exports);
+  register_export(env, exports);
   return exports;
 }
 

@@ -13,6 +13,7 @@ void register_matching(Napi::Env env, Napi::Object exports);
 void register_simulate(Napi::Env env, Napi::Object exports);
 void register_postprocess(Napi::Env env, Napi::Object exports);
 void register_recording(Napi::Env env, Napi::Object exports);
+void register_export(Napi::Env env, Napi::Object exports);
 
 }  // namespace spikeshard::addon
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveTemplates, whiteningInverse } from '../../../coordinator/export/derived.js';
 import { validateSortingResult } from '../../../coordinator/export/validate.js';
+import { jsMultiplyRows, jsTemplatePeakToPeak } from '../../helpers/js-export-linalg.js';
 import { makeSortingFixture } from '../../helpers/sorting-fixture.js';
 
 test('unwhitened templates skip zero channels without changing a bit', () => {
@@ -30,4 +31,31 @@ test('unwhitened templates skip zero channels without changing a bit', () => {
     }
   }
   for (let i = 0; i < want.length; i++) assert.ok(Object.is(got[i], want[i]), `value ${i}: ${got[i]} vs ${want[i]}`);
+});
+
+test('the derived templates are those of the former TypeScript loops, bit for bit', () => {
+  const r = makeSortingFixture({ nChannels: 32, nTemplates: 9, seed: 11 });
+  const dims = validateSortingResult(r);
+  const { nTemplates: T, nt0, nChannels: C } = dims;
+  const wf = r.templates.waveforms;
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < nt0; i++) {
+      for (let c = 0; c < C; c++) if (Math.abs(c - 3 * t) > 4) wf[(t * nt0 + i) * C + c] = 0;
+    }
+  }
+  const winv = whiteningInverse(r, dims);
+  const got = deriveTemplates(r, dims, winv);
+  const unwhitened = jsMultiplyRows(wf, winv, T * nt0, C);
+  const want = jsTemplatePeakToPeak(wf, unwhitened, r.probe.uvPerCount, T, nt0, C);
+  const same = (a: ArrayLike<number>, b: ArrayLike<number>, what: string): void => {
+    assert.equal(a.length, b.length);
+    for (let i = 0; i < a.length; i++) assert.ok(Object.is(a[i], b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  };
+  same(got.unwhitenedCounts, unwhitened, 'unwhitenedCounts');
+  same(got.p2pCounts, want.p2pCounts, 'p2pCounts');
+  same(got.p2pVolts, want.p2pVolts, 'p2pVolts');
+  same(got.peakChannels, want.peakChannels, 'peakChannels');
+  for (let t = 0; t < T; t++) {
+    assert.equal(got.peakDepthsUm[t], r.probe.localPositionsUm[2 * got.peakChannels[t]! + 1]);
+  }
 });

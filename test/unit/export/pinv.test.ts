@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pseudoInverse } from '../../../coordinator/export/pinv.js';
+import { jsPseudoInverse } from '../../helpers/js-export-linalg.js';
 import { hasNumpy, python } from '../../helpers/python.js';
 import { makeSortingFixture, seededRandom } from '../../helpers/sorting-fixture.js';
 
@@ -109,4 +110,15 @@ test('agrees with numpy.linalg.pinv', { skip: !hasNumpy() && 'python3 with numpy
     ),
   ) as number[];
   assert.ok(maxAbsDiff(ours, theirs) < 1e-12);
+});
+
+test('the whitening matrix inverse is the former TypeScript one, bit for bit', () => {
+  const result = makeSortingFixture({ nChannels: 40, seed: 4 });
+  const C = result.probe.channelMap.length;
+  const got = pseudoInverse(result.whitening, C, C);
+  const want = jsPseudoInverse(result.whitening, C, C);
+  for (let i = 0; i < C * C; i++) assert.ok(Object.is(got.inverse[i], want.inverse[i]), `inverse[${i}]`);
+  assert.deepEqual(Array.from(got.singularValues), Array.from(want.singularValues));
+  assert.equal(got.rank, want.rank);
+  assert.equal(got.tolerance, want.tolerance);
 });
