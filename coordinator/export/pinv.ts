@@ -36,7 +36,8 @@ export function pseudoInverse(a: Float64Array, rows: number, cols: number, rcond
   return jacobiPseudoInverse(a, rows, cols, rcond, PSEUDO_INVERSE_THREADS);
 }
 
-// Threads of the SVD's rotations. Any count gives the same bits, but the threads work in lockstep
-// (row p follows row p − 1 pair by pair), and on a shared 2-core machine two were 2× slower than
-// one; test/bench/export-linalg-bench.ts --threads N measures it where cores are free.
-const PSEUDO_INVERSE_THREADS = 1;
+// Threads of the SVD's rotations (0: the engine's thread count). Any count gives the same bits;
+// the threads work in lockstep (row p follows row p − 1 pair by pair). 384 channels on the H100
+// machine's 16 cores: 383 ms on one thread, 105 ms on 16 (test/bench/export-linalg-bench.ts); on a
+// shared, busy 2-core machine two threads were 2× slower than one.
+const PSEUDO_INVERSE_THREADS = 0;

@@ -70,6 +70,11 @@ export interface BatchExecutor {
    * result of the later request is the same with or without it.
    */
   prefetch?(task: ProbeTask, batch: Batch, channels: ChannelState, drift: DriftState | null): void;
+  /**
+   * Optional: a probe's batch rounds are done; buffers kept for coming batches (reused raw arrays,
+   * batches read ahead) may go. Later requests still work; they allocate again.
+   */
+  releaseBuffers?(): void;
   close(): Promise<void>;
   /** Where this probe's batches ran, for run.json (after the probe's rounds). */
   backendSummary?(preprocessing: 'ks25' | 'ibl'): RunBackend;

@@ -169,6 +169,10 @@ export class LocalExecutor implements BatchExecutor {
     this.engine.prefetch({ work: probeWork(task), batch, segments, channels, drift });
   }
 
+  releaseBuffers(): void {
+    this.engine.releaseBuffers();
+  }
+
   async close(): Promise<void> {
     await this.statisticsThreads?.close();
     return this.engine.close();

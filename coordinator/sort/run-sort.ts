@@ -199,6 +199,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         ...(options.learningCheckpointS !== undefined ? { learningCheckpointS: options.learningCheckpointS } : {}),
       });
       noteIblOnCuda();
+      exec.releaseBuffers?.();
       const t0 = performance.now();
       // Next to the outputs (the same file system, so the ALF collection links the traces file);
       // what an interrupted run left there is stale.

@@ -483,6 +483,15 @@ export class BatchEngine {
   }
 
   /**
+   * Drops the raw arrays kept for reuse and the batches read ahead (~0.2 GB at 384 channels), e.g.
+   * once a probe's rounds are done: post-processing and export would carry them to the end.
+   */
+  releaseBuffers(): void {
+    this.rawArrays.clear();
+    this.ahead.clear();
+  }
+
+  /**
    * The CUDA matchBatch with `match`'s device key (its batches reuse the model on the device), or
    * undefined for the CPU's.
    */
