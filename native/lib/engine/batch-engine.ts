@@ -117,6 +117,8 @@ export interface BatchEngineOptions {
   maxPrefetched?: number;
   /** Raw batch arrays kept for reuse by later reads (0: a fresh array per batch). @default 4 */
   maxPooledArrays?: number;
+  /** `.cbin` chunks its readers decode ahead (OpenRecordingOptions.cbinPrefetchChunks). @default the reader's */
+  cbinPrefetchChunks?: number;
 }
 
 export class BatchEngine {
@@ -219,7 +221,10 @@ export class BatchEngine {
 
   private async openChecked(work: ProbeWork): Promise<Recording> {
     if (this.options.authorize) await this.options.authorize([work.recordingPath]);
-    const rec = await openRecording(work.recordingPath, { allowPartialSample: work.allowPartialSample });
+    const rec = await openRecording(work.recordingPath, {
+      allowPartialSample: work.allowPartialSample,
+      ...(this.options.cbinPrefetchChunks !== undefined ? { cbinPrefetchChunks: this.options.cbinPrefetchChunks } : {}),
+    });
     if (this.options.authorize) {
       try {
         await this.options.authorize([rec.info.binPath, rec.info.metaPath]);

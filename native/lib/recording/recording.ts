@@ -74,6 +74,12 @@ export interface OpenRecordingOptions {
   nativeRead: boolean;
   /** Native threads of a read; 0 for the native default (the worker's --threads). @default 0 */
   readThreads: number;
+  /**
+   * `.cbin` only: chunks decoded ahead of a forward read (kept until read, whatever
+   * cbinCacheBytes). 0 for readers of scattered windows, where each would decode chunks nobody
+   * reads. @default the native task pool's thread count
+   */
+  cbinPrefetchChunks?: number;
 }
 
 /** A read of a range plus halo, clipped at the ends of the file; the caller pads. */
@@ -102,6 +108,7 @@ function checkOptions(options: Partial<OpenRecordingOptions>): OpenRecordingOpti
     cbinCacheBytes,
     nativeRead: options.nativeRead ?? true,
     readThreads,
+    ...(options.cbinPrefetchChunks !== undefined ? { cbinPrefetchChunks: options.cbinPrefetchChunks } : {}),
   };
 }
 
@@ -242,6 +249,7 @@ export async function openRecording(
   if (isCompressed(files)) {
     const reader = await CbinReader.open(files.binPath, files.chPath ?? chPathOf(files.binPath), {
       cacheBytes: opts.cbinCacheBytes,
+      ...(opts.cbinPrefetchChunks !== undefined ? { prefetchChunks: opts.cbinPrefetchChunks } : {}),
     });
     try {
       const cbinBytes = reader.header.chunkOffsets[reader.header.chunkOffsets.length - 1]!;

@@ -140,6 +140,20 @@ test('a .cbin made from a simulated .bin reads byte-identically, whole and acros
       const b = Math.min(plain.info.nSamples, a + next(20_000));
       assert.deepEqual(await compressed.read(a, b), await plain.read(a, b), `samples ${a}..${b}`);
     }
+    // A reader of scattered windows (statistics workers) decodes nothing ahead: the same bytes.
+    const windows = await openRecording(cbinPath, { cbinPrefetchChunks: 0 });
+    for (const [a, b] of [
+      [100, 9000],
+      [30_000, 31_000],
+      [5000, 5001],
+    ] as const) {
+      assert.deepEqual(await windows.read(a, b), await plain.read(a, b), `samples ${a}..${b}, no prefetch`);
+    }
+    await windows.close();
+    await assert.rejects(openRecording(cbinPath, { cbinPrefetchChunks: -1 }), {
+      name: 'ParameterError',
+      message: /prefetchChunks: expected an integer >= 0, got -1/,
+    });
     await plain.close();
     await compressed.close();
   } finally {
