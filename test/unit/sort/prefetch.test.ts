@@ -6,16 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
-import path from 'node:path';
-import { BatchEngine, discoverSession, inspectRecording, type ProbeWork } from '../../../native/lib/index.js';
+import { BatchEngine } from '../../../native/lib/index.js';
 import { prefetchBatchCount } from '../../../coordinator/sort/local-executor.js';
 import { runRound } from '../../../coordinator/sort/rounds.js';
-import { probeSetup } from '../../../coordinator/sort/pipeline.js';
 import { ParameterError } from '../../../proto/errors.js';
 import { silentLogger } from '../../../proto/log.js';
-import { defaultParams } from '../../../proto/params.js';
-import { runCli } from '../../helpers/cli.js';
-import { diagonalChannels } from '../../helpers/diagonal-channels.js';
+import { smallBatches } from '../../helpers/small-batches.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 const ticks = (n: number): Promise<void> =>
@@ -57,25 +53,7 @@ test(
   async () => {
     const { dir, cleanup } = tmpDir('spikeshard-prefetch-');
     try {
-      const sim = path.join(dir, 'sim');
-      assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '3', '--units', '3']).status, 0);
-      const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
-      const setup = probeSetup(info);
-      const channels = diagonalChannels(setup, 0.1);
-      const work: ProbeWork = {
-        probe: 'imec0',
-        recordingPath: info.binPath,
-        allowPartialSample: false,
-        setup,
-        params: { ...defaultParams(), snippetThreshold: 4 },
-      };
-      const spans = [0, 1, 2].map((i) => ({
-        index: i,
-        readStart: i * 25_000,
-        ownStart: i * 25_000 + 1000,
-        ownEnd: i * 25_000 + 24_000,
-        readEnd: i * 25_000 + 25_000,
-      }));
+      const { info, channels, work, spans } = await smallBatches(dir);
       const reference = new BatchEngine({ threads: 1 });
       const engine = new BatchEngine({ threads: 1, maxPrefetched: 2 });
       try {

@@ -2,13 +2,9 @@
 /** Raw batch arrays reused by the engine: the pool's rules, and reads into a reused array give the same results. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { BatchEngine, discoverSession, inspectRecording, type ProbeWork } from '../../../native/lib/index.js';
+import { BatchEngine } from '../../../native/lib/index.js';
 import { RawArrayPool } from '../../../native/lib/engine/raw-arrays.js';
-import { probeSetup } from '../../../coordinator/sort/pipeline.js';
-import { defaultParams } from '../../../proto/params.js';
-import { runCli } from '../../helpers/cli.js';
-import { diagonalChannels } from '../../helpers/diagonal-channels.js';
+import { smallBatches } from '../../helpers/small-batches.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 test('RawArrayPool gives back whole arrays of the length asked, at most maxArrays, each once', () => {
@@ -40,25 +36,7 @@ test(
   async () => {
     const { dir, cleanup } = tmpDir('spikeshard-raw-arrays-');
     try {
-      const sim = path.join(dir, 'sim');
-      assert.equal(runCli(['simulate', sim, '--channels', '16', '--seconds', '3', '--units', '3']).status, 0);
-      const info = await inspectRecording((await discoverSession(sim)).probes[0]!);
-      const setup = probeSetup(info);
-      const channels = diagonalChannels(setup, 0.1);
-      const work: ProbeWork = {
-        probe: 'imec0',
-        recordingPath: info.binPath,
-        allowPartialSample: false,
-        setup,
-        params: { ...defaultParams(), snippetThreshold: 4 },
-      };
-      const spans = [0, 1, 2].map((i) => ({
-        index: i,
-        readStart: i * 25_000,
-        ownStart: i * 25_000 + 1000,
-        ownEnd: i * 25_000 + 24_000,
-        readEnd: i * 25_000 + 25_000,
-      }));
+      const { channels, work, spans } = await smallBatches(dir);
       const fresh = new BatchEngine({ threads: 1, maxPooledArrays: 0 });
       const pooled = new BatchEngine({ threads: 1, maxPooledArrays: 2 });
       try {
