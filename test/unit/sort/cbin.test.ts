@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-/** A recording sorted from its mtscomp-compressed copy gives the same spikes and IBL waveforms as from the .bin. */
+/**
+ * A recording sorted from its mtscomp-compressed copy gives the same spikes and IBL waveforms as from
+ * the .bin, in process and through local gRPC workers (which open the .cbin themselves).
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -9,7 +12,7 @@ import { runCli } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 test(
-  'sorting a .cbin copy writes the same spike times, clusters, templates and IBL waveforms as the .bin',
+  'sorting a .cbin copy, in process or on workers, writes the same spike times, clusters, templates and IBL waveforms as the .bin',
   { timeout: 300_000 },
   () => {
     const { dir, cleanup } = tmpDir('spikeshard-cbin-sort-');
@@ -30,11 +33,22 @@ test(
       assert.equal(a.status, 0, a.stderr);
       const b = runCli(['sort', path.join(compressedDir, `${name}.cbin`), '--out', path.join(dir, 'b')]);
       assert.equal(b.status, 0, b.stderr);
+      const w = runCli([
+        'sort',
+        path.join(compressedDir, `${name}.cbin`),
+        '--out',
+        path.join(dir, 'w'),
+        '--workers',
+        '2',
+      ]);
+      assert.equal(w.status, 0, w.stderr);
       for (const file of ['spike_times.npy', 'spike_clusters.npy', 'amplitudes.npy', 'templates.npy']) {
         const fa = readFileSync(path.join(dir, 'a', 'imec0', 'phy', file));
-        const fb = readFileSync(path.join(dir, 'b', 'imec0', 'phy', file));
         assert.ok(fa.length > 200, `${file} holds data`);
-        assert.ok(fa.equals(fb), `${file} differs between the .bin and .cbin sorts`);
+        for (const other of ['b', 'w']) {
+          const fo = readFileSync(path.join(dir, other, 'imec0', 'phy', file));
+          assert.ok(fa.equals(fo), `${file} differs between the .bin sort and the .cbin sort '${other}'`);
+        }
       }
       // IBL's waveforms are cut from the raw file the sort read: the same bytes from the .cbin.
       for (const file of IBL_WAVEFORM_FILES) {
