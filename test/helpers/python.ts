@@ -9,6 +9,19 @@ export function hasNumpy(): boolean {
   return cached;
 }
 
+let pandasCached: boolean | undefined;
+
+/** Whether python3 has pandas with a Parquet engine (pyarrow or fastparquet) to read the ALF tables. */
+export function hasPandasParquet(): boolean {
+  pandasCached ??=
+    spawnSync(
+      'python3',
+      ['-c', 'import pandas, importlib.util as u; assert u.find_spec("pyarrow") or u.find_spec("fastparquet")'],
+      { encoding: 'utf8' },
+    ).status === 0;
+  return pandasCached;
+}
+
 /** Runs a python3 snippet and returns its stdout; throws with stderr on failure. */
 export function python(code: string): string {
   const r = spawnSync('python3', ['-c', code], { encoding: 'utf8' });

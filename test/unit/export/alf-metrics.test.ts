@@ -10,6 +10,7 @@ import { readNpy } from '../../../coordinator/formats/npy.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
 import { UNIT_METRIC_COLUMNS, unitMetrics } from '../../../coordinator/postprocess/metrics.js';
 import { FIXTURE_UV_PER_COUNT, makeSortingFixture } from '../../helpers/sorting-fixture.js';
+import { hasPandasParquet, python } from '../../helpers/python.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 async function readTable(file: string): Promise<Record<string, unknown>[]> {
@@ -71,6 +72,29 @@ test('clusters.metrics.pqt: one row per cluster, IBL columns in order, values fr
     },
   );
 });
+
+test(
+  'pandas reads clusters.metrics.pqt and passingSpikes.table.pqt as hyparquet does',
+  { skip: hasPandasParquet() ? false : 'skipped: python3 has no pandas with a Parquet engine here' },
+  async () => {
+    await withAlf(
+      () => {},
+      async (alf) => {
+        for (const name of ['clusters.metrics.pqt', 'passingSpikes.table.pqt']) {
+          const file = path.join(alf, name);
+          const rows = await readTable(file);
+          const got = JSON.parse(
+            python(
+              `import json, pandas as pd; d = pd.read_parquet(${JSON.stringify(file)}); ` +
+                'print(json.dumps({"columns": list(d.columns), "rows": len(d)}))',
+            ),
+          ) as { columns: string[]; rows: number };
+          assert.deepEqual(got, { columns: Object.keys(rows[0] ?? {}), rows: rows.length }, name);
+        }
+      },
+    );
+  },
+);
 
 test('passingSpikes.table.pqt holds exactly the spikes of clusters with bitwise_fail 0', async () => {
   // One unit firing every 11 ms (no refractory violation, ~90 Hz over 2 s), amplitudes spread
