@@ -6,12 +6,13 @@
  */
 import { main } from '../coordinator/cli/main.js';
 import { ExitCode } from '../proto/errors.js';
+import { peakRssKb } from '../proto/log.js';
 import { registerWorker } from './worker-command.js';
 
 // Benchmarks read the peak memory of a command from this line (npm run bench).
 if (process.env['SPIKESHARD_REPORT_RSS'] === '1') {
   process.on('exit', () => {
-    process.stderr.write(`${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })}\n`);
+    process.stderr.write(`${JSON.stringify({ maxRssKb: peakRssKb() })}\n`);
   });
 }
 

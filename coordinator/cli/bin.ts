@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { ExitCode } from '../../proto/errors.js';
+import { peakRssKb } from '../../proto/log.js';
 import { main } from './main.js';
 
 // Benchmarks read the peak memory of a command from this line (npm run bench).
 if (process.env['SPIKESHARD_REPORT_RSS'] === '1') {
   process.on('exit', () => {
-    process.stderr.write(`${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })}\n`);
+    process.stderr.write(`${JSON.stringify({ maxRssKb: peakRssKb() })}\n`);
   });
 }
 

@@ -219,7 +219,11 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
           plog,
           { spikeshard: VERSION, runId: run.runId, params: options.params },
           steps,
-          { threads: options.threads, scratchDir: splitDir },
+          {
+            threads: options.threads,
+            scratchDir: splitDir,
+            onStep: (step) => plog.debug({ step, ...memoryFields() }, `post-processing: ${step} done`),
+          },
         );
         engine.timings['postprocess'] = (performance.now() - t0) / 1000;
         const stepList = Object.entries(steps)
@@ -244,6 +248,7 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
         }
         // The folder is this run's (same digest, or fresh): outputs of an interrupted export are replaced.
         writePhy(phyDir, result, { overwrite: true });
+        plog.debug({ step: 'phy', ...memoryFields() }, 'export: phy folder written');
         alfDir = writeAlf(path.join(outDir, 'alf'), result, {
           runId: run.runId,
           overwrite: true,

@@ -58,7 +58,7 @@ for spec in "$@"; do
     [ "${flag:-}" = nodrift ] && extra+=(--no-drift-correction)
     node_args=()
     [ -n "${CPU_PROF:-}" ] && node_args=(--cpu-prof --cpu-prof-dir "/tmp/w/$name.prof")
-    SPIKESHARD_REPORT_RSS=1 timeout -s INT "$BUDGET_S" node "${node_args[@]}" dist/cli/bin.js sort "$sim" --out "/tmp/w/$name/out" \
+    SPIKESHARD_MEMORY_WINDOWS=1 SPIKESHARD_REPORT_RSS=1 timeout -s INT "$BUDGET_S" node "${node_args[@]}" dist/cli/bin.js sort "$sim" --out "/tmp/w/$name/out" \
       --backend "$BACKEND" --threads "$THREADS" "${extra[@]}" >>"/tmp/w/$name.log" 2>&1
     rc=$?
     grep -E '"msg":"[a-z -]+ done in|"msg":"learning round"|"msg":"engine: seconds|"msg":"learning: |"msg":"extraction: [0-9]|"msg":"post-processing|clusters \(|maxRssKb|"level":[56]0' \
