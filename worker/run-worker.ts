@@ -11,7 +11,7 @@ import path from 'node:path';
 import { ParameterError } from '../proto/errors.js';
 import { readSecret } from '../proto/secret.js';
 import type { Logger } from '../proto/log.js';
-import { chooseBackend } from '../native/lib/index.js';
+import { chooseBackend, describeHeapPolicy, fixMmapThreshold } from '../native/lib/index.js';
 import { startWorker } from './server.js';
 
 export interface WorkerCommandOptions {
@@ -40,6 +40,8 @@ export async function runWorker(options: WorkerCommandOptions, log: Logger): Pro
     throw new ParameterError(`--listen: expected HOST:PORT (port 0 = any free port), got "${options.listen}"`);
   }
   const secret = readSecret(options.secretFile);
+  const heap = fixMmapThreshold();
+  log.debug({ mmapThresholdBytes: heap.mmapThresholdBytes }, `C heap: mmap threshold ${describeHeapPolicy(heap)}`);
   // Throws RunError (exit 4) naming the loader's reason when cuda is requested but unusable.
   const backend = chooseBackend(options.backend, log);
   const worker = await startWorker(

@@ -14,7 +14,14 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { discoverSession, inspectRecording, loadCpuBinding, type RecordingInfo } from '../../native/lib/index.js';
+import {
+  describeHeapPolicy,
+  discoverSession,
+  fixMmapThreshold,
+  inspectRecording,
+  loadCpuBinding,
+  type RecordingInfo,
+} from '../../native/lib/index.js';
 import { ParameterError } from '../../proto/errors.js';
 import { memoryFields, type Logger } from '../../proto/log.js';
 import type { SortParams } from '../../proto/params.js';
@@ -97,6 +104,8 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
       );
     }
   }
+  const heap = fixMmapThreshold();
+  log.debug({ mmapThresholdBytes: heap.mmapThresholdBytes }, `C heap: mmap threshold ${describeHeapPolicy(heap)}`);
   const infos: RecordingInfo[] = [];
   for (const probe of probes)
     infos.push(await inspectRecording(probe, { allowPartialSample: options.allowPartialSample }));

@@ -40,4 +40,9 @@ export interface NativeCpuBinding
    * true if any were released, false if none were or the C library has no such call.
    */
   trimMemory(): boolean;
+  /**
+   * [sync] glibc's mallopt(M_MMAP_THRESHOLD, bytes) (which also fixes the threshold); true if
+   * applied, false off glibc. Throws RangeError outside [0, 32 MiB] or on a non-integer.
+   */
+  setMmapThreshold(bytes: number): boolean;
 }

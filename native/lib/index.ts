@@ -2,7 +2,14 @@
 /** The engine's public face: everything outside native/ imports from here. */
 export { loadCpuBinding, packageRoot, NativeLoadError } from './load.js';
 export { loadCudaBinding } from './load.js';
-export { releaseFreedMemory } from './memory.js';
+export {
+  releaseFreedMemory,
+  fixMmapThreshold,
+  describeHeapPolicy,
+  heapPolicyFromEnv,
+  DEFAULT_MMAP_THRESHOLD_BYTES,
+  type HeapPolicy,
+} from './memory.js';
 export type { CudaLoadResult } from './load.js';
 export type {
   NativeCudaBinding,

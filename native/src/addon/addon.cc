@@ -3,6 +3,7 @@
 // adds itself through register_*(env, exports).
 #include <napi.h>
 
+#include <string>
 #include <thread>
 
 #if defined(__GLIBC__)
@@ -52,12 +53,34 @@ Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// [sync] setMmapThreshold(bytes): glibc's mallopt(M_MMAP_THRESHOLD, bytes), which also stops glibc
+// from raising the threshold by itself; true if applied, false off glibc. See native/lib/memory.ts
+// for why the engine fixes it.
+Napi::Value SetMmapThreshold(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    throw Napi::TypeError::New(env, "setMmapThreshold expects one number (bytes)");
+  }
+  const double bytes = info[0].As<Napi::Number>().DoubleValue();
+  // glibc caps the threshold at HEAP_MAX/2 (32 MiB on 64-bit) and refuses larger values.
+  if (!(bytes >= 0 && bytes <= 32.0 * 1024 * 1024) || bytes != static_cast<double>(static_cast<int>(bytes))) {
+    throw Napi::RangeError::New(env, "setMmapThreshold: bytes must be an integer in [0, 33554432], got " +
+                                         std::to_string(bytes));
+  }
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(env, mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)) == 1);
+#else
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("describe", Napi::Function::New(env, Describe));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
+  exports.Set("setMmapThreshold", Napi::Function::New(env, SetMmapThreshold));
   register_preprocess(env, exports);
   register_drift(env, exports);
   register_matching(env, exports);
