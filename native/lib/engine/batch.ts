@@ -213,16 +213,21 @@ interface KrigingKey {
   row: Float64Array;
 }
 
+/** A matrix being solved or solved: both paths share one cache, so no process solves one twice. */
 interface CachedKriging extends KrigingKey {
-  matrix: Float32Array;
+  pending: Promise<Float32Array>;
+  /** Set once solved (by either path). */
+  matrix?: Float32Array;
 }
 
 /**
  * Each batch's block spans its neighbours' halos, so consecutive batches ask for the same matrices
  * (nChannels² solve each); a few recent ones are kept. Hits need identical inputs, so the matrix
- * is the one krigingMatrix would compute.
+ * is the one krigingMatrix would compute. Eight, not fewer: learning visits batches out of order,
+ * and its read-ahead asks for the next round's first batches while this round's are still matched.
+ * Promises, so that asynchronous requests for a matrix still being solved share its solve.
  */
-const KRIGING_CACHE_SIZE = 4;
+const KRIGING_CACHE_SIZE = 8;
 const krigingCache: CachedKriging[] = [];
 
 /** The kernel's horizontal and vertical length scales (the vertical one is 1.5×). */
@@ -241,32 +246,50 @@ function sameKriging(e: KrigingKey, setup: ProbeSetup, row: Float64Array, yBlock
   );
 }
 
+/** The cached entry for these inputs, or a new one whose solve `solve` starts. */
+function krigingEntry(
+  setup: ProbeSetup,
+  row: Float64Array,
+  yBlockUm: Float64Array,
+  sigmaUm: number,
+  solve: (copy: Float64Array) => Promise<Float32Array>,
+): CachedKriging {
+  const hit = krigingCache.find((e) => sameKriging(e, setup, row, yBlockUm, sigmaUm));
+  if (hit) return hit;
+  const copy = Float64Array.from(row);
+  const entry: CachedKriging = { xUm: setup.xUm, yUm: setup.yUm, yBlockUm, sigmaUm, row: copy, pending: solve(copy) };
+  krigingCache.push(entry);
+  if (krigingCache.length > KRIGING_CACHE_SIZE) krigingCache.shift();
+  entry.pending.then(
+    (matrix) => {
+      entry.matrix ??= matrix;
+    },
+    // A failed solve is not kept: the next request tries again and reports its own error.
+    () => {
+      const at = krigingCache.indexOf(entry);
+      if (at >= 0) krigingCache.splice(at, 1);
+    },
+  );
+  return entry;
+}
+
 function cachedKrigingMatrix(
   setup: ProbeSetup,
   row: Float64Array,
   yBlockUm: Float64Array,
   sigmaUm: number,
 ): Float32Array {
-  const hit = krigingCache.find((e) => sameKriging(e, setup, row, yBlockUm, sigmaUm));
-  if (hit) return hit.matrix;
-  const copy = Float64Array.from(row);
-  const { matrix } = krigingMatrix({ xUm: setup.xUm, yUm: setup.yUm }, copy, yBlockUm, krigingScales(sigmaUm));
-  krigingCache.push({ xUm: setup.xUm, yUm: setup.yUm, yBlockUm, sigmaUm, row: copy, matrix });
-  if (krigingCache.length > KRIGING_CACHE_SIZE) krigingCache.shift();
-  return matrix;
+  const solveNow = (copy: Float64Array): Float32Array =>
+    krigingMatrix({ xUm: setup.xUm, yUm: setup.yUm }, copy, yBlockUm, krigingScales(sigmaUm)).matrix;
+  let solved: Float32Array | undefined;
+  const entry = krigingEntry(setup, row, yBlockUm, sigmaUm, (copy) => {
+    solved = solveNow(copy);
+    return Promise.resolve(solved);
+  });
+  // Still being solved off the thread: this caller cannot wait, so it solves it too (same bits).
+  entry.matrix ??= solved ?? solveNow(entry.row);
+  return entry.matrix;
 }
-
-interface PendingKriging extends KrigingKey {
-  matrix: Promise<Float32Array>;
-}
-
-/**
- * The asynchronous path's cache: promises, so requests for a matrix still being solved share it.
- * Larger than the synchronous one: learning visits batches out of order, and its read-ahead asks
- * for the next round's first batches while this round's are still matched.
- */
-const KRIGING_ASYNC_CACHE_SIZE = 8;
-const krigingAsyncCache: PendingKriging[] = [];
 
 function cachedKrigingMatrixAsync(
   setup: ProbeSetup,
@@ -274,19 +297,10 @@ function cachedKrigingMatrixAsync(
   yBlockUm: Float64Array,
   sigmaUm: number,
 ): Promise<Float32Array> {
-  const hit = krigingAsyncCache.find((e) => sameKriging(e, setup, row, yBlockUm, sigmaUm));
-  if (hit) return hit.matrix;
-  const copy = Float64Array.from(row);
-  const matrix = krigingMatrixAsync({ xUm: setup.xUm, yUm: setup.yUm }, copy, yBlockUm, krigingScales(sigmaUm)).then(
-    (k) => k.matrix,
+  const entry = krigingEntry(setup, row, yBlockUm, sigmaUm, (copy) =>
+    krigingMatrixAsync({ xUm: setup.xUm, yUm: setup.yUm }, copy, yBlockUm, krigingScales(sigmaUm)).then(
+      (k) => k.matrix,
+    ),
   );
-  const entry: PendingKriging = { xUm: setup.xUm, yUm: setup.yUm, yBlockUm, sigmaUm, row: copy, matrix };
-  krigingAsyncCache.push(entry);
-  if (krigingAsyncCache.length > KRIGING_ASYNC_CACHE_SIZE) krigingAsyncCache.shift();
-  // A failed solve is not kept: the next request tries again and reports its own error.
-  matrix.catch(() => {
-    const at = krigingAsyncCache.indexOf(entry);
-    if (at >= 0) krigingAsyncCache.splice(at, 1);
-  });
-  return matrix;
+  return entry.matrix !== undefined ? Promise.resolve(entry.matrix) : entry.pending;
 }
