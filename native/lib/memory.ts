@@ -34,7 +34,7 @@ let policy: HeapPolicy | undefined;
  * 32 MiB) each time a mapped block is freed. The engine's batch-sized buffers (1–32 MB: per-batch
  * statistics, snippets, a cluster's feature rows in the splits, written chunks) then land in the
  * arenas, one per thread, and their freed space stays in the process: a 10-minute 384-channel
- * CUDA sort peaked at 1.93 GB against 1.08 GB for 1 minute. With the threshold fixed at 16 MiB
+ * CUDA sort peaked at 1.93 GB against 1.23 GB for 1 minute. With the threshold fixed at 16 MiB
  * the same sort peaked at 1.25 GB, 1 % slower (1 MiB: 1.22 GB, +4 %; 128 KiB: 1.18 GB, +15 %)
  * with byte-identical outputs (H100 machine, 2026-11-25; docs/benchmarks.md).
  *
