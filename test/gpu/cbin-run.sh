@@ -49,7 +49,7 @@ for name in bin cbin; do
   [ "$name" = cbin ] && src="$cbindir"
   rm -rf "/tmp/w/sort-$name"
   start=$(date +%s.%N)
-  node dist/cli/bin.js sort "$src" --out "/tmp/w/sort-$name" --backend "$BACKEND" --threads "$THREADS" \
+  SPIKESHARD_MEMORY_WINDOWS=1 SPIKESHARD_REPORT_RSS=1 node dist/cli/bin.js sort "$src" --out "/tmp/w/sort-$name" --backend "$BACKEND" --threads "$THREADS" \
     >"$OUT/sort-$name.log" 2>&1 || { say "sort $name failed"; status=1; }
   say "sort $name: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
   cp "/tmp/w/sort-$name/run.json" "$OUT/sort-$name.run.json" 2>/dev/null
