@@ -582,7 +582,8 @@ async function main(): Promise<void> {
     readRow('split reads', zeroReads, splitStats.reads);
   }
   console.log(
-    `splits        ${splitStats.clusters} clusters looked at, up to ${splitStats.concurrency} at once, ` +
+    `splits        ${splitStats.clusters} clusters looked at, up to ${splitStats.concurrency} at once ` +
+      `(up to ${splitStats.pursuitThreads} threads in one pursuit), ` +
       `at most ${(splitStats.peakBytes / 2 ** 20).toFixed(0)} MiB of clusters at once; ` +
       `${splitStats.computeSeconds.toFixed(2)} s of pursuit in all, ${splitStats.longestClusterSeconds.toFixed(2)} s the longest cluster`,
   );
