@@ -96,7 +96,8 @@ TEST(weighted_gram_matches_the_sequential_loop_bitwise_for_any_thread_count) {
 
 TEST(weighted_gram_skips_zero_terms_next_to_a_non_finite_value) {
   // Row 1 has x[1][0] == 0 and x[1][2] == +inf: the sequential loop skips the term 0 · inf (NaN),
-  // so gram[0][2] stays finite; a NaN weight of a spike whose x[i][0] is 0 is skipped too.
+  // so gram[0][2] stays finite; a NaN weight (or an infinite t) of a spike whose x[i][0] is 0 is
+  // skipped in row 0 (and rhs[0]) too.
   const double inf = std::numeric_limits<double>::infinity();
   const std::size_t n = 45;
   const std::size_t dims = 6;
@@ -106,10 +107,13 @@ TEST(weighted_gram_skips_zero_terms_next_to_a_non_finite_value) {
   x[1 * dims + 2] = inf;
   x[9 * dims + 0] = 0;
   std::vector<double> want, want_rhs;
-  for (const bool nan_weight : {false, true}) {
-    if (nan_weight) {
+  for (const int variant : {0, 1, 2}) {
+    if (variant == 1) {
       x[1 * dims + 2] = 1;
       w[9] = std::numeric_limits<double>::quiet_NaN();
+    } else if (variant == 2) {
+      w[9] = 1;
+      t[9] = -inf;
     }
     reference_gram(x, n, dims, w.data(), t.data(), want, want_rhs);
     for (int threads : {1, 2}) {
@@ -119,6 +123,7 @@ TEST(weighted_gram_skips_zero_terms_next_to_a_non_finite_value) {
       CHECK(same_values(rhs, want_rhs));
     }
     CHECK(std::isfinite(want[0 * dims + 1]));
+    CHECK(std::isfinite(want_rhs[0]));
   }
 }
 

@@ -508,6 +508,8 @@ async function main(): Promise<void> {
   t0 = performance.now();
   const splitStats = {} as SplitStats;
   const cpuBefore = process.cpuUsage();
+  const stepCpu: Record<string, number> = {};
+  let cpuSoFar = 0;
   const result = await assembleSorting(
     out,
     info,
@@ -519,7 +521,14 @@ async function main(): Promise<void> {
       threads: Number(values.threads),
       scratchDir: values['no-scratch'] ? null : path.join(work, 'scratch'),
       splitStats,
-      onStep: (step) => memory.mark(step),
+      onStep: (step) => {
+        // CPU seconds of each step, all threads (less sensitive than wall time to a busy machine).
+        const used = process.cpuUsage(cpuBefore);
+        const sinceStart = (used.user + used.system) / 1e6;
+        stepCpu[step] = sinceStart - cpuSoFar;
+        cpuSoFar = sinceStart;
+        memory.mark(step);
+      },
     },
   );
   seconds['assemble'] = (performance.now() - t0) / 1000;
@@ -560,7 +569,10 @@ async function main(): Promise<void> {
     );
   row('assemble', seconds['assemble']);
   console.log(`  (CPU time   ${seconds['assembleCpu'].toFixed(2).padStart(7)} s, all threads)`);
-  for (const [k, v] of Object.entries(steps)) row(`  ${k}`, v);
+  for (const [k, v] of Object.entries(steps)) {
+    row(`  ${k}`, v);
+    if (stepCpu[k] !== undefined) console.log(`    (CPU time ${stepCpu[k].toFixed(2).padStart(7)} s)`);
+  }
   row('phy', seconds['phy']);
   row('alf', seconds['alf']);
   for (const [k, v] of Object.entries(alfSteps)) row(`  ${k}`, v);
@@ -612,6 +624,7 @@ async function main(): Promise<void> {
       features: records ? 'records' : 'memory',
       seconds,
       steps,
+      stepCpuSeconds: stepCpu,
       alfSteps,
       total,
       reads: { assemble: assembleReads, export: exportReads },

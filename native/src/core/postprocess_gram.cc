@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include <algorithm>
 #include <immintrin.h>
+#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -85,16 +86,6 @@ void accumulate_rows(const double* x, std::size_t n, std::size_t dims, const dou
   } else {
     accumulate_rows_baseline(x, n, dims, w, t, c0, c1, gram, rhs);
   }
-}
-
-// Whether every value is finite: then a term whose x[i][c] is 0 is ±0 (0 · finite) and adding it
-// leaves the running sum's bits as they were. A sum that starts at +0 never becomes −0 (x + y
-// rounds to −0 only when both are −0, and an exact cancellation gives +0), so v + (±0) = v for
-// every running sum: the tiled kernel may add the zero terms that the loop above skips.
-bool all_finite(const double* v, std::size_t count) {
-  bool finite = true;
-  for (std::size_t i = 0; i < count; ++i) finite &= v[i] - v[i] == 0;
-  return finite;
 }
 
 // Spikes per pass of the tiled kernel: their rows of x (and of x · w) stay in the first caches
@@ -216,27 +207,44 @@ void weighted_gram(const double* x, std::size_t n, std::size_t dims, const doubl
     if (acc * kChunks >= total * bounds.size() && (c + 1) % 4 == 0 && c + 1 < dims) bounds.push_back(c + 1);
   }
   bounds.push_back(dims);
-  // The tiled kernel adds the terms that the row loop skips (x[i][c] == 0): the same bits as long
-  // as every value is finite (see all_finite), so a NaN or an infinity takes the row loop.
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  const bool tiled = avx2 && all_finite(x, n * dims) && (w == nullptr || all_finite(w, n)) &&
-                     (t == nullptr || all_finite(t, n));
   // Threads are started per call: below ~10 ms of work their start (and, on a busy machine,
   // their wait for a core) costs more than they save. The result is the same either way.
   const double updates = static_cast<double>(n) * static_cast<double>(total);
   const int use_threads = updates < 2e7 ? 1 : threads;
-  parallel_for(
-      bounds.size() - 1,
-      [&](std::size_t b, std::size_t e) {
-        // One pass over the spikes for all rows of this range (x is read once per thread).
-        if (b >= e) return;
-        if (tiled) {
-          accumulate_tiles_avx2(x, n, dims, w, t, bounds[b], bounds[e], gram, rhs);
-        } else {
-          accumulate_rows(x, n, dims, w, t, bounds[b], bounds[e], gram, rhs);
-        }
-      },
-      use_threads);
+  const auto run = [&](bool tiled) {
+    parallel_for(
+        bounds.size() - 1,
+        [&](std::size_t b, std::size_t e) {
+          // One pass over the spikes for all rows of this range (x is read once per thread).
+          if (b >= e) return;
+          if (tiled) {
+            accumulate_tiles_avx2(x, n, dims, w, t, bounds[b], bounds[e], gram, rhs);
+          } else {
+            accumulate_rows(x, n, dims, w, t, bounds[b], bounds[e], gram, rhs);
+          }
+        },
+        use_threads);
+  };
+  // The tiled kernel adds the terms that the row loop skips (x[i][c] == 0). While every input is
+  // finite, such a term is ±0 and leaves the running sum's bits as they were: a sum that starts at
+  // +0 never becomes −0 (x + y rounds to −0 only when both are −0, and an exact cancellation gives
+  // +0), so v + (±0) = v. A non-finite input shows in the result: x[i][c] or w[i] makes the term
+  // (x[i][c] · w[i]) · x[i][c] of gram[c][c] an infinity or a NaN (0 · ∞ included), t[i] does the
+  // same to rhs[c], and an infinity or a NaN stays in a sum. So a finite diagonal and rhs prove
+  // the tiled result equal to the row loop's; otherwise (or an overflow) the row loop runs again.
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  bool done = false;
+  if (avx2) {
+    run(true);
+    done = true;
+    for (std::size_t c = 0; c < dims; ++c) done = done && std::isfinite(gram[c * dims + c]);
+    for (std::size_t c = 0; rhs != nullptr && c < dims; ++c) done = done && std::isfinite(rhs[c]);
+    if (!done) {
+      std::fill(gram, gram + dims * dims, 0.0);
+      if (rhs != nullptr) std::fill(rhs, rhs + dims, 0.0);
+    }
+  }
+  if (!done) run(false);
   for (std::size_t c = 0; c < dims; ++c) {
     for (std::size_t d = c + 1; d < dims; ++d) gram[d * dims + c] = gram[c * dims + d];
   }
