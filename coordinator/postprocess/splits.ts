@@ -317,11 +317,22 @@ async function trySplitAsync(ctx: SplitContext, cluster: ClusterSpikes, members:
   return decideSplit(ctx, cluster, members, reference, fit, () => [fit.meanFirst, fit.meanSecond]);
 }
 
+/** The splits found in a set of a cluster's spikes: the halves split off it in turn, and the spikes left. */
+interface SplitNode {
+  /** The halves split off, in order, each with the splits found in it and the reference template of its split. */
+  splits: Array<{ first: SplitNode; reference: number }>;
+  /** The spikes left once no split is found (indices into the cluster). */
+  members: Int32Array;
+}
+
 /**
  * Every split of one cluster: it is split as long as a split is found, then each cluster split
  * off it in turn, and so on. The features, detrend and pursuits run on native threads: the
  * JavaScript thread only picks reference templates and checks the halves (their time segregation
- * and cross-correlogram), so many clusters can be split at once.
+ * and cross-correlogram), so many clusters can be split at once. A half split off depends on its
+ * own spikes alone, so it is looked at while the rest is split further (the cluster's threads
+ * shared between its pursuits in flight); nodes are numbered afterwards in the order of the
+ * sequential procedure.
  */
 export async function splitTree(ctx: SplitContext, cluster: ClusterSpikes): Promise<SplitTree> {
   const n = cluster.samples.length;
@@ -331,23 +342,60 @@ export async function splitTree(ctx: SplitContext, cluster: ClusterSpikes): Prom
       `a cluster of ${n} spike times has ${cluster.templates.length} templates and ${cluster.rows.length} PC values, expected ${n} and ${n} × ${dims}`,
     );
   }
+  // Pursuits of this cluster in flight, at most as many as its threads (those waiting queue up).
+  const threadsOfCluster = (): number => Math.max(1, ctx.threadsNow?.() ?? ctx.threads);
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const shared: SplitContext = {
+    ...ctx,
+    threadsNow: () => Math.max(1, Math.floor(threadsOfCluster() / Math.max(1, active))),
+  };
+  const pursue = async (members: Int32Array): Promise<Split | null> => {
+    while (active >= threadsOfCluster()) await new Promise<void>((wake) => waiting.push(wake));
+    active++;
+    try {
+      return await trySplitAsync(shared, cluster, members);
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+  const splitNode = async (start: Int32Array): Promise<SplitNode> => {
+    let members = start;
+    const children: Array<Promise<SplitNode>> = [];
+    const references: number[] = [];
+    try {
+      for (;;) {
+        const split = await pursue(members);
+        if (split === null) break;
+        const child = splitNode(split.first);
+        // Settled below; until then its failure must not count as unhandled.
+        child.catch(() => undefined);
+        children.push(child);
+        references.push(split.reference);
+        members = split.second;
+      }
+    } finally {
+      // Each started child is waited for (its error reported) before this node's own error.
+      await Promise.allSettled(children);
+    }
+    const firsts = await Promise.all(children);
+    return { splits: firsts.map((first, i) => ({ first, reference: references[i]! })), members };
+  };
+  const root = await splitNode(Int32Array.from({ length: n }, (_, i) => i));
+  // Numbers in creation order of the sequential procedure: node by node, each one's halves in turn.
   const node = new Int32Array(n);
   const parent: number[] = [];
   const reference: number[] = [];
-  const pending: Int32Array[] = [Int32Array.from({ length: n }, (_, i) => i)];
-  for (let v = 0; v < pending.length; v++) {
-    let members = pending[v]!;
-    pending[v] = new Int32Array(0);
-    for (;;) {
-      const split = await trySplitAsync(ctx, cluster, members);
-      if (split === null) break;
-      const child = pending.length;
-      pending.push(split.first);
+  const queue: SplitNode[] = [root];
+  for (let v = 0; v < queue.length; v++) {
+    const at = queue[v]!;
+    for (const split of at.splits) {
       parent.push(v);
       reference.push(split.reference);
-      for (const i of split.first) node[i] = child;
-      members = split.second;
+      queue.push(split.first);
     }
+    for (const i of at.members) node[i] = v;
   }
   return { node, parent: Int32Array.from(parent), reference: Int32Array.from(reference) };
 }
