@@ -130,6 +130,8 @@ export interface SplitContext {
   options: SplitOptions;
   /** Threads of each native kernel call (0: the default count); the result does not depend on it. */
   threads: number;
+  /** When given: the threads of each pursuit, asked anew before it starts (instead of `threads`). */
+  threadsNow?: () => number;
 }
 
 /** One cluster's spikes with everything its splits are decided from. */
@@ -310,16 +312,27 @@ async function trySplitAsync(ctx: SplitContext, cluster: ClusterSpikes, members:
     ctx.nFeatures,
     reference,
     detrendHalfWidth(ctx.options.detrendSigmaSpikes),
-    ctx.threads,
+    ctx.threadsNow?.() ?? ctx.threads,
   );
   return decideSplit(ctx, cluster, members, reference, fit, () => [fit.meanFirst, fit.meanSecond]);
+}
+
+/** The splits found in a set of a cluster's spikes: the halves split off it in turn, and the spikes left. */
+interface SplitNode {
+  /** The halves split off, in order, each with the splits found in it and the reference template of its split. */
+  splits: Array<{ first: SplitNode; reference: number }>;
+  /** The spikes left once no split is found (indices into the cluster). */
+  members: Int32Array;
 }
 
 /**
  * Every split of one cluster: it is split as long as a split is found, then each cluster split
  * off it in turn, and so on. The features, detrend and pursuits run on native threads: the
  * JavaScript thread only picks reference templates and checks the halves (their time segregation
- * and cross-correlogram), so many clusters can be split at once.
+ * and cross-correlogram), so many clusters can be split at once. A half split off depends on its
+ * own spikes alone, so it is looked at while the rest is split further (the cluster's threads
+ * shared between its pursuits in flight); nodes are numbered afterwards in the order of the
+ * sequential procedure.
  */
 export async function splitTree(ctx: SplitContext, cluster: ClusterSpikes): Promise<SplitTree> {
   const n = cluster.samples.length;
@@ -329,23 +342,60 @@ export async function splitTree(ctx: SplitContext, cluster: ClusterSpikes): Prom
       `a cluster of ${n} spike times has ${cluster.templates.length} templates and ${cluster.rows.length} PC values, expected ${n} and ${n} × ${dims}`,
     );
   }
+  // Pursuits of this cluster in flight, at most as many as its threads (those waiting queue up).
+  const threadsOfCluster = (): number => Math.max(1, ctx.threadsNow?.() ?? ctx.threads);
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const shared: SplitContext = {
+    ...ctx,
+    threadsNow: () => Math.max(1, Math.floor(threadsOfCluster() / Math.max(1, active))),
+  };
+  const pursue = async (members: Int32Array): Promise<Split | null> => {
+    while (active >= threadsOfCluster()) await new Promise<void>((wake) => waiting.push(wake));
+    active++;
+    try {
+      return await trySplitAsync(shared, cluster, members);
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+  const splitNode = async (start: Int32Array): Promise<SplitNode> => {
+    let members = start;
+    const children: Array<Promise<SplitNode>> = [];
+    const references: number[] = [];
+    try {
+      for (;;) {
+        const split = await pursue(members);
+        if (split === null) break;
+        const child = splitNode(split.first);
+        // Settled below; until then its failure must not count as unhandled.
+        child.catch(() => undefined);
+        children.push(child);
+        references.push(split.reference);
+        members = split.second;
+      }
+    } finally {
+      // Each started child is waited for (its error reported) before this node's own error.
+      await Promise.allSettled(children);
+    }
+    const firsts = await Promise.all(children);
+    return { splits: firsts.map((first, i) => ({ first, reference: references[i]! })), members };
+  };
+  const root = await splitNode(Int32Array.from({ length: n }, (_, i) => i));
+  // Numbers in creation order of the sequential procedure: node by node, each one's halves in turn.
   const node = new Int32Array(n);
   const parent: number[] = [];
   const reference: number[] = [];
-  const pending: Int32Array[] = [Int32Array.from({ length: n }, (_, i) => i)];
-  for (let v = 0; v < pending.length; v++) {
-    let members = pending[v]!;
-    pending[v] = new Int32Array(0);
-    for (;;) {
-      const split = await trySplitAsync(ctx, cluster, members);
-      if (split === null) break;
-      const child = pending.length;
-      pending.push(split.first);
+  const queue: SplitNode[] = [root];
+  for (let v = 0; v < queue.length; v++) {
+    const at = queue[v]!;
+    for (const split of at.splits) {
       parent.push(v);
       reference.push(split.reference);
-      for (const i of split.first) node[i] = child;
-      members = split.second;
+      queue.push(split.first);
     }
+    for (const i of at.members) node[i] = v;
   }
   return { node, parent: Int32Array.from(parent), reference: Int32Array.from(reference) };
 }
@@ -400,8 +450,9 @@ export interface SplitRunOptions {
   /**
    * Cores for the splits (0: all). Clusters are split side by side, up to one per core and as
    * many as the memory budget allows: each cluster's pursuits run on native threads of their own
-   * (a large cluster's kernels on several when fewer clusters than cores are left), while the
-   * JavaScript thread picks reference templates and checks the halves. 1: one cluster at a time.
+   * (on several for a cluster with a large share of the spikes, and for every cluster once none is
+   * left to start), while the JavaScript thread picks reference templates and checks the halves.
+   * 1: one cluster at a time.
    * @default 0
    */
   threads?: number;
@@ -423,6 +474,8 @@ export interface SplitRunOptions {
 export interface SplitStats {
   /** Most clusters split at once (each on native threads; 1: one after another). */
   concurrency: number;
+  /** Most native threads given to one pursuit. */
+  pursuitThreads: number;
   /** Clusters large enough to be looked at. */
   clusters: number;
   /** Writing the cluster-ordered copy (null without a scratch folder). */
@@ -488,6 +541,7 @@ export async function splitClusters(
   const cores = run.threads !== undefined && run.threads > 0 ? run.threads : os.availableParallelism();
   const stats: SplitStats = {
     concurrency: 0,
+    pursuitThreads: 0,
     clusters: order.length,
     scratch: null,
     reads: { reads: 0, bytes: 0, seconds: 0 },
@@ -527,6 +581,7 @@ export async function splitClusters(
       cores,
       run.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES,
       (c) => clusterBytes(members[c]!.length, dims),
+      (c) => members[c]!.length,
       load,
       trees,
       stats,
@@ -539,9 +594,12 @@ export async function splitClusters(
 }
 
 /**
- * Runs splitTree on each cluster of `order`, up to `cores` at once and at most `budget` bytes of
- * clusters at once (a larger cluster alone). Each cluster's kernels get the cores left over by
- * the clusters in flight when it starts (the result does not depend on it).
+ * Runs splitTree on each cluster of `order`, on up to `cores` cores at once and at most `budget`
+ * bytes of clusters at once (a larger cluster alone). A cluster's pursuits run one after the
+ * other, so a cluster with a large share of the spikes would end long after the rest on one core:
+ * it gets cores in proportion to its share (twice it, rounded down), counted against `cores` while
+ * it runs, and once no cluster is left to start, each pursuit gets its part of all the cores.
+ * The result does not depend on any of it.
  */
 function splitSideBySide(
   ctx: SplitContext,
@@ -549,36 +607,48 @@ function splitSideBySide(
   cores: number,
   budget: number,
   bytesOf: (c: number) => number,
+  spikesOf: (c: number) => number,
   load: (c: number) => ClusterSpikes,
   trees: (SplitTree | null)[],
   stats: SplitStats,
 ): Promise<void> {
+  let totalSpikes = 0;
+  for (const c of order) totalSpikes += spikesOf(c);
+  const coresOf = (c: number): number =>
+    Math.min(cores, Math.max(1, Math.floor((2 * cores * spikesOf(c)) / Math.max(1, totalSpikes))));
   return new Promise<void>((resolve, reject) => {
     let next = 0;
     let done = 0;
     let inFlight = 0;
+    let heldCores = 0;
     let heldBytes = 0;
     let failed = false;
     const pump = (): void => {
       try {
-        while (!failed && inFlight < cores && next < order.length) {
+        while (!failed && next < order.length) {
           const c = order[next]!;
           const bytes = bytesOf(c);
-          if (inFlight > 0 && heldBytes + bytes > budget) break;
+          const own = coresOf(c);
+          if (inFlight > 0 && (heldCores + own > cores || heldBytes + bytes > budget)) break;
           next++;
-          // The clusters still to start share the cores with this one: give it its part of them.
-          const waiting = Math.min(cores - inFlight - 1, order.length - next);
-          const threads = Math.max(1, Math.floor(cores / (inFlight + 1 + Math.max(0, waiting))));
           inFlight++;
+          heldCores += own;
           heldBytes += bytes;
           stats.peakBytes = Math.max(stats.peakBytes, heldBytes);
           stats.concurrency = Math.max(stats.concurrency, inFlight);
+          // Asked before each pursuit: its own cores, or its part of them all once none is left to start.
+          const threadsNow = (): number => {
+            const threads = next < order.length ? own : Math.max(own, Math.floor(cores / Math.max(1, inFlight)));
+            stats.pursuitThreads = Math.max(stats.pursuitThreads, threads);
+            return threads;
+          };
           const t0 = performance.now();
-          splitTree({ ...ctx, threads }, load(c)).then(
+          splitTree({ ...ctx, threads: own, threadsNow }, load(c)).then(
             (tree) => {
               trees[c] = tree;
               addCompute(stats, (performance.now() - t0) / 1000);
               inFlight--;
+              heldCores -= own;
               heldBytes -= bytes;
               done++;
               if (done === order.length) resolve();

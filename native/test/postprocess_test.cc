@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -30,6 +31,16 @@ void reference_gram(const std::vector<double>& x, std::size_t n, std::size_t dim
   }
   for (std::size_t c = 0; c < dims; ++c)
     for (std::size_t d = c + 1; d < dims; ++d) gram[d * dims + c] = gram[c * dims + d];
+}
+
+// The same bits, or NaN on both sides (a NaN's payload may come from either operand).
+bool same_values(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) && std::isnan(b[i])) continue;
+    if (std::memcmp(&a[i], &b[i], sizeof(double)) != 0) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -81,6 +92,39 @@ TEST(weighted_gram_matches_the_sequential_loop_bitwise_for_any_thread_count) {
   std::vector<double> gram(dims * dims);
   weighted_gram(x.data(), n, dims, nullptr, nullptr, gram.data(), nullptr, 2);
   CHECK(std::memcmp(gram.data(), want.data(), gram.size() * sizeof(double)) == 0);
+}
+
+TEST(weighted_gram_skips_zero_terms_next_to_a_non_finite_value) {
+  // Row 1 has x[1][0] == 0 and x[1][2] == +inf: the sequential loop skips the term 0 · inf (NaN),
+  // so gram[0][2] stays finite; a NaN weight (or an infinite t) of a spike whose x[i][0] is 0 is
+  // skipped in row 0 (and rhs[0]) too.
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::size_t n = 45;
+  const std::size_t dims = 6;
+  std::vector<double> x(n * dims), w(n, 1.5), t(n, 0.25);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>(i % 7) - 2.5;
+  x[1 * dims + 0] = 0;
+  x[1 * dims + 2] = inf;
+  x[9 * dims + 0] = 0;
+  std::vector<double> want, want_rhs;
+  for (const int variant : {0, 1, 2}) {
+    if (variant == 1) {
+      x[1 * dims + 2] = 1;
+      w[9] = std::numeric_limits<double>::quiet_NaN();
+    } else if (variant == 2) {
+      w[9] = 1;
+      t[9] = -inf;
+    }
+    reference_gram(x, n, dims, w.data(), t.data(), want, want_rhs);
+    for (int threads : {1, 2}) {
+      std::vector<double> gram(dims * dims), rhs(dims);
+      weighted_gram(x.data(), n, dims, w.data(), t.data(), gram.data(), rhs.data(), threads);
+      CHECK(same_values(gram, want));
+      CHECK(same_values(rhs, want_rhs));
+    }
+    CHECK(std::isfinite(want[0 * dims + 1]));
+    CHECK(std::isfinite(want_rhs[0]));
+  }
 }
 
 TEST(weighted_gram_rejects_bad_arguments) {

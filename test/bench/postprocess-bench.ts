@@ -508,6 +508,8 @@ async function main(): Promise<void> {
   t0 = performance.now();
   const splitStats = {} as SplitStats;
   const cpuBefore = process.cpuUsage();
+  const stepCpu: Record<string, number> = {};
+  let cpuSoFar = 0;
   const result = await assembleSorting(
     out,
     info,
@@ -519,7 +521,14 @@ async function main(): Promise<void> {
       threads: Number(values.threads),
       scratchDir: values['no-scratch'] ? null : path.join(work, 'scratch'),
       splitStats,
-      onStep: (step) => memory.mark(step),
+      onStep: (step) => {
+        // CPU seconds of each step, all threads (less sensitive than wall time to a busy machine).
+        const used = process.cpuUsage(cpuBefore);
+        const sinceStart = (used.user + used.system) / 1e6;
+        stepCpu[step] = sinceStart - cpuSoFar;
+        cpuSoFar = sinceStart;
+        memory.mark(step);
+      },
     },
   );
   seconds['assemble'] = (performance.now() - t0) / 1000;
@@ -560,7 +569,10 @@ async function main(): Promise<void> {
     );
   row('assemble', seconds['assemble']);
   console.log(`  (CPU time   ${seconds['assembleCpu'].toFixed(2).padStart(7)} s, all threads)`);
-  for (const [k, v] of Object.entries(steps)) row(`  ${k}`, v);
+  for (const [k, v] of Object.entries(steps)) {
+    row(`  ${k}`, v);
+    if (stepCpu[k] !== undefined) console.log(`    (CPU time ${stepCpu[k].toFixed(2).padStart(7)} s)`);
+  }
   row('phy', seconds['phy']);
   row('alf', seconds['alf']);
   for (const [k, v] of Object.entries(alfSteps)) row(`  ${k}`, v);
@@ -582,7 +594,8 @@ async function main(): Promise<void> {
     readRow('split reads', zeroReads, splitStats.reads);
   }
   console.log(
-    `splits        ${splitStats.clusters} clusters looked at, up to ${splitStats.concurrency} at once, ` +
+    `splits        ${splitStats.clusters} clusters looked at, up to ${splitStats.concurrency} at once ` +
+      `(up to ${splitStats.pursuitThreads} threads in one pursuit), ` +
       `at most ${(splitStats.peakBytes / 2 ** 20).toFixed(0)} MiB of clusters at once; ` +
       `${splitStats.computeSeconds.toFixed(2)} s of pursuit in all, ${splitStats.longestClusterSeconds.toFixed(2)} s the longest cluster`,
   );
@@ -611,6 +624,7 @@ async function main(): Promise<void> {
       features: records ? 'records' : 'memory',
       seconds,
       steps,
+      stepCpuSeconds: stepCpu,
       alfSteps,
       total,
       reads: { assemble: assembleReads, export: exportReads },

@@ -75,27 +75,18 @@ void project_rows(const double* x, std::size_t n, std::size_t dims, const double
   parallel_for(
       n,
       [&](std::size_t begin, std::size_t end) {
-        // Four rows side by side: four independent sums in flight, each still in ascending d.
+        // Eight rows side by side: eight independent sums in flight (each a chain of dims
+        // dependent additions), each still in ascending d.
         std::size_t i = begin;
-        for (; i + 4 <= end; i += 4) {
-          const double* x0 = x + i * dims;
-          const double* x1 = x0 + dims;
-          const double* x2 = x1 + dims;
-          const double* x3 = x2 + dims;
-          double s0 = 0;
-          double s1 = 0;
-          double s2 = 0;
-          double s3 = 0;
+        constexpr std::size_t kRows = 8;
+        for (; i + kRows <= end; i += kRows) {
+          const double* xb = x + i * dims;
+          double s[kRows] = {};
           for (std::size_t d = 0; d < dims; ++d) {
-            s0 += x0[d] * w[d];
-            s1 += x1[d] * w[d];
-            s2 += x2[d] * w[d];
-            s3 += x3[d] * w[d];
+            const double wd = w[d];
+            for (std::size_t k = 0; k < kRows; ++k) s[k] += xb[k * dims + d] * wd;
           }
-          out[i] = s0;
-          out[i + 1] = s1;
-          out[i + 2] = s2;
-          out[i + 3] = s3;
+          for (std::size_t k = 0; k < kRows; ++k) out[i + k] = s[k];
         }
         for (; i < end; ++i) {
           const double* xi = x + i * dims;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "spikeshard/postprocess.h"
+#include "spikeshard/threads.h"
 
 namespace spikeshard {
 
@@ -27,17 +28,20 @@ double norm2(const std::vector<double>& v) {
 }
 
 // The leading eigenvector of the (uncentred) second-moment matrix, by 200 power iterations from
-// the all-equal direction.
+// the all-equal direction. next[a] = Σ_b cov[a][b] · w[b] in ascending b; cov is symmetric to the
+// bit (weighted_gram mirrors it), so cov[b][a] stands for cov[a][b] and the sums of all a run side
+// by side over the rows of cov (one vector of a's per b) instead of one a after the other.
 std::vector<double> top_direction(const double* x, std::size_t n, std::size_t dims, int threads) {
   std::vector<double> cov(dims * dims);
   weighted_gram(x, n, dims, nullptr, nullptr, cov.data(), nullptr, threads);
   std::vector<double> w(dims, 1 / std::sqrt(static_cast<double>(dims)));
   std::vector<double> next(dims);
   for (int it = 0; it < 200; ++it) {
-    for (std::size_t a = 0; a < dims; ++a) {
-      double s = 0;
-      for (std::size_t b = 0; b < dims; ++b) s += cov[a * dims + b] * w[b];
-      next[a] = s;
+    std::fill(next.begin(), next.end(), 0.0);
+    for (std::size_t b = 0; b < dims; ++b) {
+      const double wb = w[b];
+      const double* row = cov.data() + b * dims;
+      for (std::size_t a = 0; a < dims; ++a) next[a] += row[a] * wb;
     }
     const double norm = norm2(next);
     if (norm == 0) break;
@@ -45,6 +49,9 @@ std::vector<double> top_direction(const double* x, std::size_t n, std::size_t di
   }
   return w;
 }
+
+// Spikes below which the E-step runs on the calling thread (threads are started per call).
+constexpr std::size_t kParallelEStep = 32768;
 
 }  // namespace
 
@@ -95,18 +102,25 @@ BimodalFit bimodal_pursuit(const double* x, std::size_t n, std::size_t dims, std
     const double base2 = std::log(1 - p1) - std::log(s2);
     const double v1x2 = 2 * s1 * s1;
     const double v2x2 = 2 * s2 * s2;
-    for (std::size_t i = 0; i < n; ++i) {
-      const double d1 = proj[i] - mu1;
-      const double d2 = proj[i] - mu2;
-      const double l1 = base1 - (d1 * d1) / v1x2;
-      const double l2 = base2 - (d2 * d2) / v2x2;
-      // Math.max's NaN rule: a NaN on either side gives NaN.
-      const double m = std::isnan(l1) || std::isnan(l2) ? std::numeric_limits<double>::quiet_NaN() : std::max(l1, l2);
-      const bool finite = std::isfinite(m);
-      const double e1 = finite && l1 == m ? 1 : std::exp(l1 - m);
-      const double e2 = finite && l2 == m ? 1 : std::exp(l2 - m);
-      r1[i] = e1 / (e1 + e2);
-    }
+    // Each spike's responsibility depends on its projection alone: any cut gives the same bits.
+    parallel_for(
+        n,
+        [&](std::size_t begin, std::size_t end) {
+          for (std::size_t i = begin; i < end; ++i) {
+            const double d1 = proj[i] - mu1;
+            const double d2 = proj[i] - mu2;
+            const double l1 = base1 - (d1 * d1) / v1x2;
+            const double l2 = base2 - (d2 * d2) / v2x2;
+            // Math.max's NaN rule: a NaN on either side gives NaN.
+            const double m =
+                std::isnan(l1) || std::isnan(l2) ? std::numeric_limits<double>::quiet_NaN() : std::max(l1, l2);
+            const bool finite = std::isfinite(m);
+            const double e1 = finite && l1 == m ? 1 : std::exp(l1 - m);
+            const double e2 = finite && l2 == m ? 1 : std::exp(l2 - m);
+            r1[i] = e1 / (e1 + e2);
+          }
+        },
+        n < kParallelEStep ? 1 : threads);
     // The direction is refitted on every fourth iteration from the tenth (Kilosort: every second).
     if (iter >= 10 && iter % 4 == 2) {
       q.resize(n);

@@ -318,3 +318,15 @@ test('clusters split side by side get the ids of the sequential procedure, for a
   }
   assert.equal(existsSync(dir), false);
 });
+
+test('a cluster with a large share of the spikes gets several cores for its pursuits, with the same result', async () => {
+  const input = manyClusters(11);
+  const expected = sequentialSplits(input, OPTIONS);
+  const stats = {} as SplitStats;
+  const got = await splitClusters(input, OPTIONS, { threads: 8, stats });
+  assert.deepEqual(got, expected);
+  // 1 500 of the 5 450 spikes to look at: floor(2 · 8 · 1500 / 5450) = 4 cores, then 3 for the
+  // 1 350 spikes' cluster; the 1 000 spikes' (2 cores) waits for them.
+  assert.ok(stats.pursuitThreads >= 4, `${stats.pursuitThreads} threads`);
+  assert.ok(stats.concurrency < 5, `${stats.concurrency} clusters at once`);
+});
