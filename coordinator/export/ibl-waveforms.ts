@@ -498,7 +498,8 @@ export async function extractIblWaveforms(
         await store(done.n, cut);
         lap('cut');
       }
-      const last = writing;
+      // store() sets `writing`, which TypeScript's narrowing of the loop does not see.
+      const last = writing as Promise<void> | null;
       writing = null;
       await last;
       lap('cut');
