@@ -23,6 +23,7 @@ import {
   write,
   writeSync,
 } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CbinReader,
@@ -293,24 +294,24 @@ function destripeOptions(result: SortingResult, shift: Float64Array): DestripeOp
   };
 }
 
-/** Samples [a, b) of the sorted channels as a (samples × C) block in µV, preprocessed or not. */
+/** Samples [a, b) of the sorted channels as a (samples × C) block in µV, preprocessed or not, in `data` (nSamples·C values). */
 function preprocessBlock(
   result: SortingResult,
   raw: Int16Array,
   nSamples: number,
   preprocess: boolean,
   options: DestripeOptions,
+  data: Float32Array,
 ): FloatBlock {
   const { probe } = result;
   const C = probe.channelMap.length;
   const counts = sortedCounts(result, raw, nSamples);
   if (!preprocess) {
-    const data = new Float32Array(nSamples * C);
     for (let t = 0; t < nSamples; t++)
       for (let c = 0; c < C; c++) data[t * C + c] = counts.data[t * counts.rowStride + c]! * probe.uvPerCount[c]!;
     return { data, nSamples, nChannels: C };
   }
-  return destripeBatch({ data: counts.data, nChannels: C, rowStride: counts.rowStride }, options);
+  return destripeBatch({ data: counts.data, nChannels: C, rowStride: counts.rowStride }, options, data);
 }
 
 /**
@@ -389,6 +390,7 @@ export async function extractIblWaveforms(
     clock = now;
   };
   const scratch = openSync(scratchFile, 'w+');
+  let scratchOpen = true;
   try {
     // The chunks holding a selected spike (only those are read): slots [i, j), samples [a, b).
     const chunks: { i: number; j: number; a: number; b: number }[] = [];
@@ -404,9 +406,10 @@ export async function extractIblWaveforms(
     const source = chunks.length > 0 ? await openRaw(result) : null;
     const destripe = destripeOptions(result, shift);
     const C = result.probe.channelMap.length;
-    // Buffers reused across chunks rather than made per chunk (their garbage cost more than the
-    // copies): the raw chunks in turn (one read ahead, one on the device, one in hand), and on the
-    // CPU two waveform buffers in turn (one written to the scratch file while the next is cut).
+    // Buffers reused across chunks rather than made per chunk (their garbage collection and page
+    // faults cost more than the copies): the raw chunks in turn (one read ahead, one on the device,
+    // one in hand), and on the CPU the preprocessed chunk and two waveform buffers in turn (one
+    // written to the scratch file while the next is cut).
     const rawValues = Math.max(0, ...chunks.map(({ a, b }) => (b - a) * result.nChannelsDat));
     const rawBuffers: Int16Array[] = [];
     const rawBuffer = (n: number): Int16Array => {
@@ -416,6 +419,7 @@ export async function extractIblWaveforms(
     };
     const waveValues = Math.max(0, ...chunks.map(({ i, j }) => (j - i) * N * L));
     const waveBuffers: Float32Array[] = [];
+    let blockBuffer: Float32Array | undefined; // the preprocessed chunk, on the CPU
     // The windows of chunk n: first samples relative to the chunk, channel rows of each waveform.
     const windows = (n: number): { starts: Int32Array; channels: Int32Array; nRows: number; length: number } => {
       const { i, j, a } = chunks[n]!;
@@ -480,7 +484,8 @@ export async function extractIblWaveforms(
           inFlight = launched;
           continue;
         }
-        const block = preprocessBlock(result, raw, b - a, preprocess, destripe);
+        blockBuffer ??= new Float32Array(Math.max(...chunks.map((c) => (c.b - c.a) * C)));
+        const block = preprocessBlock(result, raw, b - a, preprocess, destripe, blockBuffer.subarray(0, (b - a) * C));
         lap('preprocess');
         const count = j - i;
         waveBuffers[n % 2] ??= new Float32Array(waveValues);
@@ -529,7 +534,16 @@ export async function extractIblWaveforms(
         },
         templates,
       );
-      fsyncSync(out);
+      // The scratch file is done with: freeing its blocks (as long as writing them, for a large
+      // file) runs on libuv's pool while the traces are flushed.
+      scratchOpen = false;
+      closeSync(scratch);
+      const removal = rm(scratchFile, { force: true });
+      try {
+        fsyncSync(out);
+      } finally {
+        await removal;
+      }
     } finally {
       closeSync(out);
     }
@@ -539,7 +553,7 @@ export async function extractIblWaveforms(
     rmSync(partialFile, { force: true });
     throw err;
   } finally {
-    closeSync(scratch);
+    if (scratchOpen) closeSync(scratch);
     rmSync(scratchFile, { force: true });
   }
 

@@ -35,8 +35,11 @@ export interface NativeDestripeArgs extends NativeHighpassArgs {
 }
 
 export interface DestripeBinding {
-  /** [sync] Mute detection, high-pass, ADC shift, bad-channel interpolation, k-filter, mute → µV. */
-  destripeBatch(args: NativeDestripeArgs): { data: Float32Array; nSaturated: number };
+  /**
+   * [sync] Mute detection, high-pass, ADC shift, bad-channel interpolation, k-filter, mute → µV,
+   * into `out` (nSamples × nChannels, every value written) when given, else a new array.
+   */
+  destripeBatch(args: NativeDestripeArgs & { out?: Float32Array | null }): { data: Float32Array; nSaturated: number };
   /** [sync] Per-channel ADC sampling offsets in samples. */
   adcSampleShift(args: { nChannels: number; perAdc: number; cycles: number }): Float64Array;
   /** [sync] Waveform windows × scale out of a block into out (NaN on padded rows). RangeError on a window outside. */

@@ -127,10 +127,23 @@ export function destripeArgs(
   };
 }
 
-/** Destripes raw int16 samples (batch plus halo) into a (samples × channels) µV block. */
-export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOptions): DestripedBlock {
+/**
+ * Destripes raw int16 samples (batch plus halo) into a (samples × channels) µV block: into `out`
+ * when given (exactly samples × channels values, all overwritten: a buffer reused across batches),
+ * else a new array.
+ */
+export function destripeBatch(
+  raw: SampleBlock<Int16Array>,
+  options: DestripeOptions,
+  out?: Float32Array,
+): DestripedBlock {
   const args = destripeArgs(raw, options);
-  const { data, nSaturated } = loadCpuBinding().destripeBatch(args);
+  if (out !== undefined && out.length !== args.nSamples * args.nChannels) {
+    throw new ParameterError(
+      `destripeBatch: out length: ${expected(`nSamples × nChannels = ${args.nSamples * args.nChannels}`, out.length)}`,
+    );
+  }
+  const { data, nSaturated } = loadCpuBinding().destripeBatch({ ...args, out: out ?? null });
   return { data, nSamples: args.nSamples, nChannels: args.nChannels, nSaturated };
 }
 

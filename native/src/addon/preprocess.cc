@@ -239,14 +239,18 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 // Int32Array, order, cutoffHz, sampleRateHz, interpLengthUm, interpPower, interpMinWeight,
 // kfilter: boolean, kOrder, kCutoff, kPadChannels, agcWindowSamples, mute: boolean,
 // saturationMaxCount, saturationLevelFraction, saturationStepUv, saturationChannelFraction,
-// reference: Uint8Array | null})
-// → {data: Float32Array (nSamples × nChannels, µV), nSaturated}. See spikeshard/destripe.h.
+// reference: Uint8Array | null, out?: Float32Array (nSamples × nChannels) | null})
+// → {data: Float32Array (nSamples × nChannels, µV; out when given), nSaturated}. See
+// spikeshard/destripe.h.
 Napi::Value DestripeBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Options o(info, "destripeBatch");
     const DestripeInput in = destripe_input(o);
     const std::size_t nc = in.n_channels;
-    auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", in.n_samples, nc));
+    const std::size_t n_values = checked_product(o, "nSamples", in.n_samples, nc);
+    // Every value of the block is written, so a buffer reused across batches needs no clearing.
+    const bool given = !o.get("out").IsUndefined() && !o.is_null("out");
+    auto out = given ? o.array<float>("out", napi_float32_array, n_values) : Napi::Float32Array::New(o.env(), n_values);
     std::size_t n_saturated = 0;
     destripe_block(in, out.Data(), &n_saturated);
     Napi::Object result = Napi::Object::New(o.env());
