@@ -327,8 +327,7 @@ function preprocessBlock(
  * (in time order); then, one cluster per thread at a time, a cluster's rows are read back for the
  * median template and written as float16 to the traces file, which is renamed into place when
  * complete. The scratch file is removed; `dir` needs ~6 bytes per trace value meanwhile
- * (U·M·N·L·2 for the traces, and
- * 4 per value of the waveforms actually cut).
+ * (U·M·N·L·2 for the traces, and 4 per value of the waveforms actually cut).
  */
 export async function extractIblWaveforms(
   result: SortingResult,
