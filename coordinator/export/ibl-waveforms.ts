@@ -18,11 +18,12 @@ import {
   mkdirSync,
   openSync,
   read,
-  readSync,
   renameSync,
   rmSync,
+  write,
   writeSync,
 } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CbinReader,
@@ -30,8 +31,7 @@ import {
   cudaDestripeCutWaveformsAsync,
   cutWaveforms,
   destripeBatch,
-  toFloat16Bits,
-  waveformMedians,
+  finishIblWaveformsAsync,
   type DestripeOptions,
   type FloatBlock,
   type NativeCudaBinding,
@@ -191,9 +191,9 @@ export function selectWaveformSpikes(
   return { clusterIds, picked };
 }
 
-/** Reads all columns of samples [a, b) of the raw recording (.bin as params.py describes it, or .cbin). */
+/** Reads all columns of samples [a, b) of the raw recording (.bin as params.py describes it, or .cbin) into `out` ((b − a) rows). */
 interface RawSource {
-  read(a: number, b: number): Promise<Int16Array>;
+  read(a: number, b: number, out: Int16Array): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -210,11 +210,7 @@ async function openRaw(result: SortingResult): Promise<RawSource> {
       );
     }
     return {
-      read: async (a, b) => {
-        const out = new Int16Array((b - a) * columns);
-        await reader.readRows(a, b, out);
-        return out;
-      },
+      read: (a, b, out) => reader.readRows(a, b, out),
       close: () => reader.close(),
     };
   }
@@ -236,8 +232,8 @@ async function openRaw(result: SortingResult): Promise<RawSource> {
   }
   return {
     // Asynchronous (libuv's thread pool), so that the next chunk is read while this one is preprocessed.
-    read: async (a, b) => {
-      const bytes = Buffer.allocUnsafeSlow((b - a) * columns * 2);
+    read: async (a, b, out) => {
+      const bytes = new Uint8Array(out.buffer, out.byteOffset, (b - a) * columns * 2);
       let got = 0;
       while (got < bytes.length) {
         const r = await new Promise<number>((resolve, reject) =>
@@ -246,7 +242,6 @@ async function openRaw(result: SortingResult): Promise<RawSource> {
         if (r === 0) throw new InputError(file, `ended early while reading samples ${a}–${b}`);
         got += r;
       }
-      return new Int16Array(bytes.buffer, bytes.byteOffset, (b - a) * columns);
     },
     close: () => {
       closeSync(fd);
@@ -299,24 +294,24 @@ function destripeOptions(result: SortingResult, shift: Float64Array): DestripeOp
   };
 }
 
-/** Samples [a, b) of the sorted channels as a (samples × C) block in µV, preprocessed or not. */
+/** Samples [a, b) of the sorted channels as a (samples × C) block in µV, preprocessed or not, in `data` (nSamples·C values). */
 function preprocessBlock(
   result: SortingResult,
   raw: Int16Array,
   nSamples: number,
   preprocess: boolean,
   options: DestripeOptions,
+  data: Float32Array,
 ): FloatBlock {
   const { probe } = result;
   const C = probe.channelMap.length;
   const counts = sortedCounts(result, raw, nSamples);
   if (!preprocess) {
-    const data = new Float32Array(nSamples * C);
     for (let t = 0; t < nSamples; t++)
       for (let c = 0; c < C; c++) data[t * C + c] = counts.data[t * counts.rowStride + c]! * probe.uvPerCount[c]!;
     return { data, nSamples, nChannels: C };
   }
-  return destripeBatch({ data: counts.data, nChannels: C, rowStride: counts.rowStride }, options);
+  return destripeBatch({ data: counts.data, nChannels: C, rowStride: counts.rowStride }, options, data);
 }
 
 /**
@@ -326,12 +321,13 @@ function preprocessBlock(
  * and preprocesses only the chunks that hold a selected spike; an unreadable or short recording is
  * an InputError and leaves no traces file.
  *
- * Memory is one preprocessed chunk (with the next raw chunk, read meanwhile) plus one cluster's
- * waveforms, whatever the number of clusters: each waveform goes to its place in a float32 scratch
- * file in `dir` as its chunk is processed (in time order); then, one cluster at a time, its block is read back for the median template and
- * written as float16 to the traces file, which is renamed into place when complete. The scratch
- * file is removed; `dir` needs ~6 bytes per trace value meanwhile (U·M·N·L·2 for the traces, and
- * 4 per value of the waveforms actually cut).
+ * Memory is one preprocessed chunk (with up to three raw chunks: the next one, read meanwhile, and
+ * on the device the one in flight) plus one cluster's waveforms per engine thread, whatever the
+ * number of clusters: each chunk's waveforms go, in one write, to a float32 scratch file in `dir`
+ * (in time order); then, one cluster per thread at a time, a cluster's rows are read back for the
+ * median template and written as float16 to the traces file, which is renamed into place when
+ * complete. The scratch file is removed; `dir` needs ~6 bytes per trace value meanwhile
+ * (U·M·N·L·2 for the traces, and 4 per value of the waveforms actually cut).
  */
 export async function extractIblWaveforms(
   result: SortingResult,
@@ -367,10 +363,16 @@ export async function extractIblWaveforms(
   );
   const shift = Float64Array.from(result.probe.channelMap, (c) => fullShift[c]!);
 
-  // The scratch file holds only the waveforms actually cut, cluster after cluster: row
-  // firstRow[u] + k is waveform k of cluster u, N·L float32 values.
+  // The scratch file holds the waveforms actually cut in the order they are cut (time order): row q
+  // is slot q, N·L float32 values, so that each chunk's waveforms go out in one write. Cluster u's
+  // waveform k is row rows[firstRow[u] + k]; the finish gathers them per cluster.
   const firstRow = new Float64Array(U + 1);
   picked.forEach((spikes, u) => (firstRow[u + 1] = firstRow[u]! + spikes.length));
+  if (slots.length > 0xffffffff) {
+    throw new ParameterError(`IBL waveforms: ${expected('at most 2^32 − 1 waveforms', slots.length)}`);
+  }
+  const scratchRows = new Uint32Array(slots.length);
+  slots.forEach(({ u, k }, q) => (scratchRows[firstRow[u]! + k] = q));
   const rowBytes = N * L * 4;
 
   mkdirSync(dir, { recursive: true });
@@ -378,7 +380,7 @@ export async function extractIblWaveforms(
   const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
   const scratchFile = path.join(dir, `.waveforms.float32.${tag}.tmp`);
   const partialFile = path.join(dir, `.waveforms.traces.npy.${tag}.tmp`);
-  const templates = new Float32Array(U * N * L).fill(NaN);
+  const templates = new Float32Array(U * N * L);
   const spent = { read: 0, preprocess: 0, cut: 0, finish: 0 };
   let clock = performance.now();
   const lap = (part: keyof typeof spent): void => {
@@ -387,6 +389,7 @@ export async function extractIblWaveforms(
     clock = now;
   };
   const scratch = openSync(scratchFile, 'w+');
+  let scratchOpen = true;
   try {
     // The chunks holding a selected spike (only those are read): slots [i, j), samples [a, b).
     const chunks: { i: number; j: number; a: number; b: number }[] = [];
@@ -402,6 +405,20 @@ export async function extractIblWaveforms(
     const source = chunks.length > 0 ? await openRaw(result) : null;
     const destripe = destripeOptions(result, shift);
     const C = result.probe.channelMap.length;
+    // Buffers reused across chunks rather than made per chunk (their garbage collection and page
+    // faults cost more than the copies): the raw chunks in turn (one read ahead, one on the device,
+    // one in hand), and on the CPU the preprocessed chunk and two waveform buffers in turn (one
+    // written to the scratch file while the next is cut).
+    const rawValues = Math.max(0, ...chunks.map(({ a, b }) => (b - a) * result.nChannelsDat));
+    const rawBuffers: Int16Array[] = [];
+    const rawBuffer = (n: number): Int16Array => {
+      const { a, b } = chunks[n]!;
+      rawBuffers[n % 3] ??= new Int16Array(rawValues);
+      return rawBuffers[n % 3]!.subarray(0, (b - a) * result.nChannelsDat);
+    };
+    const waveValues = Math.max(0, ...chunks.map(({ i, j }) => (j - i) * N * L));
+    const waveBuffers: Float32Array[] = [];
+    let blockBuffer: Float32Array | undefined; // the preprocessed chunk, on the CPU
     // The windows of chunk n: first samples relative to the chunk, channel rows of each waveform.
     const windows = (n: number): { starts: Int32Array; channels: Int32Array; nRows: number; length: number } => {
       const { i, j, a } = chunks[n]!;
@@ -415,27 +432,30 @@ export async function extractIblWaveforms(
       }
       return { starts, channels, nRows: N, length: L };
     };
-    // Chunk n's waveforms (waves[(q − i)·N·L …] is slot q's) into their rows of the scratch file.
-    const store = (n: number, waves: Float32Array): void => {
+    // Chunk n's waveforms (slots [i, j) in order) to rows [i, j) of the scratch file, off the
+    // JavaScript thread; one write at a time in flight (memory: its waveforms).
+    let writing: Promise<void> | null = null;
+    const store = async (n: number, waves: Float32Array): Promise<void> => {
       const { i, j } = chunks[n]!;
-      const bytes = new Uint8Array(waves.buffer, waves.byteOffset, (j - i) * rowBytes);
-      for (let q = i; q < j; q++) {
-        const { u, k } = slots[q]!;
-        writeAll(scratch, bytes.subarray((q - i) * rowBytes, (q - i + 1) * rowBytes), (firstRow[u]! + k) * rowBytes);
-      }
+      const pending = writing;
+      writing = null;
+      await pending;
+      writing = writeAt(scratch, new Uint8Array(waves.buffer, waves.byteOffset, (j - i) * rowBytes), i * rowBytes);
+      // Awaited at the next store or after the loop: marked handled meanwhile (it still rejects that await).
+      writing.catch(() => undefined);
     };
     const cuda = preprocess ? options.cuda : undefined;
     // One chunk read ahead; its promise is always awaited before the source closes. On the
     // device, one chunk in flight while the previous one's waveforms are written.
-    let next: Promise<Int16Array> | null = null;
+    let next: Promise<void> | null = null;
     let inFlight: { n: number; waves: Promise<Float32Array> } | null = null;
     try {
-      let waves = new Float32Array(0);
       for (let n = 0; n < chunks.length; n++) {
         const { i, j, a, b } = chunks[n]!;
         clock = performance.now();
-        const raw = await (next ?? source!.read(a, b));
-        next = n + 1 < chunks.length ? source!.read(chunks[n + 1]!.a, chunks[n + 1]!.b) : null;
+        const raw = rawBuffer(n);
+        await (next ?? source!.read(a, b, raw));
+        next = n + 1 < chunks.length ? source!.read(chunks[n + 1]!.a, chunks[n + 1]!.b, rawBuffer(n + 1)) : null;
         lap('read');
         if (cuda !== undefined) {
           const counts = sortedCounts(result, raw, b - a);
@@ -457,18 +477,20 @@ export async function extractIblWaveforms(
             inFlight = null;
             const cut = await done.waves;
             lap('preprocess');
-            store(done.n, cut);
+            await store(done.n, cut);
             lap('cut');
           }
           inFlight = launched;
           continue;
         }
-        const block = preprocessBlock(result, raw, b - a, preprocess, destripe);
+        blockBuffer ??= new Float32Array(Math.max(...chunks.map((c) => (c.b - c.a) * C)));
+        const block = preprocessBlock(result, raw, b - a, preprocess, destripe, blockBuffer.subarray(0, (b - a) * C));
         lap('preprocess');
         const count = j - i;
-        if (waves.length < count * N * L) waves = new Float32Array(count * N * L);
-        cutWaveforms(block, windows(n), 1e-6, waves.subarray(0, count * N * L));
-        store(n, waves);
+        waveBuffers[n % 2] ??= new Float32Array(waveValues);
+        const waves = waveBuffers[n % 2]!.subarray(0, count * N * L);
+        cutWaveforms(block, windows(n), 1e-6, waves);
+        await store(n, waves);
         lap('cut');
       }
       if (inFlight !== null) {
@@ -477,35 +499,50 @@ export async function extractIblWaveforms(
         clock = performance.now();
         const cut = await done.waves;
         lap('preprocess');
-        store(done.n, cut);
+        await store(done.n, cut);
         lap('cut');
       }
+      // store() sets `writing`, which TypeScript's narrowing of the loop does not see.
+      const last = writing as Promise<void> | null;
+      writing = null;
+      await last;
+      lap('cut');
     } finally {
       await inFlight?.waves.catch(() => undefined);
       await next?.catch(() => undefined);
+      await (writing as Promise<void> | null)?.catch(() => undefined);
       await source?.close();
     }
 
+    // Per cluster, its rows read back for the median template and written as float16 to the traces
+    // file (renamed into place when complete): on the engine's threads, clusters in parallel.
     clock = performance.now();
     const out = openSync(partialFile, 'w');
     try {
-      let at = writeAll(out, encodeNpyHeader([U, M, N, L], '<f2'), 0);
-      // half[dataEnd, M·N·L) is NaN: only what the previous cluster wrote beyond this one's waveforms is refilled.
-      const half = new Uint16Array(M * N * L).fill(FLOAT16_NAN);
-      let dataEnd = 0;
-      const block = new Float32Array(M * N * L);
-      for (let u = 0; u < U; u++) {
-        const m = picked[u]!.length;
-        const traces = block.subarray(0, m * N * L);
-        readAll(scratch, new Uint8Array(traces.buffer, 0, traces.byteLength), firstRow[u]! * rowBytes, scratchFile);
-        waveformMedians(traces, templates.subarray(u * N * L, (u + 1) * N * L));
-        // float16 as ibllib's task writes the traces; its median is of the float32 values, as here.
-        toFloat16Bits(traces, half.subarray(0, traces.length));
-        if (dataEnd > traces.length) half.fill(FLOAT16_NAN, traces.length, dataEnd);
-        dataEnd = traces.length;
-        at = writeAll(out, new Uint8Array(half.buffer), at);
+      const header = encodeNpyHeader([U, M, N, L], '<f2');
+      writeAll(out, header, 0);
+      await finishIblWaveformsAsync(
+        {
+          scratchFd: scratch,
+          tracesFd: out,
+          tracesOffset: header.length,
+          rows: scratchRows,
+          firstRow,
+          maxPerCluster: M,
+          nValues: N * L,
+        },
+        templates,
+      );
+      // The scratch file is done with: freeing its blocks (as long as writing them, for a large
+      // file) runs on libuv's pool while the traces are flushed.
+      scratchOpen = false;
+      closeSync(scratch);
+      const removal = rm(scratchFile, { force: true });
+      try {
+        fsyncSync(out);
+      } finally {
+        await removal;
       }
-      fsyncSync(out);
     } finally {
       closeSync(out);
     }
@@ -515,7 +552,7 @@ export async function extractIblWaveforms(
     rmSync(partialFile, { force: true });
     throw err;
   } finally {
-    closeSync(scratch);
+    if (scratchOpen) closeSync(scratch);
     rmSync(scratchFile, { force: true });
   }
 
@@ -544,9 +581,6 @@ export async function extractIblWaveforms(
   return { clusterIds, maxPerCluster: M, nChannels: N, lengthSamples: L, tracesFile, templates, table, channels };
 }
 
-/** float16Bits(NaN): the pattern of the waveforms a cluster does not have (numpy's float16 NaN). */
-const FLOAT16_NAN = 0x7e00;
-
 /** Writes all of `bytes` at `position` of `fd`; returns the position after them. */
 function writeAll(fd: number, bytes: Uint8Array, position: number): number {
   let written = 0;
@@ -554,14 +588,15 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): number {
   return position + bytes.length;
 }
 
-/** Fills `bytes` from `position` of `fd`. */
-function readAll(fd: number, bytes: Uint8Array, position: number, file: string): void {
-  let got = 0;
-  while (got < bytes.length) {
-    const r = readSync(fd, bytes, got, bytes.length - got, position + got);
-    if (r === 0)
-      throw new InputError(file, `scratch file ended at byte ${position + got}, ${bytes.length - got} short`);
-    got += r;
+/** Writes all of `bytes` at `position` of `fd` on libuv's thread pool. */
+async function writeAt(fd: number, bytes: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await new Promise<number>((resolve, reject) =>
+      write(fd, bytes, written, bytes.length - written, position + written, (err, n) =>
+        err ? reject(err) : resolve(n),
+      ),
+    );
   }
 }
 

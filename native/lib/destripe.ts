@@ -127,10 +127,23 @@ export function destripeArgs(
   };
 }
 
-/** Destripes raw int16 samples (batch plus halo) into a (samples × channels) µV block. */
-export function destripeBatch(raw: SampleBlock<Int16Array>, options: DestripeOptions): DestripedBlock {
+/**
+ * Destripes raw int16 samples (batch plus halo) into a (samples × channels) µV block: into `out`
+ * when given (exactly samples × channels values, all overwritten: a buffer reused across batches),
+ * else a new array.
+ */
+export function destripeBatch(
+  raw: SampleBlock<Int16Array>,
+  options: DestripeOptions,
+  out?: Float32Array,
+): DestripedBlock {
   const args = destripeArgs(raw, options);
-  const { data, nSaturated } = loadCpuBinding().destripeBatch(args);
+  if (out !== undefined && out.length !== args.nSamples * args.nChannels) {
+    throw new ParameterError(
+      `destripeBatch: out length: ${expected(`nSamples × nChannels = ${args.nSamples * args.nChannels}`, out.length)}`,
+    );
+  }
+  const { data, nSaturated } = loadCpuBinding().destripeBatch({ ...args, out: out ?? null });
   return { data, nSamples: args.nSamples, nChannels: args.nChannels, nSaturated };
 }
 
@@ -200,4 +213,38 @@ export function waveformMedians(traces: Float32Array, out: Float32Array): void {
 /** binary16 bit patterns of `values` into `out` (same length), as float16Bits rounds (ties to even). */
 export function toFloat16Bits(values: Float32Array, out: Uint16Array): void {
   loadCpuBinding().float16FromFloat32({ values, out });
+}
+
+/** Where {@link finishIblWaveformsAsync} reads and writes, and the clusters' rows. */
+export interface IblWaveformFinish {
+  /** Open file (read) of the cut waveforms: row r, nValues float32, at byte r·nValues·4. */
+  readonly scratchFd: number;
+  /** Open file (write) of the traces; cluster u's block starts at byte tracesOffset + u·maxPerCluster·nValues·2. */
+  readonly tracesFd: number;
+  readonly tracesOffset: number;
+  /** Scratch row of each waveform, cluster after cluster, in each cluster's order. */
+  readonly rows: Uint32Array;
+  /** (U + 1) cluster u's waveforms are rows[firstRow[u], firstRow[u + 1]), at most maxPerCluster. */
+  readonly firstRow: Float64Array;
+  readonly maxPerCluster: number;
+  /** Values per waveform (channels × samples). */
+  readonly nValues: number;
+}
+
+/**
+ * IBL waveforms' finish on the engine's threads, clusters in parallel, the JavaScript thread free:
+ * per cluster u, its waveforms read from the scratch file, their medians ({@link waveformMedians})
+ * into `templates` (U·nValues, row u), their float16 patterns ({@link toFloat16Bits}) followed by
+ * NaN (0x7e00) up to maxPerCluster waveforms written to the traces file. Results do not depend on
+ * the thread count. Both files must stay open until the promise settles; it rejects on a short or
+ * failed read or write.
+ */
+export function finishIblWaveformsAsync(finish: IblWaveformFinish, templates: Float32Array): Promise<void> {
+  const U = finish.firstRow.length - 1;
+  if (U < 0 || templates.length !== U * finish.nValues) {
+    throw new ParameterError(
+      `finishIblWaveformsAsync: templates length: ${expected(`(firstRow.length − 1) × nValues = ${Math.max(U, 0) * finish.nValues}`, templates.length)}`,
+    );
+  }
+  return loadCpuBinding().finishIblWaveformsAsync({ ...finish, templates });
 }

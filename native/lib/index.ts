@@ -166,6 +166,7 @@ export type { BimodalFit, SplitPursuit, WeightedGram } from './postprocess.js';
 export { destripeBatch, adcSampleShift, adcFullScaleCounts, agcWindowSamples } from './destripe.js';
 export type { DestripeOptions, DestripedBlock } from './destripe.js';
 export { cutWaveforms, waveformMedians, toFloat16Bits } from './destripe.js';
+export { finishIblWaveformsAsync, type IblWaveformFinish } from './destripe.js';
 export type { WaveformWindows } from './destripe.js';
 export { cudaDestripeBatch, cudaDestripeCutWaveforms, cudaDestripeCutWaveformsAsync } from './destripe-cuda.js';
 export { jacobiPseudoInverse, multiplyFloat32Rows, templatePeakToPeak } from './export.js';

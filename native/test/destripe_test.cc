@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Tests of the IBL destriping kernels: ADC shift, bad-channel interpolation, k-filter (AGC and the
 // spatial high-pass), saturation mute, and the chain's thread independence.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -8,6 +10,8 @@
 #include <limits>
 #include <numbers>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "check.h"
@@ -22,6 +26,49 @@ constexpr double kPi = std::numbers::pi;
 
 // A smooth test signal: a few sinusoids well below Nyquist.
 double tone(double t) { return std::sin(2 * kPi * 0.013 * t) + 0.5 * std::cos(2 * kPi * 0.071 * t + 0.4); }
+
+// binary16 of a binary32 pattern by the definition, case by case (exponent, then rounding of the
+// dropped bits), the reference of the branch-free conversion.
+std::uint16_t half_by_cases(std::uint32_t x) {
+  const std::uint32_t sign = (x >> 16) & 0x8000u;
+  const int exponent = static_cast<int>((x >> 23) & 0xffu);
+  std::uint32_t significand = x & 0x7fffffu;
+  if (exponent == 0xff) return static_cast<std::uint16_t>(sign | 0x7c00u | (significand != 0 ? 0x200u : 0u));
+  const int e = exponent - 127 + 15;
+  if (e >= 31) return static_cast<std::uint16_t>(sign | 0x7c00u);
+  int drop = 13;
+  std::uint32_t base = static_cast<std::uint32_t>(e) << 10;
+  if (e <= 0) {
+    if (e < -10) return static_cast<std::uint16_t>(sign);
+    significand |= 0x800000u;
+    drop = 14 - e;
+    base = 0;
+  }
+  std::uint32_t kept = significand >> drop;
+  const std::uint32_t rest = significand & ((1u << drop) - 1u);
+  const std::uint32_t tie = 1u << (drop - 1);
+  if (rest > tie || (rest == tie && (kept & 1u) == 1u)) ++kept;
+  return static_cast<std::uint16_t>(sign | (base + kept));
+}
+
+// A temporary file with the given bytes, open for reading and writing; removed at the end.
+struct TempFile {
+  std::string path;
+  int fd = -1;
+  explicit TempFile(const std::vector<float>& contents) {
+    char name[] = "/tmp/spikeshard-ibl-finish-XXXXXX";
+    fd = mkstemp(name);
+    path = name;
+    const auto bytes = static_cast<ssize_t>(contents.size() * sizeof(float));
+    if (fd < 0 || (bytes > 0 && write(fd, contents.data(), static_cast<std::size_t>(bytes)) != bytes)) {
+      throw std::runtime_error("cannot write " + path);
+    }
+  }
+  ~TempFile() {
+    close(fd);
+    unlink(path.c_str());
+  }
+};
 
 }  // namespace
 
@@ -373,6 +420,90 @@ TEST(ibl_float16_rounds_to_nearest_even) {
   std::uint16_t out[n];
   float16_from_float32(in, n, out);
   for (std::size_t i = 0; i < n; ++i) CHECK(out[i] == want[i]);
+  // Every exponent, sign and rounding case (low 13 bits around the tie, the subnormal halves'
+  // wider ties, NaN payloads), and a stride over all patterns: the same as the case-by-case rule.
+  std::vector<std::uint32_t> patterns;
+  for (std::uint32_t high = 0; high < (1u << 10); ++high) {  // sign, exponent, 1 significand bit
+    for (std::uint32_t low : {0x0u, 0x1u, 0xfffu, 0x1000u, 0x1001u, 0x1fffu, 0x2000u, 0x3000u, 0x7ffffu, 0x80000u,
+                              0x100000u, 0x1fffffu, 0x200000u, 0x3fffffu}) {
+      patterns.push_back((high << 22) | low);
+    }
+  }
+  for (std::uint64_t x = 0; x < (1ull << 32); x += 65521) patterns.push_back(static_cast<std::uint32_t>(x));
+  std::vector<float> values(patterns.size());
+  std::memcpy(values.data(), patterns.data(), patterns.size() * sizeof(float));
+  std::vector<std::uint16_t> halves(values.size());
+  float16_from_float32(values.data(), values.size(), halves.data());
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < patterns.size(); ++i) wrong += halves[i] != half_by_cases(patterns[i]) ? 1 : 0;
+  CHECK(wrong == 0);
+}
+
+TEST(ibl_finish_writes_medians_and_float16_per_cluster_for_any_thread_count) {
+  // Scratch rows in time order; 3 clusters of at most M = 3 waveforms of 5 values, their rows
+  // scattered: cluster 0 rows {4, 1}, cluster 1 none, cluster 2 rows {0, 2, 3}.
+  const std::size_t nv = 5, M = 3, U = 3;
+  const float nan = std::nanf("");
+  const std::vector<float> scratch = {
+      1, 2, 3, 4, nan,                   // row 0
+      -1, 0.5f, 8, 65520, nan,           // row 1
+      3, 2, 1, 0, nan,                   // row 2
+      2, -2, 1e-6f, -0.0f, nan,          // row 3
+      -3, 0.25f, 6, 1, nan,              // row 4
+  };
+  const std::uint32_t rows[] = {4, 1, 0, 2, 3};
+  const std::uint64_t first[U + 1] = {0, 2, 2, 5};
+  const std::uint64_t header = 7;  // bytes before the traces, left alone
+  for (int threads : {1, 2, 3}) {
+    TempFile in(scratch);
+    TempFile out(std::vector<float>(2, 42.0f));
+    std::vector<float> templates(U * nv, 42.0f);
+    finish_ibl_waveforms(in.fd, out.fd, header, rows, first, U, M, nv, templates.data(), threads);
+    // Cluster 0: {-3, -1} {0.25, 0.5} {6, 8} {1, 65520} {NaN, NaN}; cluster 1: nothing; cluster 2: {1, 3, 2} ...
+    const float want[U * 5] = {-2, 0.375f, 7, 32760.5f, nan, nan, nan, nan, nan, nan, 2, 2, 1, 0, nan};
+    for (std::size_t i = 0; i < U * nv; ++i) {
+      CHECK((std::isnan(want[i]) && std::isnan(templates[i])) || templates[i] == want[i]);
+    }
+    std::vector<std::uint16_t> traces(U * M * nv);
+    CHECK(pread(out.fd, traces.data(), traces.size() * 2, static_cast<off_t>(header)) ==
+          static_cast<ssize_t>(traces.size() * 2));
+    std::vector<std::uint16_t> want_traces(U * M * nv, 0x7e00);
+    const std::size_t order[] = {4, 1, 0, 2, 3};  // the rows of (u, k) in cluster order
+    const std::size_t slot[] = {0, 1, 6, 7, 8};   // (u, k) → u·M + k
+    for (std::size_t r = 0; r < 5; ++r) {
+      for (std::size_t p = 0; p < nv; ++p) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &scratch[order[r] * nv + p], sizeof bits);
+        want_traces[slot[r] * nv + p] = half_by_cases(bits);
+      }
+    }
+    CHECK(traces == want_traces);
+    unsigned char kept[7];
+    CHECK(pread(out.fd, kept, 7, 0) == 7);
+    float first_float;
+    std::memcpy(&first_float, kept, sizeof first_float);
+    CHECK(first_float == 42.0f);
+  }
+  // A scratch file shorter than a row it should hold.
+  TempFile short_scratch(std::vector<float>(7, 1.0f));
+  TempFile out(std::vector<float>{});
+  std::vector<float> templates(U * nv);
+  bool threw = false;
+  try {
+    finish_ibl_waveforms(short_scratch.fd, out.fd, 0, rows, first, U, M, nv, templates.data(), 2);
+  } catch (const std::runtime_error& e) {
+    threw = std::string(e.what()).find("ended") != std::string::npos;
+  }
+  CHECK(threw);
+  // More rows than M in a cluster.
+  const std::uint64_t too_many[U + 1] = {0, 4, 4, 5};
+  threw = false;
+  try {
+    finish_ibl_waveforms(short_scratch.fd, out.fd, 0, rows, too_many, U, M, nv, templates.data(), 1);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw);
 }
 
 TEST(destripe_block_equals_its_steps_one_after_the_other) {

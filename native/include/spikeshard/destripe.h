@@ -140,6 +140,21 @@ void waveform_medians(const float* traces, std::size_t n_waves, std::size_t n_va
 // astype(float16): overflow gives ±inf, NaN stays NaN (quiet, sign kept). Parallel over blocks.
 void float16_from_float32(const float* in, std::size_t n, std::uint16_t* out);
 
+// The finish of IBL's waveform extraction, from the scratch file of cut waveforms (open as
+// scratch_fd; row r, n_values float32, at byte r · n_values · 4) to the traces file (open as
+// traces_fd). Cluster u < n_clusters has the waveforms rows[first[u] .. first[u + 1]), at most
+// max_per_cluster of them, in its order: templates[u · n_values + p] ← their median as
+// waveform_medians computes it, and their float16 patterns (float16_from_float32), then NaN
+// (0x7e00) up to max_per_cluster waveforms, go to bytes traces_offset + u · max_per_cluster ·
+// n_values · 2 on. Clusters are handed out to threads (0: default_threads()) one at a time and each
+// is computed by one thread alone with one read per row and one write, so the results do not depend
+// on the thread count; the memory is about (max_per_cluster · n_values · 6 bytes) per thread. A
+// failed or short read or a failed write throws std::runtime_error naming the byte. Neither file
+// is closed.
+void finish_ibl_waveforms(int scratch_fd, int traces_fd, std::uint64_t traces_offset, const std::uint32_t* rows,
+                          const std::uint64_t* first, std::size_t n_clusters, std::size_t max_per_cluster,
+                          std::size_t n_values, float* templates, int threads = 0);
+
 }  // namespace spikeshard
 
 #endif  // SPIKESHARD_DESTRIPE_H_

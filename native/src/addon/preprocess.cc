@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Bindings of the preprocessing kernels (spikeshard/preprocess.h). Every function is [sync] and
-// takes one options object whose fields are checked here: a missing field or a wrong type gives a
+// Bindings of the preprocessing kernels (spikeshard/preprocess.h). Every function but
+// finishIblWaveformsAsync (on the task pool) is [sync]; each takes one options object whose fields are checked here: a missing field or a wrong type gives a
 // TypeError, a wrong size or value a RangeError, each naming the function and the field. Errors
 // raised by the core (shapes it cannot use) become RangeError, other failures Error.
 #include <cmath>
@@ -13,6 +13,7 @@
 #include "addon.h"
 #include "args.h"
 #include "destripe_args.h"
+#include "pool_promise.h"
 #include "preprocess_args.h"
 #include "spikeshard/destripe.h"
 #include "spikeshard/preprocess.h"
@@ -238,14 +239,18 @@ Napi::Value PreprocessBatch(const Napi::CallbackInfo& info) {
 // Int32Array, order, cutoffHz, sampleRateHz, interpLengthUm, interpPower, interpMinWeight,
 // kfilter: boolean, kOrder, kCutoff, kPadChannels, agcWindowSamples, mute: boolean,
 // saturationMaxCount, saturationLevelFraction, saturationStepUv, saturationChannelFraction,
-// reference: Uint8Array | null})
-// → {data: Float32Array (nSamples × nChannels, µV), nSaturated}. See spikeshard/destripe.h.
+// reference: Uint8Array | null, out?: Float32Array (nSamples × nChannels) | null})
+// → {data: Float32Array (nSamples × nChannels, µV; out when given), nSaturated}. See
+// spikeshard/destripe.h.
 Napi::Value DestripeBatch(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Options o(info, "destripeBatch");
     const DestripeInput in = destripe_input(o);
     const std::size_t nc = in.n_channels;
-    auto out = Napi::Float32Array::New(o.env(), checked_product(o, "nSamples", in.n_samples, nc));
+    const std::size_t n_values = checked_product(o, "nSamples", in.n_samples, nc);
+    // Every value of the block is written, so a buffer reused across batches needs no clearing.
+    const bool given = !o.get("out").IsUndefined() && !o.is_null("out");
+    auto out = given ? o.array<float>("out", napi_float32_array, n_values) : Napi::Float32Array::New(o.env(), n_values);
     std::size_t n_saturated = 0;
     destripe_block(in, out.Data(), &n_saturated);
     Napi::Object result = Napi::Object::New(o.env());
@@ -309,6 +314,69 @@ Napi::Value Float16FromFloat32(const Napi::CallbackInfo& info) {
   });
 }
 
+struct FinishArgs {
+  int scratch_fd = -1;
+  int traces_fd = -1;
+  std::uint64_t traces_offset = 0;
+  const std::uint32_t* rows = nullptr;
+  std::vector<std::uint64_t> first;
+  std::size_t max_per_cluster = 0;
+  std::size_t n_values = 0;
+  float* templates = nullptr;
+};
+
+// [async] finishIblWaveformsAsync({scratchFd, tracesFd, tracesOffset, rows: Uint32Array (scratch
+// row of each waveform, by cluster), firstRow: Float64Array (U + 1: cluster u's waveforms are rows
+// [firstRow[u], firstRow[u + 1])), maxPerCluster, nValues, templates: Float32Array (U × nValues)})
+// → Promise<void> on the task pool: the medians into templates and the float16 traces written at
+// tracesOffset (spikeshard/destripe.h, finish_ibl_waveforms). The caller keeps both files open
+// until it settles; the arrays stay referenced until then.
+Napi::Value FinishIblWaveformsAsync(const Napi::CallbackInfo& info) {
+  const char* fn = "finishIblWaveformsAsync";
+  return guarded(info, [&]() -> Napi::Value {
+    Options o(info, fn);
+    FinishArgs f;
+    constexpr std::size_t kMaxFd = 0x7fffffff;
+    const std::size_t scratch_fd = o.count("scratchFd"), traces_fd = o.count("tracesFd");
+    if (scratch_fd > kMaxFd) o.range_error("scratchFd", "must be a file descriptor, got " + std::to_string(scratch_fd));
+    if (traces_fd > kMaxFd) o.range_error("tracesFd", "must be a file descriptor, got " + std::to_string(traces_fd));
+    f.scratch_fd = static_cast<int>(scratch_fd);
+    f.traces_fd = static_cast<int>(traces_fd);
+    f.traces_offset = o.count("tracesOffset");
+    f.max_per_cluster = o.count("maxPerCluster", 1);
+    f.n_values = o.count("nValues", 1);
+    auto rows = o.array<std::uint32_t>("rows", napi_uint32_array);
+    auto first = o.array<double>("firstRow", napi_float64_array);
+    if (first.ElementLength() == 0) o.range_error("firstRow", "must hold U + 1 ≥ 1 elements, got 0");
+    const std::size_t n_clusters = first.ElementLength() - 1;
+    f.first.resize(first.ElementLength());
+    for (std::size_t u = 0; u <= n_clusters; ++u) {
+      const double x = first[u];
+      const double before = u == 0 ? 0.0 : first[u - 1];
+      if (!(x == std::floor(x)) || x < before || x > static_cast<double>(rows.ElementLength()) ||
+          (u > 0 && x - before > static_cast<double>(f.max_per_cluster))) {
+        o.range_error("firstRow", "must rise by 0.." + std::to_string(f.max_per_cluster) + " per cluster within rows (" +
+                                      std::to_string(rows.ElementLength()) + "), got " + std::to_string(x) +
+                                      " at " + std::to_string(u));
+      }
+      f.first[u] = static_cast<std::uint64_t>(x);
+    }
+    f.rows = rows.Data();
+    f.templates = o.array<float>("templates", napi_float32_array,
+                                 checked_product(o, "templates", n_clusters, f.n_values))
+                      .Data();
+    checked_product(o, "maxPerCluster", f.max_per_cluster, f.n_values);
+    return addon_common::queue_on_pool<bool>(
+        info, fn, std::move(f),
+        [](FinishArgs& a) {
+          finish_ibl_waveforms(a.scratch_fd, a.traces_fd, a.traces_offset, a.rows, a.first.data(), a.first.size() - 1,
+                               a.max_per_cluster, a.n_values, a.templates);
+          return true;
+        },
+        [](Napi::Env env, bool&&, FinishArgs&) -> Napi::Value { return env.Undefined(); });
+  });
+}
+
 }  // namespace
 
 void register_preprocess(Napi::Env env, Napi::Object exports) {
@@ -317,6 +385,7 @@ void register_preprocess(Napi::Env env, Napi::Object exports) {
   exports.Set("cutWaveforms", Napi::Function::New(env, CutWaveforms));
   exports.Set("waveformMedians", Napi::Function::New(env, WaveformMedians));
   exports.Set("float16FromFloat32", Napi::Function::New(env, Float16FromFloat32));
+  exports.Set("finishIblWaveformsAsync", Napi::Function::New(env, FinishIblWaveformsAsync));
   exports.Set("butterworthHighpassSos", Napi::Function::New(env, ButterworthHighpassSos));
   exports.Set("highpassBlock", Napi::Function::New(env, HighpassBlock));
   exports.Set("commonMedianReference", Napi::Function::New(env, CommonMedianReference));

@@ -2,7 +2,7 @@
 /** IBL's waveform extraction (waveforms.*): selection, neighbourhoods, values cut from a known raw file, the files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { writeAlf } from '../../../coordinator/export/alf.js';
@@ -16,7 +16,13 @@ import {
 import { float16Bits, float16FromFloat32 } from '../../../coordinator/formats/float16.js';
 import { decodeNpy, readNpy, toFloat64 } from '../../../coordinator/formats/npy.js';
 import type { SortingResult } from '../../../coordinator/formats/sorting-result.js';
-import { compressBin, toFloat16Bits, waveformMedians } from '../../../native/lib/index.js';
+import {
+  compressBin,
+  finishIblWaveformsAsync,
+  loadCpuBinding,
+  toFloat16Bits,
+  waveformMedians,
+} from '../../../native/lib/index.js';
 import { InputError } from '../../../proto/errors.js';
 import { readStoredZip } from '../../helpers/alf-waveforms.js';
 import { channelPeakToPeak, loadChecked } from '../../helpers/export-checks.js';
@@ -101,6 +107,91 @@ test('native medians and float16: the same as median() and float16FromFloat32 on
   toFloat16Bits(values, bits);
   float16FromFloat32(values, want);
   assert.deepEqual(bits, want);
+});
+
+test('native finish: per cluster, the medians and float16 of its scattered scratch rows, NaN-padded, for any thread count', async () => {
+  const { dir, cleanup } = tmpDir('ibl-finish-');
+  let seed = 5;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const nValues = 150;
+  const M = 4;
+  // 9 scratch rows in time order; clusters of 3, 0, 4 and 2 waveforms scattered over them.
+  const scratchRows = Float32Array.from({ length: 9 * nValues }, () =>
+    random() < 0.1 ? NaN : (random() - 0.5) * (random() < 0.5 ? 1e-4 : 1),
+  );
+  const rows = Uint32Array.from([7, 0, 4, 1, 2, 8, 5, 3, 6]);
+  const firstRow = Float64Array.from([0, 3, 3, 7, 9]);
+  const U = firstRow.length - 1;
+  const scratchFile = path.join(dir, 'scratch');
+  writeFileSync(scratchFile, scratchRows);
+  const header = 10;
+  const results: Buffer[] = [];
+  for (const threads of [1, 3]) {
+    loadCpuBinding().setThreads(threads);
+    const tracesFile = path.join(dir, `traces-${threads}`);
+    writeFileSync(tracesFile, Buffer.alloc(header, 0xab));
+    const scratchFd = openSync(scratchFile, 'r');
+    const tracesFd = openSync(tracesFile, 'r+');
+    const templates = new Float32Array(U * nValues);
+    try {
+      await finishIblWaveformsAsync(
+        { scratchFd, tracesFd, tracesOffset: header, rows, firstRow, maxPerCluster: M, nValues },
+        templates,
+      );
+    } finally {
+      closeSync(scratchFd);
+      closeSync(tracesFd);
+    }
+    const bytes = readFileSync(tracesFile);
+    assert.equal(bytes.length, header + U * M * nValues * 2);
+    assert.ok(
+      bytes.subarray(0, header).every((b) => b === 0xab),
+      'the bytes before tracesOffset are left alone',
+    );
+    const traces = new Uint16Array(bytes.buffer.slice(bytes.byteOffset + header, bytes.byteOffset + bytes.length));
+    for (let u = 0; u < U; u++) {
+      const m = firstRow[u + 1]! - firstRow[u]!;
+      const cluster = new Float32Array(m * nValues);
+      for (let k = 0; k < m; k++) {
+        const r = rows[firstRow[u]! + k]!;
+        cluster.set(scratchRows.subarray(r * nValues, (r + 1) * nValues), k * nValues);
+      }
+      const want = new Float32Array(nValues);
+      waveformMedians(cluster, want);
+      assert.deepEqual(templates.subarray(u * nValues, (u + 1) * nValues), want, `cluster ${u}: medians`);
+      const halves = new Uint16Array(M * nValues).fill(FLOAT16_NAN);
+      toFloat16Bits(cluster, halves.subarray(0, m * nValues));
+      assert.deepEqual(traces.subarray(u * M * nValues, (u + 1) * M * nValues), halves, `cluster ${u}: float16 traces`);
+    }
+    results.push(bytes);
+  }
+  loadCpuBinding().setThreads(0);
+  assert.ok(results[0]!.equals(results[1]!));
+  // A scratch file without the rows it should hold: the promise rejects.
+  truncateSync(scratchFile, 3 * nValues * 4);
+  const scratchFd = openSync(scratchFile, 'r');
+  const tracesFd = openSync(path.join(dir, 'traces-short'), 'w');
+  try {
+    await assert.rejects(
+      finishIblWaveformsAsync(
+        { scratchFd, tracesFd, tracesOffset: 0, rows, firstRow, maxPerCluster: M, nValues },
+        new Float32Array(U * nValues),
+      ),
+      /scratch read of \d+ bytes at byte \d+: the file ended/,
+    );
+  } finally {
+    closeSync(scratchFd);
+    closeSync(tracesFd);
+  }
+  assert.throws(
+    () =>
+      finishIblWaveformsAsync(
+        { scratchFd, tracesFd, tracesOffset: 0, rows, firstRow: Float64Array.from([0, 5]), maxPerCluster: M, nValues },
+        new Float32Array(nValues),
+      ),
+    RangeError,
+  );
+  cleanup();
 });
 
 test('neighbourhoods: channels within the radius in index order, padded with C', () => {

@@ -179,6 +179,47 @@ test('destriping is bitwise independent of the thread count', () => {
   assert.deepEqual(Buffer.from(one.data.buffer), Buffer.from(two.data.buffer));
 });
 
+test('destripeBatch into a reused buffer: every value overwritten, bitwise a new block; a wrong length throws', () => {
+  const nC = 24;
+  const nS = 1500;
+  const noise = gaussian(7);
+  const raw = Int16Array.from({ length: nS * nC }, () => Math.round(40 * noise()));
+  const labels = new Int32Array(nC);
+  labels[5] = 1;
+  for (const kfilter of [false, true]) {
+    for (const mute of [false, true]) {
+      const opts = options(nC, {
+        labels,
+        sampleShift: adcSampleShift('np1', nC),
+        kfilter,
+        mute,
+        saturationMaxCount: 512,
+      });
+      const fresh = destripeBatch(
+        { data: raw, nChannels: nC },
+        { ...opts, commonReference: new Uint8Array(nC).fill(1) },
+      );
+      // A used buffer: garbage (NaN, large values) in every value before the call.
+      const buffer = Float32Array.from({ length: nS * nC + 10 }, (_, i) => (i % 3 === 0 ? NaN : 1e30));
+      const out = buffer.subarray(0, nS * nC);
+      const tail = buffer.slice(nS * nC);
+      const reused = destripeBatch(
+        { data: raw, nChannels: nC },
+        { ...opts, commonReference: new Uint8Array(nC).fill(1) },
+        out,
+      );
+      assert.equal(reused.data, out);
+      assert.equal(reused.nSaturated, fresh.nSaturated);
+      assert.deepEqual(Buffer.from(out.buffer, out.byteOffset, out.byteLength), Buffer.from(fresh.data.buffer));
+      assert.deepEqual(buffer.subarray(nS * nC), tail, 'the values beyond out are left alone');
+    }
+  }
+  assert.throws(
+    () => destripeBatch({ data: raw, nChannels: nC }, options(nC, {}), new Float32Array(nS * nC - 1)),
+    /out length/,
+  );
+});
+
 test('commonReference: the median reference in the chain is bitwise commonMedianReference after it', () => {
   const nChannels = 30;
   const nSamples = 2000;
