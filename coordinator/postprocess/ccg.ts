@@ -5,6 +5,52 @@
  * window size counts, as MATLAB Kilosort intended; ks25-algorithm.md §5.1 and §11 item 3).
  */
 
+/**
+ * First index q ≥ p of ascending `t` with !(t[q] < x) (t.length if none). It gallops (steps 1, 2,
+ * 4, … then bisects), so a pointer that jumps far over a dense train costs the logarithm of the
+ * jump: a small cluster against a large one costs about the small one's size, not the large one's.
+ */
+function firstNotBelow(t: Float64Array, p: number, x: number): number {
+  const n = t.length;
+  if (p >= n || !(t[p]! < x)) return p;
+  let lo = p; // t[lo] < x; hi is n or !(t[hi] < x)
+  let step = 1;
+  let hi = p + 1;
+  while (hi < n && t[hi]! < x) {
+    lo = hi;
+    step *= 2;
+    hi = lo + step;
+  }
+  if (hi > n) hi = n;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (t[mid]! < x) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** First index q ≥ p of ascending `t` with t[q] − ti > maxLag (t.length if none), galloping as firstNotBelow. */
+function firstBeyond(t: Float64Array, p: number, ti: number, maxLag: number): number {
+  const n = t.length;
+  if (p >= n || t[p]! - ti > maxLag) return p;
+  let lo = p;
+  let step = 1;
+  let hi = p + 1;
+  while (hi < n && !(t[hi]! - ti > maxLag)) {
+    lo = hi;
+    step *= 2;
+    hi = lo + step;
+  }
+  if (hi > n) hi = n;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (!(t[mid]! - ti > maxLag)) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
 /** Correlogram of t2 − t1 in 1 ms bins over ±halfWidthBins; index halfWidthBins is lag 0. */
 export function correlogram(
   t1: Float64Array,
@@ -19,7 +65,7 @@ export function correlogram(
   let lo = 0;
   for (let i = 0; i < t1.length; i++) {
     const ti = t1[i]!;
-    while (lo < t2.length && t2[lo]! < ti - maxLag) lo++;
+    lo = firstNotBelow(t2, lo, ti - maxLag);
     for (let j = lo; j < t2.length; j++) {
       const d = t2[j]! - ti;
       if (d > maxLag) break;
@@ -129,6 +175,9 @@ function integerRangeCounts(
   const lag = starts.map((s) => firstLagOfBin(s - h, binSamples));
   const [l0, l1, l2, l3, l4, l5, l6, l7] = [lag[0]!, lag[1]!, lag[2]!, lag[3]!, lag[4]!, lag[5]!, lag[6]!, lag[7]!];
   const n2 = t2.length;
+  // Gallop when t2 is much denser than t1 (a small cluster against a large one): the pointers
+  // then jump over many spikes of t2 per spike of t1.
+  const gallop = n2 > 8 * t1.length;
   let lo = 0;
   let hi = 0;
   let p0 = 0;
@@ -147,16 +196,30 @@ function integerRangeCounts(
   let c6 = 0;
   for (let i = 0; i < t1.length; i++) {
     const ti = t1[i]!;
-    while (lo < n2 && t2[lo]! < ti - maxLag) lo++;
-    while (hi < n2 && !(t2[hi]! - ti > maxLag)) hi++;
-    while (p0 < n2 && t2[p0]! < ti + l0) p0++;
-    while (p1 < n2 && t2[p1]! < ti + l1) p1++;
-    while (p2 < n2 && t2[p2]! < ti + l2) p2++;
-    while (p3 < n2 && t2[p3]! < ti + l3) p3++;
-    while (p4 < n2 && t2[p4]! < ti + l4) p4++;
-    while (p5 < n2 && t2[p5]! < ti + l5) p5++;
-    while (p6 < n2 && t2[p6]! < ti + l6) p6++;
-    while (p7 < n2 && t2[p7]! < ti + l7) p7++;
+    if (gallop) {
+      lo = firstNotBelow(t2, lo, ti - maxLag);
+      hi = firstBeyond(t2, hi, ti, maxLag);
+      p0 = firstNotBelow(t2, p0, ti + l0);
+      p1 = firstNotBelow(t2, p1, ti + l1);
+      p2 = firstNotBelow(t2, p2, ti + l2);
+      p3 = firstNotBelow(t2, p3, ti + l3);
+      p4 = firstNotBelow(t2, p4, ti + l4);
+      p5 = firstNotBelow(t2, p5, ti + l5);
+      p6 = firstNotBelow(t2, p6, ti + l6);
+      p7 = firstNotBelow(t2, p7, ti + l7);
+    } else {
+      // One step or none per pointer and spike: a plain loop beats the galloping call.
+      while (lo < n2 && t2[lo]! < ti - maxLag) lo++;
+      while (hi < n2 && !(t2[hi]! - ti > maxLag)) hi++;
+      while (p0 < n2 && t2[p0]! < ti + l0) p0++;
+      while (p1 < n2 && t2[p1]! < ti + l1) p1++;
+      while (p2 < n2 && t2[p2]! < ti + l2) p2++;
+      while (p3 < n2 && t2[p3]! < ti + l3) p3++;
+      while (p4 < n2 && t2[p4]! < ti + l4) p4++;
+      while (p5 < n2 && t2[p5]! < ti + l5) p5++;
+      while (p6 < n2 && t2[p6]! < ti + l6) p6++;
+      while (p7 < n2 && t2[p7]! < ti + l7) p7++;
+    }
     c0 += span(lo, hi, p0, p1);
     c1 += span(lo, hi, p1, p2);
     c2 += span(lo, hi, p2, p3);
@@ -216,8 +279,8 @@ export function refractoryCorrelogram(
   let hi = 0;
   for (let i = 0; i < t1.length; i++) {
     const ti = t1[i]!;
-    while (lo < n2 && t2[lo]! < ti - maxLag) lo++;
-    while (hi < n2 && !(t2[hi]! - ti > maxLag)) hi++;
+    lo = firstNotBelow(t2, lo, ti - maxLag);
+    hi = firstBeyond(t2, hi, ti, maxLag);
     for (let r = 0; r < nR; r++) {
       let p = first[r]!;
       while (p < n2 && Math.round((t2[p]! - ti) / binSamples) + h < starts[r]!) p++;

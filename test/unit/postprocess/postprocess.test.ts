@@ -162,6 +162,8 @@ test('refractoryCorrelogram has the full correlogram’s central bins, range tot
       const a = Float64Array.from(train(rng, rateHz, 20, 0), (s) => Math.round((s * fs) / FS)).sort();
       const b = Float64Array.from(train(rng, rateHz / 2, 20, 0), (s) => Math.round((s * fs) / FS)).sort();
       const withRepeats = Float64Array.from([...a, ...a.filter((_, i) => i % 7 === 0)]).sort();
+      // A sparse train against a dense one: the pointers gallop over the dense train.
+      const sparse = Float64Array.from(train(rng, rateHz / 20, 20, 0), (s) => Math.round((s * fs) / FS)).sort();
       // Fractional times take the general path (integer times the one with integer range boundaries).
       const fractional = a.map((s, i) => s + (i % 3) / 4).sort();
       for (const [t1, t2, auto] of [
@@ -170,6 +172,8 @@ test('refractoryCorrelogram has the full correlogram’s central bins, range tot
         [b, a, false],
         [fractional, fractional, true],
         [fractional, b, false],
+        [sparse, withRepeats, false],
+        [sparse, fractional, false],
       ] as const) {
         const full = correlogram(t1, t2, fs, auto);
         const fast = refractoryCorrelogram(t1, t2, fs, auto);
