@@ -5,6 +5,11 @@
  * window size counts, as MATLAB Kilosort intended; ks25-algorithm.md §5.1 and §11 item 3).
  */
 
+/** Whether the pointers over t2 gallop: t2 much denser than t1 (a small cluster against a large one). */
+function gallops(n1: number, n2: number): boolean {
+  return n2 > 8 * n1;
+}
+
 /**
  * First index q ≥ p of ascending `t` with !(t[q] < x) (t.length if none). It gallops (steps 1, 2,
  * 4, … then bisects), so a pointer that jumps far over a dense train costs the logarithm of the
@@ -177,7 +182,7 @@ function integerRangeCounts(
   const n2 = t2.length;
   // Gallop when t2 is much denser than t1 (a small cluster against a large one): the pointers
   // then jump over many spikes of t2 per spike of t1.
-  const gallop = n2 > 8 * t1.length;
+  const gallop = gallops(t1.length, n2);
   let lo = 0;
   let hi = 0;
   let p0 = 0;
@@ -251,6 +256,8 @@ function integerRangeCounts(
  * pointer steps per spike instead of one step per spike of t2 within ±500 ms. With integer spike
  * times (as the engine's), each boundary is an integer lag found once, and a pointer step is one
  * comparison of sample times instead of a division and a rounding.
+ *
+ * @param integerTimes whether every time of both trains is an integer of at most 2⁵³ (null: checked here)
  */
 export function refractoryCorrelogram(
   t1: Float64Array,
@@ -258,6 +265,7 @@ export function refractoryCorrelogram(
   sampleRateHz: number,
   isAuto: boolean,
   halfWidthBins = 500,
+  integerTimes: boolean | null = null,
 ): Float64Array {
   const h = halfWidthBins;
   if (!Number.isInteger(h) || h < 251)
@@ -269,7 +277,7 @@ export function refractoryCorrelogram(
   const starts = [0, h - 249, h - 50, h - 10, h + 11, h + 51, h + 250, 2 * h + 1];
   const nR = starts.length;
   const central = 3; // the range of the central bins, counted bin by bin
-  if (allSafeIntegers(t1) && (t2 === t1 || allSafeIntegers(t2))) {
+  if (integerTimes ?? (allSafeIntegers(t1) && (t2 === t1 || allSafeIntegers(t2)))) {
     integerRangeCounts(t1, t2, binSamples, isAuto, h, maxLag, starts, counts);
     return counts;
   }
@@ -311,13 +319,22 @@ export function ccgMetrics(
 ): RefractoryMetrics {
   // Both give the same metrics; visiting the pairs is cheaper for sparse trains (a few spikes of
   // t2 per second), the boundary pointers (~10 steps per spike of either train) for dense ones.
+  // With integer times a pointer step is one comparison, about half a pair's visit (a division
+  // and a rounding): the pointers win from ~5 pairs per spike (~5 Hz) on; with galloping
+  // pointers, a step over a much denser t2 costs about the logarithm of the density ratio.
   const n1 = t1.length;
   const n2 = t2.length;
   const spanSamples = n2 > 1 ? t2[n2 - 1]! - t2[0]! : 0;
   const pairsPerSpike = spanSamples > 0 ? (n2 * (1.001 * sampleRateHz)) / spanSamples : n2;
-  const k =
-    n1 * pairsPerSpike < 10 * (n1 + n2)
-      ? correlogram(t1, t2, sampleRateHz, isAuto)
-      : refractoryCorrelogram(t1, t2, sampleRateHz, isAuto);
+  const integerTimes = allSafeIntegers(t1) && (t2 === t1 || allSafeIntegers(t2));
+  let visitPairs: boolean;
+  if (!integerTimes) visitPairs = n1 * pairsPerSpike < 10 * (n1 + n2);
+  else {
+    const pointerSteps = gallops(n1, n2) ? 20 * n1 * (1 + Math.log2(n2 / n1)) : 10 * (n1 + n2);
+    visitPairs = 4 * n1 * pairsPerSpike < pointerSteps;
+  }
+  const k = visitPairs
+    ? correlogram(t1, t2, sampleRateHz, isAuto)
+    : refractoryCorrelogram(t1, t2, sampleRateHz, isAuto, 500, integerTimes);
   return refractoryMetrics(k, isAuto);
 }
