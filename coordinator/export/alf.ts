@@ -104,7 +104,8 @@ export function writeAlf(alfDir: string, result: SortingResult, options: AlfOpti
   const waveforms = templateWaveformsVolts(result, dims, derived.unwhitenedCounts, meanY, channels);
   const waveformShape = [T, PHY_LEADING_ZEROS + dims.nt0, nWf];
   const uuids = clusterUuids(options.runId, probeCollection, T);
-  const timesS = Float64Array.from(spikes.samples, (v) => v / result.sampleRateHz);
+  const timesS = new Float64Array(spikes.samples.length);
+  for (let i = 0; i < timesS.length; i++) timesS[i] = spikes.samples[i]! / result.sampleRateHz;
   partDone('derive');
   const metrics = unitMetrics({
     timesS,

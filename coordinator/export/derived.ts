@@ -135,24 +135,30 @@ export function nearestChannels(result: SortingResult, dims: SortingDims, peakCh
  * template's peak-channel depth when no channel has a positive PC1 feature.
  */
 export function spikeDepthsUm(result: SortingResult, dims: SortingDims, templateDepthsUm: Float64Array): Float64Array {
-  const { nSpikes: S, nPc, nFeatures: K } = dims;
+  const { nSpikes: S, nTemplates: T, nPc, nFeatures: K } = dims;
   const { features, templates } = result.spikes;
   const ind = result.templates.pcFeatureInd;
   const pos = result.probe.localPositionsUm;
   const out = new Float64Array(S);
   const width = nPc * K;
+  // The y of each template's K feature channels, looked up once instead of once per spike.
+  const channelY = new Float64Array(T * K);
+  for (let i = 0; i < T * K; i++) channelY[i] = pos[2 * ind[i]! + 1]!;
   let s = 0;
   // PC features are read chunk by chunk in spike order: never the whole (S, nPc, K) array.
   features.scan('pc', null, (chunk) => {
-    for (let row = 0; row < chunk.length / width; row++, s++) {
+    const rows = chunk.length / width;
+    for (let row = 0; row < rows; row++, s++) {
       const t = templates[s]!;
+      const at = row * width;
+      const yAt = t * K;
       let num = 0;
       let den = 0;
       for (let k = 0; k < K; k++) {
-        const pc1 = chunk[row * width + k]!;
+        const pc1 = chunk[at + k]!;
         if (!(pc1 > 0)) continue;
         const w = pc1 * pc1;
-        num += w * pos[2 * ind[t * K + k]! + 1]!;
+        num += w * channelY[yAt + k]!;
         den += w;
       }
       out[s] = den > 0 ? num / den : templateDepthsUm[t]!;

@@ -22,14 +22,30 @@ export function selectSubsetSpikes(spikeTemplates: Uint32Array, nTemplates: numb
   if (!Number.isInteger(maxPerTemplate) || maxPerTemplate < 1) {
     throw new RangeError(`spike subset: maxPerTemplate ${expected('an integer ≥ 1', maxPerTemplate)}`);
   }
-  const members: number[][] = Array.from({ length: nTemplates }, () => []);
-  for (let s = 0; s < spikeTemplates.length; s++) members[spikeTemplates[s]!]!.push(s);
-  const picked: number[] = [];
-  for (const m of members) {
-    if (m.length <= maxPerTemplate) picked.push(...m);
-    else for (let k = 0; k < maxPerTemplate; k++) picked.push(m[Math.floor((k * m.length) / maxPerTemplate)]!);
+  // Each template's spikes, ascending, as one counting sort into typed arrays (no per-spike push).
+  const start = new Int32Array(nTemplates + 1);
+  for (let s = 0; s < spikeTemplates.length; s++) {
+    const t = spikeTemplates[s]!;
+    if (t >= nTemplates)
+      throw new RangeError(`spike subset: spike ${s} ${expected(`a template below ${nTemplates}`, t)}`);
+    start[t + 1]!++;
   }
-  return picked.sort((a, b) => a - b);
+  for (let t = 0; t < nTemplates; t++) start[t + 1]! += start[t]!;
+  const members = new Int32Array(spikeTemplates.length);
+  const next = start.slice(0, nTemplates);
+  for (let s = 0; s < spikeTemplates.length; s++) members[next[spikeTemplates[s]!]!++] = s;
+  let nPicked = 0;
+  for (let t = 0; t < nTemplates; t++) nPicked += Math.min(maxPerTemplate, start[t + 1]! - start[t]!);
+  const picked = new Int32Array(nPicked);
+  let at = 0;
+  for (let t = 0; t < nTemplates; t++) {
+    const m = members.subarray(start[t], start[t + 1]);
+    if (m.length <= maxPerTemplate) {
+      picked.set(m, at);
+      at += m.length;
+    } else for (let k = 0; k < maxPerTemplate; k++) picked[at++] = m[Math.floor((k * m.length) / maxPerTemplate)]!;
+  }
+  return Array.from(picked.sort());
 }
 
 export interface SpikeSubset {

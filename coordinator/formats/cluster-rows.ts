@@ -153,8 +153,11 @@ export class ClusterOrderedRows {
       const from = new Int32Array(chunk.buffer, chunk.byteOffset, chunk.length);
       for (let r = 0; r < rows; r++) {
         const c = rowCluster[row]!;
-        staged.set(from.subarray(r * w, r * w + w), at[c]);
-        at[c]! += w;
+        // Value by value: a view per row would cost more than its few dozen values.
+        const dst = at[c]!;
+        const src = r * w;
+        for (let k = 0; k < w; k++) staged[dst + k] = from[src + k]!;
+        at[c] = dst + w;
         if (++row === end) {
           flush();
           prepare();

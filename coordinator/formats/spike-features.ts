@@ -37,13 +37,51 @@ function checkAscending(rows: ArrayLike<number>, nSpikes: number): void {
   }
 }
 
-function keptRows(values: Float32Array, width: number, keep: Uint8Array, first: number, count: number): Float32Array {
+/** Runs of at least this many floats are copied with one `set`; shorter ones value by value (no view per run). */
+const SET_MIN_FLOATS = 512;
+
+/**
+ * Copies `count` rows of `width` floats from `from` (at row `fromRow`) to `to` (at row `toRow`),
+ * as 32-bit integers: every bit pattern as it is, NaN payloads included.
+ */
+function copyRows(
+  from: Int32Array,
+  fromRow: number,
+  to: Int32Array,
+  toRow: number,
+  count: number,
+  width: number,
+): void {
+  const n = count * width;
+  const src = fromRow * width;
+  const dst = toRow * width;
+  if (n >= SET_MIN_FLOATS) to.set(from.subarray(src, src + n), dst);
+  else for (let k = 0; k < n; k++) to[dst + k] = from[src + k]!;
+}
+
+function int32View(a: Float32Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, a.length);
+}
+
+/**
+ * The rows of `values` (`count` rows from spike `first`) whose `keep` entry is 1: `values` itself
+ * when all are, else a packed copy, in `into` when given (large enough) or a new array.
+ */
+function keptRows(
+  values: Float32Array,
+  width: number,
+  keep: Uint8Array,
+  first: number,
+  count: number,
+  into: Float32Array | null = null,
+): Float32Array {
   let n = 0;
   for (let i = 0; i < count; i++) n += keep[first + i]!;
   if (n === count) return values;
-  const out = new Float32Array(n * width);
+  const out = into === null ? new Float32Array(n * width) : into.subarray(0, n * width);
+  const from = int32View(values);
+  const to = int32View(out);
   let at = 0;
-  // One copy per run of kept rows (most rows are kept).
   for (let i = 0; i < count;) {
     if (!keep[first + i]) {
       i++;
@@ -51,7 +89,7 @@ function keptRows(values: Float32Array, width: number, keep: Uint8Array, first: 
     }
     let end = i + 1;
     while (end < count && keep[first + end]) end++;
-    out.set(values.subarray(i * width, end * width), at * width);
+    copyRows(from, i, to, at, end - i, width);
     at += end - i;
     i = end;
   }
@@ -210,11 +248,16 @@ export class RecordSpikeFeatures implements SpikeFeatures {
 
   scan(kind: FeatureKind, keep: Uint8Array | null, sink: (chunk: Float32Array) => void): void {
     const w = this.widths[kind];
+    // The sink keeps no chunk past its call, so every batch is read into (and packed in) the same two buffers.
+    let largest = 0;
+    for (const part of this.parts) largest = Math.max(largest, part.count);
+    const buffer = new Float32Array(largest * w);
+    const packed = keep === null ? null : new Float32Array(largest * w);
     this.parts.forEach((part, p) => {
       if (part.count === 0) return;
-      const values = new Float32Array(part.count * w);
+      const values = buffer.subarray(0, part.count * w);
       this.read(part, kind, 0, part.count, values);
-      sink(keep === null ? values : keptRows(values, w, keep, this.starts[p]!, part.count));
+      sink(keep === null ? values : keptRows(values, w, keep, this.starts[p]!, part.count, packed));
     });
   }
 
@@ -272,7 +315,9 @@ export class SelectedSpikeFeatures implements SpikeFeatures {
     const n = from === 0 ? 0 : rows.length / from;
     const copied = Math.min(from, to);
     const out = new Float32Array(n * to);
-    for (let r = 0; r < n; r++) out.set(rows.subarray(r * from, r * from + copied), r * to);
+    const src = int32View(rows);
+    const dst = int32View(out);
+    for (let r = 0; r < n; r++) for (let k = 0; k < copied; k++) dst[r * to + k] = src[r * from + k]!;
     return out;
   }
 

@@ -59,19 +59,30 @@ export function amplitudeCutoff(
   const contamination = new Float64Array(nClusters);
   const missing = new Float64Array(nClusters).fill(NaN);
   const good: boolean[] = [];
-  const trainAbove = (g: Int32Array, th: number): Float64Array => {
-    const out: number[] = [];
-    for (const i of g) if (scores[i]! > th) out.push(samples[i]!);
-    return Float64Array.from(out);
+  // Each cluster's times and scores are gathered once; every threshold's train is then a pass
+  // over them (typed arrays, no per-spike allocation).
+  const trainAbove = (times: Float64Array, clusterScores: Float64Array, th: number): Float64Array => {
+    let n = 0;
+    for (let k = 0; k < clusterScores.length; k++) if (clusterScores[k]! > th) n++;
+    if (n === times.length) return times;
+    const out = new Float64Array(n);
+    for (let k = 0, at = 0; k < clusterScores.length; k++) if (clusterScores[k]! > th) out[at++] = times[k]!;
+    return out;
   };
   for (let c = 0; c < nClusters; c++) {
     const g = groups[c]!;
+    const times = new Float64Array(g.length);
+    const clusterScores = new Float64Array(g.length);
+    for (let k = 0; k < g.length; k++) {
+      times[k] = samples[g[k]!]!;
+      clusterScores[k] = scores[g[k]!]!;
+    }
     let th = options.startThreshold;
     let tolerance = options.tolerance;
     let passed = false;
     let firstStep = true;
     while (th >= options.endThreshold - 1e-9) {
-      const train = trainAbove(g, th);
+      const train = trainAbove(times, clusterScores, th);
       if (train.length === 0) {
         th -= options.step;
         continue;
@@ -85,14 +96,14 @@ export function amplitudeCutoff(
     }
     th += options.step;
     thresholds[c] = th;
-    const kept = trainAbove(g, th);
+    const kept = trainAbove(times, clusterScores, th);
     const m = kept.length > 0 ? ccgMetrics(kept, kept, options.sampleRateHz, true) : null;
     contamination[c] = m === null || !Number.isFinite(m.contamination) ? 1 : Math.min(1, m.contamination);
-    const keptAmplitudes: number[] = [];
-    for (const i of g) {
-      if (scores[i]! > th) {
-        keep[i] = 1;
-        if (amplitudes !== null) keptAmplitudes.push(amplitudes[i]!);
+    const keptAmplitudes = new Float64Array(kept.length);
+    for (let k = 0, at = 0; k < g.length; k++) {
+      if (clusterScores[k]! > th) {
+        keep[g[k]!] = 1;
+        if (amplitudes !== null) keptAmplitudes[at++] = amplitudes[g[k]!]!;
       }
     }
     if (amplitudes !== null) missing[c] = missingFraction(keptAmplitudes);

@@ -202,8 +202,19 @@ export function bimodality(values: Float64Array, fromA: Uint8Array): number {
   const h = new Float64Array(nBins);
   for (let i = 0; i < nBins; i++) h[i] = (2 * raw[i]! + (raw[i - 1] ?? raw[i]!) + (raw[i + 1] ?? raw[i]!)) / 4;
   const median = (wantA: number): number => {
-    const v = Array.from(values.filter((_, i) => fromA[i] === wantA)).sort((x, y) => x - y);
-    return v[Math.floor((v.length - 1) / 2)]!;
+    let count = 0;
+    for (let i = 0; i < n; i++) if (fromA[i] === wantA) count++;
+    const v = new Float64Array(count);
+    let nan = false;
+    for (let i = 0, at = 0; i < n; i++) {
+      if (fromA[i] !== wantA) continue;
+      v[at++] = values[i]!;
+      nan ||= Number.isNaN(values[i]!);
+    }
+    // A typed sort orders numbers as the comparator x − y does (±0 alike in what follows); with a
+    // NaN that comparator's order is the engine's, so that case keeps it.
+    if (nan) return Array.from(v).sort((x, y) => x - y)[Math.floor((count - 1) / 2)]!;
+    return v.sort()[Math.floor((count - 1) / 2)]!;
   };
   let i0 = binOf(median(0));
   let i1 = binOf(median(1));

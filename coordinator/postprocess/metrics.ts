@@ -146,11 +146,12 @@ export function contaminationEstimate(
   minIsiS: number,
 ): number {
   if (timesS.length === 0) return NaN;
-  const kept: number[] = [timesS[0]!];
-  for (let i = 1; i < timesS.length; i++) if (timesS[i]! - timesS[i - 1]! > minIsiS) kept.push(timesS[i]!);
+  const kept = new Float64Array(timesS.length);
+  kept[0] = timesS[0]!;
+  let n = 1;
+  for (let i = 1; i < timesS.length; i++) if (timesS[i]! - timesS[i - 1]! > minIsiS) kept[n++] = timesS[i]!;
   let violations = 0;
-  for (let i = 1; i < kept.length; i++) if (kept[i]! - kept[i - 1]! < refractoryS) violations++;
-  const n = kept.length;
+  for (let i = 1; i < n; i++) if (kept[i]! - kept[i - 1]! < refractoryS) violations++;
   return violations / (2 * n * (refractoryS - minIsiS)) / (n / (t1S - t0S));
 }
 
@@ -201,7 +202,8 @@ const CONTAMINATION_PCT = 10;
  */
 export function slidingRefractory(timesS: ArrayLike<number>): SlidingRp {
   const n = timesS.length;
-  const ticks = Float64Array.from({ length: n }, (_, i) => Math.round(timesS[i]! * RP_TICK_HZ));
+  const ticks = new Float64Array(n);
+  for (let i = 0; i < n; i++) ticks[i] = Math.round(timesS[i]! * RP_TICK_HZ);
   const acg = new Float64Array(RP_BINS);
   let pairs1to2s = 0;
   let lo = 0;
@@ -489,15 +491,30 @@ export function unitMetrics(input: UnitMetricsInput, params: UnitMetricsParams =
     const n = idx.length;
     m.spike_count[c] = n;
     if (n > 0) {
-      const times = Float64Array.from(idx, (s) => input.timesS[s]!);
-      const amps = Float64Array.from(idx, (s) => input.ampsV[s]!);
-      const dB = amps.map((a) => 20 * Math.log10(a));
-      m.amp_max[c] = amps.reduce((a, b) => Math.max(a, b), -Infinity);
-      m.amp_min[c] = amps.reduce((a, b) => Math.min(a, b), Infinity);
+      // Plain loops (no per-spike callbacks); every sum in spike order as before.
+      const times = new Float64Array(n);
+      const amps = new Float64Array(n);
+      const dB = new Float64Array(n);
+      let ampMax = -Infinity;
+      let ampMin = Infinity;
+      let dBSum = 0;
+      for (let k = 0; k < n; k++) {
+        const s = idx[k]!;
+        times[k] = input.timesS[s]!;
+        const a = (amps[k] = input.ampsV[s]!);
+        dB[k] = 20 * Math.log10(a);
+        ampMax = Math.max(ampMax, a);
+        ampMin = Math.min(ampMin, a);
+        dBSum += dB[k]!;
+      }
+      m.amp_max[c] = ampMax;
+      m.amp_min[c] = ampMin;
       m.amp_median[c] = 10 ** (median(dB) / 20);
       if (n > 1) {
-        const mean = dB.reduce((a, b) => a + b, 0) / n;
-        m.amp_std_dB[c] = Math.sqrt(dB.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+        const mean = dBSum / n;
+        let ss = 0;
+        for (let k = 0; k < n; k++) ss += (dB[k]! - mean) ** 2;
+        m.amp_std_dB[c] = Math.sqrt(ss / (n - 1));
       }
       m.contamination[c] = contaminationEstimate(times, t0, t1, params.refractoryPeriodS, params.minIsiS);
       m.contamination_alt[c] = contaminationHill(times, params.refractoryPeriodS);

@@ -186,8 +186,12 @@ export async function assembleSorting(
   const origin = new Int32Array(split.nClusters);
   for (let j = 0; j < nT; j++) origin[j] = j;
   for (const s of split.splits) origin[s.child] = s.reference;
-  // Parent–child pairs of the splits, keyed parent · nClusters + child (looked up for every pair of kept clusters).
-  const splitPairs = new Set(split.splits.map((s) => s.parent * split.nClusters + s.child));
+  // Each cluster's split partners (parents and children), looked up for every pair of kept clusters.
+  const splitPartners: number[][] = Array.from({ length: split.nClusters }, () => []);
+  for (const s of split.splits) {
+    splitPartners[s.parent]!.push(s.child);
+    splitPartners[s.child]!.push(s.parent);
+  }
 
   // Keep clusters that still own spikes, renumbered in order.
   const kept = new Int32Array(split.nClusters).fill(-1);
@@ -231,15 +235,31 @@ export async function assembleSorting(
   const thresholds = new Float64Array(nK);
   const contamPct = new Float64Array(nK);
   const labels: Array<'good' | 'mua'> = [];
+  const { temporal, spatial } = model;
+  const channels = new Int32Array(nC);
   for (let k = 0; k < nK; k++) {
     const c = oldOf[k]!;
     const j = origin[c]!;
+    // A channel whose spatial factors are all ±0 gets +0 (0 + ±0 + … is +0) as long as the temporal
+    // factors are finite: such channels (most, when templates live near their peak) are left at
+    // the array's +0 instead of summed.
+    let finite = true;
+    for (let i = j * NT0 * RANK; i < (j + 1) * NT0 * RANK; i++) if (!Number.isFinite(temporal[i]!)) finite = false;
+    let nActive = 0;
+    for (let ch = 0; ch < nC; ch++) {
+      let zero = finite;
+      for (let r = 0; r < RANK && zero; r++) if (spatial[(j * nC + ch) * RANK + r] !== 0) zero = false;
+      if (!zero) channels[nActive++] = ch;
+    }
     for (let t = 0; t < NT0; t++) {
-      for (let ch = 0; ch < nC; ch++) {
+      const tAt = (j * NT0 + t) * RANK;
+      const wAt = (k * NT0 + t) * nC;
+      for (let a = 0; a < nActive; a++) {
+        const ch = channels[a]!;
+        const sAt = (j * nC + ch) * RANK;
         let v = 0;
-        for (let r = 0; r < RANK; r++)
-          v += model.temporal[(j * NT0 + t) * RANK + r]! * model.spatial[(j * nC + ch) * RANK + r]!;
-        waveforms[(k * NT0 + t) * nC + ch] = v;
+        for (let r = 0; r < RANK; r++) v += temporal[tAt + r]! * spatial[sAt + r]!;
+        waveforms[wAt + ch] = v;
       }
     }
     for (let i = 0; i < K; i++) {
@@ -258,12 +278,14 @@ export async function assembleSorting(
     const mapped = clusterOfTemplate[featureInd[i]!]!;
     featureInd[i] = mapped >= 0 ? mapped : Math.floor(i / K);
   }
+  const partnerOfRow = new Int32Array(split.nClusters).fill(-1); // a for the split partners of row a's cluster
   for (let a = 0; a < nK; a++) {
+    const ca = oldOf[a]!;
+    for (const p of splitPartners[ca]!) partnerOfRow[p] = a;
+    const row = origin[ca]! * nT;
     for (let b = 0; b < nK; b++) {
-      const ca = oldOf[a]!;
       const cb = oldOf[b]!;
-      const pair = splitPairs.has(ca * split.nClusters + cb) || splitPairs.has(cb * split.nClusters + ca);
-      similarity[a * nK + b] = a === b || pair ? 1 : out.correlations.similarity[origin[ca]! * nT + origin[cb]!]!;
+      similarity[a * nK + b] = a === b || partnerOfRow[cb] === a ? 1 : out.correlations.similarity[row + origin[cb]!]!;
     }
   }
 

@@ -26,6 +26,7 @@ test('subset selection: all spikes of small templates, evenly spread ones of lar
   assert.deepEqual(selectSubsetSpikes(Uint32Array.from([0, 0, 0, 0, 0, 1, 1, 0]), 2, 2), [0, 3, 5, 6]);
   assert.deepEqual(selectSubsetSpikes(Uint32Array.from([1, 0, 1]), 3, 5), [0, 1, 2]);
   assert.throws(() => selectSubsetSpikes(Uint32Array.of(0), 1, 0), /maxPerTemplate/);
+  assert.throws(() => selectSubsetSpikes(Uint32Array.of(0, 2), 2, 1), /spike 1 .*template below 2/);
 });
 
 test('_phy_spikes_subset.*: raw windows on the template channels, in volts, zero outside the file', () => {

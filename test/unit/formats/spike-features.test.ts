@@ -87,6 +87,23 @@ test('a scan of the kept rows gives them in spike order, like the in-memory feat
   }
 });
 
+test('a scan keeps every bit of the kept rows, in long runs and short ones', () => {
+  // 300 spikes × 8 floats: a run of 100 kept rows (800 floats, one copy), then kept rows one or two
+  // at a time; every value a distinct NaN payload or number, compared as bits.
+  const W = 8;
+  const n = 300;
+  const bits = new Int32Array(n * W).map((_, i) => (i % 5 === 0 ? 0x7fc00000 + i : i * 7919));
+  const values = new Float32Array(bits.buffer);
+  const keep = new Uint8Array(n).map((_, i) => (i < 100 || i % 3 !== 0 ? 1 : 0));
+  const features = new MemorySpikeFeatures(n, new Float32Array(n), values);
+  const got: number[] = [];
+  features.scan('pc', keep, (chunk) => got.push(...new Int32Array(chunk.buffer, chunk.byteOffset, chunk.length)));
+  const want: number[] = [];
+  for (let s = 0; s < n; s++) if (keep[s]) for (let k = 0; k < W; k++) want.push(bits[s * W + k]!);
+  assert.equal(want.length, (100 + 134) * W);
+  assert.deepEqual(got, want);
+});
+
 test('rows out of order or out of range are refused, naming the row', () => {
   const { dir, cleanup } = tmpDir();
   const { records } = fixture(dir);

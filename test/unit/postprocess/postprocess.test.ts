@@ -155,20 +155,34 @@ test('refractoryCorrelogram has the full correlogram’s central bins, range tot
     for (let b = from; b <= to; b++) s += k[b]!;
     return s;
   };
-  for (const fs of [30_000, 25_000]) {
+  // 30 000.237 Hz: a calibrated SpikeGLX rate, bins of a non-integer number of samples.
+  for (const fs of [30_000, 25_000, 30_000.237]) {
     for (const rateHz of [3, 40, 150]) {
       // Integer samples with repeated times (lag-0 pairs), over 20 s.
       const a = Float64Array.from(train(rng, rateHz, 20, 0), (s) => Math.round((s * fs) / FS)).sort();
       const b = Float64Array.from(train(rng, rateHz / 2, 20, 0), (s) => Math.round((s * fs) / FS)).sort();
       const withRepeats = Float64Array.from([...a, ...a.filter((_, i) => i % 7 === 0)]).sort();
+      // A sparse train against a dense one: the pointers gallop over the dense train.
+      const sparse = Float64Array.from(train(rng, rateHz / 20, 20, 0), (s) => Math.round((s * fs) / FS)).sort();
+      // Fractional times take the general path (integer times the one with integer range boundaries).
+      const fractional = a.map((s, i) => s + (i % 3) / 4).sort();
       for (const [t1, t2, auto] of [
         [withRepeats, withRepeats, true],
         [a, b, false],
         [b, a, false],
+        [fractional, fractional, true],
+        [fractional, b, false],
+        [sparse, withRepeats, false],
+        [sparse, fractional, false],
       ] as const) {
         const full = correlogram(t1, t2, fs, auto);
         const fast = refractoryCorrelogram(t1, t2, fs, auto);
-        for (let l = -10; l <= 10; l++) assert.equal(fast[500 + l], full[500 + l], `bin ${l} at ${rateHz} Hz`);
+        for (let l = -10; l <= 10; l++)
+          assert.equal(
+            fast[500 + l],
+            full[500 + l],
+            `bin ${l} at ${rateHz} Hz, fs ${fs}, auto ${auto}, t1 of ${t1.length}`,
+          );
         for (const [from, to] of ranges) assert.equal(sum(fast, from, to), sum(full, from, to), `bins ${from}…${to}`);
         assert.equal(sum(fast, 0, 1000), sum(full, 0, 1000));
         assert.deepEqual(refractoryMetrics(fast, auto), refractoryMetrics(full, auto));
