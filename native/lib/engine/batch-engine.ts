@@ -119,6 +119,8 @@ export interface BatchEngineOptions {
   maxPooledArrays?: number;
   /** `.cbin` chunks its readers decode ahead (OpenRecordingOptions.cbinPrefetchChunks). @default the reader's */
   cbinPrefetchChunks?: number;
+  /** Bytes of decoded `.cbin` chunks its readers keep (OpenRecordingOptions.cbinCacheBytes). @default the reader's */
+  cbinCacheBytes?: number;
 }
 
 export class BatchEngine {
@@ -224,6 +226,7 @@ export class BatchEngine {
     const rec = await openRecording(work.recordingPath, {
       allowPartialSample: work.allowPartialSample,
       ...(this.options.cbinPrefetchChunks !== undefined ? { cbinPrefetchChunks: this.options.cbinPrefetchChunks } : {}),
+      ...(this.options.cbinCacheBytes !== undefined ? { cbinCacheBytes: this.options.cbinCacheBytes } : {}),
     });
     if (this.options.authorize) {
       try {
