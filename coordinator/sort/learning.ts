@@ -169,3 +169,38 @@ export function selectTemplates(state: TemplateState, keep: readonly number[]): 
   state.nsp = keep.map((j) => state.nsp[j]!);
   state.temporal = keep.map((j) => state.temporal[j]!);
 }
+
+/**
+ * The templates `keep` (ascending) of a factorisation, as Kilosort indexes W, U and mu after triage
+ * instead of factorising again: each template's factors depend on its own running mean only, so
+ * these are the survivors' factors. (Factorising the survivors again, warm-started from these, ran
+ * 100 more power iterations per template for the same subspace: about a third of the global step.)
+ */
+export function selectModelTemplates(model: TemplateModel, keep: readonly number[]): TemplateModel {
+  const { templateSamples: nt0, rank, nChannels } = model;
+  const temporal = new Float32Array(keep.length * nt0 * rank);
+  const spatial = new Float32Array(keep.length * nChannels * rank);
+  keep.forEach((j, k) => {
+    temporal.set(model.temporal.subarray(j * nt0 * rank, (j + 1) * nt0 * rank), k * nt0 * rank);
+    spatial.set(model.spatial.subarray(j * nChannels * rank, (j + 1) * nChannels * rank), k * nChannels * rank);
+  });
+  return {
+    ...model,
+    nTemplates: keep.length,
+    temporal,
+    spatial,
+    meanAmplitude: Float32Array.from(keep, (j) => model.meanAmplitude[j]!),
+    peakChannel: Int32Array.from(keep, (j) => model.peakChannel[j]!),
+  };
+}
+
+/**
+ * Triage (from the second round on) and the survivors' factors: the round's model. `state` keeps
+ * only the survivors.
+ */
+export function triageAndSelect(state: TemplateState, model: TemplateModel, options: TriageOptions): TemplateModel {
+  const keep = triage(state, model, options);
+  if (keep.length === state.dWU.length) return model;
+  selectTemplates(state, keep);
+  return selectModelTemplates(model, keep);
+}

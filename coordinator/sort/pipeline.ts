@@ -37,8 +37,7 @@ import {
   type TemplateState,
   factorize,
   momentum,
-  selectTemplates,
-  triage,
+  triageAndSelect,
 } from './learning.js';
 import {
   MemorySpikeFeatures,
@@ -388,13 +387,7 @@ export async function runEngine(
     for (const round of rounds.slice(r)) {
       const prepareStart = performance.now();
       model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
-      if (r > 0) {
-        const keep = triage(state, model, triageOptions);
-        if (keep.length < state.dWU.length) {
-          selectTemplates(state, keep);
-          model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
-        }
-      }
+      if (r > 0) model = triageAndSelect(state, model, triageOptions);
       const match: MatchModel = {
         model,
         // WtW is derived where the batches are matched (on the device for CUDA).
@@ -503,10 +496,7 @@ export async function runEngine(
       if (cp !== null) cp.remove(`learning/round-${String(r - 1).padStart(5, '0')}`);
     }
     await stateWrite;
-    model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
-    const keep = triage(state, model, triageOptions);
-    selectTemplates(state, keep);
-    model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
+    model = triageAndSelect(state, factorize(state, neighbourhoods, nNeighbours, initialTemporal), triageOptions);
     log.info({ templates: model.nTemplates }, `learning: ${model.nTemplates} templates`);
     if (cp !== null) {
       cp.save('learning/final', { model }, true);

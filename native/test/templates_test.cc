@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "check.h"
@@ -313,6 +315,27 @@ TEST(factorization_rejects_bad_indices) {
     threw = true;
   }
   CHECK(threw);
+}
+
+TEST(factorization_names_the_first_non_finite_value_of_any_template) {
+  const std::size_t nC = 8, F = 5;
+  auto iC = linear_neighbourhoods(nC, 4);
+  std::vector<double> d(F * kNt0 * nC, 1.0);
+  // Two bad templates: the error names the earlier one, whichever thread scanned it.
+  d[(3 * kNt0 + 7) * nC + 2] = std::numeric_limits<double>::infinity();
+  d[(1 * kNt0 + 40) * nC + 5] = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::int32_t> iW(F, 2);
+  for (int threads : {1, 4}) {
+    FactorizeOptions o;
+    o.threads = threads;
+    std::string message;
+    try {
+      factorize_templates(d.data(), F, nC, iC.data(), 4, iW.data(), nullptr, o);
+    } catch (const std::invalid_argument& e) {
+      message = e.what();
+    }
+    CHECK(message.find("non-finite value at " + std::to_string((1 * kNt0 + 40) * nC + 5)) != std::string::npos);
+  }
 }
 
 namespace {

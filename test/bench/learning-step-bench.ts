@@ -39,6 +39,7 @@ import {
   addBirths,
   applyBatchStatistics,
   factorize,
+  selectModelTemplates,
   selectTemplates,
   triage,
   type TemplateState,
@@ -172,9 +173,10 @@ try {
     let model: TemplateModel = timed('factorize', () => factorize(state, neighbourhoods, nNeighbours, initialTemporal));
     timed('  of which zeroLagSimilarity', () => zeroLagSimilarity(model));
     const keep = timed('triage', () => triage(state, model, triageOptions));
-    timed('select + factorize again', () => {
+    // As triageAndSelect: the survivors' rows of the model (no second factorisation).
+    timed('select the survivors', () => {
       selectTemplates(state, keep);
-      model = factorize(state, neighbourhoods, nNeighbours, initialTemporal);
+      model = selectModelTemplates(model, keep);
     });
     templatesAfterTriage = state.dWU.length;
     timed('templateCorrelations (nSimilarMax 1)', () =>

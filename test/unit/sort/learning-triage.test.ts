@@ -11,6 +11,7 @@ import {
   NT0MIN,
   factorize,
   triage,
+  triageAndSelect,
   type TemplateState,
   type TriageOptions,
 } from '../../../coordinator/sort/learning.js';
@@ -90,6 +91,37 @@ for (const seed of [1, 2, 3]) {
     }
   });
 }
+
+test("triageAndSelect gives the survivors' factors: those of factorising the survivors alone", () => {
+  const { state, model } = scenario(2);
+  const options = { minNsp: 0.08, maxSimilarity: 0.9, amplitudeGap: 4 * Math.sqrt(10) };
+  const keep = triage(state, model, options);
+  assert.ok(keep.length < state.dWU.length && keep.length > 0);
+  // The scenario's factorisation was warm-started from the initial temporal basis (no earlier model).
+  const alone: TemplateState = {
+    nChannels,
+    dWU: keep.map((j) => state.dWU[j]!),
+    nsp: keep.map((j) => state.nsp[j]!),
+    temporal: keep.map(() => null),
+  };
+  const want = factorize(alone, neighbourhoods, nNeighbours, initialTemporal);
+  const got = triageAndSelect(state, model, options);
+  assert.equal(got.nTemplates, keep.length);
+  assert.deepEqual(got.temporal, want.temporal);
+  assert.deepEqual(got.spatial, want.spatial);
+  assert.deepEqual(got.meanAmplitude, want.meanAmplitude);
+  assert.deepEqual(got.peakChannel, want.peakChannel);
+  assert.deepEqual(got.neighbours, model.neighbours);
+  assert.deepEqual(state.dWU, alone.dWU);
+  assert.deepEqual(state.nsp, alone.nsp);
+  // The state's warm starts for the next round are the survivors' factors.
+  assert.deepEqual(
+    state.temporal,
+    keep.map((j) => model.temporal.slice(j * NT0 * 3, (j + 1) * NT0 * 3)),
+  );
+  // Nothing dropped: the model itself.
+  assert.equal(triageAndSelect(state, got, { ...options, minNsp: 0, maxSimilarity: 2 }), got);
+});
 
 test('triageTemplates names a bad argument', () => {
   const { model } = scenario(4);
