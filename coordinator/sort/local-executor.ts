@@ -32,6 +32,22 @@ export interface LocalExecutorOptions {
    * {@link prefetchBatchCount} of the executor's concurrency
    */
   prefetchBatches?: number;
+  /** Requests in flight. @default {@link requestsInFlight} */
+  requestsInFlight?: number;
+}
+
+/**
+ * Requests the local executor keeps in flight: 2, or SPIKESHARD_REQUESTS_IN_FLIGHT (for before/after
+ * runs with several CUDA contexts, SPIKESHARD_CUDA_CONTEXTS).
+ */
+export function requestsInFlight(env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env['SPIKESHARD_REQUESTS_IN_FLIGHT'];
+  if (fromEnv === undefined || fromEnv === '') return 2;
+  const n = Number(fromEnv);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 16) {
+    throw new ParameterError(`SPIKESHARD_REQUESTS_IN_FLIGHT: ${expected('an integer from 1 to 16', fromEnv)}`);
+  }
+  return n;
 }
 
 /**
@@ -65,7 +81,7 @@ export class LocalExecutor implements BatchExecutor {
    * never compute at once, but the next batch's file read (fs on the libuv pool, and a `.cbin`'s
    * inflate) proceeds while this one computes. Costs one more batch of samples and its result.
    */
-  readonly concurrency = 2;
+  readonly concurrency: number;
   /** Statistics windows in flight: one per statistics worker, else {@link concurrency}. */
   readonly statisticsConcurrency: number;
   private readonly engine: BatchEngine;
@@ -82,6 +98,7 @@ export class LocalExecutor implements BatchExecutor {
   ) {
     this.choice = backend ?? { backend: 'cpu', reason: 'cpu requested' };
     this.log = log;
+    this.concurrency = options.requestsInFlight ?? requestsInFlight();
     const workers = options.statisticsWorkers ?? statisticsWorkerCount(threads);
     this.statisticsThreads = workers > 0 ? new StatisticsThreads(workers, threads) : null;
     this.statisticsConcurrency = workers > 0 ? workers : this.concurrency;

@@ -12,7 +12,8 @@
 # with --backend $BACKEND under `timeout BUDGET_S`, each resuming from its run folder; a finished sort is
 # scored. Writes to $OUT: NAME.log (the sort's info log), NAME.compare.json, NAME.run.json,
 # gpu-memory.txt (MiB used, every 5 s) and summary.txt. SORT_ARGS adds options to every sort; CPU_PROF=1
-# writes V8 CPU profiles of each sort's threads to /tmp/w/NAME.prof. Exit status 0 when every sort finished.
+# writes V8 CPU profiles of each sort's threads to /tmp/w/NAME.prof; WRAP is a command put before each sort's
+# node (e.g. WRAP='nsys profile -t cuda -o /tmp/w/prof'). Exit status 0 when every sort finished.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck disable=SC1091
@@ -58,7 +59,8 @@ for spec in "$@"; do
     [ "${flag:-}" = nodrift ] && extra+=(--no-drift-correction)
     node_args=()
     [ -n "${CPU_PROF:-}" ] && node_args=(--cpu-prof --cpu-prof-dir "/tmp/w/$name.prof")
-    SPIKESHARD_MEMORY_WINDOWS=1 SPIKESHARD_REPORT_RSS=1 timeout -s INT "$BUDGET_S" node "${node_args[@]}" dist/cli/bin.js sort "$sim" --out "/tmp/w/$name/out" \
+    read -r -a wrap <<<"${WRAP:-}"
+    SPIKESHARD_MEMORY_WINDOWS=1 SPIKESHARD_REPORT_RSS=1 timeout -s INT "$BUDGET_S" "${wrap[@]}" node "${node_args[@]}" dist/cli/bin.js sort "$sim" --out "/tmp/w/$name/out" \
       --backend "$BACKEND" --threads "$THREADS" "${extra[@]}" >>"/tmp/w/$name.log" 2>&1
     rc=$?
     grep -E '"msg":"[a-z -]+ done in|"msg":"learning round"|"msg":"engine: seconds|"msg":"learning: |"msg":"extraction: [0-9]|"msg":"post-processing|clusters \(|maxRssKb|"level":[56]0' \
