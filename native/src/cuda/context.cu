@@ -51,14 +51,17 @@ ContextPool::ContextPool() {
   SPIKESHARD_CUDA_CHECK(cudaGetDeviceCount(&count));
   if (count == 0) throw std::runtime_error("CUDA backend: no CUDA device");
   SPIKESHARD_CUDA_CHECK(cudaSetDevice(0));
-  for (std::size_t i = 0; i < n; ++i) contexts_.push_back(std::make_unique<Context>(*this, i));
-  busy_.assign(n, false);
+  batch_contexts_ = n;
+  for (std::size_t i = 0; i < n + kWaveformContexts; ++i) contexts_.push_back(std::make_unique<Context>(*this, i));
+  busy_.assign(contexts_.size(), false);
 }
 
-std::size_t ContextPool::acquire() {
+std::size_t ContextPool::acquire(ContextUse use) {
+  const std::size_t begin = use == ContextUse::kBatches ? 0 : batch_contexts_;
+  const std::size_t end = use == ContextUse::kBatches ? batch_contexts_ : contexts_.size();
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    for (std::size_t i = 0; i < busy_.size(); ++i) {
+    for (std::size_t i = begin; i < end; ++i) {
       if (!busy_[i]) {
         busy_[i] = true;
         return i;
@@ -132,6 +135,85 @@ std::size_t ContextPool::reserve(std::size_t self, std::size_t old_bytes, std::s
 void ContextPool::unreserve(std::size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   total_bytes_ -= bytes;
+}
+
+namespace {
+
+struct StagedPool {
+  std::mutex mutex;
+  std::condition_variable freed;
+  bool busy[StagedInput::kStagedInputs] = {};
+  void* data[StagedInput::kStagedInputs] = {};
+  std::size_t size[StagedInput::kStagedInputs] = {};
+};
+
+StagedPool& staged_pool() {
+  // Never destroyed, like the contexts: the CUDA runtime may be gone before static destructors run.
+  static StagedPool& pool = *new StagedPool();
+  return pool;
+}
+
+}  // namespace
+
+StagedInput::StagedInput(const void* host, std::size_t bytes) {
+  ContextPool::get();  // the device is set up (and a missing one reported) before any host allocation
+  StagedPool& p = staged_pool();
+  {
+    std::unique_lock<std::mutex> lock(p.mutex);
+    for (;;) {
+      std::size_t i = 0;
+      while (i < kStagedInputs && p.busy[i]) ++i;
+      if (i < kStagedInputs) {
+        index_ = i;
+        p.busy[i] = true;
+        break;
+      }
+      p.freed.wait(lock);
+    }
+  }
+  try {
+    // The holder of a buffer is its only user: it is grown outside the lock.
+    if (p.size[index_] < bytes) {
+      if (p.data[index_] != nullptr) SPIKESHARD_CUDA_CHECK(cudaFreeHost(p.data[index_]));
+      p.data[index_] = nullptr;
+      p.size[index_] = 0;
+      const std::size_t grown = bytes + bytes / 4;
+      SPIKESHARD_CUDA_CHECK(cudaHostAlloc(&p.data[index_], grown, cudaHostAllocDefault));
+      p.size[index_] = grown;
+    }
+    if (bytes > 0) copy_parallel(p.data[index_], host, bytes);
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(p.mutex);
+      p.busy[index_] = false;
+    }
+    p.freed.notify_all();
+    throw;
+  }
+  data_ = p.data[index_];
+}
+
+StagedInput::~StagedInput() {
+  StagedPool& p = staged_pool();
+  {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.busy[index_] = false;
+  }
+  p.freed.notify_all();
+}
+
+std::size_t StagedInput::release_idle() {
+  StagedPool& p = staged_pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  std::size_t freed = 0;
+  for (std::size_t i = 0; i < kStagedInputs; ++i) {
+    if (p.busy[i] || p.data[i] == nullptr) continue;
+    SPIKESHARD_CUDA_CHECK(cudaFreeHost(p.data[i]));
+    freed += p.size[i];
+    p.data[i] = nullptr;
+    p.size[i] = 0;
+  }
+  return freed;
 }
 
 std::uint64_t next_sequence() {
@@ -344,6 +426,7 @@ std::size_t device_bytes_in_use() {
 void release_device_memory() {
   detail::ContextPool& pool = detail::ContextPool::get();
   for (std::size_t i = 0; i < pool.size(); ++i) detail::ContextLease(i)->release();
+  detail::StagedInput::release_idle();
 }
 
 }  // namespace spikeshard::cuda

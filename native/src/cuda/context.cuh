@@ -127,21 +127,28 @@ class Context {
   std::shared_ptr<void> states_[kStateCount];
 };
 
+// Which calls a context serves: the sort's batches, or IBL's waveform chunks (destripe.cu).
+enum class ContextUse { kBatches, kWaveforms };
+
 // The process's contexts: SPIKESHARD_CUDA_CONTEXTS (an integer from 1 to kMaxContexts, default
-// kDefaultContexts). One by default: on the H100 two contexts ran six queued calls in 20.5 instead
-// of 94 ms, but a 10-minute sort, whose host side feeds the device, was no faster (154.0 s against
-// 148.1 s) and held ~450 MB more pinned host memory (docs/cuda.md, "Several device contexts").
-// Created on first use; a failed creation throws and is retried by the next call.
+// kDefaultContexts) for the batches. One by default: on the H100 two contexts ran six queued calls
+// in 20.5 instead of 94 ms, but a 10-minute sort, whose host side feeds the device, was no faster
+// (154.0 s against 148.1 s) and held ~450 MB more pinned host memory (docs/cuda.md, "Several device
+// contexts"). After them, kWaveformContexts for the waveform chunks, whose high-pass occupies 12 of
+// the H100's 132 SMs: two chunks in flight run side by side there. A context allocates nothing
+// until it is used. Created on first use; a failed creation throws and is retried by the next call.
 class ContextPool {
  public:
   static constexpr std::size_t kDefaultContexts = 1;
   static constexpr std::size_t kMaxContexts = 16;
+  static constexpr std::size_t kWaveformContexts = 2;
   static ContextPool& get();
 
   std::size_t size() const { return contexts_.size(); }
-  // Waits (condition variable) until a context is free and takes it: the lowest-numbered free one,
-  // so that calls one after the other always land on context 0 and find its resident state.
-  std::size_t acquire();
+  // Waits (condition variable) until a context of `use` is free and takes it: the lowest-numbered
+  // free one, so that calls one after the other always land on the same context and find its
+  // resident state.
+  std::size_t acquire(ContextUse use = ContextUse::kBatches);
   // Waits until context `index` is free and takes it (statistics, release of all contexts).
   void acquire(std::size_t index);
   void release(std::size_t index);
@@ -162,6 +169,7 @@ class ContextPool {
   std::condition_variable freed_;
   std::vector<std::unique_ptr<Context>> contexts_;
   std::vector<bool> busy_;
+  std::size_t batch_contexts_ = 0;  // contexts [0, batch_contexts_) serve batches, the rest waveforms
   std::size_t total_bytes_ = 0;     // guarded by mutex_
   std::size_t memory_waiters_ = 0;  // contexts waiting in reserve(); guarded by mutex_
 };
@@ -170,7 +178,7 @@ class ContextPool {
 // first device operation.
 class ContextLease {
  public:
-  ContextLease() : pool_(ContextPool::get()), index_(pool_.acquire()) {}
+  explicit ContextLease(ContextUse use = ContextUse::kBatches) : pool_(ContextPool::get()), index_(pool_.acquire(use)) {}
   explicit ContextLease(std::size_t index) : pool_(ContextPool::get()), index_(index) { pool_.acquire(index); }
   ~ContextLease() { pool_.release(index_); }
   ContextLease(const ContextLease&) = delete;
@@ -181,6 +189,28 @@ class ContextLease {
  private:
   ContextPool& pool_;
   std::size_t index_;
+};
+
+// A call's raw input copied into pinned host memory before the call takes a context: the host copy
+// (the largest part of an upload from pageable memory) then runs while the context's stream still
+// computes the call before, instead of inside the lease. The buffers are the process's
+// (kStagedInputs, grown as needed, allocated when first needed); a call waits while all are taken.
+// The lease's stream synchronises before the call returns, so the DMA from the buffer is done when
+// it is handed back.
+class StagedInput {
+ public:
+  static constexpr std::size_t kStagedInputs = 4;
+  StagedInput(const void* host, std::size_t bytes);
+  ~StagedInput();
+  StagedInput(const StagedInput&) = delete;
+  StagedInput& operator=(const StagedInput&) = delete;
+  const void* data() const { return data_; }
+  // Frees the buffers no call holds (release_device_memory); returns the bytes freed.
+  static std::size_t release_idle();
+
+ private:
+  std::size_t index_ = 0;
+  void* data_ = nullptr;
 };
 
 // A number that grows with every call to it (process-wide): tells which context's state was

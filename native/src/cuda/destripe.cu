@@ -424,7 +424,9 @@ void run_destripe(const DestripeInput& in, const WaveformCut* cut, float* out, D
   const std::size_t at_starts = cut != nullptr ? pack.add(cut->starts, cut->n_waves) : 0;
   const std::size_t at_channels = cut != nullptr ? pack.add(cut->channels, cut->n_waves * cut->n_rows) : 0;
 
-  detail::ContextLease lease;
+  const std::size_t raw_bytes = n * in.raw_stride * sizeof(std::int16_t);
+  const detail::StagedInput staged(in.raw, raw_bytes);
+  detail::ContextLease lease(detail::ContextUse::kWaveforms);
   Context& ctx = *lease;
   Laps laps(ctx, timing);
   auto* d_raw = ctx.buffer_of<std::int16_t>(kSlotDestripeRaw, n * in.raw_stride);
@@ -437,7 +439,7 @@ void run_destripe(const DestripeInput& in, const WaveformCut* cut, float* out, D
   const std::size_t n_out = cut != nullptr ? cut->n_waves * cut->n_rows * cut->length : 0;
   float* d_cut = cut != nullptr ? ctx.buffer_of<float>(kSlotDestripeCut, n_out) : nullptr;
 
-  ctx.upload_staged(d_raw, in.raw, n * in.raw_stride * sizeof(std::int16_t));
+  ctx.upload(d_raw, staged.data(), raw_bytes);
   ctx.upload(d_tables, pack.bytes().data(), pack.bytes().size());
   laps.lap(0);
 

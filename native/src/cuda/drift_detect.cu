@@ -546,9 +546,10 @@ DriftBenchmark benchmark_drift_detect(const float* x, std::size_t n_samples, std
 
 DriftDetection preprocess_detect_drift_spikes(const PreprocessBatchInput& input, const DriftDetectArgs& args) {
   detail::check_args(input.n_samples, input.n_channels, args);
+  const std::unique_ptr<detail::StagedInput> staged = detail::stage_raw(input, "preprocess_detect_drift_spikes");
   detail::ContextLease lease;
   Context& ctx = *lease;
-  const float* d_x = detail::run_preprocess(ctx, input, KrigingPieces{}, nullptr, 0);
+  const float* d_x = detail::run_preprocess(ctx, input, KrigingPieces{}, nullptr, 0, false, staged.get());
   return detail::run_detect(ctx, d_x, input.n_samples, input.n_channels, args);
 }
 

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <memory>
+
 #include "context.cuh"
 #include "cuda_backend.h"
 
@@ -25,8 +27,13 @@ void launch_whitening(Context& ctx, const float* d_in, std::size_t n, std::size_
 
 // The fused preprocessing chain (preprocess.cu); returns the device block holding the result.
 // `raw_on_device`: the caller already uploaded the raw block to kSlotRaw (to time the upload apart).
+// `staged`: the raw block already copied into pinned memory (stage_raw), uploaded from there.
 float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const KrigingPieces& kriging,
-                      BenchmarkResult* timing, int repeats, bool raw_on_device = false);
+                      BenchmarkResult* timing, int repeats, bool raw_on_device = false,
+                      const StagedInput* staged = nullptr);
+
+// The raw block of `input` checked and copied into a pinned buffer, before the caller takes a context.
+std::unique_ptr<StagedInput> stage_raw(const PreprocessBatchInput& input, const char* caller);
 
 // Checks that pieces are sorted, disjoint, non-empty, inside n rows and have a matrix.
 void check_pieces(const KrigingPieces& kriging, std::size_t n);

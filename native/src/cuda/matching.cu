@@ -1278,10 +1278,12 @@ FusedMatchResult preprocess_shift_match(const PreprocessBatchInput& input, const
                                         FusedTiming* timing, std::uint64_t model_key,
                                         const ProposalInput* proposals) {
   detail::validate(input.n_samples, input.n_channels, model, options);
+  const std::unique_ptr<detail::StagedInput> staged =
+      timing == nullptr ? detail::stage_raw(input, "preprocess_shift_match") : nullptr;
   detail::ContextLease lease;
   Context& ctx = *lease;
   if (timing == nullptr) {
-    const float* d_data = detail::run_preprocess(ctx, input, kriging, nullptr, 0);
+    const float* d_data = detail::run_preprocess(ctx, input, kriging, nullptr, 0, false, staged.get());
     return detail::run_match(ctx, d_data, input.n_samples, input.n_channels, model, options, want_residual, nullptr,
                              nullptr, nullptr, model_key, proposals);
   }

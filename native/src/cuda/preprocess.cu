@@ -510,9 +510,14 @@ void check_pieces(const KrigingPieces& kriging, std::size_t n) {
   }
 }
 
+std::unique_ptr<StagedInput> stage_raw(const PreprocessBatchInput& input, const char* caller) {
+  spikeshard::detail::require_block(caller, input.raw, input.raw_stride, input.n_samples, input.n_channels);
+  return std::make_unique<StagedInput>(input.raw, input.n_samples * input.raw_stride * sizeof(std::int16_t));
+}
+
 // The fused chain on the device. Returns the device block holding the result.
 float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const KrigingPieces& kriging,
-                      BenchmarkResult* timing, int repeats, bool raw_on_device) {
+                      BenchmarkResult* timing, int repeats, bool raw_on_device, const StagedInput* staged) {
   spikeshard::detail::require_block("preprocess_batch", input.raw, input.raw_stride, input.n_samples,
                                     input.n_channels);
   if (input.good == nullptr) throw std::invalid_argument("preprocess_batch: good-channel mask is null");
@@ -570,7 +575,11 @@ float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const Kri
   float* const result = d_m != nullptr ? d_a : d_b;
 
   if (timing == nullptr) {
-    if (!raw_on_device) ctx.upload_staged(d_raw, input.raw, raw_bytes);
+    if (staged != nullptr) {
+      ctx.upload(d_raw, staged->data(), raw_bytes);
+    } else if (!raw_on_device) {
+      ctx.upload_staged(d_raw, input.raw, raw_bytes);
+    }
     chain();
     return result;
   }
