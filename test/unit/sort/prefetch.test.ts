@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { BatchEngine } from '../../../native/lib/index.js';
-import { prefetchBatchCount } from '../../../coordinator/sort/local-executor.js';
+import { LocalExecutor, prefetchBatchCount, requestsInFlight } from '../../../coordinator/sort/local-executor.js';
 import { runRound } from '../../../coordinator/sort/rounds.js';
 import { ParameterError } from '../../../proto/errors.js';
 import { silentLogger } from '../../../proto/log.js';
@@ -96,5 +96,20 @@ test('SPIKESHARD_PREFETCH_BATCHES sets the read-ahead (0 turns it off); a bad va
   assert.throws(
     () => prefetchBatchCount(2, { SPIKESHARD_PREFETCH_BATCHES: 'two' }),
     (e: unknown) => e instanceof ParameterError && /an integer from 0 to 64/.test(e.message),
+  );
+});
+
+test('SPIKESHARD_REQUESTS_IN_FLIGHT sets the local executor’s requests in flight (default 2); a bad value is a ParameterError', () => {
+  assert.equal(requestsInFlight({}), 2);
+  assert.equal(requestsInFlight({ SPIKESHARD_REQUESTS_IN_FLIGHT: '3' }), 3);
+  for (const bad of ['0', '17', '1.5', 'two']) {
+    assert.throws(
+      () => requestsInFlight({ SPIKESHARD_REQUESTS_IN_FLIGHT: bad }),
+      (e: unknown) => e instanceof ParameterError && /an integer from 1 to 16/.test(e.message),
+    );
+  }
+  assert.equal(
+    new LocalExecutor(0, undefined, undefined, { requestsInFlight: 3, statisticsWorkers: 0 }).concurrency,
+    3,
   );
 });
