@@ -3,6 +3,7 @@
 # Builds the Debian bookworm base images of containers/Dockerfile without any container registry:
 #   spikeshard-base:bookworm-runtime  minbase + ca-certificates + Node.js >= 20 in /usr/local
 #   spikeshard-base:bookworm-build    the same + g++, make, python3 (node-gyp builds the native addon with them)
+#                                     and zlib1g-dev (the addon links -lz for .cbin chunks)
 # The root filesystem comes from Debian's package mirror through debootstrap and is loaded with
 # `docker import`.
 #
@@ -112,9 +113,9 @@ import_rootfs() { # image name, extra docker import options
 }
 import_rootfs "$runtime_image"
 
-log "adding the build toolchain (g++, make, python3 for node-gyp)"
+log "adding the build toolchain (g++, make, python3 for node-gyp; zlib1g-dev for the addon's -lz)"
 chroot "$rootfs" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -qq --no-install-recommends g++ make python3 >/dev/null
+DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -qq --no-install-recommends g++ make python3 zlib1g-dev >/dev/null
 # The build stage fetches npm packages. Where this machine reaches the registry through a
 # TLS-inspecting proxy, it trusts the proxy's CA from /usr/local/share/ca-certificates: the build
 # image trusts the same CAs (HOST_CA_CERTS=0 leaves them out). The runtime image needs no network.
