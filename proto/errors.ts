@@ -59,3 +59,22 @@ export function expected(what: string, got: unknown): string {
   const shown = typeof got === 'string' ? JSON.stringify(got) : String(got);
   return `expected ${what}, got ${shown}`;
 }
+
+/**
+ * The integer environment variable `name` (`env[name]`) when it is set and not empty: an integer
+ * from `min` to `max`, else a ParameterError naming the variable. Undefined when unset or empty.
+ */
+export function integerFromEnvironment(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ParameterError(`${name}: ${expected(`an integer from ${min} to ${max}`, text)}`);
+  }
+  return n;
+}

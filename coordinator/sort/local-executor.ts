@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /** The in-process executor: the engine on this machine's cores (or its GPU), one computation at a time. */
-import { ParameterError, RunError, expected } from '../../proto/errors.js';
+import { RunError, integerFromEnvironment } from '../../proto/errors.js';
 import type { Logger } from '../../proto/log.js';
 import {
   BatchEngine,
@@ -41,13 +41,7 @@ export interface LocalExecutorOptions {
  * runs with several CUDA contexts, SPIKESHARD_CUDA_CONTEXTS).
  */
 export function requestsInFlight(env: NodeJS.ProcessEnv = process.env): number {
-  const fromEnv = env['SPIKESHARD_REQUESTS_IN_FLIGHT'];
-  if (fromEnv === undefined || fromEnv === '') return 2;
-  const n = Number(fromEnv);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 16) {
-    throw new ParameterError(`SPIKESHARD_REQUESTS_IN_FLIGHT: ${expected('an integer from 1 to 16', fromEnv)}`);
-  }
-  return n;
+  return integerFromEnvironment(env, 'SPIKESHARD_REQUESTS_IN_FLIGHT', 1, 16) ?? 2;
 }
 
 /**
@@ -55,13 +49,7 @@ export function requestsInFlight(env: NodeJS.ProcessEnv = process.env): number {
  * off, for before/after runs).
  */
 export function prefetchBatchCount(concurrency: number, env: NodeJS.ProcessEnv = process.env): number {
-  const fromEnv = env['SPIKESHARD_PREFETCH_BATCHES'];
-  if (fromEnv === undefined || fromEnv === '') return concurrency;
-  const n = Number(fromEnv);
-  if (!Number.isSafeInteger(n) || n < 0 || n > 64) {
-    throw new ParameterError(`SPIKESHARD_PREFETCH_BATCHES: ${expected('an integer from 0 to 64', fromEnv)}`);
-  }
-  return n;
+  return integerFromEnvironment(env, 'SPIKESHARD_PREFETCH_BATCHES', 0, 64) ?? concurrency;
 }
 
 /** The part of a task that travels with each request (the batch plan stays with the coordinator). */

@@ -14,7 +14,7 @@ import {
   type StatisticsWindow,
   type WindowStatistics,
 } from '../../native/lib/index.js';
-import { ParameterError, expected } from '../../proto/errors.js';
+import { integerFromEnvironment } from '../../proto/errors.js';
 
 /** One window sent to a worker. */
 export interface StatisticsTask {
@@ -39,14 +39,8 @@ const IDLE_STOP_MS = 1000;
  * for measuring one against the other.
  */
 export function statisticsWorkerCount(threads: number, env: NodeJS.ProcessEnv = process.env): number {
-  const fromEnv = env['SPIKESHARD_STATISTICS_WORKERS'];
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const n = Number(fromEnv);
-    if (!Number.isSafeInteger(n) || n < 0 || n > 64) {
-      throw new ParameterError(`SPIKESHARD_STATISTICS_WORKERS: ${expected('an integer from 0 to 64', fromEnv)}`);
-    }
-    return n;
-  }
+  const fromEnv = integerFromEnvironment(env, 'SPIKESHARD_STATISTICS_WORKERS', 0, 64);
+  if (fromEnv !== undefined) return fromEnv;
   const cores = threads > 0 ? threads : os.availableParallelism();
   const n = Math.min(MAX_WORKERS, Math.floor(cores / CORES_PER_WORKER));
   return n >= 2 ? n : 0;
