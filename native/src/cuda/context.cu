@@ -202,18 +202,15 @@ StagedInput::~StagedInput() {
   p.freed.notify_all();
 }
 
-std::size_t StagedInput::release_idle() {
+void StagedInput::release_idle() {
   StagedPool& p = staged_pool();
   std::lock_guard<std::mutex> lock(p.mutex);
-  std::size_t freed = 0;
   for (std::size_t i = 0; i < kStagedInputs; ++i) {
     if (p.busy[i] || p.data[i] == nullptr) continue;
     SPIKESHARD_CUDA_CHECK(cudaFreeHost(p.data[i]));
-    freed += p.size[i];
     p.data[i] = nullptr;
     p.size[i] = 0;
   }
-  return freed;
 }
 
 std::uint64_t next_sequence() {

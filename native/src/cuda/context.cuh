@@ -205,8 +205,8 @@ class StagedInput {
   StagedInput(const StagedInput&) = delete;
   StagedInput& operator=(const StagedInput&) = delete;
   const void* data() const { return data_; }
-  // Frees the buffers no call holds (release_device_memory); returns the bytes freed.
-  static std::size_t release_idle();
+  // Frees the buffers no call holds (release_device_memory).
+  static void release_idle();
 
  private:
   std::size_t index_ = 0;
