@@ -110,23 +110,26 @@ test('high-pass (float input, no gains, order 5) matches the CPU', { skip }, () 
   check('highpass float order 5', cpu.highpassBlock(args), gpu().highpassBlock(args), tolerance.highpass);
 });
 
-// The device high-pass is a pipeline (an io warp and section warps over 32-sample chunks, 32
-// channels per block; more than 3 sections share warps): every section count, chunk tails
-// (extended lengths one below, at and one above a multiple of 32; the edge padding is
-// 3·(2·sections + 1) samples, 3 fewer at an odd order: 12 at order 3) and partial channel blocks
-// must give the CPU's bits.
-test('high-pass pipeline: bitwise equal for orders 1–16, chunk tails and partial channel blocks', { skip }, () => {
+// The device high-pass runs each pass in 256-row segments side by side (32 channels per block),
+// with the section count fixed at compile time for 2 sections only: every section count, segment
+// boundaries (the edge padding is 3·(2·sections + 1) rows at each end, 3 fewer at an odd order: 12
+// at order 3; the channel sums run in 256-sample segments) and partial channel blocks must give
+// the CPU's bits.
+test('high-pass segments: bitwise equal for orders 1–16, segment tails and partial channel blocks', { skip }, () => {
   const cases: [order: number, nSamples: number, nChannels: number][] = [
     [1, 13, 33],
     [2, 40, 31],
-    [3, 71, 64], // 71 + 24 = 95 extended rows
-    [3, 72, 65], // 96: exact chunks
-    [3, 73, 1], // 97
+    [3, 232, 64], // 232 + 24 = 256 extended rows: exactly one segment
+    [3, 233, 65], // 257: a one-row second segment
+    [3, 256, 1], // the sums: exactly one segment
+    [3, 257, 32], // one sample past it
     [4, 1000, 40],
-    [6, 333, 70], // 3 sections: one per warp
-    [7, 500, 33], // 4 sections: 2 warps of 2
-    [9, 257, 32], // 5 sections: 2 + 2 + 1
-    [16, 600, 45], // 8 sections: 3 + 3 + 2
+    [5, 777, 70], // 3 sections: the generic kernels
+    [6, 333, 70],
+    [7, 500, 33],
+    [9, 257, 32],
+    [16, 600, 45], // 8 sections, the most
+    [3, 5000, 3], // 20 segments per pass
   ];
   for (const [order, nSamples, nChannels] of cases) {
     const stride = nChannels + 3;
@@ -142,7 +145,7 @@ test('high-pass pipeline: bitwise equal for orders 1–16, chunk tails and parti
       sampleRateHz: 30000,
     };
     const d = check(
-      `highpass pipeline order ${order} ${nSamples}×${nChannels}`,
+      `highpass segments order ${order} ${nSamples}×${nChannels}`,
       cpu.highpassBlock(args),
       gpu().highpassBlock(args),
       tolerance.highpass,

@@ -6,7 +6,7 @@ namespace spikeshard {
 
 // Bumped whenever a kernel's numerical output changes, so that run folders written by an older
 // core are not resumed with a newer one (the run folder records it).
-inline constexpr int kCoreVersion = 1;
+inline constexpr int kCoreVersion = 2;
 
 }  // namespace spikeshard
 

@@ -21,6 +21,10 @@
 
 namespace spikeshard {
 
+using detail::kHighpassSegment;
+using detail::segment_response;
+using detail::SegmentResponse;
+
 namespace {
 
 constexpr std::size_t kLanes = 8;
@@ -63,21 +67,14 @@ SteadyState steady_state(const std::vector<SosSection>& sos) {
   return zi;
 }
 
-// One pass of the cascade over rows [0, total) of a (total × kLanes) buffer, forwards or
-// backwards, starting from the steady state scaled by the first row met.
-SPIKESHARD_CLONES void cascade_pass(const std::vector<SosSection>& sos, const SteadyState& zi, double* buf,
-                                    std::size_t total, bool backwards) {
+// Runs the cascade over rows [begin, end) of a (total × kLanes) buffer in pass order (backwards:
+// row total − 1 − i is the pass's row i), in place, from the states s0/s1, which it leaves at the
+// last row's.
+void cascade_rows(const std::vector<SosSection>& sos, double* buf, std::size_t total, bool backwards,
+                  std::size_t begin, std::size_t end, double (*s0)[kLanes], double (*s1)[kLanes],
+                  const double* free_output, std::size_t width, const double (*carried)[kLanes]) {
   const std::size_t n_sections = sos.size();
-  double s0[kMaxSections][kLanes];
-  double s1[kMaxSections][kLanes];
-  const double* first = buf + (backwards ? total - 1 : 0) * kLanes;
-  for (std::size_t s = 0; s < n_sections; ++s) {
-    for (std::size_t l = 0; l < kLanes; ++l) {
-      s0[s][l] = zi.z0[s] * first[l];
-      s1[s][l] = zi.z1[s] * first[l];
-    }
-  }
-  for (std::size_t i = 0; i < total; ++i) {
+  for (std::size_t i = begin; i < end; ++i) {
     double* row = buf + (backwards ? total - 1 - i : i) * kLanes;
     double v[kLanes];
     for (std::size_t l = 0; l < kLanes; ++l) v[l] = row[l];
@@ -90,14 +87,61 @@ SPIKESHARD_CLONES void cascade_pass(const std::vector<SosSection>& sos, const St
         v[l] = y;
       }
     }
-    for (std::size_t l = 0; l < kLanes; ++l) row[l] = v[l];
+    // The carried state's free response (see cascade_pass), off the recursion's dependency chain.
+    const double* g = free_output + (i - begin) * width;
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      double response = g[0] * carried[0][l];
+      for (std::size_t j = 1; j < width; ++j) response = response + g[j] * carried[j][l];
+      row[l] = v[l] + response;
+    }
+  }
+}
+
+// One pass of the cascade over rows [0, total) of a (total × kLanes) buffer, forwards or
+// backwards, starting from the steady state scaled by the first row met, in the segmented form
+// that the CUDA backend computes segment by segment side by side (highpass.cu): every segment of
+// kHighpassSegment rows is filtered from zero state, and the state carried into it adds its free
+// response (the cascade with zero input, started from that state: linear, so the sum is the
+// filter's output to rounding); the state carried out is the zero-state run's final state plus the
+// carried state's after kHighpassSegment free steps. The state vector is (z0, z1) of each section in
+// order; its sums run term by term from the first, as highpass.cu's.
+SPIKESHARD_CLONES void cascade_pass(const std::vector<SosSection>& sos, const SteadyState& zi,
+                                    const SegmentResponse& segments, double* buf, std::size_t total,
+                                    bool backwards) {
+  const std::size_t n_sections = sos.size();
+  const std::size_t width = segments.width;
+  double carried[2 * kMaxSections][kLanes];
+  const double* first = buf + (backwards ? total - 1 : 0) * kLanes;
+  for (std::size_t s = 0; s < n_sections; ++s) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      carried[2 * s][l] = zi.z0[s] * first[l];
+      carried[2 * s + 1][l] = zi.z1[s] * first[l];
+    }
+  }
+  for (std::size_t begin = 0; begin < total; begin += kHighpassSegment) {
+    const std::size_t end = std::min(total, begin + kHighpassSegment);
+    double s0[kMaxSections][kLanes] = {};
+    double s1[kMaxSections][kLanes] = {};
+    cascade_rows(sos, buf, total, backwards, begin, end, s0, s1, segments.free_output.data(), width, carried);
+    if (end == total) break;
+    double next[2 * kMaxSections][kLanes];
+    for (std::size_t r = 0; r < width; ++r) {
+      const double* m = segments.free_state.data() + r * width;
+      const double* f = r % 2 == 0 ? s0[r / 2] : s1[r / 2];
+      for (std::size_t l = 0; l < kLanes; ++l) {
+        double state = m[0] * carried[0][l];
+        for (std::size_t j = 1; j < width; ++j) state = state + m[j] * carried[j][l];
+        next[r][l] = state + f[l];
+      }
+    }
+    std::memcpy(carried, next, sizeof(next));
   }
 }
 
 // buf holds (n + 2·pad) rows; rows [pad, pad + n) are the signal. Fills the odd extensions,
 // runs both passes; the result is left in rows [pad, pad + n).
-void filtfilt_lanes(const std::vector<SosSection>& sos, const SteadyState& zi, std::size_t pad, double* buf,
-                    std::size_t n) {
+void filtfilt_lanes(const std::vector<SosSection>& sos, const SteadyState& zi, const SegmentResponse& segments,
+                    std::size_t pad, double* buf, std::size_t n) {
   double* x = buf + pad * kLanes;
   for (std::size_t i = 1; i <= pad; ++i) {
     for (std::size_t l = 0; l < kLanes; ++l) {
@@ -107,8 +151,8 @@ void filtfilt_lanes(const std::vector<SosSection>& sos, const SteadyState& zi, s
     }
   }
   const std::size_t total = n + 2 * pad;
-  cascade_pass(sos, zi, buf, total, false);
-  cascade_pass(sos, zi, buf, total, true);
+  cascade_pass(sos, zi, segments, buf, total, false);
+  cascade_pass(sos, zi, segments, buf, total, true);
 }
 
 // The ADC shift (adc_shift's FIR) of one group's filtered samples, written to its kLanes columns
@@ -229,6 +273,38 @@ double butterworth_highpass_gain(int order, double cutoff_hz, double sample_rate
   return 1.0 / std::sqrt(1.0 + std::pow(ratio, 2 * order));
 }
 
+namespace detail {
+
+SegmentResponse segment_response(const std::vector<SosSection>& sos) {
+  const std::size_t n_sections = sos.size();
+  SegmentResponse r;
+  r.width = 2 * n_sections;
+  r.free_output.assign(kHighpassSegment * r.width, 0.0);
+  r.free_state.assign(r.width * r.width, 0.0);
+  for (std::size_t j = 0; j < r.width; ++j) {
+    double z0[kMaxSections] = {}, z1[kMaxSections] = {};
+    (j % 2 == 0 ? z0 : z1)[j / 2] = 1.0;
+    for (std::size_t i = 0; i < kHighpassSegment; ++i) {
+      double v = 0.0;
+      for (std::size_t s = 0; s < n_sections; ++s) {
+        const SosSection& q = sos[s];
+        const double y = q.b0 * v + z0[s];
+        z0[s] = q.b1 * v - q.a1 * y + z1[s];
+        z1[s] = q.b2 * v - q.a2 * y;
+        v = y;
+      }
+      r.free_output[i * r.width + j] = v;
+    }
+    for (std::size_t s = 0; s < n_sections; ++s) {
+      r.free_state[(2 * s) * r.width + j] = z0[s];
+      r.free_state[(2 * s + 1) * r.width + j] = z1[s];
+    }
+  }
+  return r;
+}
+
+}  // namespace detail
+
 std::size_t filtfilt_pad_samples(const std::vector<SosSection>& sos) {
   std::size_t b2_zero = 0, a2_zero = 0;
   for (const SosSection& q : sos) {
@@ -247,7 +323,7 @@ void sosfiltfilt(const std::vector<SosSection>& sos, double* x, std::size_t n) {
   check_filter_length(n, pad);
   std::vector<double> buf((n + 2 * pad) * kLanes, 0.0);
   for (std::size_t t = 0; t < n; ++t) buf[(pad + t) * kLanes] = x[t];
-  filtfilt_lanes(sos, steady_state(sos), pad, buf.data(), n);
+  filtfilt_lanes(sos, steady_state(sos), segment_response(sos), pad, buf.data(), n);
   for (std::size_t t = 0; t < n; ++t) x[t] = buf[(pad + t) * kLanes];
 }
 
@@ -274,6 +350,7 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
   const std::size_t pad = filtfilt_pad_samples(sos);
   check_filter_length(n_samples, pad);
   const SteadyState zi = steady_state(sos);
+  const SegmentResponse segments = segment_response(sos);
   const std::size_t n_groups = (n_channels + kLanes - 1) / kLanes;
   const std::size_t n = n_samples;
   const bool shift = shift_taps != nullptr;
@@ -309,33 +386,40 @@ void highpass_block_impl(const In* in, std::size_t in_stride, const double* gain
       double* x = buf.data() + pad * kLanes;
       const In* src = grouped ? grouped.get() + g * n * kLanes : in + c0;
       const std::size_t src_stride = grouped ? kLanes : in_stride;
-      // A whole group (all but maybe the last) with fixed bounds, so that the loop vectorises.
-      if (lanes == kLanes) {
-        for (std::size_t t = 0; t < n; ++t) {
-          const In* row = src + t * src_stride;
-          double* dst = x + t * kLanes;
-          for (std::size_t l = 0; l < kLanes; ++l) {
-            dst[l] = static_cast<double>(row[l]) * gain[l];
-            sum[l] += dst[l];
+      // The sum in segments of kHighpassSegment samples, each from 0.0, then the segments' sums in
+      // order: the CUDA backend sums the segments side by side (highpass.cu). A whole group (all
+      // but maybe the last) with fixed bounds, so that the loop vectorises.
+      for (std::size_t t0 = 0; t0 < n; t0 += kHighpassSegment) {
+        const std::size_t t1 = std::min(n, t0 + kHighpassSegment);
+        double part[kLanes] = {};
+        if (lanes == kLanes) {
+          for (std::size_t t = t0; t < t1; ++t) {
+            const In* row = src + t * src_stride;
+            double* dst = x + t * kLanes;
+            for (std::size_t l = 0; l < kLanes; ++l) {
+              dst[l] = static_cast<double>(row[l]) * gain[l];
+              part[l] += dst[l];
+            }
+          }
+        } else {
+          for (std::size_t t = t0; t < t1; ++t) {
+            const In* row = src + t * src_stride;
+            double* dst = x + t * kLanes;
+            for (std::size_t l = 0; l < lanes; ++l) {
+              dst[l] = static_cast<double>(row[l]) * gain[l];
+              part[l] += dst[l];
+            }
+            for (std::size_t l = lanes; l < kLanes; ++l) dst[l] = 0.0;
           }
         }
-      } else {
-        for (std::size_t t = 0; t < n; ++t) {
-          const In* row = src + t * src_stride;
-          double* dst = x + t * kLanes;
-          for (std::size_t l = 0; l < lanes; ++l) {
-            dst[l] = static_cast<double>(row[l]) * gain[l];
-            sum[l] += dst[l];
-          }
-          for (std::size_t l = lanes; l < kLanes; ++l) dst[l] = 0.0;
-        }
+        for (std::size_t l = 0; l < kLanes; ++l) sum[l] += part[l];
       }
       double mean[kLanes];
       for (std::size_t l = 0; l < kLanes; ++l) mean[l] = sum[l] / static_cast<double>(n);
       for (std::size_t t = 0; t < n; ++t) {
         for (std::size_t l = 0; l < kLanes; ++l) x[t * kLanes + l] -= mean[l];
       }
-      filtfilt_lanes(sos, zi, pad, buf.data(), n);
+      filtfilt_lanes(sos, zi, segments, pad, buf.data(), n);
       if constexpr (std::is_same_v<Out, float>) {
         if (shift) {
           // adc_shift reads the float output: the same rounding first, then its FIR on this group.

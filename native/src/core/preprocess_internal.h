@@ -35,6 +35,22 @@ inline void subtract_median(float* row, std::size_t n_channels, RowMedian& media
   for (std::size_t c = 0; c < n_channels; ++c) row[c] = static_cast<float>(static_cast<double>(row[c]) - m);
 }
 
+// The zero-phase high-pass runs each pass in segments of kHighpassSegment samples, so that the
+// CUDA backend filters them side by side (highpass.cu) with the CPU's arithmetic: each segment from
+// zero state, plus the free response (zero input) of the state carried into it. The channel mean
+// is summed in segments of the same length. Changing it changes the filter's rounding.
+constexpr std::size_t kHighpassSegment = 256;
+
+// The cascade's free response over one segment, from each unit state: the state vector is (z0, z1)
+// of each section in order (width = 2 · sections). free_output[i · width + j]: the output at row i
+// from unit state j; free_state[r · width + j]: state component r after kHighpassSegment rows.
+struct SegmentResponse {
+  std::size_t width = 0;
+  std::vector<double> free_output;
+  std::vector<double> free_state;
+};
+SegmentResponse segment_response(const std::vector<SosSection>& sos);
+
 // highpass_block for any input type (int16, float) into float or double output; explicitly
 // instantiated in preprocess_filter.cc. With shift_taps (float output only): then adc_shift with
 // these taps ((2·half_width + 1) × n_channels, tap i of channel c at [i·n_channels + c]), bitwise

@@ -55,6 +55,7 @@ enum Slot : int {
   kSlotDestripeScratch, // double forward pass of the high-pass, then the float destriped block
   kSlotDestripeNarrow,  // float high-passed block before the ADC shift
   kSlotDestripeCut,     // float cut waveforms
+  kSlotHighpassSegments,  // the high-pass's segment tables and states (highpass.cu)
   kSlotCount
 };
 

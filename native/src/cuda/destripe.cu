@@ -5,9 +5,9 @@
 // explicit round-to-nearest intrinsics (no FMA contraction) and every value is written by one
 // thread (no atomics), so the results equal the CPU's bit for bit.
 //
-//   1. high-pass, one thread per channel: raw·gain, the mean over the chunk (one sequential sum,
-//      as the CPU's), odd extension, forward pass into a double scratch, backward pass rounded to
-//      float (the CPU's `narrow` block);
+//   1. the high-pass of highpass.cu (the CPU's highpass_block): raw·gain less the chunk's mean,
+//      odd extension, both passes in segments through a double scratch, rounded to float (the
+//      CPU's `narrow` block);
 //   2. one block per needed row: the ADC shift's 33-tap FIR in float (taps ascending, terms outside
 //      the chunk left out), the bad channels' interpolation in double, the median of the
 //      reference channels (a bitonic sort in shared memory: the same order statistics as the
@@ -29,7 +29,7 @@
 #include "cuda_backend.h"
 #include "destripe_internal.h"
 #include "preprocess_internal.h"
-#include "sections.cuh"
+#include "kernels.cuh"
 #include "spikeshard/destripe.h"
 #include "spikeshard/preprocess.h"
 
@@ -38,131 +38,6 @@ namespace spikeshard::cuda {
 namespace detail {
 
 namespace {
-
-// Rows a high-pass thread loads before running the recursion over them: 384 channels are 12
-// warps, far too few to hide a load's latency by switching warps, so each thread keeps kRun
-// independent loads in flight instead.
-constexpr int kRun = 32;
-
-// The cascade (direct form II transposed) on one sample, in the CPU's operation order; kSections
-// > 0 fixes the count so that the states stay in registers, 0 reads it from the plan.
-template <int kSections>
-__device__ __forceinline__ double sections_step(const SectionPlan& plan, double* s0, double* s1, double v) {
-  const int count = kSections > 0 ? kSections : plan.n_sections;
-#pragma unroll
-  for (int s = 0; s < count; ++s) {
-    const double y = __dadd_rn(__dmul_rn(plan.b0[s], v), s0[s]);
-    s0[s] = __dadd_rn(__dsub_rn(__dmul_rn(plan.b1[s], v), __dmul_rn(plan.a1[s], y)), s1[s]);
-    s1[s] = __dsub_rn(__dmul_rn(plan.b2[s], v), __dmul_rn(plan.a2[s], y));
-    v = y;
-  }
-  return v;
-}
-
-template <int kSections>
-__device__ __forceinline__ void sections_start(const SectionPlan& plan, double* s0, double* s1, double v0) {
-  const int count = kSections > 0 ? kSections : plan.n_sections;
-#pragma unroll
-  for (int s = 0; s < count; ++s) {
-    s0[s] = __dmul_rn(plan.z0[s], v0);
-    s1[s] = __dmul_rn(plan.z1[s], v0);
-  }
-}
-
-// Sample t of one channel as the CPU's filter sees it: raw·gain − mean, in double.
-__device__ __forceinline__ double centred(std::int16_t count, double gain, double mean) {
-  return __dsub_rn(__dmul_rn(static_cast<double>(count), gain), mean);
-}
-
-// Step 1. One thread per channel; the raw column is read with its row stride (adjacent threads,
-// adjacent channels: coalesced). fwd: (n + 2·pad) × nc doubles; narrow: n × nc floats.
-template <int kSections>
-__global__ void __launch_bounds__(32)
-    destripe_highpass_kernel(const std::int16_t* __restrict__ raw, std::size_t stride,
-                             const double* __restrict__ gains, std::size_t n, std::size_t nc, SectionPlan plan,
-                             double* __restrict__ fwd, float* __restrict__ narrow) {
-  const std::size_t c = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= nc) return;
-  const std::int16_t* col = raw + c;
-  const double gain = gains != nullptr ? gains[c] : 1.0;
-  // The mean: one chain of additions in sample order, as the CPU's per-channel sum.
-  double sum = 0.0;
-  for (std::size_t t0 = 0; t0 < n; t0 += kRun) {
-    const int m = static_cast<int>(min(static_cast<std::size_t>(kRun), n - t0));
-    std::int16_t v[kRun];
-#pragma unroll
-    for (int i = 0; i < kRun; ++i) {
-      if (i < m) v[i] = col[(t0 + i) * stride];
-    }
-#pragma unroll
-    for (int i = 0; i < kRun; ++i) {
-      if (i < m) sum = __dadd_rn(sum, __dmul_rn(static_cast<double>(v[i]), gain));
-    }
-  }
-  const double mean = __ddiv_rn(sum, static_cast<double>(n));
-  const std::size_t pad = static_cast<std::size_t>(plan.pad);
-  const std::size_t total = n + 2 * pad;
-  const double first = centred(col[0], gain, mean);
-  const double last = centred(col[(n - 1) * stride], gain, mean);
-  double s0[kSections > 0 ? kSections : kMaxSections], s1[kSections > 0 ? kSections : kMaxSections];
-  double* out = fwd + c;
-  // Forward pass over the odd extension, rows [0, total); row r is sample r − pad.
-  for (std::size_t r0 = 0; r0 < total; r0 += kRun) {
-    const int m = static_cast<int>(min(static_cast<std::size_t>(kRun), total - r0));
-    double v[kRun];
-    if (r0 >= pad && r0 + kRun <= pad + n) {
-      // Inside the signal: all loads first, then the arithmetic.
-      std::int16_t counts[kRun];
-#pragma unroll
-      for (int i = 0; i < kRun; ++i) counts[i] = col[(r0 - pad + i) * stride];
-#pragma unroll
-      for (int i = 0; i < kRun; ++i) v[i] = centred(counts[i], gain, mean);
-    } else {
-#pragma unroll
-      for (int i = 0; i < kRun; ++i) {
-        if (i >= m) continue;
-        const std::size_t r = r0 + i;
-        if (r < pad) {
-          v[i] = __dsub_rn(__dmul_rn(2.0, first), centred(col[(pad - r) * stride], gain, mean));
-        } else if (r >= pad + n) {
-          const std::size_t k = r - (pad + n - 1);
-          v[i] = __dsub_rn(__dmul_rn(2.0, last), centred(col[(n - 1 - k) * stride], gain, mean));
-        } else {
-          v[i] = centred(col[(r - pad) * stride], gain, mean);
-        }
-      }
-    }
-    if (r0 == 0) sections_start<kSections>(plan, s0, s1, v[0]);
-#pragma unroll
-    for (int i = 0; i < kRun; ++i) {
-      if (i < m) v[i] = sections_step<kSections>(plan, s0, s1, v[i]);
-    }
-#pragma unroll
-    for (int i = 0; i < kRun; ++i) {
-      if (i < m) out[(r0 + i) * nc] = v[i];
-    }
-  }
-  // Backward pass from the last forward output; only the n central rows are kept, as float.
-  sections_start<kSections>(plan, s0, s1, out[(total - 1) * nc]);
-  for (std::size_t done = 0; done < total; done += kRun) {
-    const int m = static_cast<int>(min(static_cast<std::size_t>(kRun), total - done));
-    const std::size_t top = total - 1 - done;  // v[i] is row top − i
-    double v[kRun];
-#pragma unroll
-    for (int i = 0; i < kRun; ++i) {
-      if (i < m) v[i] = out[(top - i) * nc];
-    }
-#pragma unroll
-    for (int i = 0; i < kRun; ++i) {
-      if (i < m) v[i] = sections_step<kSections>(plan, s0, s1, v[i]);
-    }
-#pragma unroll
-    for (int i = 0; i < kRun; ++i) {
-      const std::size_t r = top - i;
-      if (i < m && r >= pad && r < pad + n) narrow[(r - pad) * nc + c] = __double2float_rn(v[i]);
-    }
-  }
-}
 
 // Device copies of the host tables of step 2.
 struct RowTables {
@@ -323,15 +198,6 @@ void check_cut(const WaveformCut& cut, std::size_t n_samples, std::size_t n_chan
   }
 }
 
-template <int kSections>
-void launch_highpass(Context& ctx, const std::int16_t* d_raw, std::size_t stride, const double* d_gains,
-                     std::size_t n, std::size_t nc, const SectionPlan& plan, double* d_fwd, float* d_narrow) {
-  const unsigned blocks = static_cast<unsigned>((nc + 31) / 32);
-  destripe_highpass_kernel<kSections>
-      <<<blocks, 32, 0, ctx.stream()>>>(d_raw, stride, d_gains, n, nc, plan, d_fwd, d_narrow);
-  SPIKESHARD_CUDA_LAUNCHED();
-}
-
 using Clock = std::chrono::steady_clock;
 
 // Host-clock laps between stage boundaries (the stream synchronised first) when timing is asked.
@@ -367,7 +233,7 @@ void run_destripe(const DestripeInput& in, const WaveformCut* cut, float* out, D
     if (cut->n_waves == 0) return;
   }
   // Host tables, exactly those the CPU builds.
-  const SectionPlan plan = section_plan(in.highpass, n, "destripe_block (CUDA)");
+  const std::size_t total = highpass_scratch_rows(in.highpass, n, "destripe_block (CUDA)");
   const FractionalDelayOptions delay;
   const std::vector<float> taps =
       in.shift_samples != nullptr ? spikeshard::detail::shift_taps(in.shift_samples, nc, delay) : std::vector<float>();
@@ -431,7 +297,6 @@ void run_destripe(const DestripeInput& in, const WaveformCut* cut, float* out, D
   Laps laps(ctx, timing);
   auto* d_raw = ctx.buffer_of<std::int16_t>(kSlotDestripeRaw, n * in.raw_stride);
   auto* d_tables = ctx.buffer_of<unsigned char>(kSlotDestripeTables, pack.bytes().size());
-  const std::size_t total = n + 2 * static_cast<std::size_t>(plan.pad);
   // The scratch holds the forward pass, then (once the high-pass is done) the destriped block.
   auto* d_fwd = ctx.buffer_of<double>(kSlotDestripeScratch, total * nc);
   float* d_block = reinterpret_cast<float*>(d_fwd);
@@ -444,19 +309,8 @@ void run_destripe(const DestripeInput& in, const WaveformCut* cut, float* out, D
   laps.lap(0);
 
   const double* d_gains = in.gains != nullptr ? reinterpret_cast<const double*>(d_tables + at_gains) : nullptr;
-  switch (plan.n_sections) {
-    case 1:
-      launch_highpass<1>(ctx, d_raw, in.raw_stride, d_gains, n, nc, plan, d_fwd, d_narrow);
-      break;
-    case 2:
-      launch_highpass<2>(ctx, d_raw, in.raw_stride, d_gains, n, nc, plan, d_fwd, d_narrow);
-      break;
-    case 3:
-      launch_highpass<3>(ctx, d_raw, in.raw_stride, d_gains, n, nc, plan, d_fwd, d_narrow);
-      break;
-    default:
-      launch_highpass<0>(ctx, d_raw, in.raw_stride, d_gains, n, nc, plan, d_fwd, d_narrow);
-  }
+  launch_zero_phase_highpass(ctx, d_raw, in.raw_stride, d_gains, n, nc, in.highpass, "destripe_block (CUDA)", d_fwd,
+                             d_narrow);
   laps.lap(1);
 
   RowTables tb;

@@ -25,6 +25,17 @@ void launch_whitening(Context& ctx, const float* d_in, std::size_t n, std::size_
                       const std::int32_t* d_indices, const float* d_weights, std::size_t n_nearest, double scale,
                       float* d_out);
 
+// Per-channel mean removal and the zero-phase high-pass of an (n × in_stride) block of In (int16 or
+// float) into float (n × nc), the CPU's highpass_block bit for bit (highpass.cu). d_scratch holds
+// highpass_scratch_rows() × nc doubles; the segment states use the context's kSlotHighpassSegments.
+// `caller` names the entry in errors (a filter of too many sections, a block not longer than the
+// padding).
+template <typename In>
+void launch_zero_phase_highpass(Context& ctx, const In* d_in, std::size_t in_stride, const double* d_gains,
+                                std::size_t n, std::size_t nc, const HighpassOptions& options, const char* caller,
+                                double* d_scratch, float* d_out);
+std::size_t highpass_scratch_rows(const HighpassOptions& options, std::size_t n_samples, const char* caller);
+
 // The fused preprocessing chain (preprocess.cu); returns the device block holding the result.
 // `raw_on_device`: the caller already uploaded the raw block to kSlotRaw (to time the upload apart).
 // `staged`: the raw block already copied into pinned memory (stage_raw), uploaded from there.

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Preprocessing kernels of the CUDA backend: zero-phase Butterworth high-pass, common median
-// reference, local whitening, and the fused per-batch chain (with the kriging shift of
-// kriging.cu). Each kernel repeats the CPU reference's double/float operations in the same order
+// Preprocessing kernels of the CUDA backend: common median reference, local whitening, and the
+// fused per-batch chain (with the high-pass of highpass.cu and the kriging shift of kriging.cu). Each kernel repeats the CPU reference's double/float operations in the same order
 // with explicit round-to-nearest intrinsics, so nvcc cannot contract them into FMAs and the
 // results equal the CPU's bit for bit.
 #include <algorithm>
@@ -13,7 +12,6 @@
 #include "cuda_backend.h"
 #include "kernels.cuh"
 #include "preprocess_internal.h"
-#include "sections.cuh"
 #include "spikeshard/preprocess.h"
 
 namespace spikeshard::cuda {
@@ -21,285 +19,6 @@ namespace spikeshard::cuda {
 namespace detail {
 
 namespace {
-
-// Pipeline stages of the high-pass besides the io warps: a block of at most 4 section warps keeps
-// the register cap at 255 per thread.
-constexpr int kMaxSectionWarps = 3;
-constexpr int kMaxSectionsPerWarp = (kMaxSections + kMaxSectionWarps - 1) / kMaxSectionWarps;
-
-// The sections (by value) and the pipeline's section warps and the consecutive sections each runs
-// (see below).
-struct FilterPlan : SectionPlan {
-  int section_warps;
-  int sections_per_warp;
-};
-
-FilterPlan make_plan(const HighpassOptions& options, std::size_t n_samples) {
-  FilterPlan plan{};
-  static_cast<SectionPlan&>(plan) = section_plan(options, n_samples, "highpass_block (CUDA)");
-  plan.sections_per_warp = (plan.n_sections + kMaxSectionWarps - 1) / kMaxSectionWarps;
-  plan.section_warps = (plan.n_sections + plan.sections_per_warp - 1) / plan.sections_per_warp;
-  return plan;
-}
-
-// The high-pass is a recursion, sequential in time within a channel; only channels and the
-// cascade's sections run side by side. Each section's state depends only on the sequence of values
-// it is fed, so a section may run over a whole chunk of samples before the next section starts on
-// that chunk: the cascade becomes a pipeline with exactly the CPU's operations per value. A block
-// takes 32 channels (one per lane) and kHpIoWarps + section_warps warps: the io warps move data
-// (global ⇄ a ring of chunks in shared memory), each its own rows of every chunk; section warp w
-// runs sections [w·g, w·g + g) (g = sections_per_warp; one section per warp up to order 6). In
-// pipeline step k the io warps fill chunk k and store chunk k − section_warps − 1, section warp w
-// filters chunk k − 1 − w in place, then the block synchronises. A section warp's loop carries only
-// its own states, so it waits on its own recursion (≈ 4 dependent double operations per sample and
-// section) instead of the whole cascade's, plus memory latency that the io warps hide: they issue
-// the loads of chunk k + 1 before they convert chunk k. The ring has section_warps + 2 chunks: the
-// step's io writes, io reads and section chunks are all distinct.
-// Several io warps: with one, it issued ~35 dependent instructions per row (addresses, conversion,
-// the shared and global stores) on one scheduler while the section warps waited at the barrier
-// (ncu on the H100: 6.5 cycles per issued instruction, a third of them at the barrier; 16 ms per
-// 384 × 67 648 batch, 12 SMs busy).
-constexpr int kHpLanes = 32;     // channels per block, one per lane
-// Samples per pipeline step: 64 halves the barriers of 32 (12.2 → 10.3 ms per 384 × 67 648 batch on
-// the H100, with 4 io warps; 8 io warps gave 12.4 ms at 32 and 16.4 ms at 64).
-constexpr int kHpChunk = 64;
-constexpr int kHpIoWarps = 4;    // warps moving data; warp w moves rows [w·kHpIoRows, (w + 1)·kHpIoRows) of a chunk
-constexpr int kHpIoRows = kHpChunk / kHpIoWarps;
-static_assert(kHpChunk % kHpIoWarps == 0, "the io warps split a chunk's rows evenly");
-constexpr int kMeanChunk = 128;  // samples of the mean's loads in flight
-
-std::size_t highpass_shared_bytes(int section_warps) {
-  return (static_cast<std::size_t>(section_warps + 2) * kHpChunk * kHpLanes + kHpLanes) * sizeof(double);
-}
-
-// The io warp's forward load of extended row r (scipy's odd extension by `pad` rows on each side):
-// the input row the value comes from.
-__device__ __forceinline__ std::size_t extended_source(std::size_t r, std::size_t pad, std::size_t n) {
-  if (r < pad) return pad - r;                           // 2·x[0] − x[pad − r]
-  if (r >= pad + n) return n - 1 - (r - (pad + n - 1));  // 2·x[n−1] − x[n−1−i], i = r − (pad + n − 1)
-  return r - pad;
-}
-
-// Registers: every value the io warp holds in flight is reloaded into the register it was just
-// consumed from, so one chunk of registers carries one chunk of prefetch, and the section
-// coefficients live in shared memory, not across the loops (255 registers, no spills).
-template <typename In>
-__global__ void __launch_bounds__(kHpLanes * (kHpIoWarps + kMaxSectionWarps))
-    highpass_pipeline_kernel(const In* __restrict__ in, std::size_t in_stride, const double* __restrict__ gains,
-                             std::size_t n, std::size_t n_channels, FilterPlan plan, double* __restrict__ scratch,
-                             float* __restrict__ out) {
-  extern __shared__ double hp_shared[];
-  __shared__ double coef[7][kMaxSections];  // b0 b1 b2 a1 a2 z0 z1 per section
-  __shared__ double edge[4][kHpLanes];       // per channel: gain, mean, x[0], x[n − 1] (for the io warps)
-  const int depth = plan.section_warps;
-  const int slots = depth + 2;
-  double* const first = hp_shared + static_cast<std::size_t>(slots) * kHpChunk * kHpLanes;  // a pass's v0
-  const int lane = static_cast<int>(threadIdx.x) % kHpLanes;
-  const int warp = static_cast<int>(threadIdx.x) / kHpLanes;
-  const bool io = warp < kHpIoWarps;
-  const int io_row0 = warp * kHpIoRows;  // an io warp's first row of each chunk
-  const std::size_t c = static_cast<std::size_t>(blockIdx.x) * kHpLanes + lane;
-  const bool live = c < n_channels;
-  const std::size_t pad = static_cast<std::size_t>(plan.pad);
-  const std::size_t total = n + 2 * pad;
-  const std::size_t chunks = (total + kHpChunk - 1) / kHpChunk;
-  const std::size_t steps = chunks + static_cast<std::size_t>(depth) + 1;
-  const std::size_t lag = static_cast<std::size_t>(depth) + 1;  // io stores chunk k − lag in step k
-  auto slot_of = [&](std::size_t chunk) { return hp_shared + (chunk % slots) * (kHpChunk * kHpLanes) + lane; };
-  auto rows_in = [&](std::size_t chunk) {
-    return static_cast<int>(min(static_cast<std::size_t>(kHpChunk), total - chunk * kHpChunk));
-  };
-  if (threadIdx.x == 0) {
-#pragma unroll
-    for (int q = 0; q < kMaxSections; ++q) {
-      coef[0][q] = plan.b0[q];
-      coef[1][q] = plan.b1[q];
-      coef[2][q] = plan.b2[q];
-      coef[3][q] = plan.a1[q];
-      coef[4][q] = plan.a2[q];
-      coef[5][q] = plan.z0[q];
-      coef[6][q] = plan.z1[q];
-    }
-  }
-
-  // io warp: the channel mean (the CPU's sequential sum of in·gain from 0.0), then x[0], x[n − 1].
-  double gain = 1.0, mean = 0.0, x_first = 0.0, x_last = 0.0;
-  if (warp == 0) {
-    if (live && gains != nullptr) gain = gains[c];
-    double sum = 0.0;
-    In v[kMeanChunk];
-#pragma unroll
-    for (int i = 0; i < kMeanChunk; ++i) v[i] = (live && i < n) ? in[i * in_stride + c] : In(0);
-    for (std::size_t t0 = 0; t0 < n; t0 += kMeanChunk) {
-#pragma unroll
-      for (int i = 0; i < kMeanChunk; ++i) {
-        if (t0 + i < n) sum = __dadd_rn(sum, __dmul_rn(static_cast<double>(v[i]), gain));
-        const std::size_t t = t0 + kMeanChunk + i;
-        v[i] = (live && t < n) ? in[t * in_stride + c] : In(0);
-      }
-    }
-    mean = __ddiv_rn(sum, static_cast<double>(n));
-    if (live) {
-      x_first = __dsub_rn(__dmul_rn(static_cast<double>(in[c]), gain), mean);
-      x_last = __dsub_rn(__dmul_rn(static_cast<double>(in[(n - 1) * in_stride + c]), gain), mean);
-    }
-    edge[0][lane] = gain;
-    edge[1][lane] = mean;
-    edge[2][lane] = x_first;
-    edge[3][lane] = x_last;
-  }
-  __syncthreads();
-  if (io) {
-    gain = edge[0][lane];
-    mean = edge[1][lane];
-    x_first = edge[2][lane];
-    x_last = edge[3][lane];
-  }
-
-  // Section warp w runs sections [q0, q0 + count) on chunk j in place, section after section (each
-  // sees the CPU's sequence); a pass's first chunk starts every section from the steady state
-  // scaled by the pass's first cascade input (as the CPU: every section from the first row met).
-  const int q0 = (warp - kHpIoWarps) * plan.sections_per_warp;
-  const int count = io ? 0 : min(plan.sections_per_warp, plan.n_sections - q0);
-  double s0[kMaxSectionsPerWarp] = {}, s1[kMaxSectionsPerWarp] = {};
-  auto section_step = [&](std::size_t j) {
-    if (j == 0) {
-      const double v0 = first[lane];
-#pragma unroll
-      for (int u = 0; u < kMaxSectionsPerWarp; ++u) {
-        if (u < count) {
-          s0[u] = __dmul_rn(coef[5][q0 + u], v0);
-          s1[u] = __dmul_rn(coef[6][q0 + u], v0);
-        }
-      }
-    }
-    double* slot = slot_of(j);
-    const int m = rows_in(j);
-    double v[kHpChunk];
-#pragma unroll
-    for (int i = 0; i < kHpChunk; ++i) {
-      if (i < m) v[i] = slot[i * kHpLanes];
-    }
-#pragma unroll
-    for (int u = 0; u < kMaxSectionsPerWarp; ++u) {
-      if (u < count) {
-        const int q = q0 + u;
-        const double b0 = coef[0][q], b1 = coef[1][q], b2 = coef[2][q], a1 = coef[3][q], a2 = coef[4][q];
-        double t0 = s0[u], t1 = s1[u];
-#pragma unroll
-        for (int i = 0; i < kHpChunk; ++i) {
-          if (i < m) {
-            const double y = __dadd_rn(__dmul_rn(b0, v[i]), t0);
-            t0 = __dadd_rn(__dsub_rn(__dmul_rn(b1, v[i]), __dmul_rn(a1, y)), t1);
-            t1 = __dsub_rn(__dmul_rn(b2, v[i]), __dmul_rn(a2, y));
-            v[i] = y;
-          }
-        }
-        s0[u] = t0;
-        s1[u] = t1;
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < kHpChunk; ++i) {
-      if (i < m) slot[i * kHpLanes] = v[i];
-    }
-  };
-  auto section_turn = [&](std::size_t k) {
-    const auto w = static_cast<std::size_t>(warp - kHpIoWarps);
-    if (k >= w + 1 && k - 1 - w < chunks) section_step(k - 1 - w);
-  };
-
-  // Forward pass over the extended rows [0, total); its outputs go to the scratch rows.
-  {
-    In v[kHpIoRows];
-    auto load_chunk = [&](std::size_t j) {
-#pragma unroll
-      for (int u = 0; u < kHpIoRows; ++u) {
-        const std::size_t r = j * kHpChunk + io_row0 + u;
-        v[u] = (live && r < total) ? in[extended_source(r, pad, n) * in_stride + c] : In(0);
-      }
-    };
-    if (io) load_chunk(0);
-    for (std::size_t k = 0; k < steps; ++k) {
-      if (io) {
-        if (k < chunks) {
-          double* slot = slot_of(k);
-          const int m = rows_in(k);
-#pragma unroll
-          for (int u = 0; u < kHpIoRows; ++u) {
-            const int i = io_row0 + u;
-            if (i < m) {
-              const std::size_t r = k * kHpChunk + i;
-              double x = __dsub_rn(__dmul_rn(static_cast<double>(v[u]), gain), mean);
-              if (r < pad) x = __dsub_rn(__dmul_rn(2.0, x_first), x);
-              if (r >= pad + n) x = __dsub_rn(__dmul_rn(2.0, x_last), x);
-              slot[i * kHpLanes] = x;
-              if (r == 0) first[lane] = x;
-            }
-          }
-          if (k + 1 < chunks) load_chunk(k + 1);
-        }
-        if (k >= lag && live) {
-          const std::size_t j = k - lag;
-          const double* slot = slot_of(j);
-          const int m = rows_in(j);
-#pragma unroll
-          for (int u = 0; u < kHpIoRows; ++u) {
-            const int i = io_row0 + u;
-            if (i < m) scratch[(j * kHpChunk + i) * n_channels + c] = slot[i * kHpLanes];
-          }
-        }
-      } else {
-        section_turn(k);
-      }
-      __syncthreads();
-    }
-  }
-
-  // Backward pass from the last forward output: chunk j holds rows total − 1 − (kHpChunk·j + i); only the
-  // central n rows are written out (as float).
-  {
-    double v[kHpIoRows];
-    auto load_chunk = [&](std::size_t j) {
-#pragma unroll
-      for (int u = 0; u < kHpIoRows; ++u) {
-        const std::size_t back = j * kHpChunk + io_row0 + u;
-        v[u] = (live && back < total) ? scratch[(total - 1 - back) * n_channels + c] : 0.0;
-      }
-    };
-    if (io) load_chunk(0);
-    for (std::size_t k = 0; k < steps; ++k) {
-      if (io) {
-        if (k < chunks) {
-          double* slot = slot_of(k);
-          const int m = rows_in(k);
-#pragma unroll
-          for (int u = 0; u < kHpIoRows; ++u) {
-            if (io_row0 + u < m) slot[(io_row0 + u) * kHpLanes] = v[u];
-          }
-          if (k == 0 && warp == 0) first[lane] = v[0];
-          if (k + 1 < chunks) load_chunk(k + 1);
-        }
-        if (k >= lag && live) {
-          const std::size_t j = k - lag;
-          const double* slot = slot_of(j);
-          const int m = rows_in(j);
-#pragma unroll
-          for (int u = 0; u < kHpIoRows; ++u) {
-            const int i = io_row0 + u;
-            const std::size_t r = total - 1 - (j * kHpChunk + i);
-            if (i < m && r >= pad && r < pad + n) {
-              out[(r - pad) * n_channels + c] = __double2float_rn(slot[i * kHpLanes]);
-            }
-          }
-        }
-      } else {
-        section_turn(k);
-      }
-      __syncthreads();
-    }
-  }
-}
 
 // One block per sample. Each good channel's value gets a unique rank (value, then channel order),
 // so the order statistics are found without sorting and without atomics; the median of an even
@@ -420,18 +139,6 @@ unsigned int blocks_for(std::size_t items, unsigned int per_block) {
   return static_cast<unsigned int>((items + per_block - 1) / per_block);
 }
 
-template <typename In>
-void run_highpass(Context& ctx, const In* d_in, std::size_t in_stride, const double* d_gains, std::size_t n,
-                  std::size_t n_channels, const FilterPlan& plan, float* d_out) {
-  double* scratch = ctx.buffer_of<double>(kSlotScratch, (n + 2 * static_cast<std::size_t>(plan.pad)) * n_channels);
-  const std::size_t shared = highpass_shared_bytes(plan.section_warps);
-  allow_dynamic_shared_for(highpass_pipeline_kernel<In>, shared);
-  const dim3 grid(blocks_for(n_channels, kHpLanes)), block(kHpLanes * (kHpIoWarps + plan.section_warps));
-  highpass_pipeline_kernel<In><<<grid, block, shared, ctx.stream()>>>(d_in, in_stride, d_gains, n, n_channels, plan,
-                                                                      scratch, d_out);
-  SPIKESHARD_CUDA_LAUNCHED();
-}
-
 }  // namespace
 
 void launch_median_reference(Context& ctx, float* d_x, std::size_t n, std::size_t n_channels,
@@ -524,7 +231,7 @@ float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const Kri
   check_whitening(input.whitening_indices, input.whitening_weights, input.n_channels, input.n_nearest);
   const std::size_t n = input.n_samples, nc = input.n_channels, k = input.n_nearest;
   check_pieces(kriging, n);
-  const FilterPlan plan = make_plan(input.highpass, n);
+  const std::size_t scratch_rows = highpass_scratch_rows(input.highpass, n, "preprocess_batch");
   const std::vector<std::int32_t> good =
       input.common_reference ? good_list(input.good, nc, "preprocess_batch") : std::vector<std::int32_t>{};
 
@@ -537,7 +244,7 @@ float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const Kri
   float* d_b = ctx.buffer_of<float>(kSlotB, n * nc);
   float* d_m = !kriging.empty() ? ctx.buffer_of<float>(kSlotMatrix, kriging.size() * nc * nc) : nullptr;
   // Reserve the filter scratch before any timing so no allocation lands inside a timed stage.
-  ctx.buffer_of<double>(kSlotScratch, (n + 2 * static_cast<std::size_t>(plan.pad)) * nc);
+  double* d_scratch = ctx.buffer_of<double>(kSlotScratch, scratch_rows * nc);
 
   if (d_gains != nullptr) ctx.upload(d_gains, input.gains, nc * sizeof(double));
   if (!good.empty()) ctx.upload(d_good, good.data(), good.size() * sizeof(std::int32_t));
@@ -566,8 +273,12 @@ float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const Kri
     }
     copy_rows(row, n);
   };
+  auto highpass = [&](float* d_out) {
+    launch_zero_phase_highpass(ctx, d_raw, input.raw_stride, d_gains, n, nc, input.highpass, "preprocess_batch",
+                               d_scratch, d_out);
+  };
   auto chain = [&]() {
-    run_highpass(ctx, d_raw, input.raw_stride, d_gains, n, nc, plan, d_a);
+    highpass(d_a);
     if (!good.empty()) launch_median_reference(ctx, d_a, n, nc, d_good, static_cast<int>(good.size()));
     launch_whitening(ctx, d_a, n, nc, d_indices, d_weights, k, input.scale, d_b);
     if (d_m != nullptr) shift();
@@ -606,14 +317,15 @@ float* run_preprocess(Context& ctx, const PreprocessBatchInput& input, const Kri
     out.add(host.data(), d_src, block_bytes);
     out.run();
   };
-  const double scratch_bytes = static_cast<double>(n + 2 * plan.pad) * static_cast<double>(nc) * sizeof(double);
+  const double scratch_bytes = static_cast<double>(scratch_rows) * static_cast<double>(nc) * sizeof(double);
   StageTiming* st = timing->stages;
   // Staged: the host copy into pinned memory and the DMA (the event brackets both).
   st[0].ms = time([&] { ctx.upload_staged(d_raw, input.raw, raw_bytes); });
   st[0].bytes = static_cast<double>(raw_bytes);
-  st[1].ms = time([&] { run_highpass(ctx, d_raw, input.raw_stride, d_gains, n, nc, plan, d_a); });
-  // Input read twice (mean, forward pass), scratch written and read once, output written once.
-  st[1].bytes = 2.0 * static_cast<double>(n * nc * sizeof(std::int16_t)) + 2.0 * scratch_bytes +
+  st[1].ms = time([&] { highpass(d_a); });
+  // Input read twice (sums, forward pass), scratch written and read twice (both passes), output
+  // written once.
+  st[1].bytes = 2.0 * static_cast<double>(n * nc * sizeof(std::int16_t)) + 4.0 * scratch_bytes +
                 static_cast<double>(block_bytes);
   if (!good.empty()) {
     // In place: repeated application is fine for timing (same work every time).
@@ -651,15 +363,17 @@ void highpass_impl(const In* in, std::size_t in_stride, const double* gains, std
                    std::size_t n_channels, const HighpassOptions& options, float* out) {
   spikeshard::detail::require_block("highpass_block", in, in_stride, n_samples, n_channels);
   if (out == nullptr) throw std::invalid_argument("highpass_block: output pointer is null");
-  const detail::FilterPlan plan = detail::make_plan(options, n_samples);
+  const std::size_t scratch_rows = detail::highpass_scratch_rows(options, n_samples, "highpass_block (CUDA)");
   detail::ContextLease lease;
   Context& ctx = *lease;
   In* d_in = ctx.buffer_of<In>(detail::kSlotRaw, n_samples * in_stride);
   double* d_gains = gains != nullptr ? ctx.buffer_of<double>(detail::kSlotGains, n_channels) : nullptr;
+  double* d_scratch = ctx.buffer_of<double>(detail::kSlotScratch, scratch_rows * n_channels);
   float* d_out = ctx.buffer_of<float>(detail::kSlotA, n_samples * n_channels);
   ctx.upload(d_in, in, n_samples * in_stride * sizeof(In));
   if (d_gains != nullptr) ctx.upload(d_gains, gains, n_channels * sizeof(double));
-  detail::run_highpass(ctx, d_in, in_stride, d_gains, n_samples, n_channels, plan, d_out);
+  detail::launch_zero_phase_highpass(ctx, d_in, in_stride, d_gains, n_samples, n_channels, options,
+                                     "highpass_block (CUDA)", d_scratch, d_out);
   ctx.download(out, d_out, n_samples * n_channels * sizeof(float));
   ctx.synchronize();
 }
@@ -717,9 +431,10 @@ KrigingPieces whole_block(const float* kriging_matrix, std::size_t n_samples) {
 
 void preprocess_shift_batch(const PreprocessBatchInput& input, const KrigingPieces& kriging, float* out) {
   if (out == nullptr) throw std::invalid_argument("preprocess_batch: output pointer is null");
+  const std::unique_ptr<detail::StagedInput> staged = detail::stage_raw(input, "preprocess_batch");
   detail::ContextLease lease;
   Context& ctx = *lease;
-  const float* d_result = detail::run_preprocess(ctx, input, kriging, nullptr, 0);
+  const float* d_result = detail::run_preprocess(ctx, input, kriging, nullptr, 0, false, staged.get());
   detail::StagedDownloads downloads(ctx);
   downloads.add(out, d_result, input.n_samples * input.n_channels * sizeof(float));
   downloads.run();
