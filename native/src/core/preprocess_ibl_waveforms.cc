@@ -2,20 +2,18 @@
 // The per-value loops of IBL's waveform extraction (spikeshard/destripe.h): cutting windows out of
 // a preprocessed block, the per-cluster median template, the float16 traces. Each output value is
 // computed by one thread from its own inputs, so results do not depend on the thread count.
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
+#include "file_io.h"
 #include "spikeshard/destripe.h"
 #include "spikeshard/threads.h"
 
@@ -172,39 +170,6 @@ void medians_of_blocks(const float* traces, std::size_t n_waves, std::size_t n_v
   }
 }
 
-std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
-
-// Fills length bytes from position of fd (retrying partial reads and EINTR); a short file throws.
-void pread_all(int fd, void* buffer, std::size_t length, std::uint64_t position) {
-  auto* bytes = static_cast<char*>(buffer);
-  std::size_t done = 0;
-  while (done < length) {
-    const ssize_t got = ::pread(fd, bytes + done, length - done, static_cast<off_t>(position + done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      throw std::runtime_error("finish_ibl_waveforms: scratch read of " + std::to_string(length - done) +
-                               " bytes at byte " + std::to_string(position + done) + ": " +
-                               (got == 0 ? std::string("the file ended") : errno_text()));
-    }
-    done += static_cast<std::size_t>(got);
-  }
-}
-
-void pwrite_all(int fd, const void* buffer, std::size_t length, std::uint64_t position) {
-  const auto* bytes = static_cast<const char*>(buffer);
-  std::size_t done = 0;
-  while (done < length) {
-    const ssize_t put = ::pwrite(fd, bytes + done, length - done, static_cast<off_t>(position + done));
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) {
-      throw std::runtime_error("finish_ibl_waveforms: traces write of " + std::to_string(length - done) +
-                               " bytes at byte " + std::to_string(position + done) + ": " +
-                               (put == 0 ? std::string("nothing written") : errno_text()));
-    }
-    done += static_cast<std::size_t>(put);
-  }
-}
-
 }  // namespace
 
 void cut_waveforms(const float* block, std::size_t n_samples, std::size_t n_channels, const std::int32_t* starts,
@@ -303,16 +268,18 @@ void finish_ibl_waveforms(int scratch_fd, int traces_fd, std::uint64_t traces_of
             const std::size_t m = static_cast<std::size_t>(first[u + 1] - first[u]);
             traces.resize(m * n_values);
             for (std::size_t k = 0; k < m; ++k) {
-              pread_all(scratch_fd, traces.data() + k * n_values, row_bytes,
-                        static_cast<std::uint64_t>(rows[first[u] + k]) * row_bytes);
+              detail::pread_exactly(scratch_fd, traces.data() + k * n_values, row_bytes,
+                                    static_cast<std::uint64_t>(rows[first[u] + k]) * row_bytes,
+                                    "finish_ibl_waveforms: scratch read");
             }
             medians_of_blocks(traces.data(), m, n_values, 0, n_blocks, templates + u * n_values, scratch);
             halves_of(traces.data(), m * n_values, halves.data());
             // Only what an earlier, larger cluster wrote beyond this one's waveforms is refilled.
             if (data_end > m * n_values) std::fill(halves.begin() + m * n_values, halves.begin() + data_end, kHalfNan);
             data_end = m * n_values;
-            pwrite_all(traces_fd, halves.data(), cluster_values * sizeof(std::uint16_t),
-                       traces_offset + static_cast<std::uint64_t>(u) * cluster_values * sizeof(std::uint16_t));
+            detail::pwrite_fully(traces_fd, halves.data(), cluster_values * sizeof(std::uint16_t),
+                                 traces_offset + static_cast<std::uint64_t>(u) * cluster_values * sizeof(std::uint16_t),
+                                 "finish_ibl_waveforms: traces write");
           }
         } catch (...) {
           failed = true;

@@ -1,18 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "spikeshard/recording_read.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 
+#include "file_io.h"
 #include "spikeshard/threads.h"
 
 namespace spikeshard {
@@ -73,25 +70,6 @@ int threads_for(std::size_t bytes, int threads) {
   return static_cast<int>(std::min(static_cast<std::size_t>(default_threads()), by_size));
 }
 
-// Reads up to `length` bytes at `position`, retrying partial reads and EINTR; fewer only at the end
-// of the file.
-std::size_t pread_fully(int fd, std::int16_t* buffer, std::size_t length, std::uint64_t position) {
-  auto* bytes = reinterpret_cast<char*>(buffer);
-  std::size_t done = 0;
-  while (done < length) {
-    const ssize_t got = ::pread(fd, bytes + done, length - done, static_cast<off_t>(position + done));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error("pread of " + std::to_string(length - done) + " bytes at byte " +
-                               std::to_string(position + done) + ": " +
-                               std::error_code(errno, std::generic_category()).message());
-    }
-    if (got == 0) break;
-    done += static_cast<std::size_t>(got);
-  }
-  return done;
-}
-
 }  // namespace
 
 void gather_columns(const std::int16_t* rows, std::size_t n_rows, std::size_t n_saved, const std::int32_t* columns,
@@ -133,7 +111,7 @@ BinReadResult read_bin_rows(int fd, std::uint64_t first_row, std::size_t n_rows,
         for (std::size_t r = begin; r < end; r += capacity) {
           const std::size_t n = std::min(capacity, end - r);
           const std::uint64_t position = (first_row + r) * row_bytes;
-          const std::size_t got = pread_fully(fd, buffer.get(), n * row_bytes, position);
+          const std::size_t got = detail::pread_fully(fd, buffer.get(), n * row_bytes, position, "pread");
           const std::size_t whole = got / row_bytes;
           gather_serial(p, buffer.get(), whole, out + r * n_out);
           if (whole < n) {
