@@ -112,6 +112,8 @@ interface Case {
   nPrototypes: number;
   own?: [number, number];
   capacity?: number;
+  /** Channels per centre (default 10). */
+  nearest?: number;
 }
 
 const cases: Case[] = [
@@ -123,6 +125,8 @@ const cases: Case[] = [
   { nChannels: 384, nSamples: 20_000, spikes: 1500, threshold: 4, nPrototypes: 3 },
   // Partial blocks of the filter kernel: 40 channels (16 per block), odd window-start counts (4 per thread).
   { nChannels: 40, nSamples: 5003, spikes: 80, threshold: 4, nPrototypes: 3, own: [7, 4990] },
+  { nChannels: 96, nSamples: 9000, spikes: 200, threshold: 4, nPrototypes: 3, nearest: 16 },
+  { nChannels: 96, nSamples: 9000, spikes: 200, threshold: 4, nPrototypes: 3, nearest: 24 },
 ];
 
 test('driftDetectSpikes: CUDA = CPU on random blocks with planted spikes (32–384 channels)', { skip }, () => {
@@ -135,10 +139,11 @@ test('driftDetectSpikes: CUDA = CPU on random blocks with planted spikes (32–3
     const options: DriftDetectorOptions = { threshold: k.threshold };
     if (k.own) [options.ownBeginSample, options.ownEndSample] = k.own;
     if (k.capacity !== undefined) options.capacity = k.capacity;
+    if (k.nearest !== undefined) options.nearestChannels = k.nearest;
     const params: RawDetectorParams = driftDetectorParams(options, k.nSamples);
     const label = `${k.nChannels} ch × ${k.nSamples}, threshold ${k.threshold}, ${k.nPrototypes} prototypes${
       k.own ? `, own ${k.own[0]}–${k.own[1]}` : ''
-    }${k.capacity ? `, capacity ${k.capacity}` : ''}`;
+    }${k.capacity ? `, capacity ${k.capacity}` : ''}${k.nearest ? `, ${k.nearest} channels per centre` : ''}`;
     const cpu = cpuBinding.driftDetectSpikes(data, k.nChannels, probe.xUm, probe.yUm, w, params);
     const cuda = gpu().driftDetectSpikes(data, k.nChannels, probe.xUm, probe.yUm, w, params);
     assertSameSpikes(cpu, cuda, label);

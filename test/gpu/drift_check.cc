@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
     std::size_t nc, n, spikes;
     double threshold;
     std::size_t np, own_begin, own_end, capacity;
+    std::size_t near = 10;  // channels per centre (the default 10; more in the last two cases)
   };
   const Case cases[] = {
       {"32ch_thr8", 32, 6000, 60, 8, 3, 0, 6000, 10000},
@@ -167,6 +168,8 @@ int main(int argc, char** argv) {
       {"384ch_thr4", 384, 20000, 1500, 4, 3, 0, 20000, 10000},
       // Partial blocks of the filter kernel: 40 channels (16 per block), odd window-start counts.
       {"40ch_thr4_partial_blocks", 40, 5003, 80, 4, 3, 7, 4990, 10000},
+      {"96ch_thr4_near16", 96, 9000, 200, 4, 3, 0, 9000, 10000, 16},
+      {"96ch_thr4_near24", 96, 9000, 200, 4, 3, 0, 9000, 10000, 24},
   };
   bool all_ok = true;
   std::printf("{\n  \"device\": \"%s\",\n  \"cases\": [\n", info.name.c_str());
@@ -175,6 +178,7 @@ int main(int argc, char** argv) {
     const Probe p = np1(k.nc);
     DriftDetectorParams params;
     params.threshold = k.threshold;
+    params.n_nearest_channels = k.near;
     const DetectorGeometry geo = make_detector_geometry(p.x.data(), p.y.data(), k.nc, params);
     const std::vector<float> w = prototypes(k.np);
     cuda::DriftDetectArgs a;
