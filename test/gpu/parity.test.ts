@@ -330,6 +330,10 @@ test('argument errors are the CPU binding’s kinds', { skip }, () => {
   assert.throws(() => cpu.commonMedianReference(bad), RangeError);
   const noGood = { data: new Float32Array(9), nSamples: 3, nChannels: 3, good: new Uint8Array(3) };
   assert.throws(() => gpu().commonMedianReference(noGood), /no channel is marked good/);
+  // The segmented high-pass's output grid bounds a device block at 65 535 · 64 − 24 samples (order 3).
+  const n = 4_194_217;
+  const long = { data: new Float32Array(n), nSamples: n, nChannels: 1, rowStride: 1, gains: null, ...highpass };
+  assert.throws(() => gpu().highpassBlock(long), /at most 4194216 samples per block on the device, got 4194217/);
 });
 
 test('device memory stays within the context cap and can be released', { skip }, () => {

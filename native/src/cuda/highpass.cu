@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "context.cuh"
@@ -349,7 +351,7 @@ void launch_steps(Context& ctx, const In* d_in, std::size_t in_stride, const dou
   SPIKESHARD_CUDA_LAUNCHED();
   carry_kernel<kSections><<<per_channel, 128, 0, stream>>>(plan, sh, a, a.first + sh.nc);
   SPIKESHARD_CUDA_LAUNCHED();
-  const dim3 out_grid(channel_blocks, blocks(blocks(sh.total, kOutRows), kSegmentsPerBlock));
+  const dim3 out_grid(channel_blocks, blocks(blocks(sh.total, kOutRows), kSegmentsPerBlock));  // ≤ 65 535: checked
   output_kernel<kSections><<<out_grid, tile, 0, stream>>>(plan, sh, a, d_scratch, d_out);
   SPIKESHARD_CUDA_LAUNCHED();
 }
@@ -365,6 +367,12 @@ void launch_zero_phase_highpass(Context& ctx, const In* d_in, std::size_t in_str
                                 std::size_t n, std::size_t nc, const HighpassOptions& options, const char* caller,
                                 double* d_scratch, float* d_out) {
   const SectionPlan plan = section_plan(options, n, caller);
+  // The output step's grid rows (kOutRows · kSegmentsPerBlock rows each) are the longest dimension.
+  const std::size_t max_rows = 65535u * static_cast<std::size_t>(kOutRows * kSegmentsPerBlock) - 2 * plan.pad;
+  if (n > max_rows) {
+    throw std::invalid_argument(std::string(caller) + ": at most " + std::to_string(max_rows) +
+                                " samples per block on the device, got " + std::to_string(n));
+  }
   const spikeshard::detail::SegmentResponse response = spikeshard::detail::segment_response(
       butterworth_highpass_sos(options.order, options.cutoff_hz, options.sample_rate_hz));
   Shape sh{};
