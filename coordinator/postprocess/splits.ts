@@ -9,6 +9,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { integerFromEnvironment } from '../../proto/errors.js';
 import { ClusterOrderedRows, type ClusterRowsWriteStats } from '../formats/cluster-rows.js';
 import type { FeatureReadStats, SpikeFeatures } from '../formats/spike-features.js';
 import {
@@ -463,7 +464,8 @@ export interface SplitRunOptions {
   scratchDir?: string | null;
   /**
    * Memory for the clusters being split at once (their rows and float64 feature matrices, about
-   * 28 bytes per feature value); a cluster larger than the budget is split alone. @default 256 MiB
+   * 28 bytes per feature value); a cluster larger than the budget is split alone. @default
+   * SPIKESHARD_SPLIT_MEMORY_MIB if set, else 256 MiB
    */
   memoryBudgetBytes?: number;
   /** Filled with what the splits cost. */
@@ -496,6 +498,12 @@ export const SPLIT_ROWS_FILE = 'split-pc-rows.f32';
 // and 384 MiB with 4 (192 MiB of it for clusters) at 1.70 GB. The worker threads (each with its
 // own V8 heap, ~50-100 MB) are gone since: the budget is the clusters' own memory.
 const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 2 ** 20;
+
+/** The budget: SPIKESHARD_SPLIT_MEMORY_MIB (16 to 65 536) if set, else the default. */
+export function splitMemoryBudget(env: NodeJS.ProcessEnv = process.env): number {
+  const mib = integerFromEnvironment(env, 'SPIKESHARD_SPLIT_MEMORY_MIB', 16, 65_536);
+  return mib !== undefined ? mib * 2 ** 20 : DEFAULT_MEMORY_BUDGET_BYTES;
+}
 
 /**
  * Estimated bytes held while a cluster of n spikes is split: its float32 rows (4 per value), the
@@ -579,7 +587,7 @@ export async function splitClusters(
       ctx,
       order,
       cores,
-      run.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES,
+      run.memoryBudgetBytes ?? splitMemoryBudget(),
       (c) => clusterBytes(members[c]!.length, dims),
       (c) => members[c]!.length,
       load,

@@ -32,6 +32,7 @@ import type { SortingResult } from '../formats/sorting-result.js';
 import { planBatches } from '../plan/batch-plan.js';
 import { writeRunReport } from '../report/report.js';
 import { VERSION } from '../version.js';
+import { splitMemoryBudget } from '../postprocess/splits.js';
 import { assembleSorting } from './assemble.js';
 import type { BatchExecutor } from './executor.js';
 import type { BackendRequest, NativeCudaBinding } from '../../native/lib/index.js';
@@ -109,8 +110,9 @@ export async function runSort(options: SortOptions, log: Logger, executor?: Batc
   const infos: RecordingInfo[] = [];
   for (const probe of probes)
     infos.push(await inspectRecording(probe, { allowPartialSample: options.allowPartialSample }));
-  // Checks that need only the metadata come before anything is written.
+  // Checks that need only the metadata come before anything is written; so does the environment's.
   for (const info of infos) planBatches(info.nSamples, options.params.batchSamples, options.params.haloSamples);
+  splitMemoryBudget();
   const labels = infos.map((i) => i.probeLabel);
   const outDir = path.resolve(options.outDir);
   const versions = { spikeshard: VERSION, core: loadCpuBinding().describe().coreVersion };

@@ -8,6 +8,7 @@ import {
   runningMean,
   solveLinear,
   splitClusters,
+  splitMemoryBudget,
   timeSegregation,
   trySplit,
   type SplitInput,
@@ -16,6 +17,7 @@ import {
   type SplitStats,
 } from '../../../coordinator/postprocess/splits.js';
 import { groupByCluster } from '../../../coordinator/postprocess/clusters.js';
+import { ParameterError } from '../../../proto/errors.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { SeededRandom } from '../../../coordinator/plan/random.js';
 import { MemorySpikeFeatures, SelectedSpikeFeatures } from '../../../coordinator/formats/spike-features.js';
@@ -329,4 +331,16 @@ test('a cluster with a large share of the spikes gets several cores for its purs
   // 1 350 spikes' cluster; the 1 000 spikes' (2 cores) waits for them.
   assert.ok(stats.pursuitThreads >= 4, `${stats.pursuitThreads} threads`);
   assert.ok(stats.concurrency < 5, `${stats.concurrency} clusters at once`);
+});
+
+test('the splits memory budget: 256 MiB, or SPIKESHARD_SPLIT_MEMORY_MIB; a bad value names the variable', () => {
+  assert.equal(splitMemoryBudget({}), 256 * 2 ** 20);
+  assert.equal(splitMemoryBudget({ SPIKESHARD_SPLIT_MEMORY_MIB: '' }), 256 * 2 ** 20);
+  assert.equal(splitMemoryBudget({ SPIKESHARD_SPLIT_MEMORY_MIB: '1024' }), 2 ** 30);
+  for (const bad of ['8', '1.5', 'lots', '70000']) {
+    assert.throws(
+      () => splitMemoryBudget({ SPIKESHARD_SPLIT_MEMORY_MIB: bad }),
+      (e: unknown) => e instanceof ParameterError && /SPIKESHARD_SPLIT_MEMORY_MIB: .*16 to 65536/.test(e.message),
+    );
+  }
 });
