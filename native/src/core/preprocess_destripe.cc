@@ -54,13 +54,7 @@ void sos_cascade_columns(const std::vector<SosSection>& sos, const std::vector<s
     }
     for (std::size_t r = 0; r < rows; ++r) {
       double* row = data + (reverse ? rows - 1 - r : r) * width;
-      for (std::size_t j = 0; j < width; ++j) {
-        const double in = row[j];
-        const double out = q.b0 * in + z1[j];
-        z1[j] = q.b1 * in - q.a1 * out + z2[j];
-        z2[j] = q.b2 * in - q.a2 * out;
-        row[j] = out;
-      }
+      for (std::size_t j = 0; j < width; ++j) row[j] = detail::section_step(q, row[j], z1[j], z2[j]);
     }
   }
 }

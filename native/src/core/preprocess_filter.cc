@@ -22,14 +22,18 @@
 namespace spikeshard {
 
 using detail::kHighpassSegment;
+using detail::section_step;
 using detail::segment_response;
 using detail::SegmentResponse;
+using detail::steady_state;
+using detail::SteadyState;
 
 namespace {
 
 constexpr std::size_t kLanes = 8;
 constexpr int kMaxOrder = 16;
-constexpr std::size_t kMaxSections = (kMaxOrder + 1) / 2;
+constexpr std::size_t kMaxSections = detail::kMaxHighpassSections;
+static_assert(kMaxSections == (kMaxOrder + 1) / 2, "a section per two orders");
 
 void check_design(int order, double cutoff_hz, double sample_rate_hz) {
   if (order < 1 || order > kMaxOrder) {
@@ -44,27 +48,6 @@ void check_design(int order, double cutoff_hz, double sample_rate_hz) {
     throw std::invalid_argument("butterworth: cutoff must be in (0, " + std::to_string(sample_rate_hz / 2) +
                                 ") Hz (Nyquist), got " + std::to_string(cutoff_hz));
   }
-}
-
-// Step-response steady state of each section in direct form II transposed (scipy's
-// sosfilt_zi): with input level u and DC gain g = Σb/Σa, the output settles at g·u and the two
-// delay registers at z1 = (b2 − a2·g)·u and z0 = (b1 − a1·g)·u + z1; the next section sees g·u.
-struct SteadyState {
-  double z0[kMaxSections];
-  double z1[kMaxSections];
-};
-
-SteadyState steady_state(const std::vector<SosSection>& sos) {
-  SteadyState zi{};
-  double level = 1.0;
-  for (std::size_t s = 0; s < sos.size(); ++s) {
-    const SosSection& q = sos[s];
-    double gain = (q.b0 + q.b1 + q.b2) / (1.0 + q.a1 + q.a2);
-    zi.z1[s] = (q.b2 - q.a2 * gain) * level;
-    zi.z0[s] = (q.b1 - q.a1 * gain) * level + zi.z1[s];
-    level *= gain;
-  }
-  return zi;
 }
 
 // Adds to rows [begin, end) (pass order, as cascade_rows) the free response of the state carried
@@ -111,12 +94,7 @@ SPIKESHARD_CLONES void cascade_rows(const std::vector<SosSection>& sos, double* 
     for (std::size_t l = 0; l < kLanes; ++l) v[l] = row[l];
     for (std::size_t s = 0; s < n_sections; ++s) {
       const SosSection& q = sos[s];
-      for (std::size_t l = 0; l < kLanes; ++l) {
-        double y = q.b0 * v[l] + s0[s][l];
-        s0[s][l] = q.b1 * v[l] - q.a1 * y + s1[s][l];
-        s1[s][l] = q.b2 * v[l] - q.a2 * y;
-        v[l] = y;
-      }
+      for (std::size_t l = 0; l < kLanes; ++l) v[l] = section_step(q, v[l], s0[s][l], s1[s][l]);
     }
     for (std::size_t l = 0; l < kLanes; ++l) row[l] = v[l];
   }
@@ -317,6 +295,19 @@ double butterworth_highpass_gain(int order, double cutoff_hz, double sample_rate
 
 namespace detail {
 
+SteadyState steady_state(const std::vector<SosSection>& sos) {
+  SteadyState zi{};
+  double level = 1.0;
+  for (std::size_t s = 0; s < sos.size(); ++s) {
+    const SosSection& q = sos[s];
+    double gain = (q.b0 + q.b1 + q.b2) / (1.0 + q.a1 + q.a2);
+    zi.z1[s] = (q.b2 - q.a2 * gain) * level;
+    zi.z0[s] = (q.b1 - q.a1 * gain) * level + zi.z1[s];
+    level *= gain;
+  }
+  return zi;
+}
+
 SegmentResponse segment_response(const std::vector<SosSection>& sos) {
   const std::size_t n_sections = sos.size();
   SegmentResponse r;
@@ -328,13 +319,7 @@ SegmentResponse segment_response(const std::vector<SosSection>& sos) {
     (j % 2 == 0 ? z0 : z1)[j / 2] = 1.0;
     for (std::size_t i = 0; i < kHighpassSegment; ++i) {
       double v = 0.0;
-      for (std::size_t s = 0; s < n_sections; ++s) {
-        const SosSection& q = sos[s];
-        const double y = q.b0 * v + z0[s];
-        z0[s] = q.b1 * v - q.a1 * y + z1[s];
-        z1[s] = q.b2 * v - q.a2 * y;
-        v = y;
-      }
+      for (std::size_t s = 0; s < n_sections; ++s) v = section_step(sos[s], v, z0[s], z1[s]);
       r.free_output[i * r.width + j] = v;
     }
     for (std::size_t s = 0; s < n_sections; ++s) {

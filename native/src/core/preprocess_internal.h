@@ -35,6 +35,29 @@ inline void subtract_median(float* row, std::size_t n_channels, RowMedian& media
   for (std::size_t c = 0; c < n_channels; ++c) row[c] = static_cast<float>(static_cast<double>(row[c]) - m);
 }
 
+// The most second-order sections of a Butterworth high-pass (order 16).
+constexpr std::size_t kMaxHighpassSections = 8;
+
+// One value through one second-order section in direct form II transposed (scipy's order of
+// operations; the build contracts no multiply-add), z0 and z1 its delay registers. The CUDA kernels
+// repeat it with explicit roundings (highpass.cu).
+inline double section_step(const SosSection& q, double v, double& z0, double& z1) {
+  const double y = q.b0 * v + z0;
+  z0 = q.b1 * v - q.a1 * y + z1;
+  z1 = q.b2 * v - q.a2 * y;
+  return y;
+}
+
+// Step-response steady state of each section in direct form II transposed (scipy's
+// sosfilt_zi): with input level u and DC gain g = Σb/Σa, the output settles at g·u and the two
+// delay registers at z1 = (b2 − a2·g)·u and z0 = (b1 − a1·g)·u + z1; the next section sees g·u.
+// Also the CUDA high-pass's (highpass.cu).
+struct SteadyState {
+  double z0[kMaxHighpassSections];
+  double z1[kMaxHighpassSections];
+};
+SteadyState steady_state(const std::vector<SosSection>& sos);
+
 // The zero-phase high-pass runs each pass in segments of kHighpassSegment samples, so that the
 // CUDA backend filters them side by side (highpass.cu) with the CPU's arithmetic: each segment from
 // zero state, plus the free response (zero input) of the state carried into it. The channel mean

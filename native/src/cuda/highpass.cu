@@ -23,13 +23,56 @@
 #include "context.cuh"
 #include "kernels.cuh"
 #include "preprocess_internal.h"
-#include "sections.cuh"
 
 namespace spikeshard::cuda::detail {
 
 namespace {
 
 constexpr std::size_t kSegment = spikeshard::detail::kHighpassSegment;
+constexpr int kMaxSections = static_cast<int>(spikeshard::detail::kMaxHighpassSections);
+
+// The sections as the kernels take them (by value): the coefficients and scipy's sosfilt_zi
+// steady state, both from the CPU core (the same values as its filter uses).
+struct SectionPlan {
+  double b0[kMaxSections], b1[kMaxSections], b2[kMaxSections], a1[kMaxSections], a2[kMaxSections];
+  double z0[kMaxSections], z1[kMaxSections];
+  int n_sections;
+  int pad;  // samples of scipy's odd extension on each side
+};
+
+// `caller` names the entry in errors (a filter of more than kMaxSections sections, a signal not
+// longer than the padding).
+SectionPlan section_plan(const std::vector<SosSection>& sos, std::size_t n_samples, const char* caller) {
+  if (sos.size() > static_cast<std::size_t>(kMaxSections)) {
+    throw std::invalid_argument(std::string(caller) + ": at most " + std::to_string(kMaxSections) +
+                                " sections (order 16), got " + std::to_string(sos.size()));
+  }
+  const std::size_t pad = filtfilt_pad_samples(sos);
+  if (n_samples <= pad) {
+    throw std::invalid_argument("sosfiltfilt: the signal must be longer than the edge padding (" +
+                                std::to_string(pad) + " samples), got " + std::to_string(n_samples) + " samples");
+  }
+  const spikeshard::detail::SteadyState zi = spikeshard::detail::steady_state(sos);
+  SectionPlan plan{};
+  plan.n_sections = static_cast<int>(sos.size());
+  plan.pad = static_cast<int>(pad);
+  for (std::size_t s = 0; s < sos.size(); ++s) {
+    plan.b0[s] = sos[s].b0;
+    plan.b1[s] = sos[s].b1;
+    plan.b2[s] = sos[s].b2;
+    plan.a1[s] = sos[s].a1;
+    plan.a2[s] = sos[s].a2;
+    plan.z0[s] = zi.z0[s];
+    plan.z1[s] = zi.z1[s];
+  }
+  return plan;
+}
+
+std::vector<SosSection> design(const HighpassOptions& options) {
+  return butterworth_highpass_sos(options.order, options.cutoff_hz, options.sample_rate_hz);
+}
+
+
 constexpr int kLanes = 32;            // channels per block, one per lane
 constexpr int kSegmentsPerBlock = 4;  // warps per block, each on its own segment
 constexpr int kRun = 16;              // rows whose loads are issued before the recursion uses them
@@ -359,22 +402,22 @@ void launch_steps(Context& ctx, const In* d_in, std::size_t in_stride, const dou
 }  // namespace
 
 std::size_t highpass_scratch_rows(const HighpassOptions& options, std::size_t n_samples, const char* caller) {
-  return n_samples + 2 * static_cast<std::size_t>(section_plan(options, n_samples, caller).pad);
+  return n_samples + 2 * static_cast<std::size_t>(section_plan(design(options), n_samples, caller).pad);
 }
 
 template <typename In>
 void launch_zero_phase_highpass(Context& ctx, const In* d_in, std::size_t in_stride, const double* d_gains,
                                 std::size_t n, std::size_t nc, const HighpassOptions& options, const char* caller,
                                 double* d_scratch, float* d_out) {
-  const SectionPlan plan = section_plan(options, n, caller);
+  const std::vector<SosSection> sos = design(options);
+  const SectionPlan plan = section_plan(sos, n, caller);
   // The output step's grid rows (kOutRows · kSegmentsPerBlock rows each) are the longest dimension.
   const std::size_t max_rows = 65535u * static_cast<std::size_t>(kOutRows * kSegmentsPerBlock) - 2 * plan.pad;
   if (n > max_rows) {
     throw std::invalid_argument(std::string(caller) + ": at most " + std::to_string(max_rows) +
                                 " samples per block on the device, got " + std::to_string(n));
   }
-  const spikeshard::detail::SegmentResponse response = spikeshard::detail::segment_response(
-      butterworth_highpass_sos(options.order, options.cutoff_hz, options.sample_rate_hz));
+  const spikeshard::detail::SegmentResponse response = spikeshard::detail::segment_response(sos);
   Shape sh{};
   sh.n = n;
   sh.nc = nc;
