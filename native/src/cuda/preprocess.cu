@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Preprocessing kernels of the CUDA backend: common median reference, local whitening, and the
-// fused per-batch chain (with the high-pass of highpass.cu and the kriging shift of kriging.cu). Each kernel repeats the CPU reference's double/float operations in the same order
-// with explicit round-to-nearest intrinsics, so nvcc cannot contract them into FMAs and the
-// results equal the CPU's bit for bit.
+// fused per-batch chain (with the high-pass of highpass.cu and the kriging shift of kriging.cu).
+// Each kernel repeats the CPU reference's double/float operations in the same order with explicit
+// round-to-nearest intrinsics, so nvcc cannot contract them into FMAs and the results equal the
+// CPU's bit for bit.
 #include <algorithm>
 #include <stdexcept>
 #include <string>
