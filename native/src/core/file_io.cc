@@ -5,11 +5,15 @@
 
 #include <cerrno>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace spikeshard::detail {
 
 namespace {
+
+// strerror of the current errno.
+std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
 
 [[noreturn]] void fail(const char* what, std::size_t left, std::uint64_t at, const std::string& reason) {
   throw std::runtime_error(std::string(what) + " of " + std::to_string(left) + " bytes at byte " +
@@ -17,8 +21,6 @@ namespace {
 }
 
 }  // namespace
-
-std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
 
 std::size_t pread_fully(int fd, void* buffer, std::size_t length, std::uint64_t position, const char* what) {
   auto* bytes = static_cast<char*>(buffer);

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
 namespace spikeshard::detail {
 
@@ -19,9 +18,6 @@ void pread_exactly(int fd, void* buffer, std::size_t length, std::uint64_t posit
 
 // Writes all `length` bytes at `position`.
 void pwrite_fully(int fd, const void* buffer, std::size_t length, std::uint64_t position, const char* what);
-
-// strerror of the current errno.
-std::string errno_text();
 
 }  // namespace spikeshard::detail
 
